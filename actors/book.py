@@ -1,0 +1,293 @@
+"""StockBook: one shard's stock and open orders, and the rules that change them.
+
+Plain Python so it is tested without Ray or a database. The shard actor owns one book and applies
+commands to it one at a time; every change is also recorded in a `Changes` for the group commit.
+Invariant kept here and by the store's CHECK constraints: 0 <= reserved <= on_hand everywhere.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from actors.allocation import allocate
+from actors.commands import (
+    AbortOrder,
+    Adjust,
+    CancelOrder,
+    Command,
+    Failure,
+    FulfilOrder,
+    PlaceOrder,
+    Receive,
+    Result,
+    Transfer,
+    VariantStock,
+)
+from actors.model import (
+    CANCELLED,
+    FULFILLED,
+    OPEN,
+    REJECTED,
+    Changes,
+    LedgerEntry,
+    Level,
+    Line,
+    OrderPart,
+)
+
+
+class StockBook:
+    def __init__(self) -> None:
+        self.levels: dict[int, dict[int, Level]] = {}
+        self.parts: dict[str, OrderPart] = {}
+        # variant -> [(placed_at, order_id, line_no)], oldest first
+        self.backorders: dict[int, list[tuple[float, str, int]]] = {}
+        self._next_sweep = 0
+        # signatures of orders the store holds without a part on this shard (filled per batch)
+        self.order_signatures: dict[str, str] = {}
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load_level(self, variant_id: int, location_id: int, on_hand: int, reserved: int) -> None:
+        self.levels.setdefault(variant_id, {})[location_id] = Level(on_hand, reserved)
+
+    def load_part(self, part: OrderPart) -> None:
+        self.parts[part.order_id] = part
+        for line in part.lines:
+            if line.state == OPEN and line.backordered > 0:
+                self._queue_backorder(part, line)
+
+    def forget_closed_parts(self, keep: int) -> None:
+        """Bound memory: closed parts are answered from the store after this. Amortised: a sweep
+        runs only after `keep` more parts have arrived."""
+        if len(self.parts) < self._next_sweep:
+            return
+        closed = [oid for oid, part in self.parts.items() if not part.is_open]
+        for order_id in closed[: max(0, len(closed) - keep)]:
+            del self.parts[order_id]
+        self._next_sweep = len(self.parts) + keep
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def level(self, variant_id: int, location_id: int) -> Level:
+        return self.levels.setdefault(variant_id, {}).setdefault(location_id, Level())
+
+    def stock_of(self, variant_id: int) -> VariantStock:
+        levels = self.levels.get(variant_id, {})
+        waiting = sum(
+            self.parts[oid].lines[self._line_index(oid, no)].backordered
+            for _, oid, no in self.backorders.get(variant_id, ())
+        )
+        return VariantStock(
+            variant_id, {loc: (lv.on_hand, lv.reserved) for loc, lv in levels.items()}, waiting
+        )
+
+    # -- applying --------------------------------------------------------------------------------
+
+    def apply(self, command: Command, changes: Changes) -> Result:
+        match command:
+            case Receive():
+                return self._receive(command, changes)
+            case Adjust():
+                return self._adjust(command, changes)
+            case Transfer():
+                return self._transfer(command, changes)
+            case PlaceOrder():
+                return self._place(command, changes)
+            case FulfilOrder():
+                return self._fulfil(command, changes)
+            case CancelOrder() | AbortOrder():
+                return self._release_order(command, changes)
+        raise TypeError(f"unknown command {command!r}")
+
+    def _receive(self, cmd: Receive, changes: Changes) -> Result:
+        self._move(changes, cmd.variant_id, cmd.location_id, "receipt", cmd.quantity, 0,
+                   reference=cmd.reference, actor=cmd.actor, command_id=cmd.command_id)
+        self._fill_backorders(cmd.variant_id, changes)
+        return self.stock_of(cmd.variant_id)
+
+    def _adjust(self, cmd: Adjust, changes: Changes) -> Result:
+        level = self.level(cmd.variant_id, cmd.location_id)
+        delta = cmd.delta if cmd.delta is not None else (cmd.count or 0) - level.on_hand
+        if level.on_hand + delta < level.reserved:
+            return Failure(
+                "below_reserved",
+                f"delta: on_hand would be {level.on_hand + delta}, below the {level.reserved} "
+                "units reserved for orders; cancel or fulfil them first",
+            )
+        if delta:
+            self._move(changes, cmd.variant_id, cmd.location_id, "adjustment", delta, 0,
+                       reason=cmd.reason, note=cmd.note, actor=cmd.actor,
+                       command_id=cmd.command_id)
+        if delta > 0:
+            self._fill_backorders(cmd.variant_id, changes)
+        return self.stock_of(cmd.variant_id)
+
+    def _transfer(self, cmd: Transfer, changes: Changes) -> Result:
+        source = self.level(cmd.variant_id, cmd.from_location_id)
+        if source.available < cmd.quantity:
+            return Failure(
+                "insufficient_stock",
+                f"quantity: {cmd.quantity} requested but only {source.available} available "
+                "at from_location",
+            )
+        common = {"reference": cmd.reference, "actor": cmd.actor, "command_id": cmd.command_id}
+        self._move(changes, cmd.variant_id, cmd.from_location_id, "transfer_out",
+                   -cmd.quantity, 0, **common)
+        self._move(changes, cmd.variant_id, cmd.to_location_id, "transfer_in",
+                   cmd.quantity, 0, **common)
+        self._fill_backorders(cmd.variant_id, changes)
+        return self.stock_of(cmd.variant_id)
+
+    def _place(self, cmd: PlaceOrder, changes: Changes) -> Result:
+        known = self.parts.get(cmd.order_id)
+        signature = known.signature if known else self.order_signatures.get(cmd.order_id)
+        if signature is not None and signature != cmd.signature:
+            return Failure("external_id_reused", f"external_id: {cmd.external_id!r} was already used on "
+                           f"channel {cmd.channel!r} for an order with other lines")
+        if known is not None:
+            return known.snapshot(created=False)
+        plans = self._plan(cmd)
+        short = any(backordered for _, backordered in plans)
+        lines = [Line(req.line_no, req.variant_id, req.quantity) for req in cmd.lines]
+        part = OrderPart(cmd.order_id, cmd.channel, cmd.external_id, cmd.policy,
+                         cmd.locations, cmd.placed_at, lines, cmd.signature)
+        self.parts[part.order_id] = part
+        changes.new_parts.append(part)
+        for line, (taken, backordered) in zip(lines, plans, strict=True):
+            if short and cmd.policy == "reject":
+                line.state = REJECTED
+            else:
+                self._reserve(part, line, taken, changes, cmd.actor)
+                line.backordered = backordered
+                if backordered:
+                    self._queue_backorder(part, line)
+            changes.touch_line(part.order_id, line)
+        return part.snapshot(created=True)
+
+    def _plan(self, cmd: PlaceOrder) -> list[tuple[dict[int, int], int]]:
+        """Every line's allocation, counting earlier lines of the same variant; nothing applied."""
+        free: dict[tuple[int, int], int] = {}
+        plans = []
+        for req in cmd.lines:
+            levels = self.levels.get(req.variant_id, {})
+            offer = {
+                loc: free.get((req.variant_id, loc), levels[loc].available)
+                for loc in cmd.locations
+                if loc in levels
+            }
+            taken, backordered = allocate(offer.items(), req.quantity)
+            for loc, quantity in taken.items():
+                free[(req.variant_id, loc)] = offer[loc] - quantity
+            plans.append((taken, backordered))
+        return plans
+
+    def _fulfil(self, cmd: FulfilOrder, changes: Changes) -> Result:
+        part = self.parts.get(cmd.order_id)
+        if part is None:
+            return Failure("not_found", f"order {cmd.order_id} does not exist", 404)
+        refusal = _refusal(part, allowed_closed=FULFILLED)
+        if refusal is None and any(line.backordered for line in part.lines if line.state == OPEN):
+            refusal = Failure("order_backordered",
+                              "order still has backordered units; wait for stock or cancel it")
+        if refusal is not None:
+            return refusal
+        for line in part.lines:
+            if line.state != OPEN:
+                continue
+            for loc, quantity in line.allocations.items():
+                if quantity:
+                    self._move(changes, line.variant_id, loc, "fulfil", -quantity, -quantity,
+                               reference=part.order_id, actor=cmd.actor)
+            line.state = FULFILLED
+            changes.touch_line(part.order_id, line)
+        return part.snapshot(created=False)
+
+    def _release_order(self, cmd: CancelOrder | AbortOrder, changes: Changes) -> Result:
+        part = self.parts.get(cmd.order_id)
+        if part is None:
+            return Failure("not_found", f"order {cmd.order_id} does not exist", 404)
+        final = CANCELLED if isinstance(cmd, CancelOrder) else REJECTED
+        refusal = _refusal(part, allowed_closed=final)
+        if refusal is not None and isinstance(cmd, CancelOrder):
+            return refusal
+        released: set[int] = set()
+        for line in part.lines:
+            if line.state != OPEN:
+                continue
+            for loc, quantity in line.allocations.items():
+                if quantity:
+                    self._move(changes, line.variant_id, loc, "release", 0, -quantity,
+                               reference=part.order_id, actor=cmd.actor)
+                    line.allocations[loc] = 0
+                    released.add(line.variant_id)
+            if line.backordered:
+                self._unqueue_backorder(part, line)
+                line.backordered = 0
+            line.state = final
+            changes.touch_line(part.order_id, line)
+        for variant_id in released:
+            self._fill_backorders(variant_id, changes)
+        return part.snapshot(created=False)
+
+    # -- mechanics -------------------------------------------------------------------------------
+
+    def _move(self, changes: Changes, variant_id: int, location_id: int, kind: str,
+              delta_on_hand: int, delta_reserved: int, **details: str | None) -> None:
+        level = self.level(variant_id, location_id)
+        level.on_hand += delta_on_hand
+        level.reserved += delta_reserved
+        if not 0 <= level.reserved <= level.on_hand:  # the rules above must make this impossible
+            raise RuntimeError(f"stock invariant broken at ({variant_id}, {location_id})")
+        changes.levels.add((variant_id, location_id))
+        changes.ledger.append(
+            LedgerEntry(variant_id, location_id, kind, delta_on_hand, delta_reserved, **details)
+        )
+
+    def _reserve(self, part: OrderPart, line: Line, taken: dict[int, int], changes: Changes,
+                 actor: str | None) -> None:
+        for loc, quantity in taken.items():
+            self._move(changes, line.variant_id, loc, "reserve", 0, quantity,
+                       reference=part.order_id, actor=actor)
+            line.allocations[loc] = line.allocations.get(loc, 0) + quantity
+
+    def _fill_backorders(self, variant_id: int, changes: Changes) -> None:
+        queue = self.backorders.get(variant_id)
+        levels = self.levels.get(variant_id, {})
+        for entry in list(queue or ()):
+            if not any(level.available > 0 for level in levels.values()):
+                return
+            _, order_id, line_no = entry
+            part = self.parts[order_id]
+            line = part.lines[self._line_index(order_id, line_no)]
+            offer = [(loc, levels[loc].available) for loc in part.locations if loc in levels]
+            taken, short = allocate(offer, line.backordered)
+            if not taken:
+                continue
+            self._reserve(part, line, taken, changes, "backorder-fill")
+            line.backordered = short
+            changes.touch_line(order_id, line)
+            if short == 0:
+                self._unqueue_backorder(part, line)
+
+    def _queue_backorder(self, part: OrderPart, line: Line) -> None:
+        queue = self.backorders.setdefault(line.variant_id, [])
+        bisect.insort(queue, (part.placed_at, part.order_id, line.line_no))
+
+    def _unqueue_backorder(self, part: OrderPart, line: Line) -> None:
+        queue = self.backorders.get(line.variant_id, [])
+        entry = (part.placed_at, part.order_id, line.line_no)
+        if entry in queue:
+            queue.remove(entry)
+
+    def _line_index(self, order_id: str, line_no: int) -> int:
+        lines = self.parts[order_id].lines
+        return next(i for i, line in enumerate(lines) if line.line_no == line_no)
+
+
+def _refusal(part: OrderPart, allowed_closed: str) -> Failure | None:
+    """Why a closed order cannot take this transition; None when it can (or already did)."""
+    for line in part.lines:
+        if line.state not in (OPEN, allowed_closed):
+            return Failure(f"order_{line.state}", f"order {part.order_id} is {line.state}")
+    return None

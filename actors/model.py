@@ -1,0 +1,99 @@
+"""The in-memory shapes of stock: levels, order parts and ledger entries, and what a batch changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from actors.commands import LineState, OrderPartState, Policy
+
+OPEN, FULFILLED, CANCELLED, REJECTED = "open", "fulfilled", "cancelled", "rejected"
+
+
+@dataclass(slots=True)
+class Level:
+    on_hand: int = 0
+    reserved: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@dataclass(slots=True)
+class Line:
+    line_no: int
+    variant_id: int
+    quantity: int
+    allocations: dict[int, int] = field(default_factory=dict)
+    backordered: int = 0
+    state: str = OPEN
+
+    def snapshot(self) -> LineState:
+        return LineState(
+            line_no=self.line_no,
+            variant_id=self.variant_id,
+            quantity=self.quantity,
+            allocations={loc: q for loc, q in self.allocations.items() if q},
+            backordered=self.backordered,
+            state=self.state,
+        )
+
+
+@dataclass(slots=True)
+class OrderPart:
+    order_id: str
+    channel: str
+    external_id: str
+    policy: Policy
+    locations: tuple[int, ...]
+    placed_at: float
+    lines: list[Line]
+    signature: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return any(line.state == OPEN for line in self.lines)
+
+    def snapshot(self, created: bool) -> OrderPartState:
+        return OrderPartState(
+            order_id=self.order_id,
+            channel=self.channel,
+            external_id=self.external_id,
+            created=created,
+            lines=tuple(line.snapshot() for line in self.lines),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    variant_id: int
+    location_id: int
+    kind: str
+    delta_on_hand: int
+    delta_reserved: int
+    reason: str | None = None
+    reference: str | None = None
+    note: str | None = None
+    actor: str | None = None
+    command_id: str | None = None
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything one batch changed, gathered for one group commit."""
+
+    levels: set[tuple[int, int]] = field(default_factory=set)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    new_parts: list[OrderPart] = field(default_factory=list)
+    lines: dict[tuple[str, int], Line] = field(default_factory=dict)
+    allocations: set[tuple[str, int, int]] = field(default_factory=set)
+    commands: dict[str, object] = field(default_factory=dict)
+
+    def touch_line(self, order_id: str, line: Line) -> None:
+        self.lines[(order_id, line.line_no)] = line
+        for location_id in line.allocations:
+            self.allocations.add((order_id, line.line_no, location_id))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.levels or self.ledger or self.lines or self.commands or self.new_parts)

@@ -1,0 +1,97 @@
+"""ShardRouter: the caller's side of the shards. Commands are gathered per shard and sent as one
+call, so a shard group-commits many at once (batching is where the speed is).
+
+Adaptive: a shard gets at most `max_inflight` calls at a time; whatever arrives meanwhile waits and
+goes in the next call, up to `max_batch` commands. Under light load a command goes at once (after
+`linger` seconds); under heavy load batches grow by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from actors.commands import Command, Result
+
+Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
+
+
+class ShardUnavailable(Exception):
+    """The shard could not answer; the command may or may not have been applied (retry is safe)."""
+
+
+class ShardRouter:
+    def __init__(self, send: Send, shard_count: int, max_batch: int = 1000, max_inflight: int = 2,
+                 linger: float = 0.001):
+        self.shard_count = shard_count
+        self._send = send
+        self._max_batch, self._linger = max_batch, linger
+        self._pending: list[list[tuple[Command, asyncio.Future[Result]]]] = [[] for _ in range(shard_count)]
+        self._wake = [asyncio.Event() for _ in range(shard_count)]
+        self._slots = [asyncio.Semaphore(max_inflight) for _ in range(shard_count)]
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._flushers = [asyncio.create_task(self._flush(i)) for i in range(shard_count)]
+        self.batches_sent = 0
+        self.commands_sent = 0
+
+    @classmethod
+    def for_actors(cls, shards: Sequence[Any], **options: Any) -> ShardRouter:
+        async def send(index: int, commands: list[Command]) -> list[Result]:
+            return await shards[index].apply.remote(commands)
+
+        return cls(send, len(shards), **options)
+
+    async def submit(self, shard: int, command: Command) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending[shard].append((command, future))
+        self._wake[shard].set()
+        return await future
+
+    async def submit_many(self, shard: int, commands: Sequence[Command]) -> list[Result]:
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in commands]
+        self._pending[shard].extend(zip(commands, futures, strict=True))
+        self._wake[shard].set()
+        return list(await asyncio.gather(*futures))
+
+    async def close(self) -> None:
+        for task in [*self._flushers, *self._tasks]:
+            task.cancel()
+        for task in [*self._flushers, *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _flush(self, shard: int) -> None:
+        while True:
+            await self._wake[shard].wait()
+            await self._slots[shard].acquire()
+            if self._linger and len(self._pending[shard]) < self._max_batch:
+                await asyncio.sleep(self._linger)
+            batch = self._pending[shard][: self._max_batch]
+            del self._pending[shard][: self._max_batch]
+            if not self._pending[shard]:
+                self._wake[shard].clear()
+            if not batch:
+                self._slots[shard].release()
+                continue
+            task = asyncio.create_task(self._call(shard, batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, shard: int, batch: list[tuple[Command, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self._send(shard, [command for command, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(ShardUnavailable(f"stock shard {shard} failed: {exc}"))
+        else:
+            self.batches_sent += 1
+            self.commands_sent += len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            self._slots[shard].release()

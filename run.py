@@ -1,0 +1,147 @@
+"""Start Threadcount: Ray, the stock shards, the web app (dashboard + REST API) and the webhook
+ingress, in one command. SIGINT or SIGTERM stops taking work, finishes what was acknowledged and
+exits 0.
+
+    python run.py [--config PATH]
+    python run.py check [--config PATH]      # prove stock rows equal the ledger fold
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from aiohttp import web
+
+from service.config import ConfigError, Settings, load_settings
+from service.runtime import Runtime, StartupError
+
+log = logging.getLogger("threadcount")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: run.py owns the signals and the order of shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def banner(runtime: Runtime) -> str:
+    s = runtime.settings
+    token = f"the token in {runtime.token_file}" if runtime.token_file else "THREADCOUNT_ADMIN_TOKEN"
+    return "\n".join([
+        f"Threadcount is ready in {runtime.ready_after:.1f}s "
+        f"({s.shards} stock shards, store {s.database_url.split('://')[0]})",
+        f"  dashboard  http://{s.web_host}:{s.web_port}/",
+        f"  REST API   http://{s.web_host}:{s.web_port}/api/v1  "
+        f"(OpenAPI: /api/v1/openapi.json; Authorization: Bearer <{token}>)",
+        f"  webhooks   http://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
+        "  stop with Ctrl-C",
+    ])
+
+
+async def serve(settings: Settings) -> int:
+    from web.app import create_app
+    from web.ingress import create_ingress
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def take_signals() -> None:
+        # Again after ray.init: Ray's core installs its own SIGTERM handler, which would kill us
+        # before the acknowledged work is finished.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+    take_signals()
+    runtime = Runtime(settings, on_ray_started=take_signals)
+
+    config = uvicorn.Config(create_app(runtime), host=settings.web_host, port=settings.web_port,
+                            log_level="warning", access_log=False, lifespan="off", loop="none")
+    server = _Server(config)
+    web_task = asyncio.create_task(server.serve())
+    ingress = web.AppRunner(create_ingress(runtime), access_log=None)
+    await ingress.setup()
+    await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port).start()
+
+    starting = asyncio.create_task(runtime.start())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopped, web_task}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if starting.done() and starting.exception() is None:
+        print(banner(runtime), flush=True)
+        await asyncio.wait({stopped, web_task}, return_when=asyncio.FIRST_COMPLETED)
+    elif starting.done():
+        log.error("start-up failed: %s", starting.exception())
+        code = 1
+    if web_task.done() and not stop.is_set():
+        log.error("the web server stopped: is port %s free?", settings.web_port)
+        code = 1
+
+    began = time.monotonic()
+    starting.cancel()
+    server.should_exit = True  # stop accepting; in-flight requests finish
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(web_task, 8)
+    await ingress.cleanup()
+    await runtime.stop()
+    log.warning("stopped in %.1fs", time.monotonic() - began)
+    return code
+
+
+async def check(settings: Settings) -> int:
+    from store.check import check_ledger
+    from store.engine import make_engine
+    from store.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    mismatches = await check_ledger(engine)
+    await engine.dispose()
+    for m in mismatches:
+        print(f"variant {m.variant_id} at location {m.location_id}: {m.what}: "
+              f"stock row {m.stock_row}, expected {m.expected}")
+    print("ledger check:", "OK, stock rows equal the ledger fold" if not mismatches
+          else f"{len(mismatches)} mismatches")
+    return 1 if mismatches else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Threadcount: real-time inventory")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check"])
+    parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.yaml"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config)
+        Runtime(settings).check_settings()
+    except (ConfigError, StartupError) as exc:
+        print(f"threadcount: {exc}", file=sys.stderr)
+        return 2
+    import uvloop
+
+    runner = serve if args.command == "serve" else check
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
+        code = loop_runner.run(runner(settings))
+    if any(t.name == "ray-shutdown" and t.is_alive() for t in threading.enumerate()):
+        # Ray's own processes died with the process group and its shutdown is waiting for them;
+        # everything acknowledged is committed, so leave now rather than wait out its timeouts.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

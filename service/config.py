@@ -1,0 +1,102 @@
+"""Settings: config.yaml, then THREADCOUNT_* environment variables over it (12-factor)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actors.commands import Policy
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRule:
+    policy: Policy = "reject"
+    locations: tuple[str, ...] | None = None  # None: every location, by priority
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    sqlite_synchronous: str = "FULL"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = 8001
+    demo: bool = False
+    ray_address: str = "local"
+    shards: int = 1
+    max_batch: int = 1000
+    max_inflight: int = 2
+    linger_ms: float = 1.0
+    admin_token: str | None = None
+    admin_password: str | None = None
+    channels: dict[str, ChannelRule] = field(default_factory=dict)
+
+
+def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        raw = yaml.safe_load(path.read_text()) or {}
+    base = path.parent if path is not None else Path.cwd()
+    web, ingress, ray, batching = (raw.get(k) or {} for k in ("web", "ingress", "ray", "batching"))
+    data_dir = Path(env.get("THREADCOUNT_DATA_DIR") or raw.get("data_dir") or "data")
+    if not data_dir.is_absolute():
+        data_dir = (base / data_dir).resolve()
+    database_url = env.get("THREADCOUNT_DATABASE_URL") or raw.get("database_url") or (
+        f"sqlite+aiosqlite:///{data_dir / 'threadcount.db'}"
+    )
+    shards = env.get("THREADCOUNT_SHARDS") or ray.get("shards") or os.cpu_count() or 1
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        sqlite_synchronous=str(raw.get("sqlite_synchronous", "FULL")),
+        web_host=str(web.get("host", "127.0.0.1")),
+        web_port=_int(env.get("THREADCOUNT_WEB_PORT") or web.get("port", 8000), "web port"),
+        ingress_host=str(ingress.get("host", "127.0.0.1")),
+        ingress_port=_int(env.get("THREADCOUNT_INGRESS_PORT") or ingress.get("port", 8001), "ingress port"),
+        demo=_bool(env.get("THREADCOUNT_DEMO", raw.get("demo", False))),
+        ray_address=str(env.get("THREADCOUNT_RAY_ADDRESS") or ray.get("address") or "local"),
+        shards=max(1, _int(shards, "shards")),
+        max_batch=_int(batching.get("max_batch", 1000), "batching.max_batch"),
+        max_inflight=_int(batching.get("max_inflight", 2), "batching.max_inflight"),
+        linger_ms=float(batching.get("linger_ms", 1.0)),
+        admin_token=env.get("THREADCOUNT_ADMIN_TOKEN") or None,
+        admin_password=env.get("THREADCOUNT_ADMIN_PASSWORD") or None,
+        channels=_channels(raw.get("channels") or {}),
+    )
+
+
+def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:
+    rules = {"direct": ChannelRule("reject")}
+    for name, spec in raw.items():
+        spec = spec or {}
+        policy = spec.get("policy", "reject")
+        if policy not in ("reject", "backorder"):
+            raise ConfigError(f"channels.{name}.policy must be 'reject' or 'backorder', not {policy!r}")
+        locations = spec.get("locations")
+        rules[str(name)] = ChannelRule(policy, tuple(locations) if locations else None)
+    rules["direct"] = ChannelRule("reject", rules["direct"].locations)  # the contract: direct rejects
+    return rules
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _bool(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,66 @@
+"""The demo catalog: a sheets-and-linens range over two warehouses and a store, with stock."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from typing import TYPE_CHECKING
+
+from actors.commands import Receive
+from store.catalog import NewVariant
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+LOCATIONS = [
+    ("WH-EAST", "East warehouse (Newark)", "warehouse", 10),
+    ("WH-WEST", "West warehouse (Reno)", "warehouse", 20),
+    ("STORE-SOHO", "SoHo store", "store", 30),
+]
+BED_SIZES = [("T", "twin"), ("F", "full"), ("Q", "queen"), ("K", "king")]
+PILLOW_SIZES = [("STD", "standard"), ("KG", "king")]
+COLORS = [("WHT", "white"), ("IVR", "ivory"), ("SGE", "sage"), ("SLT", "slate"), ("NVY", "navy")]
+MATERIALS = [("COT", "cotton"), ("LIN", "linen"), ("SLK", "silk"), ("PER", "percale")]
+PRODUCTS = [
+    ("FSHEET", "Fitted sheet", BED_SIZES),
+    ("FLAT", "Flat sheet", BED_SIZES),
+    ("DUVET", "Duvet cover", BED_SIZES),
+    ("SET", "Sheet set", BED_SIZES),
+    ("PILLOW", "Pillowcase pair", PILLOW_SIZES),
+    ("SHAM", "Pillow sham", PILLOW_SIZES),
+]
+
+
+def demo_products() -> list[tuple[str, str, list[NewVariant]]]:
+    found = []
+    for (code, name, sizes), (mcode, material) in itertools.product(PRODUCTS, MATERIALS):
+        sku = f"{code}-{mcode}"
+        found.append((sku, f"{material.title()} {name.lower()}", [
+            NewVariant(f"{sku}-{scode}-{ccode}", size, color, material)
+            for (scode, size), (ccode, color) in itertools.product(sizes, COLORS)
+        ]))
+    return found
+
+
+async def seed_demo(runtime: Runtime) -> None:
+    """Seed once: an existing catalog is left alone."""
+    catalog = runtime.catalog
+    if catalog.locations() or await catalog.variant_id(demo_products()[0][2][0].sku) is not None:
+        return
+    for code, name, kind, priority in LOCATIONS:
+        await catalog.add_location(code, name, kind, priority)
+    rng = random.Random(7)
+    receipts = []
+    for sku, name, variants in demo_products():
+        await catalog.add_product(sku, name, f"{name}, demo range", variants)
+        for variant in variants:
+            variant_id = await catalog.variant_id(variant.sku)
+            if variant_id is None:
+                raise RuntimeError(f"demo variant {variant.sku} was not stored")
+            for location in catalog.locations():
+                quantity = rng.choice([0, 2, 5, 12, 20, 40, 80]) // (3 if location.kind == "store" else 1)
+                if quantity:
+                    receipts.append(Receive(f"demo-seed:{variant.sku}:{location.code}", variant_id,
+                                            location.id, quantity, "demo opening stock", "demo"))
+    await asyncio.gather(*(runtime.desk.stock_command(command) for command in receipts))

@@ -1,0 +1,179 @@
+"""The running service: store, Ray, shard actors, the router and the desk, started and stopped in
+order. The web app and the ingress hold one Runtime and ask it for what they need."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from actors.desk import Channel, StockDesk
+from actors.router import ShardRouter
+from actors.shard import shard_actor_class
+from service.config import Settings
+from store.catalog import Catalog
+from store.engine import is_sqlite, make_engine, reader
+from store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
+
+
+class StartupError(Exception):
+    pass
+
+
+class Runtime:
+    def __init__(self, settings: Settings, on_ray_started: Callable[[], None] | None = None):
+        self.settings = settings
+        self._on_ray_started = on_ray_started
+        self.ready = False
+        self.started_at = time.monotonic()
+        self.ready_after: float | None = None
+        self.api_token = ""
+        self.token_file: Path | None = None
+        self._engine: AsyncEngine | None = None
+        self._catalog: Catalog | None = None
+        self._desk: StockDesk | None = None
+        self._shards: list[Any] = []
+        self._ray_started = False
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StartupError("the store is not open yet")
+        return self._engine
+
+    @property
+    def read_engine(self) -> AsyncEngine:
+        return reader(self.engine)
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            raise StartupError("the catalog is not loaded yet")
+        return self._catalog
+
+    @property
+    def desk(self) -> StockDesk:
+        if self._desk is None:
+            raise StartupError("the stock shards are not running yet")
+        return self._desk
+
+    def check_settings(self) -> None:
+        if self.settings.ray_address != "local" and is_sqlite(self.settings.database_url):
+            raise StartupError(
+                "ray.address joins a cluster whose actors may run on other machines; they cannot share "
+                "a SQLite file. Set THREADCOUNT_DATABASE_URL to a PostgreSQL URL "
+                "(postgresql+asyncpg://...) or use THREADCOUNT_RAY_ADDRESS=local."
+            )
+
+    def prepare_secrets(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.admin_token:
+            self.api_token = self.settings.admin_token
+            return
+        self.token_file = self.settings.data_dir / "admin_token"
+        if not self.token_file.exists():
+            self.token_file.write_text(secrets.token_urlsafe(32) + "\n")
+            self.token_file.chmod(0o600)
+        self.api_token = self.token_file.read_text().strip()
+
+    async def open_store(self) -> None:
+        await upgrade(self.settings.database_url)
+        self._engine = make_engine(self.settings.database_url, self.settings.sqlite_synchronous)
+        self._catalog = Catalog(self._engine)
+        await self._catalog.refresh()
+
+    async def start_shards(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            await asyncio.to_thread(self._init_ray)
+            if self._on_ray_started is not None:
+                self._on_ray_started()
+        actor = shard_actor_class()
+        count = self.settings.shards
+        self._shards = [
+            actor.options(name=f"threadcount-shard-{i}-of-{count}-{os.getpid()}").remote(
+                i, count, self.settings.database_url, self.settings.sqlite_synchronous
+            )
+            for i in range(count)
+        ]
+        await asyncio.gather(*(shard.ready.remote() for shard in self._shards))
+        router = ShardRouter.for_actors(
+            self._shards,
+            max_batch=self.settings.max_batch,
+            max_inflight=self.settings.max_inflight,
+            linger=self.settings.linger_ms / 1000,
+        )
+        self._desk = StockDesk(router)
+
+    def _init_ray(self) -> None:
+        import ray
+
+        address = self.settings.ray_address
+        options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
+        if address == "local":
+            options.update(include_dashboard=False, num_cpus=os.cpu_count())
+        ray.init(address=address, **options)
+        self._ray_started = True
+
+    async def start(self) -> None:
+        self.check_settings()
+        self.prepare_secrets()
+        await self.open_store()
+        await self.start_shards()
+        await self.heal_split_orders()
+        if self.settings.demo:
+            from service.demo import seed_demo
+
+            await seed_demo(self)
+        self.ready = True
+        self.ready_after = time.monotonic() - self.started_at
+
+    async def heal_split_orders(self) -> None:
+        """Finish what a crash interrupted: an order rejected on one shard but still holding stock on
+        another is aborted there, as the desk would have done."""
+        from store.queries import half_rejected_orders
+
+        for order_id, variant_ids in await half_rejected_orders(self.read_engine):
+            await self.desk.abort(order_id, variant_ids)
+
+    def channel(self, name: str) -> Channel | None:
+        rule = self.settings.channels.get(name)
+        if rule is None:
+            return None
+        known = self.catalog.locations()
+        if rule.locations is None:
+            ids = tuple(loc.id for loc in known)
+        else:
+            by_code = {loc.code: loc.id for loc in known}
+            ids = tuple(by_code[code] for code in rule.locations if code in by_code)
+        return Channel(name, rule.policy, ids)
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._desk is not None:
+            await self._desk.router.close()
+        if self._ray_started:
+            import ray
+
+            done = threading.Event()
+
+            def shutdown() -> None:
+                ray.shutdown()
+                done.set()
+
+            threading.Thread(target=shutdown, name="ray-shutdown", daemon=True).start()
+            await asyncio.to_thread(done.wait, RAY_SHUTDOWN_WAIT)
+        if self._engine is not None:
+            await self._engine.dispose()

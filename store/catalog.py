@@ -1,0 +1,103 @@
+"""Catalog: products, variants and locations, and the in-process cache that turns SKUs and location
+codes into ids. Other processes may add to the catalog, so a miss looks in the store again."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.schema import locations, products, variants
+
+
+class Conflict(Exception):
+    """A unique field is taken; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    id: int
+    code: str
+    name: str
+    kind: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewVariant:
+    sku: str
+    size: str = ""
+    color: str = ""
+    material: str = ""
+
+
+class Catalog:
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+        self._variant_ids: dict[str, int] = {}
+        self._skus: dict[int, str] = {}
+        self._locations: dict[str, Location] = {}
+
+    async def refresh(self) -> None:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(variants.c.id, variants.c.sku))).all()
+            self._variant_ids = {r.sku: r.id for r in rows}
+            self._skus = {r.id: r.sku for r in rows}
+            loc_rows = (await conn.execute(select(locations))).all()
+        self._locations = {
+            r.code: Location(r.id, r.code, r.name, r.kind, r.priority) for r in loc_rows
+        }
+
+    async def variant_id(self, sku: str) -> int | None:
+        if sku not in self._variant_ids:
+            await self.refresh()
+        return self._variant_ids.get(sku)
+
+    def sku(self, variant_id: int) -> str:
+        return self._skus[variant_id]
+
+    async def location(self, code: str) -> Location | None:
+        if code not in self._locations:
+            await self.refresh()
+        return self._locations.get(code)
+
+    def location_code(self, location_id: int) -> str:
+        return next(loc.code for loc in self._locations.values() if loc.id == location_id)
+
+    def locations(self) -> list[Location]:
+        return sorted(self._locations.values(), key=lambda loc: (loc.priority, loc.id))
+
+    async def add_location(self, code: str, name: str, kind: str, priority: int = 100) -> Location:
+        row = {"code": code, "name": name, "kind": kind, "priority": priority, "created_at": time.time()}
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(locations).values(**row))
+        except IntegrityError:
+            raise Conflict(f"code: location {code!r} already exists") from None
+        await self.refresh()
+        return self._locations[code]
+
+    async def add_product(self, sku: str, name: str, description: str,
+                          new_variants: list[NewVariant]) -> int:
+        try:
+            async with self._engine.begin() as conn:
+                taken = (await conn.execute(
+                    select(variants.c.sku).where(variants.c.sku.in_([v.sku for v in new_variants]))
+                )).scalars().all()
+                if taken:
+                    raise Conflict(f"variants: sku {taken[0]!r} already exists")
+                product_id = (await conn.execute(insert(products).values(
+                    sku=sku, name=name, description=description, created_at=time.time()
+                ).returning(products.c.id))).scalar_one()
+                if new_variants:
+                    await conn.execute(insert(variants), [
+                        {"product_id": product_id, "sku": v.sku, "size": v.size, "color": v.color,
+                         "material": v.material} for v in new_variants
+                    ])
+        except IntegrityError:
+            raise Conflict(f"sku: product {sku!r} already exists") from None
+        await self.refresh()
+        return int(product_id)

@@ -1,0 +1,173 @@
+"""The tables. Stock rows and the ledger are written in the same transaction; CHECK constraints
+forbid negative stock and reserving more than is on hand, whatever the code above them does."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, server_default="100"),
+    Column("created_at", Float, nullable=False),
+    CheckConstraint("kind IN ('warehouse', 'store')", name="kind"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sku", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+variants = Table(
+    "variants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False, index=True),
+    Column("sku", String(100), nullable=False, unique=True),
+    Column("size", String(40), nullable=False, server_default=""),
+    Column("color", String(40), nullable=False, server_default=""),
+    Column("material", String(40), nullable=False, server_default=""),
+    Column("reorder_point", Integer, nullable=True),
+)
+
+inventory = Table(
+    "inventory",
+    metadata,
+    Column("variant_id", Id, ForeignKey("variants.id"), primary_key=True),
+    Column("location_id", Id, ForeignKey("locations.id"), primary_key=True),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("variant_id", Id, ForeignKey("variants.id"), nullable=False),
+    Column("location_id", Id, ForeignKey("locations.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("delta_on_hand", Integer, nullable=False),
+    Column("delta_reserved", Integer, nullable=False),
+    Column("reason", String(40)),
+    Column("reference", String(200)),
+    Column("note", Text),
+    Column("actor", String(100)),
+    Column("command_id", String(100)),
+    CheckConstraint(
+        "kind IN ('receipt', 'adjustment', 'transfer_out', 'transfer_in', 'reserve', 'release', 'fulfil')",
+        name="kind",
+    ),
+    Index("ix_ledger_variant_location", "variant_id", "location_id", "id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("policy", String(16), nullable=False),
+    Column("locations", String(400), nullable=False),
+    Column("placed_at", Float, nullable=False),
+    Column("signature", String(64), nullable=False, server_default=""),
+    UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
+    Index("ix_orders_placed_at", "placed_at"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", String(40), ForeignKey("orders.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("variant_id", Id, ForeignKey("variants.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("backordered", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("backordered >= 0 AND backordered <= quantity", name="backordered_within_quantity"),
+    CheckConstraint("state IN ('open', 'fulfilled', 'cancelled', 'rejected')", name="state"),
+    Index("ix_order_lines_variant_state", "variant_id", "state"),
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("order_id", String(40), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("location_id", Id, ForeignKey("locations.id"), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+)
+
+processed_commands = Table(
+    "processed_commands",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("result", Text, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("base_url", String(400), nullable=False, server_default=""),
+    Column("status", String(32), nullable=False, server_default="configured"),
+    Column("policy", String(16), nullable=False, server_default="reject"),
+    Column("last_sync_at", Float),
+    Column("config", Text, nullable=False, server_default="{}"),
+)
+
+sync_logs = Table(
+    "sync_logs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("partner_id", String(64), ForeignKey("partners.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("message", Text, nullable=False, server_default=""),
+    Index("ix_sync_logs_partner_at", "partner_id", "at"),
+)

@@ -1,0 +1,89 @@
+"""python -m tests.benchmark: baseline vs Threadcount under the same order load, in one run.
+
+Prints a comparison table, then the same figures as one JSON line (the last line of stdout).
+Progress goes to stderr. Exit status 1 when a measured part failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NoReturn
+
+from tests.benchmark.engine import engine_benchmark
+from tests.benchmark.report import as_json_line, render
+from tests.benchmark.scenarios import Settings, run_baseline, run_threadcount
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmark", description=__doc__)
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run (10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before measuring (2)")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent clients (64)")
+    parser.add_argument("--skus", type=int, default=200, help="variants the orders spread over (200)")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not run the naive baseline")
+    parser.add_argument("--skip-threadcount", action="store_true", help="do not run Threadcount")
+    parser.add_argument("--skip-engine", action="store_true", help="do not run engine_benchmark()")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1:
+        parser.error("--duration, --clients and --skus must be positive, --warmup non-negative")
+    return args
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> NoReturn:
+    # SystemExit unwinds through every finally, which stops the servers we started.
+    raise SystemExit(128 + signum)
+
+
+def _attempt(name: str, run: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """The figures ``run`` recorded, plus ``error`` (message and notes) when it raised."""
+    result: dict[str, Any] = {}
+    try:
+        run(result)
+    except Exception as exc:
+        print(f"{name} failed:", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
+        notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", []))
+        result["error"] = f"{type(exc).__name__}: {exc}{notes}"[:4000]
+    return result
+
+
+def _engine(result: dict[str, Any]) -> None:
+    figures = engine_benchmark()
+    if figures is None:
+        result["not_measured"] = True
+    else:
+        result.update(figures)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus)
+    engine_skipped = args.skip_threadcount or args.skip_engine
+    record: dict[str, Any] = {
+        "settings": {**vars(settings), "cpus": os.cpu_count(), "engine_skipped": engine_skipped}
+    }
+    record["baseline"] = None if args.skip_baseline else _attempt("baseline", partial(run_baseline, settings))
+    record["threadcount"] = (
+        None if args.skip_threadcount else _attempt("threadcount", partial(run_threadcount, settings))
+    )
+    record["engine"] = None
+    if not engine_skipped:
+        engine = _attempt("engine", _engine)
+        record["engine"] = None if engine.get("not_measured") else engine
+    print(render(record))
+    print(as_json_line(record), flush=True)
+    failed = any(
+        isinstance(record[k], dict) and "error" in record[k] for k in ("baseline", "threadcount", "engine")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The two runs: the naive baseline server and Threadcount, each spawned, loaded, measured, stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.benchmark import baseline
+from tests.benchmark.catalog import create_catalog
+from tests.benchmark.load import LoadPlan, run_load
+from tests.benchmark.procs import REPO_ROOT, RssSampler, ServerError, ServerProcess, free_ports
+
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+STOCK_PER_SKU = 100_000
+# Inherited settings that would point the run at someone else's database or cluster.
+KEEP_FROM_ENV = {"THREADCOUNT_SHARDS"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    clients: int
+    warmup: float
+    duration: float
+    skus: int
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _load_and_sample(server: ServerProcess, plan: LoadPlan) -> dict[str, Any]:
+    _say(f"{server.name}: {plan.clients} clients, {plan.warmup:g} s warm-up + {plan.duration:g} s measured")
+    with RssSampler(server) as rss:
+        load = run_load(plan)
+    server.check_alive()
+    return {**load, "peak_rss_mb": rss.peak_mb, "peak_processes": rss.peak_processes}
+
+
+def _stop(server: ServerProcess, result: dict[str, Any]) -> None:
+    stopped = server.stop(STOP_TIMEOUT)
+    if stopped is None:
+        return
+    result.update(
+        shutdown_s=stopped.seconds,
+        exit_code=stopped.exit_code,
+        killed=stopped.killed,
+        leftover_processes=stopped.leftover_processes,
+    )
+    if stopped.seconds is None:
+        _say(f"{server.name}: had already exited, code {stopped.exit_code}")
+    else:
+        _say(f"{server.name}: stopped in {stopped.seconds} s, exit code {stopped.exit_code}")
+
+
+def run_baseline(settings: Settings, result: dict[str, Any]) -> None:
+    """Fills ``result`` as it goes, so a failure keeps the figures measured before it."""
+    with tempfile.TemporaryDirectory(prefix="tc-bench-baseline-", ignore_cleanup_errors=True) as tmp:
+        (port,) = free_ports(1)
+        argv = [
+            sys.executable,
+            "-m",
+            "tests.benchmark.baseline",
+            "--port",
+            str(port),
+            "--db",
+            str(Path(tmp, "baseline.db")),
+            "--seed-skus",
+            str(settings.skus),
+            "--stock",
+            str(STOCK_PER_SKU),
+        ]
+        server = ServerProcess("baseline", argv, env=dict(os.environ), log_path=Path(tmp, "baseline.log"))
+        try:
+            server.start()
+            result["start_to_ready_s"] = round(server.wait_ready(f"http://127.0.0.1:{port}/healthz", 30), 2)
+            plan = _plan(settings, f"http://127.0.0.1:{port}", baseline.sku_names(settings.skus), None)
+            result.update(_load_and_sample(server, plan))
+        finally:
+            _stop(server, result)
+
+
+def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_") or k in KEEP_FROM_ENV}
+    env.update(
+        THREADCOUNT_DATA_DIR=str(data_dir),
+        THREADCOUNT_WEB_PORT=str(web_port),
+        THREADCOUNT_INGRESS_PORT=str(ingress_port),
+        THREADCOUNT_DEMO="0",
+        THREADCOUNT_ADMIN_TOKEN=token,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_threadcount(settings: Settings, result: dict[str, Any]) -> None:
+    """Fills ``result`` as it goes, so a failure keeps the figures measured before it."""
+    if not (REPO_ROOT / "run.py").exists():
+        raise FileNotFoundError(f"{REPO_ROOT / 'run.py'} does not exist yet")
+    with tempfile.TemporaryDirectory(prefix="tc-bench-threadcount-", ignore_cleanup_errors=True) as tmp:
+        web_port, ingress_port = free_ports(2)
+        token = secrets.token_urlsafe(32)
+        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token)
+        log = Path(tmp, "threadcount.log")
+        server = ServerProcess("threadcount", [sys.executable, "run.py"], env=env, log_path=log)
+        base = f"http://127.0.0.1:{web_port}"
+        try:
+            server.start()
+            ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
+            result["start_to_ready_s"] = round(ready, 2)
+            _say(f"threadcount: ready in {ready:.2f} s; creating {settings.skus} variants")
+            skus = asyncio.run(create_catalog(base, token, variants=settings.skus, quantity=STOCK_PER_SKU))
+            result.update(_load_and_sample(server, _plan(settings, base, skus, token)))
+        except Exception as exc:
+            if not isinstance(exc, ServerError):
+                exc.add_note(f"last lines of the threadcount log:\n{server.log_tail()}")
+            raise
+        finally:
+            _stop(server, result)
+
+
+def _plan(settings: Settings, base: str, skus: list[str], token: str | None) -> LoadPlan:
+    return LoadPlan(
+        url=f"{base}/api/v1/orders",
+        skus=skus,
+        clients=settings.clients,
+        warmup=settings.warmup,
+        duration=settings.duration,
+        token=token,
+    )

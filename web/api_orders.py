@@ -1,0 +1,90 @@
+"""Orders: place (idempotent on channel + external id), read, list, fulfil, cancel."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from actors.commands import Failure
+from store import queries
+from web.http import actor_of, json_body, order_answer, refused, runtime
+from web.problems import ApiError, invalid, not_found
+from web.validation import integer, items, query_limit, text
+
+MAX_LINES = 100
+
+
+async def place_order(request: Request) -> JSONResponse:
+    rt = runtime(request)
+    data = await json_body(request)
+    channel_name = text(data, "channel", max_length=64)
+    external_id = text(data, "external_id", max_length=200)
+    channel = rt.channel(channel_name)
+    if channel is None:
+        known = ", ".join(rt.settings.channels)
+        raise invalid("channel", f"unknown channel {channel_name!r} (known: {known})")
+    lines = []
+    for index, line in enumerate(items(data, "lines", max_items=MAX_LINES)):
+        field = f"lines[{index}]"
+        sku = text(line, "sku", max_length=100, label=f"{field}.sku")
+        quantity = integer(line, "quantity", minimum=1, label=f"{field}.quantity")
+        variant_id = await rt.catalog.variant_id(sku)
+        if variant_id is None:
+            raise invalid(f"{field}.sku", f"unknown sku {sku!r}")
+        lines.append((variant_id, quantity))
+    outcome = await rt.desk.place_order(channel, external_id, lines, actor_of(request))
+    if isinstance(outcome, Failure):
+        raise refused(outcome)
+    if not outcome.created:  # seen before: the first answer, as the store holds it
+        return JSONResponse(await queries.order(rt.read_engine, outcome.order_id), status_code=200)
+    return JSONResponse(order_answer(rt.catalog, channel_name, external_id, outcome), status_code=201)
+
+
+async def get_order(request: Request) -> JSONResponse:
+    found = await queries.order(runtime(request).read_engine, request.path_params["id"])
+    if found is None:
+        raise not_found(f"id: no order {request.path_params['id']!r}")
+    return JSONResponse(found)
+
+
+async def list_orders(request: Request) -> JSONResponse:
+    params = request.query_params
+    limit = query_limit(params.get("limit"), 50, 500)
+    found = await queries.find_orders(runtime(request).read_engine, params.get("channel") or None,
+                                      params.get("external_id") or None, limit)
+    return JSONResponse(found)
+
+
+async def fulfil_order(request: Request) -> JSONResponse:
+    return await _transition(request, "fulfil")
+
+
+async def cancel_order(request: Request) -> JSONResponse:
+    return await _transition(request, "cancel")
+
+
+async def _transition(request: Request, action: str) -> JSONResponse:
+    rt = runtime(request)
+    order_id = request.path_params["id"]
+    current = await queries.order(rt.read_engine, order_id)
+    if current is None:
+        raise not_found(f"id: no order {order_id!r}")
+    if action == "fulfil" and current["status"] in ("backordered", "partially_backordered"):
+        raise ApiError(409, "order_backordered",
+                       f"order {order_id} still has backordered units; wait for stock or cancel it")
+    variant_ids = await queries.order_variants(rt.read_engine, order_id)
+    do = rt.desk.fulfil if action == "fulfil" else rt.desk.cancel
+    result = await do(order_id, variant_ids, actor_of(request))
+    if isinstance(result, Failure):
+        raise refused(result)
+    return JSONResponse(await queries.order(rt.read_engine, order_id))
+
+
+routes = [
+    Route("/api/v1/orders", place_order, methods=["POST"]),
+    Route("/api/v1/orders", list_orders, methods=["GET"]),
+    Route("/api/v1/orders/{id}", get_order, methods=["GET"]),
+    Route("/api/v1/orders/{id}/fulfill", fulfil_order, methods=["POST"]),
+    Route("/api/v1/orders/{id}/cancel", cancel_order, methods=["POST"]),
+]

@@ -1,0 +1,79 @@
+"""Small pieces every API route uses: the runtime, the JSON body, and turning results into answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from actors.allocation import order_status
+from actors.commands import Failure, VariantStock
+from actors.desk import OrderOutcome
+from service.runtime import Runtime
+from store.catalog import Catalog
+from web.problems import ApiError
+from web.validation import body_object
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    if not rt.ready:
+        raise ApiError(503, "starting", "Threadcount is starting; try again in a moment")
+    return rt
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        return body_object(json.loads(raw))
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_json", "body: not valid JSON") from None
+
+
+def actor_of(request: Request) -> str:
+    return "admin@api"
+
+
+def refused(failure: Failure) -> ApiError:
+    return ApiError(failure.status, failure.code, failure.message)
+
+
+def stock_answer(catalog: Catalog, sku: str, stock: VariantStock) -> dict[str, Any]:
+    order = {loc.id: n for n, loc in enumerate(catalog.locations())}
+    levels = [
+        {"location": catalog.location_code(loc), "on_hand": on_hand, "reserved": reserved,
+         "available": on_hand - reserved}
+        for loc, (on_hand, reserved) in sorted(stock.levels.items(), key=lambda kv: order.get(kv[0], 0))
+    ]
+    return {
+        "sku": sku,
+        "available": sum(level["available"] for level in levels),
+        "on_hand": sum(level["on_hand"] for level in levels),
+        "reserved": sum(level["reserved"] for level in levels),
+        "backordered": stock.backordered,
+        "locations": levels,
+    }
+
+
+def order_answer(catalog: Catalog, channel: str, external_id: str, outcome: OrderOutcome) -> dict[str, Any]:
+    return {
+        "id": outcome.order_id,
+        "channel": channel,
+        "external_id": external_id,
+        "status": order_status(outcome.lines),
+        "lines": [
+            {
+                "sku": catalog.sku(line.variant_id),
+                "quantity": line.quantity,
+                "reserved": line.reserved,
+                "backordered": line.backordered,
+                "state": line.state,
+                "allocations": [
+                    {"location": catalog.location_code(loc), "quantity": q}
+                    for loc, q in line.allocations.items()
+                ],
+            }
+            for line in outcome.lines
+        ],
+    }

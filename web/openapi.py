@@ -1,0 +1,248 @@
+"""The OpenAPI 3.1 description of the Threadcount REST API, served at GET /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+JSON = "application/json"
+CODE_PATTERN = "^[A-Za-z0-9_.-]+$"
+KINDS = ["warehouse", "store"]
+ORDER_STATUSES = ["reserved", "partially_backordered", "backordered", "rejected", "fulfilled", "cancelled"]
+LINE_STATES = ["open", "fulfilled", "cancelled", "rejected"]
+LEDGER_KINDS = ["receipt", "adjustment", "transfer_out", "transfer_in", "reserve", "release", "fulfil"]
+REASONS = ["count", "damage", "loss", "found", "return", "correction"]
+ERRORS = {
+    "400": "Malformed request (not JSON, wrong shape)",
+    "401": "Missing or unknown bearer token",
+    "403": "The token lacks the permission for this route",
+    "404": "Unknown resource",
+    "409": "Conflict with the current state",
+    "422": "Valid JSON with invalid values",
+}
+
+
+# ---------------------------------------------------------------- schema helpers
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def string(description: str | None = None, **extra: Any) -> Schema:
+    schema: Schema = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def integer(minimum: int | None = None, **extra: Any) -> Schema:
+    schema: Schema = {"type": "integer", **extra}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    return schema
+
+
+def nullable(schema: Schema) -> Schema:
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def enum(values: list[str], description: str | None = None) -> Schema:
+    return string(description, enum=values)
+
+
+def array(items: Schema, **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **extra}
+
+
+def obj(properties: dict[str, Schema], optional: tuple[str, ...] = (), **extra: Any) -> Schema:
+    """An object whose properties are all required except those named in `optional`."""
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "properties": properties, "required": required, **extra}
+
+
+def date_time() -> Schema:
+    return string(format="date-time")
+
+
+# ---------------------------------------------------------------- operation helpers
+
+def ok(schema: Schema, description: str = "OK") -> Schema:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def query(name: str, schema: Schema, description: str) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def path_param(name: str, description: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": string(), "description": description}
+
+
+def limit(maximum: int, default: int) -> Schema:
+    return query("limit", integer(1, maximum=maximum, default=default), "At most this many, newest first")
+
+
+def operation(op_id: str, summary: str, tag: str, responses: dict[str, Schema], *,
+              body: Schema | None = None, params: list[Schema] | None = None,
+              errors: tuple[str, ...] = (), public: bool = False) -> Schema:
+    """One operation; 401/403 are added unless `public`, 400/422 whenever there is a body or query."""
+    codes = set(errors)
+    codes |= {"400", "422"} if body is not None or any(p["in"] == "query" for p in params or []) else set()
+    codes |= set() if public else {"401", "403"}
+    errs = {code: ok(ref("Error"), ERRORS[code]) for code in sorted(codes)}
+    op: Schema = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": {**responses, **errs}}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+    if public:
+        op["security"] = []
+    return op
+
+
+def stock_change(op_id: str, summary: str, body: str, errors: tuple[str, ...]) -> Schema:
+    idempotency = {"$ref": "#/components/parameters/IdempotencyKey"}
+    return operation(op_id, summary, "stock", {"201": ok(ref("VariantStock"), "The variant's new stock")},
+                     body=ref(body), params=[idempotency], errors=("404", *errors))
+
+
+def order_action(op_id: str, summary: str) -> Schema:
+    return operation(op_id, summary, "orders", {"200": ok(ref("Order"), "The order now")},
+                     params=[path_param("id", "Order id")], errors=("404", "409"))
+
+
+# ---------------------------------------------------------------- components
+
+def schemas() -> dict[str, Schema]:
+    sku, location, text = string("Variant SKU"), string("Location code"), string()
+    count = integer(0)
+    where = {"sku": sku, "location": location}
+    why = {"reason": enum(REASONS), "note": string("Free text")}
+    non_zero = {"type": "integer", "not": {"const": 0}, "description": "Signed change of on_hand"}
+    return {
+        "Error": obj({"error": obj({"code": string("snake_case error code"),
+                                    "message": string("What is wrong, naming the field")})}),
+        "Health": obj({"status": enum(["ok", "starting"])}),
+        "LocationCreate": obj({
+            "code": string("Unique location code", minLength=1, maxLength=64, pattern=CODE_PATTERN),
+            "name": text, "kind": enum(KINDS),
+            "priority": integer(0, default=100, description="Lower allocates first"),
+        }, optional=("priority",)),
+        "Location": obj({"code": text, "name": text, "kind": enum(KINDS), "priority": count}),
+        "VariantCreate": obj({"sku": sku, "size": text, "color": text, "material": text},
+                             optional=("size", "color", "material")),
+        "ProductCreate": obj({"sku": string("Product SKU"), "name": text, "description": text,
+                              "variants": array(ref("VariantCreate"), minItems=1)},
+                             optional=("description",)),
+        "Variant": obj({"sku": sku, "size": text, "color": text, "material": text,
+                        "reorder_point": nullable(integer())}),
+        "Product": obj({"sku": text, "name": text, "description": text, "variants": array(ref("Variant"))}),
+        "Receipt": obj({**where, "quantity": integer(1), "reference": text}, optional=("reference",)),
+        "Adjustment": {
+            "description": "Either a signed `delta` or an absolute `count` (never both), with a reason",
+            "oneOf": [
+                obj({**where, "delta": non_zero, **why}, ("note",), **{"not": {"required": ["count"]}}),
+                obj({**where, "count": count, **why}, ("note",), **{"not": {"required": ["delta"]}}),
+            ],
+        },
+        "Transfer": obj({"sku": sku, "from_location": location, "to_location": location,
+                         "quantity": integer(1), "reference": text}, optional=("reference",)),
+        "LocationStock": obj({"location": location, "on_hand": count, "reserved": count, "available": count}),
+        "VariantStock": obj({"sku": sku, "available": count, "on_hand": count, "reserved": count,
+                             "backordered": count, "locations": array(ref("LocationStock"))}),
+        "OrderCreate": obj({
+            "channel": string('"direct" or a configured channel/partner id'),
+            "external_id": string("The channel's own order id", minLength=1, maxLength=200),
+            "lines": array(obj({"sku": sku, "quantity": integer(1)}), minItems=1, maxItems=100),
+        }),
+        "Allocation": obj({"location": location, "quantity": integer(1)}),
+        "OrderLine": obj({"sku": sku, "quantity": integer(1), "reserved": count, "backordered": count,
+                          "state": enum(LINE_STATES), "allocations": array(ref("Allocation"))}),
+        "Order": obj({"id": text, "channel": text, "external_id": text, "status": enum(ORDER_STATUSES),
+                      "placed_at": date_time(), "lines": array(ref("OrderLine"))}),
+        "LedgerEntry": obj({
+            "at": date_time(), "sku": sku, "location": location, "kind": enum(LEDGER_KINDS),
+            "delta_on_hand": integer(), "delta_reserved": integer(), "reason": nullable(text),
+            "reference": nullable(text), "note": nullable(text), "actor": nullable(text),
+        }),
+        "LedgerCheck": obj({"ok": {"type": "boolean"}, "mismatches": array(obj({
+            "sku": sku, "location": location, "what": text, "stock_row": integer(),
+            "expected": integer()}))}),
+    }
+
+
+# ---------------------------------------------------------------- paths
+
+def paths() -> dict[str, Schema]:
+    order, by_id = ref("Order"), [path_param("id", "Order id")]
+    return {
+        "/healthz": {"get": operation("health", "Ready to take orders?", "meta", {
+            "200": ok(ref("Health"), "An order can be taken"), "503": ok(ref("Health"), "Still starting"),
+        }, public=True)},
+        "/api/v1/openapi.json": {"get": operation(
+            "openapi", "This document", "meta", {"200": ok({"type": "object"})}, public=True)},
+        "/api/v1/locations": {
+            "post": operation("createLocation", "Create a location", "locations", {
+                "201": ok(ref("Location"), "Created")}, body=ref("LocationCreate"), errors=("409",)),
+            "get": operation("listLocations", "All locations", "locations", {
+                "200": ok(array(ref("Location")))}),
+        },
+        "/api/v1/products": {"post": operation("createProduct", "Create a product", "products", {
+            "201": ok(ref("Product"), "Created")}, body=ref("ProductCreate"), errors=("409",))},
+        "/api/v1/products/{sku}": {"get": operation("getProduct", "A product and its variants", "products", {
+            "200": ok(ref("Product"))}, params=[path_param("sku", "Product SKU")], errors=("404",))},
+        "/api/v1/stock/receipts": {"post": stock_change(
+            "receiveStock", "Receive units at a location", "Receipt", ())},
+        "/api/v1/stock/adjustments": {"post": stock_change(
+            "adjustStock", "Adjust on_hand by a delta or to a count", "Adjustment", ("409",))},
+        "/api/v1/stock/transfers": {"post": stock_change(
+            "transferStock", "Move units between locations", "Transfer", ("409",))},
+        "/api/v1/variants/{sku}/stock": {"get": operation("variantStock", "Stock of one variant", "stock", {
+            "200": ok(ref("VariantStock"))}, params=[path_param("sku", "Variant SKU")], errors=("404",))},
+        "/api/v1/orders": {
+            "post": operation("placeOrder", "Place an order", "orders", {
+                "201": ok(order, "A new order (possibly rejected or backordered)"),
+                "200": ok(order, "Seen before: the first answer, nothing applied twice"),
+            }, body=ref("OrderCreate"), errors=("404",)),
+            "get": operation("findOrders", "Find orders", "orders", {"200": ok(array(order))}, params=[
+                query("channel", string(), "Only this channel"),
+                query("external_id", string(), "Only this channel order id"), limit(500, 50)]),
+        },
+        "/api/v1/orders/{id}": {"get": operation(
+            "getOrder", "An order", "orders", {"200": ok(order)}, params=by_id, errors=("404",))},
+        "/api/v1/orders/{id}/fulfill": {"post": order_action(
+            "fulfillOrder", "Commit the reserved units (on_hand and reserved both drop)")},
+        "/api/v1/orders/{id}/cancel": {"post": order_action(
+            "cancelOrder", "Release what is reserved, drop what is backordered")},
+        "/api/v1/ledger": {"get": operation("ledger", "Ledger entries, newest first", "ledger", {
+            "200": ok(array(ref("LedgerEntry")))}, errors=("404",), params=[
+            query("sku", string(), "Only this variant"), query("location", string(), "Only here"),
+            limit(1000, 100)])},
+        "/api/v1/ledger/check": {"get": operation(
+            "ledgerCheck", "Prove stock rows equal the fold of the ledger", "ledger",
+            {"200": ok(ref("LedgerCheck"))})},
+    }
+
+
+def openapi_document(server_url: str | None = None) -> dict[str, Any]:
+    """The whole document as a JSON-serialisable dict; `server_url` adds a `servers` entry."""
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "Threadcount", "version": "1.0.0",
+                 "description": "Real-time inventory for a sheets-and-linens business: "
+                                "one truth about stock, every channel told within seconds."},
+        "security": [{"bearer": []}],
+        "paths": paths(),
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Authorization: Bearer <token>"}},
+            "parameters": {"IdempotencyKey": {
+                "name": "Idempotency-Key", "in": "header", "required": False, "schema": string(),
+                "description": "The same key again returns the first answer and applies nothing"}},
+        },
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
