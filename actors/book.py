@@ -17,6 +17,7 @@ from actors.commands import (
     Command,
     Failure,
     FulfilOrder,
+    InspectOrder,
     PlaceOrder,
     Receive,
     Result,
@@ -98,6 +99,11 @@ class StockBook:
                 return self._fulfil(command, changes)
             case CancelOrder() | AbortOrder():
                 return self._release_order(command, changes)
+            case InspectOrder():
+                part = self.parts.get(command.order_id)
+                if part is None:
+                    return Failure("not_found", f"order {command.order_id} does not exist", 404)
+                return part.snapshot(created=False)
         raise TypeError(f"unknown command {command!r}")
 
     def _receive(self, cmd: Receive, changes: Changes) -> Result:
@@ -107,6 +113,8 @@ class StockBook:
         return self.stock_of(cmd.variant_id)
 
     def _adjust(self, cmd: Adjust, changes: Changes) -> Result:
+        if (cmd.delta is None) == (cmd.count is None):
+            return Failure("invalid_adjustment", "delta: give either delta or count", 422)
         level = self.level(cmd.variant_id, cmd.location_id)
         delta = cmd.delta if cmd.delta is not None else (cmd.count or 0) - level.on_hand
         if level.on_hand + delta < level.reserved:

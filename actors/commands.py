@@ -88,6 +88,13 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class InspectOrder:
+    """Read a part as it stands; changes nothing."""
+
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class AbortOrder:
     """Undo a part whose sibling part was rejected: release it and mark it rejected."""
 
@@ -96,7 +103,7 @@ class AbortOrder:
 
 
 StockCommand = Receive | Adjust | Transfer
-OrderCommand = PlaceOrder | FulfilOrder | CancelOrder | AbortOrder
+OrderCommand = PlaceOrder | FulfilOrder | CancelOrder | AbortOrder | InspectOrder
 Command = StockCommand | OrderCommand
 
 

@@ -16,6 +16,7 @@ from actors.commands import (
     CancelOrder,
     Failure,
     FulfilOrder,
+    InspectOrder,
     LineRequest,
     LineState,
     OrderPartState,
@@ -72,21 +73,32 @@ class StockDesk:
                               tuple(reqs), placed_at, signature, actor)
             for shard, reqs in by_shard.items()
         }
-        parts = await self._to_shards(dict(commands))
-        if isinstance(parts, Failure):
-            return parts
+        answers = await self._to_shards(dict(commands))
+        refusal = next((a for a in answers.values() if isinstance(a, Failure)), None)
+        parts = {s: a for s, a in answers.items() if isinstance(a, OrderPartState)}
+        if refusal is not None:
+            # Parts this very call created belong to no order anyone will be told of: undo them.
+            made = {s: AbortOrder(order_id, actor) for s, p in parts.items() if p.created}
+            await self._to_shards(dict(made))
+            return refusal
         if any(_has(part, REJECTED) for part in parts.values()):
-            to_abort: dict[int, PlaceOrder | AbortOrder] = {
-                s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, OPEN)
-            }
-            aborted = await self._to_shards(to_abort)
-            if isinstance(aborted, Failure):
-                return aborted
-            parts.update(aborted)
+            to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, OPEN)}
+            parts.update(_parts_only(await self._to_shards(dict(to_abort))))
         return _merge(order_id, parts.values())
 
     async def fulfil(self, order_id: str, variant_ids: Iterable[int], actor: str | None = None
                      ) -> OrderOutcome | Failure:
+        """An order split over shards ships only whole: every part is inspected first, so one part
+        still waiting for stock stops the others from shipping. (A cancel racing this fulfil can
+        still land between the two steps on one part.)"""
+        variant_ids = list(variant_ids)
+        if len({self.shard(v) for v in variant_ids}) > 1:
+            inspected = await self._transition(order_id, variant_ids, InspectOrder(order_id))
+            if isinstance(inspected, Failure):
+                return inspected
+            if any(line.backordered for line in inspected.lines if line.state == OPEN):
+                return Failure("order_backordered",
+                               f"order {order_id} still has backordered units; wait for stock or cancel it")
         return await self._transition(order_id, variant_ids, FulfilOrder(order_id, actor))
 
     async def cancel(self, order_id: str, variant_ids: Iterable[int], actor: str | None = None
@@ -97,7 +109,8 @@ class StockDesk:
         return await self._transition(order_id, variant_ids, AbortOrder(order_id, "recovery"))
 
     async def _transition(self, order_id: str, variant_ids: Iterable[int],
-                          command: FulfilOrder | CancelOrder | AbortOrder) -> OrderOutcome | Failure:
+                          command: FulfilOrder | CancelOrder | AbortOrder | InspectOrder
+                          ) -> OrderOutcome | Failure:
         shards = {self.shard(v) for v in variant_ids}
         answers = await asyncio.gather(*(self.router.submit(s, command) for s in shards))
         failures = [a for a in answers if isinstance(a, Failure)]
@@ -105,22 +118,18 @@ class StockDesk:
             return failures[0]
         return _merge(order_id, [a for a in answers if isinstance(a, OrderPartState)])
 
-    async def _to_shards(self, commands: dict[int, PlaceOrder | AbortOrder]
-                         ) -> dict[int, OrderPartState] | Failure:
+    async def _to_shards(self, commands: dict[int, PlaceOrder | AbortOrder]) -> dict[int, Result]:
         shards = list(commands)
         answers = await asyncio.gather(*(self.router.submit(s, commands[s]) for s in shards))
-        parts: dict[int, OrderPartState] = {}
-        for shard, answer in zip(shards, answers, strict=True):
-            if isinstance(answer, Failure):
-                return answer
-            if not isinstance(answer, OrderPartState):
-                raise TypeError(f"shard {shard} answered an order part with {answer!r}")
-            parts[shard] = answer
-        return parts
+        return dict(zip(shards, answers, strict=True))
 
 
 def _has(part: OrderPartState, state: str) -> bool:
     return any(line.state == state for line in part.lines)
+
+
+def _parts_only(answers: dict[int, Result]) -> dict[int, OrderPartState]:
+    return {s: a for s, a in answers.items() if isinstance(a, OrderPartState)}
 
 
 def _merge(order_id: str, parts: Iterable[OrderPartState]) -> OrderOutcome:

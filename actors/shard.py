@@ -13,6 +13,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from actors.commands import (
     Command,
     Failure,
     FulfilOrder,
+    InspectOrder,
     PlaceOrder,
     Result,
     VariantStock,
@@ -33,7 +35,7 @@ from actors.commands import (
 from actors.model import Changes
 from actors.partition import shard_of
 from store import shard_store
-from store.engine import make_engine
+from store.shard_db import ShardDatabase
 
 log = logging.getLogger(__name__)
 REMEMBERED_RESULTS = 100_000
@@ -45,35 +47,41 @@ class ShardCore:
         self.index, self.count = index, count
         self._url, self._sync = database_url, sqlite_synchronous
         self._lock = asyncio.Lock()
-        self._engine: Any = None
+        self._db: ShardDatabase | None = None
         self.book = StockBook()
         self._results: OrderedDict[str, Result] = OrderedDict()
 
     def owns(self, variant_id: int) -> bool:
         return shard_of(variant_id, self.count) == self.index
 
+    @property
+    def db(self) -> ShardDatabase:
+        if self._db is None:
+            raise RuntimeError("the shard has not started")
+        return self._db
+
     async def start(self) -> None:
-        if self._engine is None:
-            self._engine = make_engine(self._url, self._sync, pool_size=2)
+        if self._db is None:
+            self._db = ShardDatabase(self._url, self._sync)
         await self._load()
 
     async def _load(self) -> None:
         self.book = StockBook()
-        for variant_id, location_id, on_hand, reserved in await shard_store.load_levels(
-            self._engine, self.owns
+        for variant_id, location_id, on_hand, reserved in await self.db.read(
+            shard_store.load_levels, self.owns
         ):
             self.book.load_level(variant_id, location_id, on_hand, reserved)
-        for part in await shard_store.load_open_parts(self._engine, self.owns):
+        for part in await self.db.read(shard_store.load_open_parts, self.owns):
             self.book.load_part(part)
 
     async def stop(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
 
     async def apply(self, commands: Sequence[Command]) -> list[Result]:
         async with self._lock:
-            if self._engine is None:
+            if self._db is None:
                 await self.start()
             await self._recall(commands)
             changes = Changes()
@@ -91,7 +99,8 @@ class ShardCore:
                 answers.append(result)
             try:
                 if not changes.empty or new_results:
-                    await shard_store.write(self._engine, changes, self._level, new_results)
+                    levels = {key: self._level(*key) for key in changes.levels}
+                    await self.db.write(shard_store.write, changes, levels, new_results)
             except Exception:
                 log.exception("shard %d: group commit failed; reloading from the store", self.index)
                 self._results.clear()
@@ -109,12 +118,12 @@ class ShardCore:
         order_ids = [
             c.order_id
             for c in commands
-            if isinstance(c, PlaceOrder | FulfilOrder | CancelOrder | AbortOrder)
+            if isinstance(c, PlaceOrder | FulfilOrder | CancelOrder | AbortOrder | InspectOrder)
             and c.order_id not in self.book.parts
         ]
         self.book.order_signatures = {}
         if order_ids:
-            parts, signatures = await shard_store.load_parts(self._engine, order_ids, self.owns)
+            parts, signatures = await self.db.read(shard_store.load_parts, order_ids, self.owns)
             for part in parts:
                 self.book.load_part(part)
             self.book.order_signatures = signatures
@@ -122,7 +131,7 @@ class ShardCore:
             cid for c in commands if (cid := getattr(c, "command_id", None)) and cid not in self._results
         ]
         if command_ids:
-            for cid, text in (await shard_store.load_results(self._engine, command_ids)).items():
+            for cid, text in (await self.db.read(shard_store.load_results, command_ids)).items():
                 self._remember(cid, result_from_json(text))
 
     def _remember(self, command_id: str, result: Result) -> None:
@@ -140,8 +149,12 @@ class StockShard(ShardCore):
 
     async def ready(self) -> int:
         async with self._lock:
-            if self._engine is None:
+            if self._db is None:
                 await self.start()
+                # The loaded book lives as long as the process: keep the collector off it, and run
+                # the young generation less often (full collections stalled whole batches).
+                gc.freeze()
+                gc.set_threshold(50_000, 20, 100)
         return self.index
 
 

@@ -86,6 +86,10 @@ def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:
         if policy not in ("reject", "backorder"):
             raise ConfigError(f"channels.{name}.policy must be 'reject' or 'backorder', not {policy!r}")
         locations = spec.get("locations")
+        if locations is not None and not (
+            isinstance(locations, list) and all(isinstance(code, str) for code in locations)
+        ):
+            raise ConfigError(f"channels.{name}.locations must be a list of location codes, like [WH-EAST]")
         rules[str(name)] = ChannelRule(policy, tuple(locations) if locations else None)
     rules["direct"] = ChannelRule("reject", rules["direct"].locations)  # the contract: direct rejects
     return rules

@@ -124,6 +124,8 @@ class Runtime:
         options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
         if address == "local":
             options.update(include_dashboard=False, num_cpus=os.cpu_count())
+            # Ray starts workers at nice 15; the shards are the critical path, not background work.
+            os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(address=address, **options)
         self._ray_started = True
 

@@ -1,0 +1,59 @@
+"""Runs a shard's store functions (store/shard_store.py) in one database hop each.
+
+SQLite: a synchronous engine on one dedicated thread, writers handed over by a file lock.
+PostgreSQL: the async engine (asyncpg), the same functions through `run_sync`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from store.engine import is_sqlite, make_engine, make_sync_engine
+from store.writelock import WriterLock
+
+T = TypeVar("T")
+
+
+class ShardDatabase:
+    def __init__(self, url: str, sqlite_synchronous: str = "FULL"):
+        self._sqlite = is_sqlite(url)
+        if self._sqlite:
+            self._engine = make_sync_engine(url, sqlite_synchronous)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-db")
+        else:
+            self._async_engine = make_engine(url, pool_size=2)
+        self._writer = WriterLock(url)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._sqlite:
+            def run() -> T:
+                with self._engine.execution_options(sqlite_begin="DEFERRED").connect() as conn:
+                    return fn(conn, *args)
+
+            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+        async with self._async_engine.connect() as aconn:
+            return await aconn.run_sync(fn, *args)
+
+    async def write(self, fn: Callable[..., None], *args: Any) -> None:
+        """`fn` runs in one transaction, committed before this returns."""
+        async with self._writer:
+            if self._sqlite:
+                await asyncio.get_running_loop().run_in_executor(self._thread, self._write, fn, args)
+                return
+            async with self._async_engine.begin() as aconn:
+                await aconn.run_sync(fn, *args)
+
+    def _write(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        with self._engine.begin() as conn:
+            fn(conn, *args)
+
+    async def close(self) -> None:
+        if self._sqlite:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+            self._thread.shutdown(wait=False)
+        else:
+            await self._async_engine.dispose()
+        self._writer.close()
+
