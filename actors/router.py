@@ -57,11 +57,17 @@ class ShardRouter:
         return list(await asyncio.gather(*futures))
 
     async def close(self) -> None:
+        """Stop sending; whoever still waits is told the shard is unavailable (a retry is safe)."""
         for task in [*self._flushers, *self._tasks]:
             task.cancel()
         for task in [*self._flushers, *self._tasks]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for pending in self._pending:
+            for _, future in pending:
+                if not future.done():
+                    future.set_exception(ShardUnavailable("the router is closed"))
+            pending.clear()
 
     async def _flush(self, shard: int) -> None:
         while True:
@@ -83,10 +89,17 @@ class ShardRouter:
     async def _call(self, shard: int, batch: list[tuple[Command, asyncio.Future[Result]]]) -> None:
         try:
             results = await self._send(shard, [command for command, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} answers to {len(batch)} commands")
         except Exception as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(ShardUnavailable(f"stock shard {shard} failed: {exc}"))
+        except asyncio.CancelledError:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(ShardUnavailable("the router is closed"))
+            raise
         else:
             self.batches_sent += 1
             self.commands_sent += len(batch)

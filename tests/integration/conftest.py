@@ -1,0 +1,30 @@
+"""A small catalog for the integration tier: two warehouses and a product with variants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from store.catalog import Catalog, NewVariant
+from store.engine import make_engine
+
+
+@dataclass(frozen=True)
+class Fixture:
+    url: str
+    east: int
+    west: int
+    variants: list[int]
+
+
+async def small_catalog(url: str, variants: int = 8) -> Fixture:
+    engine = make_engine(url)
+    try:
+        catalog = Catalog(engine)
+        east = await catalog.add_location("WH-EAST", "East", "warehouse", 10)
+        west = await catalog.add_location("WH-WEST", "West", "warehouse", 20)
+        await catalog.add_product("SHEET", "Percale sheet", "",
+                                  [NewVariant(f"SHEET-{i}", "queen", "white", "percale") for i in range(variants)])
+        ids = [await catalog.variant_id(f"SHEET-{i}") for i in range(variants)]
+    finally:
+        await engine.dispose()
+    return Fixture(url, east.id, west.id, [i for i in ids if i is not None])
