@@ -22,8 +22,8 @@ async def small_catalog(url: str, variants: int = 8) -> Fixture:
         catalog = Catalog(engine)
         east = await catalog.add_location("WH-EAST", "East", "warehouse", 10)
         west = await catalog.add_location("WH-WEST", "West", "warehouse", 20)
-        await catalog.add_product("SHEET", "Percale sheet", "",
-                                  [NewVariant(f"SHEET-{i}", "queen", "white", "percale") for i in range(variants)])
+        skus = [NewVariant(f"SHEET-{i}", "queen", "white", "percale") for i in range(variants)]
+        await catalog.add_product("SHEET", "Percale sheet", "", skus)
         ids = [await catalog.variant_id(f"SHEET-{i}") for i in range(variants)]
     finally:
         await engine.dispose()

@@ -1,0 +1,67 @@
+"""The service as a user runs it: `python run.py` in its own process group, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.benchmark.procs import ServerProcess, free_ports
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Service:
+    process: ServerProcess
+    base: str
+    token: str
+    data_dir: Path
+    env: dict[str, str]
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=30,
+                            headers={"Authorization": f"Bearer {token or self.token}"})
+
+    def async_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base, timeout=30,
+                                 headers={"Authorization": f"Bearer {self.token}"})
+
+
+def start_service(data_dir: Path, *, demo: bool = False, name: str = "threadcount",
+                  extra_env: dict[str, str] | None = None, ports: tuple[int, int] | None = None) -> Service:
+    web_port, ingress_port = ports or tuple(free_ports(2))
+    token = secrets.token_urlsafe(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_")}
+    env.update(
+        THREADCOUNT_DATA_DIR=str(data_dir), THREADCOUNT_WEB_PORT=str(web_port),
+        THREADCOUNT_INGRESS_PORT=str(ingress_port), THREADCOUNT_DEMO="1" if demo else "0",
+        THREADCOUNT_ADMIN_TOKEN=token, THREADCOUNT_SHARDS="2", PYTHONUNBUFFERED="1",
+        **(extra_env or {}),
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = ServerProcess(name, [sys.executable, str(REPO / "run.py")], env=env,
+                            log_path=data_dir / f"{name}.log")
+    process.start()
+    base = f"http://127.0.0.1:{web_port}"
+    process.wait_ready(f"{base}/healthz", timeout=60)
+    return Service(process, base, token, data_dir, env)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One running service for the API tests, with the locations config.yaml's channels name."""
+    running = start_service(tmp_path_factory.mktemp("service"))
+    with running.client() as api:
+        for code, kind, priority in [("WH-EAST", "warehouse", 10), ("WH-WEST", "warehouse", 20),
+                                     ("STORE-SOHO", "store", 30)]:
+            api.post("/api/v1/locations", json={"code": code, "name": code, "kind": kind,
+                                                "priority": priority}).raise_for_status()
+    yield running
+    running.process.stop()
