@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from actors.router import ShardUnavailable
@@ -25,6 +25,15 @@ async def healthz(request: Request) -> JSONResponse:
     if request.app.state.runtime.ready:
         return JSONResponse({"status": "ok"})
     return JSONResponse({"status": "starting"}, status_code=503)
+
+
+async def home(_request: Request) -> HTMLResponse:
+    # The dashboard replaces this page; until then it points at what there is.
+    return HTMLResponse(
+        "<!doctype html><title>Threadcount</title><h1>Threadcount</h1>"
+        "<p>The REST API is at <a href='/api/v1/openapi.json'>/api/v1</a> (bearer token: see the start-up "
+        "message). Health: <a href='/healthz'>/healthz</a>.</p>"
+    )
 
 
 async def openapi(request: Request) -> JSONResponse:
@@ -50,6 +59,7 @@ async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(runtime: Runtime) -> Starlette:
     routes = [
+        Route("/", home),
         Route("/healthz", healthz),
         Route("/api/v1/openapi.json", openapi),
         *api_catalog.routes,
