@@ -40,6 +40,7 @@ class Catalog:
         self._variant_ids: dict[str, int] = {}
         self._skus: dict[int, str] = {}
         self._locations: dict[str, Location] = {}
+        self._codes: dict[int, str] = {}
 
     async def refresh(self) -> None:
         async with self._engine.connect() as conn:
@@ -50,13 +51,19 @@ class Catalog:
         self._locations = {
             r.code: Location(r.id, r.code, r.name, r.kind, r.priority) for r in loc_rows
         }
+        self._codes = {loc.id: loc.code for loc in self._locations.values()}
 
     async def variant_id(self, sku: str) -> int | None:
         if sku not in self._variant_ids:
-            await self.refresh()
-        return self._variant_ids.get(sku)
+            async with self._engine.connect() as conn:
+                found = (await conn.execute(select(variants.c.id).where(variants.c.sku == sku))).first()
+            if found is None:
+                return None
+            self._variant_ids[sku], self._skus[found.id] = found.id, sku
+        return self._variant_ids[sku]
 
     def sku(self, variant_id: int) -> str:
+        """For ids that came back from a shard, so the catalog already holds them."""
         return self._skus[variant_id]
 
     async def location(self, code: str) -> Location | None:
@@ -65,7 +72,7 @@ class Catalog:
         return self._locations.get(code)
 
     def location_code(self, location_id: int) -> str:
-        return next(loc.code for loc in self._locations.values() if loc.id == location_id)
+        return self._codes[location_id]
 
     def locations(self) -> list[Location]:
         return sorted(self._locations.values(), key=lambda loc: (loc.priority, loc.id))

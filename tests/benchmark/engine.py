@@ -8,10 +8,13 @@ with the line open and fully reserved. Two runs: single-line orders, and 4-line 
 4 different variants of one shard. Afterwards the shards are killed and a fresh engine proves the
 ledger and counts the order lines: every acknowledged line must be in the file.
 
-The batches are built before the clock starts (building a 1,000-order batch costs about 4.5 ms of
-driver CPU, a share of the 2 cores the shards need); if the pre-built supply runs out the rest is built
-on the fly and `built_on_the_fly` says how many batches were. The caller's own work (pickling the
-commands, unpickling and checking the answers) is inside the measurement, as it is for any caller.
+The batches are built before the clock starts (a 1,000-order batch costs 4.5-8 ms of driver CPU, a
+share of the 2 cores the shards need): an unmeasured 1 s probe, built on the fly, sizes the supply at
+twice its rate; if the supply still runs out the rest is built on the fly and `built_on_the_fly` says
+how many batches were. The caller's own work (Ray pickling the commands, unpickling and checking the
+answers) is inside the measurement, as it is for any caller. The database starts empty, so this is
+a young file's figure: a shard's group commit of 1,000 single-line orders grows with the file (about
+48 ms at 50,000 orders, 145 ms at 300,000, measured in-process), and `database_mb` says how big it got.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import itertools
+import math
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +45,9 @@ BATCH = 1000
 IN_FLIGHT = 2
 VARIANTS = 200
 STOCK_PER_VARIANT = 100_000_000
-# Pre-build enough for this many lines/s over warm-up + measurement (more than the prototype's 140,000/s).
-PREBUILD_LINES_PER_S = 160_000
+PROBE_S = 1.0  # unmeasured, to size the pre-built batches: PREBUILD_FACTOR x the probe's rate, capped
+PREBUILD_FACTOR = 2.0
+MAX_PREBUILD_LINES_PER_S = 200_000
 CHANNEL = "bench-engine"
 SIGNATURE = "engine-benchmark"
 
@@ -97,7 +103,8 @@ def _place_order(external_id: str, location_id: int, variant_ids: tuple[int, ...
                       (location_id,), lines, time.time(), SIGNATURE)
 
 
-def _batches(tag: str, location_id: int, owned: list[int], lines_per_order: int) -> Iterator[list[Any]]:
+def _batches(tag: str, location_id: int, owned: list[int], lines_per_order: int
+             ) -> Iterator[list[PlaceOrder]]:
     """Endless batches of orders over the variants one shard owns; every external id is new."""
     counter = itertools.count()
     picks = itertools.cycle(range(len(owned)))
@@ -111,17 +118,21 @@ def _batches(tag: str, location_id: int, owned: list[int], lines_per_order: int)
 
 
 class Supply:
-    """Pre-built batches first, then built on the fly (counted)."""
+    """Pre-built batches first, then built on the fly (counted once `counting` is set)."""
 
-    def __init__(self, source: Iterator[list[Any]], prebuilt: int, tally: Tally):
+    def __init__(self, source: Iterator[list[PlaceOrder]], tally: Tally):
         self._source, self._tally = source, tally
-        self._ready = [next(source) for _ in range(prebuilt)]
-        self._ready.reverse()
+        self._ready: deque[list[PlaceOrder]] = deque()
+        self.counting = False
 
-    def next(self) -> list[Any]:
+    def prebuild(self, batches: int) -> None:
+        self._ready.extend(next(self._source) for _ in range(batches))
+
+    def next(self) -> list[PlaceOrder]:
         if self._ready:
-            return self._ready.pop()
-        self._tally.built_on_the_fly += 1
+            return self._ready.popleft()
+        if self.counting:
+            self._tally.built_on_the_fly += 1
         return next(self._source)
 
 
@@ -133,18 +144,38 @@ def _cpu_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
+async def _pump(shards: list[Any], supplies: list[Supply], tally: Tally, until: float) -> None:
+    """Keep IN_FLIGHT calls in flight per shard until `until`; the calls then in flight still finish."""
+
+    async def caller(index: int) -> None:
+        shard, supply = shards[index], supplies[index]
+        while time.perf_counter() < until:
+            batch = supply.next()
+            results = await shard.apply.remote(batch)
+            tally.record(time.perf_counter(), batch, results)
+
+    await asyncio.gather(*(caller(i) for i in range(len(shards)) for _ in range(IN_FLIGHT)))
+
+
 async def _run(shards: list[Any], location_id: int, owned: list[list[int]], lines_per_order: int
                ) -> dict[str, Any]:
-    tally = Tally(lines_per_order)
-    total_batches = PREBUILD_LINES_PER_S * (WARMUP_S + DURATION_S) / (BATCH * lines_per_order)
-    per_shard = int(total_batches / len(shards)) + IN_FLIGHT
-    built = time.perf_counter()
+    tally = Tally(lines_per_order, window_start=math.inf, window_end=math.inf)
     supplies = [
-        Supply(_batches(f"L{lines_per_order}-s{i}", location_id, owned[i], lines_per_order), per_shard, tally)
+        Supply(_batches(f"L{lines_per_order}-s{i}", location_id, owned[i], lines_per_order), tally)
         for i in range(len(shards))
     ]
-    _say(f"{lines_per_order}-line orders: pre-built {per_shard * len(shards)} batches of {BATCH} "
-         f"in {time.perf_counter() - built:.1f} s")
+    # A short probe (batches built on the fly, not measured) sizes the pre-built supply.
+    began = time.perf_counter()
+    await _pump(shards, supplies, tally, began + PROBE_S)
+    probe_rate = tally.lines / (time.perf_counter() - began)
+    rate = min(PREBUILD_FACTOR * probe_rate, MAX_PREBUILD_LINES_PER_S)
+    per_shard = math.ceil(rate * (WARMUP_S + DURATION_S) / (BATCH * lines_per_order * len(shards))) + IN_FLIGHT
+    began = time.perf_counter()
+    for supply in supplies:
+        supply.prebuild(per_shard)
+        supply.counting = True
+    _say(f"{lines_per_order}-line orders: probe {probe_rate:,.0f} lines/s; pre-built {per_shard * len(shards)} "
+         f"batches of {BATCH} in {time.perf_counter() - began:.1f} s")
     gc.collect()
     gc.freeze()  # the pre-built commands are long-lived: keep the driver's collector off them
 
@@ -152,20 +183,13 @@ async def _run(shards: list[Any], location_id: int, owned: list[list[int]], line
     tally.window_start, tally.window_end = start + WARMUP_S, start + WARMUP_S + DURATION_S
     cpu: dict[str, Any] = {}
 
-    async def caller(index: int) -> None:
-        shard, supply = shards[index], supplies[index]
-        while time.perf_counter() < tally.window_end:
-            batch = supply.next()
-            results = await shard.apply.remote(batch)
-            tally.record(time.perf_counter(), batch, results)
-
     async def sample_cpu() -> None:
         await asyncio.sleep(max(0.0, tally.window_start - time.perf_counter()))
         cpu["start"], cpu["driver_start"] = _cpu_busy(), time.process_time()
         await asyncio.sleep(max(0.0, tally.window_end - time.perf_counter()))
         cpu["end"], cpu["driver_end"] = _cpu_busy(), time.process_time()
 
-    await asyncio.gather(sample_cpu(), *(caller(i) for i in range(len(shards)) for _ in range(IN_FLIGHT)))
+    await asyncio.gather(sample_cpu(), _pump(shards, supplies, tally, tally.window_end))
     gc.unfreeze()
     supplies.clear()
     gc.collect()
@@ -228,7 +252,7 @@ async def _setup(url: str) -> tuple[int, list[int]]:
     return location.id, variant_ids
 
 
-async def _verify(url: str, acknowledged: int, failed: int) -> dict[str, Any]:
+async def _verify(url: str, database: Path, acknowledged: int, failed: int) -> dict[str, Any]:
     from store.check import check_ledger
     from store.engine import make_engine
     from store.schema import ledger, order_lines
@@ -246,7 +270,9 @@ async def _verify(url: str, acknowledged: int, failed: int) -> dict[str, Any]:
             )).scalar_one()
     finally:
         await engine.dispose()
-    found = {"ledger_mismatches": len(mismatches), "order_lines_rows": rows,
+    files = database.parent.glob(f"{database.name}*")
+    found = {"database_mb": round(sum(f.stat().st_size for f in files) / 1e6),
+             "ledger_mismatches": len(mismatches), "order_lines_rows": rows,
              "open_order_lines_rows": open_rows, "reserve_ledger_entries": reserve_entries}
     problems = []
     if mismatches:
@@ -302,7 +328,7 @@ async def _measure(directory: Path) -> dict[str, Any]:
 
     acknowledged = sum(r["acknowledged_lines"] for r in runs)
     failed = sum(r["failed_lines"] for r in runs)
-    durable = await _verify(url, acknowledged, failed)
+    durable = await _verify(url, directory / "engine.db", acknowledged, failed)
     single, four = runs
     return {
         "lines_per_s": single["lines_per_s"],

@@ -122,6 +122,16 @@ class ServerProcess:
         self._proc = None
         return Stopped(proc.returncode, seconds, killed, leftovers)
 
+    def signal_and_wait(self, sig: signal.Signals, timeout: float) -> int | None:
+        """Send ``sig`` to the whole group; the exit code, or None if still running after ``timeout``."""
+        if self._proc is None:
+            raise ServerError(f"{self.name} was never started")
+        _signal_group(self._proc.pid, sig)
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def log_tail(self, lines: int = 25) -> str:
         try:
             text = self.log_path.read_text(errors="replace")

@@ -56,9 +56,13 @@ def _engine_line(engine: dict[str, Any] | None, skipped: bool) -> str:
     if "error" in engine:
         return f"FAILED: {engine['error']}"
     rate = engine.get("lines_per_s")
-    rest = ", ".join(f"{k}={v}" for k, v in engine.items() if k != "lines_per_s")
+    rest = ", ".join(f"{k}={v}" for k, v in engine.items() if k not in ("lines_per_s", "runs"))
     head = f"{rate:,.0f}" if isinstance(rate, int | float) else str(rate)
-    return f"{head}  ({rest})" if rest else head
+    line = f"{head}  ({rest})" if rest else head
+    for run in engine.get("runs") or ():  # one line per order shape measured
+        figures = ", ".join(f"{k}={v}" for k, v in run.items() if k not in ("lines_per_order", "lines_per_s"))
+        line += f"\n  {run.get('lines_per_order')}-line orders: {run.get('lines_per_s'):,} lines/s  ({figures})"
+    return line
 
 
 def render(record: dict[str, Any]) -> str:

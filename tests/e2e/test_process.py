@@ -87,6 +87,7 @@ def test_the_service_sigkilled_mid_storm_and_restarted_loses_no_acknowledged_ord
                 assert again.status_code == 200 and again.json()["id"] == order_id
             after = sum(api.get(f"/api/v1/variants/{sku}/stock").json()["reserved"] for sku in skus)
             assert after == reserved  # sent again after the crash: answered, not applied twice
+        assert restarted.process.signal_and_wait(signal.SIGINT, timeout=15) == 0  # Ctrl-C: a clean stop
     finally:
         restarted.process.stop()
 
