@@ -113,10 +113,10 @@ class StockBook:
         return self.stock_of(cmd.variant_id)
 
     def _adjust(self, cmd: Adjust, changes: Changes) -> Result:
-        if (cmd.delta is None) == (cmd.count is None):
+        if (cmd.delta is None) == (cmd.counted is None):
             return Failure("invalid_adjustment", "delta: give either delta or count", 422)
         level = self.level(cmd.variant_id, cmd.location_id)
-        delta = cmd.delta if cmd.delta is not None else (cmd.count or 0) - level.on_hand
+        delta = cmd.delta if cmd.delta is not None else (cmd.counted or 0) - level.on_hand
         if level.on_hand + delta < level.reserved:
             return Failure(
                 "below_reserved",
@@ -161,7 +161,7 @@ class StockBook:
         part = OrderPart(cmd.order_id, cmd.channel, cmd.external_id, cmd.policy,
                          cmd.locations, cmd.placed_at, lines, cmd.signature)
         self.parts[part.order_id] = part
-        changes.new_parts.append(part)
+        changes.add_part(part)
         for line, (taken, backordered) in zip(lines, plans, strict=True):
             if short and cmd.policy == "reject":
                 line.state = REJECTED
@@ -170,7 +170,6 @@ class StockBook:
                 line.backordered = backordered
                 if backordered:
                     self._queue_backorder(part, line)
-            changes.touch_line(part.order_id, line)
         return part.snapshot(created=True)
 
     def _plan(self, cmd: PlaceOrder) -> list[tuple[dict[int, int], int]]:

@@ -84,16 +84,17 @@ class Changes:
 
     levels: set[tuple[int, int]] = field(default_factory=set)
     ledger: list[LedgerEntry] = field(default_factory=list)
-    new_parts: list[OrderPart] = field(default_factory=list)
-    lines: dict[tuple[str, int], Line] = field(default_factory=dict)
-    allocations: set[tuple[str, int, int]] = field(default_factory=set)
-    commands: dict[str, object] = field(default_factory=dict)
+    new_parts: dict[str, OrderPart] = field(default_factory=dict)
+    lines: dict[tuple[str, int], Line] = field(default_factory=dict)  # changed lines of older parts
+
+    def add_part(self, part: OrderPart) -> None:
+        self.new_parts[part.order_id] = part
 
     def touch_line(self, order_id: str, line: Line) -> None:
-        self.lines[(order_id, line.line_no)] = line
-        for location_id in line.allocations:
-            self.allocations.add((order_id, line.line_no, location_id))
+        """A line changed; the lines of a part this batch created are written with it, as they end."""
+        if order_id not in self.new_parts:
+            self.lines[(order_id, line.line_no)] = line
 
     @property
     def empty(self) -> bool:
-        return not (self.levels or self.ledger or self.lines or self.commands or self.new_parts)
+        return not (self.levels or self.ledger or self.lines or self.new_parts)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pickle
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from actors.commands import Command, Result
 
 Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
+PROTOCOL = 5
 
 
 class ShardUnavailable(Exception):
@@ -39,7 +41,11 @@ class ShardRouter:
     @classmethod
     def for_actors(cls, shards: Sequence[Any], **options: Any) -> ShardRouter:
         async def send(index: int, commands: list[Command]) -> list[Result]:
-            return await shards[index].apply.remote(commands)
+            # Packed by the standard pickler: Ray's cloudpickle calls back into Python for every
+            # object, which for thousands of small commands cost more than the shard's own work.
+            packed = await shards[index].apply_packed.remote(pickle.dumps(commands, PROTOCOL))
+            answers: list[Result] = pickle.loads(packed)
+            return answers
 
         return cls(send, len(shards), **options)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -48,6 +49,12 @@ class ShardCore:
         self._url, self._sync = database_url, sqlite_synchronous
         self._lock = asyncio.Lock()
         self._db: ShardDatabase | None = None
+        self._queue: list[tuple[shard_store.BatchRows, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._committer: asyncio.Task[None] | None = None
+        self._broken = False
+        self._committing = False
         self.book = StockBook()
         self._results: OrderedDict[str, Result] = OrderedDict()
 
@@ -75,14 +82,24 @@ class ShardCore:
             self.book.load_part(part)
 
     async def stop(self) -> None:
+        await self._drain()
+        if self._committer is not None:
+            self._committer.cancel()
+            await asyncio.gather(self._committer, return_exceptions=True)
+            self._committer = None
         if self._db is not None:
             await self._db.close()
             self._db = None
 
     async def apply(self, commands: Sequence[Command]) -> list[Result]:
+        """Apply in order and answer after the commit. Commits are pipelined: the next batch is
+        applied in memory while this one is written, but its commit is chained after this one's and
+        nobody is answered before every commit up to theirs has succeeded."""
         async with self._lock:
             if self._db is None:
                 await self.start()
+            if self._broken:
+                await self._recover()
             await self._recall(commands)
             changes = Changes()
             answers: list[Result] = []
@@ -97,17 +114,67 @@ class ShardCore:
                     self._remember(command_id, result)
                     new_results[command_id] = result_to_json(result)
                 answers.append(result)
-            try:
-                if not changes.empty or new_results:
-                    levels = {key: self._level(*key) for key in changes.levels}
-                    await self.db.write(shard_store.write, changes, levels, new_results)
-            except Exception:
-                log.exception("shard %d: group commit failed; reloading from the store", self.index)
-                self._results.clear()
-                await self._load()
-                raise
+            levels = {key: self._level(*key) for key in changes.levels}
+            committed = self._enqueue(shard_store.rows_of(changes, levels, new_results))
             self.book.forget_closed_parts(REMEMBERED_CLOSED_PARTS)
-            return answers
+        try:
+            await committed  # raises if this batch's commit, or an earlier one, failed
+        except Exception:
+            async with self._lock:
+                if self._broken:
+                    await self._recover()
+            raise
+        return answers
+
+    def _enqueue(self, rows: shard_store.BatchRows) -> asyncio.Future[None]:
+        """Queue a batch's rows for the committer; even an empty batch waits its turn, since its
+        answers may rest on batches before it that are not committed yet."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((rows, future))
+        self._wake.set()
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.ensure_future(self._commit_forever())
+        return future
+
+    async def _commit_forever(self) -> None:
+        """Group commit across calls: everything queued while one commit was running goes in the
+        next transaction, in order. After a failure everything queued behind it fails too (it was
+        applied on top of what did not commit) until `_recover` reloads from the store."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                taken, self._queue = self._queue, []
+                self._committing = True
+                error: Exception | None = None
+                if self._broken:
+                    error = RuntimeError(f"shard {self.index}: an earlier commit failed")
+                else:
+                    rows = shard_store.BatchRows.merged([r for r, _ in taken])
+                    try:
+                        if not rows.empty:
+                            await self.db.write(shard_store.write, rows)
+                    except Exception as exc:
+                        log.error("shard %d: group commit failed; reloading from the store: %s",
+                                  self.index, exc)
+                        self._broken, error = True, exc
+                for _, future in taken:
+                    if not future.done():
+                        future.set_result(None) if error is None else future.set_exception(error)
+                self._committing = False
+            self._settled.set()
+
+    async def _recover(self) -> None:
+        """Memory ran ahead of a commit that failed: let the queue drain, then reload."""
+        await self._drain()
+        self._results.clear()
+        await self._load()
+        self._broken = False
+
+    async def _drain(self) -> None:
+        while self._queue or self._wake.is_set() or self._committing:
+            self._settled.clear()
+            await self._settled.wait()
 
     async def stock(self, variant_ids: Sequence[int]) -> list[VariantStock]:
         async with self._lock:
@@ -146,6 +213,10 @@ class ShardCore:
 
 class StockShard(ShardCore):
     """The Ray actor: a thin async wrapper; `ready` also forces the reload after a restart."""
+
+    async def apply_packed(self, packed: bytes) -> bytes:
+        """`apply` for a pickled batch, answering pickled results (see ShardRouter.for_actors)."""
+        return pickle.dumps(await self.apply(pickle.loads(packed)), pickle.HIGHEST_PROTOCOL)
 
     async def ready(self) -> int:
         async with self._lock:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.schema import allocations, inventory, ledger, order_lines
+from store.lines import decode_allocations
+from store.schema import inventory, ledger, order_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,25 +36,22 @@ async def check_ledger(engine: AsyncEngine) -> list[Mismatch]:
                 .group_by(ledger.c.variant_id, ledger.c.location_id)
             )).all()
         }
-        held = {
-            (r.variant_id, r.location_id): int(r.quantity)
-            for r in (await conn.execute(
-                select(order_lines.c.variant_id, allocations.c.location_id,
-                       func.sum(allocations.c.quantity).label("quantity"))
-                .join(order_lines, (order_lines.c.order_id == allocations.c.order_id)
-                      & (order_lines.c.line_no == allocations.c.line_no))
-                .where(order_lines.c.state == "open")
-                .group_by(order_lines.c.variant_id, allocations.c.location_id)
-            )).all()
-        }
+        held: dict[tuple[int, int], int] = {}
+        open_lines = await conn.stream(
+            select(order_lines.c.variant_id, order_lines.c.allocations).where(order_lines.c.state == "open")
+        )
+        async for line in open_lines:
+            for location_id, quantity in decode_allocations(line.allocations).items():
+                key = (line.variant_id, location_id)
+                held[key] = held.get(key, 0) + quantity
     found = []
     for key in sorted(rows.keys() | fold.keys() | held.keys()):
+        variant_id, location_id = key
         on_hand, reserved = rows.get(key, (0, 0))
         folded_on_hand, folded_reserved = fold.get(key, (0, 0))
-        if on_hand != folded_on_hand:
-            found.append(Mismatch(*key, "on_hand vs ledger", on_hand, folded_on_hand))
-        if reserved != folded_reserved:
-            found.append(Mismatch(*key, "reserved vs ledger", reserved, folded_reserved))
-        if reserved != held.get(key, 0):
-            found.append(Mismatch(*key, "reserved vs open allocations", reserved, held.get(key, 0)))
+        for what, stock_row, expected in (("on_hand vs ledger", on_hand, folded_on_hand),
+                                          ("reserved vs ledger", reserved, folded_reserved),
+                                          ("reserved vs open allocations", reserved, held.get(key, 0))):
+            if stock_row != expected:
+                found.append(Mismatch(variant_id, location_id, what, stock_row, expected))
     return found

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.allocation import order_status
 from actors.commands import LineState
+from store.lines import decode_allocations
 from store.schema import (
-    allocations,
     inventory,
     ledger,
     locations,
@@ -107,15 +107,17 @@ async def _orders(engine: AsyncEngine, *conditions: Any, limit: int) -> list[dic
             .where(order_lines.c.order_id.in_(ids))
             .order_by(order_lines.c.line_no)
         )).all()
-        allocs = (await conn.execute(
-            select(allocations, locations.c.code)
-            .join(locations, locations.c.id == allocations.c.location_id)
-            .where(allocations.c.order_id.in_(ids), allocations.c.quantity > 0)
-            .order_by(locations.c.priority, locations.c.id)
+        places = (await conn.execute(
+            select(locations.c.id, locations.c.code).order_by(locations.c.priority, locations.c.id)
         )).all()
+    codes = {p.id: p.code for p in places}
+    rank = {p.id: n for n, p in enumerate(places)}
     by_line: dict[tuple[str, int], dict[str, int]] = {}
-    for a in allocs:
-        by_line.setdefault((a.order_id, a.line_no), {})[a.code] = a.quantity
+    for ln in lines:
+        taken = decode_allocations(ln.allocations)
+        by_line[(ln.order_id, ln.line_no)] = {
+            codes[loc]: taken[loc] for loc in sorted(taken, key=lambda loc: rank.get(loc, 0))
+        }
     return [_order_answer(h, [ln for ln in lines if ln.order_id == h.id], by_line) for h in heads]
 
 
@@ -124,7 +126,7 @@ def _order_answer(head: Any, lines: list[Any], by_line: dict[tuple[str, int], di
     states = []
     answer_lines = []
     for line in lines:
-        taken = by_line.get((head.id, line.line_no), {})
+        taken = by_line.get((line.order_id, line.line_no), {})
         states.append(LineState(line.line_no, line.variant_id, line.quantity,
                                 {i: q for i, q in enumerate(taken.values())}, line.backordered, line.state))
         answer_lines.append({

@@ -16,7 +16,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -110,8 +109,9 @@ orders = Table(
     Column("locations", String(400), nullable=False),
     Column("placed_at", Float, nullable=False),
     Column("signature", String(64), nullable=False, server_default=""),
-    UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
+    # The id is derived from (channel, external_id), so its primary key is their uniqueness too.
     Index("ix_orders_placed_at", "placed_at"),
+    Index("ix_orders_channel_placed_at", "channel", "placed_at"),
 )
 
 order_lines = Table(
@@ -123,20 +123,12 @@ order_lines = Table(
     Column("quantity", Integer, nullable=False),
     Column("backordered", Integer, nullable=False),
     Column("state", String(16), nullable=False),
+    # where the line's units were taken: "location_id:quantity,..." (see store/lines.py)
+    Column("allocations", String(400), nullable=False, server_default=""),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("backordered >= 0 AND backordered <= quantity", name="backordered_within_quantity"),
     CheckConstraint("state IN ('open', 'fulfilled', 'cancelled', 'rejected')", name="state"),
     Index("ix_order_lines_variant_state", "variant_id", "state"),
-)
-
-allocations = Table(
-    "allocations",
-    metadata,
-    Column("order_id", String(40), primary_key=True),
-    Column("line_no", Integer, primary_key=True),
-    Column("location_id", Id, ForeignKey("locations.id"), primary_key=True),
-    Column("quantity", Integer, nullable=False),
-    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
 )
 
 processed_commands = Table(

@@ -21,7 +21,10 @@ class ShardDatabase:
         self._sqlite = is_sqlite(url)
         if self._sqlite:
             self._engine = make_sync_engine(url, sqlite_synchronous)
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-db")
+            # Reads on a thread (and connection) of their own, so a batch's look-ups need not queue
+            # behind the previous batch's commit; WAL lets them read the last committed state.
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-db-write")
+            self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-db-read")
         else:
             self._async_engine = make_engine(url, pool_size=2)
         self._writer = WriterLock(url)
@@ -32,7 +35,7 @@ class ShardDatabase:
                 with self._engine.execution_options(sqlite_begin="DEFERRED").connect() as conn:
                     return fn(conn, *args)
 
-            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+            return await asyncio.get_running_loop().run_in_executor(self._read_thread, run)
         async with self._async_engine.connect() as aconn:
             return await aconn.run_sync(fn, *args)
 
@@ -53,6 +56,7 @@ class ShardDatabase:
         if self._sqlite:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
             self._thread.shutdown(wait=False)
+            self._read_thread.shutdown(wait=False)
         else:
             await self._async_engine.dispose()
         self._writer.close()

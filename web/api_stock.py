@@ -84,7 +84,7 @@ async def adjust(request: Request) -> JSONResponse:
         location_id=location_id,
         reason=choice(data, "reason", ADJUST_REASONS),
         delta=delta,
-        count=count,
+        counted=count,
         note=optional_text(data, "note"),
         actor=actor_of(request),
     )

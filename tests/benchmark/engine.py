@@ -24,6 +24,7 @@ import gc
 import itertools
 import math
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from sqlalchemy import func, select
 
 from actors.commands import LineRequest, OrderPartState, PlaceOrder
 from actors.desk import order_id_for
+from actors.router import PROTOCOL
 
 WARMUP_S = 1.0
 DURATION_S = 5.0
@@ -151,8 +153,9 @@ async def _pump(shards: list[Any], supplies: list[Supply], tally: Tally, until: 
         shard, supply = shards[index], supplies[index]
         while time.perf_counter() < until:
             batch = supply.next()
-            results = await shard.apply.remote(batch)
-            tally.record(time.perf_counter(), batch, results)
+            # the same transport the service's ShardRouter uses: a pickled batch, pickled answers
+            packed = await shard.apply_packed.remote(pickle.dumps(batch, PROTOCOL))
+            tally.record(time.perf_counter(), batch, pickle.loads(packed))
 
     await asyncio.gather(*(caller(i) for i in range(len(shards)) for _ in range(IN_FLIGHT)))
 

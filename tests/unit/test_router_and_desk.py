@@ -226,7 +226,7 @@ class Shards:
         changes = Changes()
         results = [book.apply(command, changes) for command in commands]
         await asyncio.sleep(self.commit_delay)
-        for part in changes.new_parts:
+        for part in changes.new_parts.values():
             self.store_signatures.setdefault(part.order_id, part.signature)
         self.ledger.extend(changes.ledger)
         return results

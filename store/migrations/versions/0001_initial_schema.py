@@ -39,9 +39,9 @@ def upgrade() -> None:
         sa.Column("placed_at", sa.Float(), nullable=False),
         sa.Column("signature", sa.String(length=64), server_default="", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
-        sa.UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index("ix_orders_channel_placed_at", ["channel", "placed_at"], unique=False)
         batch_op.create_index("ix_orders_placed_at", ["placed_at"], unique=False)
 
     op.create_table(
@@ -74,18 +74,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
         sa.UniqueConstraint("sku", name=op.f("uq_products_sku")),
-    )
-    op.create_table(
-        "allocations",
-        sa.Column("order_id", sa.String(length=40), nullable=False),
-        sa.Column("line_no", sa.Integer(), nullable=False),
-        sa.Column("location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.CheckConstraint("quantity >= 0", name=op.f("ck_allocations_quantity_not_negative")),
-        sa.ForeignKeyConstraint(
-            ["location_id"], ["locations.id"], name=op.f("fk_allocations_location_id_locations")
-        ),
-        sa.PrimaryKeyConstraint("order_id", "line_no", "location_id", name=op.f("pk_allocations")),
     )
     op.create_table(
         "sync_logs",
@@ -160,8 +148,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), nullable=True),
         sa.Column("command_id", sa.String(length=100), nullable=True),
         sa.CheckConstraint(
-            "kind IN ('receipt', 'adjustment', 'transfer_out', 'transfer_in', 'reserve', 'release', "
-            "'fulfil')",
+            "kind IN ('receipt', 'adjustment', 'transfer_out', 'transfer_in', 'reserve', 'release', 'fulfil')",
             name=op.f("ck_ledger_kind"),
         ),
         sa.ForeignKeyConstraint(
@@ -181,6 +168,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("backordered", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("allocations", sa.String(length=400), server_default="", nullable=False),
         sa.CheckConstraint(
             "state IN ('open', 'fulfilled', 'cancelled', 'rejected')", name=op.f("ck_order_lines_state")
         ),
@@ -217,12 +205,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sync_logs_partner_at")
 
     op.drop_table("sync_logs")
-    op.drop_table("allocations")
     op.drop_table("products")
     op.drop_table("processed_commands")
     op.drop_table("partners")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_placed_at")
+        batch_op.drop_index("ix_orders_channel_placed_at")
 
     op.drop_table("orders")
     op.drop_table("locations")
