@@ -8,12 +8,13 @@ import asyncio
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from actors.commands import (
     AbortOrder,
     CancelOrder,
+    Command,
     Failure,
     FulfilOrder,
     InspectOrder,
@@ -112,7 +113,7 @@ class StockDesk:
                           command: FulfilOrder | CancelOrder | AbortOrder | InspectOrder
                           ) -> OrderOutcome | Failure:
         shards = {self.shard(v) for v in variant_ids}
-        answers = await asyncio.gather(*(self.router.submit(s, command) for s in shards))
+        answers = await self._each(shards, lambda shard: command)
         failures = [a for a in answers if isinstance(a, Failure)]
         if failures:
             return failures[0]
@@ -120,8 +121,16 @@ class StockDesk:
 
     async def _to_shards(self, commands: dict[int, PlaceOrder | AbortOrder]) -> dict[int, Result]:
         shards = list(commands)
-        answers = await asyncio.gather(*(self.router.submit(s, commands[s]) for s in shards))
+        answers = await self._each(shards, commands.__getitem__)
         return dict(zip(shards, answers, strict=True))
+
+    async def _each(self, shards: Sequence[int] | set[int], command_for: Callable[[int], Command]
+                    ) -> list[Result]:
+        """One command per shard, concurrently; most orders touch one shard, which needs no task."""
+        shards = list(shards)
+        if len(shards) == 1:
+            return [await self.router.submit(shards[0], command_for(shards[0]))]
+        return list(await asyncio.gather(*(self.router.submit(s, command_for(s)) for s in shards)))
 
 
 def _has(part: OrderPartState, state: str) -> bool:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from store import queries
 from store.catalog import Conflict, NewVariant
 from web.http import json_body, runtime
 from web.problems import ApiError, invalid, not_found
+from web.responses import JSONResponse
 from web.validation import CODE, choice, integer, items, text
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from actors.commands import Failure
 from store import queries
 from web.http import actor_of, json_body, order_answer, refused, runtime
 from web.problems import ApiError, invalid, not_found
+from web.responses import JSONResponse
 from web.validation import integer, items, query_limit, text
 
 MAX_LINES = 100

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from actors.commands import ADJUST_REASONS, Adjust, Failure, Receive, StockCommand, Transfer, VariantStock
@@ -15,6 +14,7 @@ from store import queries
 from store.check import check_ledger
 from web.http import actor_of, json_body, refused, runtime, stock_answer
 from web.problems import ApiError, invalid, not_found
+from web.responses import JSONResponse
 from web.validation import choice, integer, optional_text, query_limit, text
 
 

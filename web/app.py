@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from actors.router import ShardUnavailable
@@ -17,6 +17,7 @@ from web import api_catalog, api_orders, api_stock
 from web.auth import BearerAuth
 from web.openapi import openapi_document
 from web.problems import ApiError
+from web.responses import JSONResponse
 
 log = logging.getLogger(__name__)
 

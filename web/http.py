@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 
 from actors.allocation import order_status
@@ -26,8 +26,8 @@ def runtime(request: Request) -> Runtime:
 async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        return body_object(json.loads(raw))
-    except (ValueError, UnicodeDecodeError):
+        return body_object(orjson.loads(raw))
+    except orjson.JSONDecodeError:
         raise ApiError(400, "malformed_json", "body: not valid JSON") from None
 
 
