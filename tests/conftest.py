@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +23,7 @@ def ray_session() -> Iterator[Any]:
     import ray
 
     os.environ.setdefault("RAY_worker_niceness", "0")
-    ray.init(address="local", include_dashboard=False, logging_level="ERROR", num_cpus=2,
+    ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, num_cpus=2,
              namespace=f"threadcount-tests-{uuid.uuid4().hex[:6]}")
     yield ray
     ray.shutdown()

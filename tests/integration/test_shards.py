@@ -14,11 +14,9 @@ from actors.commands import Failure, Receive
 from actors.desk import Channel, OrderOutcome, StockDesk
 from actors.router import ShardRouter, ShardUnavailable
 from actors.shard import shard_actor_class
-from store.check import check_ledger
-from store.engine import make_engine
 from store.schema import inventory, ledger
 from tests.conftest import postgres_database, sqlite_database
-from tests.integration.conftest import Fixture, small_catalog
+from tests.integration.conftest import Fixture, connection, ledger_fold_holds, small_catalog, table_count
 
 
 class Engine:
@@ -40,21 +38,9 @@ class Engine:
 
 
 async def stock_rows(url: str, variant: int) -> dict[int, tuple[int, int]]:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(select(inventory).where(inventory.c.variant_id == variant))).all()
-        return {r.location_id: (r.on_hand, r.reserved) for r in rows}
-    finally:
-        await engine.dispose()
-
-
-async def ledger_fold_holds(url: str) -> bool:
-    engine = make_engine(url)
-    try:
-        return await check_ledger(engine) == []
-    finally:
-        await engine.dispose()
+    async with connection(url) as conn:
+        rows = (await conn.execute(select(inventory).where(inventory.c.variant_id == variant))).all()
+    return {r.location_id: (r.on_hand, r.reserved) for r in rows}
 
 
 async def storm_one_variant(desk: StockDesk, fx: Fixture) -> list[OrderOutcome | Failure]:
@@ -80,12 +66,12 @@ async def test_64_concurrent_clients_get_exactly_the_100_units_one_variant_holds
             assert statuses.count("open") == 50 and statuses.count("rejected") == 14
             assert await stock_rows(url, fx.variants[0]) == {fx.east: (60, 60), fx.west: (40, 40)}
 
-            ledger_rows = await _count(url, ledger)
+            ledger_rows = await table_count(url, ledger)
             again = await storm_one_variant(desk, fx)  # the same 64 orders (and receipts) once more
             assert [o.lines for o in again if isinstance(o, OrderOutcome)] == \
                    [o.lines for o in outcomes if isinstance(o, OrderOutcome)]
             assert not any(isinstance(o, OrderOutcome) and o.created for o in again)
-            assert await _count(url, ledger) == ledger_rows
+            assert await table_count(url, ledger) == ledger_rows
         assert await ledger_fold_holds(url)
 
 
@@ -101,15 +87,6 @@ def _database(store: str, tmp_path: Path) -> Any:
             return None
 
     return SQLite()
-
-
-async def _count(url: str, table: Any) -> int:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
-    finally:
-        await engine.dispose()
 
 
 async def test_a_shard_killed_mid_storm_loses_no_acknowledged_order_and_applies_none_twice(
@@ -158,11 +135,7 @@ async def test_a_shard_killed_mid_storm_loses_no_acknowledged_order_and_applies_
 
 async def _reserve_entries_per_order(url: str) -> int:
     """The most reserve entries any one order has: 1 means none was applied twice."""
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            per_order = select(func.count().label("n")).where(ledger.c.kind == "reserve") \
-                .group_by(ledger.c.reference).subquery()
-            return int((await conn.execute(select(func.max(per_order.c.n)))).scalar_one())
-    finally:
-        await engine.dispose()
+    async with connection(url) as conn:
+        per_order = select(func.count().label("n")).where(ledger.c.kind == "reserve") \
+            .group_by(ledger.c.reference).subquery()
+        return int((await conn.execute(select(func.max(per_order.c.n)))).scalar_one())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from actors.commands import (
     CancelOrder,
+    Command,
     FulfilOrder,
     LineRequest,
     OrderPartState,
@@ -21,21 +22,12 @@ from actors.shard import ShardCore
 from store.check import check_ledger
 from store.engine import make_engine
 from store.schema import ledger, order_lines
-from tests.integration.conftest import Fixture, small_catalog
+from tests.integration.conftest import Fixture, ledger_fold_holds, small_catalog, table_count
 
 
 def order(fx: Fixture, external_id: str, variant: int, quantity: int, policy: str = "reject") -> PlaceOrder:
     return PlaceOrder(order_id_for("direct", external_id), "direct", external_id, policy,  # type: ignore[arg-type]
                       (fx.east, fx.west), (LineRequest(1, variant, quantity),), 1.0, "sig")
-
-
-async def count(url: str, table: object) -> int:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())  # type: ignore[arg-type]
-    finally:
-        await engine.dispose()
 
 
 async def test_a_batch_is_committed_whole_and_a_new_shard_reloads_the_same_state(database_url: str) -> None:
@@ -53,24 +45,17 @@ async def test_a_batch_is_committed_whole_and_a_new_shard_reloads_the_same_state
     assert reloaded.book.stock_of(v) == before == VariantStock(v, {fx.east: (6, 6), fx.west: (4, 4)}, 3)
     assert set(reloaded.book.parts) == {order_id_for("direct", "o1"), order_id_for("direct", "o2")}
     await reloaded.stop()
-    assert await check_ledger_ok(database_url)
-
-
-async def check_ledger_ok(url: str) -> bool:
-    engine = make_engine(url)
-    try:
-        return await check_ledger(engine) == []
-    finally:
-        await engine.dispose()
+    assert await ledger_fold_holds(database_url)
 
 
 async def test_commands_replayed_after_a_restart_are_answered_from_the_record(database_url: str) -> None:
     fx = await small_catalog(database_url)
     v = fx.variants[1]
-    batch = [Receive("r-1", v, fx.east, 10), order(fx, "o-1", v, 3), Transfer("t-1", v, fx.east, fx.west, 2)]
+    batch: list[Command] = [Receive("r-1", v, fx.east, 10), order(fx, "o-1", v, 3),
+                            Transfer("t-1", v, fx.east, fx.west, 2)]
     first = ShardCore(0, 1, database_url)
     answers = await first.apply(batch)
-    ledger_rows = await count(database_url, ledger)
+    ledger_rows = await table_count(database_url, ledger)
     await first.stop()
 
     second = ShardCore(0, 1, database_url)  # as Ray would after a crash: the same batch again
@@ -78,8 +63,8 @@ async def test_commands_replayed_after_a_restart_are_answered_from_the_record(da
     await second.stop()
     assert again[0] == answers[0] and again[2] == answers[2]
     assert isinstance(again[1], OrderPartState) and not again[1].created
-    assert await count(database_url, ledger) == ledger_rows
-    assert await check_ledger_ok(database_url)
+    assert await table_count(database_url, ledger) == ledger_rows
+    assert await ledger_fold_holds(database_url)
 
 
 async def test_the_ledger_folds_to_the_stock_rows_after_mixed_work(database_url: str) -> None:
@@ -91,7 +76,7 @@ async def test_the_ledger_folds_to_the_stock_rows_after_mixed_work(database_url:
         await core.apply([FulfilOrder(order_id_for("direct", f"a{i}")),
                           CancelOrder(order_id_for("direct", f"b{i}")), Receive(f"t{i}", v, fx.west, 2)])
     await core.stop()
-    assert await check_ledger_ok(database_url)
+    assert await ledger_fold_holds(database_url)
 
 
 async def test_the_ledger_check_finds_a_stock_row_changed_behind_its_back(database_url: str) -> None:
@@ -141,5 +126,5 @@ async def test_a_failed_group_commit_acknowledges_nothing_and_keeps_memory_equal
     with pytest.raises(IntegrityError):
         await core.apply([order(fx, "kept-out", v, 2), Receive("bad", v, unknown_location, 1)])
     assert core.book.stock_of(v) == VariantStock(v, {fx.east: (5, 0)}, 0)
-    assert await count(database_url, order_lines) == 0
+    assert await table_count(database_url, order_lines) == 0
     await core.stop()
