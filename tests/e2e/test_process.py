@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -123,3 +124,46 @@ def test_the_check_command_proves_the_ledger_on_a_stopped_store(tmp_path: Path) 
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "OK" in done.stdout
+
+
+async def test_the_service_runs_on_postgresql_given_by_url(tmp_path: Path) -> None:
+    from tests.conftest import postgres_database
+
+    async with postgres_database() as url:
+        running = start_service(tmp_path / "pg", extra_env={"THREADCOUNT_DATABASE_URL": url})
+        try:
+            skus = _catalog(running)
+            async with running.async_client() as api:
+                placed = await api.post("/api/v1/orders", json={
+                    "channel": "direct", "external_id": "pg-1", "lines": [{"sku": skus[0], "quantity": 3}]})
+                assert placed.status_code == 201 and placed.json()["status"] == "reserved"
+                stock = (await api.get(f"/api/v1/variants/{skus[0]}/stock")).json()
+                assert (stock["on_hand"], stock["reserved"]) == (100_000, 3)
+                assert (await api.get("/api/v1/ledger/check")).json()["ok"] is True
+            assert not (tmp_path / "pg" / "threadcount.db").exists()
+        finally:
+            stopped = running.process.stop()
+        assert stopped is not None and stopped.exit_code == 0
+
+
+def test_health_answers_503_until_an_order_can_be_taken(tmp_path: Path) -> None:
+    from tests.benchmark.procs import ServerProcess, free_ports
+
+    web_port, ingress_port = free_ports(2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_")}
+    env.update(THREADCOUNT_DATA_DIR=str(tmp_path), THREADCOUNT_WEB_PORT=str(web_port),
+               THREADCOUNT_INGRESS_PORT=str(ingress_port), THREADCOUNT_DEMO="0")
+    process = ServerProcess("starting", [sys.executable, str(REPO / "run.py")], env=env,
+                            log_path=tmp_path / "starting.log")
+    process.start()
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while 200 not in seen and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                seen.add(httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1).status_code)
+            time.sleep(0.05)
+    finally:
+        process.stop()
+    assert seen == {503, 200}
+    assert (tmp_path / "admin_token").stat().st_mode & 0o077 == 0  # the generated token is private
