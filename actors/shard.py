@@ -93,13 +93,17 @@ class ShardCore:
 
     async def apply(self, commands: Sequence[Command]) -> list[Result]:
         """Apply in order and answer after the commit. Commits are pipelined: the next batch is
-        applied in memory while this one is written, but its commit is chained after this one's and
-        nobody is answered before every commit up to theirs has succeeded."""
+        applied in memory while this one is written; its rows queue behind this one's, and nobody is
+        answered before every commit up to theirs has succeeded."""
         async with self._lock:
             if self._db is None:
                 await self.start()
             if self._broken:
                 await self._recover()
+            if not (self._queue or self._committing):
+                # Only when all that memory holds is committed: a part forgotten before its commit
+                # would not be found in the store by a replay.
+                self.book.forget_closed_parts(REMEMBERED_CLOSED_PARTS)
             await self._recall(commands)
             changes = Changes()
             answers: list[Result] = []
@@ -116,7 +120,6 @@ class ShardCore:
                 answers.append(result)
             levels = {key: self._level(*key) for key in changes.levels}
             committed = self._enqueue(shard_store.rows_of(changes, levels, new_results))
-            self.book.forget_closed_parts(REMEMBERED_CLOSED_PARTS)
         try:
             await committed  # raises if this batch's commit, or an earlier one, failed
         except Exception:
