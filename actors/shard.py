@@ -69,7 +69,7 @@ class ShardCore:
 
     async def start(self) -> None:
         if self._db is None:
-            self._db = ShardDatabase(self._url, self._sync)
+            self._db = ShardDatabase(self._url, self._sync, checkpointer=self.index == 0)
         await self._load()
 
     async def _load(self) -> None:

@@ -25,16 +25,18 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", pool_size: int = 5) 
     return engine
 
 
-def make_sync_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
+def make_sync_engine(url: str, sqlite_synchronous: str = "FULL", checkpoint_on_commit: bool = True
+                     ) -> Engine:
     """A synchronous engine on the same SQLite file, for work done in one hop on a thread of its own
-    (a shard's group commit), where aiosqlite's hop per statement was most of the cost."""
+    (a shard's group commit), where aiosqlite's hop per statement was most of the cost.
+    `checkpoint_on_commit=False` leaves moving the WAL into the database to a WalCheckpointer."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
     engine = create_engine(sync_url, connect_args={"timeout": 60, "check_same_thread": False})
-    _sqlite_setup(engine, sqlite_synchronous)
+    _sqlite_setup(engine, sqlite_synchronous, checkpoint_on_commit)
     return engine
 
 
-def _sqlite_setup(engine: Engine, sqlite_synchronous: str) -> None:
+def _sqlite_setup(engine: Engine, sqlite_synchronous: str, checkpoint_on_commit: bool = True) -> None:
     if sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"sqlite synchronous must be one of {SQLITE_SYNCHRONOUS}")
 
@@ -46,6 +48,8 @@ def _sqlite_setup(engine: Engine, sqlite_synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={sqlite_synchronous.upper()}")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not checkpoint_on_commit:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

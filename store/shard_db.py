@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from store.checkpoint import WalCheckpointer
 from store.engine import is_sqlite, make_engine, make_sync_engine
 from store.writelock import WriterLock
 
@@ -17,10 +18,15 @@ T = TypeVar("T")
 
 
 class ShardDatabase:
-    def __init__(self, url: str, sqlite_synchronous: str = "FULL"):
+    def __init__(self, url: str, sqlite_synchronous: str = "FULL", checkpointer: bool = False):
+        """`checkpointer`: this one (one per store; the first shard's) moves the WAL into the file."""
         self._sqlite = is_sqlite(url)
+        self._checkpointer: WalCheckpointer | None = None
         if self._sqlite:
-            self._engine = make_sync_engine(url, sqlite_synchronous)
+            self._engine = make_sync_engine(url, sqlite_synchronous, checkpoint_on_commit=False)
+            if checkpointer:
+                self._checkpointer = WalCheckpointer(self._engine)
+                self._checkpointer.start()
             # Reads on a thread (and connection) of their own, so a batch's look-ups need not queue
             # behind the previous batch's commit; WAL lets them read the last committed state.
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-db-write")
@@ -53,6 +59,8 @@ class ShardDatabase:
             fn(conn, *args)
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         if self._sqlite:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
             self._thread.shutdown(wait=False)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +25,7 @@ from actors.shard import ShardCore
 from store.check import check_ledger
 from store.engine import make_engine
 from store.schema import ledger, order_lines
+from tests.conftest import sqlite_database
 from tests.integration.conftest import Fixture, ledger_fold_holds, small_catalog, table_count
 
 
@@ -128,3 +132,18 @@ async def test_a_failed_group_commit_acknowledges_nothing_and_keeps_memory_equal
     assert core.book.stock_of(v) == VariantStock(v, {fx.east: (5, 0)}, 0)
     assert await table_count(database_url, order_lines) == 0
     await core.stop()
+
+
+async def test_the_first_shard_moves_the_write_ahead_log_into_the_database_file(tmp_path: Path) -> None:
+    url = await sqlite_database(tmp_path)
+    fx = await small_catalog(url)
+    core = ShardCore(0, 1, url)
+    for i in range(30):
+        await core.apply([Receive(f"r{i}-{v}", v, fx.east, 1) for v in fx.variants])
+        await asyncio.sleep(0.05)
+    checkpointer = core.db._checkpointer
+    assert checkpointer is not None and checkpointer.checkpoints > 0  # it ran while the shard worked
+    await core.stop()
+    wal = tmp_path / "threadcount.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed and truncated at stop
+    assert await ledger_fold_holds(url)
