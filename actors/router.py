@@ -25,7 +25,7 @@ class ShardUnavailable(Exception):
 
 
 class ShardRouter:
-    def __init__(self, send: Send, shard_count: int, max_batch: int = 1000, max_inflight: int = 2,
+    def __init__(self, send: Send, shard_count: int, max_batch: int = 1000, max_inflight: int = 1,
                  linger: float = 0.001):
         self.shard_count = shard_count
         self._send = send

@@ -35,7 +35,7 @@ class Settings:
     ray_address: str = "local"
     shards: int = 1
     max_batch: int = 1000
-    max_inflight: int = 2
+    max_inflight: int = 1
     linger_ms: float = 1.0
     admin_token: str | None = None
     admin_password: str | None = None
@@ -70,7 +70,7 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         ray_address=str(env.get("THREADCOUNT_RAY_ADDRESS") or ray.get("address") or "local"),
         shards=max(1, _int(shards, "shards")),
         max_batch=_int(batching.get("max_batch", 1000), "batching.max_batch"),
-        max_inflight=_int(batching.get("max_inflight", 2), "batching.max_inflight"),
+        max_inflight=_int(batching.get("max_inflight", 1), "batching.max_inflight"),
         linger_ms=float(batching.get("linger_ms", 1.0)),
         admin_token=env.get("THREADCOUNT_ADMIN_TOKEN") or None,
         admin_password=env.get("THREADCOUNT_ADMIN_PASSWORD") or None,

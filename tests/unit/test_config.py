@@ -47,7 +47,7 @@ def test_the_shipped_config_loads() -> None:
     assert settings.demo is True
     assert settings.ray_address == "local"
     assert settings.shards >= 1
-    assert (settings.max_batch, settings.max_inflight, settings.linger_ms) == (1000, 2, 1.0)
+    assert (settings.max_batch, settings.max_inflight, settings.linger_ms) == (1000, 1, 1.0)
     assert settings.admin_token is None
     assert settings.channels["direct"] == ChannelRule("reject", None)
     assert settings.channels["amazon"] == ChannelRule("backorder", ("WH-EAST", "WH-WEST"))
