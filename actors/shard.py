@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -230,6 +231,9 @@ class StockShard(ShardCore):
                 gc.freeze()
                 gc.set_threshold(50_000, 20, 100)
         return self.index
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 def shard_actor_class() -> Any:

@@ -4,9 +4,11 @@ order. The web app and the ingress hold one Runtime and ask it for what they nee
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +27,15 @@ from store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
+SHARD_STOP_WAIT = 3.0
+
+
+def _end_processes(pids: list[int]) -> None:
+    """Shard workers live in process groups of their own: when Ray's own processes died with ours,
+    nobody else would end them."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
 
 
 class StartupError(Exception):
@@ -44,6 +55,7 @@ class Runtime:
         self._catalog: Catalog | None = None
         self._desk: StockDesk | None = None
         self._shards: list[Any] = []
+        self._shard_pids: list[int] = []
         self._ray_started = False
 
     @property
@@ -109,6 +121,8 @@ class Runtime:
             for i in range(count)
         ]
         await asyncio.gather(*(shard.ready.remote() for shard in self._shards))
+        if self.settings.ray_address == "local":
+            self._shard_pids = list(await asyncio.gather(*(shard.pid.remote() for shard in self._shards)))
         router = ShardRouter.for_actors(
             self._shards,
             max_batch=self.settings.max_batch,
@@ -163,9 +177,17 @@ class Runtime:
         return Channel(name, rule.policy, ids)
 
     async def stop(self) -> None:
+        """Called once the web server has finished the requests in flight, so every acknowledged
+        change is committed; the shards are asked to drain and close their store first."""
         self.ready = False
         if self._desk is not None:
             await self._desk.router.close()
+        if self._shards:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(s.stop.remote() for s in self._shards)),
+                                       SHARD_STOP_WAIT)
+            except Exception as exc:  # with the process group signalled, Ray may be gone already
+                log.warning("the stock shards did not stop cleanly: %s", exc)
         if self._ray_started:
             import ray
 
@@ -177,5 +199,6 @@ class Runtime:
 
             threading.Thread(target=shutdown, name="ray-shutdown", daemon=True).start()
             await asyncio.to_thread(done.wait, RAY_SHUTDOWN_WAIT)
+        _end_processes(self._shard_pids)
         if self._engine is not None:
             await self._engine.dispose()
