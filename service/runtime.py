@@ -4,7 +4,6 @@ order. The web app and the ingress hold one Runtime and ask it for what they nee
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -30,12 +29,29 @@ RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wa
 SHARD_STOP_WAIT = 3.0
 
 
-def _end_processes(pids: list[int]) -> None:
+def _end_processes(pids: list[int], grace: float = 1.0) -> None:
     """Shard workers live in process groups of their own: when Ray's own processes died with ours,
-    nobody else would end them."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
+    nobody else would end them (and a worker whose raylet is gone may not act on SIGTERM). By now
+    everything acknowledged is committed, so what is still running after `grace` is killed."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = [pid for pid in pids if _signal(pid, sig)]
+        deadline = time.monotonic() + grace
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+            alive = [pid for pid in alive if _signal(pid, 0)]
+        if not alive:
+            return
+
+
+def _signal(pid: int, sig: int) -> bool:
+    """Send `sig`; False when there is no such process (any more)."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class StartupError(Exception):
@@ -199,6 +215,6 @@ class Runtime:
 
             threading.Thread(target=shutdown, name="ray-shutdown", daemon=True).start()
             await asyncio.to_thread(done.wait, RAY_SHUTDOWN_WAIT)
-        _end_processes(self._shard_pids)
+        await asyncio.to_thread(_end_processes, self._shard_pids)
         if self._engine is not None:
             await self._engine.dispose()

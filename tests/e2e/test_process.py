@@ -39,6 +39,7 @@ def test_the_demo_start_seeds_a_sheets_and_linens_catalog_and_sigterm_stops_it_c
     assert ready_after < 30
     assert stopped is not None and stopped.exit_code == 0 and not stopped.killed
     assert stopped.seconds is not None and stopped.seconds < 15
+    assert stopped.leftover_processes == 0  # no shard worker outlives the service
 
 
 def test_the_service_sigkilled_mid_storm_and_restarted_loses_no_acknowledged_order(tmp_path: Path) -> None:
