@@ -54,7 +54,8 @@ async def variant_stock(engine: AsyncEngine, variant_id: int, sku: str) -> dict[
         )).all()
         backordered = (await conn.execute(
             select(func.coalesce(func.sum(order_lines.c.backordered), 0)).where(
-                order_lines.c.variant_id == variant_id, order_lines.c.state == "open"
+                order_lines.c.variant_id == variant_id, order_lines.c.backordered > 0,
+                order_lines.c.state == "open"
             )
         )).scalar_one()
     levels = [

@@ -184,12 +184,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("order_id", "line_no", name=op.f("pk_order_lines")),
     )
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
-        batch_op.create_index("ix_order_lines_variant_state", ["variant_id", "state"], unique=False)
+        batch_op.create_index(
+            "ix_order_lines_backordered",
+            ["variant_id"],
+            unique=False,
+            sqlite_where=sa.text("backordered > 0"),
+            postgresql_where=sa.text("backordered > 0"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
-        batch_op.drop_index("ix_order_lines_variant_state")
+        batch_op.drop_index("ix_order_lines_backordered")
 
     op.drop_table("order_lines")
     with op.batch_alter_table("ledger", schema=None) as batch_op:
