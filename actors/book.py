@@ -71,7 +71,13 @@ class StockBook:
     # -- reading ---------------------------------------------------------------------------------
 
     def level(self, variant_id: int, location_id: int) -> Level:
-        return self.levels.setdefault(variant_id, {}).setdefault(location_id, Level())
+        levels = self.levels.get(variant_id)
+        if levels is None:
+            levels = self.levels[variant_id] = {}
+        level = levels.get(location_id)
+        if level is None:
+            level = levels[location_id] = Level()
+        return level
 
     def stock_of(self, variant_id: int) -> VariantStock:
         levels = self.levels.get(variant_id, {})
@@ -226,8 +232,8 @@ class StockBook:
                 if quantity:
                     self._move(changes, line.variant_id, loc, "release", 0, -quantity,
                                reference=part.order_id, actor=cmd.actor)
-                    line.allocations[loc] = 0
                     released.add(line.variant_id)
+            line.allocations.clear()
             if line.backordered:
                 self._unqueue_backorder(part, line)
                 line.backordered = 0
@@ -240,16 +246,17 @@ class StockBook:
     # -- mechanics -------------------------------------------------------------------------------
 
     def _move(self, changes: Changes, variant_id: int, location_id: int, kind: str,
-              delta_on_hand: int, delta_reserved: int, **details: str | None) -> None:
+              delta_on_hand: int, delta_reserved: int, *, reason: str | None = None,
+              reference: str | None = None, note: str | None = None, actor: str | None = None,
+              command_id: str | None = None) -> None:
         level = self.level(variant_id, location_id)
         level.on_hand += delta_on_hand
         level.reserved += delta_reserved
         if not 0 <= level.reserved <= level.on_hand:  # the rules above must make this impossible
             raise RuntimeError(f"stock invariant broken at ({variant_id}, {location_id})")
         changes.levels.add((variant_id, location_id))
-        changes.ledger.append(
-            LedgerEntry(variant_id, location_id, kind, delta_on_hand, delta_reserved, **details)
-        )
+        changes.ledger.append(LedgerEntry(variant_id, location_id, kind, delta_on_hand, delta_reserved,
+                                          reason, reference, note, actor, command_id))
 
     def _reserve(self, part: OrderPart, line: Line, taken: dict[int, int], changes: Changes,
                  actor: str | None) -> None:

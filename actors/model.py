@@ -30,14 +30,9 @@ class Line:
     state: str = OPEN
 
     def snapshot(self) -> LineState:
-        return LineState(
-            line_no=self.line_no,
-            variant_id=self.variant_id,
-            quantity=self.quantity,
-            allocations={loc: q for loc, q in self.allocations.items() if q},
-            backordered=self.backordered,
-            state=self.state,
-        )
+        # positional and a plain copy: this runs for every line of every answer
+        return LineState(self.line_no, self.variant_id, self.quantity, self.allocations.copy(),
+                         self.backordered, self.state)
 
 
 @dataclass(slots=True)
