@@ -23,8 +23,18 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
+MAX_BODY = 1024 * 1024  # bytes; an order of 100 lines is a few kilobytes
+
+
 async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, "body_too_large", f"body: at most {MAX_BODY} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > MAX_BODY:
+            raise ApiError(413, "body_too_large", f"body: at most {MAX_BODY} bytes")
     try:
         return body_object(orjson.loads(raw))
     except orjson.JSONDecodeError:

@@ -254,3 +254,10 @@ async def test_64_concurrent_http_clients_get_exactly_the_100_units_held_across_
     assert sorted(o["status"] for o in again) == sorted(o["status"] for o in orders)
     with service.client() as api:
         assert stock(api, sku)["reserved"] == 100 and stock(api, sku)["available"] == 0
+
+
+def test_a_body_over_a_megabyte_is_refused_before_it_is_read(service: Service) -> None:
+    with service.client() as api:
+        answer = api.post("/api/v1/orders", content=b"[" + b"1," * 600_000 + b"1]",
+                          headers={"content-type": "application/json"})
+        assert answer.status_code == 413 and answer.json()["error"]["code"] == "body_too_large"
