@@ -35,6 +35,7 @@ from actors.model import (
     Line,
     OrderPart,
 )
+from actors.partition import new_order_seq
 
 
 class StockBook:
@@ -44,8 +45,8 @@ class StockBook:
         # variant -> [(placed_at, order_id, line_no)], oldest first
         self.backorders: dict[int, list[tuple[float, str, int]]] = {}
         self._next_sweep = 0
-        # signatures of orders the store holds without a part on this shard (filled per batch)
-        self.order_signatures: dict[str, str] = {}
+        # orders the store holds without a part on this shard (filled per batch)
+        self.stored_orders: dict[str, tuple[str, int]] = {}  # order id -> (signature, seq)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -155,7 +156,8 @@ class StockBook:
 
     def _place(self, cmd: PlaceOrder, changes: Changes) -> Result:
         known = self.parts.get(cmd.order_id)
-        signature = known.signature if known else self.order_signatures.get(cmd.order_id)
+        stored = self.stored_orders.get(cmd.order_id)
+        signature = known.signature if known else (stored[0] if stored else None)
         if signature is not None and signature != cmd.signature:
             return Failure("external_id_reused", f"external_id: {cmd.external_id!r} was already used on "
                            f"channel {cmd.channel!r} for an order with other lines")
@@ -165,7 +167,9 @@ class StockBook:
         short = any(backordered for _, backordered in plans)
         lines = [Line(req.line_no, req.variant_id, req.quantity) for req in cmd.lines]
         part = OrderPart(cmd.order_id, cmd.channel, cmd.external_id, cmd.policy,
-                         cmd.locations, cmd.placed_at, lines, cmd.signature)
+                         cmd.locations, cmd.placed_at, lines, cmd.signature,
+                         # another shard stored this order first: its lines hang off that key
+                         stored[1] if stored else (cmd.seq or new_order_seq()))
         self.parts[part.order_id] = part
         changes.add_part(part)
         for line, (taken, backordered) in zip(lines, plans, strict=True):
@@ -213,7 +217,7 @@ class StockBook:
                     self._move(changes, line.variant_id, loc, "fulfil", -quantity, -quantity,
                                reference=part.order_id, actor=cmd.actor)
             line.state = FULFILLED
-            changes.touch_line(part.order_id, line)
+            changes.touch_line(part, line)
         return part.snapshot(created=False)
 
     def _release_order(self, cmd: CancelOrder | AbortOrder, changes: Changes) -> Result:
@@ -238,7 +242,7 @@ class StockBook:
                 self._unqueue_backorder(part, line)
                 line.backordered = 0
             line.state = final
-            changes.touch_line(part.order_id, line)
+            changes.touch_line(part, line)
         for variant_id in released:
             self._fill_backorders(variant_id, changes)
         return part.snapshot(created=False)
@@ -280,7 +284,7 @@ class StockBook:
                 continue
             self._reserve(part, line, taken, changes, "backorder-fill")
             line.backordered = short
-            changes.touch_line(order_id, line)
+            changes.touch_line(part, line)
             if short == 0:
                 self._unqueue_backorder(part, line)
 

@@ -27,7 +27,7 @@ from actors.commands import (
     StockCommand,
 )
 from actors.model import OPEN, REJECTED
-from actors.partition import shard_of
+from actors.partition import new_order_seq, shard_of
 from actors.router import ShardRouter
 
 
@@ -54,6 +54,7 @@ def order_id_for(channel: str, external_id: str) -> str:
 class StockDesk:
     def __init__(self, router: ShardRouter):
         self.router = router
+        self._placing: dict[str, asyncio.Future[None]] = {}
 
     def shard(self, variant_id: int) -> int:
         return shard_of(variant_id, self.router.shard_count)
@@ -63,15 +64,30 @@ class StockDesk:
 
     async def place_order(self, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
                           actor: str | None = None) -> OrderOutcome | Failure:
+        """Two requests for one order (a partner's duplicate delivery) are taken one after the
+        other here, so every shard sees the first before the second (the replay)."""
         order_id = order_id_for(channel.name, external_id)
+        while (earlier := self._placing.get(order_id)) is not None:
+            await earlier
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._placing[order_id] = done
+        try:
+            return await self._place(order_id, channel, external_id, lines, actor)
+        finally:
+            del self._placing[order_id]
+            done.set_result(None)
+
+    async def _place(self, order_id: str, channel: Channel, external_id: str,
+                     lines: Sequence[tuple[int, int]], actor: str | None) -> OrderOutcome | Failure:
         by_shard: dict[int, list[LineRequest]] = defaultdict(list)
         for line_no, (variant_id, quantity) in enumerate(lines, start=1):
             by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
         placed_at = time.time()
         signature = hashlib.sha256(repr(list(lines)).encode()).hexdigest()[:32]
+        seq = new_order_seq()  # one storage key for all the parts
         commands = {
             shard: PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
-                              tuple(reqs), placed_at, signature, actor)
+                              tuple(reqs), placed_at, signature, actor, seq)
             for shard, reqs in by_shard.items()
         }
         answers = await self._to_shards(dict(commands))

@@ -45,6 +45,7 @@ class OrderPart:
     placed_at: float
     lines: list[Line]
     signature: str = ""
+    seq: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -80,15 +81,15 @@ class Changes:
     levels: set[tuple[int, int]] = field(default_factory=set)
     ledger: list[LedgerEntry] = field(default_factory=list)
     new_parts: dict[str, OrderPart] = field(default_factory=dict)
-    lines: dict[tuple[str, int], Line] = field(default_factory=dict)  # changed lines of older parts
+    lines: dict[tuple[int, int], Line] = field(default_factory=dict)  # changed lines of older parts
 
     def add_part(self, part: OrderPart) -> None:
         self.new_parts[part.order_id] = part
 
-    def touch_line(self, order_id: str, line: Line) -> None:
+    def touch_line(self, part: OrderPart, line: Line) -> None:
         """A line changed; the lines of a part this batch created are written with it, as they end."""
-        if order_id not in self.new_parts:
-            self.lines[(order_id, line.line_no)] = line
+        if part.order_id not in self.new_parts:
+            self.lines[(part.seq, line.line_no)] = line
 
     @property
     def empty(self) -> bool:

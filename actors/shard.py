@@ -192,12 +192,12 @@ class ShardCore:
             if isinstance(c, PlaceOrder | FulfilOrder | CancelOrder | AbortOrder | InspectOrder)
             and c.order_id not in self.book.parts
         ]
-        self.book.order_signatures = {}
+        self.book.stored_orders = {}
         if order_ids:
-            parts, signatures = await self.db.read(shard_store.load_parts, order_ids, self.owns)
+            parts, stored = await self.db.read(shard_store.load_parts, order_ids, self.owns)
             for part in parts:
                 self.book.load_part(part)
-            self.book.order_signatures = signatures
+            self.book.stored_orders = stored
         command_ids = [
             cid for c in commands if (cid := getattr(c, "command_id", None)) and cid not in self._results
         ]

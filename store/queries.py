@@ -90,7 +90,8 @@ async def find_orders(engine: AsyncEngine, channel: str | None, external_id: str
 
 async def order_variants(engine: AsyncEngine, order_id: str) -> list[int]:
     async with engine.connect() as conn:
-        query = select(order_lines.c.variant_id).where(order_lines.c.order_id == order_id)
+        query = select(order_lines.c.variant_id).join(orders, orders.c.seq == order_lines.c.order_seq) \
+            .where(orders.c.id == order_id)
         return list((await conn.execute(query)).scalars().all())
 
 
@@ -99,13 +100,13 @@ async def _orders(engine: AsyncEngine, *conditions: Any, limit: int) -> list[dic
         heads = (await conn.execute(
             select(orders).where(*conditions).order_by(orders.c.placed_at.desc()).limit(limit)
         )).all()
-        ids = [h.id for h in heads]
-        if not ids:
+        seqs = [h.seq for h in heads]
+        if not seqs:
             return []
         lines = (await conn.execute(
             select(order_lines, variants.c.sku)
             .join(variants, variants.c.id == order_lines.c.variant_id)
-            .where(order_lines.c.order_id.in_(ids))
+            .where(order_lines.c.order_seq.in_(seqs))
             .order_by(order_lines.c.line_no)
         )).all()
         places = (await conn.execute(
@@ -113,21 +114,21 @@ async def _orders(engine: AsyncEngine, *conditions: Any, limit: int) -> list[dic
         )).all()
     codes = {p.id: p.code for p in places}
     rank = {p.id: n for n, p in enumerate(places)}
-    by_line: dict[tuple[str, int], dict[str, int]] = {}
+    by_line: dict[tuple[int, int], dict[str, int]] = {}
     for ln in lines:
         taken = decode_allocations(ln.allocations)
-        by_line[(ln.order_id, ln.line_no)] = {
+        by_line[(ln.order_seq, ln.line_no)] = {
             codes[loc]: taken[loc] for loc in sorted(taken, key=lambda loc: rank.get(loc, 0))
         }
-    return [_order_answer(h, [ln for ln in lines if ln.order_id == h.id], by_line) for h in heads]
+    return [_order_answer(h, [ln for ln in lines if ln.order_seq == h.seq], by_line) for h in heads]
 
 
-def _order_answer(head: Any, lines: list[Any], by_line: dict[tuple[str, int], dict[str, int]]
+def _order_answer(head: Any, lines: list[Any], by_line: dict[tuple[int, int], dict[str, int]]
                   ) -> dict[str, Any]:
     states = []
     answer_lines = []
     for line in lines:
-        taken = by_line.get((line.order_id, line.line_no), {})
+        taken = by_line.get((line.order_seq, line.line_no), {})
         states.append(LineState(line.line_no, line.variant_id, line.quantity,
                                 {i: q for i, q in enumerate(taken.values())}, line.backordered, line.state))
         answer_lines.append({
@@ -172,13 +173,13 @@ async def all_locations(engine: AsyncEngine) -> list[dict[str, Any]]:
 
 async def half_rejected_orders(engine: AsyncEngine) -> list[tuple[str, list[int]]]:
     """Orders with a rejected part and a part still open: left so by a crash between the two."""
-    rejected = select(order_lines.c.order_id).where(order_lines.c.state == "rejected").distinct()
-    query = select(order_lines.c.order_id, order_lines.c.variant_id).where(
-        order_lines.c.order_id.in_(rejected), order_lines.c.state == "open"
-    )
+    rejected = select(order_lines.c.order_seq).where(order_lines.c.state == "rejected").distinct()
+    query = select(orders.c.id, order_lines.c.variant_id) \
+        .join(orders, orders.c.seq == order_lines.c.order_seq) \
+        .where(order_lines.c.order_seq.in_(rejected), order_lines.c.state == "open")
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
     found: dict[str, list[int]] = {}
     for row in rows:
-        found.setdefault(row.order_id, []).append(row.variant_id)
+        found.setdefault(row.id, []).append(row.variant_id)
     return list(found.items())

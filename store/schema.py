@@ -103,14 +103,16 @@ ledger = Table(
 orders = Table(
     "orders",
     metadata,
-    Column("id", String(40), primary_key=True),
+    # Stored by a key that rises with time (actors.partition.new_order_seq), so inserts append; the
+    # public id is derived from (channel, external_id), so its unique index is their uniqueness too.
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("id", String(40), nullable=False, unique=True),
     Column("channel", String(64), nullable=False),
     Column("external_id", String(200), nullable=False),
     Column("policy", String(16), nullable=False),
     Column("locations", String(400), nullable=False),
     Column("placed_at", Float, nullable=False),
     Column("signature", String(64), nullable=False, server_default=""),
-    # The id is derived from (channel, external_id), so its primary key is their uniqueness too.
     Index("ix_orders_placed_at", "placed_at"),
     Index("ix_orders_channel_placed_at", "channel", "placed_at"),
 )
@@ -118,7 +120,7 @@ orders = Table(
 order_lines = Table(
     "order_lines",
     metadata,
-    Column("order_id", String(40), ForeignKey("orders.id"), primary_key=True),
+    Column("order_seq", Id, ForeignKey("orders.seq"), primary_key=True),
     Column("line_no", Integer, primary_key=True),
     Column("variant_id", Id, ForeignKey("variants.id"), nullable=False),
     Column("quantity", Integer, nullable=False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +19,7 @@ from store.lines import decode_allocations, encode_allocations
 from store.schema import inventory, ledger, order_lines, orders, processed_commands
 
 Owns = Callable[[int], bool]
+T = TypeVar("T")
 CHUNK = 500  # ids per IN (...) list
 
 
@@ -30,42 +31,41 @@ def load_levels(conn: Connection, owns: Owns) -> list[tuple[int, int, int, int]]
 
 
 def load_open_parts(conn: Connection, owns: Owns) -> list[OrderPart]:
-    query = select(order_lines.c.order_id).where(order_lines.c.state == OPEN).distinct()
-    order_ids = [row.order_id for row in conn.execute(query).all()]
-    return _parts(conn, order_ids, owns)
+    query = select(order_lines.c.order_seq).where(order_lines.c.state == OPEN).distinct()
+    return _parts(conn, [row.order_seq for row in conn.execute(query).all()], owns)
 
 
 def load_parts(conn: Connection, order_ids: Sequence[str], owns: Owns
-               ) -> tuple[list[OrderPart], dict[str, str]]:
-    """The parts of these orders that exist here, and the signature of every one of these orders
-    the store holds; one indexed look-up when (as usual) it holds none."""
-    signatures: dict[str, str] = {}
+               ) -> tuple[list[OrderPart], dict[str, tuple[str, int]]]:
+    """The parts of these orders that exist here, and the (signature, seq) of every one of these
+    orders the store holds; one indexed look-up when (as usual) it holds none."""
+    stored: dict[str, tuple[str, int]] = {}
     for chunk in _chunks(order_ids):
-        query = select(orders.c.id, orders.c.signature).where(orders.c.id.in_(chunk))
-        signatures.update({r.id: r.signature for r in conn.execute(query).all()})
-    parts = _parts(conn, list(signatures), owns) if signatures else []
-    return parts, signatures
+        query = select(orders.c.id, orders.c.signature, orders.c.seq).where(orders.c.id.in_(chunk))
+        stored.update({r.id: (r.signature, r.seq) for r in conn.execute(query).all()})
+    parts = _parts(conn, [seq for _, seq in stored.values()], owns) if stored else []
+    return parts, stored
 
 
-def _parts(conn: Connection, order_ids: Sequence[str], owns: Owns) -> list[OrderPart]:
-    parts: dict[str, OrderPart] = {}
-    for chunk in _chunks(order_ids):
-        heads = {r.id: r for r in conn.execute(select(orders).where(orders.c.id.in_(chunk))).all()}
+def _parts(conn: Connection, seqs: Sequence[int], owns: Owns) -> list[OrderPart]:
+    parts: dict[int, OrderPart] = {}
+    for chunk in _chunks(seqs):
+        heads = {r.seq: r for r in conn.execute(select(orders).where(orders.c.seq.in_(chunk))).all()}
         line_rows = conn.execute(
-            select(order_lines).where(order_lines.c.order_id.in_(chunk))
-            .order_by(order_lines.c.order_id, order_lines.c.line_no)
+            select(order_lines).where(order_lines.c.order_seq.in_(chunk))
+            .order_by(order_lines.c.order_seq, order_lines.c.line_no)
         )
         for r in line_rows.all():
             if not owns(r.variant_id):
                 continue
-            if r.order_id not in parts:
-                head = heads[r.order_id]
-                parts[r.order_id] = OrderPart(
+            if r.order_seq not in parts:
+                head = heads[r.order_seq]
+                parts[r.order_seq] = OrderPart(
                     head.id, head.channel, head.external_id, head.policy,
                     tuple(int(x) for x in head.locations.split(",") if x), head.placed_at, [],
-                    head.signature,
+                    head.signature, head.seq,
                 )
-            parts[r.order_id].lines.append(Line(
+            parts[r.order_seq].lines.append(Line(
                 r.line_no, r.variant_id, r.quantity, decode_allocations(r.allocations), r.backordered, r.state
             ))
     return list(parts.values())
@@ -108,12 +108,12 @@ def rows_of(changes: Changes, levels: Mapping[tuple[int, int], tuple[int, int]],
     now = time.time()
     parts = changes.new_parts.values()
     return BatchRows(
-        orders=[(p.order_id, p.channel, p.external_id, p.policy, ",".join(map(str, p.locations)),
+        orders=[(p.seq, p.order_id, p.channel, p.external_id, p.policy, ",".join(map(str, p.locations)),
                  p.placed_at, p.signature) for p in parts],
-        new_lines=[(p.order_id, ln.line_no, ln.variant_id, ln.quantity, ln.backordered, ln.state,
+        new_lines=[(p.seq, ln.line_no, ln.variant_id, ln.quantity, ln.backordered, ln.state,
                     encode_allocations(ln.allocations)) for p in parts for ln in p.lines],
-        changed_lines=[(line.backordered, line.state, encode_allocations(line.allocations), order_id, line_no)
-                       for (order_id, line_no), line in changes.lines.items()],
+        changed_lines=[(line.backordered, line.state, encode_allocations(line.allocations), seq, line_no)
+                       for (seq, line_no), line in changes.lines.items()],
         levels=[(variant_id, location_id, on_hand, reserved, now)
                 for (variant_id, location_id), (on_hand, reserved) in levels.items()],
         ledger=[(now, e.variant_id, e.location_id, e.kind, e.delta_on_hand, e.delta_reserved, e.reason,
@@ -126,12 +126,13 @@ def write(conn: Connection, rows: BatchRows) -> None:
     """Every row of the batch; the caller's transaction makes it all or nothing. Rows go as tuples
     to the driver's executemany: building dicts per row was a third of the cost."""
     if rows.orders:
-        _run(conn, "orders", _insert_ignoring(conn, orders, ORDER_COLUMNS, "id"), ORDER_COLUMNS, rows.orders)
+        # every part of an order inserts the same header; the first one stays
+        _run(conn, "orders", _insert_ignoring(conn, orders, ORDER_COLUMNS), ORDER_COLUMNS, rows.orders)
         _run(conn, "order_lines", insert(order_lines).values(_binds(LINE_COLUMNS)), LINE_COLUMNS,
              rows.new_lines)
     if rows.changed_lines:
         statement = update(order_lines).where(
-            order_lines.c.order_id == bindparam("k_order"), order_lines.c.line_no == bindparam("k_line")
+            order_lines.c.order_seq == bindparam("k_order"), order_lines.c.line_no == bindparam("k_line")
         ).values(backordered=bindparam("backordered"), state=bindparam("state"),
                  allocations=bindparam("allocations"))
         _run(conn, "order_lines.update", statement, UPDATE_LINE_BINDS, rows.changed_lines)
@@ -141,12 +142,12 @@ def write(conn: Connection, rows: BatchRows) -> None:
         _run(conn, "ledger", insert(ledger).values(_binds(LEDGER_COLUMNS)), LEDGER_COLUMNS, rows.ledger)
     if rows.results:
         done = ("id", "result", "at")
-        _run(conn, "processed_commands", _insert_ignoring(conn, processed_commands, done, "id"), done,
+        _run(conn, "processed_commands", _insert_ignoring(conn, processed_commands, done), done,
              rows.results)
 
 
-ORDER_COLUMNS = ("id", "channel", "external_id", "policy", "locations", "placed_at", "signature")
-LINE_COLUMNS = ("order_id", "line_no", "variant_id", "quantity", "backordered", "state", "allocations")
+ORDER_COLUMNS = ("seq", "id", "channel", "external_id", "policy", "locations", "placed_at", "signature")
+LINE_COLUMNS = ("order_seq", "line_no", "variant_id", "quantity", "backordered", "state", "allocations")
 LEDGER_COLUMNS = ("at", "variant_id", "location_id", "kind", "delta_on_hand", "delta_reserved", "reason",
                   "reference", "note", "actor", "command_id")
 INVENTORY_COLUMNS = ("variant_id", "location_id", "on_hand", "reserved", "updated_at")
@@ -157,9 +158,9 @@ def _binds(columns: Sequence[str]) -> dict[str, Any]:
     return {name: bindparam(name) for name in columns}
 
 
-def _insert_ignoring(conn: Connection, table: Table, columns: Sequence[str], key: str) -> Any:
+def _insert_ignoring(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table).values(_binds(columns)).on_conflict_do_nothing(index_elements=[key])
+    return dialect.insert(table).values(_binds(columns)).on_conflict_do_nothing()
 
 
 def _inventory_upsert(conn: Connection) -> Any:
@@ -192,8 +193,8 @@ def _run(conn: Connection, name: str, statement: Any, names: Sequence[str], rows
     conn.exec_driver_sql(sql, rows)
 
 
-def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
-    batch: list[str] = []
+def _chunks(items: Iterable[T]) -> Iterable[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == CHUNK:

@@ -203,7 +203,7 @@ def test_a_receipt_fills_backorders_oldest_first() -> None:
     assert levels(book, SHEET) == {EAST: (3, 3)}
     assert book.stock_of(SHEET).backordered == 1
     assert [e.kind for e in changes.ledger] == ["receipt", "reserve", "reserve"]
-    assert {key[0] for key in changes.lines} == {"older", "newer"}
+    assert {key[0] for key in changes.lines} == {book.parts["older"].seq, book.parts["newer"].seq}
 
 
 def test_a_backorder_is_filled_only_from_its_orders_own_locations() -> None:
@@ -516,7 +516,7 @@ def test_the_same_order_id_with_other_lines_is_refused() -> None:
 
 def test_an_order_the_store_knows_from_another_shard_is_refused_with_other_lines() -> None:
     book = stocked_book(east=5)
-    book.order_signatures = {"o1": "the-first-lines"}
+    book.stored_orders = {"o1": ("the-first-lines", 1)}
     result, changes = place(book, "o1", [(SHEET, 2)], signature="other-lines")
     assert isinstance(result, Failure)
     assert result.code == "external_id_reused"

@@ -214,7 +214,7 @@ class Shards:
 
     def __init__(self, count: int = 2, commit_delay: float = 0.0):
         self.books = [StockBook() for _ in range(count)]
-        self.store_signatures: dict[str, str] = {}
+        self.store_signatures: dict[str, tuple[str, int]] = {}
         self.ledger: list[LedgerEntry] = []
         self.commit_delay = commit_delay
 
@@ -222,12 +222,12 @@ class Shards:
         book = self.books[index]
         asked = {c.order_id for c in commands if isinstance(c, PlaceOrder)}
         recalled = asked - set(book.parts)
-        book.order_signatures = {oid: sig for oid, sig in self.store_signatures.items() if oid in recalled}
+        book.stored_orders = {oid: sig for oid, sig in self.store_signatures.items() if oid in recalled}
         changes = Changes()
         results = [book.apply(command, changes) for command in commands]
         await asyncio.sleep(self.commit_delay)
         for part in changes.new_parts.values():
-            self.store_signatures.setdefault(part.order_id, part.signature)
+            self.store_signatures.setdefault(part.order_id, (part.signature, part.seq))
         self.ledger.extend(changes.ledger)
         return results
 

@@ -31,6 +31,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "orders",
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("channel", sa.String(length=64), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=False),
@@ -38,7 +41,8 @@ def upgrade() -> None:
         sa.Column("locations", sa.String(length=400), nullable=False),
         sa.Column("placed_at", sa.Float(), nullable=False),
         sa.Column("signature", sa.String(length=64), server_default="", nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_orders")),
+        sa.UniqueConstraint("id", name=op.f("uq_orders_id")),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index("ix_orders_channel_placed_at", ["channel", "placed_at"], unique=False)
@@ -162,7 +166,7 @@ def upgrade() -> None:
 
     op.create_table(
         "order_lines",
-        sa.Column("order_id", sa.String(length=40), nullable=False),
+        sa.Column("order_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("line_no", sa.Integer(), nullable=False),
         sa.Column("variant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
@@ -177,11 +181,11 @@ def upgrade() -> None:
             name=op.f("ck_order_lines_backordered_within_quantity"),
         ),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_order_lines_quantity_positive")),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_order_lines_order_id_orders")),
+        sa.ForeignKeyConstraint(["order_seq"], ["orders.seq"], name=op.f("fk_order_lines_order_seq_orders")),
         sa.ForeignKeyConstraint(
             ["variant_id"], ["variants.id"], name=op.f("fk_order_lines_variant_id_variants")
         ),
-        sa.PrimaryKeyConstraint("order_id", "line_no", name=op.f("pk_order_lines")),
+        sa.PrimaryKeyConstraint("order_seq", "line_no", name=op.f("pk_order_lines")),
     )
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.create_index(
@@ -195,7 +199,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
-        batch_op.drop_index("ix_order_lines_backordered")
+        batch_op.drop_index(
+            "ix_order_lines_backordered",
+            sqlite_where=sa.text("backordered > 0"),
+            postgresql_where=sa.text("backordered > 0"),
+        )
 
     op.drop_table("order_lines")
     with op.batch_alter_table("ledger", schema=None) as batch_op:
