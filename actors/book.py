@@ -35,11 +35,12 @@ from actors.model import (
     Line,
     OrderPart,
 )
-from actors.partition import new_order_seq
+from actors.partition import OrderSeqs
 
 
 class StockBook:
-    def __init__(self) -> None:
+    def __init__(self, seqs: OrderSeqs | None = None) -> None:
+        self.seqs = seqs or OrderSeqs(0)
         self.levels: dict[int, dict[int, Level]] = {}
         self.parts: dict[str, OrderPart] = {}
         # variant -> [(placed_at, order_id, line_no)], oldest first
@@ -169,7 +170,7 @@ class StockBook:
         part = OrderPart(cmd.order_id, cmd.channel, cmd.external_id, cmd.policy,
                          cmd.locations, cmd.placed_at, lines, cmd.signature,
                          # another shard stored this order first: its lines hang off that key
-                         stored[1] if stored else (cmd.seq or new_order_seq()))
+                         stored[1] if stored else (cmd.seq or self.seqs.next()))
         self.parts[part.order_id] = part
         changes.add_part(part)
         for line, (taken, backordered) in zip(lines, plans, strict=True):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +28,7 @@ from actors.commands import (
     StockCommand,
 )
 from actors.model import OPEN, REJECTED
-from actors.partition import new_order_seq, shard_of
+from actors.partition import OrderSeqs, shard_of
 from actors.router import ShardRouter
 
 
@@ -55,6 +56,7 @@ class StockDesk:
     def __init__(self, router: ShardRouter):
         self.router = router
         self._placing: dict[str, asyncio.Future[None]] = {}
+        self._seqs = OrderSeqs(128 + os.getpid() % 128)  # shards number theirs below 128
 
     def shard(self, variant_id: int) -> int:
         return shard_of(variant_id, self.router.shard_count)
@@ -84,7 +86,7 @@ class StockDesk:
             by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
         placed_at = time.time()
         signature = hashlib.sha256(repr(list(lines)).encode()).hexdigest()[:32]
-        seq = new_order_seq()  # one storage key for all the parts
+        seq = self._seqs.next()  # one storage key for all the parts
         commands = {
             shard: PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
                               tuple(reqs), placed_at, signature, actor, seq)

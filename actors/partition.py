@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 
 
@@ -11,14 +10,20 @@ def shard_of(variant_id: int, shard_count: int) -> int:
     return ((variant_id * 2654435761) & 0xFFFFFFFF) % shard_count
 
 
-_last_seq = 0
+class OrderSeqs:
+    """Storage keys for new orders, rising with time: milliseconds since the epoch, a counter within
+    the millisecond, and the generator's own number in the low byte, so two generators (the shards,
+    the web process) never make the same key. Rising keys keep the order and line tables' indexes
+    appending at their ends; random ones (the public order id is a hash) put every insert on a
+    different page."""
 
+    def __init__(self, generator: int):
+        if not 0 <= generator < 256:
+            raise ValueError("generator must be 0..255")
+        self._generator = generator
+        self._last = 0
 
-def new_order_seq() -> int:
-    """A storage key for a new order: microseconds since the epoch, times 1024, plus a random part,
-    never repeating in this process. Rising keys keep the order and line tables' indexes appending
-    at their ends; random ones (the order id is a hash) made every insert land on a different page."""
-    global _last_seq
-    seq = max(time.time_ns() // 1000 * 1024 + random.randrange(1024), _last_seq + 1)
-    _last_seq = seq
-    return seq
+    def next(self) -> int:
+        value = max((time.time_ns() // 1_000_000) << 12, self._last + 1)
+        self._last = value
+        return value << 8 | self._generator

@@ -35,7 +35,7 @@ from actors.commands import (
     VariantStock,
 )
 from actors.model import Changes
-from actors.partition import shard_of
+from actors.partition import OrderSeqs, shard_of
 from store import shard_store
 from store.shard_db import ShardDatabase
 
@@ -56,7 +56,7 @@ class ShardCore:
         self._committer: asyncio.Task[None] | None = None
         self._broken = False
         self._committing = False
-        self.book = StockBook()
+        self.book = StockBook(OrderSeqs(index % 128))
         self._results: OrderedDict[str, Result] = OrderedDict()
 
     def owns(self, variant_id: int) -> bool:
@@ -74,7 +74,7 @@ class ShardCore:
         await self._load()
 
     async def _load(self) -> None:
-        self.book = StockBook()
+        self.book = StockBook(self.book.seqs)
         for variant_id, location_id, on_hand, reserved in await self.db.read(
             shard_store.load_levels, self.owns
         ):

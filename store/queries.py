@@ -98,7 +98,7 @@ async def order_variants(engine: AsyncEngine, order_id: str) -> list[int]:
 async def _orders(engine: AsyncEngine, *conditions: Any, limit: int) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         heads = (await conn.execute(
-            select(orders).where(*conditions).order_by(orders.c.placed_at.desc()).limit(limit)
+            select(orders).where(*conditions).order_by(orders.c.seq.desc()).limit(limit)
         )).all()
         seqs = [h.seq for h in heads]
         if not seqs:

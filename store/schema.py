@@ -113,8 +113,7 @@ orders = Table(
     Column("locations", String(400), nullable=False),
     Column("placed_at", Float, nullable=False),
     Column("signature", String(64), nullable=False, server_default=""),
-    Index("ix_orders_placed_at", "placed_at"),
-    Index("ix_orders_channel_placed_at", "channel", "placed_at"),
+    Index("ix_orders_channel_seq", "channel", "seq"),  # newest first by channel; seq is time order
 )
 
 order_lines = Table(

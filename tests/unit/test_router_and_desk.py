@@ -26,7 +26,7 @@ from actors.commands import (
 )
 from actors.desk import Channel, OrderOutcome, StockDesk, order_id_for
 from actors.model import Changes, LedgerEntry
-from actors.partition import shard_of
+from actors.partition import OrderSeqs, shard_of
 from actors.router import Send, ShardRouter, ShardUnavailable
 
 # -- partition and codec -------------------------------------------------------------------------
@@ -411,3 +411,11 @@ async def test_the_desk_sends_abort_only_to_shards_with_open_lines() -> None:
         await desk.stock_command(Receive("r", A, EAST, 5))
         await desk.place_order(SHOP, "1009", [(A, 1), (B, 1)])
     assert [i for i, c in sent if isinstance(c, AbortOrder)] == [0]
+
+
+def test_order_storage_keys_rise_and_never_collide_between_generators() -> None:
+    shard, web = OrderSeqs(1), OrderSeqs(130)
+    keys = [generator.next() for _ in range(5000) for generator in (shard, web)]
+    assert len(set(keys)) == len(keys)
+    assert keys[::2] == sorted(keys[::2]) and keys[1::2] == sorted(keys[1::2])
+    assert max(keys) < 2**63  # fits a BIGINT

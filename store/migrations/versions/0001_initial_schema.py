@@ -45,8 +45,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("id", name=op.f("uq_orders_id")),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.create_index("ix_orders_channel_placed_at", ["channel", "placed_at"], unique=False)
-        batch_op.create_index("ix_orders_placed_at", ["placed_at"], unique=False)
+        batch_op.create_index("ix_orders_channel_seq", ["channel", "seq"], unique=False)
 
     op.create_table(
         "partners",
@@ -223,8 +222,7 @@ def downgrade() -> None:
     op.drop_table("processed_commands")
     op.drop_table("partners")
     with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_index("ix_orders_placed_at")
-        batch_op.drop_index("ix_orders_channel_placed_at")
+        batch_op.drop_index("ix_orders_channel_seq")
 
     op.drop_table("orders")
     op.drop_table("locations")
