@@ -181,10 +181,6 @@ class ShardCore:
             self._settled.clear()
             await self._settled.wait()
 
-    async def stock(self, variant_ids: Sequence[int]) -> list[VariantStock]:
-        async with self._lock:
-            return [self.book.stock_of(v) for v in variant_ids]
-
     async def _recall(self, commands: Sequence[Command]) -> None:
         """Bring back from the store what this batch may replay: order parts and command results."""
         order_ids = [
