@@ -7,9 +7,8 @@ Invariant kept here and by the store's CHECK constraints: 0 <= reserved <= on_ha
 
 from __future__ import annotations
 
-import bisect
-
 from actors.allocation import allocate
+from actors.backorders import Backorders
 from actors.commands import (
     AbortOrder,
     Adjust,
@@ -43,8 +42,7 @@ class StockBook:
         self.seqs = seqs or OrderSeqs(0)
         self.levels: dict[int, dict[int, Level]] = {}
         self.parts: dict[str, OrderPart] = {}
-        # variant -> [(placed_at, order_id, line_no)], oldest first
-        self.backorders: dict[int, list[tuple[float, str, int]]] = {}
+        self.backorders = Backorders()
         self._next_sweep = 0
         # orders the store holds without a part on this shard (filled per batch)
         self.stored_orders: dict[str, tuple[str, int]] = {}  # order id -> (signature, seq)
@@ -84,8 +82,7 @@ class StockBook:
     def stock_of(self, variant_id: int) -> VariantStock:
         levels = self.levels.get(variant_id, {})
         waiting = sum(
-            self.parts[oid].lines[self._line_index(oid, no)].backordered
-            for _, oid, no in self.backorders.get(variant_id, ())
+            self.parts[oid].line(no).backordered for _, oid, no in self.backorders.get(variant_id, ())
         )
         return VariantStock(
             variant_id, {loc: (lv.on_hand, lv.reserved) for loc, lv in levels.items()}, waiting
@@ -271,14 +268,13 @@ class StockBook:
             line.allocations[loc] = line.allocations.get(loc, 0) + quantity
 
     def _fill_backorders(self, variant_id: int, changes: Changes) -> None:
-        queue = self.backorders.get(variant_id)
         levels = self.levels.get(variant_id, {})
-        for entry in list(queue or ()):
+        for entry in self.backorders.oldest_first(variant_id):
             if not any(level.available > 0 for level in levels.values()):
                 return
             _, order_id, line_no = entry
             part = self.parts[order_id]
-            line = part.lines[self._line_index(order_id, line_no)]
+            line = part.line(line_no)
             offer = [(loc, levels[loc].available) for loc in part.locations if loc in levels]
             taken, short = allocate(offer, line.backordered)
             if not taken:
@@ -290,18 +286,10 @@ class StockBook:
                 self._unqueue_backorder(part, line)
 
     def _queue_backorder(self, part: OrderPart, line: Line) -> None:
-        queue = self.backorders.setdefault(line.variant_id, [])
-        bisect.insort(queue, (part.placed_at, part.order_id, line.line_no))
+        self.backorders.add(line.variant_id, (part.placed_at, part.order_id, line.line_no))
 
     def _unqueue_backorder(self, part: OrderPart, line: Line) -> None:
-        queue = self.backorders.get(line.variant_id, [])
-        entry = (part.placed_at, part.order_id, line.line_no)
-        if entry in queue:
-            queue.remove(entry)
-
-    def _line_index(self, order_id: str, line_no: int) -> int:
-        lines = self.parts[order_id].lines
-        return next(i for i, line in enumerate(lines) if line.line_no == line_no)
+        self.backorders.drop(line.variant_id, (part.placed_at, part.order_id, line.line_no))
 
 
 def _refusal(part: OrderPart, allowed_closed: str) -> Failure | None:

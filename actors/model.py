@@ -47,6 +47,9 @@ class OrderPart:
     signature: str = ""
     seq: int = 0
 
+    def line(self, line_no: int) -> Line:
+        return next(line for line in self.lines if line.line_no == line_no)
+
     @property
     def is_open(self) -> bool:
         return any(line.state == OPEN for line in self.lines)
