@@ -44,6 +44,7 @@ class OrderOutcome:
     order_id: str
     created: bool
     lines: tuple[LineState, ...]
+    placed_at: float = 0.0
 
 
 def order_id_for(channel: str, external_id: str) -> str:
@@ -103,7 +104,7 @@ class StockDesk:
         if any(_has(part, REJECTED) for part in parts.values()):
             to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, OPEN)}
             parts.update(_parts_only(await self._to_shards(dict(to_abort))))
-        return _merge(order_id, parts.values())
+        return _merge(order_id, parts.values(), placed_at)
 
     async def fulfil(self, order_id: str, variant_ids: Iterable[int], actor: str | None = None
                      ) -> OrderOutcome | Failure:
@@ -159,7 +160,7 @@ def _parts_only(answers: dict[int, Result]) -> dict[int, OrderPartState]:
     return {s: a for s, a in answers.items() if isinstance(a, OrderPartState)}
 
 
-def _merge(order_id: str, parts: Iterable[OrderPartState]) -> OrderOutcome:
+def _merge(order_id: str, parts: Iterable[OrderPartState], placed_at: float = 0.0) -> OrderOutcome:
     parts = list(parts)
     lines = sorted((line for part in parts for line in part.lines), key=lambda line: line.line_no)
-    return OrderOutcome(order_id, any(part.created for part in parts), tuple(lines))
+    return OrderOutcome(order_id, any(part.created for part in parts), tuple(lines), placed_at)

@@ -12,6 +12,7 @@ from actors.commands import Failure, VariantStock
 from actors.desk import OrderOutcome
 from service.runtime import Runtime
 from store.catalog import Catalog
+from store.queries import iso
 from web.problems import ApiError
 from web.validation import body_object
 
@@ -72,6 +73,7 @@ def order_answer(catalog: Catalog, channel: str, external_id: str, outcome: Orde
         "channel": channel,
         "external_id": external_id,
         "status": order_status(outcome.lines),
+        "placed_at": iso(outcome.placed_at),
         "lines": [
             {
                 "sku": catalog.sku(line.variant_id),

@@ -19,7 +19,9 @@ ERRORS = {
     "403": "The token lacks the permission for this route",
     "404": "Unknown resource",
     "409": "Conflict with the current state",
+    "413": "Body over 1 MB",
     "422": "Valid JSON with invalid values",
+    "503": "Starting, or a stock shard did not answer (a retry is safe)",
 }
 
 
@@ -89,7 +91,8 @@ def operation(op_id: str, summary: str, tag: str, responses: dict[str, Schema], 
     """One operation; 401/403 are added unless `public`, 400/422 whenever there is a body or query."""
     codes = set(errors)
     codes |= {"400", "422"} if body is not None or any(p["in"] == "query" for p in params or []) else set()
-    codes |= set() if public else {"401", "403"}
+    codes |= {"413"} if body is not None else set()
+    codes |= set() if public else {"401", "403", "503"}
     errs = {code: ok(ref("Error"), ERRORS[code]) for code in sorted(codes)}
     op: Schema = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": {**responses, **errs}}
     if params:

@@ -173,6 +173,7 @@ def test_an_order_splits_over_the_channels_locations_and_a_replay_returns_the_fi
         assert first.status_code == 201
         order = first.json()
         assert order["status"] == "reserved"
+        assert order == api.get(f"/api/v1/orders/{order['id']}").json()  # one shape, one truth
         assert order["lines"][0]["allocations"] == [{"location": "WH-EAST", "quantity": 3},
                                                      {"location": "WH-WEST", "quantity": 2}]
         again = api.post("/api/v1/orders", json=body)
