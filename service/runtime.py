@@ -33,8 +33,9 @@ def _end_processes(pids: list[int], grace: float = 1.0) -> None:
     """Shard workers live in process groups of their own: when Ray's own processes died with ours,
     nobody else would end them (and a worker whose raylet is gone may not act on SIGTERM). By now
     everything acknowledged is committed, so what is still running after `grace` is killed."""
+    alive = list(pids)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = [pid for pid in pids if _signal(pid, sig)]
+        alive = [pid for pid in alive if _signal(pid, sig)]  # only those still there: pids get reused
         deadline = time.monotonic() + grace
         while alive and time.monotonic() < deadline:
             time.sleep(0.05)
