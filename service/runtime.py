@@ -112,8 +112,10 @@ class Runtime:
             return
         self.token_file = self.settings.data_dir / "admin_token"
         if not self.token_file.exists():
-            self.token_file.write_text(secrets.token_urlsafe(32) + "\n")
-            self.token_file.chmod(0o600)
+            # created private: a token written first and chmod-ed after is readable in between
+            descriptor = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as token:
+                token.write(secrets.token_urlsafe(32) + "\n")
         self.api_token = self.token_file.read_text().strip()
 
     async def open_store(self) -> None:
