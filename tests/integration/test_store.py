@@ -83,11 +83,16 @@ async def test_the_ledger_folds_to_the_stock_rows_after_mixed_work(database_url:
     assert await ledger_fold_holds(database_url)
 
 
-async def test_the_ledger_check_finds_a_stock_row_changed_behind_its_back(database_url: str) -> None:
-    fx = await small_catalog(database_url)
-    core = ShardCore(0, 1, database_url)
+async def five_on_hand(url: str) -> None:
+    """The first variant with five units at WH-EAST, written by a shard that has stopped."""
+    fx = await small_catalog(url)
+    core = ShardCore(0, 1, url)
     await core.apply([Receive("r", fx.variants[0], fx.east, 5)])
     await core.stop()
+
+
+async def test_the_ledger_check_finds_a_stock_row_changed_behind_its_back(database_url: str) -> None:
+    await five_on_hand(database_url)
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:
@@ -106,10 +111,7 @@ async def test_the_ledger_check_finds_a_stock_row_changed_behind_its_back(databa
 async def test_the_store_itself_forbids_negative_stock_and_reserving_more_than_is_on_hand(
     database_url: str, update: str
 ) -> None:
-    fx = await small_catalog(database_url)
-    core = ShardCore(0, 1, database_url)
-    await core.apply([Receive("r", fx.variants[0], fx.east, 5)])
-    await core.stop()
+    await five_on_hand(database_url)
     engine = make_engine(database_url)
     try:
         with pytest.raises(IntegrityError):
