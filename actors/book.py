@@ -182,18 +182,19 @@ class StockBook:
 
     def _plan(self, cmd: PlaceOrder) -> list[tuple[dict[int, int], int]]:
         """Every line's allocation, counting earlier lines of the same variant; nothing applied."""
-        free: dict[tuple[int, int], int] = {}
+        free: dict[tuple[int, int], int] = {}  # what earlier lines of this order left
         plans = []
         for req in cmd.lines:
             levels = self.levels.get(req.variant_id, {})
-            offer = {
-                loc: free.get((req.variant_id, loc), levels[loc].available)
+            offer = (
+                (loc, free.get((req.variant_id, loc), level.on_hand - level.reserved))
                 for loc in cmd.locations
-                if loc in levels
-            }
-            taken, backordered = allocate(offer.items(), req.quantity)
+                if (level := levels.get(loc)) is not None
+            )
+            taken, backordered = allocate(offer, req.quantity)
             for loc, quantity in taken.items():
-                free[(req.variant_id, loc)] = offer[loc] - quantity
+                key = (req.variant_id, loc)
+                free[key] = free.get(key, levels[loc].on_hand - levels[loc].reserved) - quantity
             plans.append((taken, backordered))
         return plans
 

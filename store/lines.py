@@ -5,6 +5,9 @@ from __future__ import annotations
 
 
 def encode_allocations(allocations: dict[int, int]) -> str:
+    if len(allocations) == 1:  # the usual case, on the hot path
+        for location, quantity in allocations.items():
+            return f"{location}:{quantity}" if quantity else ""
     return ",".join(f"{location}:{quantity}" for location, quantity in allocations.items() if quantity)
 
 
