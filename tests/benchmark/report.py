@@ -55,10 +55,12 @@ def _engine_line(engine: dict[str, Any] | None, skipped: bool) -> str:
         return "not measured (tests/benchmark/engine.py: engine_benchmark() returns None)"
     if "error" in engine:
         return f"FAILED: {engine['error']}"
-    rate = engine.get("lines_per_s")
+    runs = engine.get("runs") or ()
     rest = ", ".join(f"{k}={v}" for k, v in engine.items() if k not in ("lines_per_s", "runs"))
-    head = f"{rate:,.0f}" if isinstance(rate, int | float) else str(rate)
-    line = f"{head}  ({rest})" if rest else head
+    # every order shape on the headline: the figure is per line, and lines per order moves it a lot
+    head = "; ".join(f"{run.get('lines_per_s'):,} with {run.get('lines_per_order')}-line orders"
+                     for run in runs) or str(engine.get("lines_per_s"))
+    line = f"{head}\n  ({rest})" if rest else head
     for run in engine.get("runs") or ():  # one line per order shape measured
         figures = ", ".join(f"{k}={v}" for k, v in run.items() if k not in ("lines_per_order", "lines_per_s"))
         line += f"\n  {run.get('lines_per_order')}-line orders: {run.get('lines_per_s'):,} lines/s  ({figures})"
