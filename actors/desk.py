@@ -9,7 +9,7 @@ import hashlib
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from actors.commands import (
@@ -65,6 +65,14 @@ class StockDesk:
     async def stock_command(self, command: StockCommand) -> Result:
         return await self.router.submit(self.shard(command.variant_id), command)
 
+    async def stock_commands(self, commands: Iterable[StockCommand]) -> list[Result]:
+        """Many at once (a stock-take, the demo's opening stock): one batch per shard."""
+        by_shard: dict[int, list[StockCommand]] = defaultdict(list)
+        for command in commands:
+            by_shard[self.shard(command.variant_id)].append(command)
+        answers = await asyncio.gather(*(self.router.submit_many(s, cs) for s, cs in by_shard.items()))
+        return [answer for batch in answers for answer in batch]
+
     async def place_order(self, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
                           actor: str | None = None) -> OrderOutcome | Failure:
         """Two requests for one order (a partner's duplicate delivery) are taken one after the
@@ -93,17 +101,17 @@ class StockDesk:
                               tuple(reqs), placed_at, signature, actor, seq)
             for shard, reqs in by_shard.items()
         }
-        answers = await self._to_shards(dict(commands))
+        answers = await self._to_shards(commands)
         refusal = next((a for a in answers.values() if isinstance(a, Failure)), None)
         parts = {s: a for s, a in answers.items() if isinstance(a, OrderPartState)}
         if refusal is not None:
             # Parts this very call created belong to no order anyone will be told of: undo them.
             made = {s: AbortOrder(order_id, actor) for s, p in parts.items() if p.created}
-            await self._to_shards(dict(made))
+            await self._to_shards(made)
             return refusal
         if any(_has(part, REJECTED) for part in parts.values()):
             to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, OPEN)}
-            parts.update(_parts_only(await self._to_shards(dict(to_abort))))
+            parts.update(_parts_only(await self._to_shards(to_abort)))
         return _merge(order_id, parts.values(), placed_at)
 
     async def fulfil(self, order_id: str, variant_ids: Iterable[int], actor: str | None = None
@@ -138,7 +146,7 @@ class StockDesk:
             return failures[0]
         return _merge(order_id, [a for a in answers if isinstance(a, OrderPartState)])
 
-    async def _to_shards(self, commands: dict[int, PlaceOrder | AbortOrder]) -> dict[int, Result]:
+    async def _to_shards(self, commands: Mapping[int, Command]) -> dict[int, Result]:
         shards = list(commands)
         answers = await self._each(shards, commands.__getitem__)
         return dict(zip(shards, answers, strict=True))

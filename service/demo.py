@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import random
 from typing import TYPE_CHECKING
@@ -63,4 +62,4 @@ async def seed_demo(runtime: Runtime) -> None:
                 if quantity:
                     receipts.append(Receive(f"demo-seed:{variant.sku}:{location.code}", variant_id,
                                             location.id, quantity, "demo opening stock", "demo"))
-    await asyncio.gather(*(runtime.desk.stock_command(command) for command in receipts))
+    await runtime.desk.stock_commands(receipts)
