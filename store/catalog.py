@@ -4,6 +4,7 @@ codes into ids. Other processes may add to the catalog, so a miss looks in the s
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
@@ -66,6 +67,10 @@ class Catalog:
         """For ids that came back from a shard, so the catalog already holds them."""
         return self._skus[variant_id]
 
+    @property
+    def skus(self) -> Mapping[int, str]:
+        return self._skus
+
     async def location(self, code: str) -> Location | None:
         if code not in self._locations:
             await self.refresh()
@@ -73,6 +78,10 @@ class Catalog:
 
     def location_code(self, location_id: int) -> str:
         return self._codes[location_id]
+
+    def rank(self) -> dict[int, int]:
+        """Location id -> its place in allocation priority order."""
+        return {loc.id: n for n, loc in enumerate(self.locations())}
 
     def locations(self) -> list[Location]:
         return sorted(self._locations.values(), key=lambda loc: (loc.priority, loc.id))

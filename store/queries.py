@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actors.allocation import order_status
-from actors.commands import LineState
+from actors.commands import LineState, VariantStock
 from store.lines import decode_allocations
 from store.schema import (
     inventory,
@@ -44,13 +44,11 @@ async def product(engine: AsyncEngine, sku: str) -> dict[str, Any] | None:
     }
 
 
-async def variant_stock(engine: AsyncEngine, variant_id: int, sku: str) -> dict[str, Any]:
+async def variant_stock(engine: AsyncEngine, variant_id: int) -> VariantStock:
     async with engine.connect() as conn:
         rows = (await conn.execute(
-            select(locations.c.code, inventory.c.on_hand, inventory.c.reserved)
-            .join(locations, locations.c.id == inventory.c.location_id)
+            select(inventory.c.location_id, inventory.c.on_hand, inventory.c.reserved)
             .where(inventory.c.variant_id == variant_id)
-            .order_by(locations.c.priority, locations.c.id)
         )).all()
         backordered = (await conn.execute(
             select(func.coalesce(func.sum(order_lines.c.backordered), 0)).where(
@@ -58,28 +56,28 @@ async def variant_stock(engine: AsyncEngine, variant_id: int, sku: str) -> dict[
                 order_lines.c.state == "open"
             )
         )).scalar_one()
-    levels = [
-        {"location": r.code, "on_hand": r.on_hand, "reserved": r.reserved,
-         "available": r.on_hand - r.reserved}
-        for r in rows
-    ]
-    return {
-        "sku": sku,
-        "available": sum(level["available"] for level in levels),
-        "on_hand": sum(level["on_hand"] for level in levels),
-        "reserved": sum(level["reserved"] for level in levels),
-        "backordered": int(backordered),
-        "locations": levels,
-    }
+    return VariantStock(variant_id, {r.location_id: (r.on_hand, r.reserved) for r in rows}, int(backordered))
 
 
-async def order(engine: AsyncEngine, order_id: str) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order as committed: its lines in the same shape the shards answer with."""
+
+    id: str
+    channel: str
+    external_id: str
+    placed_at: float
+    lines: tuple[LineState, ...]
+    skus: dict[int, str]
+
+
+async def order(engine: AsyncEngine, order_id: str) -> StoredOrder | None:
     found = await _orders(engine, orders.c.id == order_id, limit=1)
     return found[0] if found else None
 
 
 async def find_orders(engine: AsyncEngine, channel: str | None, external_id: str | None,
-                      limit: int) -> list[dict[str, Any]]:
+                      limit: int) -> list[StoredOrder]:
     conditions = []
     if channel is not None:
         conditions.append(orders.c.channel == channel)
@@ -88,58 +86,27 @@ async def find_orders(engine: AsyncEngine, channel: str | None, external_id: str
     return await _orders(engine, *conditions, limit=limit)
 
 
-async def order_variants(engine: AsyncEngine, order_id: str) -> list[int]:
-    async with engine.connect() as conn:
-        query = select(order_lines.c.variant_id).join(orders, orders.c.seq == order_lines.c.order_seq) \
-            .where(orders.c.id == order_id)
-        return list((await conn.execute(query)).scalars().all())
-
-
-async def _orders(engine: AsyncEngine, *conditions: Any, limit: int) -> list[dict[str, Any]]:
+async def _orders(engine: AsyncEngine, *conditions: Any, limit: int) -> list[StoredOrder]:
     async with engine.connect() as conn:
         heads = (await conn.execute(
             select(orders).where(*conditions).order_by(orders.c.seq.desc()).limit(limit)
         )).all()
-        seqs = [h.seq for h in heads]
-        if not seqs:
+        if not heads:
             return []
-        lines = (await conn.execute(
+        rows = (await conn.execute(
             select(order_lines, variants.c.sku)
             .join(variants, variants.c.id == order_lines.c.variant_id)
-            .where(order_lines.c.order_seq.in_(seqs))
+            .where(order_lines.c.order_seq.in_([h.seq for h in heads]))
             .order_by(order_lines.c.line_no)
         )).all()
-        places = (await conn.execute(
-            select(locations.c.id, locations.c.code).order_by(locations.c.priority, locations.c.id)
-        )).all()
-    codes = {p.id: p.code for p in places}
-    rank = {p.id: n for n, p in enumerate(places)}
-    by_line: dict[tuple[int, int], dict[str, int]] = {}
-    for ln in lines:
-        taken = decode_allocations(ln.allocations)
-        by_line[(ln.order_seq, ln.line_no)] = {
-            codes[loc]: taken[loc] for loc in sorted(taken, key=lambda loc: rank.get(loc, 0))
-        }
-    return [_order_answer(h, [ln for ln in lines if ln.order_seq == h.seq], by_line) for h in heads]
-
-
-def _order_answer(head: Any, lines: list[Any], by_line: dict[tuple[int, int], dict[str, int]]
-                  ) -> dict[str, Any]:
-    states = []
-    answer_lines = []
-    for line in lines:
-        taken = by_line.get((line.order_seq, line.line_no), {})
-        states.append(LineState(line.line_no, line.variant_id, line.quantity,
-                                {i: q for i, q in enumerate(taken.values())}, line.backordered, line.state))
-        answer_lines.append({
-            "sku": line.sku, "quantity": line.quantity, "reserved": sum(taken.values()),
-            "backordered": line.backordered, "state": line.state,
-            "allocations": [{"location": code, "quantity": q} for code, q in taken.items()],
-        })
-    return {
-        "id": head.id, "channel": head.channel, "external_id": head.external_id,
-        "status": order_status(states), "placed_at": iso(head.placed_at), "lines": answer_lines,
-    }
+    lines: dict[int, list[LineState]] = {}
+    for r in rows:
+        lines.setdefault(r.order_seq, []).append(LineState(
+            r.line_no, r.variant_id, r.quantity, decode_allocations(r.allocations), r.backordered, r.state
+        ))
+    skus = {r.variant_id: r.sku for r in rows}
+    return [StoredOrder(h.id, h.channel, h.external_id, h.placed_at, tuple(lines.get(h.seq, ())), skus)
+            for h in heads]
 
 
 async def ledger_entries(engine: AsyncEngine, variant_id: int | None, location_id: int | None,

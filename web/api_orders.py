@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.routing import Route
 
+from actors.allocation import order_status
 from actors.commands import Failure
+from service.runtime import Runtime
 from store import queries
 from web.http import actor_of, json_body, order_answer, refused, runtime
 from web.problems import ApiError, invalid, not_found
@@ -37,23 +41,28 @@ async def place_order(request: Request) -> JSONResponse:
     if isinstance(outcome, Failure):
         raise refused(outcome)
     if not outcome.created:  # seen before: the first answer, as the store holds it
-        return JSONResponse(await queries.order(rt.read_engine, outcome.order_id), status_code=200)
-    return JSONResponse(order_answer(rt.catalog, channel_name, external_id, outcome), status_code=201)
+        return JSONResponse(await _stored(rt, outcome.order_id), status_code=200)
+    return JSONResponse(order_answer(rt.catalog, outcome, channel_name, external_id), status_code=201)
+
+
+async def _stored(rt: Runtime, order_id: str) -> dict[str, Any]:
+    found = await queries.order(rt.read_engine, order_id)
+    if found is None:
+        raise not_found(f"id: no order {order_id!r}")
+    return order_answer(rt.catalog, found)
 
 
 async def get_order(request: Request) -> JSONResponse:
-    found = await queries.order(runtime(request).read_engine, request.path_params["id"])
-    if found is None:
-        raise not_found(f"id: no order {request.path_params['id']!r}")
-    return JSONResponse(found)
+    return JSONResponse(await _stored(runtime(request), request.path_params["id"]))
 
 
 async def list_orders(request: Request) -> JSONResponse:
     params = request.query_params
     limit = query_limit(params.get("limit"), 50, 500)
-    found = await queries.find_orders(runtime(request).read_engine, params.get("channel") or None,
+    rt = runtime(request)
+    found = await queries.find_orders(rt.read_engine, params.get("channel") or None,
                                       params.get("external_id") or None, limit)
-    return JSONResponse(found)
+    return JSONResponse([order_answer(rt.catalog, order) for order in found])
 
 
 async def fulfil_order(request: Request) -> JSONResponse:
@@ -70,15 +79,14 @@ async def _transition(request: Request, action: str) -> JSONResponse:
     current = await queries.order(rt.read_engine, order_id)
     if current is None:
         raise not_found(f"id: no order {order_id!r}")
-    if action == "fulfil" and current["status"] in ("backordered", "partially_backordered"):
+    if action == "fulfil" and order_status(current.lines) in ("backordered", "partially_backordered"):
         raise ApiError(409, "order_backordered",
                        f"order {order_id} still has backordered units; wait for stock or cancel it")
-    variant_ids = await queries.order_variants(rt.read_engine, order_id)
     do = rt.desk.fulfil if action == "fulfil" else rt.desk.cancel
-    result = await do(order_id, variant_ids, actor_of(request))
+    result = await do(order_id, [line.variant_id for line in current.lines], actor_of(request))
     if isinstance(result, Failure):
         raise refused(result)
-    return JSONResponse(await queries.order(rt.read_engine, order_id))
+    return JSONResponse(await _stored(rt, order_id))
 
 
 routes = [

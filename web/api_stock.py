@@ -117,7 +117,8 @@ async def variant_stock(request: Request) -> JSONResponse:
     variant_id = await rt.catalog.variant_id(sku)
     if variant_id is None:
         raise not_found(f"sku: no variant {sku!r}")
-    return JSONResponse(await queries.variant_stock(rt.read_engine, variant_id, sku))
+    stock = await queries.variant_stock(rt.read_engine, variant_id)
+    return JSONResponse(stock_answer(rt.catalog, sku, stock))
 
 
 async def ledger(request: Request) -> JSONResponse:

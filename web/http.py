@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ from actors.commands import Failure, VariantStock
 from actors.desk import OrderOutcome
 from service.runtime import Runtime
 from store.catalog import Catalog
-from store.queries import iso
+from store.queries import StoredOrder, iso
 from web.problems import ApiError
 from web.validation import body_object
 
@@ -51,11 +52,12 @@ def refused(failure: Failure) -> ApiError:
 
 
 def stock_answer(catalog: Catalog, sku: str, stock: VariantStock) -> dict[str, Any]:
-    order = {loc.id: n for n, loc in enumerate(catalog.locations())}
+    """A variant's stock, whether a shard just answered it or the store was read."""
+    rank = catalog.rank()
     levels = [
         {"location": catalog.location_code(loc), "on_hand": on_hand, "reserved": reserved,
          "available": on_hand - reserved}
-        for loc, (on_hand, reserved) in sorted(stock.levels.items(), key=lambda kv: order.get(kv[0], 0))
+        for loc, (on_hand, reserved) in sorted(stock.levels.items(), key=lambda kv: rank.get(kv[0], 0))
     ]
     return {
         "sku": sku,
@@ -67,25 +69,33 @@ def stock_answer(catalog: Catalog, sku: str, stock: VariantStock) -> dict[str, A
     }
 
 
-def order_answer(catalog: Catalog, channel: str, external_id: str, outcome: OrderOutcome) -> dict[str, Any]:
+def order_answer(catalog: Catalog, order: OrderOutcome | StoredOrder, channel: str = "",
+                 external_id: str = "") -> dict[str, Any]:
+    """An order, whether the shards just answered it or the store was read: one shape for both."""
+    skus: Mapping[int, str] = catalog.skus
+    if isinstance(order, StoredOrder):
+        order_id, channel, external_id, skus = order.id, order.channel, order.external_id, order.skus
+    else:
+        order_id = order.order_id
+    rank = catalog.rank()
     return {
-        "id": outcome.order_id,
+        "id": order_id,
         "channel": channel,
         "external_id": external_id,
-        "status": order_status(outcome.lines),
-        "placed_at": iso(outcome.placed_at),
+        "status": order_status(order.lines),
+        "placed_at": iso(order.placed_at),
         "lines": [
             {
-                "sku": catalog.sku(line.variant_id),
+                "sku": skus[line.variant_id],
                 "quantity": line.quantity,
                 "reserved": line.reserved,
                 "backordered": line.backordered,
                 "state": line.state,
                 "allocations": [
-                    {"location": catalog.location_code(loc), "quantity": q}
-                    for loc, q in line.allocations.items()
+                    {"location": catalog.location_code(loc), "quantity": line.allocations[loc]}
+                    for loc in sorted(line.allocations, key=lambda loc: rank.get(loc, 0))
                 ],
             }
-            for line in outcome.lines
+            for line in order.lines
         ],
     }
