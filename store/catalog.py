@@ -42,6 +42,8 @@ class Catalog:
         self._skus: dict[int, str] = {}
         self._locations: dict[str, Location] = {}
         self._codes: dict[int, str] = {}
+        self._ordered: list[Location] = []  # by allocation priority; kept with the rest on refresh
+        self._rank: dict[int, int] = {}
 
     async def refresh(self) -> None:
         async with self._engine.connect() as conn:
@@ -53,6 +55,8 @@ class Catalog:
             r.code: Location(r.id, r.code, r.name, r.kind, r.priority) for r in loc_rows
         }
         self._codes = {loc.id: loc.code for loc in self._locations.values()}
+        self._ordered = sorted(self._locations.values(), key=lambda loc: (loc.priority, loc.id))
+        self._rank = {loc.id: n for n, loc in enumerate(self._ordered)}
 
     async def variant_id(self, sku: str) -> int | None:
         if sku not in self._variant_ids:
@@ -79,12 +83,12 @@ class Catalog:
     def location_code(self, location_id: int) -> str:
         return self._codes[location_id]
 
-    def rank(self) -> dict[int, int]:
+    def rank(self) -> Mapping[int, int]:
         """Location id -> its place in allocation priority order."""
-        return {loc.id: n for n, loc in enumerate(self.locations())}
+        return self._rank
 
     def locations(self) -> list[Location]:
-        return sorted(self._locations.values(), key=lambda loc: (loc.priority, loc.id))
+        return list(self._ordered)
 
     async def add_location(self, code: str, name: str, kind: str, priority: int = 100) -> Location:
         row = {"code": code, "name": name, "kind": kind, "priority": priority, "created_at": time.time()}
