@@ -167,3 +167,72 @@ sync_logs = Table(
     Column("message", Text, nullable=False, server_default=""),
     Index("ix_sync_logs_partner_at", "partner_id", "at"),
 )
+
+# --- partner sync, alerts, audit, users (migration 0002) ---------------------------------------
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("partner_id", String(64), ForeignKey("partners.id"), primary_key=True),
+    Column("variant_id", Id, ForeignKey("variants.id"), primary_key=True),
+    Column("desired", Integer, nullable=False),
+    Column("desired_at", Float, nullable=False),
+    Column("pushed", Integer),
+    Column("pushed_at", Float),
+    Column("last_error", Text, nullable=False, server_default=""),
+    CheckConstraint("desired >= 0", name="desired_not_negative"),
+)
+
+partner_state = Table(
+    "partner_state",
+    metadata,
+    Column("partner_id", String(64), ForeignKey("partners.id"), primary_key=True),
+    Column("cursor", Text),
+    Column("credentials", Text, nullable=False, server_default="{}"),
+    Column("updated_at", Float, nullable=False),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("partner_id", String(64), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("at", Float, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("raised_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("acknowledged_at", Float),
+    Column("acknowledged_by", String(100)),
+    # one open alert per (kind, key): a storm of the same problem raises it once
+    Index("uq_alerts_open", "kind", "key", unique=True,
+          sqlite_where=text("acknowledged_at IS NULL"), postgresql_where=text("acknowledged_at IS NULL")),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(200), nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default=""),
+    Index("ix_audit_log_at", "at"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(100), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from actors.router import ShardUnavailable
 from service.runtime import Runtime
-from web import api_catalog, api_orders, api_stock
+from web import api_catalog, api_orders, api_partners, api_stock
 from web.auth import BearerAuth
 from web.openapi import openapi_document
 from web.problems import ApiError
@@ -66,6 +66,7 @@ def create_app(runtime: Runtime) -> Starlette:
         *api_catalog.routes,
         *api_stock.routes,
         *api_orders.routes,
+        *api_partners.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -1,0 +1,155 @@
+"""The one small interface every partner connector implements, and the types it speaks.
+
+A connector holds all translation of one partner's formats (JSON, XML, CSV, X12 EDI) and nothing
+else: no scheduling, no retries, no store. The PartnerConnector actor owns those and calls this.
+A connector that works against a simulator needs only `base_url` and `credentials` to work against
+the real partner.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from connectors.limits import RateLimiter, RateSpec
+
+# Our buckets run a little under the published rate: the partner's clock and ours disagree by the
+# network's jitter, and a request that left on time may arrive early.
+SAFETY = 0.9
+
+
+class PartnerError(Exception):
+    """A partner call failed in a way worth retrying later (5xx, timeout, connection refused)."""
+
+
+class RateLimited(PartnerError):
+    """The partner answered 429 (or its throttled shape); wait `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float = 1.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthExpired(PartnerError):
+    """The access token expired or was refused; refresh it and try again."""
+
+
+class PartnerRejected(Exception):
+    """The partner refused the request itself (4xx other than auth/429); retrying will not help."""
+
+
+class OrderEventKind(enum.StrEnum):
+    CREATED = "created"      # reserve (or backorder) the lines
+    SHIPPED = "shipped"      # fulfil
+    CANCELLED = "cancelled"  # cancel
+    SALE = "sale"            # an in-store sale: reserve and fulfil at once
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One thing that happened to a partner's order. `order_id` is the partner's own id (our
+    external_id). `event_id` is the partner's event id when it has one, else one derived from the
+    order id and state, so the same fact seen by webhook and by poll dedupes."""
+
+    event_id: str
+    kind: OrderEventKind
+    order_id: str
+    lines: tuple[OrderLine, ...] = ()
+    occurred_at: float | None = None   # unix seconds
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)  # for confirm(), e.g. EDI ids
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    events: list[OrderEvent]
+    cursor: str | None   # opaque: store it after the events are committed, pass it back next time
+    more: bool = False   # another page is ready now
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A quantity to show for one of our SKUs at the partner."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    sku: str
+    ok: bool
+    error: str = ""
+
+
+@dataclass(slots=True)
+class PartnerSpec:
+    """What the config says about one partner. `credentials` may be rewritten by the connector
+    (a rotated refresh token, a new access token); the actor persists them when they change."""
+
+    id: str
+    kind: str
+    base_url: str
+    credentials: dict[str, str]
+    options: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+
+class Connector(ABC):
+    kind: ClassVar[str]
+    # The partner's published limits per operation name; config may lower them.
+    limits: ClassVar[Mapping[str, RateSpec]] = {}
+    # Largest batch one push() should be given.
+    max_push_batch: ClassVar[int] = 100
+    capabilities: ClassVar[tuple[str, ...]] = ("push", "poll")
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+        """`session` is an aiohttp.ClientSession (None when only verify_webhook is used)."""
+        self.spec = spec
+        self.session = session
+        self.limiter = limiter or RateLimiter({op: spec.scaled(SAFETY) for op, spec in self.limits.items()})
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Authenticate and learn the partner's ids for our SKUs (listing, inventory item, ...)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (SFTP)."""
+
+    @abstractmethod
+    async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
+        """Set the shown quantity of each listing, in as few calls as the API allows."""
+
+    @abstractmethod
+    async def fetch_orders(self, cursor: str | None, page_size: int) -> OrderPage:
+        """Order events since `cursor` (None: from now minus the partner's look-back)."""
+
+    @abstractmethod
+    async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
+        """What the partner actually shows for these SKUs (for reconciliation)."""
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        """True only when the signature over the raw body is exactly right. Pure: no network."""
+        return False
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[OrderEvent]:
+        """Order events in a verified delivery; may call the partner to fetch the order's lines."""
+        return []
+
+    def webhook_event_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """The partner's id of this delivery (header or payload), for dedupe."""
+        return None
+
+    async def confirm(self, events: Sequence[OrderEvent]) -> None:  # noqa: B027 - optional hook
+        """After the events are committed: acknowledge them at the partner (SQS delete, EDI 997)."""
+
+    async def cancel_at_partner(self, order_id: str, reason: str) -> bool:
+        """Cancel an order we cannot fill (reject policy). False when the partner has no such call."""
+        return False

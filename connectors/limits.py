@@ -1,0 +1,96 @@
+"""Token buckets: a partner's published rate for one operation, kept on our side so we never go over
+it. Pure logic with an injectable clock; the async `RateLimiter` waits for a token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RateSpec:
+    rate: float   # tokens per second
+    burst: float  # bucket size
+
+    def scaled(self, factor: float) -> RateSpec:
+        return RateSpec(self.rate * factor, max(1.0, self.burst * factor))
+
+
+class TokenBucket:
+    def __init__(self, spec: RateSpec, clock: Callable[[], float] = time.monotonic, full: bool = True):
+        self.spec = spec
+        self._clock = clock
+        self._tokens = spec.burst if full else 0.0
+        self._at = clock()
+        self._blocked_until = 0.0
+
+    def _refill(self) -> float:
+        now = self._clock()
+        self._tokens = min(self.spec.burst, self._tokens + (now - self._at) * self.spec.rate)
+        self._at = now
+        return now
+
+    def try_take(self, cost: float = 1.0) -> float:
+        """Take `cost` tokens and return 0, or take nothing and return the seconds to wait."""
+        now = self._refill()
+        if now < self._blocked_until:
+            return self._blocked_until - now
+        if self._tokens >= cost:
+            self._tokens -= cost
+            return 0.0
+        return (cost - self._tokens) / self.spec.rate
+
+    def block_for(self, seconds: float) -> None:
+        """The partner said wait (429 Retry-After): empty the bucket and take nothing until then."""
+        now = self._refill()
+        self._tokens = 0.0
+        self._blocked_until = max(self._blocked_until, now + seconds)
+
+    @property
+    def used(self) -> float:
+        """Share of the bucket in use, 0..1 (for the dashboard's rate-limit gauge)."""
+        self._refill()
+        return 1.0 - self._tokens / self.spec.burst
+
+
+class RateLimiter:
+    """One bucket per operation name. `acquire` waits until the call may be made; an operation
+    with no published limit uses the `default` spec, if any, else is not limited."""
+
+    def __init__(self, specs: Mapping[str, RateSpec], default: RateSpec | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._default = default
+        self.buckets = {name: TokenBucket(spec, clock) for name, spec in specs.items()}
+        self.waited = 0.0
+
+    def bucket(self, operation: str) -> TokenBucket | None:
+        found = self.buckets.get(operation)
+        if found is None and self._default is not None:
+            found = self.buckets[operation] = TokenBucket(self._default, self._clock)
+        return found
+
+    async def acquire(self, operation: str, cost: float = 1.0) -> None:
+        bucket = self.bucket(operation)
+        if bucket is None:
+            return
+        while (wait := bucket.try_take(cost)) > 0:
+            self.waited += wait
+            await asyncio.sleep(wait)
+
+    def would_wait(self, operation: str, cost: float = 1.0) -> bool:
+        bucket = self.bucket(operation)
+        if bucket is None:
+            return False
+        bucket._refill()
+        return bucket._tokens < cost or bucket._clock() < bucket._blocked_until
+
+    def honour(self, operation: str, retry_after: float) -> None:
+        bucket = self.bucket(operation)
+        if bucket is not None:
+            bucket.block_for(retry_after)
+
+    def usage(self) -> dict[str, float]:
+        return {name: round(bucket.used, 3) for name, bucket in self.buckets.items()}
