@@ -34,6 +34,7 @@ from actors.commands import (
     Result,
     VariantStock,
 )
+from actors.listener import find_hub, publish
 from actors.model import Changes
 from actors.partition import OrderSeqs, shard_of
 from store import shard_store
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 REMEMBERED_RESULTS = 100_000
 REMEMBERED_CLOSED_PARTS = 50_000
 FREEZE_EVERY = 16  # calls
+PUBLISH_EVERY = 0.01  # seconds: stock events are coalesced per variant over this long
 
 
 class ShardCore:
@@ -122,14 +124,20 @@ class ShardCore:
                 answers.append(result)
             levels = {key: self._level(*key) for key in changes.levels}
             committed = self._enqueue(shard_store.rows_of(changes, levels, new_results))
+            # taken now, published after the commit: memory may run ahead of the store meanwhile
+            stocks = [self.book.stock_of(v) for v in _touched_variants(changes)]
         try:
             await committed  # raises if this batch's commit, or an earlier one, failed
+            self.committed(stocks)
         except Exception:
             async with self._lock:
                 if self._broken:
                     await self._recover()
             raise
         return answers
+
+    def committed(self, stocks: list[VariantStock]) -> None:
+        """Called in commit order with the variants a committed batch changed; the actor publishes."""
 
     def _enqueue(self, rows: shard_store.BatchRows) -> asyncio.Future[None]:
         """Queue a batch's rows for the committer; even an empty batch waits its turn, since its
@@ -212,10 +220,42 @@ class ShardCore:
         return level.on_hand, level.reserved
 
 
+def _touched_variants(changes: Changes) -> set[int]:
+    touched = {variant_id for variant_id, _ in changes.levels}
+    touched.update(line.variant_id for line in changes.lines.values())
+    for part in changes.new_parts.values():
+        touched.update(line.variant_id for line in part.lines if line.backordered)
+    return touched
+
+
 class StockShard(ShardCore):
-    """The Ray actor: a thin async wrapper; `ready` also forces the reload after a restart."""
+    """The Ray actor: a thin async wrapper; `ready` also forces the reload after a restart. After
+    each commit it publishes the changed variants' stock to the EventHub, coalesced per variant
+    over PUBLISH_EVERY seconds (the newest committed level wins)."""
 
     _calls = 0
+    _pending: dict[int, VariantStock] | None = None
+    _publisher: asyncio.Task[None] | None = None
+    _hub: Any = None
+
+    def committed(self, stocks: list[VariantStock]) -> None:
+        if not stocks:
+            return
+        if self._pending is None:
+            self._pending = {}
+        for stock in stocks:
+            self._pending[stock.variant_id] = stock
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.ensure_future(self._publish_soon())
+
+    async def _publish_soon(self) -> None:
+        await asyncio.sleep(PUBLISH_EVERY)
+        pending, self._pending = self._pending or {}, {}
+        try:
+            self._hub = self._hub or find_hub()
+            await publish(self._hub, [("stock", stock) for stock in pending.values()])
+        except Exception as exc:  # listeners heal from the store on their next level pass
+            log.warning("shard %d: could not publish stock events: %s", self.index, exc)
 
     async def apply_packed(self, packed: bytes) -> bytes:
         """`apply` for a pickled batch, answering pickled results (see ShardRouter.for_actors)."""

@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.desk import Channel, StockDesk
+from actors.hub import HUB_NAME, hub_actor_class
 from actors.router import ShardRouter
 from actors.shard import shard_actor_class
 from service.config import Settings
+from service.events import EventFeed
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, reader
 from store.migrate import upgrade
@@ -73,6 +75,8 @@ class Runtime:
         self._desk: StockDesk | None = None
         self._shards: list[Any] = []
         self._shard_pids: list[int] = []
+        self._hub: Any = None
+        self._events: EventFeed | None = None
         self._ray_started = False
 
     @property
@@ -90,6 +94,12 @@ class Runtime:
         if self._catalog is None:
             raise StartupError("the catalog is not loaded yet")
         return self._catalog
+
+    @property
+    def events(self) -> EventFeed:
+        if self._events is None:
+            raise StartupError("the event feed is not running yet")
+        return self._events
 
     @property
     def desk(self) -> StockDesk:
@@ -131,6 +141,8 @@ class Runtime:
             await asyncio.to_thread(self._init_ray)
             if self._on_ray_started is not None:
                 self._on_ray_started()
+        # the hub first: shards publish to it from their first commit
+        self._hub = hub_actor_class().options(name=HUB_NAME, get_if_exists=True).remote()
         actor = shard_actor_class()
         count = self.settings.shards
         self._shards = [
@@ -139,9 +151,10 @@ class Runtime:
             )
             for i in range(count)
         ]
-        await asyncio.gather(*(shard.ready.remote() for shard in self._shards))
+        await asyncio.gather(self._hub.head.remote(), *(shard.ready.remote() for shard in self._shards))
         if self.settings.ray_address == "local":
-            self._shard_pids = list(await asyncio.gather(*(shard.pid.remote() for shard in self._shards)))
+            self._shard_pids = list(await asyncio.gather(self._hub.pid.remote(),
+                                                         *(shard.pid.remote() for shard in self._shards)))
         router = ShardRouter.for_actors(
             self._shards,
             max_batch=self.settings.max_batch,
@@ -167,6 +180,8 @@ class Runtime:
         self.prepare_secrets()
         await self.open_store()
         await self.start_shards()
+        self._events = EventFeed(self.catalog)
+        self._events.start()
         await self.heal_split_orders()
         if self.settings.demo:
             from service.demo import seed_demo
@@ -199,6 +214,8 @@ class Runtime:
         """Called once the web server has finished the requests in flight, so every acknowledged
         change is committed; the shards are asked to drain and close their store first."""
         self.ready = False
+        if self._events is not None:
+            await self._events.stop()
         if self._desk is not None:
             await self._desk.router.close()
         if self._shards:

@@ -9,13 +9,16 @@ import orjson
 from starlette.requests import Request
 
 from actors.allocation import order_status
-from actors.commands import Failure, VariantStock
+from actors.commands import Failure
 from actors.desk import OrderOutcome
 from service.runtime import Runtime
+from service.views import stock_view
 from store.catalog import Catalog
 from store.queries import StoredOrder, iso
 from web.problems import ApiError
 from web.validation import body_object
+
+stock_answer = stock_view  # one renderer for a variant's stock: the API, the dashboard and events share it
 
 
 def runtime(request: Request) -> Runtime:
@@ -49,24 +52,6 @@ def actor_of(request: Request) -> str:
 
 def refused(failure: Failure) -> ApiError:
     return ApiError(failure.status, failure.code, failure.message)
-
-
-def stock_answer(catalog: Catalog, sku: str, stock: VariantStock) -> dict[str, Any]:
-    """A variant's stock, whether a shard just answered it or the store was read."""
-    rank = catalog.rank()
-    levels = [
-        {"location": catalog.location_code(loc), "on_hand": on_hand, "reserved": reserved,
-         "available": on_hand - reserved}
-        for loc, (on_hand, reserved) in sorted(stock.levels.items(), key=lambda kv: rank.get(kv[0], 0))
-    ]
-    return {
-        "sku": sku,
-        "available": sum(level["available"] for level in levels),
-        "on_hand": sum(level["on_hand"] for level in levels),
-        "reserved": sum(level["reserved"] for level in levels),
-        "backordered": stock.backordered,
-        "locations": levels,
-    }
 
 
 def order_answer(catalog: Catalog, order: OrderOutcome | StoredOrder, channel: str = "",

@@ -1,0 +1,51 @@
+"""EventHub: one named actor that fans committed events out by long poll (as Ray Serve's LongPoll
+does). Publishers call `publish` after their commit; listeners call `listen(since)`, which answers
+at once when there is something newer, else when something arrives or `timeout` passes.
+
+A restarted hub starts a new sequence from its start time, so a listener that saw a higher seq is
+told to reset (re-read the store) rather than waiting forever."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import time
+from typing import Any
+
+from actors.events import HUB_NAME, EventLog
+
+__all__ = ["HUB_NAME", "EventHub", "hub_actor_class"]
+
+
+class EventHub:
+    def __init__(self, capacity: int = 50_000):
+        self.log = EventLog(capacity, first_seq=int(time.time() * 1000) * 1000)
+        self._changed = asyncio.Condition()
+
+    async def publish(self, packed: bytes) -> int:
+        """`packed` is a pickled list of (topic, data)."""
+        head = self.log.append(pickle.loads(packed))
+        async with self._changed:
+            self._changed.notify_all()
+        return head
+
+    async def listen(self, since: int, timeout: float = 10.0, limit: int = 5_000) -> bytes:
+        if since == self.log.head:
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait_for(lambda: self.log.head > since), timeout)
+        return pickle.dumps(self.log.since(since, limit), pickle.HIGHEST_PROTOCOL)
+
+    def head(self) -> int:
+        return self.log.head
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def hub_actor_class() -> Any:
+    import ray
+
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(EventHub)

@@ -1,0 +1,66 @@
+"""Listening to the EventHub from anywhere (the web process, a connector actor): a long-poll loop
+that hands each batch of events to a callback, and says `reset` when events were missed (the hub
+restarted or the listener fell behind), so the caller re-reads the truth from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from actors.events import HUB_NAME, Event, Listening
+
+log = logging.getLogger(__name__)
+OnEvents = Callable[[list[Event]], Awaitable[None]]
+OnReset = Callable[[], Awaitable[None]]
+
+
+def find_hub() -> Any | None:
+    import ray
+
+    try:
+        return ray.get_actor(HUB_NAME)
+    except ValueError:
+        return None
+
+
+async def publish(hub: Any | None, items: list[tuple[str, Any]]) -> None:
+    """Fire and forget: a lost event is healed by the listeners' next level pass."""
+    hub = hub or find_hub()
+    if hub is not None and items:
+        hub.publish.remote(pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+
+
+class HubListener:
+    def __init__(self, on_events: OnEvents, on_reset: OnReset, poll_timeout: float = 10.0):
+        self._on_events, self._on_reset = on_events, on_reset
+        self._timeout = poll_timeout
+        self.since: int | None = None
+
+    async def run(self) -> None:
+        hub: Any | None = None
+        while True:
+            try:
+                if hub is None:
+                    hub = find_hub()
+                    if hub is None:
+                        await asyncio.sleep(0.5)
+                        continue
+                if self.since is None:
+                    self.since = await hub.head.remote()
+                    await self._on_reset()
+                answer: Listening = pickle.loads(await hub.listen.remote(self.since, self._timeout))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the hub died: find it again and re-read the truth
+                log.warning("event hub unreachable (%s); listening again", exc)
+                hub, self.since = None, None
+                await asyncio.sleep(0.5)
+                continue
+            self.since = answer.head
+            if answer.reset:
+                await self._on_reset()
+            if answer.events:
+                await self._on_events(answer.events)
