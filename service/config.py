@@ -10,9 +10,11 @@ from typing import Any
 import yaml
 
 from actors.commands import Policy
+from connectors.rules import ShowRule
+from service.partner_config import PartnerConfig, partners
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     pass
 
 
@@ -20,6 +22,14 @@ class ConfigError(Exception):
 class ChannelRule:
     policy: Policy = "reject"
     locations: tuple[str, ...] | None = None  # None: every location, by priority
+    show: ShowRule = field(default_factory=ShowRule)  # what a partner on this channel is shown
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    shoppers: bool = True
+    shopper_interval: float = 5.0   # seconds between a simulator's shopper orders, on average
+    duplicate_rate: float = 0.05    # share of webhooks delivered twice
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,8 @@ class Settings:
     admin_token: str | None = None
     admin_password: str | None = None
     channels: dict[str, ChannelRule] = field(default_factory=dict)
+    partners: dict[str, PartnerConfig] = field(default_factory=dict)
+    simulators: SimulatorSettings = field(default_factory=SimulatorSettings)
 
 
 def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
@@ -75,6 +87,8 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         admin_token=env.get("THREADCOUNT_ADMIN_TOKEN") or None,
         admin_password=env.get("THREADCOUNT_ADMIN_PASSWORD") or None,
         channels=_channels(raw.get("channels") or {}),
+        partners=partners(raw.get("partners") or {}, env),
+        simulators=_simulators(raw.get("simulators") or {}, env),
     )
 
 
@@ -90,9 +104,23 @@ def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:
             isinstance(locations, list) and all(isinstance(code, str) for code in locations)
         ):
             raise ConfigError(f"channels.{name}.locations must be a list of location codes, like [WH-EAST]")
-        rules[str(name)] = ChannelRule(policy, tuple(locations) if locations else None)
+        rules[str(name)] = ChannelRule(policy, tuple(locations) if locations else None, _show(name, spec))
     rules["direct"] = ChannelRule("reject", rules["direct"].locations)  # the contract: direct rejects
     return rules
+
+
+def _show(name: str, spec: dict[str, Any]) -> ShowRule:
+    max_shown = spec.get("max_shown")
+    rule = ShowRule(
+        buffer=_int(spec.get("buffer", 0), f"channels.{name}.buffer"),
+        max_shown=None if max_shown is None else _int(max_shown, f"channels.{name}.max_shown"),
+        pool_percent=_int(spec.get("pool_percent", 100), f"channels.{name}.pool_percent"),
+    )
+    if rule.buffer < 0 or (rule.max_shown is not None and rule.max_shown < 0):
+        raise ConfigError(f"channels.{name}: buffer and max_shown cannot be negative")
+    if not 0 <= rule.pool_percent <= 100:
+        raise ConfigError(f"channels.{name}.pool_percent must be between 0 and 100")
+    return rule
 
 
 def _int(value: Any, name: str) -> int:
@@ -100,6 +128,15 @@ def _int(value: Any, name: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _simulators(raw: dict[str, Any], env: dict[str, str]) -> SimulatorSettings:
+    shoppers = env.get("THREADCOUNT_SHOPPERS", raw.get("shoppers", True))
+    return SimulatorSettings(
+        shoppers=_bool(shoppers),
+        shopper_interval=float(raw.get("shopper_interval_s", 5.0)),
+        duplicate_rate=float(raw.get("duplicate_rate", 0.05)),
+    )
 
 
 def _bool(value: Any) -> bool:

@@ -22,6 +22,7 @@ from actors.router import ShardRouter
 from actors.shard import shard_actor_class
 from service.config import Settings
 from service.events import EventFeed
+from service.partners import PartnerFleet
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, reader
 from store.migrate import upgrade
@@ -77,6 +78,8 @@ class Runtime:
         self._shard_pids: list[int] = []
         self._hub: Any = None
         self._events: EventFeed | None = None
+        self.partners = PartnerFleet(self)
+        self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
 
     @property
@@ -189,6 +192,15 @@ class Runtime:
             await seed_demo(self)
         self.ready = True
         self.ready_after = time.monotonic() - self.started_at
+        # orders can be taken now; partners connect in the background (a slow partner never
+        # delays the service)
+        self._partners_started = asyncio.ensure_future(self._start_partners())
+
+    async def _start_partners(self) -> None:
+        try:
+            await self.partners.start()
+        except Exception:
+            log.exception("the partners did not start")
 
     async def heal_split_orders(self) -> None:
         """Finish what a crash interrupted: an order rejected on one shard but still holding stock on
@@ -197,6 +209,14 @@ class Runtime:
 
         for order_id, variant_ids in await half_rejected_orders(self.read_engine):
             await self.desk.abort(order_id, variant_ids)
+
+    @property
+    def shard_handles(self) -> list[Any]:
+        return list(self._shards)
+
+    def default_channel(self, name: str) -> Channel:
+        """A partner with no channel rule: reject, every location by priority."""
+        return Channel(name, "reject", tuple(loc.id for loc in self.catalog.locations()))
 
     def channel(self, name: str) -> Channel | None:
         rule = self.settings.channels.get(name)
@@ -214,6 +234,11 @@ class Runtime:
         """Called once the web server has finished the requests in flight, so every acknowledged
         change is committed; the shards are asked to drain and close their store first."""
         self.ready = False
+        if self._partners_started is not None:
+            self._partners_started.cancel()
+            await asyncio.gather(self._partners_started, return_exceptions=True)
+        await self.partners.stop()
+        self._shard_pids.extend(self.partners.pids)
         if self._events is not None:
             await self._events.stop()
         if self._desk is not None:

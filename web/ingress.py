@@ -1,11 +1,24 @@
-"""The partner webhook ingress (aiohttp). Partner connectors register their verifiers here with the
-partner work; until a partner is configured, a webhook for it is refused with a clear error."""
+"""The partner webhook ingress (aiohttp): `POST /webhooks/{partner_id}`.
+
+Each delivery's signature is checked on the raw body exactly as the partner signs it (bad or
+missing: 401, logged, nothing applied); then the partner's connector actor dedupes it on the
+partner's event id, turns it into orders through the engine and answers after the commit. Only then
+do we answer 2xx, so a partner that does not hear back retries, and a retry is harmless."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiohttp import web
 
+from actors.router import ShardUnavailable
+from service.partners import UnknownPartner
 from service.runtime import Runtime
+from store import listings as store
+
+log = logging.getLogger(__name__)
+WEBHOOK_TIMEOUT = 4.5  # seconds: Shopify gives 5, Square 10; answering late makes them retry anyway
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -13,6 +26,8 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 def create_ingress(runtime: Runtime) -> web.Application:
+    fleet = runtime.partners
+
     async def healthz(_request: web.Request) -> web.Response:
         if runtime.ready:
             return web.json_response({"status": "ok"})
@@ -20,7 +35,27 @@ def create_ingress(runtime: Runtime) -> web.Application:
 
     async def webhook(request: web.Request) -> web.Response:
         partner_id = request.match_info["partner_id"]
-        return _error(404, "unknown_partner", f"partner_id: no partner {partner_id!r} takes webhooks here")
+        body = await request.read()
+        try:
+            good = fleet.verify(partner_id, request.headers, body, fleet.webhook_url(partner_id))
+        except UnknownPartner:
+            return _error(404, "unknown_partner",
+                          f"partner_id: no partner {partner_id!r} takes webhooks here")
+        if not good:
+            log.warning("webhook for %s refused: bad or missing signature", partner_id)
+            await store.log_sync(runtime.engine, partner_id, "webhook", False,
+                                 "refused: bad or missing signature")
+            return _error(401, "bad_signature",
+                          f"signature: the delivery for {partner_id} is not signed with its secret")
+        try:
+            result = await asyncio.wait_for(fleet.take_webhook(partner_id, request.headers, body),
+                                            WEBHOOK_TIMEOUT)
+        except (ShardUnavailable, TimeoutError) as exc:
+            return _error(503, "unavailable", f"{exc}; the partner's retry is safe")
+        except Exception as exc:
+            log.exception("webhook for %s failed", partner_id)
+            return _error(500, "webhook_failed", f"{type(exc).__name__}: {exc}; the partner's retry is safe")
+        return web.json_response(result)
 
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app.router.add_get("/healthz", healthz)

@@ -1,0 +1,142 @@
+"""PartnerConnector: one actor per configured partner (num_cpus=0). It owns the partner's client,
+rate limiter, breaker, schedule, cursor and desired/pushed table (service.partner_sync.PartnerSync)
+and listens to the EventHub for committed stock changes.
+
+Restarts: max_restarts=-1. A restarted actor starts on its first call (the runtime's supervisor
+calls `status` every few seconds) from what the store holds: listings whose pushed quantity differs
+from the desired one are pushed again (pushes set absolute quantities, so a repeat changes
+nothing), and polling resumes from the stored cursor (orders are idempotent on their id)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from actors.desk import Channel, StockDesk
+from actors.events import Event
+from actors.listener import HubListener, find_hub, publish
+from actors.router import ShardRouter
+from connectors.base import PartnerSpec
+from connectors.registry import connector_class
+from connectors.rules import ShowRule
+from service.intake import OrderIntake
+from service.partner_config import PartnerConfig
+from service.partner_sync import PartnerSync
+from store import queries
+from store.alerts import raise_alert
+from store.catalog import Catalog
+from store.engine import make_engine
+
+log = logging.getLogger(__name__)
+STATUS_EVERY = 1.0  # seconds between "partner" events on the hub
+
+
+class PartnerConnector:
+    def __init__(self, config: PartnerConfig, spec: PartnerSpec, channel: Channel, show: ShowRule,
+                 database_url: str, sqlite_synchronous: str, shards: list[Any]):
+        self._args = (config, spec, channel, show)
+        self._url, self._sqlite_sync, self._shards = database_url, sqlite_synchronous, shards
+        self._sync: PartnerSync | None = None
+        self._starting: asyncio.Lock | None = None
+        self._listening: asyncio.Task[None] | None = None
+        self._hub: Any = None
+        self._last_status_event = 0.0
+        self._session: Any = None
+
+    async def _started(self) -> PartnerSync:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._sync is None:
+                self._sync = await self._start()
+        return self._sync
+
+    async def _start(self) -> PartnerSync:
+        import aiohttp
+
+        config, spec, channel, show = self._args
+        engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
+        catalog = Catalog(engine)
+        await catalog.refresh()
+        desk = StockDesk(ShardRouter.for_actors(self._shards))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+        connector = connector_class(config.kind)(spec, self._session)
+
+        async def stored_variants(order_id: str) -> list[int] | None:
+            found = await queries.order(engine, order_id)
+            return None if found is None else [line.variant_id for line in found.lines]
+
+        intake = OrderIntake(config.id, channel, desk, catalog, stored_variants, self._alert_with(engine))
+        sync = PartnerSync(config, connector, channel, show, engine, catalog, intake, self._publish,
+                           self._alert_with(engine))
+        await sync.start()
+        self._listening = asyncio.ensure_future(HubListener(self._on_events, sync.level_pass).run())
+        return sync
+
+    async def _on_events(self, events: list[Event]) -> None:
+        if self._sync is not None:
+            self._sync.on_stock([event.data for event in events if event.topic == "stock"])
+
+    async def _publish(self, topic: str, data: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if topic == "partner":
+            if now - self._last_status_event < STATUS_EVERY:
+                return
+            self._last_status_event = now
+        self._hub = self._hub or find_hub()
+        await publish(self._hub, [(topic, data)])
+
+    def _alert_with(self, engine: Any) -> Any:
+        async def alert(kind: str, key: str, message: str) -> None:
+            try:
+                raised, new = await raise_alert(engine, kind, key, message)
+            except Exception as exc:  # an alert must never stop the sync
+                log.warning("could not raise alert %s/%s: %s", kind, key, exc)
+                return
+            if new:
+                await self._publish("alert", {"id": raised.id, "kind": kind, "key": key, "message": message,
+                                              "raised_at": raised.raised_at})
+        return alert
+
+    # --- the actor's calls -------------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        await self._started()
+        return True
+
+    async def status(self) -> dict[str, Any]:
+        return (await self._started()).status()
+
+    async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """Answers after the orders it carries have committed."""
+        return await (await self._started()).take_webhook(headers, body)
+
+    async def reconcile(self) -> dict[str, int]:
+        return await (await self._started()).reconcile()
+
+    async def retry(self) -> None:
+        (await self._started()).retry()
+
+    async def poll_now(self) -> int:
+        return await (await self._started()).poll_once()
+
+    async def stop(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+        if self._sync is not None:
+            await self._sync.stop()
+        if self._session is not None:
+            await self._session.close()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def partner_actor_class() -> Any:
+    import ray
+
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(PartnerConnector)

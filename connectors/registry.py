@@ -1,0 +1,22 @@
+"""Partner kinds by name: the connector class and the simulator class of each."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+KINDS = ("amazon", "etsy", "shopify", "square", "wholesale")
+
+
+def connector_class(kind: str) -> Any:
+    return _load(f"connectors.{kind}", f"{kind.capitalize()}Connector")
+
+
+def simulator_class(kind: str) -> Any:
+    return _load(f"connectors.simulators.{kind}", f"{kind.capitalize()}Simulator")
+
+
+def _load(module: str, name: str) -> Any:
+    if module.rsplit(".", 1)[-1] not in KINDS:
+        raise ValueError(f"unknown partner kind in {module!r}; known: {', '.join(KINDS)}")
+    return getattr(importlib.import_module(module), name)

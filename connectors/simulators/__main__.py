@@ -1,0 +1,55 @@
+"""`python -m connectors.simulators PLAN.json`: start the partner simulators a plan names (the demo's
+runtime writes the plan), write where each listens to the plan's `ports_file`, and run until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from connectors.registry import simulator_class
+from connectors.simulators.base import SimConfig, Simulator
+
+
+async def serve(plan: dict[str, Any]) -> None:
+    sims: dict[str, Simulator] = {}
+    for entry in plan["partners"]:
+        sim = simulator_class(entry["kind"])(SimConfig(
+            partner_id=entry["id"], credentials=entry["credentials"], skus=entry["skus"],
+            webhook_url=entry.get("webhook_url"), initial_quantity=entry.get("initial_quantity", 0),
+            shopper_interval=entry.get("shopper_interval"), duplicate_rate=entry.get("duplicate_rate", 0.0),
+            options=entry.get("options", {}),
+        ))
+        await sim.start()
+        sims[entry["id"]] = sim
+    where = {pid: {"base_url": sim.base_url, "endpoint": endpoint(sim)} for pid, sim in sims.items()}
+    ports_file = Path(plan["ports_file"])
+    temporary = ports_file.with_suffix(".tmp")
+    temporary.write_text(json.dumps(where))
+    os.replace(temporary, ports_file)  # whoever waits for the file never reads half of it
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await asyncio.gather(*(sim.stop() for sim in sims.values()), return_exceptions=True)
+
+
+def endpoint(sim: Simulator) -> str:
+    """Where the connector talks to the partner: the HTTP API, or the SFTP server."""
+    return str(getattr(sim, "sftp_url", None) or sim.base_url)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s simulators %(levelname)s %(message)s")
+    plan = json.loads(Path(sys.argv[1]).read_text())
+    asyncio.run(serve(plan))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Partner order events become orders, fulfilments and cancellations through the stock engine. The
+one path for webhooks and polling alike: the same fact seen twice is one order (the order id is
+derived from channel + the partner's order id) and its event id is recorded after the commit.
+
+Lifecycle: created → reserve (or backorder, by the channel's policy); shipped → fulfil; cancelled →
+cancel; an in-store sale → reserve and fulfil at once. An order for stock that is gone raises an
+alert, and under `reject` is cancelled at the partner where the partner allows it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from actors.allocation import order_status
+from actors.commands import Failure
+from actors.desk import Channel, OrderOutcome, StockDesk, order_id_for
+from connectors.base import OrderEvent, OrderEventKind
+from store.catalog import Catalog
+
+log = logging.getLogger(__name__)
+Alert = Callable[[str, str, str], Awaitable[None]]           # kind, key, message
+StoredVariants = Callable[[str], Awaitable[list[int] | None]]  # order id → its variant ids
+
+
+@dataclass
+class IntakeReport:
+    applied: int = 0
+    rejected: list[str] = field(default_factory=list)     # partner order ids we could not fill
+    problems: list[str] = field(default_factory=list)
+
+
+class OrderIntake:
+    def __init__(self, partner_id: str, channel: Channel, desk: StockDesk, catalog: Catalog,
+                 stored_variants: StoredVariants, alert: Alert):
+        self.partner_id, self.channel = partner_id, channel
+        self._desk, self._catalog = desk, catalog
+        self._stored_variants, self._alert = stored_variants, alert
+        self.actor = f"partner:{partner_id}"
+
+    async def take(self, events: Sequence[OrderEvent]) -> IntakeReport:
+        report = IntakeReport()
+        for event in events:
+            try:
+                await self._take(event, report)
+            except Exception as exc:
+                log.exception("%s: event %s failed", self.partner_id, event.event_id)
+                report.problems.append(f"{event.event_id}: {exc}")
+                raise
+        return report
+
+    async def _take(self, event: OrderEvent, report: IntakeReport) -> None:
+        if event.kind in (OrderEventKind.CREATED, OrderEventKind.SALE):
+            outcome = await self._place(event, report)
+            if outcome is not None and event.kind is OrderEventKind.SALE:
+                await self._fulfil(event, [line.variant_id for line in outcome.lines], report)
+        elif event.kind is OrderEventKind.SHIPPED:
+            variant_ids = await self._stored_variants(self._order_id(event))
+            if variant_ids is None and event.lines:
+                outcome = await self._place(event, report)
+                variant_ids = None if outcome is None else [line.variant_id for line in outcome.lines]
+            if variant_ids:
+                await self._fulfil(event, variant_ids, report)
+        elif event.kind is OrderEventKind.CANCELLED:
+            variant_ids = await self._stored_variants(self._order_id(event))
+            if variant_ids:
+                done = await self._desk.cancel(self._order_id(event), variant_ids, self.actor)
+                self._count(done, event, report, ok_codes=("order_cancelled", "order_rejected"))
+        report.applied += 1
+
+    def _order_id(self, event: OrderEvent) -> str:
+        return order_id_for(self.channel.name, event.order_id)
+
+    async def _lines(self, event: OrderEvent) -> list[tuple[int, int]]:
+        lines = []
+        for line in event.lines:
+            variant_id = await self._catalog.variant_id(line.sku)
+            if variant_id is None:
+                await self._alert("unknown_sku", f"{self.partner_id}:{line.sku}",
+                                  f"{self.partner_id} order {event.order_id} names sku {line.sku!r}, "
+                                  "which is not in the catalog; that line was not taken")
+                continue
+            if line.quantity > 0:
+                lines.append((variant_id, line.quantity))
+        return lines
+
+    async def _place(self, event: OrderEvent, report: IntakeReport) -> OrderOutcome | None:
+        lines = await self._lines(event)
+        if not lines:
+            report.problems.append(f"{event.event_id}: no line we know")
+            return None
+        outcome = await self._desk.place_order(self.channel, event.order_id, lines, self.actor)
+        if isinstance(outcome, Failure):
+            report.problems.append(f"{event.event_id}: {outcome.message}")
+            return None
+        status = order_status(outcome.lines)
+        if status == "rejected":
+            report.rejected.append(event.order_id)
+            if outcome.created:
+                await self._alert("oversell", f"{self.partner_id}:{event.order_id}",
+                                  f"{self.partner_id} order {event.order_id} asked for stock that is gone; "
+                                  f"rejected under the {self.channel.policy} policy")
+            return None
+        if status in ("backordered", "partially_backordered") and outcome.created:
+            await self._alert("backorder", f"{self.partner_id}:{event.order_id}",
+                              f"{self.partner_id} order {event.order_id} is {status.replace('_', ' ')}")
+        return outcome
+
+    async def _fulfil(self, event: OrderEvent, variant_ids: list[int], report: IntakeReport) -> None:
+        done = await self._desk.fulfil(self._order_id(event), variant_ids, self.actor)
+        self._count(done, event, report, ok_codes=("order_fulfilled",))
+
+    def _count(self, done: OrderOutcome | Failure, event: OrderEvent, report: IntakeReport,
+               ok_codes: tuple[str, ...]) -> None:
+        if isinstance(done, Failure) and done.code not in ok_codes:  # ok_codes: it already happened
+            report.problems.append(f"{event.event_id}: {done.message}")

@@ -1,0 +1,76 @@
+"""The `partners:` section of config.yaml: one entry per partner connector, its kind, endpoint,
+credentials (a value "env:NAME" is read from the environment, so secrets stay out of the file), and
+its polling schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = ("amazon", "etsy", "shopify", "square", "wholesale")
+
+
+class PartnerConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerConfig:
+    id: str
+    kind: str
+    name: str
+    base_url: str                 # empty: the demo simulator's
+    credentials: dict[str, str]   # empty: generated for the demo simulator
+    options: dict[str, Any]
+    poll_interval: float = 5.0
+    poll_jitter: float = 1.0
+    page_size: int = 100
+    reconcile_interval: float = 300.0
+    level_interval: float = 60.0
+
+
+def partners(raw: dict[str, Any], env: dict[str, str]) -> dict[str, PartnerConfig]:
+    found: dict[str, PartnerConfig] = {}
+    for partner_id, spec in raw.items():
+        spec = spec or {}
+        where = f"partners.{partner_id}"
+        kind = str(spec.get("kind", partner_id))
+        if kind not in KINDS:
+            raise PartnerConfigError(f"{where}.kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        poll = spec.get("poll") or {}
+        found[str(partner_id)] = PartnerConfig(
+            id=str(partner_id),
+            kind=kind,
+            name=str(spec.get("name") or partner_id),
+            base_url=str(spec.get("base_url") or ""),
+            credentials={str(k): _secret(v, env, f"{where}.credentials.{k}")
+                         for k, v in (spec.get("credentials") or {}).items()},
+            options=dict(spec.get("options") or {}),
+            poll_interval=_number(poll.get("interval_s", 5.0), f"{where}.poll.interval_s"),
+            poll_jitter=_number(poll.get("jitter_s", 1.0), f"{where}.poll.jitter_s"),
+            page_size=int(_number(poll.get("page_size", 100), f"{where}.poll.page_size")),
+            reconcile_interval=_number(spec.get("reconcile_interval_s", 300),
+                                       f"{where}.reconcile_interval_s"),
+            level_interval=_number(spec.get("level_interval_s", 60), f"{where}.level_interval_s"),
+        )
+    return found
+
+
+def _secret(value: Any, env: dict[str, str], where: str) -> str:
+    text = str(value)
+    if text.startswith("env:"):
+        name = text[4:]
+        if name not in env:
+            raise PartnerConfigError(f"{where} names the environment variable {name}, which is not set")
+        return env[name]
+    return text
+
+
+def _number(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise PartnerConfigError(f"{where} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise PartnerConfigError(f"{where} must be more than 0")
+    return number

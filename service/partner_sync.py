@@ -1,0 +1,339 @@
+"""One partner's sync, as its PartnerConnector actor runs it (plain class, no Ray):
+
+- desired quantities follow stock events (and a periodic level pass over the store), coalesced in
+  the Outbox and saved to the listings table before they are pushed;
+- the push loop tells the partner, zeros first, in the connector's batch size, through its rate
+  limiter; a failing partner trips the circuit breaker and waits with jittered backoff, never
+  holding up anyone else;
+- the poll loop fetches orders from the stored cursor; webhooks arrive through `take_webhook`; both
+  feed the same intake, and the cursor or event id is stored only after the orders committed;
+- reconciliation reads what the partner shows and pushes again where it drifted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from actors.commands import VariantStock
+from actors.desk import Channel
+from connectors.base import (
+    AuthExpired,
+    Connector,
+    Listing,
+    OrderEvent,
+    PartnerError,
+    RateLimited,
+)
+from connectors.outbox import Entry, Outbox
+from connectors.resilience import Backoff, CircuitBreaker
+from connectors.rules import ShowRule, available_in
+from service.intake import OrderIntake
+from service.partner_config import PartnerConfig
+from store import listings as store
+from store.catalog import Catalog
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SAVE_EVERY = 0.1          # seconds between saves of changed desired quantities
+FAILED_ITEM_RETRY = 30.0  # a listing the partner refused waits this long
+RECENT = 15 * 60          # seconds of errors the status counts
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+Alert = Callable[[str, str, str], Awaitable[None]]
+
+
+class PartnerDown(Exception):
+    """The circuit is open: the partner is not being called right now."""
+
+
+class PartnerSync:
+    def __init__(self, config: PartnerConfig, connector: Connector, channel: Channel, show: ShowRule,
+                 engine: Any, catalog: Catalog, intake: OrderIntake, publish: Publish, alert: Alert):
+        self.config, self.connector, self.channel, self.show = config, connector, channel, show
+        self.engine, self.catalog, self.intake = engine, catalog, intake
+        self._publish, self._alert = publish, alert
+        self.outbox = Outbox()
+        self.breaker = CircuitBreaker()
+        self._backoff = Backoff()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.cursor: str | None = None
+        self.connected = False
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("pushes", "listings_pushed", "push_failures", "polls", "orders_taken", "webhooks",
+             "webhooks_duplicate", "reconciled", "drift_corrected", "rate_limited"), 0)
+        self.errors: deque[float] = deque(maxlen=1000)
+        self.lags: deque[float] = deque(maxlen=5000)  # desired → pushed, seconds
+        self.last_sync_at: float | None = None
+        self.last_error = ""
+        self._id_cache: dict[str, int] = {}
+
+    # --- life --------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for row in await store.load_listings(self.engine, self.config.id):
+            self.outbox.load(row.sku, row.desired, row.desired_at, row.pushed, row.pushed_at)
+        self.cursor, saved = await store.load_state(self.engine, self.config.id)
+        self.connector.spec.credentials.update(saved)
+        await self.level_pass()
+        for loop in (self._connect_then_poll, self._push_forever, self._save_forever, self._level_forever,
+                     self._reconcile_forever):
+            self._tasks.append(asyncio.ensure_future(loop()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._save_desired()
+            await self.connector.close()
+
+    # --- desired quantities ------------------------------------------------------------------------
+
+    def desired(self, levels: Mapping[int, tuple[int, int]]) -> int:
+        return self.show.shown(available_in(levels, self.channel.locations))
+
+    def on_stock(self, stocks: list[VariantStock]) -> None:
+        changed = False
+        for stock in stocks:
+            sku = self.catalog.skus.get(stock.variant_id)
+            if sku is not None:
+                changed |= self.outbox.want(sku, self.desired(stock.levels))
+        if changed:
+            self._wake.set()
+
+    async def level_pass(self) -> None:
+        """Derive every listing's desired quantity from the store: heals any lost event."""
+        await self.catalog.refresh()
+        for variant_id, levels in (await store.all_levels(self.engine)).items():
+            sku = self.catalog.skus.get(variant_id)
+            if sku is not None:
+                self.outbox.want(sku, self.desired(levels))
+        await self._save_desired()
+        self._wake.set()
+
+    async def _save_desired(self) -> None:
+        if not self.outbox.unsaved:
+            return
+        skus, self.outbox.unsaved = self.outbox.unsaved, set()
+        rows = []
+        for sku in skus:
+            entry = self.outbox.entries[sku]
+            variant_id = await self.catalog.variant_id(sku)
+            if variant_id is not None:
+                rows.append((variant_id, entry.desired, entry.desired_at))
+        try:
+            await store.save_desired(self.engine, self.config.id, rows)
+            forced = [v for v, _, _ in rows if self.outbox.entries[self.catalog.skus[v]].pushed is None]
+            # (a listing forced by reconciliation: the store forgets what was pushed, too)
+            await store.forget_pushed(self.engine, self.config.id, forced)
+        except Exception:
+            self.outbox.unsaved |= skus
+            raise
+
+    # --- calling the partner -------------------------------------------------------------------------
+
+    async def call(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+        """One partner call through the breaker; 429s wait as told, other failures count against
+        the breaker and are raised for the loop to back off."""
+        while True:
+            if not self.breaker.allows():
+                raise PartnerDown(f"{self.config.id}: circuit open for {self.breaker.wait():.1f} s more")
+            try:
+                result = await make()
+            except RateLimited as exc:
+                self.counters["rate_limited"] += 1
+                await asyncio.sleep(max(exc.retry_after, 0.05))
+                continue
+            except (PartnerError, AuthExpired) as exc:
+                await self._failed(what, exc)
+                raise
+            self.breaker.success()
+            self._backoff.reset()
+            return result
+
+    async def _failed(self, what: str, exc: Exception) -> None:
+        was_open = self.breaker.state != "closed"
+        self.breaker.failure()
+        self.errors.append(time.time())
+        self.last_error = f"{what}: {exc}"
+        if not was_open and self.breaker.state == "open":
+            await self._alert("sync_failure", self.config.id,
+                              f"{self.config.name} is failing ({exc}); calls paused, retrying with backoff")
+
+    async def _pause(self) -> None:
+        await asyncio.sleep(max(self.breaker.wait(), self._backoff.next_delay()))
+
+    # --- loops -------------------------------------------------------------------------------------
+
+    async def _connect_then_poll(self) -> None:
+        while not self.connected:
+            try:
+                await self.call("connect", self.connector.start)
+                self.connected = True
+                await store.set_status(self.engine, self.config.id, "connected")
+                await self._save_state()
+            except Exception as exc:
+                log.warning("%s: cannot connect yet: %s", self.config.id, exc)
+                await self._pause()
+        self._wake.set()
+        if "poll" in self.connector.capabilities:
+            await self._poll_forever()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            jitter = random.uniform(-self.config.poll_jitter, self.config.poll_jitter)
+            await asyncio.sleep(max(0.05, self.config.poll_interval + jitter))
+            try:
+                await self.poll_once()
+            except Exception as exc:
+                log.warning("%s: poll failed: %s", self.config.id, exc)
+                await store.log_sync(self.engine, self.config.id, "poll", False, str(exc))
+                await self._pause()
+
+    async def poll_once(self) -> int:
+        taken, more = 0, True
+        while more:
+            page = await self.call("poll", lambda: self.connector.fetch_orders(self.cursor,
+                                                                               self.config.page_size))
+            taken += await self.take_events(page.events)
+            self.cursor = page.cursor
+            await self._save_state()
+            await self.call("confirm", functools.partial(self.connector.confirm, page.events))
+            more = page.more
+        self.counters["polls"] += 1
+        self._synced()
+        await store.log_sync(self.engine, self.config.id, "poll", True, f"{taken} new order events",
+                             synced=True)
+        return taken
+
+    async def take_events(self, events: list[OrderEvent], also_seen: tuple[str, ...] = ()) -> int:
+        """Apply the events not seen before, then record them (after the commit)."""
+        seen = await store.seen_events(self.engine, self.config.id, [e.event_id for e in events])
+        fresh = [e for e in events if e.event_id not in seen]
+        report = await self.intake.take(fresh)
+        await store.record_events(self.engine, self.config.id, [*(e.event_id for e in fresh), *also_seen])
+        self.counters["orders_taken"] += report.applied
+        for problem in report.problems:
+            log.warning("%s: %s", self.config.id, problem)
+        for order_id in report.rejected:
+            with contextlib.suppress(Exception):
+                await self.call("cancel", functools.partial(self.connector.cancel_at_partner, order_id,
+                                                            "out of stock"))
+        return len(fresh)
+
+    async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        self.counters["webhooks"] += 1
+        delivery = self.connector.webhook_event_id(headers, body)
+        if delivery and await store.seen_events(self.engine, self.config.id, [f"delivery:{delivery}"]):
+            self.counters["webhooks_duplicate"] += 1
+            return {"status": "duplicate", "taken": 0}
+        events = await self.connector.parse_webhook(headers, body)
+        taken = await self.take_events(events, (f"delivery:{delivery}",) if delivery else ())
+        return {"status": "ok", "taken": taken}
+
+    async def _save_state(self) -> None:
+        await store.save_state(self.engine, self.config.id, self.cursor, self.connector.spec.credentials)
+
+    async def _push_forever(self) -> None:
+        while True:
+            await self._wait_for_work()
+            if not self.connected:
+                continue
+            batch = self.outbox.take(self.connector.max_push_batch)
+            if not batch:
+                continue
+            try:
+                await self._save_desired()  # the store knows what we are about to promise
+                await self.push(batch)
+            except Exception as exc:
+                for entry in batch:
+                    if entry.in_flight:
+                        self.outbox.failed(entry, str(exc), 0.0)
+                self.counters["push_failures"] += 1
+                await store.log_sync(self.engine, self.config.id, "push", False, str(exc))
+                await self._pause()
+
+    async def _wait_for_work(self) -> None:
+        next_at = self.outbox.next_ready_at()
+        timeout = 5.0 if next_at is None else max(0.0, min(5.0, next_at - time.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    async def push(self, batch: list[Entry]) -> None:
+        sent = {entry.sku: entry.desired for entry in batch}
+        results = await self.call("push", lambda: self.connector.push(
+            [Listing(sku, quantity) for sku, quantity in sent.items()]))
+        by_sku = {result.sku: result for result in results}
+        rows: list[tuple[int, int | None, float | None, str]] = []
+        now = time.time()
+        for entry in batch:
+            result = by_sku.get(entry.sku)
+            if result is not None and result.ok:
+                self.lags.append(now - entry.desired_at)
+                self.outbox.pushed(entry, sent[entry.sku])
+                rows.append((self.catalog_id(entry.sku), sent[entry.sku], now, ""))
+            else:
+                error = result.error if result is not None else "the partner did not answer for it"
+                self.outbox.failed(entry, error, FAILED_ITEM_RETRY)
+                rows.append((self.catalog_id(entry.sku), None, None, error))
+        await store.save_pushed(self.engine, self.config.id, rows)
+        ok = sum(1 for r in rows if r[1] is not None)
+        self.counters["pushes"] += 1
+        self.counters["listings_pushed"] += ok
+        self._synced()
+        await store.log_sync(self.engine, self.config.id, "push", ok == len(rows),
+                             f"{ok} of {len(rows)} listings", synced=ok > 0)
+        await self._publish("partner", self.status())
+
+    def catalog_id(self, sku: str) -> int:
+        if len(self._id_cache) != len(self.catalog.skus):
+            self._id_cache = {sku: v for v, sku in self.catalog.skus.items()}
+        return self._id_cache[sku]
+
+    def _synced(self) -> None:
+        self.last_sync_at = time.time()
+
+    async def _save_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY)
+            with contextlib.suppress(Exception):
+                await self._save_desired()
+
+    async def _level_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.level_interval)
+            with contextlib.suppress(Exception):
+                await self.level_pass()
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reconcile_interval)
+            if self.connected:
+                with contextlib.suppress(Exception):
+                    await self.reconcile()
+
+    async def reconcile(self) -> dict[str, int]:
+        """Read what the partner shows; where it differs from what we told it, push again."""
+        from service.partner_checks import reconcile
+
+        return await reconcile(self)
+
+    def retry(self) -> None:
+        self.breaker.success()
+        self._backoff.reset()
+        for entry in self.outbox.entries.values():
+            entry.not_before = 0.0
+        self._wake.set()
+
+    def status(self) -> dict[str, Any]:
+        from service.partner_checks import status
+
+        return status(self)

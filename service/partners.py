@@ -1,0 +1,193 @@
+"""The partners of a running service: their connector actors, and in demo mode the simulators they
+talk to (one child process running all of them, with shoppers).
+
+The web process asks the fleet for status, passes verified webhooks to the right actor, and asks for
+retries and reconciliation. A supervisor calls every actor's `status` every few seconds, which also
+restarts the sync of an actor Ray restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from actors.partner import partner_actor_class
+from connectors.base import Connector, PartnerSpec
+from connectors.registry import connector_class, simulator_class
+from service.config import ChannelRule
+from service.partner_config import PartnerConfig
+from store import listings as store
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+SUPERVISE_EVERY = 2.0
+SIMULATORS_READY_WAIT = 30.0
+
+
+class UnknownPartner(LookupError):
+    pass
+
+
+class PartnerFleet:
+    def __init__(self, runtime: Runtime):
+        self.rt = runtime
+        self.configs: dict[str, PartnerConfig] = {}
+        self.specs: dict[str, PartnerSpec] = {}
+        self.verifiers: dict[str, Connector] = {}
+        self.actors: dict[str, Any] = {}
+        self.sim_urls: dict[str, str] = {}
+        self.last_status: dict[str, dict[str, Any]] = {}
+        self.pids: list[int] = []
+        self._sims: subprocess.Popen[bytes] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def settings(self) -> Any:
+        return self.rt.settings
+
+    def webhook_url(self, partner_id: str) -> str:
+        return f"http://{self.settings.ingress_host}:{self.settings.ingress_port}/webhooks/{partner_id}"
+
+    async def start(self) -> None:
+        configs = dict(self.settings.partners)
+        simulated = [c for c in configs.values() if not c.base_url and self.settings.demo]
+        skipped = [c.id for c in configs.values() if not c.base_url and not self.settings.demo]
+        for partner_id in skipped:
+            log.warning("partner %s has no base_url and demo is off: not started", partner_id)
+            configs.pop(partner_id)
+        endpoints = await self._start_simulators(simulated) if simulated else {}
+        for config in configs.values():
+            self.configs[config.id] = config
+            credentials = dict(config.credentials) or self._demo_credentials(config)
+            base_url = endpoints.get(config.id, config.base_url)
+            self.specs[config.id] = PartnerSpec(config.id, config.kind, base_url, credentials,
+                                                dict(config.options), config.name)
+            self.verifiers[config.id] = connector_class(config.kind)(
+                PartnerSpec(config.id, config.kind, base_url, credentials, dict(config.options), config.name))
+            rule = self.settings.channels.get(config.id) or ChannelRule()
+            await store.ensure_partner(self.rt.engine, config.id, config.kind, config.name,
+                                       self.sim_urls.get(config.id, base_url), rule.policy, config.options)
+            if config.id in endpoints:
+                await store.clear_state(self.rt.engine, config.id)  # a fresh simulator knows no old token
+        for partner_id in self.configs:
+            self._start_actor(partner_id)
+        await asyncio.gather(*(self._ready(pid) for pid in self.actors))
+        self._supervisor = asyncio.ensure_future(self._supervise())
+
+    def _start_actor(self, partner_id: str) -> None:
+        config = self.configs[partner_id]
+        channel = self.rt.channel(partner_id) or self.rt.default_channel(partner_id)
+        show = (self.settings.channels.get(partner_id) or ChannelRule()).show
+        self.actors[partner_id] = partner_actor_class().options(
+            name=f"threadcount-partner-{partner_id}", get_if_exists=True,
+        ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
+                 self.settings.sqlite_synchronous, self.rt.shard_handles)
+
+    async def _ready(self, partner_id: str) -> None:
+        actor = self.actors[partner_id]
+        try:
+            await actor.ready.remote()
+            if self.settings.ray_address == "local":
+                self.pids.append(await actor.pid.remote())
+        except Exception as exc:
+            log.error("partner %s did not start: %s", partner_id, exc)
+
+    def _demo_credentials(self, config: PartnerConfig) -> dict[str, str]:
+        """Demo secrets live in the data folder, so the simulators and connectors agree across restarts."""
+        path = self.settings.data_dir / "demo_partner_credentials.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        if config.id not in known:
+            known[config.id] = simulator_class(config.kind).demo_credentials(config.id)
+            path.write_text(json.dumps(known, indent=2))
+            path.chmod(0o600)
+        return dict(known[config.id])
+
+    async def _start_simulators(self, configs: list[PartnerConfig]) -> dict[str, str]:
+        sims = self.settings.simulators
+        skus = sorted(self.rt.catalog.skus.values())
+        data_dir: Path = self.settings.data_dir
+        ports_file = data_dir / "simulators.ports.json"
+        ports_file.unlink(missing_ok=True)
+        plan = {"ports_file": str(ports_file), "partners": [{
+            "id": c.id, "kind": c.kind, "credentials": self._demo_credentials(c), "skus": skus,
+            "webhook_url": self.webhook_url(c.id),
+            "options": {**c.options, "root": str(data_dir / "sftp" / c.id)},
+            "shopper_interval": sims.shopper_interval if sims.shoppers else None,
+            "duplicate_rate": sims.duplicate_rate,
+        } for c in configs]}
+        plan_file = data_dir / "simulators.plan.json"
+        plan_file.write_text(json.dumps(plan))
+        plan_file.chmod(0o600)
+        log_file = (data_dir / "simulators.log").open("ab")
+        self._sims = subprocess.Popen([sys.executable, "-m", "connectors.simulators", str(plan_file)],
+                                      stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + SIMULATORS_READY_WAIT
+        while not ports_file.exists():
+            if self._sims.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the partner simulators did not start; see {data_dir / 'simulators.log'}")
+            await asyncio.sleep(0.05)
+        where = json.loads(ports_file.read_text())
+        self.sim_urls = {pid: w["base_url"] for pid, w in where.items()}
+        return {pid: w["endpoint"] for pid, w in where.items()}
+
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(SUPERVISE_EVERY)
+            await asyncio.gather(*(self._refresh(pid) for pid in self.actors), return_exceptions=True)
+
+    async def _refresh(self, partner_id: str) -> dict[str, Any]:
+        try:
+            found = await asyncio.wait_for(self.actors[partner_id].status.remote(), 5.0)
+        except Exception as exc:
+            found = {**self.last_status.get(partner_id, {}), "status": "unreachable", "last_error": str(exc)}
+        self.last_status[partner_id] = found
+        return found
+
+    # --- what the web process asks -------------------------------------------------------------------
+
+    def actor(self, partner_id: str) -> Any:
+        if partner_id not in self.actors:
+            raise UnknownPartner(partner_id)
+        return self.actors[partner_id]
+
+    def verify(self, partner_id: str, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        verifier = self.verifiers.get(partner_id)
+        if verifier is None:
+            raise UnknownPartner(partner_id)
+        return verifier.verify_webhook(headers, body, url)
+
+    async def take_webhook(self, partner_id: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        result: dict[str, Any] = await self.actor(partner_id).take_webhook.remote(dict(headers), body)
+        return result
+
+    async def status(self) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(self._refresh(pid) for pid in self.actors)))
+
+    async def reconcile(self, partner_id: str) -> dict[str, int]:
+        result: dict[str, int] = await self.actor(partner_id).reconcile.remote()
+        return result
+
+    async def retry(self, partner_id: str) -> None:
+        await self.actor(partner_id).retry.remote()
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*(a.stop.remote() for a in self.actors.values()),
+                                                  return_exceptions=True), 3.0)
+        if self._sims is not None and self._sims.poll() is None:
+            self._sims.terminate()
+            try:
+                await asyncio.to_thread(self._sims.wait, 5)
+            except subprocess.TimeoutExpired:
+                self._sims.kill()
