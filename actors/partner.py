@@ -37,9 +37,11 @@ STATUS_EVERY = 1.0  # seconds between "partner" events on the hub
 
 class PartnerConnector:
     def __init__(self, config: PartnerConfig, spec: PartnerSpec, channel: Channel, show: ShowRule,
-                 database_url: str, sqlite_synchronous: str, shards: list[Any]):
+                 database_url: str, sqlite_synchronous: str, shard_names: list[str]):
+        """Shards are passed by name, not handle: a restarted actor finds them again, and its
+        constructor arguments stay small enough to travel inline."""
         self._args = (config, spec, channel, show)
-        self._url, self._sqlite_sync, self._shards = database_url, sqlite_synchronous, shards
+        self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
         self._sync: PartnerSync | None = None
         self._starting: asyncio.Lock | None = None
         self._listening: asyncio.Task[None] | None = None
@@ -62,7 +64,9 @@ class PartnerConnector:
         engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
         catalog = Catalog(engine)
         await catalog.refresh()
-        desk = StockDesk(ShardRouter.for_actors(self._shards))
+        import ray
+
+        desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         connector = connector_class(config.kind)(spec, self._session)
 
@@ -109,7 +113,7 @@ class PartnerConnector:
         return True
 
     async def status(self) -> dict[str, Any]:
-        return (await self._started()).status()
+        return {**(await self._started()).status(), "pid": os.getpid()}
 
     async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """Answers after the orders it carries have committed."""

@@ -90,7 +90,7 @@ class PartnerFleet:
         self.actors[partner_id] = partner_actor_class().options(
             name=f"threadcount-partner-{partner_id}", get_if_exists=True,
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
-                 self.settings.sqlite_synchronous, self.rt.shard_handles)
+                 self.settings.sqlite_synchronous, self.rt.shard_names)
 
     async def _ready(self, partner_id: str) -> None:
         actor = self.actors[partner_id]

@@ -76,6 +76,7 @@ class Runtime:
         self._desk: StockDesk | None = None
         self._shards: list[Any] = []
         self._shard_pids: list[int] = []
+        self._shard_names: list[str] = []
         self._hub: Any = None
         self._events: EventFeed | None = None
         self.partners = PartnerFleet(self)
@@ -148,11 +149,11 @@ class Runtime:
         self._hub = hub_actor_class().options(name=HUB_NAME, get_if_exists=True).remote()
         actor = shard_actor_class()
         count = self.settings.shards
+        self._shard_names = [f"threadcount-shard-{i}-of-{count}-{os.getpid()}" for i in range(count)]
         self._shards = [
-            actor.options(name=f"threadcount-shard-{i}-of-{count}-{os.getpid()}").remote(
-                i, count, self.settings.database_url, self.settings.sqlite_synchronous
-            )
-            for i in range(count)
+            actor.options(name=name).remote(i, count, self.settings.database_url,
+                                            self.settings.sqlite_synchronous)
+            for i, name in enumerate(self._shard_names)
         ]
         await asyncio.gather(self._hub.head.remote(), *(shard.ready.remote() for shard in self._shards))
         if self.settings.ray_address == "local":
@@ -211,8 +212,8 @@ class Runtime:
             await self.desk.abort(order_id, variant_ids)
 
     @property
-    def shard_handles(self) -> list[Any]:
-        return list(self._shards)
+    def shard_names(self) -> list[str]:
+        return list(self._shard_names)
 
     def default_channel(self, name: str) -> Channel:
         """A partner with no channel rule: reject, every location by priority."""

@@ -1,0 +1,334 @@
+"""Square for one store: OAuth refresh with expiring access tokens, the catalog's item variations,
+PHYSICAL_COUNT changes ordered by occurred_at with idempotency keys, inventory counts, order search
+with a cursor, order.updated webhooks signed over notification URL + body, and the assumed
+whole-API rate limit.
+
+Choices where Square leaves room: a 429 carries Retry-After (whole seconds); a till sale cancelled
+here is not restocked (Square restocks only on an itemized refund); "shipped" is a no-op, a till
+sale is complete at the counter. `options`: location_id, merchant_id, rate_limit
+{"rate","burst"}, page_size (catalog and counts pages, default 100), rotate_refresh_token (bool).
+Test control: `throttle_next(count, retry_after)` or POST /_sim/square/throttle {"count","retry_after"}.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import secrets
+import time
+import uuid
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from connectors.simulators.base import SimConfig, SimOrder, Simulator
+from connectors.square_format import (
+    ASSUMED_LIMIT,
+    MAX_CHANGES,
+    MAX_ORDERS_PAGE,
+    SIGNATURE_HEADER,
+    configured_limit,
+    count_quantity,
+    iso,
+    maybe_time,
+    order_cursor,
+    read_order_cursor,
+    signature,
+    square_error,
+    square_id,
+)
+
+
+class SquareSimulator(Simulator):
+    kind: ClassVar[str] = "square"
+
+    def __init__(self, config: SimConfig):
+        super().__init__(config)
+        options = config.options
+        self.merchant_id = str(options.get("merchant_id", square_id(config.partner_id, "merchant", size=13)))
+        self.location_id = str(options.get("location_id", square_id(config.partner_id, "location", size=13)))
+        self.limit = configured_limit(options, ASSUMED_LIMIT)
+        self.page_size = int(options.get("page_size", 100))
+        self.rotate_refresh_token = bool(options.get("rotate_refresh_token", False))
+        self.refresh_token = config.credentials["refresh_token"]
+        self.variation_ids = {sku: square_id(config.partner_id, "variation", sku) for sku in config.skus}
+        self.sku_of = {object_id: sku for sku, object_id in self.variation_ids.items()}
+        self.counted_at: dict[str, float] = {}   # sku -> occurred_at of the count shown
+        self.tokens: dict[str, float] = {}       # access token -> expiry (unix seconds)
+        if config.credentials.get("access_token"):
+            self.tokens[config.credentials["access_token"]] = time.time() + config.token_ttl
+        self.answers: dict[str, dict[str, Any]] = {}  # idempotency key -> the answer it got
+        self._forced: list[float] = []
+
+    @classmethod
+    def demo_credentials(cls, partner_id: str) -> dict[str, str]:
+        return {"client_id": f"sq0idp-{secrets.token_urlsafe(16)}",
+                "client_secret": f"sq0csp-{secrets.token_urlsafe(32)}",
+                "refresh_token": f"EQAA{secrets.token_urlsafe(48)}",
+                "signature_key": secrets.token_urlsafe(16)}
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/oauth2/token", self._token),
+            web.get("/v2/locations", self._guarded(self._locations)),
+            web.get("/v2/catalog/list", self._guarded(self._catalog)),
+            web.post("/v2/inventory/changes/batch-create", self._guarded(self._batch_create)),
+            web.post("/v2/inventory/counts/batch-retrieve", self._guarded(self._counts)),
+            web.post("/v2/orders/search", self._guarded(self._search_orders)),
+            web.get("/v2/orders/{order_id}", self._guarded(self._order)),
+            web.post("/_sim/square/throttle", self._sim_throttle),
+        ]
+
+    # --- errors, limits, auth ------------------------------------------------------------------
+
+    def error_response(self, status: int, message: str) -> web.Response:
+        return self._errors(status, [square_error(status, message)])
+
+    def _errors(self, status: int, errors: list[dict[str, Any]]) -> web.Response:
+        return web.json_response({"errors": errors}, status=status)
+
+    def throttled_response(self, retry_after: float) -> web.Response:
+        answer = self.error_response(429, "This request was rate limited. Please retry later.")
+        answer.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return answer
+
+    def throttle_next(self, count: int = 1, retry_after: float = 1.0) -> None:
+        """Answer the next `count` API calls with 429 and this Retry-After (as Square might)."""
+        self._forced.extend([retry_after] * count)
+
+    def _guarded(self, handler: Any) -> Any:
+        """Every /v2 call: the whole-API rate limit first, then Square-Version and the token."""
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if self._forced:
+                self.stats["throttled_forced"] += 1
+                return self.throttled_response(self._forced.pop(0))
+            refused = self.over_limit("api", self.limit) or self._refuse(request)
+            return refused or await handler(request)
+        return guarded
+
+    def _refuse(self, request: web.Request) -> web.Response | None:
+        if not request.headers.get("Square-Version"):
+            return self._errors(400, [square_error(400, "Square-Version header is required",
+                                                  "MISSING_REQUIRED_PARAMETER", "Square-Version")])
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        expiry = self.tokens.get(token) if scheme == "Bearer" else None
+        if expiry is None:
+            return self.error_response(401, "This request could not be authorized.")
+        if expiry <= time.time():
+            self.stats["expired_token_refused"] += 1
+            expired = square_error(401, "The access token has expired.", "ACCESS_TOKEN_EXPIRED")
+            return self._errors(401, [expired])
+        return None
+
+    async def _token(self, request: web.Request) -> web.Response:
+        data = await _json(request)
+        creds = self.config.credentials
+        if data.get("grant_type") != "refresh_token":
+            return self._errors(400, [square_error(400, "grant_type must be refresh_token",
+                                                   "INVALID_VALUE", "grant_type")])
+        if data.get("client_id") != creds["client_id"] or data.get("client_secret") != creds["client_secret"]:
+            return self.error_response(401, "Invalid client_id or client_secret.")
+        if data.get("refresh_token") != self.refresh_token:
+            return self.error_response(401, "Invalid refresh token.")
+        token, expires = f"EAAA{secrets.token_urlsafe(48)}", time.time() + self.config.token_ttl
+        self.tokens[token] = expires
+        if self.rotate_refresh_token:
+            self.refresh_token = f"EQAA{secrets.token_urlsafe(48)}"
+        self.stats["token_refreshes"] += 1
+        return web.json_response({"access_token": token, "token_type": "bearer", "expires_at": iso(expires),
+                                  "merchant_id": self.merchant_id, "refresh_token": self.refresh_token})
+
+    # --- catalog and inventory -----------------------------------------------------------------
+
+    async def _locations(self, _request: web.Request) -> web.Response:
+        store = {"id": self.location_id, "name": "SoHo store", "status": "ACTIVE", "type": "PHYSICAL",
+                 "merchant_id": self.merchant_id}
+        return web.json_response({"locations": [store]})
+
+    async def _catalog(self, request: web.Request) -> web.Response:
+        types = {t.strip().upper() for t in request.query.get("types", "ITEM_VARIATION").split(",")}
+        objects = [self._variation(sku) for sku in self.variation_ids]
+        # A variation without a SKU, as stores have (gift wrap): not one of ours.
+        objects.append({"type": "ITEM_VARIATION", "id": square_id(self.config.partner_id, "wrap"),
+                        "item_variation_data": {"item_id": square_id("wrap-item"), "name": "Gift wrap"}})
+        if "ITEM_VARIATION" not in types:
+            objects = []
+        return self._page(request.query.get("cursor"), "objects", objects, self.page_size)
+
+    def _variation(self, sku: str) -> dict[str, Any]:
+        return {"type": "ITEM_VARIATION", "id": self.variation_ids[sku], "version": 1, "is_deleted": False,
+                "present_at_all_locations": True,
+                "item_variation_data": {"item_id": square_id(self.config.partner_id, "item", sku),
+                                        "name": sku, "sku": sku, "track_inventory": True}}
+
+    def _page(self, cursor: str | None, key: str, items: list[Any], size: int) -> web.Response:
+        try:
+            offset = int(cursor or 0)
+        except ValueError:
+            return self._errors(400, [square_error(400, "Invalid cursor", "INVALID_CURSOR", "cursor")])
+        answer: dict[str, Any] = {key: items[offset:offset + size]}
+        if offset + size < len(items):
+            answer["cursor"] = str(offset + size)
+        return web.json_response(answer)
+
+    async def _batch_create(self, request: web.Request) -> web.Response:
+        data = await _json(request)
+        key, changes = data.get("idempotency_key"), data.get("changes")
+        if not key:
+            return self._errors(400, [square_error(400, "idempotency_key is required",
+                                                   "MISSING_REQUIRED_PARAMETER", "idempotency_key")])
+        if key in self.answers:  # a retried call: the first answer again, applied once
+            self.stats["idempotent_replays"] += 1
+            return web.json_response(self.answers[key])
+        if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_CHANGES:
+            return self._errors(400, [square_error(400, f"changes: 1 to {MAX_CHANGES} changes",
+                                                   "INVALID_ARRAY_LENGTH", "changes")])
+        errors: list[dict[str, Any]] = []
+        touched: dict[str, None] = {}
+        for i, change in enumerate(changes):
+            outcome = self._apply(i, change)
+            if isinstance(outcome, dict):
+                errors.append(outcome)
+            else:
+                touched[outcome] = None
+        answer: dict[str, Any] = {"counts": [self._count(sku) for sku in touched]}
+        if errors:
+            answer["errors"] = errors
+        self.answers[key] = answer
+        return web.json_response(answer)
+
+    def _apply(self, i: int, change: Any) -> dict[str, Any] | str:
+        """One PHYSICAL_COUNT: its SKU, or the error. Square keeps the count with the latest
+        occurred_at, so an older one is recorded and changes nothing."""
+        where = f"changes[{i}].physical_count"
+        count = change.get("physical_count") if isinstance(change, dict) else None
+        if not isinstance(count, dict) or change.get("type") != "PHYSICAL_COUNT":
+            return square_error(400, "only PHYSICAL_COUNT", "INVALID_ENUM_VALUE", f"changes[{i}].type")
+        sku = self.sku_of.get(str(count.get("catalog_object_id")))
+        if sku is None:
+            return square_error(404, "no such catalog object", "NOT_FOUND", f"{where}.catalog_object_id")
+        if count.get("location_id") != self.location_id:
+            return square_error(404, "no such location", "NOT_FOUND", f"{where}.location_id")
+        if count.get("state") != "IN_STOCK":
+            return square_error(400, "state must be IN_STOCK", "INVALID_ENUM_VALUE", f"{where}.state")
+        quantity, occurred = count_quantity(count.get("quantity")), maybe_time(count.get("occurred_at"))
+        if quantity is None:
+            return square_error(400, "quantity must be a non-negative decimal string", "EXPECTED_STRING",
+                                f"{where}.quantity")
+        if occurred is None:
+            return square_error(400, "occurred_at must be RFC 3339", "INVALID_TIME", f"{where}.occurred_at")
+        if occurred < self.counted_at.get(sku, -math.inf):
+            self.stats["stale_counts_ignored"] += 1
+            return sku
+        self.listings[sku], self.counted_at[sku] = quantity, occurred
+        self.stats["counts_applied"] += 1
+        return sku
+
+    def _count(self, sku: str) -> dict[str, Any]:
+        return {"catalog_object_id": self.variation_ids[sku], "catalog_object_type": "ITEM_VARIATION",
+                "state": "IN_STOCK", "location_id": self.location_id, "quantity": str(self.listings[sku]),
+                "calculated_at": iso(time.time())}
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        data = await _json(request)
+        ids = data.get("catalog_object_ids") or list(self.sku_of)
+        locations = data.get("location_ids") or [self.location_id]
+        skus = [self.sku_of[i] for i in ids if i in self.sku_of] if self.location_id in locations else []
+        return self._page(data.get("cursor"), "counts", [self._count(sku) for sku in skus], self.page_size)
+
+    # --- orders --------------------------------------------------------------------------------
+
+    async def _search_orders(self, request: web.Request) -> web.Response:
+        data = await _json(request)
+        if not data.get("location_ids"):
+            return self._errors(400, [square_error(400, "location_ids is required",
+                                                   "MISSING_REQUIRED_PARAMETER", "location_ids")])
+        limit = max(1, min(int(data.get("limit") or 500), MAX_ORDERS_PAGE))
+        query = data.get("query") or {}
+        window = ((query.get("filter") or {}).get("date_time_filter") or {}).get("updated_at") or {}
+        start = maybe_time(window.get("start_at")) or -math.inf
+        end = maybe_time(window.get("end_at")) or math.inf
+        try:
+            after = read_order_cursor(data.get("cursor"))
+        except (ValueError, TypeError):
+            return self._errors(400, [square_error(400, "Invalid cursor", "INVALID_CURSOR", "cursor")])
+        found = sorted((o.updated_at, o.order_id) for o in self.orders.values()
+                       if start <= o.updated_at <= end and o.extra["location_id"] in data["location_ids"])
+        found = [key for key in found if after is None or key > after]
+        answer: dict[str, Any] = {"orders": [self.order_json(self.orders[oid]) for _, oid in found[:limit]]}
+        if len(found) > limit:
+            answer["cursor"] = order_cursor(*found[limit - 1])
+        return web.json_response(answer)
+
+    async def _order(self, request: web.Request) -> web.Response:
+        order = self.orders.get(request.match_info["order_id"])
+        if order is None:
+            return self.error_response(404, f"Order {request.match_info['order_id']} not found.")
+        return web.json_response({"order": self.order_json(order)})
+
+    def order_json(self, order: SimOrder) -> dict[str, Any]:
+        return {"id": order.order_id, "location_id": order.extra["location_id"], "state": order.status,
+                "version": order.extra["version"], "created_at": iso(order.created_at),
+                "updated_at": iso(order.updated_at), "closed_at": iso(order.extra["closed_at"]),
+                "source": {"name": "Square Point of Sale"},
+                "line_items": [{"uid": order.extra["line_uid"], "name": order.sku, "item_type": "ITEM",
+                                "catalog_object_id": self.variation_ids[order.sku],
+                                "quantity": str(order.quantity)}]}
+
+    async def record_order(self, sku: str, quantity: int) -> SimOrder:
+        """A till sale: a COMPLETED order at the store (Square sends order.updated, not created)."""
+        return self.record_offline_sale(sku, quantity, age=0.0)
+
+    def record_offline_sale(self, sku: str, quantity: int, age: float) -> SimOrder:
+        """A sale the till took `age` seconds ago while offline and synced now: its times are old."""
+        at = time.time() - age
+        order = SimOrder(square_id(self.config.partner_id, "order", uuid.uuid4().hex, size=27), sku, quantity,
+                         "COMPLETED", at, at, {"location_id": self.location_id, "version": 1, "closed_at": at,
+                                               "line_uid": secrets.token_urlsafe(16)})
+        self.orders[order.order_id] = order
+        self.sell(sku, quantity)
+        self.stats["orders"] += 1
+        self._notify(order)
+        return order
+
+    async def change_order(self, order: SimOrder, status: str) -> None:
+        if status != "cancelled" or order.status == "CANCELED":
+            return  # a till sale is complete at the counter: nothing ships
+        order.status, order.updated_at = "CANCELED", time.time()
+        order.extra["version"] += 1
+        self._notify(order)
+
+    def _notify(self, order: SimOrder) -> None:
+        url = self.config.webhook_url
+        if not url:
+            return
+        now = time.time()
+        body = json.dumps({
+            "merchant_id": self.merchant_id, "type": "order.updated", "event_id": str(uuid.uuid4()),
+            "created_at": iso(now),
+            "data": {"type": "order", "id": order.order_id, "object": {"order_updated": {
+                "order_id": order.order_id, "state": order.status, "version": order.extra["version"],
+                "location_id": order.extra["location_id"], "created_at": iso(order.created_at),
+                "updated_at": iso(order.updated_at)}}},
+        }).encode()
+        sign = signature(self.config.credentials["signature_key"], url, body)
+        self.deliver(body, functools.partial(_webhook_headers, sign, iso(now)), url)
+
+    async def _sim_throttle(self, request: web.Request) -> web.Response:
+        data = await _json(request)
+        self.throttle_next(int(data.get("count", 1)), float(data.get("retry_after", 1.0)))
+        return web.json_response({"pending": len(self._forced)})
+
+
+def _webhook_headers(sign: str, first_sent: str, _attempt_at: float) -> dict[str, str]:
+    return {"Content-Type": "application/json", SIGNATURE_HEADER: sign,
+            "square-initial-delivery-timestamp": first_sent, "square-environment": "Production"}
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,347 @@
+"""Square, the point of sale of our local stores: we set each variation's IN_STOCK count at the
+store's location, and learn of till sales (COMPLETED orders) by `order.updated` webhooks and by
+searching orders.
+
+Credentials (`spec.credentials`):
+  client_id, client_secret   the OAuth application
+  refresh_token              the merchant's; rewritten if Square rotates it
+  signature_key              the webhook subscription's signature key
+  access_token, expires_at   optional; written back after every refresh (expires_at is RFC 3339)
+
+Options (`spec.options`):
+  location_id      the store's location (default: the first active one from GET /v2/locations)
+  square_version   the Square-Version header (default 2026-08-19)
+  lookback_hours   how far back a polling sweep reaches for offline sales that synced late with an
+                   old updated_at (default 72, Square's offline window)
+  sweep_minutes    how often polling sweeps that far back (default 10); between sweeps it reads on
+                   from the newest updated_at seen
+  rate_limit       {"rate": requests per second, "burst": n} for the whole API
+
+Rate limits: Square does not publish them. We ASSUME 10 requests/s with a burst of 20 across the
+whole API (one bucket, "api"; the simulator enforces the same) and honour Retry-After when a 429
+carries one (Square's does not promise it; we then wait DEFAULT_RETRY_AFTER).
+
+cancel_at_partner stays False: a till sale is already in the shopper's hands and Square cannot
+cancel a COMPLETED order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import aiohttp
+
+from connectors.base import (
+    SAFETY,
+    AuthExpired,
+    Connector,
+    Listing,
+    OrderEvent,
+    OrderPage,
+    PartnerError,
+    PartnerRejected,
+    PartnerSpec,
+    PushResult,
+    RateLimited,
+)
+from connectors.limits import RateLimiter, RateSpec
+from connectors.square_format import (
+    ASSUMED_LIMIT,
+    MAX_CHANGES,
+    SIGNATURE_HEADER,
+    SQUARE_VERSION,
+    PollCursor,
+    configured_limit,
+    errors_text,
+    header,
+    order_event,
+    parse_iso,
+    physical_counts,
+    push_results,
+    search_body,
+    shown_quantities,
+    signature_ok,
+    webhook_order,
+)
+
+DEFAULT_RETRY_AFTER = 1.0
+REFRESH_MARGIN = 300.0     # refresh this long before expiry (or a fifth of a short token's life)
+REDISCOVER_AFTER = 300.0   # an unknown SKU or variation re-reads the catalog at most this often
+OVERLAP = 30.0             # a poll between sweeps re-reads this much before the newest order seen
+COUNTS_BATCH = 100
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+_REFRESHABLE = {"ACCESS_TOKEN_EXPIRED", "UNAUTHORIZED", "ACCESS_TOKEN_REVOKED"}
+
+
+class SquareConnector(Connector):
+    kind: ClassVar[str] = "square"
+    limits: ClassVar[Mapping[str, RateSpec]] = {"api": ASSUMED_LIMIT}
+    max_push_batch: ClassVar[int] = MAX_CHANGES
+    capabilities: ClassVar[tuple[str, ...]] = ("push", "poll", "webhook")
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+        if limiter is None and spec.options.get("rate_limit"):
+            limiter = RateLimiter({"api": configured_limit(spec.options, ASSUMED_LIMIT).scaled(SAFETY)})
+        super().__init__(spec, session, limiter)
+        self.session: aiohttp.ClientSession | None
+        self._own_session: aiohttp.ClientSession | None = None
+        self._version = str(spec.options.get("square_version") or SQUARE_VERSION)
+        self._location_id: str | None = spec.options.get("location_id")
+        self._ids: dict[str, str] = {}    # sku -> ITEM_VARIATION id
+        self._skus: dict[str, str] = {}   # ITEM_VARIATION id -> sku
+        self._discovered_at: float | None = None
+        self._refresh_lock = asyncio.Lock()
+        self._token_life: float | None = None
+        self._last_count_at = 0.0
+        self._lookback = float(spec.options.get("lookback_hours", 72)) * 3600
+        self._sweep_every = float(spec.options.get("sweep_minutes", 10)) * 60
+
+    # --- lifecycle and discovery ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._token()
+        await self._location()
+        await self._discover()
+
+    async def close(self) -> None:
+        if self._own_session is not None:
+            await self._own_session.close()
+            self._own_session = None
+
+    async def _ready(self) -> str:
+        """The location, after start() has run (the ingress may parse a webhook first)."""
+        if self._discovered_at is None:
+            await self.start()
+        return await self._location()
+
+    async def _location(self) -> str:
+        if self._location_id is None:
+            self._location_id = await self._first_location()
+        return self._location_id
+
+    async def _first_location(self) -> str:
+        payload = await self._call("GET", "/v2/locations")
+        active = [loc for loc in payload.get("locations") or [] if loc.get("status", "ACTIVE") == "ACTIVE"]
+        if not active:
+            raise PartnerRejected("Square: the merchant has no active location")
+        return str(active[0]["id"])
+
+    async def _discover(self) -> None:
+        ids: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            params = {"types": "ITEM_VARIATION", **({"cursor": cursor} if cursor else {})}
+            payload = await self._call("GET", "/v2/catalog/list", params=params)
+            for obj in payload.get("objects") or []:
+                sku = (obj.get("item_variation_data") or {}).get("sku")
+                if obj.get("type") == "ITEM_VARIATION" and sku and not obj.get("is_deleted"):
+                    ids[str(sku)] = str(obj["id"])
+            cursor = payload.get("cursor")
+            if not cursor:
+                break
+        self._ids, self._skus = ids, {object_id: sku for sku, object_id in ids.items()}
+        self._discovered_at = time.monotonic()
+
+    async def _rediscover_if_stale(self) -> None:
+        if self._discovered_at is None or time.monotonic() - self._discovered_at >= REDISCOVER_AFTER:
+            await self._discover()
+
+    # --- the operations ------------------------------------------------------------------------
+
+    async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
+        location = await self._ready()
+        if any(listing.sku not in self._ids for listing in listings):
+            await self._rediscover_if_stale()
+        known = [listing for listing in listings if listing.sku in self._ids]
+        missing = "not in Square's catalog (no variation has this SKU)"
+        results = {listing.sku: PushResult(listing.sku, False, missing)
+                   for listing in listings if listing.sku not in self._ids}
+        for start in range(0, len(known), MAX_CHANGES):
+            chunk = known[start:start + MAX_CHANGES]
+            body = {"idempotency_key": str(uuid.uuid4()), "ignore_unchanged_counts": True,
+                    "changes": physical_counts(chunk, self._ids, location, self._count_time())}
+            payload = await self._call("POST", "/v2/inventory/changes/batch-create", body=body)
+            results.update((r.sku, r) for r in push_results([listing.sku for listing in chunk], payload))
+        return [results[listing.sku] for listing in listings]
+
+    def _count_time(self) -> float:
+        """Square keeps the count with the latest occurred_at, so ours must never go backwards."""
+        self._last_count_at = max(time.time(), self._last_count_at + 0.001)
+        return self._last_count_at
+
+    async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
+        location = await self._ready()
+        ids = [self._ids[sku] for sku in dict.fromkeys(skus) if sku in self._ids]
+        shown = dict.fromkeys((self._skus[i] for i in ids), 0)  # no count yet: Square shows none
+        for start in range(0, len(ids), COUNTS_BATCH):
+            cursor: str | None = None
+            while True:
+                body: dict[str, Any] = {"catalog_object_ids": ids[start:start + COUNTS_BATCH],
+                                        "location_ids": [location], **({"cursor": cursor} if cursor else {})}
+                payload = await self._call("POST", "/v2/inventory/counts/batch-retrieve", body=body)
+                shown.update(shown_quantities(payload.get("counts") or [], self._skus, location))
+                cursor = payload.get("cursor")
+                if not cursor:
+                    break
+        return shown
+
+    async def fetch_orders(self, cursor: str | None, page_size: int) -> OrderPage:
+        location = await self._ready()
+        now = time.time()
+        try:
+            state = PollCursor.decode(cursor) if cursor else PollCursor.first(now)
+        except (ValueError, TypeError):
+            state = PollCursor.first(now)  # a cursor we cannot read: start over, ids dedupe
+        start_at, scan = state.scan(now, self._lookback, self._sweep_every, OVERLAP)
+        body = search_body(location, start_at, scan.page, page_size)
+        payload = await self._call("POST", "/v2/orders/search", body=body)
+        orders = payload.get("orders") or []
+        await self._learn_variations(orders)
+        events = [event for order in orders if (event := order_event(order, self._skus))]
+        high = max((parse_iso(o["updated_at"]) for o in orders if o.get("updated_at")), default=0.0)
+        after = scan.after_page(high, payload.get("cursor"), now)
+        return OrderPage(events, after.encode(), more=after.start is not None)
+
+    async def _learn_variations(self, orders: Sequence[Mapping[str, Any]]) -> None:
+        """A line sold from a variation we have not seen may be a SKU added since discovery."""
+        seen = {str(item["catalog_object_id"]) for order in orders
+                for item in order.get("line_items") or [] if item.get("catalog_object_id")}
+        if seen - self._skus.keys():
+            await self._rediscover_if_stale()
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        key = self.spec.credentials.get("signature_key", "")
+        return signature_ok(key, url, body, header(headers, SIGNATURE_HEADER))
+
+    def webhook_event_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        try:
+            event_id = json.loads(body).get("event_id")
+        except (ValueError, AttributeError):
+            return None
+        return str(event_id) if event_id else None
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[OrderEvent]:
+        """The delivery names the order and its new state but no lines, so we fetch the order. The
+        event's kind comes from the delivery's state: a late retry of COMPLETED stays a SALE even if
+        the order was cancelled since (the cancel has its own delivery)."""
+        try:
+            found = webhook_order(json.loads(body))
+        except (ValueError, AttributeError) as exc:
+            raise PartnerRejected(f"Square webhook is not an event envelope: {exc}") from exc
+        if found is None:
+            return []
+        order_id, state, at_location = found
+        location = await self._ready()
+        if at_location is not None and at_location != location:
+            return []  # another store of the same merchant
+        payload = await self._call("GET", f"/v2/orders/{quote(order_id, safe='')}")
+        order = payload.get("order") or {}
+        await self._learn_variations([order])
+        event = order_event(order, self._skus, state)
+        return [event] if event else []
+
+    # --- HTTP and auth -------------------------------------------------------------------------
+
+    async def _call(self, method: str, path: str, *, body: Any = None,
+                    params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        token = await self._token()
+        status, payload, retry_after = await self._send(method, path, token, body, params)
+        if status == 401 and {e.get("code") for e in payload.get("errors") or []} & _REFRESHABLE:
+            token = await self._refresh(stale=token)
+            status, payload, retry_after = await self._send(method, path, token, body, params)
+        return self._answer("api", f"{method} {path}", status, payload, retry_after)
+
+    async def _send(self, method: str, path: str, token: str | None, body: Any,
+                    params: Mapping[str, str] | None) -> tuple[int, dict[str, Any], float | None]:
+        operation = "api" if token else "oauth"
+        await self.limiter.acquire(operation)
+        headers = {"Square-Version": self._version, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = self.spec.base_url.rstrip("/") + path
+        try:
+            async with self._http().request(method, url, json=body, params=params, headers=headers,
+                                            timeout=TIMEOUT) as answer:
+                try:
+                    payload = await answer.json(content_type=None)
+                except ValueError:
+                    payload = None  # a proxy's HTML error page
+                payload = payload if isinstance(payload, dict) else {}
+                return answer.status, payload, _retry_after(answer.headers)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise PartnerError(f"Square {method} {path}: {exc!r}") from exc
+
+    def _answer(self, operation: str, what: str, status: int, payload: dict[str, Any],
+                retry_after: float | None) -> dict[str, Any]:
+        if 200 <= status < 300:
+            return payload
+        detail = f"Square {what} answered {status}: {errors_text(payload)}"
+        if status == 429:
+            wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER
+            self.limiter.honour(operation, wait)
+            raise RateLimited(detail, wait)
+        if status == 401:
+            raise AuthExpired(detail)
+        if status >= 500:
+            raise PartnerError(detail)
+        raise PartnerRejected(detail)
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self.session is not None:
+            return self.session
+        if self._own_session is None:
+            self._own_session = aiohttp.ClientSession()
+        return self._own_session
+
+    async def _token(self) -> str:
+        token = self.spec.credentials.get("access_token")
+        if not token or self._expiring():
+            return await self._refresh(stale=token)
+        return token
+
+    def _expiring(self) -> bool:
+        expires_at = self.spec.credentials.get("expires_at")
+        if not expires_at:
+            return False  # a token of unknown life lasts until Square says it expired
+        margin = min(REFRESH_MARGIN, (self._token_life or REFRESH_MARGIN * 5) / 5)
+        return parse_iso(expires_at) - time.time() <= margin
+
+    async def _refresh(self, stale: str | None) -> str:
+        """One refresh at a time: a call that waited finds the token another call just got."""
+        async with self._refresh_lock:
+            current = self.spec.credentials.get("access_token")
+            if current and current != stale and not self._expiring():
+                return current
+            creds = self.spec.credentials
+            body = {"client_id": creds.get("client_id"), "client_secret": creds.get("client_secret"),
+                    "grant_type": "refresh_token", "refresh_token": creds.get("refresh_token")}
+            status, payload, retry_after = await self._send("POST", "/oauth2/token", None, body, None)
+            if 400 <= status < 500 and status != 429:
+                raise AuthExpired(f"Square refused the refresh token ({status}): {errors_text(payload)}")
+            payload = self._answer("oauth", "POST /oauth2/token", status, payload, retry_after)
+            token = payload.get("access_token")
+            if not token:
+                raise AuthExpired("Square's token answer carried no access_token")
+            creds["access_token"] = str(token)
+            if payload.get("expires_at"):
+                creds["expires_at"] = str(payload["expires_at"])
+                self._token_life = parse_iso(creds["expires_at"]) - time.time()
+            if payload.get("refresh_token"):
+                creds["refresh_token"] = str(payload["refresh_token"])
+            return creds["access_token"]
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: Square sends none, the default wait will do
