@@ -19,6 +19,7 @@ class Entry:
     pushed_at: float | None = None
     not_before: float = 0.0      # a failed item waits before its next try
     in_flight: bool = False
+    sending: int | None = None   # the quantity in flight
     last_error: str = ""
 
     @property
@@ -47,8 +48,8 @@ class Outbox:
         elif entry.desired == desired:
             return False
         else:
-            if entry.dirty and not entry.in_flight:
-                self.coalesced += 1  # the value waiting to go out is replaced, not sent
+            if entry.dirty and not (entry.in_flight and entry.sending == entry.desired):
+                self.coalesced += 1  # the value waiting to go out is replaced, never sent
             if not entry.dirty:
                 entry.desired_at = now
             entry.desired = desired
@@ -73,16 +74,16 @@ class Outbox:
     def take(self, limit: int) -> list[Entry]:
         chosen = sorted(self.ready(), key=lambda e: (e.desired != 0, e.desired_at))[:limit]
         for entry in chosen:
-            entry.in_flight = True
+            entry.in_flight, entry.sending = True, entry.desired
         return chosen
 
     def pushed(self, entry: Entry, quantity: int) -> None:
-        entry.in_flight = False
+        entry.in_flight, entry.sending = False, None
         entry.pushed, entry.pushed_at, entry.last_error = quantity, self._clock(), ""
         entry.not_before = 0.0
 
     def failed(self, entry: Entry, error: str, retry_in: float) -> None:
-        entry.in_flight = False
+        entry.in_flight, entry.sending = False, None
         entry.last_error = error
         entry.not_before = self._clock() + retry_in
 

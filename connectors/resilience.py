@@ -17,7 +17,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         """Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2**attempt)]."""
-        ceiling = min(self.cap, self.base * 2 ** self.attempt)
+        ceiling = min(self.cap, self.base * 2.0 ** min(self.attempt, 60))  # no overflow in long outages
         self.attempt += 1
         return ceiling * self._rand()
 

@@ -11,7 +11,7 @@ import yaml
 
 from actors.commands import Policy
 from connectors.rules import ShowRule
-from service.partner_config import PartnerConfig, partners
+from service.partner_config import PartnerConfig, PartnerConfigError, partners
 
 
 class ConfigError(ValueError):
@@ -83,11 +83,11 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         shards=max(1, _int(shards, "shards")),
         max_batch=_int(batching.get("max_batch", 1000), "batching.max_batch"),
         max_inflight=_int(batching.get("max_inflight", 1), "batching.max_inflight"),
-        linger_ms=float(batching.get("linger_ms", 1.0)),
+        linger_ms=_float(batching.get("linger_ms", 1.0), "batching.linger_ms"),
         admin_token=env.get("THREADCOUNT_ADMIN_TOKEN") or None,
         admin_password=env.get("THREADCOUNT_ADMIN_PASSWORD") or None,
         channels=_channels(raw.get("channels") or {}),
-        partners=partners(raw.get("partners") or {}, env),
+        partners=_partners(raw.get("partners") or {}, env),
         simulators=_simulators(raw.get("simulators") or {}, env),
     )
 
@@ -130,13 +130,29 @@ def _int(value: Any, name: str) -> int:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
 
 
+def _partners(raw: Any, env: dict[str, str]) -> dict[str, PartnerConfig]:
+    if not isinstance(raw, dict):
+        raise ConfigError("partners must be a mapping of partner id to its settings")
+    try:
+        return partners(raw, env)
+    except PartnerConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _simulators(raw: dict[str, Any], env: dict[str, str]) -> SimulatorSettings:
     shoppers = env.get("THREADCOUNT_SHOPPERS", raw.get("shoppers", True))
     return SimulatorSettings(
         shoppers=_bool(shoppers),
-        shopper_interval=float(raw.get("shopper_interval_s", 5.0)),
-        duplicate_rate=float(raw.get("duplicate_rate", 0.05)),
+        shopper_interval=_float(raw.get("shopper_interval_s", 5.0), "simulators.shopper_interval_s"),
+        duplicate_rate=_float(raw.get("duplicate_rate", 0.05), "simulators.duplicate_rate"),
     )
+
+
+def _float(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
 
 
 def _bool(value: Any) -> bool:

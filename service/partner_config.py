@@ -34,6 +34,12 @@ def partners(raw: dict[str, Any], env: dict[str, str]) -> dict[str, PartnerConfi
     for partner_id, spec in raw.items():
         spec = spec or {}
         where = f"partners.{partner_id}"
+        if not isinstance(spec, dict):
+            raise PartnerConfigError(f"{where} must be a mapping (kind, base_url, credentials, ...), "
+                                     f"not {spec!r}")
+        for part in ("poll", "credentials", "options"):
+            if not isinstance(spec.get(part) or {}, dict):
+                raise PartnerConfigError(f"{where}.{part} must be a mapping")
         kind = str(spec.get("kind", partner_id))
         if kind not in KINDS:
             raise PartnerConfigError(f"{where}.kind must be one of {', '.join(KINDS)}, not {kind!r}")

@@ -73,6 +73,7 @@ class PartnerSync:
         self.last_sync_at: float | None = None
         self.last_error = ""
         self._id_cache: dict[str, int] = {}
+        self._saved_credentials: dict[str, str] = {}
 
     # --- life --------------------------------------------------------------------------------------
 
@@ -81,6 +82,7 @@ class PartnerSync:
             self.outbox.load(row.sku, row.desired, row.desired_at, row.pushed, row.pushed_at)
         self.cursor, saved = await store.load_state(self.engine, self.config.id)
         self.connector.spec.credentials.update(saved)
+        self._saved_credentials = dict(self.connector.spec.credentials)
         await self.level_pass()
         for loop in (self._connect_then_poll, self._push_forever, self._save_forever, self._level_forever,
                      self._reconcile_forever):
@@ -148,12 +150,15 @@ class PartnerSync:
             try:
                 result = await make()
             except RateLimited as exc:
+                await self._save_credentials_if_changed()
                 self.counters["rate_limited"] += 1
                 await asyncio.sleep(max(exc.retry_after, 0.05))
                 continue
             except (PartnerError, AuthExpired) as exc:
+                await self._save_credentials_if_changed()
                 await self._failed(what, exc)
                 raise
+            await self._save_credentials_if_changed()
             self.breaker.success()
             self._backoff.reset()
             return result
@@ -239,7 +244,13 @@ class PartnerSync:
         return {"status": "ok", "taken": taken}
 
     async def _save_state(self) -> None:
-        await store.save_state(self.engine, self.config.id, self.cursor, self.connector.spec.credentials)
+        self._saved_credentials = dict(self.connector.spec.credentials)
+        await store.save_state(self.engine, self.config.id, self.cursor, self._saved_credentials)
+
+    async def _save_credentials_if_changed(self) -> None:
+        """At once: a rotated refresh token (Etsy) is the only one that works from now on."""
+        if self.connector.spec.credentials != self._saved_credentials:
+            await self._save_state()
 
     async def _push_forever(self) -> None:
         while True:

@@ -137,7 +137,7 @@ def _shopify_webhook(demo: Service, order_id: int, sku: str, quantity: int) -> t
     }).encode()
     signature = base64.b64encode(hmac.new(secrets["app_secret"].encode(), body, hashlib.sha256).digest())
     return body, {"X-Shopify-Hmac-Sha256": signature.decode(), "X-Shopify-Topic": "orders/create",
-                  "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Shop-Domain": "demo.myshopify.com",
+                  "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Shop-Domain": secrets["shop_domain"],
                   "X-Shopify-Triggered-At": "2026-11-27T10:00:00Z", "Content-Type": "application/json"}
 
 

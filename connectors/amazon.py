@@ -1,0 +1,402 @@
+"""Amazon Selling Partner API connector (kind "amazon").
+
+Credentials (AmazonSimulator checks the same dict):
+  client_id, client_secret   the LWA client of our app
+  refresh_token              the seller's LWA authorisation of our app
+  seller_id                  the seller's merchant token (listings paths)
+  access_token, access_token_expires_at (unix seconds)   written back here on every refresh
+
+Options (defaults match the simulator):
+  marketplace_id        ATVPDKIKX0DER
+  product_type          HOME_BED_AND_BATH, sent with every listing patch
+  feed_threshold        25: a push this big goes as one JSON_LISTINGS_FEED when createFeed has a token
+  auth_url              <base_url>/auth/o2/token (the real one is https://api.amazon.com/auth/o2/token)
+  queue_url             <base_url>/sqs/order-change: the queue our ORDER_CHANGE subscription fills
+  visibility_timeout    60: seconds a received message stays hidden before SQS shows it again
+  lookback_seconds      86400: how far back the first getOrders (no cursor yet) reaches
+  poll_overlap_seconds  60: getOrders is eventually consistent, so each poll reaches back this far
+  feed_poll_seconds     0.5 between getFeed calls; feed_timeout 300 before a feed push gives up
+
+Orders arrive two ways, both giving event ids f"{AmazonOrderId}:{status}" so they dedupe: ORDER_CHANGE
+notifications drained from the queue on every fetch (deleted by confirm() after commit, so an
+uncommitted page reappears), and getOrders polling, only when its bucket has a token (0.0167/s is
+one call a minute; we never wait for it). The queue is read with the LWA token: a simplification of
+the simulator, the real SQS wants AWS credentials. Amazon has no webhooks: verify_webhook is False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from connectors import amazon_format as fmt
+from connectors.base import (
+    AuthExpired,
+    Connector,
+    Listing,
+    OrderEvent,
+    OrderLine,
+    OrderPage,
+    PartnerError,
+    PartnerRejected,
+    PartnerSpec,
+    PushResult,
+    RateLimited,
+)
+from connectors.limits import RateLimiter
+
+_LINES_KEPT = 10_000   # order lines remembered so a polled order needs no getOrderItems
+
+
+@dataclass(frozen=True, slots=True)
+class AmazonOptions:
+    marketplace_id: str
+    product_type: str
+    feed_threshold: int
+    auth_url: str
+    queue_url: str
+    visibility_timeout: int
+    lookback_seconds: float
+    poll_overlap_seconds: float
+    feed_poll_seconds: float
+    feed_timeout: float
+
+    @classmethod
+    def of(cls, spec: PartnerSpec) -> AmazonOptions:
+        base, given = spec.base_url.rstrip("/"), spec.options
+        return cls(str(given.get("marketplace_id", fmt.DEFAULT_MARKETPLACE)),
+                   str(given.get("product_type", fmt.DEFAULT_PRODUCT_TYPE)),
+                   int(given.get("feed_threshold", 25)),
+                   str(given.get("auth_url", f"{base}/auth/o2/token")),
+                   str(given.get("queue_url", f"{base}/sqs/order-change")).rstrip("/"),
+                   int(given.get("visibility_timeout", 60)), float(given.get("lookback_seconds", 86400)),
+                   float(given.get("poll_overlap_seconds", 60)), float(given.get("feed_poll_seconds", 0.5)),
+                   float(given.get("feed_timeout", 300)))
+
+
+class AmazonConnector(Connector):
+    kind = "amazon"
+    limits = fmt.LIMITS
+    max_push_batch = 100
+    capabilities = ("push", "poll")
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+        super().__init__(spec, session, limiter)
+        self.options = AmazonOptions.of(spec)
+        self.listed: set[str] = set()   # the seller's SKUs in our marketplace, learnt at start()
+        self.refreshes = 0
+        self._refresh_lock = asyncio.Lock()
+        self._refresh_at: float | None = None
+        self._lines: dict[str, tuple[OrderLine, ...]] = {}
+
+    # --- the HTTP boundary -------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self.spec.base_url.rstrip("/") + path
+
+    async def _send(self, method: str, url: str | URL, *, token: str | None = None, params: Any = None,
+                    body: Any = None, data: Any = None, content_type: str | None = None) -> tuple[int, Any]:
+        headers = {"x-amz-access-token": token} if token else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            async with self.session.request(method, url, params=params, json=body, data=data,
+                                            headers=headers) as answer:
+                raw = await answer.read()
+                return answer.status, _decoded(raw)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PartnerError(f"{method} {url}: {exc!r}") from exc
+
+    async def _call(self, op: str, method: str, url: str | URL, *, auth: bool = True,
+                    missing_ok: bool = False, **request: Any) -> Any:
+        """One SP-API operation: paced by our bucket, authorised, refreshed and retried once on 403."""
+        status, answer, token = await self._attempt(op, method, url, auth, request)
+        if auth and status == 403 and fmt.is_unauthorized(answer):
+            await self._refresh(stale=token)
+            status, answer, _ = await self._attempt(op, method, url, auth, request)
+            if status == 403 and fmt.is_unauthorized(answer):
+                raise AuthExpired(f"{op}: {fmt.error_text(answer)}")
+        if status == 404 and missing_ok:
+            return None
+        return self._checked(op, status, answer)
+
+    async def _attempt(self, op: str, method: str, url: str | URL, auth: bool,
+                       request: dict[str, Any]) -> tuple[int, Any, str | None]:
+        await self.limiter.acquire(op)
+        token = await self._access_token() if auth else None
+        status, answer = await self._send(method, url, token=token, **request)
+        return status, answer, token
+
+    def _checked(self, op: str, status: int, answer: Any) -> Any:
+        if 200 <= status < 300:
+            return answer
+        text = fmt.error_text(answer)
+        if status == 429:
+            # Amazon sends no Retry-After: its bucket gives a token back 1/rate seconds later.
+            published = self.limits.get(op)
+            wait = 1.0 / published.rate if published else 1.0
+            self.limiter.honour(op, wait)
+            raise RateLimited(f"{op}: {text}", wait)
+        if status >= 500:
+            raise PartnerError(f"{op}: {status} {text}")
+        raise PartnerRejected(f"{op}: {status} {text}")
+
+    # --- LWA -----------------------------------------------------------------------------------------
+
+    async def _access_token(self) -> str:
+        creds = self.spec.credentials
+        token = creds.get("access_token", "")
+        refresh_at = self._refresh_at
+        if refresh_at is None:   # a token persisted by an earlier run: trust it to a minute before expiry
+            refresh_at = _number(creds.get("access_token_expires_at")) - 60
+        if token and time.time() < refresh_at:
+            return token
+        return await self._refresh(stale=token)
+
+    async def _refresh(self, stale: str | None) -> str:
+        async with self._refresh_lock:
+            creds = self.spec.credentials
+            if creds.get("access_token") and creds["access_token"] != stale:
+                return creds["access_token"]   # another call refreshed while this one waited
+            form = {"grant_type": "refresh_token", "refresh_token": creds.get("refresh_token", ""),
+                    "client_id": creds.get("client_id", ""), "client_secret": creds.get("client_secret", "")}
+            await self.limiter.acquire("lwaToken")
+            status, answer = await self._send("POST", self.options.auth_url, data=form)
+            if status >= 500:
+                raise PartnerError(f"LWA token: {status} {answer}")
+            if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
+                raise AuthExpired(f"LWA refused the refresh token: {_lwa_error(answer)}")
+            now, lifetime = time.time(), _number(answer.get("expires_in"), 3600.0)
+            creds["access_token"] = str(answer["access_token"])
+            creds["access_token_expires_at"] = f"{now + lifetime:.3f}"
+            if answer.get("refresh_token"):
+                creds["refresh_token"] = str(answer["refresh_token"])
+            self._refresh_at = now + lifetime - min(60.0, lifetime / 10)
+            self.refreshes += 1
+            return creds["access_token"]
+
+    # --- listings --------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._access_token()
+        self.listed = await self._search_listings()
+
+    async def _search_listings(self) -> set[str]:
+        skus: set[str] = set()
+        url = self._url(f"{fmt.LISTINGS_PATH}/{self._seller}")
+        page_token: str | None = None
+        while True:
+            params = {"marketplaceIds": self.options.marketplace_id, "pageSize": "20"}
+            if page_token:
+                params["pageToken"] = page_token
+            page = await self._call("searchListingsItems", "GET", url, params=params)
+            skus.update(str(item["sku"]) for item in page.get("items") or [] if item.get("sku"))
+            page_token = (page.get("pagination") or {}).get("nextToken")
+            if not page_token:
+                return skus
+
+    async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
+        if not listings:
+            return []
+        if len(listings) >= self.options.feed_threshold and self._feed_has_room():
+            return await self._push_feed(listings)
+        return [await self._patch(listing) for listing in listings]
+
+    def _feed_has_room(self) -> bool:
+        # createFeed refills one token every two minutes: spend one only when it is there now.
+        return not (self.limiter.would_wait("createFeed") or self.limiter.would_wait("getFeedDocument"))
+
+    async def _patch(self, listing: Listing) -> PushResult:
+        answer = await self._call("patchListingsItem", "PATCH", self._item_url(listing.sku),
+                                  params={"marketplaceIds": self.options.marketplace_id},
+                                  body=fmt.patch_body(self.options.product_type, listing.quantity))
+        failure = fmt.patch_outcome(answer)
+        return PushResult(listing.sku, not failure, failure)
+
+    async def _push_feed(self, listings: Sequence[Listing]) -> list[PushResult]:
+        document = fmt.feed_document(self._seller, self.options.product_type, listings)
+        created = await self._call("createFeedDocument", "POST", self._url(f"{fmt.FEEDS_PATH}/documents"),
+                                   body={"contentType": fmt.FEED_CONTENT_TYPE})
+        # A presigned URL: its signature covers the exact encoding, so it goes out as given.
+        await self._call("uploadFeedDocument", "PUT", URL(created["url"], encoded=True), auth=False,
+                         data=json.dumps(document).encode(), content_type=fmt.FEED_CONTENT_TYPE)
+        feed = await self._call("createFeed", "POST", self._url(f"{fmt.FEEDS_PATH}/feeds"),
+                                body={"feedType": "JSON_LISTINGS_FEED",
+                                      "marketplaceIds": [self.options.marketplace_id],
+                                      "inputFeedDocumentId": created["feedDocumentId"]})
+        done = await self._finished_feed(str(feed["feedId"]))
+        report = await self._feed_report(str(done["resultFeedDocumentId"]))
+        failed = fmt.feed_outcomes(listings, report)
+        return [PushResult(listing.sku, listing.sku not in failed, failed.get(listing.sku, ""))
+                for listing in listings]
+
+    async def _finished_feed(self, feed_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.options.feed_timeout
+        while True:
+            feed = await self._call("getFeed", "GET", self._url(f"{fmt.FEEDS_PATH}/feeds/{feed_id}"))
+            status = feed.get("processingStatus")
+            if status == "DONE":
+                return dict(feed)
+            if status == "FATAL":
+                raise PartnerRejected(f"JSON_LISTINGS_FEED {feed_id} ended FATAL")
+            if status == "CANCELLED" or time.monotonic() > deadline:
+                raise PartnerError(f"JSON_LISTINGS_FEED {feed_id} is {status}")
+            await asyncio.sleep(self.options.feed_poll_seconds)
+
+    async def _feed_report(self, document_id: str) -> dict[str, Any]:
+        url = self._url(f"{fmt.FEEDS_PATH}/documents/{document_id}")
+        where = await self._call("getFeedDocument", "GET", url)
+        await self.limiter.acquire("downloadFeedDocument")
+        status, raw = await self._send("GET", URL(where["url"], encoded=True))
+        if where.get("compressionAlgorithm") == "GZIP" and isinstance(raw, bytes):
+            raw = _decoded(gzip.decompress(raw))
+        report = self._checked("downloadFeedDocument", status, raw)
+        if not isinstance(report, dict):
+            raise PartnerError(f"feed report {document_id} is not JSON")
+        return report
+
+    async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
+        shown: dict[str, int] = {}
+        for sku in skus:
+            item = await self._call("getListingsItem", "GET", self._item_url(sku), missing_ok=True,
+                                    params={"marketplaceIds": self.options.marketplace_id,
+                                            "includedData": "fulfillmentAvailability"})
+            quantity = fmt.fulfillment_quantity(item) if item else None
+            if quantity is not None:
+                shown[sku] = quantity
+        return shown
+
+    # --- orders --------------------------------------------------------------------------------------
+
+    async def fetch_orders(self, cursor: str | None, page_size: int) -> OrderPage:
+        state = fmt.OrdersCursor.decode(cursor, time.time() - self.options.lookback_seconds)
+        events, received = await self._drain_queue(page_size)
+        if not self.limiter.would_wait("getOrders"):
+            try:
+                state = await self._poll_orders(state, page_size, events)
+            except RateLimited:
+                pass   # polling is the backstop: the limiter now knows, and the queue's events stand
+            except PartnerError:
+                if not events:
+                    raise
+        paging = state.next_token is not None and not self.limiter.would_wait("getOrders")
+        more = received >= page_size or paging
+        return OrderPage(fmt.merge_events(events), state.encode(), more)
+
+    async def _drain_queue(self, page_size: int) -> tuple[list[OrderEvent], int]:
+        events: list[OrderEvent] = []
+        idle: list[str] = []   # messages that mean nothing to us: delete now, nothing to commit
+        received = 0
+        while received < page_size:
+            want = min(fmt.SQS_BATCH, page_size - received)
+            answer = await self._call("receiveMessage", "POST", f"{self.options.queue_url}/receive",
+                                      body={"MaxNumberOfMessages": want,
+                                            "VisibilityTimeout": self.options.visibility_timeout})
+            messages = answer.get("Messages") or []
+            received += len(messages)
+            for message in messages:
+                found = self._message_events(message)
+                events.extend(found)
+                if not found:
+                    idle.append(str(message["ReceiptHandle"]))
+            if len(messages) < want:
+                break
+        await self._delete_messages(idle)
+        return events, received
+
+    def _message_events(self, message: dict[str, Any]) -> list[OrderEvent]:
+        try:
+            notification_id, fact = fmt.notification_fact(message.get("Body") or "")
+        except ValueError:
+            return []
+        if fact.lines:
+            self._remember(fact.order_id, fact.lines)
+        raw = {"receipt_handles": (str(message["ReceiptHandle"]),), "notification_id": notification_id}
+        return fmt.fact_events(fact, raw)
+
+    async def _poll_orders(self, state: fmt.OrdersCursor, page_size: int,
+                           events: list[OrderEvent]) -> fmt.OrdersCursor:
+        params = {"MarketplaceIds": self.options.marketplace_id,
+                  "MaxResultsPerPage": str(min(100, page_size))}
+        if state.next_token:
+            params["NextToken"] = state.next_token
+        else:
+            params["LastUpdatedAfter"] = fmt.iso(state.after - self.options.poll_overlap_seconds)
+        payload = (await self._call("getOrders", "GET", self._url(fmt.ORDERS_PATH), params=params))["payload"]
+        newest = state.after
+        for order in payload.get("Orders") or []:
+            fact = fmt.polled_fact(order)
+            newest = max(newest, fact.changed_at)
+            if fmt.actionable(fact.status):
+                lines = await self._order_lines(fact.order_id)
+                events.extend(fmt.fact_events(fmt.with_lines(fact, lines), {"receipt_handles": ()}))
+        return state.after_page(payload.get("NextToken"), newest)
+
+    async def _order_lines(self, order_id: str) -> tuple[OrderLine, ...]:
+        known = self._lines.get(order_id)
+        if known:
+            return known
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {}
+        while True:
+            url = self._url(f"{fmt.ORDERS_PATH}/{quote(order_id, safe='')}/orderItems")
+            payload = (await self._call("getOrderItems", "GET", url, params=params))["payload"]
+            items.extend(payload.get("OrderItems") or [])
+            if not payload.get("NextToken"):
+                break
+            params = {"NextToken": payload["NextToken"]}
+        lines = fmt.order_lines(items)
+        self._remember(order_id, lines)
+        return lines
+
+    def _remember(self, order_id: str, lines: tuple[OrderLine, ...]) -> None:
+        self._lines[order_id] = lines
+        if len(self._lines) > _LINES_KEPT:
+            del self._lines[next(iter(self._lines))]
+
+    async def confirm(self, events: Sequence[OrderEvent]) -> None:
+        handles = dict.fromkeys(h for event in events for h in event.raw.get("receipt_handles", ()))
+        await self._delete_messages(list(handles))
+
+    async def _delete_messages(self, handles: list[str]) -> None:
+        for start in range(0, len(handles), fmt.SQS_BATCH):
+            await self._call("deleteMessage", "POST", f"{self.options.queue_url}/delete",
+                             body={"ReceiptHandles": handles[start:start + fmt.SQS_BATCH]})
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    @property
+    def _seller(self) -> str:
+        return quote(self.spec.credentials.get("seller_id", ""), safe="")
+
+    def _item_url(self, sku: str) -> str:
+        return self._url(f"{fmt.LISTINGS_PATH}/{self._seller}/{quote(sku, safe='')}")
+
+
+def _decoded(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return raw
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _lwa_error(answer: Any) -> str:
+    if isinstance(answer, dict) and answer.get("error"):
+        return f"{answer['error']}: {answer.get('error_description', '')}"
+    return str(answer)[:300]

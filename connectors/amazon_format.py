@@ -1,0 +1,294 @@
+"""Amazon Selling Partner API formats, without the network: listing patches, JSON_LISTINGS_FEED
+documents and their processing reports, ORDER_CHANGE notifications, getOrders answers, error shapes
+and the polling cursor. Shared by AmazonConnector and AmazonSimulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import Listing, OrderEvent, OrderEventKind, OrderLine
+from connectors.limits import RateSpec
+
+DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"   # amazon.com
+DEFAULT_PRODUCT_TYPE = "HOME_BED_AND_BATH"
+LISTINGS_PATH = "/listings/2021-08-01/items"
+FEEDS_PATH = "/feeds/2021-06-30"
+ORDERS_PATH = "/orders/v0/orders"
+FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
+AVAILABILITY_PATH = "/attributes/fulfillment_availability"
+SQS_BATCH = 10   # SQS receives and deletes at most 10 messages a call
+
+# The published usage plans (rate per second, burst) per SP-API operation.
+LIMITS: dict[str, RateSpec] = {
+    "patchListingsItem": RateSpec(5.0, 5),
+    "getListingsItem": RateSpec(5.0, 10),
+    "searchListingsItems": RateSpec(5.0, 5),
+    "createFeedDocument": RateSpec(0.5, 15),
+    "createFeed": RateSpec(0.0083, 15),
+    "getFeed": RateSpec(2.0, 15),
+    "getFeedDocument": RateSpec(0.0222, 10),
+    "getOrders": RateSpec(0.0167, 20),
+    "getOrderItems": RateSpec(0.5, 30),
+}
+
+# The order states we act on, each with the facts it implies. An SQS queue does not keep order, so
+# a Shipped notification may arrive before the Unshipped one: emitting the earlier fact too (with its
+# deterministic id) lets the second arrival dedupe instead of reserving stock that already left.
+# Pending (payment not yet authorised) is deliberately absent: Amazon may still drop the order, and it
+# comes back as Unshipped once it is real. PartiallyShipped waits for Shipped to fulfil the lot.
+_IMPLIED: dict[str, tuple[str, ...]] = {
+    "Unshipped": ("Unshipped",),
+    "InvoiceUnconfirmed": ("Unshipped",),
+    "PartiallyShipped": ("Unshipped",),
+    "Shipped": ("Unshipped", "Shipped"),
+    "Canceled": ("Unshipped", "Canceled"),
+}
+_KINDS = {
+    "Unshipped": OrderEventKind.CREATED,
+    "Shipped": OrderEventKind.SHIPPED,
+    "Canceled": OrderEventKind.CANCELLED,
+}
+
+
+def iso(ts: float) -> str:
+    """ISO 8601 in UTC to the second, as the Orders API writes it."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# --- errors and auth -----------------------------------------------------------------------------
+
+def error_text(body: Any) -> str:
+    """`{"errors":[{code,message,details}]}` as one line; anything else as it came."""
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if not isinstance(errors, list) or not errors:
+        return str(body)[:300]
+    parts = []
+    for error in errors:
+        text = f"{error.get('code', '')}: {error.get('message', '')}"
+        parts.append(f"{text} ({error['details']})" if error.get("details") else text)
+    return "; ".join(parts)
+
+
+def is_unauthorized(body: Any) -> bool:
+    """The 403 that a fresh LWA token may cure (expired, revoked or malformed token)."""
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    return isinstance(errors, list) and any(e.get("code") == "Unauthorized" for e in errors)
+
+
+# --- listings --------------------------------------------------------------------------------------
+
+def availability_patches(quantity: int) -> list[dict[str, Any]]:
+    value = [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}]
+    return [{"op": "replace", "path": AVAILABILITY_PATH, "value": value}]
+
+
+def patch_body(product_type: str, quantity: int) -> dict[str, Any]:
+    return {"productType": product_type, "patches": availability_patches(quantity)}
+
+
+def patched_quantity(body: Any) -> int | None:
+    """The DEFAULT channel quantity a patch (or feed message) sets; None when it sets none."""
+    patches = body.get("patches") if isinstance(body, Mapping) else None
+    for patch in patches if isinstance(patches, list) else []:
+        if patch.get("path") != AVAILABILITY_PATH or patch.get("op") not in ("replace", "merge"):
+            continue
+        for value in patch.get("value") or []:
+            quantity = value.get("quantity")
+            if value.get("fulfillment_channel_code") == "DEFAULT" and isinstance(quantity, int):
+                return quantity
+    return None
+
+
+def issues_text(issues: Iterable[Mapping[str, Any]]) -> str:
+    """The ERROR issues of a submission; warnings do not make it fail."""
+    return "; ".join(f"{i.get('code', '')}: {i.get('message', '')}" for i in issues
+                     if i.get("severity", "ERROR") == "ERROR")
+
+
+def patch_outcome(answer: Mapping[str, Any]) -> str:
+    """"" when patchListingsItem accepted the patch, else the partner's reason."""
+    if answer.get("status") == "ACCEPTED":
+        return ""
+    return issues_text(answer.get("issues") or []) or f"submission {answer.get('status', 'unknown')}"
+
+
+def fulfillment_quantity(item: Mapping[str, Any]) -> int | None:
+    for availability in item.get("fulfillmentAvailability") or []:
+        if availability.get("fulfillmentChannelCode") == "DEFAULT":
+            return int(availability.get("quantity") or 0)
+    return None
+
+
+def feed_document(seller_id: str, product_type: str, listings: Sequence[Listing]) -> dict[str, Any]:
+    """A JSON_LISTINGS_FEED document; message ids count from 1 in the listings' order."""
+    messages = [{"messageId": n, "sku": listing.sku, "operationType": "PATCH", "productType": product_type,
+                 "patches": availability_patches(listing.quantity)}
+                for n, listing in enumerate(listings, start=1)]
+    return {"header": {"sellerId": seller_id, "version": "2.0", "issueLocale": "en_US"}, "messages": messages}
+
+
+def feed_outcomes(listings: Sequence[Listing], report: Mapping[str, Any]) -> dict[str, str]:
+    """The failure text per SKU from a JSON_LISTINGS_FEED processing report (absent: accepted)."""
+    by_message: dict[int, list[Mapping[str, Any]]] = {}
+    for issue in report.get("issues") or []:
+        by_message.setdefault(int(issue.get("messageId", 0)), []).append(issue)
+    failed = {}
+    for n, listing in enumerate(listings, start=1):
+        text = issues_text(by_message.get(n, []))
+        if text:
+            failed[listing.sku] = text
+    return failed
+
+
+# --- orders ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    """An order's state as one ORDER_CHANGE notification or one getOrders row tells it."""
+
+    order_id: str
+    status: str
+    purchased_at: float
+    changed_at: float
+    lines: tuple[OrderLine, ...] = ()
+
+
+def event_id(order_id: str, status: str) -> str:
+    """The same for a notification and a poll of the same fact, so the two dedupe."""
+    return f"{order_id}:{status}"
+
+
+def fact_events(fact: OrderFact, raw: Mapping[str, Any]) -> list[OrderEvent]:
+    """The order events a fact means; none for states we do not act on (Pending)."""
+    events = []
+    for status in _IMPLIED.get(fact.status, ()):
+        at = fact.purchased_at if status == "Unshipped" else fact.changed_at
+        events.append(OrderEvent(event_id(fact.order_id, status), _KINDS[status], fact.order_id,
+                                 fact.lines, at, raw))
+    return events
+
+
+def actionable(status: str) -> bool:
+    return status in _IMPLIED
+
+
+def order_lines(items: Iterable[Mapping[str, Any]]) -> tuple[OrderLine, ...]:
+    """getOrderItems rows carry QuantityOrdered; ORDER_CHANGE summaries carry Quantity."""
+    lines = []
+    for item in items:
+        quantity = item.get("QuantityOrdered", item.get("Quantity"))
+        if item.get("SellerSKU") and isinstance(quantity, int) and quantity > 0:
+            lines.append(OrderLine(str(item["SellerSKU"]), quantity))
+    return tuple(lines)
+
+
+def notification_fact(body: str | bytes) -> tuple[str, OrderFact]:
+    """(NotificationId, fact) from an ORDER_CHANGE notification; ValueError when it is not one."""
+    try:
+        data = json.loads(body)
+        change = data["Payload"]["OrderChangeNotification"]
+        summary = change["Summary"]
+        notification_id = str(data["NotificationMetadata"]["NotificationId"])
+        if data.get("NotificationType") != "ORDER_CHANGE":
+            raise ValueError(f"not an ORDER_CHANGE notification: {data.get('NotificationType')!r}")
+        trigger = change.get("OrderChangeTrigger") or {}
+        changed = trigger.get("TimeOfOrderChange") or data.get("EventTime") or summary["PurchaseDate"]
+        fact = OrderFact(str(change["AmazonOrderId"]), str(summary["OrderStatus"]),
+                         parse_iso(summary["PurchaseDate"]), parse_iso(changed),
+                         order_lines(summary.get("OrderItems") or []))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed ORDER_CHANGE notification: {exc!r}") from exc
+    return notification_id, fact
+
+
+def polled_fact(order: Mapping[str, Any], lines: tuple[OrderLine, ...] = ()) -> OrderFact:
+    """A fact from one getOrders row (its lines come from getOrderItems)."""
+    return OrderFact(str(order["AmazonOrderId"]), str(order["OrderStatus"]), parse_iso(order["PurchaseDate"]),
+                     parse_iso(order.get("LastUpdateDate") or order["PurchaseDate"]), lines)
+
+
+def with_lines(fact: OrderFact, lines: tuple[OrderLine, ...]) -> OrderFact:
+    return replace(fact, lines=lines)
+
+
+def order_item_id(order_id: str, n: int) -> str:
+    """The n-th (from 1) OrderItemId of an order, the same in notifications and getOrderItems."""
+    return f"{order_id.replace('-', '')[-12:]}{n:02d}"
+
+
+def order_change_notification(fact: OrderFact, seller_id: str, marketplace_id: str,
+                              notification_id: str) -> dict[str, Any]:
+    """The ORDER_CHANGE notification Amazon sends for `fact` (the simulator's side)."""
+    items = [{"OrderItemId": order_item_id(fact.order_id, n), "SellerSKU": line.sku,
+              "SupplyType": "Now", "Quantity": line.quantity} for n, line in enumerate(fact.lines, start=1)]
+    change = {
+        "NotificationLevel": "OrderLevel", "SellerId": seller_id, "AmazonOrderId": fact.order_id,
+        "OrderChangeType": "OrderStatusChange",
+        "OrderChangeTrigger": {"TimeOfOrderChange": iso(fact.changed_at),
+                               "ChangeReason": "OrderStatusChange"},
+        "Summary": {"MarketplaceId": marketplace_id, "OrderStatus": fact.status,
+                    "PurchaseDate": iso(fact.purchased_at), "FulfillmentType": "MFN",
+                    "OrderType": "StandardOrder", "OrderItems": items},
+    }
+    return {
+        "NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+        "EventTime": iso(fact.changed_at), "Payload": {"OrderChangeNotification": change},
+        "NotificationMetadata": {"ApplicationId": "amzn1.sellerapps.app.threadcount",
+                                 "SubscriptionId": "threadcount-order-change",
+                                 "PublishTime": iso(fact.changed_at), "NotificationId": notification_id},
+    }
+
+
+def merge_events(events: Iterable[OrderEvent]) -> list[OrderEvent]:
+    """One event per event_id, in first-seen order, carrying every SQS receipt handle it came with
+    (duplicates and the poll's copy of the same fact), so confirm() deletes them all."""
+    merged: dict[str, OrderEvent] = {}
+    for event in events:
+        first = merged.get(event.event_id)
+        if first is None:
+            merged[event.event_id] = event
+            continue
+        handles = (*first.raw.get("receipt_handles", ()), *event.raw.get("receipt_handles", ()))
+        raw = {**first.raw, "receipt_handles": tuple(dict.fromkeys(handles))}
+        merged[event.event_id] = replace(first, lines=first.lines or event.lines, raw=raw)
+    return list(merged.values())
+
+
+# --- the polling cursor ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class OrdersCursor:
+    """getOrders' LastUpdatedAfter watermark, the NextToken of a listing still being paged, and the
+    newest LastUpdateDate seen in it (the watermark once the paging is done)."""
+
+    after: float
+    next_token: str | None = None
+    seen: float = 0.0
+
+    def encode(self) -> str:
+        return json.dumps({"after": iso(self.after), "next": self.next_token, "seen": iso(self.seen)})
+
+    @classmethod
+    def decode(cls, cursor: str | None, default_after: float) -> OrdersCursor:
+        """An unreadable cursor starts over from the look-back rather than failing forever."""
+        try:
+            data = json.loads(cursor or "")
+            after = parse_iso(data["after"])
+            seen = parse_iso(data.get("seen") or data["after"])
+            return cls(after, data.get("next") or None, max(after, seen))
+        except (ValueError, KeyError, TypeError):
+            return cls(default_after, None, default_after)
+
+    def after_page(self, next_token: str | None, newest: float) -> OrdersCursor:
+        seen = max(self.seen, newest)
+        if next_token:
+            return OrdersCursor(self.after, next_token, seen)
+        return OrdersCursor(seen, None, seen)

@@ -1,0 +1,329 @@
+"""Etsy Open API v3: quantities through whole-inventory rewrites, receipts by polling and by the
+ORDER_PAID (and, where subscribed, shipped/canceled) webhooks.
+
+Credentials (`spec.credentials`):
+  keystring, shared_secret  the app's key; sent as `x-api-key: keystring:shared_secret`
+  refresh_token             OAuth refresh token; Etsy rotates it on every use, so the new one is
+                            written back here at once (the actor persists credentials)
+  user_id, shop_id          the seller's ids (access tokens read `<user_id>.<token>`)
+  webhook_secret            `whsec_<base64 key>` from the webhook portal
+  access_token, access_token_expires_at   written by the connector (the second is when we stop
+                            using the token: a little before Etsy's expiry)
+Options (`spec.options`):
+  listing_states     states whose listings carry our SKUs (default ["active", "sold_out"])
+  order_lookback     seconds of receipts read on the very first poll (default 86400)
+  webhook_tolerance  seconds a webhook timestamp may differ from our clock (default 300)
+  rediscover_after   seconds before an unknown SKU makes us list the shop again (default 60)
+
+Orders: receipts sorted by update time, read by keyset (each page starts again at the last update
+time seen, skipping what was read at exactly that second; see ReceiptCursor), so a receipt updated
+while we page shifts nothing unread. Events derive from each receipt's state, `{receipt_id}:{kind}`,
+the same on the webhook path.
+
+Rate limits: Etsy counts per app, 10 a second and 10,000 a rolling day, so every call takes from
+two buckets, "request" and "daily". Calls are made one at a time; the buckets pace them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import aiohttp
+
+from connectors.base import (
+    AuthExpired,
+    Connector,
+    Listing,
+    OrderEvent,
+    OrderPage,
+    PartnerError,
+    PartnerRejected,
+    PartnerSpec,
+    PushResult,
+    RateLimited,
+)
+from connectors.etsy_format import (
+    ReceiptCursor,
+    inventory_for_put,
+    receipt_events,
+    receipt_id_from_url,
+    shown_quantities,
+    verify_signature,
+)
+from connectors.limits import RateLimiter, RateSpec
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/v3/public/oauth/token"
+API = "/v3/application"
+PER_DAY = 10_000
+MAX_PAGE = 100
+
+
+class Gone(PartnerRejected):
+    """Etsy answered 404: the listing or receipt is no longer there."""
+
+
+class EtsyConnector(Connector):
+    kind = "etsy"
+    limits: ClassVar[Mapping[str, RateSpec]] = {
+        "request": RateSpec(10.0, 10.0),
+        "daily": RateSpec(PER_DAY / 86_400, PER_DAY),
+    }
+    max_push_batch = 100
+    capabilities = ("push", "poll", "webhook")
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+        super().__init__(spec, session, limiter)
+        self._auth_lock = asyncio.Lock()
+        self._listing_of: dict[str, int] = {}   # our SKU -> the Etsy listing that carries it
+        self._discovered_at = float("-inf")
+        self.refreshes = 0
+
+    @property
+    def _shop(self) -> str:
+        return f"{API}/shops/{self.spec.credentials['shop_id']}"
+
+    # --- the contract ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._token()
+        await self._discover()
+
+    async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
+        wanted = {listing.sku: listing.quantity for listing in listings}
+        await self._learn_unknown(wanted)
+        results: dict[str, PushResult] = {}
+        for listing_id, skus in self._by_listing(wanted).items():
+            results.update(await self._push_listing(listing_id, {sku: wanted[sku] for sku in skus}))
+        return [results.get(listing.sku) or PushResult(listing.sku, False, "no Etsy listing carries this SKU")
+                for listing in listings]
+
+    async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
+        await self._learn_unknown(skus)
+        shown: dict[str, int] = {}
+        for listing_id, wanted in self._by_listing(skus).items():
+            inventory = await self._call("GET", f"{API}/listings/{listing_id}/inventory")
+            quantities = shown_quantities(inventory)
+            shown.update({sku: quantities[sku] for sku in wanted if sku in quantities})
+        return shown
+
+    async def fetch_orders(self, cursor: str | None, page_size: int) -> OrderPage:
+        lookback = float(self.spec.options.get("order_lookback", 86_400))
+        position = ReceiptCursor.decode(cursor, int(time.time() - lookback))
+        limit, offset = max(1, min(page_size, MAX_PAGE)), 0
+        while True:
+            page = await self._call("GET", f"{self._shop}/receipts", params={
+                "min_last_modified": position.since, "limit": limit, "offset": offset,
+                "sort_on": "updated", "sort_order": "asc"})
+            receipts: list[Mapping[str, Any]] = page.get("results", [])
+            fresh = position.fresh(receipts)
+            more = int(page.get("count", 0)) > offset + len(receipts)
+            if fresh or not more or not receipts:
+                break
+            # A full page of receipts all read before, all updated in the same second: step past them.
+            offset += len(receipts)
+        events = [event for receipt in fresh for event in receipt_events(receipt)]
+        return OrderPage(events, position.after(receipts).encode(), more)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        tolerance = float(self.spec.options.get("webhook_tolerance", 300))
+        return verify_signature(
+            self.spec.credentials.get("webhook_secret", ""), _header(headers, "webhook-id"),
+            _header(headers, "webhook-timestamp"), _header(headers, "webhook-signature"), body,
+            now=time.time(), tolerance=tolerance)
+
+    def webhook_event_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        return _header(headers, "webhook-id") or None
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[OrderEvent]:
+        """Etsy's payload names the receipt only (`resource_url`); its lines come from the API. The
+        receipt's current state decides the events, so a late retry of ORDER_PAID for a receipt since
+        shipped gives both events, with the ids polling would give."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return []
+        if str(payload.get("shop_id", "")) != str(self.spec.credentials["shop_id"]):
+            log.warning("etsy webhook for another shop %r ignored", payload.get("shop_id"))
+            return []
+        receipt_id = receipt_id_from_url(str(payload.get("resource_url", "")))
+        if receipt_id is None:
+            return []
+        return receipt_events(await self._call("GET", f"{self._shop}/receipts/{receipt_id}"))
+
+    # --- listings ------------------------------------------------------------------------------
+
+    async def _discover(self) -> None:
+        """Every listing of the shop (per state, paged), then each one's inventory for its SKUs."""
+        listing_ids: list[int] = []
+        states = self.spec.options.get("listing_states", ("active", "sold_out"))
+        for state in [states] if isinstance(states, str) else states:
+            offset = 0
+            while True:
+                page = await self._call("GET", f"{self._shop}/listings",
+                                        params={"state": state, "limit": MAX_PAGE, "offset": offset})
+                results = page.get("results", [])
+                listing_ids += [int(listing["listing_id"]) for listing in results]
+                offset += len(results)
+                if not results or offset >= int(page.get("count", 0)):
+                    break
+        found: dict[str, int] = {}
+        for listing_id in listing_ids:
+            inventory = await self._call("GET", f"{API}/listings/{listing_id}/inventory")
+            found.update(dict.fromkeys(shown_quantities(inventory), listing_id))
+        self._listing_of = found
+        self._discovered_at = time.monotonic()
+
+    async def _learn_unknown(self, skus: Any) -> None:
+        """A SKU we cannot place may be on a listing made since we last looked; look again, rarely."""
+        again_after = float(self.spec.options.get("rediscover_after", 60))
+        if any(sku not in self._listing_of for sku in skus) \
+                and time.monotonic() - self._discovered_at > again_after:
+            await self._discover()
+
+    def _by_listing(self, skus: Any) -> dict[int, list[str]]:
+        groups: dict[int, list[str]] = {}
+        for sku in skus:
+            if sku in self._listing_of:
+                groups.setdefault(self._listing_of[sku], []).append(sku)
+        return groups
+
+    async def _push_listing(self, listing_id: int, quantities: dict[str, int]) -> dict[str, PushResult]:
+        """GET the whole inventory, set our quantities, PUT all of it back."""
+        path = f"{API}/listings/{listing_id}/inventory"
+        try:
+            body, found = inventory_for_put(await self._call("GET", path), quantities)
+            if found:
+                await self._call("PUT", path, body=body)
+        except PartnerRejected as exc:
+            if isinstance(exc, Gone):   # the listing was deleted: look for its SKUs elsewhere next time
+                for sku in quantities:
+                    self._listing_of.pop(sku, None)
+            return {sku: PushResult(sku, False, str(exc)) for sku in quantities}
+        results = {}
+        for sku in quantities:
+            if sku in found:
+                results[sku] = PushResult(sku, True)
+            else:
+                self._listing_of.pop(sku, None)
+                results[sku] = PushResult(sku, False, f"listing {listing_id} no longer carries this SKU")
+        return results
+
+    # --- HTTP and auth -------------------------------------------------------------------------
+
+    async def _call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
+                    body: Any = None) -> Any:
+        """One API call; on Etsy's expired/invalid token answer, refresh once and try once more."""
+        token = await self._token()
+        used = self.spec.credentials.get("access_token")
+        status, data = await self._send(method, path, params=params, json_body=body, token=token)
+        if status == 401 and _error(data) == "invalid_token":
+            await self._refresh(stale=used)
+            token = await self._token()
+            status, data = await self._send(method, path, params=params, json_body=body, token=token)
+            if status == 401:
+                raise AuthExpired(f"Etsy refused a fresh token: {_describe(data)}")
+        if status >= 400:
+            rejected = Gone if status == 404 else PartnerRejected
+            raise rejected(f"Etsy {method} {path}: {status} {_describe(data)}")
+        return data
+
+    async def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                    json_body: Any = None, form: Mapping[str, str] | None = None,
+                    token: str | None = None) -> tuple[int, Any]:
+        await self.limiter.acquire("daily")
+        await self.limiter.acquire("request")
+        creds = self.spec.credentials
+        headers = {"x-api-key": f"{creds['keystring']}:{creds['shared_secret']}"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            async with self.session.request(method, self.spec.base_url.rstrip("/") + path, params=params,
+                                            json=json_body, data=form, headers=headers) as answer:
+                text = await answer.text()
+                status, answer_headers = answer.status, answer.headers
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise PartnerError(f"Etsy {method} {path}: {exc!r}") from exc
+        data = _json(text)
+        self._watch_daily(answer_headers)
+        if status == 429:
+            retry_after = _seconds(answer_headers.get("retry-after"), 1.0)
+            self.limiter.honour("request", retry_after)
+            if answer_headers.get("x-remaining-today") == "0":
+                self.limiter.honour("daily", retry_after)
+            raise RateLimited(f"Etsy {method} {path}: 429 {_describe(data)}", retry_after)
+        if status >= 500:
+            raise PartnerError(f"Etsy {method} {path}: {status} {_describe(data)}")
+        return status, data
+
+    def _watch_daily(self, headers: Mapping[str, str]) -> None:
+        """Etsy's count of the day is the truth (other tools may share the app's key): with none left,
+        wait until one comes back."""
+        if headers.get("x-remaining-today") == "0":
+            per_day = _seconds(headers.get("x-limit-per-day"), PER_DAY)
+            self.limiter.honour("daily", 86_400 / max(per_day, 1.0))
+
+    async def _token(self) -> str:
+        creds = self.spec.credentials
+        token = creds.get("access_token")
+        if not token or time.time() >= _seconds(creds.get("access_token_expires_at"), 0.0):
+            await self._refresh(stale=token)
+            token = creds["access_token"]
+        user = creds.get("user_id", "")
+        return token if not user or token.startswith(f"{user}.") else f"{user}.{token}"
+
+    async def _refresh(self, stale: str | None) -> None:
+        """Trade the refresh token for a new pair. Serialised, and skipped when another task already
+        replaced the token we found stale: the refresh token works only once."""
+        async with self._auth_lock:
+            creds = self.spec.credentials
+            if creds.get("access_token") != stale:
+                return
+            status, data = await self._send("POST", TOKEN_PATH, form={
+                "grant_type": "refresh_token", "client_id": creds["keystring"],
+                "refresh_token": creds["refresh_token"]})
+            if status != 200 or not isinstance(data, Mapping) or "access_token" not in data:
+                raise AuthExpired(f"Etsy refused the refresh token: {status} {_describe(data)}")
+            lifetime = float(data.get("expires_in", 3600))
+            creds["refresh_token"] = str(data["refresh_token"])
+            creds["access_token"] = str(data["access_token"])
+            creds["access_token_expires_at"] = str(time.time() + lifetime - min(60.0, lifetime / 10))
+            self.refreshes += 1
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    found = headers.get(name)
+    if found is None:
+        found = next((value for key, value in headers.items() if key.lower() == name), None)
+    return found or ""
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {"error": text[:200]}
+
+
+def _error(data: Any) -> str:
+    return str(data.get("error", "")) if isinstance(data, Mapping) else ""
+
+
+def _describe(data: Any) -> str:
+    if isinstance(data, Mapping) and "error" in data:
+        detail = data.get("error_description")
+        return f"{data['error']} ({detail})" if detail else str(data["error"])
+    return str(data)[:200]
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default

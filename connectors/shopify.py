@@ -1,0 +1,290 @@
+"""Shopify Admin API: quantities set with the GraphQL inventorySetQuantities mutation at one location,
+orders polled over REST with Link-header paging or received as signed webhooks.
+
+Credentials: `access_token` (an offline Admin API token sent as X-Shopify-Access-Token; it does not
+expire, so a 401 means it was revoked: AuthExpired), `app_secret` (the app's client secret, the key of
+the webhook HMAC), `shop_domain` (e.g. "linens.myshopify.com"; deliveries naming another shop are
+refused).
+Options: `api_version` (default "2025-10"), `location_id` (default: the first location listed by
+GET locations.json), `order_lookback_hours` (how far back the first poll looks; default 24).
+
+Limits: Shopify's REST bucket (40, leaking 2/s) is one per app and shop whatever the endpoint, so
+every REST call spends from the one operation "rest"; GraphQL spends query-cost points from
+"graphql" (2000, restoring 100/s), set_cost() points per mutation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import aiohttp
+
+from connectors.base import (
+    AuthExpired,
+    Connector,
+    Listing,
+    OrderEvent,
+    OrderPage,
+    PartnerError,
+    PartnerRejected,
+    PartnerSpec,
+    PushResult,
+    RateLimited,
+)
+from connectors.limits import RateLimiter, RateSpec
+from connectors.shopify_format import (
+    API_VERSION,
+    CANCEL_REASONS,
+    MAX_LEVEL_ITEMS,
+    MAX_PAGE,
+    MAX_SET_QUANTITIES,
+    ORDER_FIELDS,
+    OrdersCursor,
+    format_time,
+    graphql_error_text,
+    header,
+    next_page_info,
+    order_events,
+    rest_error_text,
+    set_cost,
+    set_quantities_request,
+    split_user_errors,
+    throttled_wait,
+    webhook_authentic,
+    webhook_events,
+)
+
+BATCH_REFUSED = "not applied: Shopify refused another quantity in the same call"
+
+
+class ShopifyConnector(Connector):
+    kind: ClassVar[str] = "shopify"
+    limits: ClassVar[Mapping[str, RateSpec]] = {
+        "rest": RateSpec(2.0, 40.0),
+        "graphql": RateSpec(100.0, 2000.0),
+    }
+    max_push_batch: ClassVar[int] = MAX_SET_QUANTITIES
+    capabilities: ClassVar[tuple[str, ...]] = ("push", "poll", "webhook", "cancel")
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+        super().__init__(spec, session, limiter)
+        self.items: dict[str, int] = {}   # our SKU -> Shopify inventory_item_id
+        self.location_id: int | None = None
+
+    @property
+    def api(self) -> str:
+        base = self.spec.base_url.rstrip("/") or f"https://{self.spec.credentials['shop_domain']}"
+        return f"{base}/admin/api/{self.spec.options.get('api_version', API_VERSION)}"
+
+    async def start(self) -> None:
+        configured = self.spec.options.get("location_id")
+        self.location_id = int(configured) if configured else await self._first_location()
+        self.items = await self._discover_items()
+
+    # --- the wire ------------------------------------------------------------------------------
+
+    async def _call(self, op: str, method: str, path: str, cost: float = 1.0,
+                    **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
+        if self.session is None:
+            raise PartnerError("Shopify connector has no HTTP session")
+        bucket = self.limiter.bucket(op)
+        # A bucket configured smaller than one call's cost would never fill: spend all it holds.
+        await self.limiter.acquire(op, min(cost, bucket.spec.burst) if bucket is not None else cost)
+        headers = {"X-Shopify-Access-Token": self.spec.credentials["access_token"],
+                   "Accept": "application/json"}
+        try:
+            async with self.session.request(method, self.api + path, headers=headers, **kwargs) as answer:
+                status, answer_headers, text = answer.status, answer.headers, await answer.text()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise PartnerError(f"Shopify {method} {path}: {exc!r}") from exc
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError as exc:
+            if status < 300:
+                raise PartnerError(f"Shopify {method} {path}: answer is not JSON") from exc
+            payload = text
+        self._check(op, status, payload, answer_headers)
+        return payload, answer_headers
+
+    def _check(self, op: str, status: int, payload: Any, headers: Mapping[str, str]) -> None:
+        if status < 300:
+            return
+        text = rest_error_text(payload)
+        if status == 401:
+            raise AuthExpired(f"Shopify refused the access token: {text}")
+        if status == 429:
+            retry_after = _seconds(header(headers, "Retry-After"), 2.0)
+            self.limiter.honour(op, retry_after)
+            raise RateLimited(f"Shopify {status}: {text}", retry_after)
+        if status >= 500:
+            raise PartnerError(f"Shopify {status}: {text}")
+        raise PartnerRejected(f"Shopify {status}: {text}")
+
+    async def _rest(self, method: str, path: str, **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
+        return await self._call("rest", method, path, **kwargs)
+
+    async def _graphql(self, body: Mapping[str, Any], cost: int) -> Mapping[str, Any]:
+        answer, _ = await self._call("graphql", "POST", "/graphql.json", cost=cost, json=body)
+        if not isinstance(answer, dict):
+            raise PartnerError("Shopify GraphQL answer is not an object")
+        wait = throttled_wait(answer)
+        if wait is not None:
+            self.limiter.honour("graphql", wait)
+            raise RateLimited("Shopify GraphQL: Throttled", wait)
+        if answer.get("errors"):
+            raise PartnerRejected(f"Shopify GraphQL: {graphql_error_text(answer)}")
+        return answer.get("data") or {}
+
+    # --- discovery -----------------------------------------------------------------------------
+
+    async def _first_location(self) -> int:
+        payload, _ = await self._rest("GET", "/locations.json")
+        locations = payload.get("locations") or []
+        if not locations:
+            raise PartnerRejected("Shopify shop has no locations to keep stock at")
+        return int(locations[0]["id"])
+
+    async def _discover_items(self) -> dict[str, int]:
+        items: dict[str, int] = {}
+        params: dict[str, str] = {"limit": str(MAX_PAGE), "fields": "id,variants"}
+        while True:
+            payload, headers = await self._rest("GET", "/products.json", params=params)
+            for product in payload.get("products") or []:
+                for variant in product.get("variants") or []:
+                    if variant.get("sku") and variant.get("inventory_item_id"):
+                        items[str(variant["sku"])] = int(variant["inventory_item_id"])
+            page_info = next_page_info(header(headers, "Link"))
+            if page_info is None:
+                return items
+            params = {"limit": str(MAX_PAGE), "fields": "id,variants", "page_info": page_info}
+
+    # --- push ----------------------------------------------------------------------------------
+
+    async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
+        latest = {listing.sku: listing for listing in listings}   # Shopify refuses a pair twice in a call
+        results: dict[str, PushResult] = {}
+        known = [listing for listing in latest.values() if listing.sku in self.items]
+        for listing in latest.values():
+            if listing.sku not in self.items:
+                results[listing.sku] = PushResult(listing.sku, False, "no Shopify variant has this SKU")
+        for start in range(0, len(known), MAX_SET_QUANTITIES):
+            chunk = known[start:start + MAX_SET_QUANTITIES]
+            results.update({r.sku: r for r in await self._push_chunk(chunk)})
+        return [results[listing.sku] for listing in listings]
+
+    async def _push_chunk(self, chunk: Sequence[Listing]) -> list[PushResult]:
+        """Shopify applies a call whole or not at all: when it names the quantities it objects to, the
+        others are sent once more on their own so that one bad SKU does not hold back the rest."""
+        indexed, general = await self._set_quantities(chunk)
+        if general or not indexed:
+            return _outcome(chunk, indexed, general)
+        refused = [PushResult(chunk[i].sku, False, message) for i, message in indexed.items()]
+        rest = [listing for i, listing in enumerate(chunk) if i not in indexed]
+        if not rest:
+            return refused
+        return refused + _outcome(rest, *await self._set_quantities(rest))
+
+    async def _set_quantities(self, chunk: Sequence[Listing]) -> tuple[dict[int, str], list[str]]:
+        if self.location_id is None:
+            raise RuntimeError("ShopifyConnector.start() must run before push()")
+        # Shopify refuses a negative `available` for the whole call; nothing shown is the same thing.
+        levels = [(self.items[listing.sku], max(0, listing.quantity)) for listing in chunk]
+        body = set_quantities_request(levels, self.location_id, str(uuid.uuid4()))
+        data = await self._graphql(body, set_cost(len(levels)))
+        result = data.get("inventorySetQuantities") or {}
+        return split_user_errors(result.get("userErrors") or [])
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
+        by_item = {self.items[sku]: sku for sku in skus if sku in self.items}
+        shown: dict[str, int] = {}
+        ids = list(by_item)
+        for start in range(0, len(ids), MAX_LEVEL_ITEMS):
+            chunk = ids[start:start + MAX_LEVEL_ITEMS]
+            params = {"inventory_item_ids": ",".join(map(str, chunk)),
+                      "location_ids": str(self.location_id), "limit": str(MAX_PAGE)}
+            payload, _ = await self._rest("GET", "/inventory_levels.json", params=params)
+            for level in payload.get("inventory_levels") or []:
+                sku = by_item.get(int(level["inventory_item_id"]))
+                if sku is not None and int(level["location_id"]) == self.location_id:
+                    shown[sku] = int(level.get("available") or 0)
+        # An item not stocked at our location shows nothing to buy.
+        return {sku: shown.get(sku, 0) for sku in by_item.values()}
+
+    async def fetch_orders(self, cursor: str | None, page_size: int) -> OrderPage:
+        state = OrdersCursor.decode(cursor) or self._first_cursor()
+        params = {"limit": str(max(1, min(page_size, MAX_PAGE))), "fields": ORDER_FIELDS}
+        if state.page_info:
+            params["page_info"] = state.page_info   # Shopify allows no other filter beside page_info
+        else:
+            params.update(status="any", updated_at_min=state.since)
+        try:
+            payload, headers = await self._rest("GET", "/orders.json", params=params)
+        except PartnerRejected:
+            if not state.page_info:
+                raise
+            # A page_info Shopify no longer takes would stop polling for good: page again from
+            # `since`; what comes twice dedupes on its event ids.
+            return await self.fetch_orders(OrdersCursor(state.since).encode(), page_size)
+        orders = payload.get("orders") or []
+        page_info = next_page_info(header(headers, "Link"))
+        events = [event for order in orders for event in order_events(order)]
+        return OrderPage(events, state.after_page(orders, page_info).encode(), more=page_info is not None)
+
+    def _first_cursor(self) -> OrdersCursor:
+        hours = float(self.spec.options.get("order_lookback_hours", 24))
+        return OrdersCursor(since=format_time(time.time() - hours * 3600))
+
+    # --- webhooks and cancels ------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        credentials = self.spec.credentials
+        return webhook_authentic(credentials.get("app_secret", ""), credentials.get("shop_domain", ""),
+                                 headers, body)
+
+    def webhook_event_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        return header(headers, "X-Shopify-Webhook-Id")
+
+    async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[OrderEvent]:
+        try:
+            order = json.loads(body)
+        except ValueError as exc:
+            raise PartnerRejected("Shopify webhook body is not JSON") from exc
+        if not isinstance(order, dict) or "id" not in order:
+            return []
+        return webhook_events(header(headers, "X-Shopify-Topic"), order)
+
+    async def cancel_at_partner(self, order_id: str, reason: str) -> bool:
+        if not order_id.isdigit():
+            raise PartnerRejected(f"order_id: {order_id!r} is not a Shopify order id")
+        body = {"reason": reason if reason in CANCEL_REASONS else "inventory"}
+        try:
+            await self._rest("POST", f"/orders/{order_id}/cancel.json", json=body)
+        except PartnerRejected:
+            # A cancel that went through but whose answer was lost comes back refused when retried:
+            # the order itself says whether it is cancelled.
+            payload, _ = await self._rest("GET", f"/orders/{order_id}.json",
+                                          params={"fields": "id,cancelled_at"})
+            if not (payload.get("order") or {}).get("cancelled_at"):
+                raise
+        return True
+
+
+def _outcome(chunk: Sequence[Listing], indexed: Mapping[int, str],
+             general: Sequence[str]) -> list[PushResult]:
+    if not indexed and not general:
+        return [PushResult(listing.sku, True) for listing in chunk]
+    fallback = "; ".join(general) or BATCH_REFUSED
+    return [PushResult(listing.sku, False, indexed.get(i, fallback)) for i, listing in enumerate(chunk)]
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default

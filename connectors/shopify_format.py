@@ -1,0 +1,322 @@
+"""Shopify's formats, pure: the inventorySetQuantities mutation and its cost, global ids, Link-header
+paging, the webhook HMAC, the orders cursor, and REST orders read as order events. No network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from connectors.base import OrderEvent, OrderEventKind, OrderLine
+
+API_VERSION = "2025-10"
+SET_QUANTITIES_NAME = "inventorySet"
+SET_QUANTITIES = (
+    "mutation inventorySet($input: InventorySetQuantitiesInput!, $key: String!) { "
+    "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
+    "inventoryAdjustmentGroup { id } userErrors { field message code } } }"
+)
+MAX_SET_QUANTITIES = 250   # quantities in one inventorySetQuantities call
+MAX_LEVEL_ITEMS = 50       # inventory_item_ids in one inventory_levels.json call
+MAX_PAGE = 250             # REST `limit` at most
+CANCEL_REASONS = frozenset({"customer", "inventory", "fraud", "declined", "other"})
+ORDER_FIELDS = "id,name,created_at,updated_at,cancelled_at,fulfillment_status,financial_status,line_items"
+TOPIC_KINDS = {
+    "orders/create": OrderEventKind.CREATED,
+    "orders/fulfilled": OrderEventKind.SHIPPED,
+    "orders/cancelled": OrderEventKind.CANCELLED,
+}
+_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([a-z]+)"?')
+_PAGE_INFO = re.compile(r"[?&]page_info=([^&>]+)")
+
+
+def set_cost(quantities: int) -> int:
+    """Our model of the mutation's query cost: a base of 10 points and one per quantity set."""
+    return 10 + quantities
+
+
+def gid(kind: str, numeric: int | str) -> str:
+    return f"gid://shopify/{kind}/{numeric}"
+
+
+def gid_number(value: Any, kind: str) -> int | None:
+    """The numeric id inside "gid://shopify/<kind>/<n>", or None when it is not one."""
+    prefix = f"gid://shopify/{kind}/"
+    if not isinstance(value, str) or not value.startswith(prefix) or not value[len(prefix):].isdigit():
+        return None
+    return int(value[len(prefix):])
+
+
+def set_quantities_request(levels: Sequence[tuple[int, int]], location_id: int, key: str) -> dict[str, Any]:
+    """The GraphQL body setting `available` for (inventory_item_id, quantity) pairs at one location.
+    changeFromQuantity is null: we are the source of truth and set absolute quantities."""
+    quantities = [
+        {"inventoryItemId": gid("InventoryItem", item), "locationId": gid("Location", location_id),
+         "quantity": quantity, "changeFromQuantity": None}
+        for item, quantity in levels
+    ]
+    return {
+        "query": SET_QUANTITIES,
+        "variables": {"input": {"name": "available", "reason": "correction", "quantities": quantities},
+                      "key": key},
+    }
+
+
+def split_user_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[dict[int, str], list[str]]:
+    """userErrors as (message by index into `quantities`, messages about the request as a whole)."""
+    indexed: dict[int, str] = {}
+    general: list[str] = []
+    for error in errors:
+        message = f"{error.get('code') or 'ERROR'}: {error.get('message', '')}".rstrip(": ")
+        field = [str(part) for part in error.get("field") or []]
+        if len(field) >= 3 and field[:2] == ["input", "quantities"] and field[2].isdigit():
+            indexed[int(field[2])] = message
+        else:
+            general.append(message)
+    return indexed, general
+
+
+def throttled_wait(answer: Mapping[str, Any]) -> float | None:
+    """Seconds until the cost bucket holds this query again when the answer is THROTTLED, else None."""
+    errors = answer.get("errors")
+    if not isinstance(errors, list):
+        return None
+    if not any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors if isinstance(e, dict)):
+        return None
+    cost = (answer.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    rate = float(status.get("restoreRate") or 50.0)
+    missing = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+    return max(missing / rate, 1.0 / rate)
+
+
+def graphql_error_text(answer: Mapping[str, Any]) -> str:
+    errors = answer.get("errors")
+    if isinstance(errors, list):
+        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
+    return str(errors)
+
+
+def rest_error_text(payload: Any) -> str:
+    """Shopify's REST errors: {"errors": "text"}, {"errors": {"field": ["text"]}} or {"error": "text"}."""
+    if not isinstance(payload, dict):
+        return str(payload)[:300]
+    errors = payload.get("errors", payload.get("error", payload))
+    if isinstance(errors, dict):
+        return "; ".join(f"{field}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                         for field, v in errors.items())
+    if isinstance(errors, list):
+        return "; ".join(map(str, errors))
+    return str(errors)
+
+
+def next_page_info(link: str | None) -> str | None:
+    """The page_info of the rel="next" URL in a Link header (which may also carry rel="previous")."""
+    # Not split on commas: a URL's `fields=id,variants` has them too.
+    for url, rel in _LINK.findall(link or ""):
+        if rel == "next":
+            info = _PAGE_INFO.search(url)
+            return info.group(1) if info else None
+    return None
+
+
+def sign(secret: str, body: bytes) -> str:
+    """X-Shopify-Hmac-Sha256: base64 of HMAC-SHA256 over the raw body, keyed by the app's secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name whatever its case (a plain dict is not case-insensitive)."""
+    found = headers.get(name)
+    if found is not None:
+        return found
+    lowered = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == lowered), None)
+
+
+def webhook_authentic(secret: str, shop_domain: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """The HMAC over the raw body is exact, and the delivery names our shop: one app secret signs for
+    every shop the app is installed on, so the domain keeps another shop's orders out."""
+    signature = header(headers, "X-Shopify-Hmac-Sha256")
+    if not secret or not signature:
+        return False
+    shop = header(headers, "X-Shopify-Shop-Domain")
+    if shop is not None and shop_domain and shop.strip().lower() != shop_domain.strip().lower():
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), signature.strip().encode())
+
+
+def parse_time(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def format_time(seconds: float, utc_offset_minutes: int = 0) -> str:
+    """Shopify's timestamps: whole seconds in the shop's time zone, e.g. 2026-01-15T10:00:00-05:00."""
+    zone = UTC if not utc_offset_minutes else timezone(timedelta(minutes=utc_offset_minutes))
+    return datetime.fromtimestamp(int(seconds), zone).isoformat(timespec="seconds")
+
+
+def order_lines(order: Mapping[str, Any]) -> tuple[OrderLine, ...]:
+    """Lines with one of our SKUs; custom items without a SKU are not stock we keep."""
+    return tuple(
+        OrderLine(str(line["sku"]), int(line.get("quantity") or 0))
+        for line in order.get("line_items") or []
+        if line.get("sku") and int(line.get("quantity") or 0) > 0
+    )
+
+
+def order_event(order: Mapping[str, Any], kind: OrderEventKind) -> OrderEvent:
+    """One fact about an order; the id is the same whether it came by webhook or by poll."""
+    at = {
+        OrderEventKind.CREATED: order.get("created_at"),
+        OrderEventKind.CANCELLED: order.get("cancelled_at"),
+    }.get(kind, order.get("updated_at"))
+    return OrderEvent(
+        event_id=f"{order['id']}:{kind.value}", kind=kind, order_id=str(order["id"]),
+        lines=order_lines(order), occurred_at=parse_time(at) or parse_time(order.get("updated_at")),
+        raw={"name": order.get("name")},
+    )
+
+
+def order_events(order: Mapping[str, Any]) -> list[OrderEvent]:
+    """Every fact the order's state shows, oldest first (a polled order may have moved on twice)."""
+    kinds = [OrderEventKind.CREATED]
+    if order.get("fulfillment_status") == "fulfilled":
+        kinds.append(OrderEventKind.SHIPPED)
+    if order.get("cancelled_at"):
+        kinds.append(OrderEventKind.CANCELLED)
+    return [order_event(order, kind) for kind in kinds]
+
+
+def webhook_events(topic: str | None, order: Mapping[str, Any]) -> list[OrderEvent]:
+    kind = TOPIC_KINDS.get(topic or "")
+    return [order_event(order, kind)] if kind is not None else order_events(order)
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersCursor:
+    """Where polling stands: `since` (updated_at_min, inclusive, so an order written in the same second
+    after our read is not missed; the boundary order comes again and dedupes), and while paging
+    the Link header's `page_info` plus the latest updated_at seen so far."""
+
+    since: str
+    page_info: str | None = None
+    seen: str | None = None
+
+    def encode(self) -> str:
+        return json.dumps({"since": self.since, "page_info": self.page_info, "seen": self.seen})
+
+    @classmethod
+    def decode(cls, text: str | None) -> OrdersCursor | None:
+        try:
+            data = json.loads(text or "")
+            return cls(str(data["since"]), data.get("page_info"), data.get("seen"))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def after_page(self, orders: Sequence[Mapping[str, Any]], next_info: str | None) -> OrdersCursor:
+        seen = self.seen
+        for order in orders:
+            seen = later(seen, order.get("updated_at"))
+        if next_info is not None:
+            return replace(self, page_info=next_info, seen=seen)
+        return OrdersCursor(since=later(self.since, seen) or self.since)
+
+
+def later(a: str | None, b: Any) -> str | None:
+    """The later of two Shopify timestamps, kept in the partner's own spelling."""
+    if parse_time(b) is None:
+        return a
+    if a is None or parse_time(a) is None:
+        return str(b)
+    return str(b) if (parse_time(b) or 0) > (parse_time(a) or 0) else a
+
+
+def page_token(state: Mapping[str, Any]) -> str:
+    """An opaque page_info the way Shopify makes them: URL-safe base64 of a small JSON state."""
+    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def read_page_token(token: str) -> dict[str, Any] | None:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None
+
+
+SET_REASONS = frozenset({
+    "correction", "cycle_count_available", "damaged", "movement_created", "movement_updated",
+    "movement_received", "movement_canceled", "other", "promotion", "quality_control", "received",
+    "reservation_created", "reservation_deleted", "reservation_updated", "restock", "safety_stock",
+    "shrinkage",
+})
+MAX_QUANTITY = 1_000_000_000
+
+
+def user_error(field: Sequence[str] | None, code: str | None, message: str) -> dict[str, Any]:
+    return {"field": list(field) if field is not None else None, "message": message, "code": code}
+
+
+def check_set_quantities(
+    data: Mapping[str, Any], items: Container[int], locations: Container[int],
+    level: Callable[[int, int], int],
+) -> tuple[list[tuple[int, int, int]], list[dict[str, Any]]]:
+    """Shopify's rules for an inventorySetQuantities input: the (item, location, quantity) changes,
+    or the userErrors that refuse the whole call."""
+    errors = []
+    if data.get("name") not in ("available", "on_hand"):
+        errors.append(user_error(["input", "name"], "INVALID_NAME",
+                                 "The quantity name must be either 'available' or 'on_hand'."))
+    if data.get("reason") not in SET_REASONS:
+        errors.append(user_error(["input", "reason"], "INVALID_REASON", "The specified reason is invalid."))
+    changes: list[tuple[int, int, int]] = []
+    for i, quantity in enumerate(data.get("quantities") or []):
+        error = _check_quantity(["input", "quantities", str(i)], quantity, items, locations, level)
+        pair = (gid_number(quantity.get("inventoryItemId"), "InventoryItem") or 0,
+                gid_number(quantity.get("locationId"), "Location") or 0)
+        if error is None and pair in {(item, location) for item, location, _ in changes}:
+            error = user_error(["input", "quantities", str(i)],
+                               "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+                               "The combination of inventoryItemId and locationId must be unique.")
+        if error is not None:
+            errors.append(error)
+        else:
+            changes.append((*pair, int(quantity["quantity"])))
+    return changes, errors
+
+
+def _check_quantity(path: list[str], quantity: Mapping[str, Any], items: Container[int],
+                    locations: Container[int], level: Callable[[int, int], int]) -> dict[str, Any] | None:
+    item = gid_number(quantity.get("inventoryItemId"), "InventoryItem")
+    if item is None or item not in items:
+        return user_error([*path, "inventoryItemId"], "INVALID_INVENTORY_ITEM",
+                          "The specified inventory item could not be found.")
+    location = gid_number(quantity.get("locationId"), "Location")
+    if location is None or location not in locations:
+        return user_error([*path, "locationId"], "INVALID_LOCATION",
+                          "The specified location could not be found.")
+    value = quantity.get("quantity")
+    if not isinstance(value, int) or isinstance(value, bool):
+        return user_error([*path, "quantity"], None, "Quantity must be an integer.")
+    if value < 0:
+        return user_error([*path, "quantity"], "INVALID_QUANTITY_NEGATIVE", "The quantity can't be negative.")
+    if value > MAX_QUANTITY:
+        return user_error([*path, "quantity"], "INVALID_QUANTITY_TOO_HIGH",
+                          "The total quantity can't be higher than 1,000,000,000.")
+    expected = quantity.get("changeFromQuantity")
+    if expected is not None and expected != level(item, location):
+        return user_error([*path, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE",
+                          "The changeFromQuantity value does not match persisted value.")
+    return None

@@ -1,0 +1,364 @@
+"""Etsy Open API v3, imitated: OAuth refresh with rotating refresh tokens, listings whose products
+are our variants, the whole-inventory PUT with Etsy's checks, receipts, Standard-Webhooks deliveries
+and the per-second and per-day limits with their headers on every answer.
+
+Listings: `config.skus` in order, cut into consecutive chunks of `options["variants_per_listing"]`
+(default 20); each SKU is a product whose property values are Size (the SKU up to its last "-") and
+Primary color (after it). Product and offering ids change on every inventory PUT, as Etsy's do.
+Other options: `limit_per_second` (10), `limit_per_day` (10,000; a token bucket stands in for the
+rolling day), `webhook_events` (order.paid, order.shipped, order.canceled), `price` (45.0).
+`POST /_sim/throttle {"count": n, "retry_after": s}` makes the next n API calls answer 429.
+A cancelled receipt does not put its quantity back on the listing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+
+from connectors.etsy_format import put_body_error, sign_webhook
+from connectors.limits import RateSpec
+from connectors.simulators.base import SimConfig, SimOrder, Simulator
+
+API = "/v3/application"
+TOKEN_PATH = "/v3/public/oauth/token"
+SIZE, COLOR = 100, 200
+WEBHOOK_EVENTS = ("order.paid", "order.shipped", "order.canceled")
+CHANGE_STATUS = {"shipped": ("completed", "order.shipped"), "cancelled": ("canceled", "order.canceled")}
+
+
+class EtsySimulator(Simulator):
+    kind = "etsy"
+
+    def __init__(self, config: SimConfig):
+        super().__init__(config)
+        creds = config.credentials
+        self.api_key = f"{creds['keystring']}:{creds['shared_secret']}"
+        self.user_id, self.shop_id = int(creds["user_id"]), int(creds["shop_id"])
+        self.refresh_token = creds["refresh_token"]
+        self.tokens: dict[str, float] = {}                 # access token -> expiry (unix)
+        self.per_second = float(config.options.get("limit_per_second", 10))
+        self.per_day = float(config.options.get("limit_per_day", 10_000))
+        self.inventories: dict[int, dict[str, Any]] = {}   # listing -> inventory without quantities
+        self.listing_of: dict[str, int] = {}
+        self._value_ids: dict[str, int] = {}
+        self._forced: list[float] = []
+        size = max(1, int(config.options.get("variants_per_listing", 20)))
+        for start in range(0, len(config.skus), size):
+            self._add_listing(config.skus[start:start + size])
+
+    @classmethod
+    def demo_credentials(cls, partner_id: str) -> dict[str, str]:
+        user_id = str(10_000_000 + secrets.randbelow(89_999_999))
+        key = base64.b64encode(secrets.token_bytes(24)).decode()
+        return {"keystring": secrets.token_hex(12), "shared_secret": secrets.token_urlsafe(8),
+                "refresh_token": f"{user_id}.{secrets.token_urlsafe(48)}", "user_id": user_id,
+                "shop_id": str(30_000_000 + secrets.randbelow(9_999_999)), "webhook_secret": f"whsec_{key}"}
+
+    # --- the catalog ---------------------------------------------------------------------------
+
+    def _add_listing(self, skus: list[str]) -> None:
+        listing_id = 1_000_000_000 + self.next_id()
+        price = float(self.config.options.get("price", 45.0))
+        self.inventories[listing_id] = {
+            "products": [{"sku": sku, "property_values": self._properties(sku),
+                          "offerings": [{"price": price, "is_enabled": True}]} for sku in skus],
+            "price_on_property": [], "quantity_on_property": [SIZE, COLOR], "sku_on_property": [SIZE, COLOR]}
+        self._renumber(listing_id)
+
+    def _properties(self, sku: str) -> list[dict[str, Any]]:
+        size, _, color = sku.rpartition("-")
+        pairs = ((SIZE, "Size", size or sku), (COLOR, "Primary color", color if size else "Default"))
+        return [{"property_id": pid, "property_name": name, "scale_id": None,
+                 "value_ids": [self._value_ids.setdefault(value, 5_000 + len(self._value_ids))],
+                 "values": [value]} for pid, name, value in pairs]
+
+    def _renumber(self, listing_id: int) -> None:
+        for product in self.inventories[listing_id]["products"]:
+            product["product_id"] = 2_000_000_000 + self.next_id()
+            product["offerings"][0]["offering_id"] = 4_000_000_000 + self.next_id()
+            self.listing_of[product["sku"]] = listing_id
+
+    def _render_inventory(self, listing_id: int) -> dict[str, Any]:
+        inventory = self.inventories[listing_id]
+        return {**inventory, "products": [{
+            "product_id": p["product_id"], "sku": p["sku"], "is_deleted": False,
+            "property_values": p["property_values"],
+            "offerings": [{"offering_id": o["offering_id"], "quantity": self.listings.get(p["sku"], 0),
+                           "is_enabled": o["is_enabled"], "is_deleted": False, "price": _money(o["price"])}
+                          for o in p["offerings"]]} for p in inventory["products"]]}
+
+    def _replace_inventory(self, listing_id: int, body: dict[str, Any]) -> None:
+        """Etsy's PUT replaces everything: a product not sent is deleted."""
+        sent = {p["sku"] for p in body["products"]}
+        for product in self.inventories[listing_id]["products"]:
+            if product["sku"] not in sent:
+                self.listings.pop(product["sku"], None)
+                self.listing_of.pop(product["sku"], None)
+                self.stats["products_deleted"] += 1
+        self.inventories[listing_id] = {
+            "products": [{"sku": p["sku"], "property_values": p["property_values"],
+                          "offerings": [{"price": o["price"], "is_enabled": o["is_enabled"]}
+                                        for o in p["offerings"]]} for p in body["products"]],
+            **{name: body.get(name, []) for name in ("price_on_property", "quantity_on_property",
+                                                     "sku_on_property")}}
+        for product in body["products"]:
+            self.listings[product["sku"]] = product["offerings"][0]["quantity"]
+        self._renumber(listing_id)
+
+    # --- orders --------------------------------------------------------------------------------
+
+    async def record_order(self, sku: str, quantity: int) -> SimOrder:
+        now = float(int(time.time()))
+        listing_id = self.listing_of[sku]
+        product = next(p for p in self.inventories[listing_id]["products"] if p["sku"] == sku)
+        order = SimOrder(str(3_000_000_000 + self.next_id()), sku, quantity, "paid", now, now, extra={
+            "transaction_id": 5_000_000_000 + self.next_id(), "listing_id": listing_id,
+            "product_id": product["product_id"], "price": product["offerings"][0]["price"],
+            "is_shipped": False})
+        self.orders[order.order_id] = order
+        self.sell(sku, quantity)
+        self._notify(order, "order.paid")
+        return order
+
+    async def change_order(self, order: SimOrder, status: str) -> None:
+        order.status, event_type = CHANGE_STATUS[status]
+        order.extra["is_shipped"] = order.extra["is_shipped"] or status == "shipped"
+        order.updated_at = float(int(time.time()))
+        self._notify(order, event_type)
+
+    def _notify(self, order: SimOrder, event_type: str) -> None:
+        if event_type not in self.config.options.get("webhook_events", WEBHOOK_EVENTS):
+            return
+        url = f"{self.base_url}{API}/shops/{self.shop_id}/receipts/{order.order_id}"
+        body = json.dumps({"event_type": event_type, "resource_url": url, "shop_id": self.shop_id}).encode()
+        message_id, secret = f"msg_{secrets.token_urlsafe(18)}", self.config.credentials["webhook_secret"]
+
+        def headers_for(attempt_at: float) -> dict[str, str]:
+            stamp = str(int(attempt_at))  # each attempt is signed anew, under the same message id
+            return {"content-type": "application/json", "webhook-id": message_id, "webhook-timestamp": stamp,
+                    "webhook-signature": sign_webhook(secret, message_id, stamp, body)}
+
+        self.stats[f"webhooks:{event_type}"] += 1
+        self.deliver(body, headers_for)
+
+    def receipt(self, order: SimOrder) -> dict[str, Any]:
+        paid_at, shipped = int(order.created_at), bool(order.extra["is_shipped"])
+        return {
+            "receipt_id": int(order.order_id), "receipt_type": 0, "seller_user_id": self.user_id,
+            "buyer_user_id": 700_000 + int(order.order_id) % 1000, "status": order.status, "is_paid": True,
+            "is_shipped": shipped, "create_timestamp": paid_at, "created_timestamp": paid_at,
+            "update_timestamp": int(order.updated_at), "updated_timestamp": int(order.updated_at),
+            "transactions": [{
+                "transaction_id": order.extra["transaction_id"], "receipt_id": int(order.order_id),
+                "listing_id": order.extra["listing_id"], "product_id": order.extra["product_id"],
+                "sku": order.sku, "quantity": order.quantity, "is_digital": False,
+                "create_timestamp": paid_at, "paid_timestamp": paid_at,
+                "shipped_timestamp": int(order.updated_at) if shipped else None,
+                "price": _money(order.extra["price"])}]}
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = super().app()
+        app.middlewares.append(self._gate)
+        app.on_response_prepare.append(self._limit_headers)
+        return app
+
+    def routes(self) -> list[web.RouteDef]:
+        shop = API + "/shops/{shop_id:\\d+}"
+        return [
+            web.post(TOKEN_PATH, self._token),
+            web.get(shop + "/listings", self._listings),
+            web.get(API + "/listings/{listing_id:\\d+}/inventory", self._get_inventory),
+            web.put(API + "/listings/{listing_id:\\d+}/inventory", self._put_inventory),
+            web.get(shop + "/receipts", self._receipts),
+            web.get(shop + "/receipts/{receipt_id:\\d+}", self._one_receipt),
+            web.post("/_sim/throttle", self._sim_throttle),
+        ]
+
+    @web.middleware
+    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Etsy's order: the app key, then the app's limits, then the user's token."""
+        if not request.path.startswith(API):
+            return await handler(request)
+        if request.headers.get("x-api-key") != self.api_key:
+            return self.error_response(403, "Invalid API key")
+        if self._forced:
+            self.stats["forced_429"] += 1
+            return self._too_many(self._forced.pop(0))
+        refused = self.over_limit("second", RateSpec(self.per_second, self.per_second)) \
+            or self.over_limit("day", RateSpec(self.per_day / 86_400, self.per_day))
+        if refused is not None:
+            return refused
+        return self._check_token(request.headers.get("Authorization", "")) or await handler(request)
+
+    def _check_token(self, authorization: str) -> web.Response | None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme != "Bearer" or not token:
+            return _oauth_error(401, "invalid_request", "Missing authorization header")
+        expires_at = self.tokens.get(token)
+        if expires_at is None or not token.startswith(f"{self.user_id}."):
+            return _oauth_error(401, "invalid_token", "access token is invalid")
+        if time.time() >= expires_at:
+            self.stats["expired_token_refused"] += 1
+            return _oauth_error(401, "invalid_token", "access token is expired")
+        return None
+
+    async def _limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        if request.path.startswith(API):
+            response.headers.update({
+                "x-limit-per-second": f"{self.per_second:g}", "x-limit-per-day": f"{self.per_day:g}",
+                "x-remaining-this-second": str(int(self.bucket_level("second") or 0)),
+                "x-remaining-today": str(int(self.bucket_level("day") or 0))})
+
+    async def _token(self, request: web.Request) -> web.Response:
+        json_body = request.content_type == "application/json"
+        form = await _json(request) if json_body else dict(await request.post())
+        if form.get("grant_type") != "refresh_token":
+            return _oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token")
+        if form.get("client_id") != self.config.credentials["keystring"]:
+            return _oauth_error(401, "invalid_client", "client_id is invalid")
+        if not form.get("refresh_token") or form.get("refresh_token") != self.refresh_token:
+            return _oauth_error(400, "invalid_grant", "refresh_token is revoked")
+        now, ttl = time.time(), self.config.token_ttl
+        self.tokens = {token: at for token, at in self.tokens.items() if at > now}
+        access = f"{self.user_id}.{secrets.token_urlsafe(48)}"
+        self.tokens[access] = now + ttl
+        self.refresh_token = f"{self.user_id}.{secrets.token_urlsafe(48)}"  # the old one stops working
+        self.stats["token_refreshes"] += 1
+        return web.json_response({"access_token": access, "token_type": "Bearer",
+                                  "expires_in": int(ttl) if float(ttl).is_integer() else ttl,
+                                  "refresh_token": self.refresh_token})
+
+    async def _listings(self, request: web.Request) -> web.Response:
+        paging = self._wrong_shop(request) or _paging(request)
+        if isinstance(paging, web.Response):
+            return paging
+        limit, offset = paging
+        state = request.query.get("state", "active")
+        rows = [self._listing_row(listing_id) for listing_id in sorted(self.inventories)]
+        rows = [row for row in rows if row["state"] == state]
+        return web.json_response({"count": len(rows), "results": rows[offset:offset + limit]})
+
+    def _listing_row(self, listing_id: int) -> dict[str, Any]:
+        skus = [p["sku"] for p in self.inventories[listing_id]["products"]]
+        return {"listing_id": listing_id, "shop_id": self.shop_id, "user_id": self.user_id,
+                "title": f"Listing {listing_id}", "state": "active", "has_variations": True,
+                "quantity": sum(self.listings.get(sku, 0) for sku in skus), "skus": skus,
+                "url": f"https://www.etsy.com/listing/{listing_id}"}
+
+    async def _get_inventory(self, request: web.Request) -> web.Response:
+        listing_id = int(request.match_info["listing_id"])
+        if listing_id not in self.inventories:
+            return self.error_response(404, f"Listing {listing_id} not found")
+        return web.json_response(self._render_inventory(listing_id))
+
+    async def _put_inventory(self, request: web.Request) -> web.Response:
+        listing_id = int(request.match_info["listing_id"])
+        if listing_id not in self.inventories:
+            return self.error_response(404, f"Listing {listing_id} not found")
+        body = await _json(request)
+        problem = put_body_error(body) or self._sku_elsewhere(listing_id, body["products"])
+        if problem is not None:
+            self.stats["inventory_refused"] += 1
+            return self.error_response(400, problem)
+        self._replace_inventory(listing_id, body)
+        self.stats["inventory_puts"] += 1
+        return web.json_response(self._render_inventory(listing_id))
+
+    def _sku_elsewhere(self, listing_id: int, products: list[dict[str, Any]]) -> str | None:
+        """The simulator keeps its shown quantities by SKU, so each product needs its own."""
+        if not all(p["sku"] for p in products):
+            return "products: every product needs a SKU (a simulator limit, not Etsy's)"
+        taken = [p["sku"] for p in products if self.listing_of.get(p["sku"], listing_id) != listing_id]
+        return f"products: SKU {taken[0]} belongs to another listing" if taken else None
+
+    async def _receipts(self, request: web.Request) -> web.Response:
+        paging = self._wrong_shop(request) or _paging(request)
+        if isinstance(paging, web.Response):
+            return paging
+        limit, offset = paging
+        try:
+            low = int(request.query.get("min_last_modified", 0))
+            high = float(request.query.get("max_last_modified", math.inf))
+        except ValueError:
+            return self.error_response(400, "min_last_modified, max_last_modified: must be unix timestamps")
+        orders = [o for o in self.orders.values() if low <= o.updated_at <= high]
+        orders.sort(key=_sort_key(request.query.get("sort_on", "created")),
+                    reverse=request.query.get("sort_order", "desc") == "desc")
+        return web.json_response({"count": len(orders),
+                                  "results": [self.receipt(o) for o in orders[offset:offset + limit]]})
+
+    async def _one_receipt(self, request: web.Request) -> web.Response:
+        if (wrong := self._wrong_shop(request)) is not None:
+            return wrong
+        order = self.orders.get(request.match_info["receipt_id"])
+        if order is None:
+            return self.error_response(404, f"Receipt {request.match_info['receipt_id']} not found")
+        return web.json_response(self.receipt(order))
+
+    def _wrong_shop(self, request: web.Request) -> web.Response | None:
+        if int(request.match_info["shop_id"]) == self.shop_id:
+            return None
+        return self.error_response(403, "The user does not own this shop")
+
+    async def _sim_throttle(self, request: web.Request) -> web.Response:
+        data = await _json(request)
+        try:
+            self._forced += [float(data.get("retry_after", 1.0))] * int(data.get("count", 1))
+        except (TypeError, ValueError):
+            return self.error_response(400, "body must be {\"count\": int, \"retry_after\": seconds}")
+        return web.json_response({"forced": len(self._forced)})
+
+    # --- the partner's shapes ------------------------------------------------------------------
+
+    def error_response(self, status: int, message: str) -> web.Response:
+        return web.json_response({"error": message}, status=status)
+
+    def throttled_response(self, retry_after: float) -> web.Response:
+        return self._too_many(float(math.ceil(retry_after)))
+
+    def _too_many(self, retry_after: float) -> web.Response:
+        return web.json_response({"error": "You have exceeded your rate limit. Try again later."},
+                                 status=429, headers={"retry-after": f"{retry_after:g}"})
+
+
+def _money(price: float) -> dict[str, Any]:
+    return {"amount": round(price * 100), "divisor": 100, "currency_code": "USD"}
+
+
+def _sort_key(sort_on: str) -> Any:
+    """Etsy's sort_on values; ties go by receipt id, so paging is stable."""
+    def by_time(order: SimOrder) -> tuple[float, int]:
+        moment = order.updated_at if sort_on == "updated" else order.created_at
+        return (moment if sort_on in ("created", "updated") else 0.0, int(order.order_id))
+    return by_time
+
+
+def _oauth_error(status: int, error: str, description: str) -> web.Response:
+    return web.json_response({"error": error, "error_description": description}, status=status)
+
+
+def _paging(request: web.Request) -> tuple[int, int] | web.Response:
+    try:
+        limit, offset = int(request.query.get("limit", 25)), int(request.query.get("offset", 0))
+    except ValueError:
+        limit = offset = -1
+    if not 1 <= limit <= 100 or offset < 0:
+        return web.json_response({"error": "limit must be 1..100 and offset at least 0"}, status=400)
+    return limit, offset
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

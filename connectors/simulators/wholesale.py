@@ -1,0 +1,363 @@
+"""A wholesale distributor trading X12 (or CSV) files over SFTP: an asyncssh server with password
+auth, chrooted to a folder the simulator owns, beside the shared HTTP control surface.
+
+What it does with the files, every `poll_interval_s` (0.2 s):
+- outbound/846: each new 846 (or CSV `sku,quantity`) sets `listings`; a bad envelope or SE01 count
+  counts in stats["edi_errors"] and the file is moved to outbound/846/rejected. Files arriving closer
+  than `min_846_interval_s` (2 s) apart count in stats["rate_limited"] (distributors ask for at most
+  one 846 every N seconds; it still takes the file). Arrival is the moment a file gets its final
+  name, so a client that writes a temporary name and renames it is measured at the rename.
+- outbound/997: our acknowledgements; accepted POs go into `acknowledged` (stats["acks_received"]).
+  In CSV format there is no 997: a PO file moved into the archive folder counts as acknowledged.
+- reports/inventory.csv (`sku,quantity`): the distributor's inventory report, rewritten whenever the
+  listings change. It is the only way to read back what the distributor holds: there is no API.
+`record_order` writes an 850 (one PO, one PO1 line) or a CSV `po_number,sku,quantity` file into
+inbound/850. Faults: `down` refuses new SSH connections and drops open ones at their next SFTP
+request; `error_rate` fails that share of SFTP requests; `latency_ms` delays each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import hmac
+import io
+import logging
+import os
+import random
+import secrets
+import shutil
+import tempfile
+import time
+import zlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+from aiohttp import web
+from asyncssh.connection import SSHConnection
+
+from connectors import x12
+from connectors.simulators.base import SimConfig, SimOrder, Simulator
+from connectors.wholesale import DEFAULT_FOLDERS, is_temporary
+
+log = logging.getLogger(__name__)
+
+
+class WholesaleSimulator(Simulator):
+    kind = "wholesale"
+
+    def __init__(self, config: SimConfig):
+        super().__init__(config)
+        options = config.options
+        self.format = str(options.get("format", "x12"))
+        self.folders = {**DEFAULT_FOLDERS, **options.get("folders", {})}
+        self.distributor = x12.Party(str(options.get("receiver_id", "DISTRIBUTOR")))
+        self.buyer = x12.Party(str(options.get("sender_id", "THREADCOUNT")))
+        self.min_846_interval = float(options.get("min_846_interval_s", 2.0))
+        self.poll_interval = float(options.get("poll_interval_s", 0.2))
+        self._owns_root = not options.get("root")
+        self.root = Path(options.get("root") or tempfile.mkdtemp(prefix="wholesale-sim-")).resolve()
+        self.acknowledged: set[str] = set()
+        self.edi_errors: list[str] = []
+        self.sftp_port = 0
+        self._host = "127.0.0.1"
+        self.host_key: asyncssh.SSHKey | None = None
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self.connections: set[asyncssh.SSHServerConnection] = set()
+        self._arrivals: dict[str, float] = {}
+        self._last_846: float | None = None
+        self._sent: dict[tuple[str, str], str] = {}      # (GS06, ST02) of our 850 -> PO number
+        self._csv_pending: dict[str, str] = {}          # CSV PO file name -> PO number
+        self._reported: dict[str, int] | None = None
+
+    @classmethod
+    def demo_credentials(cls, partner_id: str) -> dict[str, str]:
+        return {"username": f"{partner_id}-edi", "password": secrets.token_urlsafe(18)}
+
+    @property
+    def sftp_url(self) -> str:
+        return f"sftp://{self._host}:{self.sftp_port}"
+
+    @property
+    def host_key_fingerprint(self) -> str:
+        if self.host_key is None:
+            raise RuntimeError("start() generates the host key")
+        return str(self.host_key.get_fingerprint("sha256"))
+
+    def folder(self, name: str) -> Path:
+        return self.root / self.folders[name]
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        await super().start(host, port)
+        self._host = host
+        for name in ("outbound_846", "inbound_850", "outbound_997", "archive", "error"):
+            self.folder(name).mkdir(parents=True, exist_ok=True)
+        (self.folder("outbound_846") / "rejected").mkdir(exist_ok=True)
+        self.folder("inventory_report").parent.mkdir(parents=True, exist_ok=True)
+        self._write_report()
+        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        self._acceptor = await asyncssh.listen(
+            host, int(self.config.options.get("sftp_port", 0)), server_host_keys=[self.host_key],
+            server_factory=lambda: _Gatekeeper(self), sftp_factory=lambda chan: _Files(chan, self),
+            allow_scp=False, config=None)
+        self.sftp_port = self._acceptor.get_port()
+        self.spawn(self._watch())
+
+    async def stop(self) -> None:
+        if self._acceptor is not None:
+            self._acceptor.close()
+        for conn in list(self.connections):
+            conn.abort()
+        if self._acceptor is not None:
+            await self._acceptor.wait_closed()
+        await super().stop()
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- the partner's side of orders ------------------------------------------------------------
+
+    async def record_order(self, sku: str, quantity: int) -> SimOrder:
+        number = self.next_id()
+        now = time.time()
+        order = SimOrder(f"PO-{10000 + number}", sku, quantity, "created", now, now,
+                         extra={"control": number})
+        self.orders[order.order_id] = order
+        self.sell(sku, quantity)
+        self._write_order(order, "00", number)
+        self._write_report()
+        return order
+
+    async def change_order(self, order: SimOrder, status: str) -> None:
+        """A distributor cancels with an 850 whose BEG01 is 01 (cancellation); shipping is ours."""
+        if status != "cancelled" or self.format != "x12":
+            raise NotImplementedError
+        order.status, order.updated_at = status, time.time()
+        self.listings[order.sku] = self.listings.get(order.sku, 0) + order.quantity
+        self._write_order(order, "01", self.next_id())
+        self._write_report()
+
+    def _write_order(self, order: SimOrder, purpose: str, control: int) -> None:
+        if self.format == "csv":
+            name = f"PO_{order.order_id}.csv"
+            self._csv_pending[name] = order.order_id
+            text = f"po_number,sku,quantity\r\n{order.order_id},{order.sku},{order.quantity}\r\n"
+        else:
+            name = f"850_{order.order_id}_{control}.edi"
+            price = str(self.config.options.get("unit_price", "3.50"))
+            vendor_part = f"VEND-{zlib.crc32(order.sku.encode()) % 10000}"
+            line = x12.PoLine(order.sku, order.quantity, price, vendor_part)
+            po = x12.PurchaseOrder(order.order_id, datetime.now().strftime("%Y%m%d"), (line,), purpose)
+            envelope = x12.Envelope(self.distributor, self.buyer, control, datetime.now())
+            text = x12.write_interchange(envelope, "PO", [("850", x12.purchase_order(po))])
+            self._sent[(str(control), "0001")] = order.order_id
+        _write_atomically(self.folder("inbound_850") / name, text)
+
+    # --- watching the folders --------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                self._take_846s()
+                self._take_997s()
+                self._note_archived_csv()
+                self._write_report()
+            except Exception:  # a bug here must not stop the distributor for the rest of the test
+                log.exception("wholesale simulator: scanning the folders failed")
+            await asyncio.sleep(self.poll_interval)
+
+    def note_arrival(self, local_path: bytes) -> None:
+        path = Path(os.fsdecode(local_path))
+        if path.parent == self.folder("outbound_846"):
+            self._arrivals[path.name] = time.time()
+
+    def _take_846s(self) -> None:
+        folder = self.folder("outbound_846")
+        arrived = {path: self._arrivals.pop(path.name, 0.0) or path.stat().st_mtime
+                   for path in _final_files(folder)}
+        for path, at in sorted(arrived.items(), key=lambda item: (item[1], item[0].name)):
+            self.stats["files_received"] += 1
+            if self._last_846 is not None and at - self._last_846 < self.min_846_interval:
+                self.stats["rate_limited"] += 1
+                self.stats["rate_limited:upload_846"] += 1
+            self._last_846 = at
+            try:
+                self.listings.update(self._read_inventory(path.read_text()))
+            except (x12.X12Error, ValueError, UnicodeDecodeError) as exc:
+                self._refuse(path, folder / "rejected", exc)
+                continue
+            path.unlink()
+        self._write_report()
+
+    def _read_inventory(self, text: str) -> list[tuple[str, int]]:
+        if self.format == "csv":
+            rows = list(csv.DictReader(io.StringIO(text)))
+            if not rows or set(rows[0]) != {"sku", "quantity"}:
+                raise ValueError("an inventory CSV needs the header sku,quantity")
+            return [(row["sku"], int(row["quantity"])) for row in rows]
+        interchange = self._interchange(text, "IB")
+        return [item for group in interchange.groups for tx in group.transactions
+                for item in x12.read_inventory_advice(tx)]
+
+    def _interchange(self, text: str, functional_id: str) -> x12.Interchange:
+        interchange = x12.parse_interchange(text)
+        if interchange.receiver.id != self.distributor.id or interchange.sender.id != self.buyer.id:
+            raise x12.X12Error(f"ISA {interchange.sender.id}->{interchange.receiver.id} is not for us")
+        if any(group.functional_id != functional_id for group in interchange.groups):
+            raise x12.X12Error(f"expected {functional_id} groups only")
+        return interchange
+
+    def _take_997s(self) -> None:
+        folder = self.folder("outbound_997")
+        for path in _final_files(folder):
+            try:
+                interchange = self._interchange(path.read_text(), "FA")
+                acks = [x12.read_functional_ack(tx) for g in interchange.groups for tx in g.transactions]
+            except (x12.X12Error, UnicodeDecodeError) as exc:
+                self._refuse(path, folder / "rejected", exc)
+                continue
+            for ack in acks:
+                for result in ack.results:
+                    po = self._sent.get((ack.group_control, result.control), f"?{ack.group_control}")
+                    if result.accepted:
+                        self.acknowledged.add(po)
+                        self.stats["acks_received"] += 1
+                    else:
+                        self.stats["acks_rejected"] += 1
+            path.unlink()
+
+    def _note_archived_csv(self) -> None:
+        for name, po in list(self._csv_pending.items()):
+            if (self.folder("archive") / name).exists():
+                del self._csv_pending[name]
+                self.acknowledged.add(po)
+                self.stats["acks_received"] += 1
+
+    def _refuse(self, path: Path, aside: Path, exc: Exception) -> None:
+        self.stats["edi_errors"] += 1
+        self.edi_errors.append(f"{path.name}: {exc}")
+        log.info("wholesale simulator refused %s: %s", path.name, exc)
+        aside.mkdir(exist_ok=True)
+        path.replace(aside / path.name)
+
+    def _write_report(self) -> None:
+        if self.listings == self._reported:
+            return
+        lines = ["sku,quantity", *(f"{sku},{qty}" for sku, qty in sorted(self.listings.items()))]
+        _write_atomically(self.folder("inventory_report"), "\r\n".join(lines) + "\r\n")
+        self._reported = dict(self.listings)
+
+    # --- HTTP: only the control surface; a distributor has no API --------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        return []
+
+    def error_response(self, status: int, message: str) -> web.Response:
+        return web.json_response({"error": message}, status=status)
+
+    def throttled_response(self, retry_after: float) -> web.Response:
+        return web.json_response({"error": "too many files"}, status=429,
+                                 headers={"Retry-After": str(max(1, round(retry_after)))})
+
+    # --- SFTP faults -----------------------------------------------------------------------------
+
+    async def gate(self, conn: SSHConnection) -> None:
+        """Apply the faults to one SFTP request."""
+        self.stats["requests"] += 1
+        if self.faults.down:
+            self.stats["refused_down"] += 1
+            conn.abort()
+            raise asyncssh.SFTPConnectionLost("the distributor's server is down")
+        if self.faults.latency_ms:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        if self.faults.error_rate and random.random() < self.faults.error_rate:
+            self.stats["errors_injected"] += 1
+            raise asyncssh.SFTPFailure("Internal error (injected by the simulator)")
+
+
+class _Gatekeeper(asyncssh.SSHServer):
+    """Password auth against the simulator's credentials; refuses everyone while `down`."""
+
+    def __init__(self, sim: WholesaleSimulator):
+        self._sim = sim
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._sim.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._sim.connections.discard(self._conn)
+
+    def begin_auth(self, username: str) -> bool:
+        if self._sim.faults.down:
+            self._sim.stats["refused_down"] += 1
+            raise asyncssh.DisconnectError(asyncssh.DISC_SERVICE_NOT_AVAILABLE, "server is down")
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        expected = self._sim.config.credentials
+        # `&`, not `and`: both comparisons always run, so timing does not tell which one failed.
+        ok = hmac.compare_digest(username.encode(), expected.get("username", "").encode()) & \
+            hmac.compare_digest(password.encode(), expected.get("password", "").encode())
+        self._sim.stats["logins" if ok else "logins_refused"] += 1
+        return ok
+
+
+class _Files(asyncssh.SFTPServer):
+    """The chrooted file server, with the simulator's faults in front of each request and the
+    moment each file gets its final name noted."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel, sim: WholesaleSimulator):
+        super().__init__(chan, chroot=os.fsencode(sim.root))
+        self._sim = sim
+        self._conn = chan.get_connection()
+
+    async def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        await self._sim.gate(self._conn)
+        return super().open(path, pflags, attrs)
+
+    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        await self._sim.gate(self._conn)
+        async for name in super().scandir(path):
+            yield name
+
+    async def stat(self, path: bytes) -> Any:
+        await self._sim.gate(self._conn)
+        return super().stat(path)
+
+    async def remove(self, path: bytes) -> None:
+        await self._sim.gate(self._conn)
+        super().remove(path)
+
+    async def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        await self._sim.gate(self._conn)
+        super().rename(oldpath, newpath)
+        self._sim.note_arrival(self.map_path(newpath))
+
+    async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        await self._sim.gate(self._conn)
+        super().posix_rename(oldpath, newpath)
+        self._sim.note_arrival(self.map_path(newpath))
+
+
+def _final_files(folder: Path) -> list[Path]:
+    with contextlib.suppress(FileNotFoundError):
+        return sorted(path for path in folder.iterdir() if path.is_file() and not is_temporary(path.name))
+    return []
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers over SFTP never see half a file: write a temporary name, then rename."""
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(text)
+    os.replace(part, path)

@@ -1,0 +1,405 @@
+"""A wholesale distributor trading X12 EDI (or CSV) files with us over SFTP.
+
+spec.base_url: "sftp://host:port". Credentials: `username`, `password`; optionally
+`host_key_fingerprint` ("SHA256:...", as `ssh-keygen -lf` prints it) or `known_hosts` (text in
+known_hosts format). With neither the server's host key is NOT checked: acceptable on loopback
+against the simulator, which makes a new key at each start; give one for a real distributor.
+A refused password raises AuthExpired (our credentials need replacing; there is nothing to
+refresh); a host key that does not match raises PartnerRejected.
+
+Options (defaults match the simulator): `format` "x12" | "csv"; `folders` (merged over
+DEFAULT_FOLDERS); `sender_id` (ours, ISA06/GS02, "THREADCOUNT"), `receiver_id` (the distributor's,
+"DISTRIBUTOR"), `sender_qualifier`/`receiver_qualifier` ("ZZ"), `usage` ("P" or "T");
+`min_846_interval_s` (2: the distributor takes one 846 every N seconds); `timeout_s` (30).
+
+The files are the queue, so the cursor stays None: fetch_orders reads the oldest POs in
+inbound/850; confirm answers each file with a 997 and moves it to the archive, after which it is
+no longer fetched. A file that cannot be read is moved to the error folder at once and, when its
+control numbers can be read, answered with a 997 rejecting it (AK5*R); a file with some good POs
+yields those and its 997 (AK9*P) rejects the rest. In CSV there is no 997: archiving is the answer.
+The inventory report (reports/inventory.csv, `sku,quantity`) is what the distributor holds and the
+only way to read it back: read_listings reads it.
+
+confirm() needs the events as fetch_orders made them (their `raw` names the file and carries its
+997), and must be given every event of a page, also those deduped as seen before: a file leaves the
+queue only when confirmed. Limiter operations: `upload_846` (the published limit, taken just before
+the rename that makes the file visible, which is what the distributor measures), and unlimited
+`write_file`, `upload_997`, `list_850`, `read_850`, `move_850`, `read_report`, `stat`, `mkdir`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import io
+import logging
+import stat
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import asyncssh
+
+from connectors import x12
+from connectors.base import (
+    SAFETY,
+    AuthExpired,
+    Connector,
+    Listing,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    OrderPage,
+    PartnerError,
+    PartnerRejected,
+    PartnerSpec,
+    PushResult,
+)
+from connectors.limits import RateLimiter, RateSpec
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_FOLDERS = {
+    "outbound_846": "outbound/846",
+    "inbound_850": "inbound/850",
+    "outbound_997": "outbound/997",
+    "archive": "inbound/850/archive",
+    "error": "inbound/850/error",
+    "inventory_report": "reports/inventory.csv",
+}
+DEFAULT_846_INTERVAL = 2.0
+PURPOSES = {"00": OrderEventKind.CREATED, "07": OrderEventKind.CREATED, "01": OrderEventKind.CANCELLED}
+
+
+def is_temporary(name: str) -> bool:
+    """Names being written (ours and, by convention, the distributor's): never read them."""
+    return name.startswith(".") or name.endswith((".part", ".tmp"))
+
+
+class WholesaleConnector(Connector):
+    kind = "wholesale"
+    # One 846 every two seconds unless the options say otherwise (see __init__).
+    limits: ClassVar[Mapping[str, RateSpec]] = {"upload_846": RateSpec(1 / DEFAULT_846_INTERVAL, 1)}
+    max_push_batch = 5000   # one 846 carries the whole batch
+    capabilities = ("push", "poll")
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+        interval = float(spec.options.get("min_846_interval_s", DEFAULT_846_INTERVAL))
+        limiter = limiter or RateLimiter({"upload_846": RateSpec(1 / interval, 1).scaled(SAFETY)})
+        super().__init__(spec, session, limiter)
+        options = spec.options
+        self.format = str(options.get("format", "x12"))
+        self.folders = {**DEFAULT_FOLDERS, **options.get("folders", {})}
+        self.us = x12.Party(str(options.get("sender_id", "THREADCOUNT")),
+                            str(options.get("sender_qualifier", "ZZ")))
+        self.them = x12.Party(str(options.get("receiver_id", "DISTRIBUTOR")),
+                              str(options.get("receiver_qualifier", "ZZ")))
+        self.usage = str(options.get("usage", "P"))
+        self.timeout = float(options.get("timeout_s", 30.0))
+        self.controls = x12.ControlNumbers()
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._sftp: asyncssh.SFTPClient | None = None
+        self._connecting = asyncio.Lock()
+
+    # --- the connection --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in and check the distributor's folders exist (there are no partner ids to learn:
+        POs name our SKUs as the buyer's part number)."""
+        for name in ("outbound_846", "inbound_850", "outbound_997"):
+            if not await self._do("stat", functools.partial(_isdir, self.folders[name])):
+                raise PartnerRejected(f"folder {self.folders[name]!r} is missing on the distributor's server")
+        for name in ("archive", "error"):
+            await self._do("mkdir", functools.partial(_makedirs, self.folders[name]))
+
+    async def close(self) -> None:
+        conn, self._conn, self._sftp = self._conn, None, None
+        if conn is not None:
+            conn.close()
+            await conn.wait_closed()
+
+    async def _client(self) -> asyncssh.SFTPClient:
+        """The one open session; SFTP servers drop idle connections, so a closed one is replaced
+        here rather than failing the next request."""
+        async with self._connecting:
+            if self._conn is not None and self._conn.is_closed():
+                await self._drop()
+            if self._sftp is None:
+                conn = await self._connect()
+                try:
+                    self._sftp = await conn.start_sftp_client()
+                except BaseException:
+                    conn.abort()
+                    raise
+                self._conn = conn
+            return self._sftp
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        url, creds = urlsplit(self.spec.base_url), self.spec.credentials
+        if not creds.get("username") or not creds.get("password"):
+            raise PartnerRejected("wholesale credentials need a username and a password")
+        known = creds.get("known_hosts")
+        conn = await asyncssh.connect(
+            url.hostname or "127.0.0.1", url.port or 22, username=creds["username"],
+            password=creds["password"], known_hosts=asyncssh.import_known_hosts(known) if known else None,
+            client_keys=None, agent_path=None, config=None, preferred_auth="password,keyboard-interactive",
+            connect_timeout=self.timeout)
+        expected = creds.get("host_key_fingerprint")
+        key = conn.get_server_host_key()
+        if expected and (key is None or key.get_fingerprint("sha256") != expected):
+            conn.abort()
+            raise PartnerRejected(f"the server's host key is not {expected}: refusing to talk to it")
+        return conn
+
+    async def _do(self, operation: str, action: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
+        """One SFTP request, under the limiter, with errors translated once: a lost connection is
+        dropped (the next request reconnects) and raised as PartnerError."""
+        await self.limiter.acquire(operation)
+        try:
+            return await asyncio.wait_for(self._run(action), self.timeout)
+        except asyncssh.PermissionDenied as exc:
+            raise AuthExpired(f"the distributor refused our login: {exc.reason}") from exc
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise PartnerRejected(f"the server's host key is not in known_hosts: {exc.reason}") from exc
+        except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPPermissionDenied) as exc:
+            raise PartnerRejected(f"{operation}: {exc.reason}") from exc
+        except (asyncssh.SFTPFailure, asyncssh.SFTPOpUnsupported) as exc:
+            raise PartnerError(f"{operation}: {exc.reason}") from exc
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            await self._drop()
+            raise PartnerError(f"{operation}: the distributor's SFTP server failed: {exc!r}") from exc
+
+    async def _run(self, action: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
+        return await action(await self._client())
+
+    async def _drop(self) -> None:
+        conn, self._conn, self._sftp = self._conn, None, None
+        if conn is not None:
+            conn.abort()
+
+    async def _upload(self, folder: str, name: str, text: str, operation: str) -> None:
+        """Write a temporary name, then rename: the distributor never reads half a file. The
+        rename is the moment the file arrives, so that is the request the limiter paces."""
+        part, final = f"{folder}/.{name}.part", f"{folder}/{name}"
+        await self._do("write_file", functools.partial(_write, part, text))
+        try:
+            await self._do(operation, lambda sftp: sftp.rename(part, final))
+        except (PartnerError, PartnerRejected):
+            await self._quietly("remove", functools.partial(_remove, part))
+            raise
+
+    async def _quietly(self, operation: str, action: Callable[[asyncssh.SFTPClient], Awaitable[Any]]) -> None:
+        try:
+            await self._do(operation, action)
+        except (PartnerError, PartnerRejected) as exc:
+            log.warning("wholesale %s: %s failed too: %s", self.spec.id, operation, exc)
+
+    # --- inventory -------------------------------------------------------------------------------
+
+    async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
+        """All of them in one 846 (or one CSV). A SKU that cannot travel in the file fails alone."""
+        results = [PushResult(item.sku, not (error := _listing_error(item)), error) for item in listings]
+        good = [(item.sku, item.quantity) for item, done in zip(listings, results, strict=True) if done.ok]
+        if good:
+            control = self.controls.next()
+            if self.format == "csv":
+                name, text = f"inventory_{control}.csv", _csv([("sku", "quantity"), *good])
+            else:
+                now = datetime.now(UTC)
+                advice = x12.inventory_advice(f"INV-{now:%Y%m%d%H%M%S}", now.date(), good)
+                name, text = f"846_{control}.edi", self._interchange(control, "846", [advice])
+            await self._upload(self.folders["outbound_846"], name, text, "upload_846")
+        return results
+
+    async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
+        """From the distributor's inventory report; SKUs it does not list are left out."""
+        data = await self._do("read_report", functools.partial(_read, self.folders["inventory_report"]))
+        try:
+            rows = csv.DictReader(io.StringIO(data.decode("utf-8", errors="replace")))
+            shown = {row["sku"]: int(row["quantity"] or "") for row in rows}
+        except (KeyError, ValueError) as exc:
+            raise PartnerError(f"the inventory report is not sku,quantity CSV: {exc}") from exc
+        return {sku: shown[sku] for sku in skus if sku in shown}
+
+    def _interchange(self, control: int, set_id: str, bodies: Sequence[Sequence[x12.Segment]]) -> str:
+        envelope = x12.Envelope(self.us, self.them, control, datetime.now(UTC), self.usage)
+        sets = [(set_id, body) for body in bodies]
+        return x12.write_interchange(envelope, x12.FUNCTIONAL_IDS[set_id], sets)
+
+    # --- orders ----------------------------------------------------------------------------------
+
+    async def fetch_orders(self, cursor: str | None, page_size: int) -> OrderPage:
+        """The oldest `page_size` PO files; fetching again before confirm returns the same events."""
+        inbound = self.folders["inbound_850"]
+        names = await self._do("list_850", functools.partial(_file_names, inbound))
+        events: list[OrderEvent] = []
+        for name in names[:page_size]:
+            data = await self._do("read_850", functools.partial(_read, f"{inbound}/{name}"))
+            events += await self._events_of(name, data.decode("utf-8", errors="replace"))
+        return OrderPage(events, cursor, more=len(names) > page_size)
+
+    async def confirm(self, events: Sequence[OrderEvent]) -> None:
+        """Answer each file the events came from with its 997, then archive it. A file already
+        gone was confirmed before (its 997 went with it)."""
+        files = {event.raw["file"]: event.raw for event in events if "file" in event.raw}
+        for name, raw in files.items():
+            await self._settle(name, raw.get("acks", []), self.folders["archive"])
+
+    async def _settle(self, name: str, acks: list[dict[str, Any]], destination: str) -> None:
+        source = f"{self.folders['inbound_850']}/{name}"
+        if not await self._do("stat", lambda sftp: sftp.exists(source)):
+            return
+        if acks:
+            control = self.controls.next()
+            text = self._interchange(control, "997", [x12.functional_ack(_ack(ack)) for ack in acks])
+            await self._upload(self.folders["outbound_997"], f"997_{control}.edi", text, "upload_997")
+        await self._do("move_850", functools.partial(_move, source, f"{destination}/{name}"))
+
+    async def _events_of(self, name: str, text: str) -> list[OrderEvent]:
+        try:
+            events, acks = orders_from_csv(self.them.id, name, text) if self.format == "csv" else \
+                orders_from_x12(name, text)
+        except (x12.X12Error, ValueError, KeyError, UnicodeDecodeError) as exc:
+            log.error("wholesale %s: %s is not a file we can read, moved to %s: %s",
+                      self.spec.id, name, self.folders["error"], exc)
+            events, acks = [], []
+        if not events:
+            await self._settle(name, acks, self.folders["error"])
+        return events
+
+
+# --- reading POs (pure) -------------------------------------------------------------------------
+
+def orders_from_x12(name: str, text: str) -> tuple[list[OrderEvent], list[dict[str, Any]]]:
+    """Events for the good POs of a file, and the 997 content answering all of it (as plain data,
+    so it can ride in the events' `raw` until confirm)."""
+    interchange = x12.read_interchange(text)
+    events: list[OrderEvent] = []
+    acks: list[dict[str, Any]] = []
+    for group in interchange.groups:
+        found, ack = _answer_group(interchange, group, name)
+        events += found
+        acks.append(ack)
+    raw = {"file": name, "format": "x12", "acks": acks}
+    return [_with_raw(event, raw) for event in events], acks
+
+
+def _answer_group(interchange: x12.Interchange, group: x12.Group,
+                  name: str) -> tuple[list[OrderEvent], dict[str, Any]]:
+    """A broken interchange or group frame rejects every set in it; otherwise each set stands alone."""
+    group_error = group.error() or (("1", "not a PO group") if group.functional_id != "PO" else None)
+    frame = interchange.error() or (group_error[1] if group_error else None)
+    events, results = [], []
+    for tx in group.transactions:
+        code, message = tx.error() or (("5", frame) if frame else ("", ""))
+        if not code:
+            try:
+                events.append(_x12_event(interchange, group, tx))
+            except x12.X12Error as exc:
+                code, message = exc.code, str(exc)
+        if code:
+            log.error("wholesale: %s: PO set %s rejected (AK5 %s): %s", name, tx.control, code, message)
+        results.append([tx.set_id, tx.control, code])
+    ack = {"group": group.functional_id, "control": group.control, "sets": results,
+           "code": group_error[0] if group_error else ""}
+    return events, ack
+
+
+def _x12_event(interchange: x12.Interchange, group: x12.Group, tx: x12.Transaction) -> OrderEvent:
+    po = x12.read_purchase_order(tx)
+    kind = PURPOSES.get(po.purpose)
+    if kind is None:
+        raise x12.X12Error(f"850 {tx.control}: BEG01 purpose {po.purpose!r} is not one we take")
+    # Keyed on the PO number, not ISA13: a distributor that resends a PO (BEG01 07) does so in a
+    # new interchange, and it must not be reserved twice.
+    return OrderEvent(
+        event_id=f"{interchange.sender.id}:{po.number}:{kind.value}", kind=kind, order_id=po.number,
+        lines=tuple(OrderLine(line.sku, line.quantity) for line in po.lines),
+        occurred_at=_group_time(group), raw={"isa13": interchange.control, "st02": tx.control})
+
+
+def orders_from_csv(sender: str, name: str, text: str) -> tuple[list[OrderEvent], list[dict[str, Any]]]:
+    """`po_number,sku,quantity` rows; a PO may span rows. There is no 997 in CSV."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not {"po_number", "sku", "quantity"} <= set(reader.fieldnames or ()):
+        raise ValueError("a PO CSV needs the header po_number,sku,quantity")
+    lines: dict[str, list[OrderLine]] = {}
+    for row in reader:
+        quantity = int(row["quantity"] or "0")
+        if not row["po_number"] or not row["sku"] or quantity <= 0:
+            raise ValueError(f"row {row}: a PO number, a SKU and a positive quantity are needed")
+        lines.setdefault(row["po_number"], []).append(OrderLine(row["sku"], quantity))
+    raw = {"file": name, "format": "csv"}
+    return [OrderEvent(f"{sender}:{po}:created", OrderEventKind.CREATED, po, tuple(found), raw=raw)
+            for po, found in lines.items()], []
+
+
+def _with_raw(event: OrderEvent, raw: Mapping[str, Any]) -> OrderEvent:
+    return OrderEvent(event.event_id, event.kind, event.order_id, event.lines, event.occurred_at,
+                      {**event.raw, **raw})
+
+
+def _group_time(group: x12.Group) -> float | None:
+    try:
+        at = datetime.strptime(group.header[4] + group.header[5][:4], "%Y%m%d%H%M")
+        return at.replace(tzinfo=UTC).timestamp()
+    except (IndexError, ValueError):
+        return None
+
+
+def _ack(data: Mapping[str, Any]) -> x12.FunctionalAck:
+    return x12.FunctionalAck(data["group"], data["control"],
+                             tuple(x12.SetResult(*result) for result in data["sets"]), data["code"])
+
+
+def _listing_error(item: Listing) -> str:
+    if not item.sku or len(item.sku) > 48 or any(mark in item.sku for mark in "~*>,\"\r\n"):
+        return f"SKU {item.sku!r} cannot be sent in an inventory file"
+    return "quantity must not be negative" if item.quantity < 0 else ""
+
+
+def _csv(rows: Sequence[tuple[object, ...]]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue()
+
+
+# --- SFTP requests --------------------------------------------------------------------------------
+
+async def _file_names(folder: str, sftp: asyncssh.SFTPClient) -> list[str]:
+    names = await sftp.readdir(folder)
+    return sorted(n.filename for n in names if isinstance(n.filename, str) and not is_temporary(n.filename)
+                  and n.attrs.permissions is not None and stat.S_ISREG(n.attrs.permissions))
+
+
+async def _read(path: str, sftp: asyncssh.SFTPClient) -> bytes:
+    async with sftp.open(path, "rb") as file:
+        data: bytes = await file.read()
+        return data
+
+
+async def _write(path: str, text: str, sftp: asyncssh.SFTPClient) -> None:
+    async with sftp.open(path, "w", encoding="utf-8") as file:
+        await file.write(text)
+
+
+async def _move(source: str, destination: str, sftp: asyncssh.SFTPClient) -> None:
+    try:  # replaces a same-named file already archived (a resent PO file)
+        await sftp.posix_rename(source, destination)
+    except asyncssh.SFTPOpUnsupported:
+        await sftp.rename(source, destination)
+
+
+async def _remove(path: str, sftp: asyncssh.SFTPClient) -> None:
+    await sftp.remove(path)
+
+
+async def _isdir(path: str, sftp: asyncssh.SFTPClient) -> bool:
+    return await sftp.isdir(path)
+
+
+async def _makedirs(path: str, sftp: asyncssh.SFTPClient) -> None:
+    await sftp.makedirs(path, exist_ok=True)

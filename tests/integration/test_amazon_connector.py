@@ -1,0 +1,335 @@
+"""AmazonConnector against AmazonSimulator over loopback HTTP: LWA refresh, listing patches and
+JSON_LISTINGS_FEED, ORDER_CHANGE notifications from the queue and getOrders polling, and the
+partner's usage plans."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from connectors import amazon_format as fmt
+from connectors.amazon import AmazonConnector
+from connectors.base import (
+    AuthExpired,
+    Listing,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    PartnerSpec,
+    RateLimited,
+)
+from connectors.limits import RateLimiter, RateSpec
+from connectors.simulators.amazon import AmazonSimulator
+from connectors.simulators.base import SimConfig
+
+SKUS = [f"SHEET-{n:03d}" for n in range(45)]
+
+
+@contextlib.asynccontextmanager
+async def running(**config: Any) -> AsyncIterator[AmazonSimulator]:
+    options = {"feed_seconds": 0.1, **config.pop("options", {})}
+    sim = AmazonSimulator(SimConfig(partner_id="amazon-test", credentials=AmazonSimulator.demo_credentials("amazon-test"),
+                                    skus=config.pop("skus", SKUS), options=options, **config))
+    await sim.start(port=0)
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@pytest_asyncio.fixture
+async def sim() -> AsyncIterator[AmazonSimulator]:
+    async with running() as started:
+        yield started
+
+
+@pytest_asyncio.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+def connect(sim: AmazonSimulator, session: aiohttp.ClientSession, limiter: RateLimiter | None = None,
+            credentials: dict[str, str] | None = None, **options: Any) -> AmazonConnector:
+    spec = PartnerSpec(id="amazon-test", kind="amazon", base_url=sim.base_url,
+                       credentials=dict(credentials or sim.config.credentials),
+                       options={"feed_poll_seconds": 0.05, **options})
+    return AmazonConnector(spec, session, limiter)
+
+
+async def fetch_all(connector: AmazonConnector, page_size: int) -> list[list[OrderEvent]]:
+    """Pages until the connector says no more is ready now, confirming each as the actor would."""
+    pages, cursor = [], None
+    for _ in range(20):
+        page = await connector.fetch_orders(cursor, page_size)
+        pages.append(page.events)
+        await connector.confirm(page.events)
+        cursor = page.cursor
+        if not page.more:
+            return pages
+    raise AssertionError("the connector kept saying more")
+
+
+# --- auth -------------------------------------------------------------------------------------------
+
+async def test_start_authenticates_and_learns_the_sellers_skus_page_by_page(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session)
+
+    await connector.start()
+
+    assert connector.listed == set(SKUS)
+    assert sim.stats["calls:searchListingsItems"] == 3   # 45 SKUs, 20 a page
+    assert connector.spec.credentials["access_token"].startswith("Atza|")
+    assert float(connector.spec.credentials["access_token_expires_at"]) > time.time()
+
+
+async def test_a_token_near_its_expiry_is_refreshed_before_the_call_and_calls_keep_working(
+        session: aiohttp.ClientSession) -> None:
+    async with running(token_ttl=0.5) as sim:
+        connector = connect(sim, session)
+        first = await connector.read_listings(["SHEET-001"])
+        token = connector.spec.credentials["access_token"]
+        await asyncio.sleep(0.5)
+
+        again = await connector.read_listings(["SHEET-001"])
+
+    assert first == again == {"SHEET-001": 0}
+    assert connector.refreshes == 2
+    assert connector.spec.credentials["access_token"] != token
+    assert sim.stats["expired_tokens"] == 0   # refreshed before Amazon had to refuse it
+
+
+async def test_a_token_amazon_calls_expired_is_refreshed_once_and_the_call_retried(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session)
+    await connector.start()
+    sim.expire_tokens()
+
+    results = await connector.push([Listing("SHEET-002", 9)])
+
+    assert results[0].ok
+    assert sim.listings["SHEET-002"] == 9
+    assert sim.stats["expired_tokens"] == 1
+    assert connector.refreshes == 2
+
+
+async def test_a_refresh_token_amazon_refuses_raises_auth_expired(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session, credentials={**sim.config.credentials, "refresh_token": "Atzr|revoked"})
+
+    with pytest.raises(AuthExpired, match="invalid_grant"):
+        await connector.start()
+
+
+# --- listings -----------------------------------------------------------------------------------------
+
+async def test_a_small_push_patches_each_listing_and_reports_an_unknown_sku(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session)
+
+    results = await connector.push([Listing("SHEET-001", 5), Listing("SHEET-002", 0), Listing("NOT-LISTED", 3)])
+
+    assert [(r.sku, r.ok) for r in results] == [("SHEET-001", True), ("SHEET-002", True), ("NOT-LISTED", False)]
+    assert "4000001" in results[2].error
+    assert (sim.listings["SHEET-001"], sim.listings["SHEET-002"]) == (5, 0)
+    assert sim.stats["calls:patchListingsItem"] == 3
+    assert sim.stats["calls:createFeed"] == 0
+
+
+async def test_a_large_push_goes_as_one_json_listings_feed(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session)
+    listings = [Listing(sku, n) for n, sku in enumerate(SKUS[:30])] + [Listing("NOT-LISTED", 1)]
+
+    results = await connector.push(listings)
+
+    assert all(r.ok for r in results[:30])
+    assert not results[30].ok and "NOT-LISTED" in results[30].error
+    assert {sku: sim.listings[sku] for sku in SKUS[:30]} == {sku: n for n, sku in enumerate(SKUS[:30])}
+    assert (sim.stats["calls:createFeed"], sim.stats["feeds_processed"]) == (1, 1)
+    assert sim.stats["calls:patchListingsItem"] == 0
+
+
+async def test_a_large_push_falls_back_to_patches_when_create_feed_has_no_token(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session, feed_threshold=5)
+    connector.limiter.honour("createFeed", 120)
+
+    results = await connector.push([Listing(sku, 4) for sku in SKUS[:6]])
+
+    assert all(r.ok for r in results)
+    assert sim.stats["calls:createFeed"] == 0
+    assert sim.stats["calls:patchListingsItem"] == 6
+
+
+async def test_read_listings_shows_what_amazon_shows_and_leaves_out_unknown_skus(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session)
+    sim.listings["SHEET-003"] = 17   # a hand edit in Seller Central
+
+    shown = await connector.read_listings(["SHEET-003", "SHEET-004", "NOT-LISTED"])
+
+    assert shown == {"SHEET-003": 17, "SHEET-004": 0}
+
+
+# --- orders -------------------------------------------------------------------------------------------
+
+async def test_an_order_arrives_from_the_queue_and_its_message_goes_only_after_confirm(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    sim.listings["SHEET-005"] = 10
+    order = await sim.record_order("SHEET-005", 2)
+    connector = connect(sim, session, visibility_timeout=1)
+
+    page = await connector.fetch_orders(None, 10)
+    hidden = await connector.fetch_orders(page.cursor, 10)
+    await asyncio.sleep(1.1)
+    shown_again = await connector.fetch_orders(page.cursor, 10)
+    await connector.confirm(shown_again.events)
+
+    created = [e for e in page.events if e.kind is OrderEventKind.CREATED]
+    assert [(e.event_id, e.order_id, e.lines) for e in created] == [
+        (f"{order.order_id}:Unshipped", order.order_id, (OrderLine("SHEET-005", 2),))]
+    assert not any(e.raw["receipt_handles"] for e in hidden.events)   # only the poll's copy
+    assert [e.event_id for e in shown_again.events] == [f"{order.order_id}:Unshipped"]
+    assert sim.queue.messages == {}
+    assert sim.listings["SHEET-005"] == 8
+
+
+async def test_orders_page_through_the_queue_and_get_orders_without_losing_one(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    sim.listings.update(dict.fromkeys(SKUS, 5))
+    orders = [await sim.record_order(SKUS[n], 1) for n in range(25)]
+    connector = connect(sim, session)
+
+    pages = await fetch_all(connector, 10)
+
+    # The queue and the poll meet the same facts in different pages; the event ids dedupe them.
+    assert len(pages) == 3
+    assert all(len({e.event_id for e in page}) == len(page) for page in pages)
+    assert {e.event_id for page in pages for e in page} == {f"{o.order_id}:Unshipped" for o in orders}
+    assert sim.stats["calls:getOrders"] == 3
+    assert sim.stats["calls:getOrderItems"] < 25   # lines the notifications told are not asked again
+    assert sim.queue.messages == {}
+
+
+async def test_without_notifications_polling_alone_finds_every_order_and_its_lines(
+        session: aiohttp.ClientSession) -> None:
+    async with running(options={"notifications": False}, initial_quantity=5) as sim:
+        orders = [await sim.record_order(SKUS[n], 2) for n in range(12)]
+        connector = connect(sim, session)
+
+        pages = await fetch_all(connector, 5)
+
+    events = [e for page in pages for e in page]
+    assert len(pages) == 3
+    assert {e.event_id for e in events} == {f"{o.order_id}:Unshipped" for o in orders}
+    assert {e.order_id: e.lines for e in events} == {o.order_id: (OrderLine(o.sku, 2),) for o in orders}
+    assert sim.stats["calls:getOrderItems"] == 12
+
+
+async def test_get_orders_is_skipped_rather_than_waited_for_when_its_bucket_is_empty(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    sim.listings["SHEET-006"] = 3
+    order = await sim.record_order("SHEET-006", 1)
+    connector = connect(sim, session)
+    connector.limiter.honour("getOrders", 60)
+
+    started = time.monotonic()
+    page = await connector.fetch_orders(None, 10)
+
+    assert time.monotonic() - started < 1
+    assert [e.event_id for e in page.events] == [f"{order.order_id}:Unshipped"]
+    assert sim.stats["calls:getOrders"] == 0
+
+
+async def test_a_shipped_order_and_duplicate_notifications_give_each_fact_once(
+        session: aiohttp.ClientSession) -> None:
+    async with running(duplicate_rate=1.0, initial_quantity=4) as sim:
+        order = await sim.record_order("SHEET-007", 1)
+        await sim.change_order(order, "shipped")
+        connector = connect(sim, session)
+        delivered = [fmt.notification_fact(m.body)[0] for m in sim.queue.messages.values()]
+
+        page = await connector.fetch_orders(None, 10)
+        await connector.confirm(page.events)
+
+        assert len(sim.queue.messages) == 0
+    assert len(delivered) == 4 and len(set(delivered)) == 2   # a duplicate repeats its NotificationId
+    assert [(e.event_id, e.kind) for e in page.events] == [
+        (f"{order.order_id}:Unshipped", OrderEventKind.CREATED),
+        (f"{order.order_id}:Shipped", OrderEventKind.SHIPPED)]
+    assert len(page.events[0].raw["receipt_handles"]) == 4   # both notifications imply the creation
+    assert len(page.events[1].raw["receipt_handles"]) == 2
+
+
+async def test_amazon_has_no_webhooks_so_no_delivery_is_ever_accepted(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session)
+
+    assert "webhook" not in connector.capabilities
+    assert not connector.verify_webhook({"x-amz-sns-message-type": "Notification"}, b"{}", "http://x/webhooks/a")
+
+
+# --- usage plans ------------------------------------------------------------------------------------
+
+async def test_amazons_429_raises_rate_limited_and_our_bucket_then_waits_about_one_over_the_rate(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    too_fast = RateLimiter({"getListingsItem": RateSpec(1000, 1000)})
+    connector = connect(sim, session, limiter=too_fast)
+    await connector.start()
+
+    outcomes = await asyncio.gather(*(connector.read_listings(["SHEET-001"]) for _ in range(15)),
+                                    return_exceptions=True)
+
+    refused = [o for o in outcomes if isinstance(o, RateLimited)]
+    assert refused and sim.stats["rate_limited:getListingsItem"] == len(refused)
+    assert refused[0].retry_after == pytest.approx(1 / 5)
+    assert too_fast.would_wait("getListingsItem")
+    started = time.monotonic()
+    assert await connector.read_listings(["SHEET-001"]) == {"SHEET-001": 0}
+    assert time.monotonic() - started >= 0.1
+
+
+async def test_many_skus_through_the_connectors_own_limiter_never_trip_amazons_buckets(
+        session: aiohttp.ClientSession) -> None:
+    skus = [f"PILLOW-{n:03d}" for n in range(220)]
+    async with running(skus=skus) as sim:
+        connector = connect(sim, session)
+        await connector.start()
+        for start in range(0, len(skus), connector.max_push_batch):
+            results = await connector.push([Listing(sku, 3) for sku in skus[start:start + connector.max_push_batch]])
+            assert all(r.ok for r in results)
+        shown = await connector.read_listings(skus[:12])
+
+    assert shown == dict.fromkeys(skus[:12], 3)
+    assert set(sim.listings.values()) == {3}
+    assert sim.stats["calls:createFeed"] == 2 and sim.stats["calls:patchListingsItem"] == 20
+    assert sim.stats["rate_limited"] == 0
+
+
+async def test_answers_carry_the_usage_plans_rate_and_throttling_has_amazons_shape(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    connector = connect(sim, session)
+    await connector.start()
+    url = f"{sim.base_url}/listings/2021-08-01/items/{sim.seller_id}/SHEET-001"
+    headers = {"x-amz-access-token": connector.spec.credentials["access_token"]}
+    query = {"marketplaceIds": "ATVPDKIKX0DER"}
+
+    answers = []
+    for _ in range(12):   # the getListingsItem bucket holds 10
+        async with session.get(url, params=query, headers=headers) as answer:
+            answers.append((answer.status, answer.headers.get("x-amzn-RateLimit-Limit"), await answer.json()))
+
+    assert answers[0][:2] == (200, "5")
+    status, _, body = answers[-1]
+    assert status == 429
+    assert body == {"errors": [{"code": "QuotaExceeded", "details": "",
+                                "message": "You exceeded your quota for the requested resource."}]}

@@ -1,0 +1,190 @@
+"""Amazon SP-API formats without a network: patches, feeds and their reports, ORDER_CHANGE
+notifications, getOrders rows, the events they mean and the polling cursor."""
+
+from __future__ import annotations
+
+import json
+
+from connectors import amazon_format as fmt
+from connectors.base import Listing, OrderEvent, OrderEventKind, OrderLine
+
+PURCHASED = fmt.parse_iso("2026-01-15T10:00:00Z")
+CHANGED = fmt.parse_iso("2026-01-15T12:30:00Z")
+
+
+def notification(status: str, lines: tuple[OrderLine, ...] = (OrderLine("SHEET-Q-WHT", 2),),
+                 notification_id: str = "n-1") -> bytes:
+    fact = fmt.OrderFact("113-1234567-7654321", status, PURCHASED, CHANGED, lines)
+    return json.dumps(fmt.order_change_notification(fact, "A1SELLER", fmt.DEFAULT_MARKETPLACE,
+                                                    notification_id)).encode()
+
+
+def test_a_patch_replaces_the_default_fulfillment_availability() -> None:
+    body = fmt.patch_body("HOME_BED_AND_BATH", 7)
+
+    assert body == {"productType": "HOME_BED_AND_BATH", "patches": [
+        {"op": "replace", "path": "/attributes/fulfillment_availability",
+         "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]}
+    assert fmt.patched_quantity(body) == 7
+
+
+def test_a_patch_that_sets_no_quantity_is_recognised() -> None:
+    assert fmt.patched_quantity({"productType": "X", "patches": [{"op": "replace", "path": "/attributes/item_name",
+                                                                  "value": [{"value": "Sheet"}]}]}) is None
+    assert fmt.patched_quantity({"patches": "junk"}) is None
+    assert fmt.patched_quantity(None) is None
+
+
+def test_an_accepted_submission_has_no_failure_and_an_invalid_one_gives_its_error_issues() -> None:
+    assert fmt.patch_outcome({"sku": "A", "status": "ACCEPTED", "submissionId": "s", "issues": []}) == ""
+    invalid = {"sku": "A", "status": "INVALID", "issues": [
+        {"code": "4000001", "message": "SKU not found", "severity": "ERROR"},
+        {"code": "18000", "message": "only a warning", "severity": "WARNING"}]}
+
+    assert fmt.patch_outcome(invalid) == "4000001: SKU not found"
+
+
+def test_a_feed_document_numbers_its_messages_in_the_listings_order() -> None:
+    document = fmt.feed_document("A1SELLER", "HOME_BED_AND_BATH", [Listing("A", 1), Listing("B", 0)])
+
+    assert document["header"] == {"sellerId": "A1SELLER", "version": "2.0", "issueLocale": "en_US"}
+    assert [(m["messageId"], m["sku"], m["operationType"]) for m in document["messages"]] == [
+        (1, "A", "PATCH"), (2, "B", "PATCH")]
+    assert fmt.patched_quantity(document["messages"][1]) == 0
+
+
+def test_a_processing_report_fails_only_the_skus_whose_messages_had_errors() -> None:
+    listings = [Listing("A", 1), Listing("B", 2), Listing("C", 3)]
+    report = {"header": {"sellerId": "A1SELLER", "version": "2.0", "feedId": "5001"},
+              "issues": [{"messageId": 2, "code": "4000001", "severity": "ERROR", "message": "SKU B not found"},
+                         {"messageId": 3, "code": "99022", "severity": "WARNING", "message": "slow down"}],
+              "summary": {"errors": 1, "warnings": 1, "messagesProcessed": 3, "messagesAccepted": 2,
+                          "messagesInvalid": 1}}
+
+    assert fmt.feed_outcomes(listings, report) == {"B": "4000001: SKU B not found"}
+
+
+def test_errors_read_as_one_line_and_an_expired_token_is_recognised() -> None:
+    expired = {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                           "details": "The access token you provided has expired."}]}
+    throttled = {"errors": [{"code": "QuotaExceeded",
+                             "message": "You exceeded your quota for the requested resource."}]}
+
+    assert fmt.error_text(expired) == ("Unauthorized: Access to requested resource is denied. "
+                                       "(The access token you provided has expired.)")
+    assert fmt.is_unauthorized(expired)
+    assert not fmt.is_unauthorized(throttled)
+    assert fmt.error_text("<html>bad gateway</html>") == "<html>bad gateway</html>"
+
+
+def test_the_listing_answer_gives_the_default_channel_quantity() -> None:
+    item = {"sku": "A", "fulfillmentAvailability": [{"fulfillmentChannelCode": "AMAZON_NA", "quantity": 40},
+                                                    {"fulfillmentChannelCode": "DEFAULT", "quantity": 12}]}
+
+    assert fmt.fulfillment_quantity(item) == 12
+    assert fmt.fulfillment_quantity({"sku": "A"}) is None
+
+
+def test_an_order_change_notification_reads_back_as_the_fact_it_was_made_from() -> None:
+    notification_id, fact = fmt.notification_fact(notification("Unshipped"))
+
+    assert notification_id == "n-1"
+    assert fact == fmt.OrderFact("113-1234567-7654321", "Unshipped", PURCHASED, CHANGED,
+                                 (OrderLine("SHEET-Q-WHT", 2),))
+
+
+def test_a_notification_of_another_type_or_shape_is_refused() -> None:
+    other = json.loads(notification("Unshipped"))
+    other["NotificationType"] = "ANY_OFFER_CHANGED"
+
+    for body in (json.dumps(other).encode(), b'{"Payload": {}}', b"[]"):
+        try:
+            fmt.notification_fact(body)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {body!r}")
+
+
+def test_an_unshipped_order_is_created_with_the_purchase_time() -> None:
+    _, fact = fmt.notification_fact(notification("Unshipped"))
+
+    [event] = fmt.fact_events(fact, {})
+
+    assert (event.event_id, event.kind, event.occurred_at) == (
+        "113-1234567-7654321:Unshipped", OrderEventKind.CREATED, PURCHASED)
+    assert event.lines == (OrderLine("SHEET-Q-WHT", 2),)
+
+
+def test_a_shipped_or_cancelled_order_also_implies_its_creation_so_out_of_order_arrivals_dedupe() -> None:
+    shipped = fmt.fact_events(fmt.notification_fact(notification("Shipped"))[1], {})
+    cancelled = fmt.fact_events(fmt.notification_fact(notification("Canceled"))[1], {})
+
+    assert [(e.event_id, e.kind) for e in shipped] == [
+        ("113-1234567-7654321:Unshipped", OrderEventKind.CREATED),
+        ("113-1234567-7654321:Shipped", OrderEventKind.SHIPPED)]
+    assert [e.kind for e in cancelled] == [OrderEventKind.CREATED, OrderEventKind.CANCELLED]
+    assert cancelled[1].occurred_at == CHANGED
+
+
+def test_a_pending_order_is_not_yet_reservable() -> None:
+    _, fact = fmt.notification_fact(notification("Pending"))
+
+    assert fmt.fact_events(fact, {}) == []
+    assert not fmt.actionable("Pending")
+
+
+def test_a_polled_order_gets_the_same_event_ids_as_its_notification() -> None:
+    row = {"AmazonOrderId": "113-1234567-7654321", "PurchaseDate": "2026-01-15T10:00:00Z",
+           "LastUpdateDate": "2026-01-15T12:30:00Z", "OrderStatus": "Shipped"}
+    items = [{"SellerSKU": "SHEET-Q-WHT", "OrderItemId": "1", "QuantityOrdered": 2, "QuantityShipped": 2}]
+
+    polled = fmt.fact_events(fmt.with_lines(fmt.polled_fact(row), fmt.order_lines(items)), {})
+    notified = fmt.fact_events(fmt.notification_fact(notification("Shipped"))[1], {})
+
+    assert polled == notified
+
+
+def test_order_lines_skip_rows_without_a_sku_or_a_quantity() -> None:
+    rows = [{"SellerSKU": "A", "QuantityOrdered": 1}, {"SellerSKU": "B", "Quantity": 3},
+            {"QuantityOrdered": 4}, {"SellerSKU": "C", "QuantityOrdered": 0}]
+
+    assert fmt.order_lines(rows) == (OrderLine("A", 1), OrderLine("B", 3))
+
+
+def test_duplicate_facts_merge_into_one_event_carrying_every_receipt_handle() -> None:
+    first = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
+                       {"receipt_handles": ("h1",), "notification_id": "n-1"})
+    again = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
+                       {"receipt_handles": ("h2", "h1")})
+    polled = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
+                        {"receipt_handles": ()})
+    other = OrderEvent("p:Unshipped", OrderEventKind.CREATED, "p", (), 2.0, {})
+
+    merged = fmt.merge_events([first, again, other, polled])
+
+    assert [e.event_id for e in merged] == ["o:Unshipped", "p:Unshipped"]
+    assert merged[0].raw["receipt_handles"] == ("h1", "h2")
+    assert merged[0].raw["notification_id"] == "n-1"
+
+
+def test_the_cursor_round_trips_and_a_garbled_one_starts_from_the_look_back() -> None:
+    cursor = fmt.OrdersCursor(PURCHASED, "token-2", CHANGED)
+
+    assert fmt.OrdersCursor.decode(cursor.encode(), 0.0) == cursor
+    assert fmt.OrdersCursor.decode("not json", 123.0) == fmt.OrdersCursor(123.0, None, 123.0)
+    assert fmt.OrdersCursor.decode(None, 123.0).after == 123.0
+
+
+def test_the_watermark_moves_only_when_the_paging_is_done() -> None:
+    start = fmt.OrdersCursor(PURCHASED, None, PURCHASED)
+
+    paging = start.after_page("token-2", CHANGED)
+    done = paging.after_page(None, PURCHASED + 60)
+
+    assert (paging.after, paging.next_token, paging.seen) == (PURCHASED, "token-2", CHANGED)
+    assert (done.after, done.next_token) == (CHANGED, None)
+
+
+def test_timestamps_are_written_to_the_second_in_utc() -> None:
+    assert fmt.iso(fmt.parse_iso("2026-01-15T10:00:00.250Z")) == "2026-01-15T10:00:00Z"
+    assert fmt.parse_iso("2026-01-15T10:00:00+00:00") == PURCHASED

@@ -1,0 +1,161 @@
+"""connectors/limits: a partner's published rate kept on our side, and Retry-After honoured."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors import limits
+from connectors.limits import RateLimiter, RateSpec, TokenBucket
+
+
+class Clock:
+    def __init__(self, now: float = 100.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> list[float]:
+    """asyncio.sleep as seen by the limiter: time passes on the fake clock, at once."""
+    record: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        record.append(seconds)
+        clock.advance(seconds)
+
+    monkeypatch.setattr(limits.asyncio, "sleep", sleep)
+    return record
+
+
+def test_a_scaled_spec_keeps_a_safety_margin_but_at_least_one_token_of_burst() -> None:
+    assert RateSpec(10.0, 20.0).scaled(0.9) == RateSpec(9.0, 18.0)
+    assert RateSpec(0.5, 1.0).scaled(0.9) == RateSpec(0.45, 1.0)
+
+
+def test_a_full_bucket_allows_a_burst_then_asks_to_wait_for_the_next_token(clock: Clock) -> None:
+    bucket = TokenBucket(RateSpec(rate=2.0, burst=3.0), clock)
+    assert [bucket.try_take() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.try_take() == 0.5
+    clock.advance(0.5)
+    assert bucket.try_take() == 0.0
+
+
+def test_a_refused_take_takes_nothing(clock: Clock) -> None:
+    bucket = TokenBucket(RateSpec(rate=1.0, burst=2.0), clock)
+    bucket.try_take()
+    assert bucket.try_take(cost=2.0) == 1.0
+    assert bucket.try_take(cost=1.0) == 0.0
+
+
+def test_tokens_refill_at_the_published_rate_but_never_past_the_burst(clock: Clock) -> None:
+    bucket = TokenBucket(RateSpec(rate=5.0, burst=3.0), clock)
+    for _ in range(3):
+        bucket.try_take()
+    clock.advance(3_600)
+    assert [bucket.try_take() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.try_take() == pytest.approx(0.2)
+
+
+def test_a_bucket_made_empty_waits_for_its_first_token(clock: Clock) -> None:
+    bucket = TokenBucket(RateSpec(rate=4.0, burst=10.0), clock, full=False)
+    assert bucket.try_take() == 0.25
+    assert bucket.used == 1.0
+
+
+def test_retry_after_empties_the_bucket_and_blocks_until_it_passes(clock: Clock) -> None:
+    bucket = TokenBucket(RateSpec(rate=2.0, burst=3.0), clock)
+    bucket.block_for(5.0)
+    assert bucket.try_take() == 5.0
+    clock.advance(4.0)
+    assert bucket.try_take() == 1.0
+    clock.advance(1.0)
+    assert bucket.try_take() == 0.0
+
+
+def test_a_shorter_retry_after_does_not_shorten_an_earlier_one(clock: Clock) -> None:
+    bucket = TokenBucket(RateSpec(rate=2.0, burst=3.0), clock)
+    bucket.block_for(10.0)
+    bucket.block_for(1.0)
+    assert bucket.try_take() == 10.0
+
+
+def test_used_is_the_share_of_the_bucket_in_use(clock: Clock) -> None:
+    bucket = TokenBucket(RateSpec(rate=1.0, burst=4.0), clock)
+    assert bucket.used == 0.0
+    bucket.try_take()
+    assert bucket.used == 0.25
+    clock.advance(0.5)
+    assert bucket.used == 0.125
+
+
+def test_each_operation_has_its_own_bucket(clock: Clock) -> None:
+    limiter = RateLimiter({"push": RateSpec(1.0, 1.0), "poll": RateSpec(1.0, 1.0)}, clock=clock)
+    assert limiter.buckets["push"].try_take() == 0.0
+    assert limiter.would_wait("push") is True
+    assert limiter.would_wait("poll") is False
+
+
+def test_an_operation_with_no_published_limit_is_free_without_a_default(clock: Clock) -> None:
+    limiter = RateLimiter({"push": RateSpec(1.0, 1.0)}, clock=clock)
+    assert limiter.bucket("report") is None
+    assert limiter.would_wait("report") is False
+    limiter.honour("report", 60.0)
+    assert set(limiter.usage()) == {"push"}
+
+
+def test_an_operation_with_no_published_limit_gets_the_default(clock: Clock) -> None:
+    limiter = RateLimiter({}, default=RateSpec(2.0, 2.0), clock=clock)
+    bucket = limiter.bucket("report")
+    assert bucket is not None and bucket.spec == RateSpec(2.0, 2.0)
+    assert limiter.bucket("report") is bucket
+    assert limiter.usage() == {"report": 0.0}
+
+
+def test_honour_blocks_only_the_operation_the_partner_named(clock: Clock) -> None:
+    limiter = RateLimiter({"push": RateSpec(5.0, 5.0), "poll": RateSpec(5.0, 5.0)}, clock=clock)
+    limiter.honour("push", 2.0)
+    assert limiter.would_wait("push") is True
+    assert limiter.would_wait("poll") is False
+    clock.advance(2.0)
+    assert limiter.would_wait("push") is False
+
+
+def test_usage_reports_every_bucket_rounded_for_the_dashboard(clock: Clock) -> None:
+    limiter = RateLimiter({"a": RateSpec(1.0, 3.0), "b": RateSpec(1.0, 1.0)}, clock=clock)
+    limiter.buckets["a"].try_take()
+    assert limiter.usage() == {"a": 0.333, "b": 0.0}
+
+
+async def test_acquire_waits_exactly_until_a_token_is_there(clock: Clock, slept: list[float]) -> None:
+    limiter = RateLimiter({"push": RateSpec(rate=4.0, burst=2.0)}, clock=clock)
+    start = clock.now
+    for _ in range(4):
+        await limiter.acquire("push")
+    assert slept == [0.25, 0.25]
+    assert clock.now - start == 0.5
+    assert limiter.waited == 0.5
+
+
+async def test_acquire_waits_out_a_retry_after_first(clock: Clock, slept: list[float]) -> None:
+    limiter = RateLimiter({"push": RateSpec(rate=1.0, burst=1.0)}, clock=clock)
+    limiter.honour("push", 3.0)
+    await limiter.acquire("push")
+    assert slept == [3.0]
+    assert limiter.would_wait("push") is True  # the token that came back was taken
+
+
+async def test_acquire_never_waits_for_an_unlimited_operation(clock: Clock, slept: list[float]) -> None:
+    limiter = RateLimiter({}, clock=clock)
+    for _ in range(1_000):
+        await limiter.acquire("anything")
+    assert (slept, limiter.waited) == ([], 0.0)

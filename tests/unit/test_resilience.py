@@ -1,0 +1,138 @@
+"""connectors/resilience: backoff with full jitter, and the circuit breaker that isolates a failing partner."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from connectors.resilience import Backoff, CircuitBreaker
+
+
+class Clock:
+    def __init__(self, now: float = 500.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# -- backoff ----------------------------------------------------------------------------------------
+
+
+def test_the_backoff_ceiling_doubles_with_each_attempt_up_to_the_cap() -> None:
+    backoff = Backoff(base=0.25, cap=2.0, rand=lambda: 1.0)
+    assert [backoff.next_delay() for _ in range(6)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
+    assert backoff.attempt == 6
+
+
+@pytest.mark.parametrize(("draw", "delay"), [(0.0, 0.0), (0.5, 2.0), (0.999, 3.996)])
+def test_the_backoff_is_full_jitter_between_zero_and_the_ceiling(draw: float, delay: float) -> None:
+    backoff = Backoff(base=1.0, cap=30.0, rand=lambda: draw)
+    backoff.attempt = 2  # ceiling 4 s
+    assert backoff.next_delay() == pytest.approx(delay)
+
+
+def test_random_delays_stay_within_the_ceiling_of_their_attempt() -> None:
+    backoff = Backoff(base=0.25, cap=30.0, rand=random.Random(7).random)
+    delays = [backoff.next_delay() for _ in range(40)]
+    ceilings = [min(30.0, 0.25 * 2**n) for n in range(40)]
+    assert all(0.0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    assert len(set(delays)) == 40  # jittered, not a fixed schedule
+
+
+def test_a_reset_backoff_starts_again_from_the_base() -> None:
+    backoff = Backoff(base=0.5, cap=30.0, rand=lambda: 1.0)
+    for _ in range(5):
+        backoff.next_delay()
+    backoff.reset()
+    assert backoff.next_delay() == 0.5
+
+
+def test_the_backoff_stays_at_the_cap_through_a_very_long_outage() -> None:
+    backoff = Backoff(base=0.25, cap=30.0, rand=lambda: 1.0)
+    delays = [backoff.next_delay() for _ in range(1100)]
+    assert delays[-1] == 30.0
+
+
+# -- circuit breaker --------------------------------------------------------------------------------
+
+
+def test_the_breaker_stays_closed_below_the_threshold() -> None:
+    breaker = CircuitBreaker(threshold=3, clock=Clock())
+    breaker.failure()
+    breaker.failure()
+    assert (breaker.state, breaker.allows(), breaker.wait(), breaker.trips) == ("closed", True, 0.0, 0)
+
+
+def test_a_success_resets_the_count_of_consecutive_failures() -> None:
+    breaker = CircuitBreaker(threshold=3, clock=Clock())
+    breaker.failure()
+    breaker.failure()
+    breaker.success()
+    breaker.failure()
+    breaker.failure()
+    assert breaker.state == "closed"
+    breaker.failure()
+    assert breaker.state == "open"
+
+
+def test_the_breaker_opens_after_the_threshold_and_lets_one_trial_through_after_cool_off() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=3, cool_off=2.0, clock=clock)
+    for _ in range(3):
+        breaker.failure()
+    assert (breaker.state, breaker.allows(), breaker.trips) == ("open", False, 1)
+    assert breaker.wait() == 2.0
+    clock.advance(1.5)
+    assert (breaker.state, breaker.allows(), breaker.wait()) == ("open", False, 0.5)
+    clock.advance(0.5)
+    assert (breaker.state, breaker.allows(), breaker.wait()) == ("half_open", True, 0.0)
+    breaker.success()
+    assert (breaker.state, breaker.failures, breaker.trips) == ("closed", 0, 1)
+
+
+def test_a_failed_trial_opens_the_breaker_again_for_twice_as_long_up_to_the_maximum() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cool_off=2.0, max_cool_off=5.0, clock=clock)
+    breaker.failure()
+    waits = []
+    for _ in range(3):
+        clock.advance(breaker.wait())
+        assert breaker.state == "half_open"
+        breaker.failure()
+        assert breaker.state == "open"
+        waits.append(breaker.wait())
+    assert waits == [4.0, 5.0, 5.0]
+
+
+def test_a_successful_trial_brings_back_the_first_cool_off() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cool_off=2.0, clock=clock)
+    breaker.failure()
+    clock.advance(2.0)
+    breaker.failure()  # trial failed: 4 s now
+    clock.advance(4.0)
+    breaker.success()
+    breaker.failure()
+    assert (breaker.state, breaker.wait(), breaker.trips) == ("open", 2.0, 2)
+
+
+def test_failures_while_open_do_not_extend_the_cool_off() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=2, cool_off=3.0, clock=clock)
+    breaker.failure()
+    breaker.failure()
+    clock.advance(1.0)
+    breaker.failure()  # a call that was already in flight when it opened
+    assert (breaker.state, breaker.wait(), breaker.trips) == ("open", 2.0, 1)
+
+
+def test_the_breaker_defaults_to_the_monotonic_clock() -> None:
+    breaker = CircuitBreaker(threshold=1, cool_off=60.0)
+    breaker.failure()
+    assert breaker.state == "open"
+    assert 59.0 < breaker.wait() <= 60.0
