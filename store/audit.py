@@ -29,5 +29,6 @@ async def entries(engine: AsyncEngine, limit: int = 100, subject: str | None = N
         query = query.where(audit_log.c.subject == subject)
     async with engine.connect() as conn:
         return [
-            {**row._asdict(), "detail": json.loads(row.detail or "{}")} for row in await conn.execute(query)
+            {**{str(k): v for k, v in row._mapping.items()}, "detail": json.loads(row.detail or "{}")}
+            for row in await conn.execute(query)
         ]

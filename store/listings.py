@@ -64,7 +64,7 @@ async def set_status(engine: AsyncEngine, partner_id: str, status: str) -> None:
 async def all_partners(engine: AsyncEngine) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(partners).order_by(partners.c.id))
-        return [row._asdict() for row in rows]
+        return [{str(k): v for k, v in row._mapping.items()} for row in rows]
 
 
 async def load_listings(engine: AsyncEngine, partner_id: str, sku: str | None = None) -> list[StoredListing]:
@@ -125,7 +125,8 @@ async def sync_log(engine: AsyncEngine, partner_id: str, limit: int = 50) -> lis
     query = (select(sync_logs).where(sync_logs.c.partner_id == partner_id)
              .order_by(sync_logs.c.id.desc()).limit(limit))
     async with engine.connect() as conn:
-        return [row._asdict() for row in await conn.execute(query)]
+        # plain str keys: SQLAlchemy's quoted_name keys are a str subclass JSON encoders refuse
+        return [{str(k): v for k, v in row._mapping.items()} for row in await conn.execute(query)]
 
 
 async def load_state(engine: AsyncEngine, partner_id: str) -> tuple[str | None, dict[str, str]]:

@@ -222,7 +222,7 @@ def test_a_failing_partner_does_not_slow_the_others_and_converges_after_it_recov
     httpx.post(f"{sims['etsy']}/_sim/faults", json={"error_rate": 1.0}, timeout=5).raise_for_status()
     try:
         failing_since = time.monotonic()
-        while time.monotonic() - failing_since < 15:
+        while time.monotonic() - failing_since < 30:
             sku = a_sku_with_stock(api, sims, "amazon", at_least=2)
             before = desired(api, "amazon")[sku]
             api.post("/api/v1/orders", json={"channel": "direct", "external_id": f"fail-{uuid.uuid4()}",
