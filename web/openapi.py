@@ -172,6 +172,29 @@ def schemas() -> dict[str, Schema]:
         "LedgerCheck": obj({"ok": {"type": "boolean"}, "mismatches": array(obj({
             "sku": sku, "location": location, "what": text, "stock_row": integer(),
             "expected": integer()}))}),
+        **partner_schemas(),
+    }
+
+
+def partner_schemas() -> dict[str, Schema]:
+    when = nullable(date_time())
+    return {
+        "Partner": obj({
+            "id": string("Partner id (also its sales channel)"),
+            "kind": enum(["amazon", "etsy", "shopify", "square", "wholesale"]),
+            "name": string(), "base_url": string("Its API (in demo mode, its simulator)"),
+            "status": string("starting, connecting, syncing, in_sync, failing or unreachable"),
+            "last_sync_at": when, "capabilities": array(string()), "policy": enum(["reject", "backorder"]),
+            "sync": {"type": "object", "description": "Live figures: circuit, pending, lag_p50_s, "
+                     "lag_p99_s, errors_recent, rate_limit_use, pushes, pushes_saved_by_coalescing, ..."},
+        }),
+        "Listing": obj({"sku": string("Variant SKU"),
+                        "desired": integer(0, description="What it should show"),
+                        "pushed": nullable(integer(0)), "pushed_at": when, "desired_at": date_time(),
+                        "last_error": nullable(string())}),
+        "Reconciled": obj({"checked": integer(0), "corrected": integer(0)}),
+        "SyncLogEntry": obj({"id": integer(), "partner_id": string(), "at": date_time(), "kind": string(),
+                             "ok": {"type": "boolean"}, "message": string()}),
     }
 
 
@@ -225,6 +248,29 @@ def paths() -> dict[str, Schema]:
         "/api/v1/ledger/check": {"get": operation(
             "ledgerCheck", "Prove stock rows equal the fold of the ledger", "ledger",
             {"200": ok(ref("LedgerCheck"))})},
+        **partner_paths(),
+    }
+
+
+def partner_paths() -> dict[str, Schema]:
+    by_id = [path_param("id", "Partner id")]
+    return {
+        "/api/v1/partners": {"get": operation("listPartners", "Partners and how their sync is doing",
+                                              "partners", {"200": ok(array(ref("Partner")))})},
+        "/api/v1/partners/{id}/listings": {"get": operation(
+            "partnerListings", "What the partner should show (desired) and was last told (pushed)",
+            "partners", {"200": ok(array(ref("Listing")))}, errors=("404",),
+            params=[*by_id, query("sku", string(), "Only this variant")])},
+        "/api/v1/partners/{id}/reconcile": {"post": operation(
+            "reconcilePartner", "Read what the partner shows now and correct drift", "partners",
+            {"200": ok(ref("Reconciled")), "502": ok(ref("Error"), "The partner could not be read")},
+            params=by_id, errors=("404",))},
+        "/api/v1/partners/{id}/retry": {"post": operation(
+            "retryPartner", "Close the circuit and retry failed pushes now", "partners",
+            {"202": ok(obj({"status": string()}), "Retrying")}, params=by_id, errors=("404",))},
+        "/api/v1/partners/{id}/sync-log": {"get": operation(
+            "partnerSyncLog", "The partner's sync log, newest first", "partners",
+            {"200": ok(array(ref("SyncLogEntry")))}, params=[*by_id, limit(500, 50)], errors=("404",))},
     }
 
 
