@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import time
@@ -34,6 +33,7 @@ from connectors.base import (
 from connectors.outbox import Entry, Outbox
 from connectors.resilience import Backoff, CircuitBreaker
 from connectors.rules import ShowRule, available_in
+from service import partner_orders
 from service.intake import OrderIntake
 from service.partner_config import PartnerConfig
 from store import listings as store
@@ -183,7 +183,7 @@ class PartnerSync:
                 await self.call("connect", self.connector.start)
                 self.connected = True
                 await store.set_status(self.engine, self.config.id, "connected")
-                await self._save_state()
+                await self.save_state()
             except Exception as exc:
                 log.warning("%s: cannot connect yet: %s", self.config.id, exc)
                 await self._pause()
@@ -203,54 +203,22 @@ class PartnerSync:
                 await self._pause()
 
     async def poll_once(self) -> int:
-        taken, more = 0, True
-        while more:
-            page = await self.call("poll", lambda: self.connector.fetch_orders(self.cursor,
-                                                                               self.config.page_size))
-            taken += await self.take_events(page.events)
-            self.cursor = page.cursor
-            await self._save_state()
-            await self.call("confirm", functools.partial(self.connector.confirm, page.events))
-            more = page.more
-        self.counters["polls"] += 1
-        self._synced()
-        await store.log_sync(self.engine, self.config.id, "poll", True, f"{taken} new order events",
-                             synced=True)
-        return taken
+        return await partner_orders.poll_once(self)
 
     async def take_events(self, events: list[OrderEvent], also_seen: tuple[str, ...] = ()) -> int:
-        """Apply the events not seen before, then record them (after the commit)."""
-        seen = await store.seen_events(self.engine, self.config.id, [e.event_id for e in events])
-        fresh = [e for e in events if e.event_id not in seen]
-        report = await self.intake.take(fresh)
-        await store.record_events(self.engine, self.config.id, [*(e.event_id for e in fresh), *also_seen])
-        self.counters["orders_taken"] += report.applied
-        for problem in report.problems:
-            log.warning("%s: %s", self.config.id, problem)
-        for order_id in report.rejected:
-            with contextlib.suppress(Exception):
-                await self.call("cancel", functools.partial(self.connector.cancel_at_partner, order_id,
-                                                            "out of stock"))
-        return len(fresh)
+        return await partner_orders.take_events(self, events, also_seen)
 
     async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        self.counters["webhooks"] += 1
-        delivery = self.connector.webhook_event_id(headers, body)
-        if delivery and await store.seen_events(self.engine, self.config.id, [f"delivery:{delivery}"]):
-            self.counters["webhooks_duplicate"] += 1
-            return {"status": "duplicate", "taken": 0}
-        events = await self.connector.parse_webhook(headers, body)
-        taken = await self.take_events(events, (f"delivery:{delivery}",) if delivery else ())
-        return {"status": "ok", "taken": taken}
+        return await partner_orders.take_webhook(self, headers, body)
 
-    async def _save_state(self) -> None:
+    async def save_state(self) -> None:
         self._saved_credentials = dict(self.connector.spec.credentials)
         await store.save_state(self.engine, self.config.id, self.cursor, self._saved_credentials)
 
     async def _save_credentials_if_changed(self) -> None:
         """At once: a rotated refresh token (Etsy) is the only one that works from now on."""
         if self.connector.spec.credentials != self._saved_credentials:
-            await self._save_state()
+            await self.save_state()
 
     async def _push_forever(self) -> None:
         while True:
@@ -299,7 +267,7 @@ class PartnerSync:
         ok = sum(1 for r in rows if r[1] is not None)
         self.counters["pushes"] += 1
         self.counters["listings_pushed"] += ok
-        self._synced()
+        self.synced()
         await store.log_sync(self.engine, self.config.id, "push", ok == len(rows),
                              f"{ok} of {len(rows)} listings", synced=ok > 0)
         await self._publish("partner", self.status())
@@ -309,7 +277,7 @@ class PartnerSync:
             self._id_cache = {sku: v for v, sku in self.catalog.skus.items()}
         return self._id_cache[sku]
 
-    def _synced(self) -> None:
+    def synced(self) -> None:
         self.last_sync_at = time.time()
 
     async def _save_forever(self) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REFRESH = 15.0  # seconds between re-reads of reorder points, levels and open alerts
+SOON = 0.2  # seconds: a bulk change of reorder points (one "variant" event each) is read once
 WATCHED_KINDS = ("low_stock", "backorder")
 
 
@@ -105,18 +106,21 @@ class AlertWatcher:
         self._refresh = refresh
         self.watch = Watch()
         self._tasks: list[asyncio.Task[None]] = []
+        self._soon: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if not self._tasks:
             self._tasks = [asyncio.ensure_future(self._listen()), asyncio.ensure_future(self._tick())]
 
     async def stop(self) -> None:
+        if self._soon is not None:
+            self._tasks.append(self._soon)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._tasks = []
+        self._tasks, self._soon = [], None
 
     async def refresh(self) -> None:
         """Re-read the truth: reorder points, open alerts, and every watched variant's level."""
@@ -165,8 +169,16 @@ class AlertWatcher:
                 await self._raise(self.watch.see(level))
         elif event.topic == "alert" and event.data.get("state") == "acknowledged":
             self.watch.closed(str(event.data.get("kind")), str(event.data.get("key")))
-        elif event.topic == "catalog":
-            await self.refresh()  # reorder points may have changed
+        elif event.topic in ("variant", "catalog"):
+            self._refresh_soon()  # a reorder point changed (or new variants came)
+
+    def _refresh_soon(self) -> None:
+        if self._soon is None or self._soon.done():
+            self._soon = asyncio.ensure_future(self._refresh_after(SOON))
+
+    async def _refresh_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._refresh_logged()
 
     async def _raise(self, alerts: list[NewAlert]) -> None:
         for new in alerts:
