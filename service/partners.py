@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SUPERVISE_EVERY = 2.0
 SIMULATORS_READY_WAIT = 30.0
+STOP_WAIT = 2.0
 
 
 class UnknownPartner(LookupError):
@@ -180,14 +181,17 @@ class PartnerFleet:
         await self.actor(partner_id).retry.remote()
 
     async def stop(self) -> None:
+        """Actors and simulators stop side by side, within STOP_WAIT; whatever is left is ended by
+        pid with the shards (a partner's unanswered work is redone from the store next time)."""
         if self._supervisor is not None:
             self._supervisor.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.gather(*(a.stop.remote() for a in self.actors.values()),
-                                                  return_exceptions=True), 3.0)
         if self._sims is not None and self._sims.poll() is None:
             self._sims.terminate()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*(a.stop.remote() for a in self.actors.values()),
+                                                  return_exceptions=True), STOP_WAIT)
+        if self._sims is not None:
             try:
-                await asyncio.to_thread(self._sims.wait, 5)
+                await asyncio.to_thread(self._sims.wait, STOP_WAIT)
             except subprocess.TimeoutExpired:
                 self._sims.kill()
