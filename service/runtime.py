@@ -23,6 +23,7 @@ from actors.shard import shard_actor_class
 from service.config import Settings
 from service.events import EventFeed
 from service.partners import PartnerFleet
+from service.watch import AlertWatcher
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, reader
 from store.migrate import upgrade
@@ -80,6 +81,7 @@ class Runtime:
         self._hub: Any = None
         self._events: EventFeed | None = None
         self.partners = PartnerFleet(self)
+        self._watcher: AlertWatcher | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
 
@@ -186,6 +188,8 @@ class Runtime:
         await self.start_shards()
         self._events = EventFeed(self.catalog)
         self._events.start()
+        self._watcher = AlertWatcher(self)
+        self._watcher.start()
         await self.heal_split_orders()
         if self.settings.demo:
             from service.demo import seed_demo
@@ -210,6 +214,15 @@ class Runtime:
 
         for order_id, variant_ids in await half_rejected_orders(self.read_engine):
             await self.desk.abort(order_id, variant_ids)
+
+    async def partner_status(self) -> list[dict[str, Any]]:
+        return await self.partners.status()
+
+    async def retry_partner(self, partner_id: str) -> None:
+        await self.partners.retry(partner_id)
+
+    async def reconcile_partner(self, partner_id: str) -> dict[str, int]:
+        return await self.partners.reconcile(partner_id)
 
     @property
     def shard_names(self) -> list[str]:
@@ -240,6 +253,8 @@ class Runtime:
             await asyncio.gather(self._partners_started, return_exceptions=True)
         await self.partners.stop()
         self._shard_pids.extend(self.partners.pids)
+        if self._watcher is not None:
+            await self._watcher.stop()
         if self._events is not None:
             await self._events.stop()
         if self._desk is not None:
