@@ -193,6 +193,12 @@ def partner_schemas() -> dict[str, Schema]:
                         "pushed": nullable(integer(0)), "pushed_at": when, "desired_at": date_time(),
                         "last_error": nullable(string())}),
         "Reconciled": obj({"checked": integer(0), "corrected": integer(0)}),
+        "Alert": obj({"id": integer(), "kind": string("low_stock, backorder, oversell, sync_failure, drift, "
+                                                      "unknown_sku"),
+                      "key": string("What it is about (a sku, a partner, partner:order)"),
+                      "message": string(), "count": integer(1), "raised_at": date_time(),
+                      "last_seen_at": date_time(), "acknowledged_at": when,
+                      "acknowledged_by": nullable(string())}),
         "SyncLogEntry": obj({"id": integer(), "partner_id": string(), "at": date_time(), "kind": string(),
                              "ok": {"type": "boolean"}, "message": string()}),
     }
@@ -268,6 +274,10 @@ def partner_paths() -> dict[str, Schema]:
         "/api/v1/partners/{id}/retry": {"post": operation(
             "retryPartner", "Close the circuit and retry failed pushes now", "partners",
             {"202": ok(obj({"status": string()}), "Retrying")}, params=by_id, errors=("404",))},
+        "/api/v1/alerts": {"get": operation(
+            "listAlerts", "Open alerts (all=1: acknowledged ones too), newest first", "alerts",
+            {"200": ok(array(ref("Alert")))}, params=[query("all", string(), "1: include acknowledged"),
+                                                      limit(1000, 100)])},
         "/api/v1/partners/{id}/sync-log": {"get": operation(
             "partnerSyncLog", "The partner's sync log, newest first", "partners",
             {"200": ok(array(ref("SyncLogEntry")))}, params=[*by_id, limit(500, 50)], errors=("404",))},

@@ -274,3 +274,22 @@ def test_the_ledger_still_folds_to_the_stock(demo: Service) -> None:
     done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "run.py"), "check"],
                           env=demo.env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_partner_order_for_stock_that_is_gone_is_rejected_cancelled_at_the_partner_and_raises_an_alert(
+        demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
+    sku = a_sku_with_stock(api, sims, "shopify", at_least=1)
+    too_many = available(api, sku) + 5
+    placed = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": sku, "quantity": too_many},
+                        timeout=10).json()
+    order = wait_for(lambda: _order(api, "shopify", placed["order_id"]), 10, "the shopify order here")
+    assert order["status"] == "rejected"
+    alerts = wait_for(lambda: [a for a in api.get("/api/v1/alerts").json()
+                               if a["kind"] == "oversell" and placed["order_id"] in a["key"]], 10,
+                      "an oversell alert")
+    assert len(alerts) == 1
+    secrets = json.loads((demo.data_dir / "demo_partner_credentials.json").read_text())["shopify"]
+    wait_for(lambda: httpx.get(f"{sims['shopify']}/admin/api/2025-10/orders/{placed['order_id']}.json",
+                               headers={"X-Shopify-Access-Token": secrets["access_token"]},
+                               timeout=5).json()["order"].get("cancelled_at"), 10,
+             "the order cancelled at Shopify", every=1.0)

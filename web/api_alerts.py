@@ -1,0 +1,29 @@
+"""Alerts over REST: what the dashboard shows, for scripts and tests (acknowledging is the dashboard's)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from store.alerts import open_alerts, recent_alerts
+from store.queries import iso
+from web.http import runtime
+from web.responses import JSONResponse
+from web.validation import query_limit
+
+
+async def list_alerts(request: Request) -> JSONResponse:
+    params = request.query_params
+    limit = query_limit(params.get("limit"), 100, 1000)
+    engine = runtime(request).read_engine
+    found = await (recent_alerts(engine, limit) if params.get("all") in ("1", "true") else
+                   open_alerts(engine, limit))
+    return JSONResponse([{
+        "id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "count": a.count,
+        "raised_at": iso(a.raised_at), "last_seen_at": iso(a.last_seen_at),
+        "acknowledged_at": iso(a.acknowledged_at) if a.acknowledged_at else None,
+        "acknowledged_by": a.acknowledged_by,
+    } for a in found])
+
+
+routes = [Route("/api/v1/alerts", list_alerts, methods=["GET"])]
