@@ -40,20 +40,26 @@ class _Server(uvicorn.Server):
 
 def banner(runtime: Runtime) -> str:
     s = runtime.settings
+    from web.dashboard.users import password_file
+
     token = f"the token in {runtime.token_file}" if runtime.token_file else "THREADCOUNT_ADMIN_TOKEN"
+    password = "THREADCOUNT_ADMIN_PASSWORD" if s.admin_password else f"the password in {password_file(s)}"
     return "\n".join([
         f"Threadcount is ready in {runtime.ready_after:.1f}s "
         f"({s.shards} stock shards, store {s.database_url.split('://')[0]})",
-        f"  dashboard  http://{s.web_host}:{s.web_port}/",
+        f"  dashboard  http://{s.web_host}:{s.web_port}/  (log in as admin with {password})",
         f"  REST API   http://{s.web_host}:{s.web_port}/api/v1  "
         f"(OpenAPI: /api/v1/openapi.json; Authorization: Bearer <{token}>)",
         f"  webhooks   http://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
+        *([f"  partners   {len(s.partners)} connectors starting in the background"
+           + (" with their demo simulators (GET /api/v1/partners lists them)" if s.demo else "")]
+          if s.partners else []),
         "  stop with Ctrl-C",
     ])
 
 
 async def serve(settings: Settings) -> int:
-    from web.app import create_app
+    from web.app import begin_shutdown, create_app
     from web.ingress import create_ingress
 
     stop = asyncio.Event()
@@ -68,7 +74,8 @@ async def serve(settings: Settings) -> int:
     take_signals()
     runtime = Runtime(settings, on_ray_started=take_signals)
 
-    config = uvicorn.Config(create_app(runtime), host=settings.web_host, port=settings.web_port,
+    app = create_app(runtime)
+    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
                             log_level="warning", access_log=False, lifespan="off", loop="none")
     server = _Server(config)
     web_task = asyncio.create_task(server.serve())
@@ -96,6 +103,7 @@ async def serve(settings: Settings) -> int:
 
     began = time.monotonic()
     starting.cancel()
+    begin_shutdown(app)  # end the live event streams, which would hold the server open
     server.should_exit = True  # stop accepting; in-flight requests finish
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await asyncio.wait_for(web_task, 8)

@@ -1,25 +1,37 @@
-"""The Starlette app: REST API under /api/v1 (and, later, the dashboard)."""
+"""The Starlette app: the REST API under /api/v1 (bearer token) and the managers' dashboard (session
+cookie), with the dashboard's static files and the npm packages it loads."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from actors.router import ShardUnavailable
 from service.runtime import Runtime
-from web import api_catalog, api_orders, api_partners, api_stock
+from web import api_alerts, api_catalog, api_orders, api_partners, api_stock, dashboard
 from web.auth import BearerAuth
+from web.dashboard.session import current_user
+from web.dashboard.sessions_asgi import DashboardSessions
+from web.dashboard.users import admin_password, private_file
 from web.openapi import openapi_document
 from web.problems import ApiError
 from web.responses import JSONResponse
 
 log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[1]
+STATIC = Path(__file__).resolve().parent / "static"
+NODE_MODULES = REPO / "node_modules"
+VENDOR = {"htmx.org": "dist", "htmx-ext-sse": "dist", "chart.js": "dist"}  # only their built files
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -28,37 +40,64 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "starting"}, status_code=503)
 
 
-async def home(_request: Request) -> HTMLResponse:
-    # The dashboard replaces this page; until then it points at what there is.
-    return HTMLResponse(
-        "<!doctype html><title>Threadcount</title><h1>Threadcount</h1>"
-        "<p>The REST API is at <a href='/api/v1/openapi.json'>/api/v1</a> (bearer token: see the start-up "
-        "message). Health: <a href='/healthz'>/healthz</a>.</p>"
-    )
+async def home(request: Request) -> Response:
+    return RedirectResponse("/stock" if await current_user(request) else "/login", status_code=303)
 
 
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(openapi_document(str(request.base_url).rstrip("/")))
 
 
-async def api_error(_request: Request, exc: Exception) -> JSONResponse:
+async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if not request.url.path.startswith("/api/"):
+        return _page_error(request, exc.status, exc.message)
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
-async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if not request.url.path.startswith("/api/"):
+        return _page_error(request, exc.status_code, str(exc.detail))
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 
 
-async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+async def unavailable(request: Request, exc: Exception) -> Response:
     log.warning("shard unavailable: %s", exc)
-    body = {"error": {"code": "unavailable", "message": f"{exc}; retrying the same request is safe"}}
-    return JSONResponse(body, status_code=503)
+    message = f"{exc}; retrying the same request is safe"
+    if not request.url.path.startswith("/api/"):
+        return _page_error(request, 503, message)
+    return JSONResponse({"error": {"code": "unavailable", "message": message}}, status_code=503)
+
+
+def _page_error(request: Request, status: int, message: str) -> Response:
+    try:
+        from web.dashboard.session import render
+
+        block = "message" if request.headers.get("hx-request") else None  # htmx swaps in only the message
+        context = {"status": status, "message": message}
+        return render(request, "error.html", context, status=status, block=block)
+    except Exception:  # an error page must not fail: plain text is enough
+        log.exception("rendering the error page failed")
+        return HTMLResponse(f"<h1>{status}</h1><p>{message}</p>", status_code=status)
+
+
+def static_routes() -> list[BaseRoute]:
+    """The npm packages are installed by `npm ci` and served from node_modules; without them the app
+    still runs (the pages lose their live updates) and says what to do."""
+    missing = [name for name in VENDOR if not (NODE_MODULES / name / VENDOR[name]).is_dir()]
+    if missing:
+        log.warning("front-end packages missing (%s): run `npm ci` in %s", ", ".join(missing), REPO)
+    vendor: list[BaseRoute] = [
+        Mount(f"/static/vendor/{name}", StaticFiles(directory=NODE_MODULES / name / folder, check_dir=False))
+        for name, folder in VENDOR.items()
+    ]
+    return [*vendor, Mount("/static", StaticFiles(directory=STATIC), name="static")]
 
 
 def create_app(runtime: Runtime) -> Starlette:
+    settings = runtime.settings
     routes = [
         Route("/", home),
         Route("/healthz", healthz),
@@ -67,11 +106,28 @@ def create_app(runtime: Runtime) -> Starlette:
         *api_stock.routes,
         *api_orders.routes,
         *api_partners.routes,
+        *api_alerts.routes,
+        *dashboard.routes,
+        *static_routes(),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BearerAuth, token=lambda: runtime.api_token)],
+        middleware=[
+            Middleware(BearerAuth, token=lambda: runtime.api_token),
+            Middleware(DashboardSessions, secret_key=private_file(settings.data_dir / "session_secret",
+                                                                   secrets.token_urlsafe(48))),
+        ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, ShardUnavailable: unavailable},
     )
     app.state.runtime = runtime
+    app.state.templates = dashboard.build_environment()
+    app.state.admin_password = admin_password(settings)
+    app.state.admin_synced = False
+    app.state.closing = asyncio.Event()
     return app
+
+
+def begin_shutdown(app: Starlette) -> None:
+    """Before the server stops: end the live streams (browsers reconnect to the next server), since
+    the server waits for every open response and an event stream never finishes by itself."""
+    app.state.closing.set()

@@ -1,4 +1,5 @@
-"""python -m tests.benchmark: baseline vs Threadcount under the same order load, in one run.
+"""python -m tests.benchmark: baseline vs Threadcount under the same order load, in one run, then the
+partner sync (demo mode, five simulators): initial sync, propagation latency, coalescing under a burst.
 
 Prints a comparison table, then the same figures as one JSON line (the last line of stdout).
 Progress goes to stderr. Exit status 1 when a measured part failed.
@@ -18,6 +19,7 @@ from typing import Any, NoReturn
 from tests.benchmark.engine import engine_benchmark
 from tests.benchmark.report import as_json_line, render
 from tests.benchmark.scenarios import Settings, run_baseline, run_threadcount
+from tests.benchmark.sync import run_sync
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,6 +31,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the naive baseline")
     parser.add_argument("--skip-threadcount", action="store_true", help="do not run Threadcount")
     parser.add_argument("--skip-engine", action="store_true", help="do not run engine_benchmark()")
+    parser.add_argument("--skip-sync", action="store_true", help="do not run the partner-sync scenario")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1:
         parser.error("--duration, --clients and --skus must be positive, --warmup non-negative")
@@ -77,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if not engine_skipped:
         engine = _attempt("engine", _engine)
         record["engine"] = None if engine.get("not_measured") else engine
+    record["sync"] = None if args.skip_sync else _attempt("sync", run_sync)
     print(render(record))
     print(as_json_line(record), flush=True)
-    failed = any(
-        isinstance(record[k], dict) and "error" in record[k] for k in ("baseline", "threadcount", "engine")
-    )
+    parts = ("baseline", "threadcount", "engine", "sync")
+    failed = any(isinstance(record[k], dict) and "error" in record[k] for k in parts)
     return 1 if failed else 0
 
 

@@ -67,6 +67,67 @@ def _engine_line(engine: dict[str, Any] | None, skipped: bool) -> str:
     return line
 
 
+def _num(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}{unit}" if value < 100 else f"{value:,.0f}{unit}"
+    return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+def _sync_lines(sync: dict[str, Any] | None) -> list[str]:
+    """The partner-sync section: whatever was measured, then the failure if there was one."""
+    head = "partner sync (demo catalog, five partner simulators, shoppers off):"
+    if sync is None:
+        return ["", f"{head} skipped"]
+    lines = ["", head]
+    initial = sync.get("initial_sync")
+    if "start_to_ready_s" in sync:
+        line = f"  start to ready {_num(sync['start_to_ready_s'], ' s')}"
+        if initial:
+            counts = sorted(set((initial.get("listings") or {}).values()))
+            listed = "/".join(str(n) for n in counts) or "?"
+            line += (f"; initial full sync ({listed} listings x {len(initial.get('listings') or {})} partners)"
+                     f" converged {_num(initial.get('ready_to_converged_s'), ' s')} after ready")
+        lines.append(line)
+    propagation = sync.get("propagation")
+    if propagation:
+        lines.append(f"  order -> partner shows the new quantity (ms), {propagation.get('orders')} single-line "
+                     f"orders, counting the partners whose quantity changed:")
+        rows = [("partner", "changes", "p50", "p99", "max", "missed")]
+        per_partner = propagation.get("per_partner_ms") or {}
+        for name, figures in [*per_partner.items(), ("all", propagation.get("overall_ms") or {})]:
+            rows.append((name, *(_num(figures.get(k)) for k in ("changes", "p50", "p99", "max", "missed"))))
+        lines += [f"    {r[0]:<10}" + "".join(f"{cell:>9}" for cell in r[1:]) for r in rows]
+    burst = sync.get("burst")
+    if burst:
+        errors = sum(n for status, n in (burst.get("statuses") or {}).items() if status != "201")
+        lines += [
+            f"  burst: {burst.get('clients')} clients on {len(burst.get('skus') or ())} hot SKUs for "
+            f"{_num(burst.get('seconds'), ' s')}: {_num(burst.get('orders'))} orders "
+            f"({_num(burst.get('orders_per_s'))}/s, {errors} not 201)",
+            f"    {_num(burst.get('desired_changes'))} desired changes -> {_num(burst.get('listings_pushed'))} "
+            f"listings pushed in {_num(burst.get('pushes'))} pushes "
+            f"({_num(burst.get('pushes_saved_by_coalescing'))} saved by coalescing): "
+            f"{_num(burst.get('changes_per_listing_pushed'))} changes per listing pushed",
+            f"    every simulator showed the final values {_num(burst.get('end_to_converged_s'), ' s')} "
+            f"after the burst",
+        ]
+    limited = sync.get("rate_limited")
+    if limited is not None:
+        verdict = "none" if not any(limited.values()) else "VIOLATED"
+        lines.append("  rate-limit violations counted by the simulators: "
+                     + ", ".join(f"{p} {n}" for p, n in limited.items()) + f" ({verdict})")
+    if "scenario_s" in sync:
+        lines.append(f"  scenario {_num(sync['scenario_s'], ' s')}; shutdown {_num(sync.get('shutdown_s'), ' s')}, "
+                     f"exit code {_num(sync.get('exit_code'))}")
+    if "error" in sync:
+        lines.append(f"partner sync FAILED: {sync['error']}")
+    for sample in (burst or {}).get("error_samples", []):
+        lines.append(f"partner sync burst error sample: {sample}")
+    return lines
+
+
 def render(record: dict[str, Any]) -> str:
     settings = record["settings"]
     baseline, threadcount = record.get("baseline"), record.get("threadcount")
@@ -92,6 +153,8 @@ def render(record: dict[str, Any]) -> str:
             lines += ["", f"{name} FAILED: {result['error']}"]
         for sample in result.get("error_samples", []):
             lines.append(f"{name} error sample: {sample}")
+    if "sync" in record:  # records from before the partner-sync scenario have no such key
+        lines += _sync_lines(record["sync"])
     return "\n".join(lines)
 
 

@@ -1,0 +1,48 @@
+"""Orders by channel and status, newest first, for the dashboard. The status is not stored (it is
+derived from the lines, actors.allocation.order_status); here the same rules are asked of the lines
+in SQL, each an indexed EXISTS on the order's lines, so the newest matches come first without
+reading every order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, not_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from actors.model import FULFILLED, OPEN, REJECTED
+from store.queries import StoredOrder, _orders
+from store.schema import order_lines, orders
+
+STATUSES = ("reserved", "partially_backordered", "backordered", "rejected", "fulfilled", "cancelled")
+
+
+def _lines(*conditions: Any) -> Any:
+    return exists().where(order_lines.c.order_seq == orders.c.seq, *conditions)
+
+
+def status_condition(status: str) -> Any:
+    rejected = _lines(order_lines.c.state == REJECTED)
+    open_ = _lines(order_lines.c.state == OPEN)
+    waiting = _lines(order_lines.c.state == OPEN, order_lines.c.backordered > 0)
+    holding = _lines(order_lines.c.state == OPEN, order_lines.c.allocations != "")
+    fulfilled = _lines(order_lines.c.state == FULFILLED)
+    rules = {
+        "rejected": rejected,
+        "fulfilled": and_(not_(rejected), not_(open_), fulfilled),
+        "cancelled": and_(not_(rejected), not_(open_), not_(fulfilled)),
+        "reserved": and_(not_(rejected), open_, not_(waiting)),
+        "backordered": and_(not_(rejected), waiting, not_(holding)),
+        "partially_backordered": and_(not_(rejected), waiting, holding),
+    }
+    return rules[status]
+
+
+async def search_orders(engine: AsyncEngine, channel: str | None, status: str | None,
+                        limit: int) -> list[StoredOrder]:
+    conditions = []
+    if channel:
+        conditions.append(orders.c.channel == channel)
+    if status:
+        conditions.append(status_condition(status))
+    return await _orders(engine, *conditions, limit=limit)

@@ -1,0 +1,114 @@
+"""Reads for the dashboard's stock grid: variants with their names, stock per location and backorders,
+filtered; and the reorder points managers set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.schema import inventory, locations, order_lines, products, variants
+from store.stock_rows import StockFilters, StockRow, VariantInfo
+
+MAX_ROWS = 1000
+
+_info_columns = (variants.c.id, variants.c.sku, products.c.sku.label("product_sku"),
+                 products.c.name.label("product_name"), variants.c.size, variants.c.color,
+                 variants.c.material, variants.c.reorder_point)
+
+
+def _info(row: Any) -> VariantInfo:
+    return VariantInfo(row.id, row.sku, row.product_sku, row.product_name, row.size, row.color,
+                       row.material, row.reorder_point)
+
+
+def _conditions(filters: StockFilters) -> list[Any]:
+    found: list[Any] = []
+    for column, value in ((products.c.sku, filters.product), (variants.c.size, filters.size),
+                          (variants.c.color, filters.color), (variants.c.material, filters.material),
+                          (variants.c.sku, filters.sku)):
+        if value:
+            found.append(column == value)
+    if filters.search:
+        pattern = f"%{filters.search.replace('%', '').replace('_', '')}%"
+        found.append(variants.c.sku.ilike(pattern) | products.c.name.ilike(pattern))
+    if filters.location:
+        found.append(exists().where(
+            inventory.c.variant_id == variants.c.id, inventory.c.on_hand > 0,
+            inventory.c.location_id == select(locations.c.id).where(locations.c.code == filters.location)
+            .scalar_subquery()))
+    return found
+
+
+async def stock_rows(engine: AsyncEngine, filters: StockFilters, limit: int = MAX_ROWS) -> list[StockRow]:
+    query = (select(*_info_columns).join(products, products.c.id == variants.c.product_id)
+             .where(*_conditions(filters)).order_by(products.c.sku, variants.c.id).limit(limit))
+    async with engine.connect() as conn:
+        infos = [_info(row) for row in (await conn.execute(query)).all()]
+        levels, backorders = await _stock_of(conn, [info.variant_id for info in infos])
+    rows = [StockRow(info, levels.get(info.variant_id, {}), backorders.get(info.variant_id, 0))
+            for info in infos]
+    return [row for row in rows if row.low] if filters.low_only else rows
+
+
+async def _stock_of(conn: Any, variant_ids: list[int]
+                    ) -> tuple[dict[int, dict[str, tuple[int, int]]], dict[int, int]]:
+    levels: dict[int, dict[str, tuple[int, int]]] = {}
+    backorders: dict[int, int] = {}
+    if not variant_ids:
+        return levels, backorders
+    rows = await conn.execute(
+        select(inventory.c.variant_id, locations.c.code, inventory.c.on_hand, inventory.c.reserved)
+        .join(locations, locations.c.id == inventory.c.location_id)
+        .where(inventory.c.variant_id.in_(variant_ids)))
+    for variant_id, code, on_hand, reserved in rows:
+        levels.setdefault(variant_id, {})[code] = (on_hand, reserved)
+    waiting = await conn.execute(
+        select(order_lines.c.variant_id, func.sum(order_lines.c.backordered))
+        .where(order_lines.c.backordered > 0, order_lines.c.state == "open",
+               order_lines.c.variant_id.in_(variant_ids))
+        .group_by(order_lines.c.variant_id))
+    backorders = {variant_id: int(total) for variant_id, total in waiting}
+    return levels, backorders
+
+
+async def variant_info(engine: AsyncEngine, variant_id: int) -> VariantInfo | None:
+    query = (select(*_info_columns).join(products, products.c.id == variants.c.product_id)
+             .where(variants.c.id == variant_id))
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    return None if row is None else _info(row)
+
+
+async def filter_options(engine: AsyncEngine) -> dict[str, list[Any]]:
+    """The values each filter can take: products (sku, name), sizes, colours, materials."""
+    async with engine.connect() as conn:
+        product_rows = (await conn.execute(
+            select(products.c.sku, products.c.name).order_by(products.c.sku))).all()
+        found: dict[str, list[Any]] = {"products": [(r.sku, r.name) for r in product_rows]}
+        for name, column in (("sizes", variants.c.size), ("colors", variants.c.color),
+                             ("materials", variants.c.material)):
+            values = select(column).distinct().where(column != "").order_by(column)
+            found[name] = list((await conn.execute(values)).scalars())
+    return found
+
+
+async def set_reorder_points(engine: AsyncEngine, points: Mapping[int, int | None]) -> None:
+    """One transaction for all: a form that sets several points sets all of them or none."""
+    async with engine.begin() as conn:
+        for variant_id, point in points.items():
+            await conn.execute(
+                update(variants).where(variants.c.id == variant_id).values(reorder_point=point))
+
+
+async def product_variants(engine: AsyncEngine, product_sku: str) -> list[VariantInfo]:
+    query = (select(*_info_columns).join(products, products.c.id == variants.c.product_id)
+             .where(products.c.sku == product_sku).order_by(variants.c.id))
+    async with engine.connect() as conn:
+        return [_info(row) for row in (await conn.execute(query)).all()]
+
+
+def ids_of(rows: Iterable[StockRow]) -> list[int]:
+    return [row.info.variant_id for row in rows]

@@ -1,0 +1,92 @@
+"""A variant's line in the dashboard's stock grid, and the grid's filters: what the page and the live
+events both render. Pure: built from the store's rows or from a live stock event alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class VariantInfo:
+    """What a stock event does not carry: the variant's names and its reorder point."""
+
+    variant_id: int
+    sku: str
+    product_sku: str
+    product_name: str
+    size: str
+    color: str
+    material: str
+    reorder_point: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    info: VariantInfo
+    levels: Mapping[str, tuple[int, int]]  # location code -> (on hand, reserved)
+    backordered: int = 0
+
+    def on_hand(self, location: str) -> int:
+        return self.levels.get(location, (0, 0))[0]
+
+    def reserved(self, location: str) -> int:
+        return self.levels.get(location, (0, 0))[1]
+
+    def available(self, location: str) -> int:
+        on_hand, reserved = self.levels.get(location, (0, 0))
+        return on_hand - reserved
+
+    @property
+    def total_on_hand(self) -> int:
+        return sum(on_hand for on_hand, _ in self.levels.values())
+
+    @property
+    def total_reserved(self) -> int:
+        return sum(reserved for _, reserved in self.levels.values())
+
+    @property
+    def total_available(self) -> int:
+        return self.total_on_hand - self.total_reserved
+
+    @property
+    def low(self) -> bool:
+        point = self.info.reorder_point
+        return point is not None and self.total_available <= point
+
+
+def row_from_event(info: VariantInfo, data: Mapping[str, Any]) -> StockRow:
+    """A live stock event (service.views.stock_view's shape) as a grid row."""
+    levels = {level["location"]: (int(level["on_hand"]), int(level["reserved"]))
+              for level in data["locations"]}
+    return StockRow(info, levels, int(data.get("backordered", 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class StockFilters:
+    """The grid's filters, as the query string carries them (empty: no filter)."""
+
+    product: str = ""
+    size: str = ""
+    color: str = ""
+    material: str = ""
+    location: str = ""
+    sku: str = ""
+    search: str = ""
+    low_only: bool = False
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> StockFilters:
+        def value(name: str) -> str:
+            return str(params.get(name) or "").strip()[:100]
+
+        return cls(product=value("product"), size=value("size"), color=value("color"),
+                   material=value("material"), location=value("location"), sku=value("sku"),
+                   search=value("q"), low_only=value("low") in ("1", "on", "true"))
+
+    def query(self) -> dict[str, str]:
+        pairs = {"product": self.product, "size": self.size, "color": self.color,
+                 "material": self.material, "location": self.location, "sku": self.sku, "q": self.search,
+                 "low": "1" if self.low_only else ""}
+        return {name: value for name, value in pairs.items() if value}

@@ -1,0 +1,380 @@
+"""The partner-sync run: `python run.py` in demo mode (demo catalog, five partner simulators, shoppers
+off), spawned like the Threadcount run, then measured over HTTP:
+
+1. the initial full sync: from ready until every simulator shows what every listing should show;
+2. propagation: single-line orders one at a time, each on its own SKU; for every partner whose desired
+   quantity changed, the time from sending the order to its simulator showing the new quantity;
+3. coalescing: a burst of orders on a few hot SKUs, then the desired changes against the listings
+   pushed (the partners' own counters) and the time until every simulator shows the final values;
+4. the simulators' count of rate-limit violations (each must be 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from tests.benchmark.procs import REPO_ROOT, ServerError, ServerProcess, free_ports
+from tests.benchmark.scenarios import READY_TIMEOUT, _say, _stop, threadcount_env
+
+PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale")
+LISTED_TIMEOUT = 60.0        # ready -> every partner listed with its simulator
+CONVERGE_TIMEOUT = 300.0     # waits for every simulator to show what it should
+STABLE_FOR = 1.0             # converged means: still matching this long after it first matched
+PROPAGATION_ORDERS = 60
+ORDER_GAP = 0.15             # seconds between one order's answer and the next order
+SIM_POLL_EVERY = 0.01        # seconds between reads of a simulator's listings
+DESIRED_AFTER = 0.5          # read the new desired quantities this long after the order's 201
+PROPAGATION_TIMEOUT = 15.0   # an order's change not shown by then counts as missed
+BURST_CLIENTS = 32
+BURST_SKUS = 8
+BURST_SECONDS = 5.0
+STATUS_REFRESH = 2.5         # the service refreshes partner status every 2 s
+COUNTERS = ("desired_changes", "listings_pushed", "pushes", "pushes_saved_by_coalescing", "rate_limited")
+
+
+def run_sync(result: dict[str, Any]) -> None:
+    """Fills ``result`` as it goes, so a failure keeps the figures measured before it."""
+    if not (REPO_ROOT / "run.py").exists():
+        raise FileNotFoundError(f"{REPO_ROOT / 'run.py'} does not exist yet")
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="tc-bench-sync-", ignore_cleanup_errors=True) as tmp:
+        web_port, ingress_port = free_ports(2)
+        token = secrets.token_urlsafe(32)
+        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token)
+        env.update(THREADCOUNT_DEMO="1", THREADCOUNT_SHOPPERS="0")
+        log = Path(tmp, "threadcount-sync.log")
+        server = ServerProcess("threadcount-sync", [sys.executable, "run.py"], env=env, log_path=log)
+        base = f"http://127.0.0.1:{web_port}"
+        try:
+            server.start()
+            ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
+            ready_at = time.monotonic()
+            result["start_to_ready_s"] = round(ready, 2)
+            _say(f"threadcount-sync: ready in {ready:.2f} s (demo, five partner simulators, no shoppers)")
+            asyncio.run(_scenario(base, token, server, ready_at, result))
+        except Exception as exc:
+            if not isinstance(exc, ServerError):
+                exc.add_note(f"last lines of the threadcount-sync log:\n{server.log_tail()}")
+            raise
+        finally:
+            _stop(server, result)
+            result["scenario_s"] = round(time.monotonic() - began, 1)
+
+
+async def _scenario(base: str, token: str, server: ServerProcess, ready_at: float,
+                    result: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api,
+                httpx.AsyncClient(timeout=10) as plain):
+        sims = await _partners(api, server)
+        check = Checker(api, plain, sims, server)
+
+        _say("threadcount-sync: waiting for the initial full sync")
+        converged_at, desired = await check.converged(ready_at + CONVERGE_TIMEOUT, every=0.25)
+        result["initial_sync"] = {
+            "ready_to_converged_s": round(converged_at - ready_at, 2),
+            "listings": {p: len(desired[p]) for p in PARTNERS},
+        }
+        _say(f"threadcount-sync: converged {converged_at - ready_at:.2f} s after ready")
+
+        result["propagation"] = await _propagation(api, plain, sims, desired)
+        result["burst"] = await _burst(base, headers, api, check, desired)
+        result["rate_limited"] = {p: (await _sim_stats(plain, sims[p])).get("rate_limited", 0)
+                                  for p in PARTNERS}
+        status = await _status(api)
+        result["connector_rate_limited"] = {p: status[p].get("rate_limited", 0) for p in PARTNERS}
+        result["service_lag_s"] = {p: {"p50": status[p].get("lag_p50_s"), "p99": status[p].get("lag_p99_s")}
+                                   for p in PARTNERS}
+
+
+# --- what the service and the simulators say ------------------------------------------------------
+
+
+async def _partners(api: httpx.AsyncClient, server: ServerProcess) -> dict[str, str]:
+    """{partner: its simulator's base URL}, once every partner is listed."""
+    deadline = time.monotonic() + LISTED_TIMEOUT
+    while True:
+        server.check_alive()
+        rows = (await api.get("/api/v1/partners")).raise_for_status().json()
+        found = {row["id"]: row.get("base_url") for row in rows}
+        if all(found.get(p) for p in PARTNERS):
+            return {p: str(found[p]).rstrip("/") for p in PARTNERS}
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not every partner was listed with a simulator within {LISTED_TIMEOUT:g} s: "
+                               f"{found}")
+        await asyncio.sleep(0.25)
+
+
+async def _status(api: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    rows = (await api.get("/api/v1/partners")).raise_for_status().json()
+    return {row["id"]: row.get("sync") or {} for row in rows}
+
+
+async def _listings(api: httpx.AsyncClient, partner: str, sku: str | None = None) -> dict[str, int]:
+    params = {"sku": sku} if sku else None
+    rows = (await api.get(f"/api/v1/partners/{partner}/listings", params=params)).raise_for_status().json()
+    return {row["sku"]: row["desired"] for row in rows}
+
+
+async def _shown(http: httpx.AsyncClient, sim: str) -> dict[str, int]:
+    return dict((await http.get(f"{sim}/_sim/listings")).raise_for_status().json())
+
+
+async def _sim_stats(http: httpx.AsyncClient, sim: str) -> dict[str, Any]:
+    return dict((await http.get(f"{sim}/_sim/stats")).raise_for_status().json())
+
+
+class Checker:
+    def __init__(self, api: httpx.AsyncClient, plain: httpx.AsyncClient, sims: dict[str, str],
+                 server: ServerProcess) -> None:
+        self.api, self.plain, self.sims, self.server = api, plain, sims, server
+
+    async def _mismatches(self, partner: str) -> tuple[int, dict[str, int]]:
+        want, have = await asyncio.gather(_listings(self.api, partner), _shown(self.plain, self.sims[partner]))
+        wrong = sum(1 for sku, quantity in want.items() if have.get(sku) != quantity)
+        return (wrong if want else -1), want
+
+    async def converged(self, deadline: float, every: float) -> tuple[float, dict[str, dict[str, int]]]:
+        """When every simulator first showed every listing's desired quantity (and still did
+        STABLE_FOR later), and the desired quantities then."""
+        first_match: float | None = None
+        while True:
+            self.server.check_alive()
+            checked = await asyncio.gather(*(self._mismatches(p) for p in PARTNERS))
+            now = time.monotonic()
+            wrong = {p: n for p, (n, _) in zip(PARTNERS, checked, strict=True) if n}
+            if wrong:
+                first_match = None
+            else:
+                first_match = first_match or now
+                if now - first_match >= STABLE_FOR:
+                    return first_match, {p: want for p, (_, want) in zip(PARTNERS, checked, strict=True)}
+            if now > deadline:
+                raise TimeoutError(f"simulators not converged: listings shown wrong (-1: none listed) {wrong}")
+            await asyncio.sleep(every)
+
+    async def settled_counters(self, timeout: float = 60.0) -> dict[str, dict[str, int]]:
+        """The partners' sync counters once nothing is pending and they held still across a refresh."""
+        deadline = time.monotonic() + timeout
+        held: tuple[float, dict[str, dict[str, int]]] | None = None
+        while True:
+            status = await _status(self.api)
+            now = time.monotonic()
+            counters = {p: {k: int(status.get(p, {}).get(k) or 0) for k in COUNTERS} for p in PARTNERS}
+            pending = sum(int(status.get(p, {}).get("pending") or 0) for p in PARTNERS)
+            if pending or held is None or held[1] != counters:
+                held = (now, counters)
+            elif now - held[0] >= STATUS_REFRESH:
+                return counters
+            if now > deadline:
+                raise TimeoutError(f"partner counters did not settle within {timeout:g} s: {status}")
+            await asyncio.sleep(0.5)
+
+
+# --- propagation ----------------------------------------------------------------------------------
+
+
+class SimWatch:
+    """Reads one simulator's listings every SIM_POLL_EVERY seconds and notes, for each watched SKU,
+    when each quantity was first seen (perf_counter when the answer arrived)."""
+
+    def __init__(self, http: httpx.AsyncClient, sim: str) -> None:
+        self._http, self._url = http, f"{sim}/_sim/listings"
+        self.seen: dict[str, dict[int, float]] = {}
+        self._tick = asyncio.Event()
+        self.reads = 0
+        self.errors = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                answer = await self._http.get(self._url)
+                arrived = time.perf_counter()
+                shown = answer.raise_for_status().json()
+            except (httpx.HTTPError, ValueError):
+                self.errors += 1
+            else:
+                self.reads += 1
+                for sku, seen in self.seen.items():
+                    quantity = shown.get(sku)
+                    if quantity is not None:
+                        seen.setdefault(int(quantity), arrived)
+            tick, self._tick = self._tick, asyncio.Event()
+            tick.set()
+            await asyncio.sleep(SIM_POLL_EVERY)
+
+    def watch(self, sku: str) -> None:
+        self.seen[sku] = {}
+
+    def forget(self, sku: str) -> None:
+        self.seen.pop(sku, None)
+
+    async def shown_at(self, sku: str, quantity: int, deadline: float) -> float | None:
+        while quantity not in self.seen[sku]:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._tick.wait(), left)
+            except TimeoutError:
+                return None
+        return self.seen[sku][quantity]
+
+
+async def _propagation(api: httpx.AsyncClient, plain: httpx.AsyncClient, sims: dict[str, str],
+                       desired: dict[str, dict[str, int]]) -> dict[str, Any]:
+    candidates = sorted(sku for sku, quantity in desired["amazon"].items() if quantity >= 2)
+    if len(candidates) < PROPAGATION_ORDERS:
+        raise RuntimeError(f"only {len(candidates)} SKUs with amazon desired >= 2, need {PROPAGATION_ORDERS}")
+    skus = random.Random(7).sample(candidates, PROPAGATION_ORDERS)
+    _say(f"threadcount-sync: propagation, {PROPAGATION_ORDERS} single-line orders {ORDER_GAP * 1000:.0f} ms apart")
+    run_id = secrets.token_hex(4)
+    watches = {p: SimWatch(plain, sims[p]) for p in PARTNERS}
+    pollers = [asyncio.create_task(w.run()) for w in watches.values()]
+    measuring: list[asyncio.Task[dict[str, float | None]]] = []
+    post_ms: list[float] = []
+    try:
+        for n, sku in enumerate(skus):
+            for watch in watches.values():
+                watch.watch(sku)
+            sent = time.perf_counter()
+            answer = await api.post("/api/v1/orders", json={
+                "channel": "direct", "external_id": f"bench-sync-{run_id}-{n}",
+                "lines": [{"sku": sku, "quantity": 1}]})
+            if answer.status_code != 201:
+                raise RuntimeError(f"order on {sku}: HTTP {answer.status_code} {answer.text[:300]}")
+            post_ms.append((time.perf_counter() - sent) * 1000)
+            before = {p: desired[p][sku] for p in PARTNERS if sku in desired[p]}
+            measuring.append(asyncio.create_task(_measure(api, watches, sku, before, sent)))
+            await asyncio.sleep(ORDER_GAP)
+        outcomes = await asyncio.gather(*measuring)
+    finally:
+        for task in [*pollers, *measuring]:
+            task.cancel()
+        await asyncio.gather(*pollers, *measuring, return_exceptions=True)
+
+    per_partner: dict[str, Any] = {}
+    every: list[float] = []
+    for p in PARTNERS:
+        changed = [o[p] for o in outcomes if p in o]
+        shown = [ms for ms in changed if ms is not None]
+        every += shown
+        per_partner[p] = {"changes": len(changed), "missed": len(changed) - len(shown), **_spread(shown)}
+    missed = sum(v["missed"] for v in per_partner.values())
+    return {
+        "orders": PROPAGATION_ORDERS,
+        "per_partner_ms": per_partner,
+        "overall_ms": {"changes": len(every) + missed, "missed": missed, **_spread(every)},
+        "order_post_p50_ms": _spread(post_ms)["p50"],
+        "sim_reads": sum(w.reads for w in watches.values()),
+        "sim_read_errors": sum(w.errors for w in watches.values()),
+    }
+
+
+async def _measure(api: httpx.AsyncClient, watches: dict[str, SimWatch], sku: str, before: dict[str, int],
+                   sent: float) -> dict[str, float | None]:
+    """{partner whose desired quantity changed: ms from sending until its simulator showed it, or None}."""
+    try:
+        await asyncio.sleep(DESIRED_AFTER)
+        changed: dict[str, int] = {}
+        for _ in range(10):  # the order changes at least one partner's quantity: wait for it to be known
+            listed = list(before)
+            after = await asyncio.gather(*(_listings(api, p, sku) for p in listed))
+            changed = {p: rows[sku] for p, rows in zip(listed, after, strict=True)
+                       if sku in rows and rows[sku] != before[p]}
+            if changed:
+                break
+            await asyncio.sleep(0.25)
+        deadline = sent + PROPAGATION_TIMEOUT
+        seen = await asyncio.gather(*(watches[p].shown_at(sku, q, deadline) for p, q in changed.items()))
+        return {p: None if at is None else round((at - sent) * 1000, 1)
+                for p, at in zip(changed, seen, strict=True)}
+    finally:
+        for watch in watches.values():
+            watch.forget(sku)
+
+
+def _pct(ordered: list[float], pct: float) -> float:
+    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
+
+
+def _spread(values: Iterable[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": None, "p99": None, "max": None}
+    return {"p50": round(_pct(ordered, 50), 1), "p99": round(_pct(ordered, 99), 1), "max": round(ordered[-1], 1)}
+
+
+# --- coalescing under a burst ---------------------------------------------------------------------
+
+
+async def _burst(base: str, headers: dict[str, str], api: httpx.AsyncClient, check: Checker,
+                 desired: dict[str, dict[str, int]]) -> dict[str, Any]:
+    hot = sorted(desired["amazon"], key=lambda sku: (-desired["amazon"][sku], sku))[:BURST_SKUS]
+    await check.converged(time.monotonic() + CONVERGE_TIMEOUT, every=0.25)
+    before = await check.settled_counters()
+    _say(f"threadcount-sync: burst, {BURST_CLIENTS} clients on {BURST_SKUS} SKUs for {BURST_SECONDS:g} s")
+    statuses: dict[str, int] = {}
+    errors: list[str] = []
+    run_id = secrets.token_hex(4)
+    connector = aiohttp.TCPConnector(limit=BURST_CLIENTS)
+    async with aiohttp.ClientSession(connector=connector, headers=headers,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+        began = time.monotonic()
+        stop_at = began + BURST_SECONDS
+
+        async def client(n: int) -> None:
+            rng, seq = random.Random(n), 0
+            while time.monotonic() < stop_at:
+                seq += 1
+                body = {"channel": "direct", "external_id": f"bench-burst-{run_id}-{n}-{seq}",
+                        "lines": [{"sku": rng.choice(hot), "quantity": 1}]}
+                try:
+                    async with session.post(f"{base}/api/v1/orders", json=body) as resp:
+                        raw = await resp.read()
+                        key = str(resp.status)
+                        if resp.status != 201 and len(errors) < 5:
+                            errors.append(f"HTTP {resp.status}: {raw[:200].decode(errors='replace')}")
+                except (aiohttp.ClientError, OSError) as exc:
+                    key = "failed"
+                    if len(errors) < 5:
+                        errors.append(f"{type(exc).__name__}: {exc}")
+                statuses[key] = statuses.get(key, 0) + 1
+
+        await asyncio.gather(*(client(n) for n in range(BURST_CLIENTS)))
+        ended = time.monotonic()
+    placed = statuses.get("201", 0)
+    _say(f"threadcount-sync: {placed} orders in {ended - began:.2f} s; waiting for every simulator")
+    converged_at, _ = await check.converged(ended + CONVERGE_TIMEOUT, every=0.05)
+    after = await check.settled_counters()
+    delta = {p: {k: after[p][k] - before[p][k] for k in COUNTERS} for p in PARTNERS}
+    total = {k: sum(delta[p][k] for p in PARTNERS) for k in COUNTERS}
+    return {
+        "clients": BURST_CLIENTS,
+        "skus": hot,
+        "seconds": round(ended - began, 2),
+        "orders": placed,
+        "orders_per_s": round(placed / (ended - began), 1),
+        "statuses": statuses,
+        "error_samples": errors,
+        "desired_changes": total["desired_changes"],
+        "listings_pushed": total["listings_pushed"],
+        "pushes": total["pushes"],
+        "pushes_saved_by_coalescing": total["pushes_saved_by_coalescing"],
+        "changes_per_listing_pushed": (round(total["desired_changes"] / total["listings_pushed"], 1)
+                                       if total["listings_pushed"] else None),
+        "end_to_converged_s": round(converged_at - ended, 2),
+        "per_partner": delta,
+    }

@@ -1,0 +1,28 @@
+"""A stock grid row: totals, availability per location, the low-stock flag, built from a live event."""
+
+from __future__ import annotations
+
+from store.stock_rows import StockFilters, StockRow, VariantInfo, row_from_event
+
+INFO = VariantInfo(7, "SHEET-Q-WHT", "SHEET", "Sheet", "queen", "white", "cotton", reorder_point=10)
+
+
+def test_a_row_totals_its_locations_and_is_low_at_or_below_the_reorder_point() -> None:
+    row = StockRow(INFO, {"WH-EAST": (8, 2), "STORE-SOHO": (4, 0)}, backordered=1)
+    assert (row.total_on_hand, row.total_reserved, row.total_available) == (12, 2, 10)
+    assert row.available("WH-EAST") == 6 and row.available("WH-WEST") == 0
+    assert row.low
+    assert not StockRow(INFO, {"WH-EAST": (11, 0)}).low
+    assert not StockRow(VariantInfo(7, "S", "P", "N", "", "", "", reorder_point=None), {}).low
+
+
+def test_a_live_stock_event_becomes_the_same_row_the_page_shows() -> None:
+    event = {"variant_id": 7, "sku": "SHEET-Q-WHT", "available": 6, "on_hand": 8, "reserved": 2, "backordered": 3,
+             "locations": [{"location": "WH-EAST", "on_hand": 8, "reserved": 2, "available": 6}]}
+    assert row_from_event(INFO, event) == StockRow(INFO, {"WH-EAST": (8, 2)}, 3)
+
+
+def test_filters_round_trip_through_the_query_string_dropping_empty_ones() -> None:
+    filters = StockFilters.from_query({"size": " queen ", "low": "1", "q": "", "location": "WH-EAST"})
+    assert filters == StockFilters(size="queen", location="WH-EAST", low_only=True)
+    assert filters.query() == {"size": "queen", "location": "WH-EAST", "low": "1"}

@@ -1,0 +1,54 @@
+"""Logging in and out of the dashboard."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from web.dashboard.session import check_csrf, current_user, log_in, log_out, render
+from web.dashboard.users import authenticate, ensure_admin
+from web.http import runtime
+
+
+def _next_page(raw: str | None) -> str:
+    # only a path on this site: an absolute or scheme-relative URL would make login an open redirect
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return "/stock"
+
+
+async def login_page(request: Request) -> Response:
+    if await current_user(request):
+        return RedirectResponse(_next_page(request.query_params.get("next")), status_code=303)
+    return render(request, "login.html", {"next": request.query_params.get("next", ""), "error": ""})
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    await check_csrf(request, form)
+    rt = runtime(request)
+    if not request.app.state.admin_synced:
+        await ensure_admin(rt.engine, request.app.state.admin_password)
+        request.app.state.admin_synced = True
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    target = str(form.get("next") or "")
+    if not username or not password or not await authenticate(rt.engine, username, password):
+        context = {"next": target, "username": username, "error": "username or password: not recognised"}
+        return render(request, "login.html", context, status=401)
+    log_in(request, username)
+    return RedirectResponse(_next_page(target), status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    await check_csrf(request, await request.form())
+    log_out(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+routes = [
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+]

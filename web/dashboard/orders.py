@@ -1,0 +1,95 @@
+"""/orders: every channel's orders, newest first, filtered by channel and status; /orders/{id}: one
+order with its lines, allocations and backorders, and its Fulfil and Cancel buttons, which go
+through the desk as the REST routes do."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from actors.allocation import order_status
+from actors.commands import Failure
+from service.runtime import Runtime
+from store import audit, queries
+from store.order_search import STATUSES, search_orders
+from web.dashboard.session import check_csrf, current_user, render, require_user
+from web.http import order_answer, refused, runtime
+from web.problems import ApiError, not_found
+
+PAGE = 100
+
+
+@require_user
+async def orders_page(request: Request) -> Response:
+    rt = runtime(request)
+    channel = request.query_params.get("channel", "").strip()
+    status = request.query_params.get("status", "").strip()
+    error = ""
+    if channel and channel not in rt.settings.channels:
+        error = f"channel: unknown channel {channel!r}"
+    if status and status not in STATUSES:
+        error = f"status: must be one of {', '.join(STATUSES)}"
+    found = [] if error else await search_orders(rt.read_engine, channel or None, status or None, PAGE)
+    context = {"orders": [order_answer(rt.catalog, order) for order in found], "channel": channel,
+               "status": status, "channels": list(rt.settings.channels), "statuses": STATUSES,
+               "error": error, "page": PAGE}
+    block = "results" if request.headers.get("hx-target") == "order-results" else None
+    return render(request, "orders.html", context, status=400 if error else 200, block=block)
+
+
+async def _order_page(request: Request, order_id: str, notice: str = "", error: str = "",
+                      status: int = 200) -> Response:
+    rt = runtime(request)
+    found = await queries.order(rt.read_engine, order_id)
+    if found is None:
+        raise not_found(f"id: no order {order_id!r}")
+    context = {"order": order_answer(rt.catalog, found), "notice": notice, "error": error}
+    return render(request, "order.html", context, status=status)
+
+
+@require_user
+async def order_page(request: Request) -> Response:
+    notice = {"fulfil": "Fulfilled.", "cancel": "Cancelled."}.get(request.query_params.get("done", ""), "")
+    return await _order_page(request, request.path_params["id"], notice=notice)
+
+
+@require_user
+async def order_action(request: Request) -> Response:
+    await check_csrf(request, await request.form())
+    order_id, action = request.path_params["id"], request.path_params["action"]
+    if action not in ("fulfil", "cancel"):
+        raise not_found(f"action: no order action {action!r}")
+    actor = await current_user(request) or ""
+    rt = runtime(request)
+    try:
+        await _transition(rt, order_id, action, actor)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        return await _order_page(request, order_id, error=exc.message, status=exc.status)
+    # after a POST, a GET: reloading the page does not post again
+    return RedirectResponse(f"/orders/{order_id}?done={action}", status_code=303)
+
+
+async def _transition(rt: Runtime, order_id: str, action: str, actor: str) -> None:
+    """As POST /api/v1/orders/{id}/fulfill and /cancel do it (web/api_orders.py), as the manager."""
+    current = await queries.order(rt.read_engine, order_id)
+    if current is None:
+        raise not_found(f"id: no order {order_id!r}")
+    if action == "fulfil" and order_status(current.lines) in ("backordered", "partially_backordered"):
+        raise ApiError(409, "order_backordered",
+                       f"order {order_id} still has backordered units; wait for stock or cancel it")
+    do = rt.desk.fulfil if action == "fulfil" else rt.desk.cancel
+    result = await do(order_id, [line.variant_id for line in current.lines], actor)
+    if isinstance(result, Failure):
+        raise refused(result)
+    await audit.record(rt.engine, actor, f"order.{action}", order_id, channel=current.channel,
+                       external_id=current.external_id)
+
+
+routes = [
+    Route("/orders", orders_page, methods=["GET"]),
+    Route("/orders/{id:str}", order_page, methods=["GET"]),
+    Route("/orders/{id:str}/{action:str}", order_action, methods=["POST"]),
+]

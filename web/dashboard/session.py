@@ -1,0 +1,101 @@
+"""Who is logged in, the CSRF token of their session, and rendering a page or one of its blocks.
+
+Sessions are Starlette's signed cookies (HttpOnly, SameSite=Lax). The CSRF token lives in the
+session: every form carries it as the hidden input `csrf_token`, every htmx request as the
+`X-CSRF-Token` header (set once with hx-headers on <body>)."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def current_user(request: Request) -> str | None:
+    if "session" not in request.scope:
+        return None
+    user = request.session.get("user")
+    return user if isinstance(user, str) and user else None
+
+
+def log_in(request: Request, username: str) -> None:
+    """A fresh session (and CSRF token) at login, so a token planted before it is worthless."""
+    request.session.clear()
+    request.session["user"] = username
+    request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
+
+
+def log_out(request: Request) -> None:
+    request.session.clear()
+
+
+def require_user(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        if await current_user(request) is None:
+            return login_redirect(request)
+        return await handler(request)
+
+    return guarded
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    location = f"/login?next={quote(target, safe='')}"
+    if request.headers.get("hx-request"):
+        # htmx would swap the login page into a fragment; make it navigate instead
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's token, made on first use (the login form needs one before anyone logs in)."""
+    token = request.session.get(CSRF_FIELD)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
+async def check_csrf(request: Request, form: FormData | Mapping[str, Any] | None = None) -> None:
+    expected = request.session.get(CSRF_FIELD) if "session" in request.scope else None
+    given = request.headers.get(CSRF_HEADER) or (form.get(CSRF_FIELD) if form is not None else None)
+    if not isinstance(expected, str) or not isinstance(given, str) or not hmac.compare_digest(
+        given.encode(), expected.encode()
+    ):
+        raise HTTPException(403, "csrf_token: missing or not valid for this session; reload the page")
+
+
+def environment(request: Request) -> Environment:
+    env: Environment = request.app.state.templates
+    return env
+
+
+def render(request: Request, template: str, context: Mapping[str, Any] | None = None, status: int = 200,
+           block: str | None = None, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """The whole page, or only `block` of it: the fragment htmx swaps in is the page's own markup.
+    A block rendered alone runs none of the template's top-level code: import macros inside it."""
+    page = environment(request).get_template(template)
+    values = {
+        "request": request,
+        "user": request.session.get("user") if "session" in request.scope else None,
+        "csrf_token": csrf_token(request) if "session" in request.scope else "",
+        **(context or {}),
+    }
+    if block is None:
+        return HTMLResponse(page.render(values), status_code=status, headers=dict(headers or {}))
+    html = "".join(page.blocks[block](page.new_context(values)))
+    return HTMLResponse(html, status_code=status, headers=dict(headers or {}))

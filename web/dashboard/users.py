@@ -1,0 +1,95 @@
+"""The built-in dashboard user `admin`: its password (THREADCOUNT_ADMIN_PASSWORD, or generated once into
+DATA_DIR/admin_password), kept in the users table as an argon2 hash, and checked at login."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.config import Settings
+from store.schema import users
+
+log = logging.getLogger(__name__)
+ADMIN = "admin"
+_hasher = PasswordHasher()
+
+
+def private_file(path: Path, make: str) -> str:
+    """The file's content, writing `make` into it first if it does not exist: created with mode 0600
+    in one step, because a file written first and chmod-ed after is readable in between."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as out:
+        out.write(make + "\n")
+    return make
+
+
+def password_file(settings: Settings) -> Path:
+    return settings.data_dir / "admin_password"
+
+
+def admin_password(settings: Settings) -> str:
+    """From the environment when set; else the generated one (made on first start)."""
+    if settings.admin_password:
+        return settings.admin_password
+    path = password_file(settings)
+    existed = path.exists()
+    password = private_file(path, secrets.token_urlsafe(18))
+    if not existed:
+        log.warning("dashboard user 'admin': a password was generated into %s", path)
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def ensure_admin(engine: AsyncEngine, password: str) -> None:
+    """The admin row holds the hash of the configured password: made when missing, replaced when
+    the password was changed in the environment (the environment is the truth)."""
+    async with engine.connect() as conn:
+        stored = (await conn.execute(
+            select(users.c.password_hash).where(users.c.username == ADMIN)
+        )).scalar_one_or_none()
+    if stored is not None and password_matches(stored, password):
+        return
+    fresh = hash_password(password)
+    async with engine.begin() as conn:
+        if stored is None:
+            try:
+                await conn.execute(users.insert().values(username=ADMIN, password_hash=fresh,
+                                                         created_at=time.time()))
+            except IntegrityError:  # another process made it meanwhile
+                return
+        else:
+            await conn.execute(update(users).where(users.c.username == ADMIN).values(password_hash=fresh))
+
+
+async def authenticate(engine: AsyncEngine, username: str, password: str) -> bool:
+    async with engine.connect() as conn:
+        stored = (await conn.execute(
+            select(users.c.password_hash).where(users.c.username == username)
+        )).scalar_one_or_none()
+    if stored is None:
+        _hasher.hash(password)  # as slow as a real check: the answer's timing tells nothing
+        return False
+    return password_matches(stored, password)
