@@ -34,17 +34,22 @@ async def publish(hub: Any | None, items: list[tuple[str, Any]]) -> None:
 
 
 class HubListener:
-    def __init__(self, on_events: OnEvents, on_reset: OnReset, poll_timeout: float = 10.0):
+    def __init__(self, on_events: OnEvents, on_reset: OnReset, poll_timeout: float = 10.0,
+                 hub: Any | None = None):
+        """With `hub` given the listener keeps that handle (a restarted hub answers on it) and never
+        looks the hub up by name: a lookup blocks the event loop while Ray's GCS is unreachable,
+        which is exactly when the service is being stopped."""
         self._on_events, self._on_reset = on_events, on_reset
         self._timeout = poll_timeout
+        self._known = hub
         self.since: int | None = None
 
     async def run(self) -> None:
-        hub: Any | None = None
+        hub: Any | None = self._known
         while True:
             try:
                 if hub is None:
-                    hub = find_hub()
+                    hub = self._known or find_hub()
                     if hub is None:
                         await asyncio.sleep(0.5)
                         continue
@@ -56,7 +61,7 @@ class HubListener:
                 raise
             except Exception as exc:  # the hub died: find it again and re-read the truth
                 log.warning("event hub unreachable (%s); listening again", exc)
-                hub, self.since = None, None
+                hub, self.since = self._known, None
                 await asyncio.sleep(0.5)
                 continue
             self.since = answer.head

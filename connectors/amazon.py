@@ -22,32 +22,29 @@ notifications drained from the queue on every fetch (deleted by confirm() after 
 uncommitted page reappears), and getOrders polling, only when its bucket has a token (0.0167/s is
 one call a minute; we never wait for it). The queue is read with the LWA token: a simplification of
 the simulator, the real SQS wants AWS credentials. Amazon has no webhooks: verify_webhook is False.
+
+The HTTP boundary and LWA tokens are in amazon_api, the feed push in amazon_feeds, the formats in
+amazon_format.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gzip
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-from yarl import URL
-
 from connectors import amazon_format as fmt
+from connectors.amazon_api import SellingPartnerApi
+from connectors.amazon_feeds import FeedPush, feed_has_room
 from connectors.base import (
-    AuthExpired,
     Connector,
     Listing,
     OrderEvent,
     OrderLine,
     OrderPage,
     PartnerError,
-    PartnerRejected,
     PartnerSpec,
     PushResult,
     RateLimited,
@@ -92,113 +89,30 @@ class AmazonConnector(Connector):
     def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
         super().__init__(spec, session, limiter)
         self.options = AmazonOptions.of(spec)
+        self.api = SellingPartnerApi(self, self.options.auth_url)
         self.listed: set[str] = set()   # the seller's SKUs in our marketplace, learnt at start()
-        self.refreshes = 0
-        self._refresh_lock = asyncio.Lock()
-        self._refresh_at: float | None = None
         self._lines: dict[str, tuple[OrderLine, ...]] = {}
 
-    # --- the HTTP boundary -------------------------------------------------------------------------
-
-    def _url(self, path: str) -> str:
-        return self.spec.base_url.rstrip("/") + path
-
-    async def _send(self, method: str, url: str | URL, *, token: str | None = None, params: Any = None,
-                    body: Any = None, data: Any = None, content_type: str | None = None) -> tuple[int, Any]:
-        headers = {"x-amz-access-token": token} if token else {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        try:
-            async with self.session.request(method, url, params=params, json=body, data=data,
-                                            headers=headers) as answer:
-                raw = await answer.read()
-                return answer.status, _decoded(raw)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PartnerError(f"{method} {url}: {exc!r}") from exc
-
-    async def _call(self, op: str, method: str, url: str | URL, *, auth: bool = True,
-                    missing_ok: bool = False, **request: Any) -> Any:
-        """One SP-API operation: paced by our bucket, authorised, refreshed and retried once on 403."""
-        status, answer, token = await self._attempt(op, method, url, auth, request)
-        if auth and status == 403 and fmt.is_unauthorized(answer):
-            await self._refresh(stale=token)
-            status, answer, _ = await self._attempt(op, method, url, auth, request)
-            if status == 403 and fmt.is_unauthorized(answer):
-                raise AuthExpired(f"{op}: {fmt.error_text(answer)}")
-        if status == 404 and missing_ok:
-            return None
-        return self._checked(op, status, answer)
-
-    async def _attempt(self, op: str, method: str, url: str | URL, auth: bool,
-                       request: dict[str, Any]) -> tuple[int, Any, str | None]:
-        await self.limiter.acquire(op)
-        token = await self._access_token() if auth else None
-        status, answer = await self._send(method, url, token=token, **request)
-        return status, answer, token
-
-    def _checked(self, op: str, status: int, answer: Any) -> Any:
-        if 200 <= status < 300:
-            return answer
-        text = fmt.error_text(answer)
-        if status == 429:
-            # Amazon sends no Retry-After: its bucket gives a token back 1/rate seconds later.
-            published = self.limits.get(op)
-            wait = 1.0 / published.rate if published else 1.0
-            self.limiter.honour(op, wait)
-            raise RateLimited(f"{op}: {text}", wait)
-        if status >= 500:
-            raise PartnerError(f"{op}: {status} {text}")
-        raise PartnerRejected(f"{op}: {status} {text}")
-
-    # --- LWA -----------------------------------------------------------------------------------------
-
-    async def _access_token(self) -> str:
-        creds = self.spec.credentials
-        token = creds.get("access_token", "")
-        refresh_at = self._refresh_at
-        if refresh_at is None:   # a token persisted by an earlier run: trust it to a minute before expiry
-            refresh_at = _number(creds.get("access_token_expires_at")) - 60
-        if token and time.time() < refresh_at:
-            return token
-        return await self._refresh(stale=token)
-
-    async def _refresh(self, stale: str | None) -> str:
-        async with self._refresh_lock:
-            creds = self.spec.credentials
-            if creds.get("access_token") and creds["access_token"] != stale:
-                return creds["access_token"]   # another call refreshed while this one waited
-            form = {"grant_type": "refresh_token", "refresh_token": creds.get("refresh_token", ""),
-                    "client_id": creds.get("client_id", ""), "client_secret": creds.get("client_secret", "")}
-            await self.limiter.acquire("lwaToken")
-            status, answer = await self._send("POST", self.options.auth_url, data=form)
-            if status >= 500:
-                raise PartnerError(f"LWA token: {status} {answer}")
-            if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
-                raise AuthExpired(f"LWA refused the refresh token: {_lwa_error(answer)}")
-            now, lifetime = time.time(), _number(answer.get("expires_in"), 3600.0)
-            creds["access_token"] = str(answer["access_token"])
-            creds["access_token_expires_at"] = f"{now + lifetime:.3f}"
-            if answer.get("refresh_token"):
-                creds["refresh_token"] = str(answer["refresh_token"])
-            self._refresh_at = now + lifetime - min(60.0, lifetime / 10)
-            self.refreshes += 1
-            return creds["access_token"]
+    @property
+    def refreshes(self) -> int:
+        """LWA token refreshes so far."""
+        return self.api.refreshes
 
     # --- listings --------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._access_token()
+        await self.api.access_token()
         self.listed = await self._search_listings()
 
     async def _search_listings(self) -> set[str]:
         skus: set[str] = set()
-        url = self._url(f"{fmt.LISTINGS_PATH}/{self._seller}")
+        url = self.api.url(f"{fmt.LISTINGS_PATH}/{self._seller}")
         page_token: str | None = None
         while True:
             params = {"marketplaceIds": self.options.marketplace_id, "pageSize": "20"}
             if page_token:
                 params["pageToken"] = page_token
-            page = await self._call("searchListingsItems", "GET", url, params=params)
+            page = await self.api.call("searchListingsItems", "GET", url, params=params)
             skus.update(str(item["sku"]) for item in page.get("items") or [] if item.get("sku"))
             page_token = (page.get("pagination") or {}).get("nextToken")
             if not page_token:
@@ -207,67 +121,26 @@ class AmazonConnector(Connector):
     async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
         if not listings:
             return []
-        if len(listings) >= self.options.feed_threshold and self._feed_has_room():
-            return await self._push_feed(listings)
+        if len(listings) >= self.options.feed_threshold and feed_has_room(self.limiter):
+            return await self._feed().push(listings)
         return [await self._patch(listing) for listing in listings]
 
-    def _feed_has_room(self) -> bool:
-        # createFeed refills one token every two minutes: spend one only when it is there now.
-        return not (self.limiter.would_wait("createFeed") or self.limiter.would_wait("getFeedDocument"))
+    def _feed(self) -> FeedPush:
+        options = self.options
+        return FeedPush(self.api, self._seller, options.marketplace_id, options.product_type,
+                        options.feed_poll_seconds, options.feed_timeout)
 
     async def _patch(self, listing: Listing) -> PushResult:
-        answer = await self._call("patchListingsItem", "PATCH", self._item_url(listing.sku),
+        answer = await self.api.call("patchListingsItem", "PATCH", self._item_url(listing.sku),
                                   params={"marketplaceIds": self.options.marketplace_id},
                                   body=fmt.patch_body(self.options.product_type, listing.quantity))
         failure = fmt.patch_outcome(answer)
         return PushResult(listing.sku, not failure, failure)
 
-    async def _push_feed(self, listings: Sequence[Listing]) -> list[PushResult]:
-        document = fmt.feed_document(self._seller, self.options.product_type, listings)
-        created = await self._call("createFeedDocument", "POST", self._url(f"{fmt.FEEDS_PATH}/documents"),
-                                   body={"contentType": fmt.FEED_CONTENT_TYPE})
-        # A presigned URL: its signature covers the exact encoding, so it goes out as given.
-        await self._call("uploadFeedDocument", "PUT", URL(created["url"], encoded=True), auth=False,
-                         data=json.dumps(document).encode(), content_type=fmt.FEED_CONTENT_TYPE)
-        feed = await self._call("createFeed", "POST", self._url(f"{fmt.FEEDS_PATH}/feeds"),
-                                body={"feedType": "JSON_LISTINGS_FEED",
-                                      "marketplaceIds": [self.options.marketplace_id],
-                                      "inputFeedDocumentId": created["feedDocumentId"]})
-        done = await self._finished_feed(str(feed["feedId"]))
-        report = await self._feed_report(str(done["resultFeedDocumentId"]))
-        failed = fmt.feed_outcomes(listings, report)
-        return [PushResult(listing.sku, listing.sku not in failed, failed.get(listing.sku, ""))
-                for listing in listings]
-
-    async def _finished_feed(self, feed_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.options.feed_timeout
-        while True:
-            feed = await self._call("getFeed", "GET", self._url(f"{fmt.FEEDS_PATH}/feeds/{feed_id}"))
-            status = feed.get("processingStatus")
-            if status == "DONE":
-                return dict(feed)
-            if status == "FATAL":
-                raise PartnerRejected(f"JSON_LISTINGS_FEED {feed_id} ended FATAL")
-            if status == "CANCELLED" or time.monotonic() > deadline:
-                raise PartnerError(f"JSON_LISTINGS_FEED {feed_id} is {status}")
-            await asyncio.sleep(self.options.feed_poll_seconds)
-
-    async def _feed_report(self, document_id: str) -> dict[str, Any]:
-        url = self._url(f"{fmt.FEEDS_PATH}/documents/{document_id}")
-        where = await self._call("getFeedDocument", "GET", url)
-        await self.limiter.acquire("downloadFeedDocument")
-        status, raw = await self._send("GET", URL(where["url"], encoded=True))
-        if where.get("compressionAlgorithm") == "GZIP" and isinstance(raw, bytes):
-            raw = _decoded(gzip.decompress(raw))
-        report = self._checked("downloadFeedDocument", status, raw)
-        if not isinstance(report, dict):
-            raise PartnerError(f"feed report {document_id} is not JSON")
-        return report
-
     async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
         shown: dict[str, int] = {}
         for sku in skus:
-            item = await self._call("getListingsItem", "GET", self._item_url(sku), missing_ok=True,
+            item = await self.api.call("getListingsItem", "GET", self._item_url(sku), missing_ok=True,
                                     params={"marketplaceIds": self.options.marketplace_id,
                                             "includedData": "fulfillmentAvailability"})
             quantity = fmt.fulfillment_quantity(item) if item else None
@@ -298,7 +171,7 @@ class AmazonConnector(Connector):
         received = 0
         while received < page_size:
             want = min(fmt.SQS_BATCH, page_size - received)
-            answer = await self._call("receiveMessage", "POST", f"{self.options.queue_url}/receive",
+            answer = await self.api.call("receiveMessage", "POST", f"{self.options.queue_url}/receive",
                                       body={"MaxNumberOfMessages": want,
                                             "VisibilityTimeout": self.options.visibility_timeout})
             messages = answer.get("Messages") or []
@@ -331,7 +204,8 @@ class AmazonConnector(Connector):
             params["NextToken"] = state.next_token
         else:
             params["LastUpdatedAfter"] = fmt.iso(state.after - self.options.poll_overlap_seconds)
-        payload = (await self._call("getOrders", "GET", self._url(fmt.ORDERS_PATH), params=params))["payload"]
+        answer = await self.api.call("getOrders", "GET", self.api.url(fmt.ORDERS_PATH), params=params)
+        payload = answer["payload"]
         newest = state.after
         for order in payload.get("Orders") or []:
             fact = fmt.polled_fact(order)
@@ -348,8 +222,8 @@ class AmazonConnector(Connector):
         items: list[dict[str, Any]] = []
         params: dict[str, str] = {}
         while True:
-            url = self._url(f"{fmt.ORDERS_PATH}/{quote(order_id, safe='')}/orderItems")
-            payload = (await self._call("getOrderItems", "GET", url, params=params))["payload"]
+            url = self.api.url(f"{fmt.ORDERS_PATH}/{quote(order_id, safe='')}/orderItems")
+            payload = (await self.api.call("getOrderItems", "GET", url, params=params))["payload"]
             items.extend(payload.get("OrderItems") or [])
             if not payload.get("NextToken"):
                 break
@@ -369,7 +243,7 @@ class AmazonConnector(Connector):
 
     async def _delete_messages(self, handles: list[str]) -> None:
         for start in range(0, len(handles), fmt.SQS_BATCH):
-            await self._call("deleteMessage", "POST", f"{self.options.queue_url}/delete",
+            await self.api.call("deleteMessage", "POST", f"{self.options.queue_url}/delete",
                              body={"ReceiptHandles": handles[start:start + fmt.SQS_BATCH]})
 
     # --- helpers ---------------------------------------------------------------------------------------
@@ -379,24 +253,5 @@ class AmazonConnector(Connector):
         return quote(self.spec.credentials.get("seller_id", ""), safe="")
 
     def _item_url(self, sku: str) -> str:
-        return self._url(f"{fmt.LISTINGS_PATH}/{self._seller}/{quote(sku, safe='')}")
+        return self.api.url(f"{fmt.LISTINGS_PATH}/{self._seller}/{quote(sku, safe='')}")
 
-
-def _decoded(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else {}
-    except ValueError:
-        return raw
-
-
-def _number(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _lwa_error(answer: Any) -> str:
-    if isinstance(answer, dict) and answer.get("error"):
-        return f"{answer['error']}: {answer.get('error_description', '')}"
-    return str(answer)[:300]

@@ -22,31 +22,28 @@ the same on the webhook path.
 
 Rate limits: Etsy counts per app, 10 a second and 10,000 a rolling day, so every call takes from
 two buckets, "request" and "daily". Calls are made one at a time; the buckets pace them.
+
+The HTTP boundary and OAuth are in etsy_api, the formats in etsy_format.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import aiohttp
-
 from connectors.base import (
-    AuthExpired,
     Connector,
     Listing,
     OrderEvent,
     OrderPage,
-    PartnerError,
     PartnerRejected,
     PartnerSpec,
     PushResult,
-    RateLimited,
 )
+from connectors.etsy_api import PER_DAY, EtsyApi, Gone
 from connectors.etsy_format import (
     ReceiptCursor,
     inventory_for_put,
@@ -59,14 +56,8 @@ from connectors.limits import RateLimiter, RateSpec
 
 log = logging.getLogger(__name__)
 
-TOKEN_PATH = "/v3/public/oauth/token"
 API = "/v3/application"
-PER_DAY = 10_000
 MAX_PAGE = 100
-
-
-class Gone(PartnerRejected):
-    """Etsy answered 404: the listing or receipt is no longer there."""
 
 
 class EtsyConnector(Connector):
@@ -80,10 +71,14 @@ class EtsyConnector(Connector):
 
     def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
         super().__init__(spec, session, limiter)
-        self._auth_lock = asyncio.Lock()
+        self.api = EtsyApi(self)
         self._listing_of: dict[str, int] = {}   # our SKU -> the Etsy listing that carries it
         self._discovered_at = float("-inf")
-        self.refreshes = 0
+
+    @property
+    def refreshes(self) -> int:
+        """OAuth token refreshes so far."""
+        return self.api.refreshes
 
     @property
     def _shop(self) -> str:
@@ -94,6 +89,10 @@ class EtsyConnector(Connector):
     async def start(self) -> None:
         await self._token()
         await self._discover()
+
+    async def _token(self) -> str:
+        """The access token, refreshed first when it is due."""
+        return await self.api.token()
 
     async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
         wanted = {listing.sku: listing.quantity for listing in listings}
@@ -108,7 +107,7 @@ class EtsyConnector(Connector):
         await self._learn_unknown(skus)
         shown: dict[str, int] = {}
         for listing_id, wanted in self._by_listing(skus).items():
-            inventory = await self._call("GET", f"{API}/listings/{listing_id}/inventory")
+            inventory = await self.api.call("GET", f"{API}/listings/{listing_id}/inventory")
             quantities = shown_quantities(inventory)
             shown.update({sku: quantities[sku] for sku in wanted if sku in quantities})
         return shown
@@ -118,7 +117,7 @@ class EtsyConnector(Connector):
         position = ReceiptCursor.decode(cursor, int(time.time() - lookback))
         limit, offset = max(1, min(page_size, MAX_PAGE)), 0
         while True:
-            page = await self._call("GET", f"{self._shop}/receipts", params={
+            page = await self.api.call("GET", f"{self._shop}/receipts", params={
                 "min_last_modified": position.since, "limit": limit, "offset": offset,
                 "sort_on": "updated", "sort_order": "asc"})
             receipts: list[Mapping[str, Any]] = page.get("results", [])
@@ -155,7 +154,7 @@ class EtsyConnector(Connector):
         receipt_id = receipt_id_from_url(str(payload.get("resource_url", "")))
         if receipt_id is None:
             return []
-        return receipt_events(await self._call("GET", f"{self._shop}/receipts/{receipt_id}"))
+        return receipt_events(await self.api.call("GET", f"{self._shop}/receipts/{receipt_id}"))
 
     # --- listings ------------------------------------------------------------------------------
 
@@ -166,7 +165,7 @@ class EtsyConnector(Connector):
         for state in [states] if isinstance(states, str) else states:
             offset = 0
             while True:
-                page = await self._call("GET", f"{self._shop}/listings",
+                page = await self.api.call("GET", f"{self._shop}/listings",
                                         params={"state": state, "limit": MAX_PAGE, "offset": offset})
                 results = page.get("results", [])
                 listing_ids += [int(listing["listing_id"]) for listing in results]
@@ -175,7 +174,7 @@ class EtsyConnector(Connector):
                     break
         found: dict[str, int] = {}
         for listing_id in listing_ids:
-            inventory = await self._call("GET", f"{API}/listings/{listing_id}/inventory")
+            inventory = await self.api.call("GET", f"{API}/listings/{listing_id}/inventory")
             found.update(dict.fromkeys(shown_quantities(inventory), listing_id))
         self._listing_of = found
         self._discovered_at = time.monotonic()
@@ -198,9 +197,9 @@ class EtsyConnector(Connector):
         """GET the whole inventory, set our quantities, PUT all of it back."""
         path = f"{API}/listings/{listing_id}/inventory"
         try:
-            body, found = inventory_for_put(await self._call("GET", path), quantities)
+            body, found = inventory_for_put(await self.api.call("GET", path), quantities)
             if found:
-                await self._call("PUT", path, body=body)
+                await self.api.call("PUT", path, body=body)
         except PartnerRejected as exc:
             if isinstance(exc, Gone):   # the listing was deleted: look for its SKUs elsewhere next time
                 for sku in quantities:
@@ -215,86 +214,6 @@ class EtsyConnector(Connector):
                 results[sku] = PushResult(sku, False, f"listing {listing_id} no longer carries this SKU")
         return results
 
-    # --- HTTP and auth -------------------------------------------------------------------------
-
-    async def _call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                    body: Any = None) -> Any:
-        """One API call; on Etsy's expired/invalid token answer, refresh once and try once more."""
-        token = await self._token()
-        used = self.spec.credentials.get("access_token")
-        status, data = await self._send(method, path, params=params, json_body=body, token=token)
-        if status == 401 and _error(data) == "invalid_token":
-            await self._refresh(stale=used)
-            token = await self._token()
-            status, data = await self._send(method, path, params=params, json_body=body, token=token)
-            if status == 401:
-                raise AuthExpired(f"Etsy refused a fresh token: {_describe(data)}")
-        if status >= 400:
-            rejected = Gone if status == 404 else PartnerRejected
-            raise rejected(f"Etsy {method} {path}: {status} {_describe(data)}")
-        return data
-
-    async def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                    json_body: Any = None, form: Mapping[str, str] | None = None,
-                    token: str | None = None) -> tuple[int, Any]:
-        await self.limiter.acquire("daily")
-        await self.limiter.acquire("request")
-        creds = self.spec.credentials
-        headers = {"x-api-key": f"{creds['keystring']}:{creds['shared_secret']}"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            async with self.session.request(method, self.spec.base_url.rstrip("/") + path, params=params,
-                                            json=json_body, data=form, headers=headers) as answer:
-                text = await answer.text()
-                status, answer_headers = answer.status, answer.headers
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise PartnerError(f"Etsy {method} {path}: {exc!r}") from exc
-        data = _json(text)
-        self._watch_daily(answer_headers)
-        if status == 429:
-            retry_after = _seconds(answer_headers.get("retry-after"), 1.0)
-            self.limiter.honour("request", retry_after)
-            if answer_headers.get("x-remaining-today") == "0":
-                self.limiter.honour("daily", retry_after)
-            raise RateLimited(f"Etsy {method} {path}: 429 {_describe(data)}", retry_after)
-        if status >= 500:
-            raise PartnerError(f"Etsy {method} {path}: {status} {_describe(data)}")
-        return status, data
-
-    def _watch_daily(self, headers: Mapping[str, str]) -> None:
-        """Etsy's count of the day is the truth (other tools may share the app's key): with none left,
-        wait until one comes back."""
-        if headers.get("x-remaining-today") == "0":
-            per_day = _seconds(headers.get("x-limit-per-day"), PER_DAY)
-            self.limiter.honour("daily", 86_400 / max(per_day, 1.0))
-
-    async def _token(self) -> str:
-        creds = self.spec.credentials
-        token = creds.get("access_token")
-        if not token or time.time() >= _seconds(creds.get("access_token_expires_at"), 0.0):
-            await self._refresh(stale=token)
-            token = creds["access_token"]
-        user = creds.get("user_id", "")
-        return token if not user or token.startswith(f"{user}.") else f"{user}.{token}"
-
-    async def _refresh(self, stale: str | None) -> None:
-        """Trade the refresh token for a new pair. Serialised, and skipped when another task already
-        replaced the token we found stale: the refresh token works only once."""
-        async with self._auth_lock:
-            creds = self.spec.credentials
-            if creds.get("access_token") != stale:
-                return
-            status, data = await self._send("POST", TOKEN_PATH, form={
-                "grant_type": "refresh_token", "client_id": creds["keystring"],
-                "refresh_token": creds["refresh_token"]})
-            if status != 200 or not isinstance(data, Mapping) or "access_token" not in data:
-                raise AuthExpired(f"Etsy refused the refresh token: {status} {_describe(data)}")
-            lifetime = float(data.get("expires_in", 3600))
-            creds["refresh_token"] = str(data["refresh_token"])
-            creds["access_token"] = str(data["access_token"])
-            creds["access_token_expires_at"] = str(time.time() + lifetime - min(60.0, lifetime / 10))
-            self.refreshes += 1
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -302,28 +221,3 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     if found is None:
         found = next((value for key, value in headers.items() if key.lower() == name), None)
     return found or ""
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text) if text else {}
-    except ValueError:
-        return {"error": text[:200]}
-
-
-def _error(data: Any) -> str:
-    return str(data.get("error", "")) if isinstance(data, Mapping) else ""
-
-
-def _describe(data: Any) -> str:
-    if isinstance(data, Mapping) and "error" in data:
-        detail = data.get("error_description")
-        return f"{data['error']} ({detail})" if detail else str(data["error"])
-    return str(data)[:200]
-
-
-def _seconds(value: Any, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default

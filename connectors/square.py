@@ -23,11 +23,12 @@ carries one (Square's does not promise it; we then wait DEFAULT_RETRY_AFTER).
 
 cancel_at_partner stays False: a till sale is already in the shopper's hands and Square cannot
 cancel a COMPLETED order.
+
+The HTTP boundary and OAuth are in square_api, the formats in square_format.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -39,18 +40,16 @@ import aiohttp
 
 from connectors.base import (
     SAFETY,
-    AuthExpired,
     Connector,
     Listing,
     OrderEvent,
     OrderPage,
-    PartnerError,
     PartnerRejected,
     PartnerSpec,
     PushResult,
-    RateLimited,
 )
 from connectors.limits import RateLimiter, RateSpec
+from connectors.square_api import SquareApi
 from connectors.square_format import (
     ASSUMED_LIMIT,
     MAX_CHANGES,
@@ -58,7 +57,6 @@ from connectors.square_format import (
     SQUARE_VERSION,
     PollCursor,
     configured_limit,
-    errors_text,
     header,
     order_event,
     parse_iso,
@@ -70,13 +68,9 @@ from connectors.square_format import (
     webhook_order,
 )
 
-DEFAULT_RETRY_AFTER = 1.0
-REFRESH_MARGIN = 300.0     # refresh this long before expiry (or a fifth of a short token's life)
 REDISCOVER_AFTER = 300.0   # an unknown SKU or variation re-reads the catalog at most this often
 OVERLAP = 30.0             # a poll between sweeps re-reads this much before the newest order seen
 COUNTS_BATCH = 100
-TIMEOUT = aiohttp.ClientTimeout(total=30)
-_REFRESHABLE = {"ACCESS_TOKEN_EXPIRED", "UNAUTHORIZED", "ACCESS_TOKEN_REVOKED"}
 
 
 class SquareConnector(Connector):
@@ -90,14 +84,11 @@ class SquareConnector(Connector):
             limiter = RateLimiter({"api": configured_limit(spec.options, ASSUMED_LIMIT).scaled(SAFETY)})
         super().__init__(spec, session, limiter)
         self.session: aiohttp.ClientSession | None
-        self._own_session: aiohttp.ClientSession | None = None
-        self._version = str(spec.options.get("square_version") or SQUARE_VERSION)
+        self.api = SquareApi(self, str(spec.options.get("square_version") or SQUARE_VERSION))
         self._location_id: str | None = spec.options.get("location_id")
         self._ids: dict[str, str] = {}    # sku -> ITEM_VARIATION id
         self._skus: dict[str, str] = {}   # ITEM_VARIATION id -> sku
         self._discovered_at: float | None = None
-        self._refresh_lock = asyncio.Lock()
-        self._token_life: float | None = None
         self._last_count_at = 0.0
         self._lookback = float(spec.options.get("lookback_hours", 72)) * 3600
         self._sweep_every = float(spec.options.get("sweep_minutes", 10)) * 60
@@ -105,14 +96,12 @@ class SquareConnector(Connector):
     # --- lifecycle and discovery ---------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._token()
+        await self.api.token()
         await self._location()
         await self._discover()
 
     async def close(self) -> None:
-        if self._own_session is not None:
-            await self._own_session.close()
-            self._own_session = None
+        await self.api.close()
 
     async def _ready(self) -> str:
         """The location, after start() has run (the ingress may parse a webhook first)."""
@@ -126,7 +115,7 @@ class SquareConnector(Connector):
         return self._location_id
 
     async def _first_location(self) -> str:
-        payload = await self._call("GET", "/v2/locations")
+        payload = await self.api.call("GET", "/v2/locations")
         active = [loc for loc in payload.get("locations") or [] if loc.get("status", "ACTIVE") == "ACTIVE"]
         if not active:
             raise PartnerRejected("Square: the merchant has no active location")
@@ -137,7 +126,7 @@ class SquareConnector(Connector):
         cursor: str | None = None
         while True:
             params = {"types": "ITEM_VARIATION", **({"cursor": cursor} if cursor else {})}
-            payload = await self._call("GET", "/v2/catalog/list", params=params)
+            payload = await self.api.call("GET", "/v2/catalog/list", params=params)
             for obj in payload.get("objects") or []:
                 sku = (obj.get("item_variation_data") or {}).get("sku")
                 if obj.get("type") == "ITEM_VARIATION" and sku and not obj.get("is_deleted"):
@@ -166,7 +155,7 @@ class SquareConnector(Connector):
             chunk = known[start:start + MAX_CHANGES]
             body = {"idempotency_key": str(uuid.uuid4()), "ignore_unchanged_counts": True,
                     "changes": physical_counts(chunk, self._ids, location, self._count_time())}
-            payload = await self._call("POST", "/v2/inventory/changes/batch-create", body=body)
+            payload = await self.api.call("POST", "/v2/inventory/changes/batch-create", body=body)
             results.update((r.sku, r) for r in push_results([listing.sku for listing in chunk], payload))
         return [results[listing.sku] for listing in listings]
 
@@ -184,7 +173,7 @@ class SquareConnector(Connector):
             while True:
                 body: dict[str, Any] = {"catalog_object_ids": ids[start:start + COUNTS_BATCH],
                                         "location_ids": [location], **({"cursor": cursor} if cursor else {})}
-                payload = await self._call("POST", "/v2/inventory/counts/batch-retrieve", body=body)
+                payload = await self.api.call("POST", "/v2/inventory/counts/batch-retrieve", body=body)
                 shown.update(shown_quantities(payload.get("counts") or [], self._skus, location))
                 cursor = payload.get("cursor")
                 if not cursor:
@@ -200,7 +189,7 @@ class SquareConnector(Connector):
             state = PollCursor.first(now)  # a cursor we cannot read: start over, ids dedupe
         start_at, scan = state.scan(now, self._lookback, self._sweep_every, OVERLAP)
         body = search_body(location, start_at, scan.page, page_size)
-        payload = await self._call("POST", "/v2/orders/search", body=body)
+        payload = await self.api.call("POST", "/v2/orders/search", body=body)
         orders = payload.get("orders") or []
         await self._learn_variations(orders)
         events = [event for order in orders if (event := order_event(order, self._skus))]
@@ -242,106 +231,9 @@ class SquareConnector(Connector):
         location = await self._ready()
         if at_location is not None and at_location != location:
             return []  # another store of the same merchant
-        payload = await self._call("GET", f"/v2/orders/{quote(order_id, safe='')}")
+        payload = await self.api.call("GET", f"/v2/orders/{quote(order_id, safe='')}")
         order = payload.get("order") or {}
         await self._learn_variations([order])
         event = order_event(order, self._skus, state)
         return [event] if event else []
 
-    # --- HTTP and auth -------------------------------------------------------------------------
-
-    async def _call(self, method: str, path: str, *, body: Any = None,
-                    params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        token = await self._token()
-        status, payload, retry_after = await self._send(method, path, token, body, params)
-        if status == 401 and {e.get("code") for e in payload.get("errors") or []} & _REFRESHABLE:
-            token = await self._refresh(stale=token)
-            status, payload, retry_after = await self._send(method, path, token, body, params)
-        return self._answer("api", f"{method} {path}", status, payload, retry_after)
-
-    async def _send(self, method: str, path: str, token: str | None, body: Any,
-                    params: Mapping[str, str] | None) -> tuple[int, dict[str, Any], float | None]:
-        operation = "api" if token else "oauth"
-        await self.limiter.acquire(operation)
-        headers = {"Square-Version": self._version, "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        url = self.spec.base_url.rstrip("/") + path
-        try:
-            async with self._http().request(method, url, json=body, params=params, headers=headers,
-                                            timeout=TIMEOUT) as answer:
-                try:
-                    payload = await answer.json(content_type=None)
-                except ValueError:
-                    payload = None  # a proxy's HTML error page
-                payload = payload if isinstance(payload, dict) else {}
-                return answer.status, payload, _retry_after(answer.headers)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise PartnerError(f"Square {method} {path}: {exc!r}") from exc
-
-    def _answer(self, operation: str, what: str, status: int, payload: dict[str, Any],
-                retry_after: float | None) -> dict[str, Any]:
-        if 200 <= status < 300:
-            return payload
-        detail = f"Square {what} answered {status}: {errors_text(payload)}"
-        if status == 429:
-            wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER
-            self.limiter.honour(operation, wait)
-            raise RateLimited(detail, wait)
-        if status == 401:
-            raise AuthExpired(detail)
-        if status >= 500:
-            raise PartnerError(detail)
-        raise PartnerRejected(detail)
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self.session is not None:
-            return self.session
-        if self._own_session is None:
-            self._own_session = aiohttp.ClientSession()
-        return self._own_session
-
-    async def _token(self) -> str:
-        token = self.spec.credentials.get("access_token")
-        if not token or self._expiring():
-            return await self._refresh(stale=token)
-        return token
-
-    def _expiring(self) -> bool:
-        expires_at = self.spec.credentials.get("expires_at")
-        if not expires_at:
-            return False  # a token of unknown life lasts until Square says it expired
-        margin = min(REFRESH_MARGIN, (self._token_life or REFRESH_MARGIN * 5) / 5)
-        return parse_iso(expires_at) - time.time() <= margin
-
-    async def _refresh(self, stale: str | None) -> str:
-        """One refresh at a time: a call that waited finds the token another call just got."""
-        async with self._refresh_lock:
-            current = self.spec.credentials.get("access_token")
-            if current and current != stale and not self._expiring():
-                return current
-            creds = self.spec.credentials
-            body = {"client_id": creds.get("client_id"), "client_secret": creds.get("client_secret"),
-                    "grant_type": "refresh_token", "refresh_token": creds.get("refresh_token")}
-            status, payload, retry_after = await self._send("POST", "/oauth2/token", None, body, None)
-            if 400 <= status < 500 and status != 429:
-                raise AuthExpired(f"Square refused the refresh token ({status}): {errors_text(payload)}")
-            payload = self._answer("oauth", "POST /oauth2/token", status, payload, retry_after)
-            token = payload.get("access_token")
-            if not token:
-                raise AuthExpired("Square's token answer carried no access_token")
-            creds["access_token"] = str(token)
-            if payload.get("expires_at"):
-                creds["expires_at"] = str(payload["expires_at"])
-                self._token_life = parse_iso(creds["expires_at"]) - time.time()
-            if payload.get("refresh_token"):
-                creds["refresh_token"] = str(payload["refresh_token"])
-            return creds["access_token"]
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: Square sends none, the default wait will do

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from actors.commands import VariantStock
 from actors.events import Event
-from actors.listener import HubListener, find_hub, publish
+from actors.listener import HubListener, publish
 from service.views import stock_view
 from store.catalog import Catalog
 
@@ -36,12 +36,13 @@ class Dropped(Exception):
 
 
 class EventFeed:
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, hub: Any):
         self._catalog = catalog
+        self._hub = hub
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
         self._recent: deque[LiveEvent] = deque(maxlen=REPLAY)
         self._task: asyncio.Task[None] | None = None
-        self._listener = HubListener(self._deliver, self._on_reset, poll_timeout=5.0)
+        self._listener = HubListener(self._deliver, self._on_reset, poll_timeout=5.0, hub=hub)
         self.resets = 0
 
     def start(self) -> None:
@@ -59,7 +60,7 @@ class EventFeed:
 
     async def publish(self, topic: str, data: dict[str, Any]) -> None:
         """Only after the fact is committed. Goes through the hub, so every process sees it."""
-        await publish(find_hub(), [(topic, data)])
+        await publish(self._hub, [(topic, data)])
 
     async def subscribe(self, last_id: int | None = None) -> AsyncIterator[LiveEvent]:
         """Events after `last_id` still held for replay, then live ones, until dropped (Dropped)."""

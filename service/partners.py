@@ -89,7 +89,7 @@ class PartnerFleet:
         channel = self.rt.channel(partner_id) or self.rt.default_channel(partner_id)
         show = (self.settings.channels.get(partner_id) or ChannelRule()).show
         self.actors[partner_id] = partner_actor_class().options(
-            name=f"threadcount-partner-{partner_id}", get_if_exists=True,
+            name=f"threadcount-partner-{partner_id}",
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
                  self.settings.sqlite_synchronous, self.rt.shard_names)
 

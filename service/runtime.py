@@ -186,7 +186,7 @@ class Runtime:
         self.prepare_secrets()
         await self.open_store()
         await self.start_shards()
-        self._events = EventFeed(self.catalog)
+        self._events = EventFeed(self.catalog, self._hub)
         self._events.start()
         self._watcher = AlertWatcher(self)
         self._watcher.start()

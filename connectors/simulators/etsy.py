@@ -9,6 +9,9 @@ Other options: `limit_per_second` (10), `limit_per_day` (10,000; a token bucket 
 rolling day), `webhook_events` (order.paid, order.shipped, order.canceled), `price` (45.0).
 `POST /_sim/throttle {"count": n, "retry_after": s}` makes the next n API calls answer 429.
 A cancelled receipt does not put its quantity back on the listing.
+
+This module is the app (the gate, OAuth, limits) and the receipts; the listings and their
+inventories are in etsy_listings.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.etsy_format import put_body_error, sign_webhook
+from connectors.etsy_format import sign_webhook
 from connectors.limits import RateSpec
 from connectors.simulators.base import SimConfig, SimOrder, Simulator
+from connectors.simulators.etsy_listings import ListingsApi, json_object, limit_offset, money
 
 API = "/v3/application"
 TOKEN_PATH = "/v3/public/oauth/token"
-SIZE, COLOR = 100, 200
 WEBHOOK_EVENTS = ("order.paid", "order.shipped", "order.canceled")
 CHANGE_STATUS = {"shipped": ("completed", "order.shipped"), "cancelled": ("canceled", "order.canceled")}
 
@@ -47,11 +50,11 @@ class EtsySimulator(Simulator):
         self.per_day = float(config.options.get("limit_per_day", 10_000))
         self.inventories: dict[int, dict[str, Any]] = {}   # listing -> inventory without quantities
         self.listing_of: dict[str, int] = {}
-        self._value_ids: dict[str, int] = {}
         self._forced: list[float] = []
+        self.listings_api = ListingsApi(self)
         size = max(1, int(config.options.get("variants_per_listing", 20)))
         for start in range(0, len(config.skus), size):
-            self._add_listing(config.skus[start:start + size])
+            self.listings_api.add_listing(config.skus[start:start + size])
 
     @classmethod
     def demo_credentials(cls, partner_id: str) -> dict[str, str]:
@@ -60,57 +63,6 @@ class EtsySimulator(Simulator):
         return {"keystring": secrets.token_hex(12), "shared_secret": secrets.token_urlsafe(8),
                 "refresh_token": f"{user_id}.{secrets.token_urlsafe(48)}", "user_id": user_id,
                 "shop_id": str(30_000_000 + secrets.randbelow(9_999_999)), "webhook_secret": f"whsec_{key}"}
-
-    # --- the catalog ---------------------------------------------------------------------------
-
-    def _add_listing(self, skus: list[str]) -> None:
-        listing_id = 1_000_000_000 + self.next_id()
-        price = float(self.config.options.get("price", 45.0))
-        self.inventories[listing_id] = {
-            "products": [{"sku": sku, "property_values": self._properties(sku),
-                          "offerings": [{"price": price, "is_enabled": True}]} for sku in skus],
-            "price_on_property": [], "quantity_on_property": [SIZE, COLOR], "sku_on_property": [SIZE, COLOR]}
-        self._renumber(listing_id)
-
-    def _properties(self, sku: str) -> list[dict[str, Any]]:
-        size, _, color = sku.rpartition("-")
-        pairs = ((SIZE, "Size", size or sku), (COLOR, "Primary color", color if size else "Default"))
-        return [{"property_id": pid, "property_name": name, "scale_id": None,
-                 "value_ids": [self._value_ids.setdefault(value, 5_000 + len(self._value_ids))],
-                 "values": [value]} for pid, name, value in pairs]
-
-    def _renumber(self, listing_id: int) -> None:
-        for product in self.inventories[listing_id]["products"]:
-            product["product_id"] = 2_000_000_000 + self.next_id()
-            product["offerings"][0]["offering_id"] = 4_000_000_000 + self.next_id()
-            self.listing_of[product["sku"]] = listing_id
-
-    def _render_inventory(self, listing_id: int) -> dict[str, Any]:
-        inventory = self.inventories[listing_id]
-        return {**inventory, "products": [{
-            "product_id": p["product_id"], "sku": p["sku"], "is_deleted": False,
-            "property_values": p["property_values"],
-            "offerings": [{"offering_id": o["offering_id"], "quantity": self.listings.get(p["sku"], 0),
-                           "is_enabled": o["is_enabled"], "is_deleted": False, "price": _money(o["price"])}
-                          for o in p["offerings"]]} for p in inventory["products"]]}
-
-    def _replace_inventory(self, listing_id: int, body: dict[str, Any]) -> None:
-        """Etsy's PUT replaces everything: a product not sent is deleted."""
-        sent = {p["sku"] for p in body["products"]}
-        for product in self.inventories[listing_id]["products"]:
-            if product["sku"] not in sent:
-                self.listings.pop(product["sku"], None)
-                self.listing_of.pop(product["sku"], None)
-                self.stats["products_deleted"] += 1
-        self.inventories[listing_id] = {
-            "products": [{"sku": p["sku"], "property_values": p["property_values"],
-                          "offerings": [{"price": o["price"], "is_enabled": o["is_enabled"]}
-                                        for o in p["offerings"]]} for p in body["products"]],
-            **{name: body.get(name, []) for name in ("price_on_property", "quantity_on_property",
-                                                     "sku_on_property")}}
-        for product in body["products"]:
-            self.listings[product["sku"]] = product["offerings"][0]["quantity"]
-        self._renumber(listing_id)
 
     # --- orders --------------------------------------------------------------------------------
 
@@ -161,7 +113,7 @@ class EtsySimulator(Simulator):
                 "sku": order.sku, "quantity": order.quantity, "is_digital": False,
                 "create_timestamp": paid_at, "paid_timestamp": paid_at,
                 "shipped_timestamp": int(order.updated_at) if shipped else None,
-                "price": _money(order.extra["price"])}]}
+                "price": money(order.extra["price"])}]}
 
     # --- the API -------------------------------------------------------------------------------
 
@@ -172,12 +124,12 @@ class EtsySimulator(Simulator):
         return app
 
     def routes(self) -> list[web.RouteDef]:
-        shop = API + "/shops/{shop_id:\\d+}"
+        shop, listings = API + "/shops/{shop_id:\\d+}", self.listings_api
         return [
             web.post(TOKEN_PATH, self._token),
-            web.get(shop + "/listings", self._listings),
-            web.get(API + "/listings/{listing_id:\\d+}/inventory", self._get_inventory),
-            web.put(API + "/listings/{listing_id:\\d+}/inventory", self._put_inventory),
+            web.get(shop + "/listings", listings.listings),
+            web.get(API + "/listings/{listing_id:\\d+}/inventory", listings.get_inventory),
+            web.put(API + "/listings/{listing_id:\\d+}/inventory", listings.put_inventory),
             web.get(shop + "/receipts", self._receipts),
             web.get(shop + "/receipts/{receipt_id:\\d+}", self._one_receipt),
             web.post("/_sim/throttle", self._sim_throttle),
@@ -220,7 +172,7 @@ class EtsySimulator(Simulator):
 
     async def _token(self, request: web.Request) -> web.Response:
         json_body = request.content_type == "application/json"
-        form = await _json(request) if json_body else dict(await request.post())
+        form = await json_object(request) if json_body else dict(await request.post())
         if form.get("grant_type") != "refresh_token":
             return _oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token")
         if form.get("client_id") != self.config.credentials["keystring"]:
@@ -237,51 +189,8 @@ class EtsySimulator(Simulator):
                                   "expires_in": int(ttl) if float(ttl).is_integer() else ttl,
                                   "refresh_token": self.refresh_token})
 
-    async def _listings(self, request: web.Request) -> web.Response:
-        paging = self._wrong_shop(request) or _paging(request)
-        if isinstance(paging, web.Response):
-            return paging
-        limit, offset = paging
-        state = request.query.get("state", "active")
-        rows = [self._listing_row(listing_id) for listing_id in sorted(self.inventories)]
-        rows = [row for row in rows if row["state"] == state]
-        return web.json_response({"count": len(rows), "results": rows[offset:offset + limit]})
-
-    def _listing_row(self, listing_id: int) -> dict[str, Any]:
-        skus = [p["sku"] for p in self.inventories[listing_id]["products"]]
-        return {"listing_id": listing_id, "shop_id": self.shop_id, "user_id": self.user_id,
-                "title": f"Listing {listing_id}", "state": "active", "has_variations": True,
-                "quantity": sum(self.listings.get(sku, 0) for sku in skus), "skus": skus,
-                "url": f"https://www.etsy.com/listing/{listing_id}"}
-
-    async def _get_inventory(self, request: web.Request) -> web.Response:
-        listing_id = int(request.match_info["listing_id"])
-        if listing_id not in self.inventories:
-            return self.error_response(404, f"Listing {listing_id} not found")
-        return web.json_response(self._render_inventory(listing_id))
-
-    async def _put_inventory(self, request: web.Request) -> web.Response:
-        listing_id = int(request.match_info["listing_id"])
-        if listing_id not in self.inventories:
-            return self.error_response(404, f"Listing {listing_id} not found")
-        body = await _json(request)
-        problem = put_body_error(body) or self._sku_elsewhere(listing_id, body["products"])
-        if problem is not None:
-            self.stats["inventory_refused"] += 1
-            return self.error_response(400, problem)
-        self._replace_inventory(listing_id, body)
-        self.stats["inventory_puts"] += 1
-        return web.json_response(self._render_inventory(listing_id))
-
-    def _sku_elsewhere(self, listing_id: int, products: list[dict[str, Any]]) -> str | None:
-        """The simulator keeps its shown quantities by SKU, so each product needs its own."""
-        if not all(p["sku"] for p in products):
-            return "products: every product needs a SKU (a simulator limit, not Etsy's)"
-        taken = [p["sku"] for p in products if self.listing_of.get(p["sku"], listing_id) != listing_id]
-        return f"products: SKU {taken[0]} belongs to another listing" if taken else None
-
     async def _receipts(self, request: web.Request) -> web.Response:
-        paging = self._wrong_shop(request) or _paging(request)
+        paging = self.wrong_shop(request) or limit_offset(request)
         if isinstance(paging, web.Response):
             return paging
         limit, offset = paging
@@ -297,20 +206,21 @@ class EtsySimulator(Simulator):
                                   "results": [self.receipt(o) for o in orders[offset:offset + limit]]})
 
     async def _one_receipt(self, request: web.Request) -> web.Response:
-        if (wrong := self._wrong_shop(request)) is not None:
+        if (wrong := self.wrong_shop(request)) is not None:
             return wrong
         order = self.orders.get(request.match_info["receipt_id"])
         if order is None:
             return self.error_response(404, f"Receipt {request.match_info['receipt_id']} not found")
         return web.json_response(self.receipt(order))
 
-    def _wrong_shop(self, request: web.Request) -> web.Response | None:
+    def wrong_shop(self, request: web.Request) -> web.Response | None:
+        """Etsy's 403 when the path names a shop other than ours, else None."""
         if int(request.match_info["shop_id"]) == self.shop_id:
             return None
         return self.error_response(403, "The user does not own this shop")
 
     async def _sim_throttle(self, request: web.Request) -> web.Response:
-        data = await _json(request)
+        data = await json_object(request)
         try:
             self._forced += [float(data.get("retry_after", 1.0))] * int(data.get("count", 1))
         except (TypeError, ValueError):
@@ -330,10 +240,6 @@ class EtsySimulator(Simulator):
                                  status=429, headers={"retry-after": f"{retry_after:g}"})
 
 
-def _money(price: float) -> dict[str, Any]:
-    return {"amount": round(price * 100), "divisor": 100, "currency_code": "USD"}
-
-
 def _sort_key(sort_on: str) -> Any:
     """Etsy's sort_on values; ties go by receipt id, so paging is stable."""
     def by_time(order: SimOrder) -> tuple[float, int]:
@@ -344,21 +250,3 @@ def _sort_key(sort_on: str) -> Any:
 
 def _oauth_error(status: int, error: str, description: str) -> web.Response:
     return web.json_response({"error": error, "error_description": description}, status=status)
-
-
-def _paging(request: web.Request) -> tuple[int, int] | web.Response:
-    try:
-        limit, offset = int(request.query.get("limit", 25)), int(request.query.get("offset", 0))
-    except ValueError:
-        limit = offset = -1
-    if not 1 <= limit <= 100 or offset < 0:
-        return web.json_response({"error": "limit must be 1..100 and offset at least 0"}, status=400)
-    return limit, offset
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -13,7 +13,8 @@ What it does with the files, every `poll_interval_s` (0.2 s):
   listings change. It is the only way to read back what the distributor holds: there is no API.
 `record_order` writes an 850 (one PO, one PO1 line) or a CSV `po_number,sku,quantity` file into
 inbound/850. Faults: `down` refuses new SSH connections and drops open ones at their next SFTP
-request; `error_rate` fails that share of SFTP requests; `latency_ms` delays each.
+request; `error_rate` fails that share of SFTP requests; `latency_ms` delays each (the SFTP server
+and its faults are in wholesale_sftp).
 """
 
 from __future__ import annotations
@@ -21,28 +22,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import hmac
 import io
 import logging
 import os
-import random
 import secrets
 import shutil
 import tempfile
 import time
 import zlib
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import asyncssh
 from aiohttp import web
-from asyncssh.connection import SSHConnection
 
 from connectors import x12
 from connectors.simulators.base import SimConfig, SimOrder, Simulator
-from connectors.wholesale import DEFAULT_FOLDERS, is_temporary
+from connectors.simulators.wholesale_sftp import listen
+from connectors.wholesale_files import DEFAULT_FOLDERS, is_temporary
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +99,7 @@ class WholesaleSimulator(Simulator):
         self.folder("inventory_report").parent.mkdir(parents=True, exist_ok=True)
         self._write_report()
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
-        self._acceptor = await asyncssh.listen(
-            host, int(self.config.options.get("sftp_port", 0)), server_host_keys=[self.host_key],
-            server_factory=lambda: _Gatekeeper(self), sftp_factory=lambda chan: _Files(chan, self),
-            allow_scp=False, config=None)
+        self._acceptor = await listen(self, host, int(self.config.options.get("sftp_port", 0)), self.host_key)
         self.sftp_port = self._acceptor.get_port()
         self.spawn(self._watch())
 
@@ -263,91 +257,6 @@ class WholesaleSimulator(Simulator):
     def throttled_response(self, retry_after: float) -> web.Response:
         return web.json_response({"error": "too many files"}, status=429,
                                  headers={"Retry-After": str(max(1, round(retry_after)))})
-
-    # --- SFTP faults -----------------------------------------------------------------------------
-
-    async def gate(self, conn: SSHConnection) -> None:
-        """Apply the faults to one SFTP request."""
-        self.stats["requests"] += 1
-        if self.faults.down:
-            self.stats["refused_down"] += 1
-            conn.abort()
-            raise asyncssh.SFTPConnectionLost("the distributor's server is down")
-        if self.faults.latency_ms:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
-        if self.faults.error_rate and random.random() < self.faults.error_rate:
-            self.stats["errors_injected"] += 1
-            raise asyncssh.SFTPFailure("Internal error (injected by the simulator)")
-
-
-class _Gatekeeper(asyncssh.SSHServer):
-    """Password auth against the simulator's credentials; refuses everyone while `down`."""
-
-    def __init__(self, sim: WholesaleSimulator):
-        self._sim = sim
-        self._conn: asyncssh.SSHServerConnection | None = None
-
-    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        self._conn = conn
-        self._sim.connections.add(conn)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._conn is not None:
-            self._sim.connections.discard(self._conn)
-
-    def begin_auth(self, username: str) -> bool:
-        if self._sim.faults.down:
-            self._sim.stats["refused_down"] += 1
-            raise asyncssh.DisconnectError(asyncssh.DISC_SERVICE_NOT_AVAILABLE, "server is down")
-        return True
-
-    def password_auth_supported(self) -> bool:
-        return True
-
-    def validate_password(self, username: str, password: str) -> bool:
-        expected = self._sim.config.credentials
-        # `&`, not `and`: both comparisons always run, so timing does not tell which one failed.
-        ok = hmac.compare_digest(username.encode(), expected.get("username", "").encode()) & \
-            hmac.compare_digest(password.encode(), expected.get("password", "").encode())
-        self._sim.stats["logins" if ok else "logins_refused"] += 1
-        return ok
-
-
-class _Files(asyncssh.SFTPServer):
-    """The chrooted file server, with the simulator's faults in front of each request and the
-    moment each file gets its final name noted."""
-
-    def __init__(self, chan: asyncssh.SSHServerChannel, sim: WholesaleSimulator):
-        super().__init__(chan, chroot=os.fsencode(sim.root))
-        self._sim = sim
-        self._conn = chan.get_connection()
-
-    async def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
-        await self._sim.gate(self._conn)
-        return super().open(path, pflags, attrs)
-
-    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
-        await self._sim.gate(self._conn)
-        async for name in super().scandir(path):
-            yield name
-
-    async def stat(self, path: bytes) -> Any:
-        await self._sim.gate(self._conn)
-        return super().stat(path)
-
-    async def remove(self, path: bytes) -> None:
-        await self._sim.gate(self._conn)
-        super().remove(path)
-
-    async def rename(self, oldpath: bytes, newpath: bytes) -> None:
-        await self._sim.gate(self._conn)
-        super().rename(oldpath, newpath)
-        self._sim.note_arrival(self.map_path(newpath))
-
-    async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
-        await self._sim.gate(self._conn)
-        super().posix_rename(oldpath, newpath)
-        self._sim.note_arrival(self.map_path(newpath))
 
 
 def _final_files(folder: Path) -> list[Path]:
