@@ -16,7 +16,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,9 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     runner = serve if args.command == "serve" else check
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
         code = loop_runner.run(runner(settings))
-    if any(t.name == "ray-shutdown" and t.is_alive() for t in threading.enumerate()):
-        # Ray's own processes died with the process group and its shutdown is waiting for them;
-        # everything acknowledged is committed, so leave now rather than wait out its timeouts.
+    if runner is serve:
+        # Everything acknowledged is committed and the store is closed. If Ray's own processes died
+        # with the process group, its shutdown (or Ray's atexit hook) would wait out long timeouts
+        # for them: leave now.
+        logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

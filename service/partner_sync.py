@@ -74,6 +74,7 @@ class PartnerSync:
         self.last_error = ""
         self._id_cache: dict[str, int] = {}
         self._saved_credentials: dict[str, str] = {}
+        self._saving = asyncio.Lock()
 
     # --- life --------------------------------------------------------------------------------------
 
@@ -121,6 +122,12 @@ class PartnerSync:
         self._wake.set()
 
     async def _save_desired(self) -> None:
+        """One save at a time: two overlapping ones could commit out of order and leave an older
+        desired quantity in the store, which the outbox would then believe saved."""
+        async with self._saving:
+            await self._save_desired_now()
+
+    async def _save_desired_now(self) -> None:
         if not self.outbox.unsaved:
             return
         skus, self.outbox.unsaved = self.outbox.unsaved, set()

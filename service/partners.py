@@ -13,6 +13,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +37,34 @@ STOP_WAIT = 2.0
 
 class UnknownPartner(LookupError):
     pass
+
+
+async def in_daemon_thread(function: Any, *args: Any) -> Any:
+    """Like asyncio.to_thread, but the thread is a daemon outside the default executor, so one
+    stuck forever neither blocks the loop nor holds the process at exit."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = function(*args)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(_settle, done, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, done, result, None)
+
+    threading.Thread(target=run, name=f"ray-call-{getattr(function, '__name__', 'call')}",
+                     daemon=True).start()
+    return await done
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
 
 
 class PartnerFleet:
@@ -80,7 +109,9 @@ class PartnerFleet:
             if config.id in endpoints:
                 await store.clear_state(self.rt.engine, config.id)  # a fresh simulator knows no old token
         for partner_id in self.configs:
-            self._start_actor(partner_id)
+            # Creating an actor talks to Ray's GCS synchronously; should Ray go down meanwhile (a
+            # signal to the process group), a daemon thread waits instead of the event loop.
+            await in_daemon_thread(self._start_actor, partner_id)
         await asyncio.gather(*(self._ready(pid) for pid in self.actors))
         self._supervisor = asyncio.ensure_future(self._supervise())
 
@@ -96,9 +127,9 @@ class PartnerFleet:
     async def _ready(self, partner_id: str) -> None:
         actor = self.actors[partner_id]
         try:
-            await actor.ready.remote()
-            if self.settings.ray_address == "local":
+            if self.settings.ray_address == "local":  # first, so a stop during start-up finds it
                 self.pids.append(await actor.pid.remote())
+            await actor.ready.remote()
         except Exception as exc:
             log.error("partner %s did not start: %s", partner_id, exc)
 
@@ -180,8 +211,8 @@ class PartnerFleet:
     async def retry(self, partner_id: str) -> None:
         await self.actor(partner_id).retry.remote()
 
-    async def stop(self) -> None:
-        """Actors and simulators stop side by side, within STOP_WAIT; whatever is left is ended by
+    async def stop(self, wait: float = STOP_WAIT) -> None:
+        """Actors and simulators stop side by side, within `wait`; whatever is left is ended by
         pid with the shards (a partner's unanswered work is redone from the store next time)."""
         if self._supervisor is not None:
             self._supervisor.cancel()
@@ -189,9 +220,9 @@ class PartnerFleet:
             self._sims.terminate()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*(a.stop.remote() for a in self.actors.values()),
-                                                  return_exceptions=True), STOP_WAIT)
+                                                  return_exceptions=True), wait)
         if self._sims is not None:
             try:
-                await asyncio.to_thread(self._sims.wait, STOP_WAIT)
+                await asyncio.to_thread(self._sims.wait, max(wait, 1.0))
             except subprocess.TimeoutExpired:
                 self._sims.kill()

@@ -85,45 +85,60 @@ def _sync_lines(sync: dict[str, Any] | None) -> list[str]:
     if "start_to_ready_s" in sync:
         line = f"  start to ready {_num(sync['start_to_ready_s'], ' s')}"
         if initial:
-            counts = sorted(set((initial.get("listings") or {}).values()))
-            listed = "/".join(str(n) for n in counts) or "?"
-            line += (f"; initial full sync ({listed} listings x {len(initial.get('listings') or {})} partners)"
-                     f" converged {_num(initial.get('ready_to_converged_s'), ' s')} after ready")
+            listings = initial.get("listings") or {}
+            counts = "/".join(str(n) for n in sorted(set(listings.values()))) or "?"
+            line += (f"; initial full sync ({counts} listings x {len(listings)} partners) converged "
+                     f"{_num(initial.get('ready_to_converged_s'), ' s')} after ready")
         lines.append(line)
     propagation = sync.get("propagation")
     if propagation:
-        lines.append(f"  order -> partner shows the new quantity (ms), {propagation.get('orders')} single-line "
-                     f"orders, counting the partners whose quantity changed:")
+        lines.append(f"  order sent -> simulator shows the new quantity (ms), {propagation.get('orders')} "
+                     f"single-line orders ({_num(propagation.get('orders_per_s'))}/s), "
+                     "for the partners whose quantity changed:")
         rows = [("partner", "changes", "p50", "p99", "max", "missed")]
         per_partner = propagation.get("per_partner_ms") or {}
         for name, figures in [*per_partner.items(), ("all", propagation.get("overall_ms") or {})]:
             rows.append((name, *(_num(figures.get(k)) for k in ("changes", "p50", "p99", "max", "missed"))))
         lines += [f"    {r[0]:<10}" + "".join(f"{cell:>9}" for cell in r[1:]) for r in rows]
-    burst = sync.get("burst")
-    if burst:
-        errors = sum(n for status, n in (burst.get("statuses") or {}).items() if status != "201")
-        lines += [
-            f"  burst: {burst.get('clients')} clients on {len(burst.get('skus') or ())} hot SKUs for "
-            f"{_num(burst.get('seconds'), ' s')}: {_num(burst.get('orders'))} orders "
-            f"({_num(burst.get('orders_per_s'))}/s, {errors} not 201)",
-            f"    {_num(burst.get('desired_changes'))} desired changes -> {_num(burst.get('listings_pushed'))} "
-            f"listings pushed in {_num(burst.get('pushes'))} pushes "
-            f"({_num(burst.get('pushes_saved_by_coalescing'))} saved by coalescing): "
-            f"{_num(burst.get('changes_per_listing_pushed'))} changes per listing pushed",
-            f"    every simulator showed the final values {_num(burst.get('end_to_converged_s'), ' s')} "
-            f"after the burst",
-        ]
+        if propagation.get("orders_changing_no_partner"):
+            lines.append(f"    orders that changed no partner's quantity: {propagation['orders_changing_no_partner']}")
+    burst = sync.get("burst") or {}
+    if "orders" in burst:
+        others = ", ".join(f"{n:,} {k}" for k, n in (burst.get("statuses") or {}).items() if k != "reserved")
+        seconds, restocked = _num(burst.get("seconds"), " s"), _num(burst.get("restocked_per_sku"))
+        lines.append(
+            f"  burst: {burst.get('clients')} clients on {len(burst.get('skus') or ())} hot SKUs "
+            f"(+{restocked} units each first) for {seconds}: "
+            f"{_num(burst.get('orders'))} orders reserved ({_num(burst.get('orders_per_s'))}/s"
+            f"{'; ' + others if others else ''})")
+    if "end_to_converged_s" in burst:
+        converged = _num(burst["end_to_converged_s"], " s")
+        lines.append(f"    every simulator showed the final quantities {converged} after the burst ended")
+    if "listings_pushed" in burst:
+        changes, pushed = _num(burst.get("desired_changes")), _num(burst.get("listings_pushed"))
+        lines.append(f"    {changes} desired changes -> {pushed} listings pushed: "
+                     f"{_num(burst.get('changes_per_listing_pushed'))} changes per listing pushed")
+        rows = [("partner", "desired changes", "listings pushed", "push calls", "saved by coalescing")]
+        keys = ("desired_changes", "listings_pushed", "pushes", "pushes_saved_by_coalescing")
+        totals = {k: burst.get(k) for k in keys}
+        for name, figures in [*(burst.get("per_partner") or {}).items(), ("all", totals)]:
+            rows.append((name, *(_num(figures.get(k)) for k in keys)))
+        lines += [f"    {r[0]:<10}" + "".join(f"{cell:>21}" for cell in r[1:]) for r in rows]
+    for stale in burst.get("stale_desired") or ():
+        lines.append(f"    stale in GET /partners/{{id}}/listings: {stale}")
     limited = sync.get("rate_limited")
     if limited is not None:
         verdict = "none" if not any(limited.values()) else "VIOLATED"
         lines.append("  rate-limit violations counted by the simulators: "
                      + ", ".join(f"{p} {n}" for p, n in limited.items()) + f" ({verdict})")
+    if sync.get("check_transport_errors"):
+        lines.append(f"  checks that got no answer and were tried again: {sync['check_transport_errors']}")
     if "scenario_s" in sync:
-        lines.append(f"  scenario {_num(sync['scenario_s'], ' s')}; shutdown {_num(sync.get('shutdown_s'), ' s')}, "
-                     f"exit code {_num(sync.get('exit_code'))}")
+        took, shutdown = _num(sync["scenario_s"], " s"), _num(sync.get("shutdown_s"), " s")
+        lines.append(f"  scenario {took}; shutdown {shutdown}, exit code {_num(sync.get('exit_code'))}")
     if "error" in sync:
         lines.append(f"partner sync FAILED: {sync['error']}")
-    for sample in (burst or {}).get("error_samples", []):
+    for sample in burst.get("error_samples", []):
         lines.append(f"partner sync burst error sample: {sample}")
     return lines
 
