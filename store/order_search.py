@@ -11,7 +11,7 @@ from sqlalchemy import and_, exists, not_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.model import FULFILLED, OPEN, REJECTED
-from store.queries import StoredOrder, _orders
+from store.queries import StoredOrder, orders_where
 from store.schema import order_lines, orders
 
 STATUSES = ("reserved", "partially_backordered", "backordered", "rejected", "fulfilled", "cancelled")
@@ -45,4 +45,4 @@ async def search_orders(engine: AsyncEngine, channel: str | None, status: str | 
         conditions.append(orders.c.channel == channel)
     if status:
         conditions.append(status_condition(status))
-    return await _orders(engine, *conditions, limit=limit)
+    return await orders_where(engine, *conditions, limit=limit)

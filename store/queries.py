@@ -72,7 +72,7 @@ class StoredOrder:
 
 
 async def order(engine: AsyncEngine, order_id: str) -> StoredOrder | None:
-    found = await _orders(engine, orders.c.id == order_id, limit=1)
+    found = await orders_where(engine, orders.c.id == order_id, limit=1)
     return found[0] if found else None
 
 
@@ -83,10 +83,10 @@ async def find_orders(engine: AsyncEngine, channel: str | None, external_id: str
         conditions.append(orders.c.channel == channel)
     if external_id is not None:
         conditions.append(orders.c.external_id == external_id)
-    return await _orders(engine, *conditions, limit=limit)
+    return await orders_where(engine, *conditions, limit=limit)
 
 
-async def _orders(engine: AsyncEngine, *conditions: Any, limit: int) -> list[StoredOrder]:
+async def orders_where(engine: AsyncEngine, *conditions: Any, limit: int) -> list[StoredOrder]:
     async with engine.connect() as conn:
         heads = (await conn.execute(
             select(orders).where(*conditions).order_by(orders.c.seq.desc()).limit(limit)

@@ -11,6 +11,7 @@ from actors.allocation import order_status
 from actors.commands import Failure
 from service.runtime import Runtime
 from store import queries
+from store.queries import StoredOrder
 from web.http import actor_of, json_body, order_answer, refused, runtime
 from web.problems import ApiError, invalid, not_found
 from web.responses import JSONResponse
@@ -76,6 +77,13 @@ async def cancel_order(request: Request) -> JSONResponse:
 async def _transition(request: Request, action: str) -> JSONResponse:
     rt = runtime(request)
     order_id = request.path_params["id"]
+    await transition(rt, order_id, action, actor_of(request))
+    return JSONResponse(await _stored(rt, order_id))
+
+
+async def transition(rt: Runtime, order_id: str, action: str, actor: str) -> StoredOrder:
+    """Fulfil or cancel through the desk, refusing what the order's state forbids; the order as
+    it was before. The REST route and the dashboard's buttons both come here."""
     current = await queries.order(rt.read_engine, order_id)
     if current is None:
         raise not_found(f"id: no order {order_id!r}")
@@ -83,10 +91,10 @@ async def _transition(request: Request, action: str) -> JSONResponse:
         raise ApiError(409, "order_backordered",
                        f"order {order_id} still has backordered units; wait for stock or cancel it")
     do = rt.desk.fulfil if action == "fulfil" else rt.desk.cancel
-    result = await do(order_id, [line.variant_id for line in current.lines], actor_of(request))
+    result = await do(order_id, [line.variant_id for line in current.lines], actor)
     if isinstance(result, Failure):
         raise refused(result)
-    return JSONResponse(await _stored(rt, order_id))
+    return current
 
 
 routes = [

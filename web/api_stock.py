@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -13,25 +12,10 @@ from service.runtime import Runtime
 from store import queries
 from store.check import check_ledger
 from web.http import actor_of, json_body, refused, runtime, stock_answer
+from web.lookups import location_of, variant_of
 from web.problems import ApiError, invalid, not_found
 from web.responses import JSONResponse
-from web.validation import choice, integer, optional_text, query_limit, text
-
-
-async def _variant(rt: Runtime, data: dict[str, Any], field: str = "sku") -> int:
-    sku = text(data, field, max_length=100)
-    variant_id = await rt.catalog.variant_id(sku)
-    if variant_id is None:
-        raise invalid(field, f"unknown sku {sku!r}")
-    return variant_id
-
-
-async def _location(rt: Runtime, data: dict[str, Any], field: str) -> int:
-    code = text(data, field, max_length=64)
-    location = await rt.catalog.location(code)
-    if location is None:
-        raise invalid(field, f"unknown location {code!r}")
-    return location.id
+from web.validation import choice, integer, optional_text, query_limit
 
 
 def _command_id(request: Request) -> str:
@@ -55,8 +39,8 @@ async def receive(request: Request) -> JSONResponse:
     data = await json_body(request)
     command = Receive(
         command_id=_command_id(request),
-        variant_id=await _variant(rt, data),
-        location_id=await _location(rt, data, "location"),
+        variant_id=await variant_of(rt, data),
+        location_id=await location_of(rt, data, "location"),
         quantity=integer(data, "quantity", minimum=1),
         reference=optional_text(data, "reference", max_length=200),
         actor=actor_of(request),
@@ -67,8 +51,8 @@ async def receive(request: Request) -> JSONResponse:
 async def adjust(request: Request) -> JSONResponse:
     rt = runtime(request)
     data = await json_body(request)
-    variant_id = await _variant(rt, data)
-    location_id = await _location(rt, data, "location")
+    variant_id = await variant_of(rt, data)
+    location_id = await location_of(rt, data, "location")
     if ("delta" in data) == ("count" in data):
         raise invalid("delta", "give either delta or count, not both and not neither")
     delta = count = None
@@ -94,9 +78,9 @@ async def adjust(request: Request) -> JSONResponse:
 async def transfer(request: Request) -> JSONResponse:
     rt = runtime(request)
     data = await json_body(request)
-    variant_id = await _variant(rt, data)
-    source = await _location(rt, data, "from_location")
-    target = await _location(rt, data, "to_location")
+    variant_id = await variant_of(rt, data)
+    source = await location_of(rt, data, "from_location")
+    target = await location_of(rt, data, "to_location")
     if source == target:
         raise invalid("to_location", "must differ from from_location")
     command = Transfer(

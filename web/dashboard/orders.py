@@ -8,13 +8,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from actors.allocation import order_status
-from actors.commands import Failure
 from service.runtime import Runtime
 from store import audit, queries
 from store.order_search import STATUSES, search_orders
+from web.api_orders import transition
 from web.dashboard.session import check_csrf, current_user, render, require_user
-from web.http import order_answer, refused, runtime
+from web.http import order_answer, runtime
 from web.problems import ApiError, not_found
 
 PAGE = 100
@@ -73,17 +72,8 @@ async def order_action(request: Request) -> Response:
 
 
 async def _transition(rt: Runtime, order_id: str, action: str, actor: str) -> None:
-    """As POST /api/v1/orders/{id}/fulfill and /cancel do it (web/api_orders.py), as the manager."""
-    current = await queries.order(rt.read_engine, order_id)
-    if current is None:
-        raise not_found(f"id: no order {order_id!r}")
-    if action == "fulfil" and order_status(current.lines) in ("backordered", "partially_backordered"):
-        raise ApiError(409, "order_backordered",
-                       f"order {order_id} still has backordered units; wait for stock or cancel it")
-    do = rt.desk.fulfil if action == "fulfil" else rt.desk.cancel
-    result = await do(order_id, [line.variant_id for line in current.lines], actor)
-    if isinstance(result, Failure):
-        raise refused(result)
+    """As POST /api/v1/orders/{id}/fulfill and /cancel do it, as the manager, and audited."""
+    current = await transition(rt, order_id, action, actor)
     await audit.record(rt.engine, actor, f"order.{action}", order_id, channel=current.channel,
                        external_id=current.external_id)
 

@@ -14,24 +14,9 @@ from store import audit, queries
 from store.stock_grid import set_reorder_points
 from web.dashboard.forms import command_id, whole_number
 from web.http import refused
+from web.lookups import location_of, variant_of
 from web.problems import invalid
-from web.validation import choice, integer, optional_text, text
-
-
-async def variant_of(rt: Runtime, values: Mapping[str, Any], name: str = "sku") -> int:
-    sku = text(dict(values), name, max_length=100)
-    variant_id = await rt.catalog.variant_id(sku)
-    if variant_id is None:
-        raise invalid(name, f"unknown sku {sku!r}")
-    return variant_id
-
-
-async def location_of(rt: Runtime, values: Mapping[str, Any], name: str) -> int:
-    code = text(dict(values), name, max_length=64)
-    location = await rt.catalog.location(code)
-    if location is None:
-        raise invalid(name, f"unknown location {code!r}")
-    return location.id
+from web.validation import choice, integer, optional_text
 
 
 async def adjust_command(rt: Runtime, values: Mapping[str, str], actor: str) -> Adjust:
