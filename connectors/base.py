@@ -110,6 +110,9 @@ class Connector(ABC):
     # Largest batch one push() should be given.
     max_push_batch: ClassVar[int] = 100
     capabilities: ClassVar[tuple[str, ...]] = ("push", "poll")
+    # The one bucket a whole push spends, when there is one (a file upload): the actor waits for
+    # its token before gathering the batch, so the batch holds everything that changed meanwhile.
+    push_operation: ClassVar[str | None] = None
 
     def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
         """`session` is an aiohttp.ClientSession (None when only verify_webhook is used)."""

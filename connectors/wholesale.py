@@ -77,6 +77,7 @@ class WholesaleConnector(Connector):
     limits: ClassVar[Mapping[str, RateSpec]] = {"upload_846": RateSpec(1 / DEFAULT_846_INTERVAL, 1)}
     max_push_batch = 5000   # one 846 carries the whole batch
     capabilities = ("push", "poll")
+    push_operation = "upload_846"
 
     def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
         interval = float(spec.options.get("min_846_interval_s", DEFAULT_846_INTERVAL))

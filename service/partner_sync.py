@@ -232,6 +232,7 @@ class PartnerSync:
             await self._wait_for_work()
             if not self.connected:
                 continue
+            await self._wait_for_push_token()
             batch = self.outbox.take(self.connector.max_push_batch)
             if not batch:
                 continue
@@ -245,6 +246,11 @@ class PartnerSync:
                 self.counters["push_failures"] += 1
                 await store.log_sync(self.engine, self.config.id, "push", False, str(exc))
                 await self._pause()
+
+    async def _wait_for_push_token(self) -> None:
+        operation = self.connector.push_operation
+        while operation and self.connector.limiter.would_wait(operation):
+            await asyncio.sleep(0.02)
 
     async def _wait_for_work(self) -> None:
         next_at = self.outbox.next_ready_at()
