@@ -63,6 +63,11 @@ class OrderIntake:
                 await self._fulfil(event, variant_ids, report)
         elif event.kind is OrderEventKind.CANCELLED:
             variant_ids = await self._stored_variants(self._order_id(event))
+            if variant_ids is None and event.lines:
+                # Cancelled before we saw it created (events can arrive out of order): record it,
+                # then cancel it, so a late "created" is a replay of a cancelled order, not a sale.
+                outcome = await self._place(event, report, quiet=True)
+                variant_ids = None if outcome is None else [line.variant_id for line in outcome.lines]
             if variant_ids:
                 done = await self._desk.cancel(self._order_id(event), variant_ids, self.actor)
                 self._count(done, event, report, ok_codes=("order_cancelled", "order_rejected"))
@@ -84,7 +89,8 @@ class OrderIntake:
                 lines.append((variant_id, line.quantity))
         return lines
 
-    async def _place(self, event: OrderEvent, report: IntakeReport) -> OrderOutcome | None:
+    async def _place(self, event: OrderEvent, report: IntakeReport, quiet: bool = False
+                     ) -> OrderOutcome | None:
         lines = await self._lines(event)
         if not lines:
             report.problems.append(f"{event.event_id}: no line we know")
@@ -94,6 +100,8 @@ class OrderIntake:
             report.problems.append(f"{event.event_id}: {outcome.message}")
             return None
         status = order_status(outcome.lines)
+        if quiet:
+            return None if status == "rejected" else outcome
         if status == "rejected":
             report.rejected.append(event.order_id)
             if outcome.created:

@@ -278,9 +278,18 @@ async def test_cancelling_an_order_already_cancelled_or_rejected_is_not_a_proble
     assert report.problems == []
 
 
-async def test_a_cancelled_event_for_an_order_we_never_took_changes_nothing() -> None:
+async def test_a_cancel_seen_before_its_order_records_it_cancelled_so_the_late_created_event_is_a_replay() -> None:
+    intake, desk, alerts = make()
+    report = await intake.take([event(CANCELLED_EV, "S-16", ("SHEET-Q-WHITE", 1)),
+                                event(CREATED, "S-16", ("SHEET-Q-WHITE", 1))])
+    assert desk.kinds() == ["place", "cancel", "place"]
+    assert {line.state for lines in desk.orders.values() for line in lines} == {CANCELLED}
+    assert (report.applied, report.problems, alerts.raised) == (2, [], [])
+
+
+async def test_a_cancelled_event_without_lines_for_an_order_we_never_took_changes_nothing() -> None:
     intake, desk, _ = make()
-    report = await intake.take([event(CANCELLED_EV, "S-16", ("SHEET-Q-WHITE", 1))])
+    report = await intake.take([event(CANCELLED_EV, "S-19")])
     assert desk.calls == []
     assert (report.applied, report.problems) == (1, [])
 
