@@ -80,7 +80,13 @@ class EventFeed:
             self._subscribers.discard(queue)
 
     async def _on_reset(self) -> None:
+        """Events were missed (the hub restarted, or this feed fell behind): end every stream, so
+        each browser reconnects and re-reads what it shows rather than trusting a gap."""
         self.resets += 1
+        self._recent.clear()
+        for queue in list(self._subscribers):
+            self._subscribers.discard(queue)
+            _offer_end(queue)
 
     async def _deliver(self, events: list[Event]) -> None:
         for event in events:
