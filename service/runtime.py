@@ -33,6 +33,25 @@ RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wa
 SHARD_STOP_WAIT = 3.0
 
 
+OWNER_VARIABLE = "THREADCOUNT_OWNER"
+
+
+def _owned_processes(owner: str) -> list[int]:
+    """Every other process that inherited our owner mark: Ray's own processes and all its workers
+    (they inherit the driver's environment through the raylet), and the partner simulators."""
+    mark = f"{OWNER_VARIABLE}={owner}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 def _end_processes(pids: list[int], grace: float = 1.0) -> None:
     """Shard workers live in process groups of their own: when Ray's own processes died with ours,
     nobody else would end them (and a worker whose raylet is gone may not act on SIGTERM). By now
@@ -84,6 +103,7 @@ class Runtime:
         self._watcher: AlertWatcher | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
+        self._owner = f"{os.getpid()}-{time.time_ns()}"
 
     @property
     def engine(self) -> AsyncEngine:
@@ -175,6 +195,9 @@ class Runtime:
         address = self.settings.ray_address
         options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
         if address == "local":
+            # Marks every process this Ray starts, so a stop can find workers whose pid it never
+            # learned (an actor still starting when the process group was signalled).
+            os.environ[OWNER_VARIABLE] = self._owner
             options.update(include_dashboard=False, num_cpus=os.cpu_count())
             # Ray starts workers at nice 15; the shards are the critical path, not background work.
             os.environ.setdefault("RAY_worker_niceness", "0")
@@ -293,6 +316,9 @@ class Runtime:
 
             threading.Thread(target=shutdown, name="ray-shutdown", daemon=True).start()
             await asyncio.to_thread(done.wait, RAY_SHUTDOWN_WAIT)
-        await asyncio.to_thread(_end_processes, self._shard_pids)
+        leftovers = set(self._shard_pids)
+        if self._ray_started and self.settings.ray_address == "local":
+            leftovers.update(await asyncio.to_thread(_owned_processes, self._owner))
+        await asyncio.to_thread(_end_processes, sorted(leftovers))
         if self._engine is not None:
             await self._engine.dispose()
