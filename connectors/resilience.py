@@ -38,6 +38,7 @@ class CircuitBreaker:
         self.cool_off = cool_off
         self.opened_at: float | None = None
         self.trips = 0
+        self._trial = False  # the one call let through while half open is under way
 
     @property
     def state(self) -> str:
@@ -48,6 +49,21 @@ class CircuitBreaker:
     def allows(self) -> bool:
         return self.state != "open"
 
+    def try_acquire(self) -> bool:
+        """May a call go now? Closed: yes. Half open: only the first caller, until its outcome is
+        told (success, failure, or release when it ended neither way)."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half_open" and not self._trial:
+            self._trial = True
+            return True
+        return False
+
+    def release(self) -> None:
+        """The call ended without saying anything about the partner's health (a 429, a cancel)."""
+        self._trial = False
+
     def wait(self) -> float:
         """Seconds until a call may be tried (0 when it may now)."""
         if self.opened_at is None:
@@ -56,8 +72,10 @@ class CircuitBreaker:
 
     def success(self) -> None:
         self.failures, self.opened_at, self.cool_off = 0, None, self.base_cool_off
+        self._trial = False
 
     def failure(self) -> None:
+        self._trial = False
         self.failures += 1
         if self.state == "half_open":
             self.cool_off = min(self.max_cool_off, self.cool_off * 2)

@@ -152,11 +152,13 @@ class PartnerSync:
         """One partner call through the breaker; 429s wait as told, other failures count against
         the breaker and are raised for the loop to back off."""
         while True:
-            if not self.breaker.allows():
-                raise PartnerDown(f"{self.config.id}: circuit open for {self.breaker.wait():.1f} s more")
+            if not self.breaker.try_acquire():
+                raise PartnerDown(f"{self.config.id}: circuit {self.breaker.state}; "
+                                  f"next try in {self.breaker.wait():.1f} s")
             try:
                 result = await make()
             except RateLimited as exc:
+                self.breaker.release()
                 await self._save_credentials_if_changed()
                 self.counters["rate_limited"] += 1
                 await asyncio.sleep(max(exc.retry_after, 0.05))
@@ -164,6 +166,9 @@ class PartnerSync:
             except (PartnerError, AuthExpired) as exc:
                 await self._save_credentials_if_changed()
                 await self._failed(what, exc)
+                raise
+            except BaseException:
+                self.breaker.release()
                 raise
             await self._save_credentials_if_changed()
             self.breaker.success()

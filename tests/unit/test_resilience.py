@@ -136,3 +136,17 @@ def test_the_breaker_defaults_to_the_monotonic_clock() -> None:
     breaker.failure()
     assert breaker.state == "open"
     assert 59.0 < breaker.wait() <= 60.0
+
+
+def test_half_open_lets_exactly_one_trial_through_until_its_outcome_is_known() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cool_off=2.0, clock=clock)
+    breaker.failure()
+    assert not breaker.try_acquire()
+    clock.advance(2.0)
+    assert breaker.try_acquire()        # the trial
+    assert not breaker.try_acquire()    # the other loop waits for it
+    breaker.release()                   # it was rate limited: no verdict
+    assert breaker.try_acquire()
+    breaker.success()
+    assert breaker.try_acquire() and breaker.try_acquire()
