@@ -31,11 +31,11 @@ async def reconcile(sync: PartnerSync) -> dict[str, int]:
     sync.counters["drift_corrected"] += len(drifted)
     if drifted:
         sync.outbox.force(drifted)
-        await sync._save_desired()  # forgets `pushed` in the store too
+        await sync.save_desired()  # forgets `pushed` in the store too
         sample = ", ".join(f"{sku} showed {shown[sku]} not {told[sku]}" for sku in drifted[:5])
-        await sync._alert("drift", sync.config.id,
+        await sync.alert("drift", sync.config.id,
                           f"{sync.config.name}: {len(drifted)} listing(s) drifted ({sample}); corrected")
-        sync._wake.set()
+        sync.wake.set()
     await store.log_sync(sync.engine, sync.config.id, "reconcile", True,
                          f"checked {len(shown)}, corrected {len(drifted)}"
                          + (f": {', '.join(drifted[:20])}" if drifted else ""), synced=True)

@@ -25,7 +25,6 @@ from actors.desk import Channel
 from connectors.base import (
     AuthExpired,
     Connector,
-    Listing,
     OrderEvent,
     PartnerError,
     RateLimited,
@@ -33,7 +32,7 @@ from connectors.base import (
 from connectors.outbox import Entry, Outbox
 from connectors.resilience import Backoff, CircuitBreaker
 from connectors.rules import ShowRule, available_in
-from service import partner_orders
+from service import partner_orders, partner_push
 from service.intake import OrderIntake
 from service.partner_config import PartnerConfig
 from store import listings as store
@@ -42,7 +41,6 @@ from store.catalog import Catalog
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SAVE_EVERY = 0.1          # seconds between saves of changed desired quantities
-FAILED_ITEM_RETRY = 30.0  # a listing the partner refused waits this long
 RECENT = 15 * 60          # seconds of errors the status counts
 Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
 Alert = Callable[[str, str, str], Awaitable[None]]
@@ -57,11 +55,11 @@ class PartnerSync:
                  engine: Any, catalog: Catalog, intake: OrderIntake, publish: Publish, alert: Alert):
         self.config, self.connector, self.channel, self.show = config, connector, channel, show
         self.engine, self.catalog, self.intake = engine, catalog, intake
-        self._publish, self._alert = publish, alert
+        self.publish, self.alert = publish, alert
         self.outbox = Outbox()
         self.breaker = CircuitBreaker()
         self._backoff = Backoff()
-        self._wake = asyncio.Event()
+        self.wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.cursor: str | None = None
         self.connected = False
@@ -94,7 +92,7 @@ class PartnerSync:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self._save_desired()
+            await self.save_desired()
             await self.connector.close()
 
     # --- desired quantities ------------------------------------------------------------------------
@@ -109,7 +107,7 @@ class PartnerSync:
             if sku is not None:
                 changed |= self.outbox.want(sku, self.desired(stock.levels))
         if changed:
-            self._wake.set()
+            self.wake.set()
 
     async def level_pass(self) -> None:
         """Derive every listing's desired quantity from the store: heals any lost event."""
@@ -118,10 +116,10 @@ class PartnerSync:
             sku = self.catalog.skus.get(variant_id)
             if sku is not None:
                 self.outbox.want(sku, self.desired(levels))
-        await self._save_desired()
-        self._wake.set()
+        await self.save_desired()
+        self.wake.set()
 
-    async def _save_desired(self) -> None:
+    async def save_desired(self) -> None:
         """One save at a time: two overlapping ones could commit out of order and leave an older
         desired quantity in the store, which the outbox would then believe saved."""
         async with self._saving:
@@ -181,7 +179,7 @@ class PartnerSync:
         self.errors.append(time.time())
         self.last_error = f"{what}: {exc}"
         if not was_open and self.breaker.state == "open":
-            await self._alert("sync_failure", self.config.id,
+            await self.alert("sync_failure", self.config.id,
                               f"{self.config.name} is failing ({exc}); calls paused, retrying with backoff")
 
     async def _pause(self) -> None:
@@ -199,7 +197,7 @@ class PartnerSync:
             except Exception as exc:
                 log.warning("%s: cannot connect yet: %s", self.config.id, exc)
                 await self._pause()
-        self._wake.set()
+        self.wake.set()
         if "poll" in self.connector.capabilities:
             await self._poll_forever()
 
@@ -233,62 +231,13 @@ class PartnerSync:
             await self.save_state()
 
     async def _push_forever(self) -> None:
-        while True:
-            await self._wait_for_work()
-            if not self.connected:
-                continue
-            await self._wait_for_push_token()
-            batch = self.outbox.take(self.connector.max_push_batch)
-            if not batch:
-                continue
-            try:
-                await self._save_desired()  # the store knows what we are about to promise
-                await self.push(batch)
-            except Exception as exc:
-                for entry in batch:
-                    if entry.in_flight:
-                        self.outbox.failed(entry, str(exc), 0.0)
-                self.counters["push_failures"] += 1
-                await store.log_sync(self.engine, self.config.id, "push", False, str(exc))
-                await self._pause()
-
-    async def _wait_for_push_token(self) -> None:
-        operation = self.connector.push_operation
-        while operation and self.connector.limiter.would_wait(operation):
-            await asyncio.sleep(0.02)
-
-    async def _wait_for_work(self) -> None:
-        next_at = self.outbox.next_ready_at()
-        timeout = 5.0 if next_at is None else max(0.0, min(5.0, next_at - time.time()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        self._wake.clear()
+        await partner_push.push_forever(self)
 
     async def push(self, batch: list[Entry]) -> None:
-        sent = {entry.sku: entry.desired for entry in batch}
-        results = await self.call("push", lambda: self.connector.push(
-            [Listing(sku, quantity) for sku, quantity in sent.items()]))
-        by_sku = {result.sku: result for result in results}
-        rows: list[tuple[int, int | None, float | None, str]] = []
-        now = time.time()
-        for entry in batch:
-            result = by_sku.get(entry.sku)
-            if result is not None and result.ok:
-                self.lags.append(now - entry.desired_at)
-                self.outbox.pushed(entry, sent[entry.sku])
-                rows.append((self.catalog_id(entry.sku), sent[entry.sku], now, ""))
-            else:
-                error = result.error if result is not None else "the partner did not answer for it"
-                self.outbox.failed(entry, error, FAILED_ITEM_RETRY)
-                rows.append((self.catalog_id(entry.sku), None, None, error))
-        await store.save_pushed(self.engine, self.config.id, rows)
-        ok = sum(1 for r in rows if r[1] is not None)
-        self.counters["pushes"] += 1
-        self.counters["listings_pushed"] += ok
-        self.synced()
-        await store.log_sync(self.engine, self.config.id, "push", ok == len(rows),
-                             f"{ok} of {len(rows)} listings", synced=ok > 0)
-        await self._publish("partner", self.status())
+        await partner_push.push(self, batch)
+
+    async def pause(self) -> None:
+        await self._pause()
 
     def catalog_id(self, sku: str) -> int:
         if len(self._id_cache) != len(self.catalog.skus):
@@ -302,7 +251,7 @@ class PartnerSync:
         while True:
             await asyncio.sleep(SAVE_EVERY)
             with contextlib.suppress(Exception):
-                await self._save_desired()
+                await self.save_desired()
 
     async def _level_forever(self) -> None:
         while True:
@@ -328,7 +277,7 @@ class PartnerSync:
         self._backoff.reset()
         for entry in self.outbox.entries.values():
             entry.not_before = 0.0
-        self._wake.set()
+        self.wake.set()
 
     def status(self) -> dict[str, Any]:
         from service.partner_checks import status
