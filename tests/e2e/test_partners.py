@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.e2e.conftest import Service, start_service
@@ -237,6 +238,23 @@ def test_a_failing_partner_does_not_slow_the_others_and_converges_after_it_recov
     wait_for(lambda: converged(api, sims, "etsy"), 60, "etsy converges after it recovers", every=0.5)
 
 
+def test_a_partner_that_is_down_catches_up_with_what_changed_meanwhile_once_it_is_back(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    all_converged(api, sims)
+    sku = sorted(desired(api, "square"))[0]
+    before = desired(api, "square")[sku]
+    httpx.post(f"{sims['square']}/_sim/faults", json={"down": True}, timeout=5).raise_for_status()
+    try:
+        api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "STORE-SOHO", "quantity": 3}
+                 ).raise_for_status()
+        wait_for(lambda: desired(api, "square")[sku] == before + 3, 5, "square's desired quantity moves")
+        time.sleep(5)
+        assert shown(sims["square"]).get(sku) != before + 3  # it is down: nobody told it
+    finally:
+        httpx.post(f"{sims['square']}/_sim/faults", json={"down": False}, timeout=5).raise_for_status()
+    wait_for(lambda: shown(sims["square"]).get(sku) == before + 3, 60, "square catches up", every=0.5)
+
+
 def test_a_connector_actor_killed_mid_push_resumes_without_a_lost_or_doubled_change(
         api: httpx.Client, sims: dict[str, str]) -> None:
     """Amazon answers slowly, so pushes are in flight when its actor is SIGKILLed; an Amazon order
@@ -278,6 +296,26 @@ def _actor_pid(api: httpx.Client, partner: str) -> int | None:
         if row["id"] == partner:
             return row["sync"].get("pid")
     return None
+
+
+def test_stock_changes_still_reach_the_partners_after_the_event_hub_is_killed(
+        demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
+    """Sync is level-triggered: with the EventHub SIGKILLed, whatever events were in flight may be
+    lost; the listeners see the restarted hub's new sequence, re-read the store and converge."""
+    all_converged(api, sims)
+    hubs = [p for p in psutil.Process(demo.process.pid).children(recursive=True)
+            if p.cmdline() and p.cmdline()[0].startswith("ray::EventHub")]
+    assert len(hubs) == 1
+    skus = [sku for sku, q in sorted(desired(api, "amazon").items()) if q >= 2][-5:]
+    before = {sku: desired(api, "amazon")[sku] for sku in skus}
+    hubs[0].kill()
+    for sku in skus:
+        api.post("/api/v1/orders", json={"channel": "direct", "external_id": f"hub-{uuid.uuid4()}",
+                                         "lines": [{"sku": sku, "quantity": 1}]}).raise_for_status()
+    for sku in skus:
+        wait_for(lambda s=sku: shown(sims["amazon"]).get(s) == before[s] - 1, 30,
+                 f"amazon shows {sku} one lower after the hub restarted", every=0.2)
+    all_converged(api, sims, timeout=60)
 
 
 def test_no_connector_ever_exceeded_its_partners_rate_limit(sims: dict[str, str]) -> None:
