@@ -59,16 +59,17 @@ class PartnerConnector:
 
     async def _start(self) -> PartnerSync:
         import aiohttp
+        import ray
 
         config, spec, channel, show = self._args
         engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
         catalog = Catalog(engine)
         await catalog.refresh()
-        import ray
-
         desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         connector = connector_class(config.kind)(spec, self._session)
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            connector.limiter.drain()  # our last life may have just spent the partner's buckets
 
         async def stored_variants(order_id: str) -> list[int] | None:
             found = await queries.order(engine, order_id)

@@ -87,6 +87,12 @@ class RateLimiter:
         bucket._refill()
         return bucket._tokens < cost or bucket._clock() < bucket._blocked_until
 
+    def drain(self) -> None:
+        """Start every bucket empty: after a restart we cannot know how much of the partner's
+        bucket our previous life spent just before it ended."""
+        for bucket in self.buckets.values():
+            bucket.block_for(0.0)
+
     def honour(self, operation: str, retry_after: float) -> None:
         bucket = self.bucket(operation)
         if bucket is not None:

@@ -321,7 +321,8 @@ def test_stock_changes_still_reach_the_partners_after_the_event_hub_is_killed(
 def test_no_connector_ever_exceeded_its_partners_rate_limit(sims: dict[str, str]) -> None:
     for partner, base_url in sims.items():
         stats = httpx.get(f"{base_url}/_sim/stats", timeout=5).json()
-        assert stats.get("rate_limited", 0) == 0, (partner, stats)
+        over = {key: count for key, count in stats.items() if key.startswith("rate_limited")}
+        assert stats.get("rate_limited", 0) == 0, (partner, over)
 
 
 def test_the_ledger_still_folds_to_the_stock(demo: Service) -> None:

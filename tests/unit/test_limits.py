@@ -159,3 +159,12 @@ async def test_acquire_never_waits_for_an_unlimited_operation(clock: Clock, slep
     for _ in range(1_000):
         await limiter.acquire("anything")
     assert (slept, limiter.waited) == ([], 0.0)
+
+
+def test_a_drained_limiter_makes_the_next_call_wait_a_whole_token() -> None:
+    clock = Clock()
+    limiter = RateLimiter({"patch": RateSpec(5.0, 5.0)}, clock=clock)
+    limiter.drain()
+    bucket = limiter.bucket("patch")
+    assert bucket is not None
+    assert bucket.try_take() == pytest.approx(0.2)
