@@ -6,17 +6,7 @@ import pytest
 
 from connectors import limits
 from connectors.limits import RateLimiter, RateSpec, TokenBucket
-
-
-class Clock:
-    def __init__(self, now: float = 100.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.fake_clock import Clock
 
 
 @pytest.fixture

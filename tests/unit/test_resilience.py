@@ -7,18 +7,7 @@ import random
 import pytest
 
 from connectors.resilience import Backoff, CircuitBreaker
-
-
-class Clock:
-    def __init__(self, now: float = 500.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+from tests.unit.fake_clock import Clock
 
 # -- backoff ----------------------------------------------------------------------------------------
 
