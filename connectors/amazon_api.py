@@ -15,35 +15,26 @@ import aiohttp
 from yarl import URL
 
 from connectors import amazon_format as fmt
+from connectors.api_client import ConnectorClient
 from connectors.base import (
     AuthExpired,
     Connector,
     PartnerError,
     PartnerRejected,
-    PartnerSpec,
     RateLimited,
 )
-from connectors.limits import RateLimiter
 
 
-class SellingPartnerApi:
+class SellingPartnerApi(ConnectorClient):
     """Calls on behalf of one connector, using its spec, session and limiter as they are at each
     call (the limiter may be replaced). Rewrites the access token in the spec's credentials."""
 
     def __init__(self, connector: Connector, auth_url: str):
-        self._connector = connector
+        super().__init__(connector)
         self._auth_url = auth_url
         self.refreshes = 0
         self._refresh_lock = asyncio.Lock()
         self._refresh_at: float | None = None
-
-    @property
-    def spec(self) -> PartnerSpec:
-        return self._connector.spec
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self._connector.limiter
 
     def url(self, path: str) -> str:
         return self.spec.base_url.rstrip("/") + path

@@ -15,15 +15,14 @@ from typing import Any
 
 import aiohttp
 
+from connectors.api_client import ConnectorClient
 from connectors.base import (
     AuthExpired,
     Connector,
     PartnerError,
     PartnerRejected,
-    PartnerSpec,
     RateLimited,
 )
-from connectors.limits import RateLimiter
 
 TOKEN_PATH = "/v3/public/oauth/token"
 PER_DAY = 10_000
@@ -33,22 +32,14 @@ class Gone(PartnerRejected):
     """Etsy answered 404: the listing or receipt is no longer there."""
 
 
-class EtsyApi:
+class EtsyApi(ConnectorClient):
     """Calls on behalf of one connector, using its spec, session and limiter as they are at each
     call (the limiter may be replaced). Rewrites the tokens in the spec's credentials."""
 
     def __init__(self, connector: Connector):
-        self._connector = connector
+        super().__init__(connector)
         self._auth_lock = asyncio.Lock()
         self.refreshes = 0
-
-    @property
-    def spec(self) -> PartnerSpec:
-        return self._connector.spec
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self._connector.limiter
 
     async def call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
                    body: Any = None) -> Any:

@@ -14,15 +14,14 @@ from typing import Any
 
 import aiohttp
 
+from connectors.api_client import ConnectorClient
 from connectors.base import (
     AuthExpired,
     Connector,
     PartnerError,
     PartnerRejected,
-    PartnerSpec,
     RateLimited,
 )
-from connectors.limits import RateLimiter
 from connectors.square_format import errors_text, parse_iso
 
 DEFAULT_RETRY_AFTER = 1.0
@@ -31,25 +30,17 @@ TIMEOUT = aiohttp.ClientTimeout(total=30)
 _REFRESHABLE = {"ACCESS_TOKEN_EXPIRED", "UNAUTHORIZED", "ACCESS_TOKEN_REVOKED"}
 
 
-class SquareApi:
+class SquareApi(ConnectorClient):
     """Calls on behalf of one connector, using its spec, session and limiter as they are at each
     call (the limiter may be replaced); with no session it opens its own, which close() closes.
     Rewrites the tokens in the spec's credentials."""
 
     def __init__(self, connector: Connector, version: str):
-        self._connector = connector
+        super().__init__(connector)
         self._version = version
         self._own_session: aiohttp.ClientSession | None = None
         self._refresh_lock = asyncio.Lock()
         self._token_life: float | None = None
-
-    @property
-    def spec(self) -> PartnerSpec:
-        return self._connector.spec
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self._connector.limiter
 
     async def close(self) -> None:
         if self._own_session is not None:
