@@ -30,8 +30,11 @@ async def reconcile(sync: PartnerSync) -> dict[str, int]:
     sync.counters["reconciled"] += 1
     sync.counters["drift_corrected"] += len(drifted)
     if drifted:
+        # The store forgets what was pushed first, then memory: a push of these listings can only
+        # start after the second step, so its record of what it told cannot be overwritten.
+        await store.forget_pushed(sync.engine, sync.config.id, [sync.catalog_id(sku) for sku in drifted])
         sync.outbox.force(drifted)
-        await sync.save_desired()  # forgets `pushed` in the store too
+        await sync.save_desired()
         sample = ", ".join(f"{sku} showed {shown[sku]} not {told[sku]}" for sku in drifted[:5])
         await sync.alert("drift", sync.config.id,
                           f"{sync.config.name}: {len(drifted)} listing(s) drifted ({sample}); corrected")

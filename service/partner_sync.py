@@ -70,7 +70,6 @@ class PartnerSync:
         self.lags: deque[float] = deque(maxlen=5000)  # desired → pushed, seconds
         self.last_sync_at: float | None = None
         self.last_error = ""
-        self._id_cache: dict[str, int] = {}
         self._saved_credentials: dict[str, str] = {}
         self._saving = asyncio.Lock()
 
@@ -129,17 +128,10 @@ class PartnerSync:
         if not self.outbox.unsaved:
             return
         skus, self.outbox.unsaved = self.outbox.unsaved, set()
-        rows = []
-        for sku in skus:
-            entry = self.outbox.entries[sku]
-            variant_id = await self.catalog.variant_id(sku)
-            if variant_id is not None:
-                rows.append((variant_id, entry.desired, entry.desired_at))
+        entries = [self.outbox.entries[sku] for sku in skus]
+        rows = [(self.catalog_id(e.sku), e.desired, e.desired_at) for e in entries]
         try:
             await store.save_desired(self.engine, self.config.id, rows)
-            forced = [v for v, _, _ in rows if self.outbox.entries[self.catalog.skus[v]].pushed is None]
-            # (a listing forced by reconciliation: the store forgets what was pushed, too)
-            await store.forget_pushed(self.engine, self.config.id, forced)
         except Exception:
             self.outbox.unsaved |= skus
             raise
@@ -240,9 +232,8 @@ class PartnerSync:
         await self._pause()
 
     def catalog_id(self, sku: str) -> int:
-        if len(self._id_cache) != len(self.catalog.skus):
-            self._id_cache = {sku: v for v, sku in self.catalog.skus.items()}
-        return self._id_cache[sku]
+        """Listings only ever name SKUs the catalog has loaded."""
+        return self.catalog.variant_ids[sku]
 
     def synced(self) -> None:
         self.last_sync_at = time.time()

@@ -75,6 +75,11 @@ class Catalog:
     def skus(self) -> Mapping[int, str]:
         return self._skus
 
+    @property
+    def variant_ids(self) -> Mapping[str, int]:
+        """The variants loaded so far by SKU (no look-up in the store, unlike `variant_id`)."""
+        return self._variant_ids
+
     async def location(self, code: str) -> Location | None:
         if code not in self._locations:
             await self.refresh()

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -91,14 +91,21 @@ async def save_desired(engine: AsyncEngine, partner_id: str, rows: Iterable[tupl
 
 async def save_pushed(engine: AsyncEngine, partner_id: str,
                       rows: Iterable[tuple[int, int | None, float | None, str]]) -> None:
-    """(variant_id, pushed, pushed_at, last_error); pushed None leaves what was pushed as it was."""
+    """(variant_id, pushed, pushed_at, last_error); pushed None leaves what was pushed as it was.
+    One statement for the told listings and one for the refused ones, each run for all its rows."""
+    this = and_(listings.c.partner_id == partner_id, listings.c.variant_id == bindparam("v"))
+    told, refused = [], []
+    for variant_id, pushed, pushed_at, error in rows:
+        if pushed is None:
+            refused.append({"v": variant_id, "e": error[:500]})
+        else:
+            told.append({"v": variant_id, "p": pushed, "a": pushed_at, "e": error[:500]})
     async with engine.begin() as conn:
-        for variant_id, pushed, pushed_at, error in rows:
-            values: dict[str, Any] = {"last_error": error[:500]}
-            if pushed is not None:
-                values.update(pushed=pushed, pushed_at=pushed_at)
-            await conn.execute(update(listings).where(and_(
-                listings.c.partner_id == partner_id, listings.c.variant_id == variant_id)).values(**values))
+        if told:
+            await conn.execute(update(listings).where(this).values(
+                pushed=bindparam("p"), pushed_at=bindparam("a"), last_error=bindparam("e")), told)
+        if refused:
+            await conn.execute(update(listings).where(this).values(last_error=bindparam("e")), refused)
 
 
 async def forget_pushed(engine: AsyncEngine, partner_id: str, variant_ids: Iterable[int]) -> None:
