@@ -34,13 +34,22 @@ class TokenBucket:
 
     def try_take(self, cost: float = 1.0) -> float:
         """Take `cost` tokens and return 0, or take nothing and return the seconds to wait."""
+        wait = self.wait_for(cost)
+        if wait == 0.0:
+            self._tokens -= cost
+        return wait
+
+    def wait_for(self, cost: float = 1.0) -> float:
+        """Seconds until `cost` tokens could be taken (0: now); takes nothing."""
         now = self._refill()
         if now < self._blocked_until:
             return self._blocked_until - now
-        if self._tokens >= cost:
-            self._tokens -= cost
-            return 0.0
-        return (cost - self._tokens) / self.spec.rate
+        return max(0.0, (cost - self._tokens) / self.spec.rate)
+
+    @property
+    def tokens(self) -> float:
+        self._refill()
+        return self._tokens
 
     def block_for(self, seconds: float) -> None:
         """The partner said wait (429 Retry-After): empty the bucket and take nothing until then."""
@@ -51,8 +60,7 @@ class TokenBucket:
     @property
     def used(self) -> float:
         """Share of the bucket in use, 0..1 (for the dashboard's rate-limit gauge)."""
-        self._refill()
-        return 1.0 - self._tokens / self.spec.burst
+        return 1.0 - self.tokens / self.spec.burst
 
 
 class RateLimiter:
@@ -84,8 +92,7 @@ class RateLimiter:
         bucket = self.bucket(operation)
         if bucket is None:
             return False
-        bucket._refill()
-        return bucket._tokens < cost or bucket._clock() < bucket._blocked_until
+        return bucket.wait_for(cost) > 0
 
     def drain(self) -> None:
         """Start every bucket empty: after a restart we cannot know how much of the partner's

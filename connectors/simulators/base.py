@@ -120,8 +120,7 @@ class Simulator(ABC):
         bucket = self._buckets.get(operation)
         if bucket is None:
             return None
-        bucket.try_take(0)
-        return bucket._tokens
+        return bucket.tokens
 
     def sell(self, sku: str, quantity: int) -> None:
         """A sale lowers the shown quantity, as the partner would, until we push again."""
