@@ -75,9 +75,9 @@ class PartnerConnector:
             found = await queries.order(engine, order_id)
             return None if found is None else [line.variant_id for line in found.lines]
 
-        intake = OrderIntake(config.id, channel, desk, catalog, stored_variants, self._alert_with(engine))
-        sync = PartnerSync(config, connector, channel, show, engine, catalog, intake, self._publish,
-                           self._alert_with(engine))
+        alert = self._alert_with(engine)
+        intake = OrderIntake(config.id, channel, desk, catalog, stored_variants, alert)
+        sync = PartnerSync(config, connector, channel, show, engine, catalog, intake, self._publish, alert)
         await sync.start()
         self._listening = asyncio.ensure_future(HubListener(self._on_events, sync.level_pass).run())
         return sync

@@ -101,8 +101,8 @@ class PartnerFleet:
             base_url = endpoints.get(config.id, config.base_url)
             self.specs[config.id] = PartnerSpec(config.id, config.kind, base_url, credentials,
                                                 dict(config.options), config.name)
-            self.verifiers[config.id] = connector_class(config.kind)(
-                PartnerSpec(config.id, config.kind, base_url, credentials, dict(config.options), config.name))
+            # the actor gets its own copy of the spec; this process only reads it to verify webhooks
+            self.verifiers[config.id] = connector_class(config.kind)(self.specs[config.id])
             rule = self.settings.channels.get(config.id) or ChannelRule()
             await store.ensure_partner(self.rt.engine, config.id, config.kind, config.name,
                                        self.sim_urls.get(config.id, base_url), rule.policy, config.options)
