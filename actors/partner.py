@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -68,7 +69,7 @@ class PartnerConnector:
         desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         connector = connector_class(config.kind)(spec, self._session)
-        if ray.get_runtime_context().was_current_actor_reconstructed:
+        if _restarted(ray):
             connector.limiter.drain()  # our last life may have just spent the partner's buckets
 
         async def stored_variants(order_id: str) -> list[int] | None:
@@ -139,6 +140,12 @@ class PartnerConnector:
 
     def pid(self) -> int:
         return os.getpid()
+
+
+def _restarted(ray: Any) -> bool:
+    with warnings.catch_warnings():  # Ray's own property reads its deprecated actor_id and warns
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
 
 def partner_actor_class() -> Any:
