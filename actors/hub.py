@@ -14,7 +14,7 @@ import pickle
 import time
 from typing import Any
 
-from actors.events import HUB_NAME, EventLog
+from inventory.event_log import HUB_NAME, EventLog
 
 __all__ = ["HUB_NAME", "EventHub", "hub_actor_class"]
 

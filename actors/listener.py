@@ -10,7 +10,7 @@ import pickle
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from actors.events import HUB_NAME, Event, Listening
+from inventory.event_log import HUB_NAME, Event, Listening
 
 log = logging.getLogger(__name__)
 OnEvents = Callable[[list[Event]], Awaitable[None]]

@@ -1,5 +1,5 @@
 """PartnerConnector: one actor per configured partner (num_cpus=0). It owns the partner's client,
-rate limiter, breaker, schedule, cursor and desired/pushed table (service.partner_sync.PartnerSync)
+rate limiter, breaker, schedule, cursor and desired/pushed table (sync.partner_sync.PartnerSync)
 and listens to the EventHub for committed stock changes.
 
 Restarts: max_restarts=-1. A restarted actor starts on its first call (the runtime's supervisor
@@ -17,20 +17,20 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from actors.desk import Channel, StockDesk
-from actors.events import Event
 from actors.listener import HubListener, find_hub, publish
 from actors.router import ShardRouter
 from connectors.base import PartnerSpec
 from connectors.registry import connector_class
-from connectors.rules import ShowRule
-from service.intake import OrderIntake
-from service.partner_config import PartnerConfig
-from service.partner_sync import PartnerSync
+from inventory.desk import Channel, StockDesk
+from inventory.event_log import Event
 from store import queries
 from store.alerts import raise_alert
 from store.catalog import Catalog
 from store.engine import make_engine
+from sync.config import PartnerConfig
+from sync.intake import OrderIntake
+from sync.partner_sync import PartnerSync
+from sync.rules import ShowRule
 
 log = logging.getLogger(__name__)
 STATUS_EVERY = 1.0  # seconds between "partner" events on the hub

@@ -14,7 +14,7 @@ import pickle
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from actors.commands import Command, Result
+from inventory.commands import Command, Result
 
 Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
 PROTOCOL = 5

@@ -21,9 +21,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from actors.book import StockBook
-from actors.codec import result_from_json, result_to_json
-from actors.commands import (
+from actors.listener import find_hub, publish
+from inventory.book import StockBook
+from inventory.codec import result_from_json, result_to_json
+from inventory.commands import (
     AbortOrder,
     CancelOrder,
     Command,
@@ -34,9 +35,8 @@ from actors.commands import (
     Result,
     VariantStock,
 )
-from actors.listener import find_hub, publish
-from actors.model import Changes
-from actors.partition import OrderSeqs, shard_of
+from inventory.model import Changes
+from inventory.partition import OrderSeqs, shard_of
 from store import shard_store
 from store.shard_db import ShardDatabase
 

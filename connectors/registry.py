@@ -1,4 +1,4 @@
-"""Partner kinds by name: the connector class and the simulator class of each."""
+"""Connector classes by partner kind."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ KINDS = ("amazon", "etsy", "shopify", "square", "wholesale")
 
 def connector_class(kind: str) -> Any:
     return _load(f"connectors.{kind}", f"{kind.capitalize()}Connector")
-
-
-def simulator_class(kind: str) -> Any:
-    return _load(f"connectors.simulators.{kind}", f"{kind.capitalize()}Simulator")
 
 
 def _load(module: str, name: str) -> Any:

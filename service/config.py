@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from actors.commands import Policy
-from connectors.rules import ShowRule
-from service.partner_config import PartnerConfig, PartnerConfigError, partners
+from inventory.commands import Policy
+from sync.config import PartnerConfig, PartnerConfigError, partners
+from sync.rules import ShowRule
 
 
 class ConfigError(ValueError):

@@ -6,7 +6,7 @@ import itertools
 import random
 from typing import TYPE_CHECKING
 
-from actors.commands import Receive
+from inventory.commands import Receive
 from store.catalog import NewVariant
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
-from actors.commands import VariantStock
-from actors.events import Event
 from actors.listener import HubListener, publish
+from inventory.commands import VariantStock
+from inventory.event_log import Event
 from service.views import stock_view
 from store.catalog import Catalog
 

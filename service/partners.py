@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from actors.partner import partner_actor_class
 from connectors.base import Connector, PartnerSpec
-from connectors.registry import connector_class, simulator_class
+from connectors.registry import connector_class
 from service.config import ChannelRule
-from service.partner_config import PartnerConfig
+from simulators.registry import simulator_class
 from store import listings as store
+from sync.config import PartnerConfig
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -160,7 +161,7 @@ class PartnerFleet:
         plan_file.write_text(json.dumps(plan))
         plan_file.chmod(0o600)
         log_file = (data_dir / "simulators.log").open("ab")
-        self._sims = subprocess.Popen([sys.executable, "-m", "connectors.simulators", str(plan_file)],
+        self._sims = subprocess.Popen([sys.executable, "-m", "simulators", str(plan_file)],
                                       stdout=log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + SIMULATORS_READY_WAIT
         while not ports_file.exists():

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actors.desk import Channel, StockDesk
 from actors.hub import HUB_NAME, hub_actor_class
 from actors.router import ShardRouter
 from actors.shard import shard_actor_class
+from inventory.desk import Channel, StockDesk
 from service.config import Settings
 from service.events import EventFeed
 from service.partners import PartnerFleet

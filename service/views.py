@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.commands import VariantStock
+from inventory.commands import VariantStock
 from store.catalog import Catalog
 
 

@@ -1,5 +1,5 @@
 """Orders by channel and status, newest first, for the dashboard. The status is not stored (it is
-derived from the lines, actors.allocation.order_status); here the same rules are asked of the lines
+derived from the lines, inventory.allocation.order_status); here the same rules are asked of the lines
 in SQL, each an indexed EXISTS on the order's lines, so the newest matches come first without
 reading every order."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, exists, not_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actors.model import FULFILLED, OPEN, REJECTED
+from inventory.model import FULFILLED, OPEN, REJECTED
 from store.queries import StoredOrder, orders_where
 from store.schema import order_lines, orders
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actors.commands import LineState, VariantStock
+from inventory.commands import LineState, VariantStock
 from store.lines import decode_allocations
 from store.schema import (
     inventory,

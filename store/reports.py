@@ -64,7 +64,7 @@ def _day_sqlite(element: _day, compiler: Any, **kw: Any) -> str:
 
 def order_seq_floor(since: float) -> int:
     """The smallest order key placed at `since` could have: keys are milliseconds shifted past a
-    counter and a generator byte (actors.partition.OrderSeqs), so a window of orders is a key range."""
+    counter and a generator byte (inventory.partition.OrderSeqs), so a window of orders is a key range."""
     return int((since - SLACK) * 1000) << 20
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from actors.model import OPEN, Changes, Line, OrderPart
+from inventory.model import OPEN, Changes, Line, OrderPart
 from store.lines import decode_allocations, encode_allocations
 from store.schema import inventory, ledger, order_lines, orders, processed_commands
 

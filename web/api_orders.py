@@ -7,8 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from actors.allocation import order_status
-from actors.commands import Failure
+from inventory.allocation import order_status
+from inventory.commands import Failure
 from service.runtime import Runtime
 from store import queries
 from store.queries import StoredOrder

@@ -7,7 +7,7 @@ import uuid
 from starlette.requests import Request
 from starlette.routing import Route
 
-from actors.commands import ADJUST_REASONS, Adjust, Failure, Receive, StockCommand, Transfer, VariantStock
+from inventory.commands import ADJUST_REASONS, Adjust, Failure, Receive, StockCommand, Transfer, VariantStock
 from service.runtime import Runtime
 from store import queries
 from store.check import check_ledger

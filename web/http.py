@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from actors.allocation import order_status
-from actors.commands import Failure
-from actors.desk import OrderOutcome
+from inventory.allocation import order_status
+from inventory.commands import Failure
+from inventory.desk import OrderOutcome
 from service.runtime import Runtime
 from service.views import stock_view
 from store.catalog import Catalog

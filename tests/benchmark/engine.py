@@ -1,6 +1,6 @@
 """Engine-level figure: reserved order lines per second straight into the stock shards, no HTTP.
 
-What is measured: `PlaceOrder` commands, built as `actors.desk.StockDesk` builds them, sent in batches
+What is measured: `PlaceOrder` commands, built as `inventory.desk.StockDesk` builds them, sent in batches
 of `BATCH` per call straight to `StockShard.apply` (each shard gets only orders for variants it owns),
 `IN_FLIGHT` calls in flight per shard, one shard per CPU, all shards group-committing into one SQLite
 file in WAL mode with synchronous=FULL. A line counts once its call has answered (so after its commit)
@@ -37,9 +37,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from actors.commands import LineRequest, OrderPartState, PlaceOrder
-from actors.desk import order_id_for
 from actors.router import PROTOCOL
+from inventory.commands import LineRequest, OrderPartState, PlaceOrder
+from inventory.desk import order_id_for
 
 WARMUP_S = 1.0
 DURATION_S = 5.0
@@ -293,9 +293,9 @@ async def _verify(url: str, database: Path, acknowledged: int, failed: int) -> d
 async def _measure(directory: Path) -> dict[str, Any]:
     import ray
 
-    from actors.commands import Receive, VariantStock
-    from actors.partition import shard_of
     from actors.shard import shard_actor_class
+    from inventory.commands import Receive, VariantStock
+    from inventory.partition import shard_of
 
     url = f"sqlite+aiosqlite:///{directory / 'engine.db'}"
     location_id, variant_ids = await _setup(url)

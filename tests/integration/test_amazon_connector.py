@@ -26,8 +26,8 @@ from connectors.base import (
     RateLimited,
 )
 from connectors.limits import RateLimiter, RateSpec
-from connectors.simulators.amazon import AmazonSimulator
-from connectors.simulators.base import SimConfig
+from simulators.amazon import AmazonSimulator
+from simulators.base import SimConfig
 
 SKUS = [f"SHEET-{n:03d}" for n in range(45)]
 

@@ -17,8 +17,8 @@ from aiohttp import web
 from connectors.base import AuthExpired, Listing, OrderEventKind, PartnerError, PartnerSpec, RateLimited
 from connectors.etsy import EtsyConnector
 from connectors.etsy_format import sign_webhook
-from connectors.simulators.base import SimConfig, bound_port
-from connectors.simulators.etsy import EtsySimulator
+from simulators.base import SimConfig, bound_port
+from simulators.etsy import EtsySimulator
 
 SKUS = [f"SHEET-{size}-{color}" for size in ("T", "F", "Q", "K") for color in ("WHT", "GRY", "SAG", "NVY", "IVR")]
 

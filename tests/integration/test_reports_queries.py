@@ -84,7 +84,7 @@ async def build_shop(url: str) -> Shop:
     async with engine.begin() as conn:
         seqs = {}
         for n, (order_id, (channel, at)) in enumerate(placed.items()):
-            seqs[order_id] = int(at * 1000) << 20 | n  # as actors.partition.OrderSeqs makes them
+            seqs[order_id] = int(at * 1000) << 20 | n  # as inventory.partition.OrderSeqs makes them
             await conn.execute(insert(orders).values(seq=seqs[order_id], id=order_id, channel=channel,
                                                      external_id=order_id, policy="backorder", locations="",
                                                      placed_at=at))

@@ -24,8 +24,8 @@ from connectors.base import (
 from connectors.limits import RateLimiter, RateSpec
 from connectors.shopify import ShopifyConnector
 from connectors.shopify_format import SET_QUANTITIES, OrdersCursor, gid, sign
-from connectors.simulators.base import SimConfig, bound_port
-from connectors.simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
+from simulators.base import SimConfig, bound_port
+from simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
 
 SKUS = [f"SHEET-{i:03d}" for i in range(12)]
 

@@ -23,10 +23,10 @@ from connectors.base import (
     PartnerSpec,
     RateLimited,
 )
-from connectors.simulators.base import SimConfig, bound_port
-from connectors.simulators.square import SquareSimulator
 from connectors.square import SquareConnector
 from connectors.square_format import SIGNATURE_HEADER, SQUARE_VERSION, PollCursor, physical_counts
+from simulators.base import SimConfig, bound_port
+from simulators.square import SquareSimulator
 
 SKUS = [f"SHEET-{i}" for i in range(5)]
 

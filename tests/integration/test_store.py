@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from actors.commands import (
+from actors.shard import ShardCore
+from inventory.commands import (
     CancelOrder,
     Command,
     FulfilOrder,
@@ -20,8 +21,7 @@ from actors.commands import (
     Transfer,
     VariantStock,
 )
-from actors.desk import order_id_for
-from actors.shard import ShardCore
+from inventory.desk import order_id_for
 from store.check import check_ledger
 from store.engine import make_engine
 from store.schema import ledger, order_lines

@@ -15,9 +15,9 @@ import pytest_asyncio
 from connectors import x12
 from connectors.base import AuthExpired, Listing, OrderEventKind, PartnerError, PartnerRejected, PartnerSpec
 from connectors.limits import RateLimiter
-from connectors.simulators.base import SimConfig
-from connectors.simulators.wholesale import WholesaleSimulator
 from connectors.wholesale import WholesaleConnector
+from simulators.base import SimConfig
+from simulators.wholesale import WholesaleSimulator
 
 SKUS = ["SHEET-Q-WHT", "SHEET-K-GRY", "PILLOW-STD"]
 INTERVAL = 0.5   # the distributor's 846 pace, shortened for the tests

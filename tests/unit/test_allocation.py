@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.allocation import allocate, order_status
-from actors.commands import LineState
+from inventory.allocation import allocate, order_status
+from inventory.commands import LineState
 
 
 def test_a_quantity_is_taken_from_the_first_location_when_it_has_enough() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from actors.allocation import order_status
-from actors.book import StockBook
-from actors.commands import (
+from inventory.allocation import order_status
+from inventory.book import StockBook
+from inventory.commands import (
     AbortOrder,
     Adjust,
     CancelOrder,
@@ -28,7 +28,7 @@ from actors.commands import (
     Transfer,
     VariantStock,
 )
-from actors.model import OPEN, Changes
+from inventory.model import OPEN, Changes
 
 SHEET, PILLOW = 11, 12
 EAST, WEST, SOHO = 1, 2, 3

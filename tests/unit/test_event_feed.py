@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from actors.commands import VariantStock
-from actors.events import Event
+from inventory.commands import VariantStock
+from inventory.event_log import Event
 from service.events import Dropped, EventFeed
 
 

@@ -3,7 +3,7 @@ event it saw, or is told to reset (re-read the store) when those events are gone
 
 from __future__ import annotations
 
-from actors.events import Event, EventLog, Listening
+from inventory.event_log import Event, EventLog, Listening
 
 
 def filled(count: int, capacity: int = 50_000, first_seq: int = 0) -> EventLog:

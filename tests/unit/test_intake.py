@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from actors.commands import Failure, LineState, Policy
-from actors.desk import Channel, OrderOutcome, order_id_for
-from actors.model import CANCELLED, FULFILLED, OPEN, REJECTED
 from connectors.base import OrderEvent, OrderEventKind, OrderLine
-from service.intake import OrderIntake
+from inventory.commands import Failure, LineState, Policy
+from inventory.desk import Channel, OrderOutcome, order_id_for
+from inventory.model import CANCELLED, FULFILLED, OPEN, REJECTED
+from sync.intake import OrderIntake
 
 SKUS = {"SHEET-Q-WHITE": 1, "SHEET-K-GREY": 2, "DUVET-Q": 3}
 HERE = 7  # the one location of the fake

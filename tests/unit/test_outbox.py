@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.outbox import Outbox
+from sync.outbox import Outbox
 from tests.unit.fake_clock import Clock
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from connectors.resilience import Backoff, CircuitBreaker
+from sync.resilience import Backoff, CircuitBreaker
 from tests.unit.fake_clock import Clock
 
 # -- backoff ----------------------------------------------------------------------------------------

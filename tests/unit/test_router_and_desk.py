@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from actors.allocation import order_status
-from actors.book import StockBook
-from actors.codec import result_from_json, result_to_json
-from actors.commands import (
+from actors.router import Send, ShardRouter, ShardUnavailable
+from inventory.allocation import order_status
+from inventory.book import StockBook
+from inventory.codec import result_from_json, result_to_json
+from inventory.commands import (
     AbortOrder,
     Adjust,
     Command,
@@ -24,10 +25,9 @@ from actors.commands import (
     Result,
     VariantStock,
 )
-from actors.desk import Channel, OrderOutcome, StockDesk, order_id_for
-from actors.model import Changes, LedgerEntry
-from actors.partition import OrderSeqs, shard_of
-from actors.router import Send, ShardRouter, ShardUnavailable
+from inventory.desk import Channel, OrderOutcome, StockDesk, order_id_for
+from inventory.model import Changes, LedgerEntry
+from inventory.partition import OrderSeqs, shard_of
 
 # -- partition and codec -------------------------------------------------------------------------
 

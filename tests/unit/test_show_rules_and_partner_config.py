@@ -8,9 +8,9 @@ from textwrap import dedent
 
 import pytest
 
-from connectors.rules import ShowRule, available_in
 from service.config import ConfigError, SimulatorSettings, load_settings
-from service.partner_config import KINDS, PartnerConfig, PartnerConfigError, partners
+from sync.config import KINDS, PartnerConfig, PartnerConfigError, partners
+from sync.rules import ShowRule, available_in
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config.yaml"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from actors.commands import Adjust, Failure, Result
 from actors.router import ShardUnavailable
+from inventory.commands import Adjust, Failure, Result
 from service.runtime import Runtime
 from store import audit
 from store.catalog import Conflict, NewVariant

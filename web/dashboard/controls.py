@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actors.commands import ADJUST_REASONS, StockCommand
+from inventory.commands import ADJUST_REASONS, StockCommand
 from service.runtime import Runtime
 from store import queries
 from store.stock_grid import stock_rows

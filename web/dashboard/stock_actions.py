@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.commands import ADJUST_REASONS, Adjust, Failure, Receive, StockCommand, Transfer, VariantStock
+from inventory.commands import ADJUST_REASONS, Adjust, Failure, Receive, StockCommand, Transfer, VariantStock
 from service.runtime import Runtime
 from service.views import stock_view
 from store import audit, queries

@@ -37,9 +37,9 @@ import asyncssh
 from aiohttp import web
 
 from connectors import x12
-from connectors.simulators.base import SimConfig, SimOrder, Simulator
-from connectors.simulators.wholesale_sftp import listen
 from connectors.wholesale_files import DEFAULT_FOLDERS, is_temporary
+from simulators.base import SimConfig, SimOrder, Simulator
+from simulators.wholesale_sftp import listen
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from actors.allocation import order_status
-from actors.commands import Failure
-from actors.desk import Channel, OrderOutcome, StockDesk, order_id_for
 from connectors.base import OrderEvent, OrderEventKind
+from inventory.allocation import order_status
+from inventory.commands import Failure
+from inventory.desk import Channel, OrderOutcome, StockDesk, order_id_for
 from store.catalog import Catalog
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from actors.commands import Failure, VariantStock
+from inventory.commands import Failure, VariantStock
 
 
 def result_to_json(result: Failure | VariantStock) -> str:

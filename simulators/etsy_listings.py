@@ -14,7 +14,7 @@ from aiohttp import web
 from connectors.etsy_format import put_body_error
 
 if TYPE_CHECKING:
-    from connectors.simulators.etsy import EtsySimulator
+    from simulators.etsy import EtsySimulator
 
 SIZE, COLOR = 100, 200
 

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from connectors.simulators.base import SimConfig, SimOrder, Simulator
 from connectors.square_format import (
     ASSUMED_LIMIT,
     MAX_CHANGES,
@@ -38,6 +37,7 @@ from connectors.square_format import (
     square_error,
     square_id,
 )
+from simulators.base import SimConfig, SimOrder, Simulator
 
 
 class SquareSimulator(Simulator):

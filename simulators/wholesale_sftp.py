@@ -17,7 +17,7 @@ import asyncssh
 from asyncssh.connection import SSHConnection
 
 if TYPE_CHECKING:
-    from connectors.simulators.wholesale import WholesaleSimulator
+    from simulators.wholesale import WholesaleSimulator
 
 
 async def listen(sim: WholesaleSimulator, host: str, port: int,

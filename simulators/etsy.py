@@ -27,8 +27,8 @@ from aiohttp import web
 
 from connectors.etsy_format import sign_webhook
 from connectors.limits import RateSpec
-from connectors.simulators.base import SimConfig, SimOrder, Simulator
-from connectors.simulators.etsy_listings import ListingsApi, json_object, limit_offset, money
+from simulators.base import SimConfig, SimOrder, Simulator
+from simulators.etsy_listings import ListingsApi, json_object, limit_offset, money
 
 API = "/v3/application"
 TOKEN_PATH = "/v3/public/oauth/token"

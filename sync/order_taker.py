@@ -14,7 +14,7 @@ from connectors.base import OrderEvent
 from store import listings as store
 
 if TYPE_CHECKING:
-    from service.partner_sync import PartnerSync
+    from sync.partner_sync import PartnerSync
 
 log = logging.getLogger(__name__)
 

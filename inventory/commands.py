@@ -69,7 +69,7 @@ class PlaceOrder(NamedTuple):
     placed_at: float
     signature: str = ""  # of the whole order's lines: the same external id for other lines is refused
     actor: str | None = None
-    seq: int = 0  # the order's storage key, rising with time (see actors.partition.new_order_seq)
+    seq: int = 0  # the order's storage key, rising with time (see inventory.partition.new_order_seq)
 
 
 class FulfilOrder(NamedTuple):

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from connectors import amazon_format as fmt
-from connectors.simulators.amazon_listings import issue
+from simulators.amazon_listings import issue
 
 if TYPE_CHECKING:
-    from connectors.simulators.amazon import AmazonSimulator
+    from simulators.amazon import AmazonSimulator
 
 
 class FeedsApi:

@@ -7,9 +7,9 @@ Invariant kept here and by the store's CHECK constraints: 0 <= reserved <= on_ha
 
 from __future__ import annotations
 
-from actors.allocation import allocate
-from actors.backorders import Backorders
-from actors.commands import (
+from inventory.allocation import allocate
+from inventory.backorders import Backorders
+from inventory.commands import (
     AbortOrder,
     Adjust,
     CancelOrder,
@@ -23,7 +23,7 @@ from actors.commands import (
     Transfer,
     VariantStock,
 )
-from actors.model import (
+from inventory.model import (
     CANCELLED,
     FULFILLED,
     OPEN,
@@ -34,7 +34,7 @@ from actors.model import (
     Line,
     OrderPart,
 )
-from actors.partition import OrderSeqs
+from inventory.partition import OrderSeqs
 
 
 class StockBook:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from actors.commands import LineState, OrderPartState, Policy
+from inventory.commands import LineState, OrderPartState, Policy
 
 OPEN, FULFILLED, CANCELLED, REJECTED = "open", "fulfilled", "cancelled", "rejected"
 

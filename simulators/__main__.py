@@ -1,4 +1,4 @@
-"""`python -m connectors.simulators PLAN.json`: start the partner simulators a plan names (the demo's
+"""`python -m simulators PLAN.json`: start the partner simulators a plan names (the demo's
 runtime writes the plan), write where each listens to the plan's `ports_file`, and run until SIGTERM."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from connectors.registry import simulator_class
-from connectors.simulators.base import SimConfig, Simulator
+from simulators.base import SimConfig, Simulator
+from simulators.registry import simulator_class
 
 
 async def serve(plan: dict[str, Any]) -> None:

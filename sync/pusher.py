@@ -11,11 +11,11 @@ import time
 from typing import TYPE_CHECKING
 
 from connectors.base import Listing
-from connectors.outbox import Entry
 from store import listings as store
+from sync.outbox import Entry
 
 if TYPE_CHECKING:
-    from service.partner_sync import PartnerSync
+    from sync.partner_sync import PartnerSync
 
 FAILED_ITEM_RETRY = 30.0  # a listing the partner refused waits this long
 

@@ -16,7 +16,7 @@ HUB_NAME = "threadcount-hub"
 class Event(NamedTuple):
     seq: int
     topic: str   # "stock", "alert", "order", "partner", ...
-    data: Any    # stock: actors.commands.VariantStock; others: dict
+    data: Any    # stock: inventory.commands.VariantStock; others: dict
 
 
 class Listening(NamedTuple):

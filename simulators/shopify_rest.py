@@ -23,7 +23,7 @@ from connectors.shopify_format import (
 )
 
 if TYPE_CHECKING:
-    from connectors.simulators.shopify import ShopifySimulator
+    from simulators.shopify import ShopifySimulator
 
 Rows = Callable[[Mapping[str, str]], list[dict[str, Any]]]
 SHOP_UTC_OFFSET = -300   # the shop's time zone (New York, winter): Shopify stamps orders in it

@@ -19,7 +19,7 @@ from aiohttp import web
 from connectors import amazon_format as fmt
 
 if TYPE_CHECKING:
-    from connectors.simulators.amazon import AmazonSimulator
+    from simulators.amazon import AmazonSimulator
 
 
 class ListingsApi:

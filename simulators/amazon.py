@@ -28,10 +28,10 @@ from aiohttp import web
 
 from connectors import amazon_format as fmt
 from connectors.base import OrderLine
-from connectors.simulators.amazon_feeds import FeedsApi
-from connectors.simulators.amazon_listings import ListingsApi, asin, int_or, pack_token, unpack_token
-from connectors.simulators.amazon_queue import NotificationQueue, QueueApi
-from connectors.simulators.base import SimConfig, SimOrder, Simulator
+from simulators.amazon_feeds import FeedsApi
+from simulators.amazon_listings import ListingsApi, asin, int_or, pack_token, unpack_token
+from simulators.amazon_queue import NotificationQueue, QueueApi
+from simulators.base import SimConfig, SimOrder, Simulator
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 _EXPIRED = "The access token you provided has expired."

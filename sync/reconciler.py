@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from store import listings as store
 
 if TYPE_CHECKING:
-    from service.partner_sync import PartnerSync
+    from sync.partner_sync import PartnerSync
 
 READ_BATCH = 100
 

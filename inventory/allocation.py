@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from actors.commands import LineState
-from actors.model import CANCELLED, FULFILLED, OPEN, REJECTED
+from inventory.commands import LineState
+from inventory.model import CANCELLED, FULFILLED, OPEN, REJECTED
 
 
 def allocate(available: Iterable[tuple[int, int]], quantity: int) -> tuple[dict[int, int], int]:

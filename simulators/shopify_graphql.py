@@ -20,10 +20,10 @@ from connectors.shopify_format import (
     gid,
     set_cost,
 )
-from connectors.simulators.shopify_rest import errors_response
+from simulators.shopify_rest import errors_response
 
 if TYPE_CHECKING:
-    from connectors.simulators.shopify import ShopifySimulator
+    from simulators.shopify import ShopifySimulator
 
 THROTTLED = {"message": "Throttled", "extensions": {"code": "THROTTLED"}}
 REMEMBERED_KEYS = 10_000

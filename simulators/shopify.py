@@ -29,9 +29,9 @@ from aiohttp import web
 
 from connectors.limits import RateSpec
 from connectors.shopify_format import API_VERSION, format_time, gid, sign
-from connectors.simulators.base import SimConfig, SimOrder, Simulator
-from connectors.simulators.shopify_graphql import GraphqlApi
-from connectors.simulators.shopify_rest import SHOP_UTC_OFFSET, RestApi, errors_response
+from simulators.base import SimConfig, SimOrder, Simulator
+from simulators.shopify_graphql import GraphqlApi
+from simulators.shopify_rest import SHOP_UTC_OFFSET, RestApi, errors_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REST_LIMIT = RateSpec(2.0, 40.0)

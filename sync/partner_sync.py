@@ -20,8 +20,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from actors.commands import VariantStock
-from actors.desk import Channel
 from connectors.base import (
     AuthExpired,
     Connector,
@@ -29,14 +27,16 @@ from connectors.base import (
     PartnerError,
     RateLimited,
 )
-from connectors.outbox import Entry, Outbox
-from connectors.resilience import Backoff, CircuitBreaker
-from connectors.rules import ShowRule, available_in
-from service import partner_orders, partner_push
-from service.intake import OrderIntake
-from service.partner_config import PartnerConfig
+from inventory.commands import VariantStock
+from inventory.desk import Channel
 from store import listings as store
 from store.catalog import Catalog
+from sync import order_taker, pusher
+from sync.config import PartnerConfig
+from sync.intake import OrderIntake
+from sync.outbox import Entry, Outbox
+from sync.resilience import Backoff, CircuitBreaker
+from sync.rules import ShowRule, available_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -205,13 +205,13 @@ class PartnerSync:
                 await self._pause()
 
     async def poll_once(self) -> int:
-        return await partner_orders.poll_once(self)
+        return await order_taker.poll_once(self)
 
     async def take_events(self, events: list[OrderEvent], also_seen: tuple[str, ...] = ()) -> int:
-        return await partner_orders.take_events(self, events, also_seen)
+        return await order_taker.take_events(self, events, also_seen)
 
     async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        return await partner_orders.take_webhook(self, headers, body)
+        return await order_taker.take_webhook(self, headers, body)
 
     async def save_state(self) -> None:
         self._saved_credentials = dict(self.connector.spec.credentials)
@@ -223,10 +223,10 @@ class PartnerSync:
             await self.save_state()
 
     async def _push_forever(self) -> None:
-        await partner_push.push_forever(self)
+        await pusher.push_forever(self)
 
     async def push(self, batch: list[Entry]) -> None:
-        await partner_push.push(self, batch)
+        await pusher.push(self, batch)
 
     async def pause(self) -> None:
         await self._pause()
@@ -259,7 +259,7 @@ class PartnerSync:
 
     async def reconcile(self) -> dict[str, int]:
         """Read what the partner shows; where it differs from what we told it, push again."""
-        from service.partner_checks import reconcile
+        from sync.reconciler import reconcile
 
         return await reconcile(self)
 
@@ -271,6 +271,6 @@ class PartnerSync:
         self.wake.set()
 
     def status(self) -> dict[str, Any]:
-        from service.partner_checks import status
+        from sync.reconciler import status
 
         return status(self)

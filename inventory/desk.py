@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from actors.commands import (
+from actors.router import ShardRouter
+from inventory.commands import (
     AbortOrder,
     CancelOrder,
     Command,
@@ -27,9 +28,8 @@ from actors.commands import (
     Result,
     StockCommand,
 )
-from actors.model import OPEN, REJECTED
-from actors.partition import OrderSeqs, shard_of
-from actors.router import ShardRouter
+from inventory.model import OPEN, REJECTED
+from inventory.partition import OrderSeqs, shard_of
 
 
 @dataclass(frozen=True, slots=True)
