@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -16,6 +18,38 @@ import pytest_asyncio
 from store.migrate import upgrade
 
 PG_HOST = os.environ.get("THREADCOUNT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test is marked with its tier (its folder), and every test that needs PostgreSQL (a
+    `postgres` parameter or an explicit mark) with `postgres`. Without a reachable server those skip,
+    saying why, except under CI (`CI` or `THREADCOUNT_REQUIRE_PG` set), where CI starts the server and
+    a missing one must fail rather than pass quietly."""
+    skip_pg = None if _postgres_required() or _postgres_reachable() else pytest.mark.skip(
+        reason=f"PostgreSQL is not reachable at {PG_HOST} (start it, or point THREADCOUNT_TEST_PG at one)")
+    for item in items:
+        tier = Path(str(item.path)).relative_to(Path(__file__).parent).parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgres" in callspec.params.values():
+            item.add_marker(pytest.mark.postgres)
+        if skip_pg is not None and item.get_closest_marker("postgres") is not None:
+            item.add_marker(skip_pg)
+
+
+def _postgres_required() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("THREADCOUNT_REQUIRE_PG"))
+
+
+def _postgres_reachable() -> bool:
+    address = urlsplit(PG_HOST)
+    try:
+        socket.create_connection((address.hostname or "127.0.0.1", address.port or 5432), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")

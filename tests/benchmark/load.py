@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.benchmark.procs import REPO_ROOT
+from tests.harness.procs import REPO_ROOT
 
 TOKEN_ENV = "THREADCOUNT_BENCH_TOKEN"
 REQUEST_TIMEOUT = 30.0

@@ -14,7 +14,7 @@ from typing import Any
 from tests.benchmark import baseline
 from tests.benchmark.catalog import create_catalog
 from tests.benchmark.load import LoadPlan, run_load
-from tests.benchmark.procs import REPO_ROOT, RssSampler, ServerError, ServerProcess, free_ports
+from tests.harness.procs import REPO_ROOT, RssSampler, ServerError, ServerProcess, free_ports
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0

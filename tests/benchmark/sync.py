@@ -27,17 +27,23 @@ from typing import Any
 import aiohttp
 import httpx
 
-from service.config import ChannelRule, load_settings
-from tests.benchmark.procs import REPO_ROOT, ServerError, ServerProcess, free_ports
+from service.config import load_settings
 from tests.benchmark.scenarios import READY_TIMEOUT, _say, _stop, threadcount_env
+from tests.benchmark.sync_watch import (
+    COUNTERS,
+    PARTNERS,
+    Checker,
+    SimWatch,
+    desired_quantities,
+    partner_figures,
+    sim_stats,
+)
+from tests.harness.procs import REPO_ROOT, ServerError, ServerProcess, free_ports
 
-PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale")
 LISTED_TIMEOUT = 60.0        # ready -> every partner listed with its simulator
 CONVERGE_TIMEOUT = 180.0     # waits for every simulator to show what it should
-STABLE_FOR = 1.0             # converged means: still matching this long after it first matched
 PROPAGATION_ORDERS = 60
 ORDER_GAP = 0.4  # seconds between orders: about 2.4 changes/s, within every partner's published rate
-SIM_POLL_EVERY = 0.01        # seconds between reads of a simulator's listings
 DESIRED_AFTER = 0.5          # read the new desired quantities this long after the order's 201
 PROPAGATION_TIMEOUT = 15.0   # an order's change not shown by then counts as missed
 BURST_CLIENTS = 32
@@ -46,9 +52,7 @@ BURST_SECONDS = 5.0
 # Units received at WH-EAST per hot SKU before the burst: the demo's ~190 would sell out in about 2 s.
 # With them every quantity shown stays under Etsy's ceiling of 999 (the connector clamps to it).
 BURST_RESTOCK = 800
-STATUS_REFRESH = 2.5         # the service refreshes partner status every 2 s
 CONNECT_RETRIES = 3
-COUNTERS = ("desired_changes", "listings_pushed", "pushes", "pushes_saved_by_coalescing", "rate_limited")
 
 
 def run_sync(result: dict[str, Any]) -> None:
@@ -102,9 +106,9 @@ async def _scenario(base: str, token: str, env: dict[str, str], server: ServerPr
             await _burst(base, headers, api, check, desired, burst)
         finally:  # whatever happened above, the simulators' verdict on rate limits
             with contextlib.suppress(Exception):
-                result["rate_limited"] = {p: (await _sim_stats(plain, sims[p])).get("rate_limited", 0)
+                result["rate_limited"] = {p: (await sim_stats(plain, sims[p])).get("rate_limited", 0)
                                           for p in PARTNERS}
-                status = await _status(api)
+                status = await partner_figures(api)
                 result["connector_rate_limited"] = {p: status[p].get("rate_limited", 0) for p in PARTNERS}
                 result["service_lag_s"] = {p: {"p50": status[p].get("lag_p50_s"),
                                                "p99": status[p].get("lag_p99_s")} for p in PARTNERS}
@@ -133,160 +137,6 @@ async def _partners(api: httpx.AsyncClient, server: ServerProcess) -> dict[str, 
             raise TimeoutError(f"not every partner was listed with a simulator within {LISTED_TIMEOUT:g} s: "
                                f"{found}")
         await asyncio.sleep(0.25)
-
-
-async def _status(api: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
-    rows = (await api.get("/api/v1/partners")).raise_for_status().json()
-    return {row["id"]: row.get("sync") or {} for row in rows}
-
-
-async def _listings(api: httpx.AsyncClient, partner: str, sku: str | None = None) -> dict[str, int]:
-    params = {"sku": sku} if sku else None
-    rows = (await api.get(f"/api/v1/partners/{partner}/listings", params=params)).raise_for_status().json()
-    return {row["sku"]: row["desired"] for row in rows}
-
-
-async def _shown(http: httpx.AsyncClient, sim: str) -> dict[str, int]:
-    return dict((await http.get(f"{sim}/_sim/listings")).raise_for_status().json())
-
-
-async def _sim_stats(http: httpx.AsyncClient, sim: str) -> dict[str, Any]:
-    return dict((await http.get(f"{sim}/_sim/stats")).raise_for_status().json())
-
-
-class Checker:
-    """Whether every simulator shows what it should. A failed connection is counted and tried again at
-    the next round (the deadline still holds): one blip must not cost the figures."""
-
-    def __init__(self, api: httpx.AsyncClient, plain: httpx.AsyncClient, sims: dict[str, str],
-                 server: ServerProcess, channels: dict[str, ChannelRule]) -> None:
-        self.api, self.plain, self.sims, self.server = api, plain, sims, server
-        self.channels = channels
-        self.transport_errors = 0
-
-    async def against_store(self) -> tuple[dict[str, list[str]], dict[str, dict[str, int]]]:
-        """Every listing: what the simulator shows against the desired quantity the service stored."""
-        async def one(partner: str) -> tuple[list[str], dict[str, int]]:
-            want, have = await asyncio.gather(_listings(self.api, partner),
-                                              _shown(self.plain, self.sims[partner]))
-            wrong = [f"{sku} shows {have.get(sku)} not {q}" for sku, q in want.items() if have.get(sku) != q]
-            return (wrong if want else ["no listings yet"]), want
-
-        checked = await asyncio.gather(*(one(p) for p in PARTNERS))
-        return ({p: wrong for p, (wrong, _) in zip(PARTNERS, checked, strict=True) if wrong},
-                {p: want for p, (_, want) in zip(PARTNERS, checked, strict=True)})
-
-    async def against_stock(self, skus: list[str]) -> tuple[dict[str, list[str]], dict[str, dict[str, int]]]:
-        """The given SKUs: what each simulator shows against what their stock says it should show
-        (the channel's locations and show rule from config.yaml), read from the stock itself."""
-        stocks = await asyncio.gather(*(self.api.get(f"/api/v1/variants/{sku}/stock") for sku in skus))
-        shown = await asyncio.gather(*(_shown(self.plain, self.sims[p]) for p in PARTNERS))
-        expected: dict[str, dict[str, int]] = {p: {} for p in PARTNERS}
-        for sku, answer in zip(skus, stocks, strict=True):
-            rows = answer.raise_for_status().json()["locations"]
-            levels = {row["location"]: int(row["available"]) for row in rows}
-            for p in PARTNERS:
-                rule = self.channels.get(p) or ChannelRule()
-                pool = levels if rule.locations is None else {k: levels.get(k, 0) for k in rule.locations}
-                expected[p][sku] = rule.show.shown(sum(pool.values()))
-        wrong = {p: [f"{sku} shows {have.get(sku)} not {q}"
-                     for sku, q in expected[p].items() if have.get(sku) != q]
-                 for p, have in zip(PARTNERS, shown, strict=True)}
-        return {p: w for p, w in wrong.items() if w}, expected
-
-    async def converged(self, deadline: float, every: float, skus: list[str] | None = None,
-                        ) -> tuple[float, dict[str, dict[str, int]]]:
-        """When every simulator first showed what it should (and still did STABLE_FOR later), and what
-        that was. Against the stored desired quantities, or with ``skus`` against their stock."""
-        first_match: float | None = None
-        wrong: dict[str, list[str]] = {}
-        while True:
-            self.server.check_alive()
-            try:
-                wrong, expected = await (self.against_stock(skus) if skus else self.against_store())
-            except httpx.TransportError as exc:
-                self.transport_errors += 1
-                _say(f"threadcount-sync: a check got no answer ({type(exc).__name__}: {exc!r}); trying again")
-                wrong, first_match = {"(no answer)": [repr(exc)]}, None
-            else:
-                now = time.monotonic()
-                if wrong:
-                    first_match = None
-                else:
-                    first_match = first_match or now
-                    if now - first_match >= STABLE_FOR:
-                        return first_match, expected
-            if time.monotonic() > deadline:
-                sample = {p: (len(w), w[:3]) for p, w in wrong.items()}
-                raise TimeoutError(f"simulators not converged; per partner (wrong, samples): {sample}")
-            await asyncio.sleep(every)
-
-    async def settled_counters(self, timeout: float = 60.0) -> dict[str, dict[str, int]]:
-        """The partners' sync counters once nothing is pending and they held still across a refresh."""
-        deadline = time.monotonic() + timeout
-        held: tuple[float, dict[str, dict[str, int]]] | None = None
-        while True:
-            status = await _status(self.api)
-            now = time.monotonic()
-            counters = {p: {k: int(status.get(p, {}).get(k) or 0) for k in COUNTERS} for p in PARTNERS}
-            pending = sum(int(status.get(p, {}).get("pending") or 0) for p in PARTNERS)
-            if pending or held is None or held[1] != counters:
-                held = (now, counters)
-            elif now - held[0] >= STATUS_REFRESH:
-                return counters
-            if now > deadline:
-                raise TimeoutError(f"partner counters did not settle within {timeout:g} s: {status}")
-            await asyncio.sleep(0.5)
-
-
-# --- propagation ----------------------------------------------------------------------------------
-
-
-class SimWatch:
-    """Reads one simulator's listings every SIM_POLL_EVERY seconds and notes, for each watched SKU,
-    when each quantity was first seen (perf_counter when the answer arrived)."""
-
-    def __init__(self, http: httpx.AsyncClient, sim: str) -> None:
-        self._http, self._url = http, f"{sim}/_sim/listings"
-        self.seen: dict[str, dict[int, float]] = {}
-        self._tick = asyncio.Event()
-        self.reads = 0
-        self.errors = 0
-
-    async def run(self) -> None:
-        while True:
-            try:
-                answer = await self._http.get(self._url)
-                arrived = time.perf_counter()
-                shown = answer.raise_for_status().json()
-            except (httpx.HTTPError, ValueError):
-                self.errors += 1
-            else:
-                self.reads += 1
-                for sku, seen in self.seen.items():
-                    quantity = shown.get(sku)
-                    if quantity is not None:
-                        seen.setdefault(int(quantity), arrived)
-            tick, self._tick = self._tick, asyncio.Event()
-            tick.set()
-            await asyncio.sleep(SIM_POLL_EVERY)
-
-    def watch(self, sku: str) -> None:
-        self.seen[sku] = {}
-
-    def forget(self, sku: str) -> None:
-        self.seen.pop(sku, None)
-
-    async def shown_at(self, sku: str, quantity: int, deadline: float) -> float | None:
-        while quantity not in self.seen[sku]:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return None
-            try:
-                await asyncio.wait_for(self._tick.wait(), left)
-            except TimeoutError:
-                return None
-        return self.seen[sku][quantity]
 
 
 async def _propagation(api: httpx.AsyncClient, plain: httpx.AsyncClient, sims: dict[str, str],
@@ -352,7 +202,7 @@ async def _measure(api: httpx.AsyncClient, watches: dict[str, SimWatch], sku: st
         changed: dict[str, int] = {}
         listed = list(before)
         for _ in range(10):  # the order changes at least one partner's quantity: wait for it to be known
-            after = await asyncio.gather(*(_listings(api, p, sku) for p in listed))
+            after = await asyncio.gather(*(desired_quantities(api, p, sku) for p in listed))
             changed = {p: rows[sku] for p, rows in zip(listed, after, strict=True)
                        if sku in rows and rows[sku] != before[p]}
             if changed:
@@ -435,7 +285,7 @@ async def _burst(base: str, headers: dict[str, str], api: httpx.AsyncClient, che
     # are what the service reports, not what is true (see stale_desired).
     converged_at, expected = await check.converged(ended + CONVERGE_TIMEOUT, every=0.05, skus=hot)
     result["end_to_converged_s"] = round(converged_at - ended, 2)
-    stored = await asyncio.gather(*(_listings(api, p) for p in PARTNERS))
+    stored = await asyncio.gather(*(desired_quantities(api, p) for p in PARTNERS))
     result["stale_desired"] = [
         f"{p} {sku}: listings say desired {rows.get(sku)}, the stock says {quantity}"
         for p, rows in zip(PARTNERS, stored, strict=True) for sku, quantity in expected[p].items()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.benchmark.procs import ServerProcess, free_ports
+from tests.harness.procs import ServerProcess, free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import REPO, Service, start_service
 
@@ -127,6 +128,7 @@ def test_the_check_command_proves_the_ledger_on_a_stopped_store(tmp_path: Path) 
     assert "OK" in done.stdout
 
 
+@pytest.mark.postgres
 async def test_the_service_runs_on_postgresql_given_by_url(tmp_path: Path) -> None:
     from tests.conftest import postgres_database
 
@@ -148,7 +150,7 @@ async def test_the_service_runs_on_postgresql_given_by_url(tmp_path: Path) -> No
 
 
 def test_health_answers_503_until_an_order_can_be_taken(tmp_path: Path) -> None:
-    from tests.benchmark.procs import ServerProcess, free_ports
+    from tests.harness.procs import ServerProcess, free_ports
 
     web_port, ingress_port = free_ports(2)
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_")}
