@@ -29,6 +29,7 @@ from store.catalog import Catalog
 from store.engine import make_engine
 from sync.config import PartnerConfig
 from sync.intake import OrderIntake
+from sync.limits import RateLimiter
 from sync.partner_sync import PartnerSync
 from sync.rules import ShowRule
 
@@ -68,9 +69,11 @@ class PartnerConnector:
         await catalog.refresh()
         desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
-        connector = connector_class(config.kind)(spec, self._session)
+        kind = connector_class(config.kind)
+        limiter = RateLimiter.under(kind.rates(spec))
         if _restarted(ray):
-            connector.limiter.drain()  # our last life may have just spent the partner's buckets
+            limiter.drain()  # our last life may have just spent the partner's buckets
+        connector = kind(spec, self._session, limiter)
 
         async def stored_variants(order_id: str) -> list[int] | None:
             found = await queries.order(engine, order_id)
@@ -78,7 +81,8 @@ class PartnerConnector:
 
         alert = self._alert_with(engine)
         intake = OrderIntake(config.id, channel, desk, catalog, stored_variants, alert)
-        sync = PartnerSync(config, connector, channel, show, engine, catalog, intake, self._publish, alert)
+        sync = PartnerSync(config, connector, limiter, channel, show, engine, catalog, intake, self._publish,
+                           alert)
         await sync.start()
         self._listening = asyncio.ensure_future(HubListener(self._on_events, sync.level_pass).run())
         return sync

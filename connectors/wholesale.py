@@ -42,7 +42,6 @@ import asyncssh
 
 from connectors import x12
 from connectors.base import (
-    SAFETY,
     AuthExpired,
     Connector,
     Listing,
@@ -53,7 +52,7 @@ from connectors.base import (
     PartnerSpec,
     PushResult,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import Limiter, RateSpec
 from connectors.wholesale_files import (
     DEFAULT_FOLDERS,
     ack_of,
@@ -73,15 +72,18 @@ DEFAULT_846_INTERVAL = 2.0
 
 class WholesaleConnector(Connector):
     kind = "wholesale"
-    # One 846 every two seconds unless the options say otherwise (see __init__).
+    # One 846 every two seconds unless the options say otherwise (see rates).
     limits: ClassVar[Mapping[str, RateSpec]] = {"upload_846": RateSpec(1 / DEFAULT_846_INTERVAL, 1)}
     max_push_batch = 5000   # one 846 carries the whole batch
     capabilities = ("push", "poll")
     push_operation = "upload_846"
 
-    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+    @classmethod
+    def rates(cls, spec: PartnerSpec) -> Mapping[str, RateSpec]:
         interval = float(spec.options.get("min_846_interval_s", DEFAULT_846_INTERVAL))
-        limiter = limiter or RateLimiter({"upload_846": RateSpec(1 / interval, 1).scaled(SAFETY)})
+        return {"upload_846": RateSpec(1 / interval, 1)}
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         super().__init__(spec, session, limiter)
         options = spec.options
         self.format = str(options.get("format", "x12"))

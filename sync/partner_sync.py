@@ -34,6 +34,7 @@ from store.catalog import Catalog
 from sync import order_taker, pusher
 from sync.config import PartnerConfig
 from sync.intake import OrderIntake
+from sync.limits import RateLimiter
 from sync.outbox import Entry, Outbox
 from sync.resilience import Backoff, CircuitBreaker
 from sync.rules import ShowRule, available_in
@@ -51,9 +52,11 @@ class PartnerDown(Exception):
 
 
 class PartnerSync:
-    def __init__(self, config: PartnerConfig, connector: Connector, channel: Channel, show: ShowRule,
-                 engine: Any, catalog: Catalog, intake: OrderIntake, publish: Publish, alert: Alert):
-        self.config, self.connector, self.channel, self.show = config, connector, channel, show
+    def __init__(self, config: PartnerConfig, connector: Connector, limiter: RateLimiter, channel: Channel,
+                 show: ShowRule, engine: Any, catalog: Catalog, intake: OrderIntake, publish: Publish,
+                 alert: Alert):
+        self.config, self.connector, self.limiter = config, connector, limiter
+        self.channel, self.show = channel, show
         self.engine, self.catalog, self.intake = engine, catalog, intake
         self.publish, self.alert = publish, alert
         self.outbox = Outbox()

@@ -56,7 +56,7 @@ def status(sync: PartnerSync) -> dict[str, Any]:
         "status": _state(sync),
         "last_sync_at": sync.last_sync_at,
         "circuit": sync.breaker.state,
-        "rate_limit_use": sync.connector.limiter.usage(),
+        "rate_limit_use": sync.limiter.usage(),
         "errors_recent": sum(1 for at in sync.errors if at > now - 15 * 60),
         "last_error": sync.last_error,
         "pending": sync.outbox.pending(),

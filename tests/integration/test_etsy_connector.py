@@ -19,6 +19,7 @@ from connectors.etsy import EtsyConnector
 from connectors.etsy_format import sign_webhook
 from simulators.base import SimConfig, bound_port
 from simulators.etsy import EtsySimulator
+from sync.limits import RateLimiter
 
 SKUS = [f"SHEET-{size}-{color}" for size in ("T", "F", "Q", "K") for color in ("WHT", "GRY", "SAG", "NVY", "IVR")]
 
@@ -51,7 +52,8 @@ async def etsy(skus: list[str] = SKUS, start: bool = True, options: dict[str, An
                                   options={"variants_per_listing": 8, **(options or {})}, **config))
     await sim.start(port=0)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-    connector = EtsyConnector(PartnerSpec("etsy", "etsy", sim.base_url, dict(creds)), session)
+    spec = PartnerSpec("etsy", "etsy", sim.base_url, dict(creds))
+    connector = EtsyConnector(spec, session, RateLimiter.under(EtsyConnector.rates(spec)))
     try:
         if start:
             await connector.start()

@@ -21,11 +21,12 @@ from connectors.base import (
     PartnerSpec,
     RateLimited,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import RateSpec
 from connectors.shopify import ShopifyConnector
 from connectors.shopify_format import SET_QUANTITIES, OrdersCursor, gid, sign
 from simulators.base import SimConfig, bound_port
 from simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
+from sync.limits import RateLimiter
 
 SKUS = [f"SHEET-{i:03d}" for i in range(12)]
 
@@ -100,7 +101,7 @@ async def connected(sim: ShopifySimulator, session: aiohttp.ClientSession, limit
                     credentials: dict[str, str] | None = None) -> ShopifyConnector:
     spec = PartnerSpec(id="shopify-test", kind="shopify", base_url=sim.base_url,
                        credentials=dict(credentials or sim.config.credentials))
-    connector = ShopifyConnector(spec, session, limiter)
+    connector = ShopifyConnector(spec, session, limiter or RateLimiter.under(ShopifyConnector.rates(spec)))
     await connector.start()
     return connector
 
