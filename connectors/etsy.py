@@ -44,8 +44,8 @@ from connectors.base import (
     PushResult,
 )
 from connectors.etsy_api import PER_DAY, EtsyApi, Gone
+from connectors.etsy_cursor import ReceiptCursor
 from connectors.etsy_format import (
-    ReceiptCursor,
     inventory_for_put,
     receipt_events,
     receipt_id_from_url,

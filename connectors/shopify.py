@@ -36,6 +36,7 @@ from connectors.base import (
     RateLimited,
 )
 from connectors.limits import Limiter, RateSpec
+from connectors.shopify_cursor import OrdersCursor
 from connectors.shopify_format import (
     API_VERSION,
     CANCEL_REASONS,
@@ -43,7 +44,6 @@ from connectors.shopify_format import (
     MAX_PAGE,
     MAX_SET_QUANTITIES,
     ORDER_FIELDS,
-    OrdersCursor,
     format_time,
     graphql_error_text,
     header,

@@ -49,12 +49,12 @@ from connectors.base import (
 )
 from connectors.limits import Limiter, RateSpec
 from connectors.square_api import SquareApi
+from connectors.square_cursor import PollCursor
 from connectors.square_format import (
     ASSUMED_LIMIT,
     MAX_CHANGES,
     SIGNATURE_HEADER,
     SQUARE_VERSION,
-    PollCursor,
     configured_limit,
     header,
     order_event,

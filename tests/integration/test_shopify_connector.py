@@ -23,7 +23,8 @@ from connectors.base import (
 )
 from connectors.limits import RateSpec
 from connectors.shopify import ShopifyConnector
-from connectors.shopify_format import SET_QUANTITIES, OrdersCursor, gid, sign
+from connectors.shopify_cursor import OrdersCursor
+from connectors.shopify_format import SET_QUANTITIES, gid, sign
 from simulators.base import SimConfig, bound_port
 from simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
 from sync.limits import RateLimiter

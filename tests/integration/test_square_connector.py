@@ -24,7 +24,8 @@ from connectors.base import (
     RateLimited,
 )
 from connectors.square import SquareConnector
-from connectors.square_format import SIGNATURE_HEADER, SQUARE_VERSION, PollCursor, physical_counts
+from connectors.square_cursor import PollCursor
+from connectors.square_format import SIGNATURE_HEADER, SQUARE_VERSION, physical_counts
 from simulators.base import SimConfig, bound_port
 from simulators.square import SquareSimulator
 from sync.limits import RateLimiter
