@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from connectors.base import (
     Connector,
@@ -19,11 +19,13 @@ from connectors.base import (
     PartnerSpec,
     PushResult,
 )
+from connectors.limits import RateSpec
 from inventory.commands import VariantStock
-from inventory.desk import Channel
+from inventory.desk import Channel, StockDesk
 from store import listings as store
 from store.catalog import Catalog
 from store.engine import make_engine
+from sync.assembly import PartnerPlan, assemble
 from sync.config import PartnerConfig
 from sync.desired import DesiredQuantities
 from sync.intake import IntakeReport, OrderIntake
@@ -154,3 +156,25 @@ async def test_a_webhook_delivery_is_taken_once(database_url: str) -> None:
         assert [event.event_id for event in run.intake.taken] == ["e1"]
         status = run.sync.status()
         assert (status["webhooks"], status["webhooks_duplicate"], status["orders_taken"]) == (2, 1, 1)
+
+
+async def test_the_assembled_connector_has_buckets_under_its_rates_and_none_left_after_a_restart(
+        database_url: str) -> None:
+    fx = await small_catalog(database_url, variants=1)
+    engine = make_engine(database_url)
+
+    async def publish(topic: str, data: dict[str, Any]) -> None:
+        pass
+
+    spec = PartnerSpec("acme", "wholesale", "sftp://127.0.0.1:1", {}, {"min_846_interval_s": 4})
+    plan = PartnerPlan(PartnerConfig("acme", "wholesale", "Acme", "", {}, {}), spec,
+                       Channel("acme", "reject", (fx.east,)), ShowRule())
+    try:
+        for restarted in (False, True):
+            sync = await assemble(plan, engine, cast(StockDesk, None), None, publish, empty_buckets=restarted)
+            limiter = sync.connector.limiter
+            assert isinstance(limiter, RateLimiter)
+            assert limiter.buckets["upload_846"].spec == RateSpec(0.25 * 0.9, 1.0)
+            assert limiter.would_wait("upload_846") is restarted
+    finally:
+        await engine.dispose()
