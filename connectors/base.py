@@ -17,6 +17,15 @@ from typing import Any, ClassVar
 from connectors.limits import Limiter, NoLimiter, RateSpec
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name whatever its case (a plain dict is not case-insensitive)."""
+    found = headers.get(name)
+    if found is not None:
+        return found
+    lowered = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == lowered), None)
+
+
 class PartnerError(Exception):
     """A partner call failed in a way worth retrying later (5xx, timeout, connection refused)."""
 

@@ -34,6 +34,7 @@ from connectors.base import (
     PartnerSpec,
     PushResult,
     RateLimited,
+    header,
 )
 from connectors.limits import Limiter, RateSpec
 from connectors.shopify_cursor import OrdersCursor
@@ -46,7 +47,6 @@ from connectors.shopify_format import (
     ORDER_FIELDS,
     format_time,
     graphql_error_text,
-    header,
     next_page_info,
     order_events,
     rest_error_text,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from connectors.base import OrderEvent, OrderEventKind, OrderLine
+from connectors.base import OrderEvent, OrderEventKind, OrderLine, header
 
 API_VERSION = "2025-10"
 SET_QUANTITIES_NAME = "inventorySet"
@@ -129,15 +129,6 @@ def next_page_info(link: str | None) -> str | None:
 def sign(secret: str, body: bytes) -> str:
     """X-Shopify-Hmac-Sha256: base64 of HMAC-SHA256 over the raw body, keyed by the app's secret."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name whatever its case (a plain dict is not case-insensitive)."""
-    found = headers.get(name)
-    if found is not None:
-        return found
-    lowered = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == lowered), None)
 
 
 def webhook_authentic(secret: str, shop_domain: str, headers: Mapping[str, str], body: bytes) -> bool:

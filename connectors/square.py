@@ -46,6 +46,7 @@ from connectors.base import (
     PartnerRejected,
     PartnerSpec,
     PushResult,
+    header,
 )
 from connectors.limits import Limiter, RateSpec
 from connectors.square_api import SquareApi
@@ -56,7 +57,6 @@ from connectors.square_format import (
     SIGNATURE_HEADER,
     SQUARE_VERSION,
     configured_limit,
-    header,
     order_event,
     parse_iso,
     physical_counts,

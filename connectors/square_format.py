@@ -102,15 +102,6 @@ def signature_ok(signature_key: str, notification_url: str, body: bytes, given: 
     return hmac.compare_digest(signature(signature_key, notification_url, body).encode(), given.encode())
 
 
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Header lookup that ignores case even when `headers` is a plain dict."""
-    found = headers.get(name)
-    if found is not None:
-        return found
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
-
-
 def webhook_order(envelope: Mapping[str, Any]) -> tuple[str, str, str | None] | None:
     """(order id, state, location id) of an order.created/order.updated delivery; None for other
     types (inventory.count.updated tells us nothing the order does not)."""

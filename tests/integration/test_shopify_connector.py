@@ -25,9 +25,10 @@ from connectors.limits import RateSpec
 from connectors.shopify import ShopifyConnector
 from connectors.shopify_cursor import OrdersCursor
 from connectors.shopify_format import SET_QUANTITIES, gid, sign
-from simulators.base import SimConfig, bound_port
+from simulators.base import SimConfig
 from simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
 from sync.limits import RateLimiter
+from tests.integration.webhook_server import serving
 
 SKUS = [f"SHEET-{i:03d}" for i in range(12)]
 
@@ -59,15 +60,8 @@ class Inbox:
 @pytest_asyncio.fixture
 async def inbox() -> AsyncIterator[Inbox]:
     box = Inbox()
-    app = web.Application()
-    app.router.add_post("/webhooks/shopify", box.receive)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    box.url = f"http://127.0.0.1:{bound_port(site)}/webhooks/shopify"
-    yield box
-    await runner.cleanup()
+    async with serving("/webhooks/shopify", box.receive) as box.url:
+        yield box
 
 
 @pytest_asyncio.fixture

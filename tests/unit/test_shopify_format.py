@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 
-from connectors.base import OrderEventKind, OrderLine
+from connectors.base import OrderEventKind, OrderLine, header
 from connectors.shopify_cursor import OrdersCursor, later
 from connectors.shopify_format import (
     check_set_quantities,
     format_time,
     gid,
     gid_number,
-    header,
     next_page_info,
     order_events,
     page_token,

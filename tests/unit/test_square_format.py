@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.base import Listing, OrderEventKind, OrderLine, PushResult
+from connectors.base import Listing, OrderEventKind, OrderLine, PushResult, header
 from connectors.limits import RateSpec
 from connectors.square_cursor import PollCursor
 from connectors.square_format import (
@@ -10,7 +10,6 @@ from connectors.square_format import (
     configured_limit,
     count_quantity,
     errors_text,
-    header,
     iso,
     order_cursor,
     order_event,
