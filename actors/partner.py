@@ -1,16 +1,23 @@
-"""PartnerConnector: one actor per configured partner (num_cpus=0). It owns the partner's client,
-rate limiter, breaker, schedule, cursor and desired/pushed table (sync.partner_sync.PartnerSync)
-and listens to the EventHub for committed stock changes.
+"""PartnerConnector: one actor per configured partner (num_cpus=0) around that partner's sync
+(sync.partner_sync.PartnerSync, put together by sync.assembly), which owns the client, rate limiter,
+breaker, schedule, cursor and desired/pushed table. The actor adds what needs Ray: the shards found by
+name, the EventHub's committed stock changes fed to the sync, and its status published on the hub.
 
-Restarts: max_restarts=-1. A restarted actor starts on its first call (the runtime's supervisor
-calls `status` every few seconds) from what the store holds: listings whose pushed quantity differs
-from the desired one are pushed again (pushes set absolute quantities, so a repeat changes
-nothing), and polling resumes from the stored cursor (orders are idempotent on their id)."""
+Guarantees:
+- Start: the sync starts on the first call, once, under a lock; every call waits for it.
+- Ordering: calls interleave (async actor); the sync serialises what must not (saves of desired
+  quantities, the breaker's one trial call). Stock events are applied in the hub's order.
+- Webhooks: `take_webhook` answers only after the orders a delivery carries have committed, and a
+  delivery seen before is answered as a duplicate.
+- Restarts: max_restarts=-1, max_task_retries=-1. A restarted actor starts on its first call (the
+  runtime's supervisor calls `status` every few seconds) from what the store holds, with empty rate
+  buckets (its last life may have just spent the partner's): listings whose pushed quantity differs
+  from the desired one are pushed again (pushes set absolute quantities, so a repeat changes
+  nothing), and polling resumes from the stored cursor (orders are idempotent on their id)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
 import warnings
@@ -20,19 +27,14 @@ from typing import Any
 from actors.listener import HubListener, find_hub, publish
 from actors.router import ShardRouter
 from connectors.base import PartnerSpec
-from connectors.registry import connector_class
 from inventory.desk import Channel, StockDesk
 from inventory.event_log import Event
-from store import queries
-from store.alerts import raise_alert
-from store.catalog import Catalog
 from store.engine import make_engine
+from sync.assembly import PartnerPlan, assemble
 from sync.config import PartnerConfig
-from sync.intake import OrderIntake
 from sync.partner_sync import PartnerSync
 from sync.rules import ShowRule
 
-log = logging.getLogger(__name__)
 STATUS_EVERY = 1.0  # seconds between "partner" events on the hub
 
 
@@ -41,7 +43,7 @@ class PartnerConnector:
                  database_url: str, sqlite_synchronous: str, shard_names: list[str]):
         """Shards are passed by name, not handle: a restarted actor finds them again, and its
         constructor arguments stay small enough to travel inline."""
-        self._args = (config, spec, channel, show)
+        self._plan = PartnerPlan(config, spec, channel, show)
         self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
         self._sync: PartnerSync | None = None
         self._starting: asyncio.Lock | None = None
@@ -62,23 +64,11 @@ class PartnerConnector:
         import aiohttp
         import ray
 
-        config, spec, channel, show = self._args
         engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
-        catalog = Catalog(engine)
-        await catalog.refresh()
         desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
-        connector = connector_class(config.kind)(spec, self._session)
-        if _restarted(ray):
-            connector.limiter.drain()  # our last life may have just spent the partner's buckets
-
-        async def stored_variants(order_id: str) -> list[int] | None:
-            found = await queries.order(engine, order_id)
-            return None if found is None else [line.variant_id for line in found.lines]
-
-        alert = self._alert_with(engine)
-        intake = OrderIntake(config.id, channel, desk, catalog, stored_variants, alert)
-        sync = PartnerSync(config, connector, channel, show, engine, catalog, intake, self._publish, alert)
+        sync = await assemble(self._plan, engine, desk, self._session, self._publish,
+                              empty_buckets=_restarted(ray))
         await sync.start()
         self._listening = asyncio.ensure_future(HubListener(self._on_events, sync.level_pass).run())
         return sync
@@ -96,18 +86,6 @@ class PartnerConnector:
         self._hub = self._hub or find_hub()
         await publish(self._hub, [(topic, data)])
 
-    def _alert_with(self, engine: Any) -> Any:
-        async def alert(kind: str, key: str, message: str) -> None:
-            try:
-                raised, new = await raise_alert(engine, kind, key, message)
-            except Exception as exc:  # an alert must never stop the sync
-                log.warning("could not raise alert %s/%s: %s", kind, key, exc)
-                return
-            if new:
-                await self._publish("alert", {"id": raised.id, "kind": kind, "key": key, "message": message,
-                                              "raised_at": raised.raised_at})
-        return alert
-
     # --- the actor's calls -------------------------------------------------------------------------
 
     async def ready(self) -> bool:
@@ -118,7 +96,7 @@ class PartnerConnector:
         return {**(await self._started()).status(), "pid": os.getpid()}
 
     async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        """Answers after the orders it carries have committed."""
+        """A delivery whose signature the ingress verified; answers after its orders committed."""
         return await (await self._started()).take_webhook(headers, body)
 
     async def reconcile(self) -> dict[str, int]:
@@ -126,9 +104,6 @@ class PartnerConnector:
 
     async def retry(self) -> None:
         (await self._started()).retry()
-
-    async def poll_now(self) -> int:
-        return await (await self._started()).poll_once()
 
     async def stop(self) -> None:
         if self._listening is not None:

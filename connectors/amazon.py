@@ -49,7 +49,7 @@ from connectors.base import (
     PushResult,
     RateLimited,
 )
-from connectors.limits import RateLimiter
+from connectors.limits import Limiter
 
 _LINES_KEPT = 10_000   # order lines remembered so a polled order needs no getOrderItems
 
@@ -86,7 +86,7 @@ class AmazonConnector(Connector):
     max_push_batch = 100
     capabilities = ("push", "poll")
 
-    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         super().__init__(spec, session, limiter)
         self.options = AmazonOptions.of(spec)
         self.api = SellingPartnerApi(self, self.options.auth_url)

@@ -21,10 +21,10 @@ from yarl import URL
 from connectors import amazon_format as fmt
 from connectors.amazon_api import SellingPartnerApi, decoded
 from connectors.base import Listing, PartnerError, PartnerRejected, PushResult
-from connectors.limits import RateLimiter
+from connectors.limits import Limiter
 
 
-def feed_has_room(limiter: RateLimiter) -> bool:
+def feed_has_room(limiter: Limiter) -> bool:
     # createFeed refills one token every two minutes: spend one only when it is there now.
     return not (limiter.would_wait("createFeed") or limiter.would_wait("getFeedDocument"))
 

@@ -4,7 +4,7 @@ credentials it rewrites) and the limiter (which may be replaced after the client
 from __future__ import annotations
 
 from connectors.base import Connector, PartnerSpec
-from connectors.limits import RateLimiter
+from connectors.limits import Limiter
 
 
 class ConnectorClient:
@@ -16,5 +16,5 @@ class ConnectorClient:
         return self._connector.spec
 
     @property
-    def limiter(self) -> RateLimiter:
+    def limiter(self) -> Limiter:
         return self._connector.limiter

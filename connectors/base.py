@@ -14,11 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import Limiter, NoLimiter, RateSpec
 
-# Our buckets run a little under the published rate: the partner's clock and ours disagree by the
-# network's jitter, and a request that left on time may arrive early.
-SAFETY = 0.9
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name whatever its case (a plain dict is not case-insensitive)."""
+    found = headers.get(name)
+    if found is not None:
+        return found
+    lowered = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == lowered), None)
 
 
 class PartnerError(Exception):
@@ -114,11 +119,17 @@ class Connector(ABC):
     # its token before gathering the batch, so the batch holds everything that changed meanwhile.
     push_operation: ClassVar[str | None] = None
 
-    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
-        """`session` is an aiohttp.ClientSession (None when only verify_webhook is used)."""
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
+        """`session` is an aiohttp.ClientSession and `limiter` holds the buckets of `rates(spec)`
+        (both None when only verify_webhook is used)."""
         self.spec = spec
         self.session = session
-        self.limiter = limiter or RateLimiter({op: spec.scaled(SAFETY) for op, spec in self.limits.items()})
+        self.limiter: Limiter = NoLimiter() if limiter is None else limiter
+
+    @classmethod
+    def rates(cls, spec: PartnerSpec) -> Mapping[str, RateSpec]:
+        """The partner's published limits per operation, as this partner's options set them."""
+        return cls.limits
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Authenticate and learn the partner's ids for our SKUs (listing, inventory item, ...)."""

@@ -44,15 +44,15 @@ from connectors.base import (
     PushResult,
 )
 from connectors.etsy_api import PER_DAY, EtsyApi, Gone
+from connectors.etsy_cursor import ReceiptCursor
 from connectors.etsy_format import (
-    ReceiptCursor,
     inventory_for_put,
     receipt_events,
     receipt_id_from_url,
     shown_quantities,
     verify_signature,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import Limiter, RateSpec
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class EtsyConnector(Connector):
     max_push_batch = 100
     capabilities = ("push", "poll", "webhook")
 
-    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         super().__init__(spec, session, limiter)
         self.api = EtsyApi(self)
         self._listing_of: dict[str, int] = {}   # our SKU -> the Etsy listing that carries it

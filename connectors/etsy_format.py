@@ -1,5 +1,6 @@
 """Etsy Open API v3 formats, pure: Standard-Webhooks signatures, a listing's inventory read and
-rewritten whole, the partner's own checks on that rewrite, and receipts as order events.
+rewritten whole, the partner's own checks on that rewrite, and receipts as order events (the poll
+position is in etsy_cursor).
 
 Etsy keeps many of our variants (size x colour) as products of one listing, and the only way to
 change one product's quantity is to PUT the listing's whole inventory back. The GET answer is not
@@ -13,9 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from connectors.base import OrderEvent, OrderEventKind, OrderLine
@@ -265,43 +264,3 @@ def receipt_key(receipt: Mapping[str, Any]) -> str:
 def _timestamp(receipt: Mapping[str, Any], name: str) -> float | None:
     value = receipt.get(name)
     return float(value) if value is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptCursor:
-    """Keyset paging over receipts sorted by `update_timestamp` ascending: `since` is the next
-    `min_last_modified` (inclusive) and `seen` what was already read at exactly `since`. Each page
-    starts again from `since` instead of moving an offset, so a receipt updated while we page (it
-    jumps to the end) shifts nothing we have not read yet; it comes back later with its new state."""
-
-    since: int
-    seen: frozenset[str] = frozenset()
-
-    def encode(self) -> str:
-        return json.dumps({"since": self.since, "seen": sorted(self.seen)}, separators=(",", ":"))
-
-    @classmethod
-    def decode(cls, text: str | None, default_since: int) -> ReceiptCursor:
-        if not text:
-            return cls(default_since)
-        data = json.loads(text)
-        return cls(int(data["since"]), frozenset(str(key) for key in data.get("seen", [])))
-
-    def fresh(self, receipts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-        """The receipts on a page that this cursor has not read yet."""
-        return [r for r in receipts if _updated(r) > self.since
-                or (_updated(r) == self.since and receipt_key(r) not in self.seen)]
-
-    def after(self, receipts: Sequence[Mapping[str, Any]]) -> ReceiptCursor:
-        """The cursor once this page is read."""
-        if not receipts:
-            return self
-        last = max(_updated(r) for r in receipts)
-        keys = {receipt_key(r) for r in receipts if _updated(r) == last}
-        if last == self.since:
-            keys |= self.seen
-        return ReceiptCursor(last, frozenset(keys))
-
-
-def _updated(receipt: Mapping[str, Any]) -> int:
-    return int(receipt.get("update_timestamp") or receipt.get("create_timestamp") or 0)

@@ -1,12 +1,11 @@
-"""Token buckets: a partner's published rate for one operation, kept on our side so we never go over
-it. Pure logic with an injectable clock; the async `RateLimiter` waits for a token."""
+"""A partner's published rates, as data, and what a connector asks of the rate limiter it is given:
+a token before each request, and a Retry-After passed on. The buckets themselves are the sync's
+(sync.limits), which whoever builds a connector passes in."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,92 +17,26 @@ class RateSpec:
         return RateSpec(self.rate * factor, max(1.0, self.burst * factor))
 
 
-class TokenBucket:
-    def __init__(self, spec: RateSpec, clock: Callable[[], float] = time.monotonic, full: bool = True):
-        self.spec = spec
-        self._clock = clock
-        self._tokens = spec.burst if full else 0.0
-        self._at = clock()
-        self._blocked_until = 0.0
-
-    def _refill(self) -> float:
-        now = self._clock()
-        self._tokens = min(self.spec.burst, self._tokens + (now - self._at) * self.spec.rate)
-        self._at = now
-        return now
-
-    def try_take(self, cost: float = 1.0) -> float:
-        """Take `cost` tokens and return 0, or take nothing and return the seconds to wait."""
-        wait = self.wait_for(cost)
-        if wait == 0.0:
-            self._tokens -= cost
-        return wait
-
-    def wait_for(self, cost: float = 1.0) -> float:
-        """Seconds until `cost` tokens could be taken (0: now); takes nothing."""
-        now = self._refill()
-        if now < self._blocked_until:
-            return self._blocked_until - now
-        return max(0.0, (cost - self._tokens) / self.spec.rate)
-
-    @property
-    def tokens(self) -> float:
-        self._refill()
-        return self._tokens
-
-    def block_for(self, seconds: float) -> None:
-        """The partner said wait (429 Retry-After): empty the bucket and take nothing until then."""
-        now = self._refill()
-        self._tokens = 0.0
-        self._blocked_until = max(self._blocked_until, now + seconds)
-
-    @property
-    def used(self) -> float:
-        """Share of the bucket in use, 0..1 (for the dashboard's rate-limit gauge)."""
-        return 1.0 - self.tokens / self.spec.burst
-
-
-class RateLimiter:
-    """One bucket per operation name. `acquire` waits until the call may be made; an operation
-    with no published limit uses the `default` spec, if any, else is not limited."""
-
-    def __init__(self, specs: Mapping[str, RateSpec], default: RateSpec | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._default = default
-        self.buckets = {name: TokenBucket(spec, clock) for name, spec in specs.items()}
-        self.waited = 0.0
-
-    def bucket(self, operation: str) -> TokenBucket | None:
-        found = self.buckets.get(operation)
-        if found is None and self._default is not None:
-            found = self.buckets[operation] = TokenBucket(self._default, self._clock)
-        return found
-
+class Limiter(Protocol):
     async def acquire(self, operation: str, cost: float = 1.0) -> None:
-        bucket = self.bucket(operation)
-        if bucket is None:
-            return
-        while (wait := bucket.try_take(cost)) > 0:
-            self.waited += wait
-            await asyncio.sleep(wait)
+        """Wait until a request of this operation may be made, and take its tokens."""
 
     def would_wait(self, operation: str, cost: float = 1.0) -> bool:
-        bucket = self.bucket(operation)
-        if bucket is None:
-            return False
-        return bucket.wait_for(cost) > 0
-
-    def drain(self) -> None:
-        """Start every bucket empty: after a restart we cannot know how much of the partner's
-        bucket our previous life spent just before it ended."""
-        for bucket in self.buckets.values():
-            bucket.block_for(0.0)
+        """Would `acquire` wait now? Takes nothing."""
 
     def honour(self, operation: str, retry_after: float) -> None:
-        bucket = self.bucket(operation)
-        if bucket is not None:
-            bucket.block_for(retry_after)
+        """The partner said wait: take nothing for this operation until then."""
 
-    def usage(self) -> dict[str, float]:
-        return {name: round(bucket.used, 3) for name, bucket in self.buckets.items()}
+
+class NoLimiter:
+    """The limiter of a connector made only to verify webhooks: a request it would pace is a
+    mistake, so it is refused rather than sent unpaced."""
+
+    async def acquire(self, operation: str, cost: float = 1.0) -> None:
+        raise RuntimeError(f"{operation}: this connector was made without a rate limiter")
+
+    def would_wait(self, operation: str, cost: float = 1.0) -> bool:
+        raise RuntimeError(f"{operation}: this connector was made without a rate limiter")
+
+    def honour(self, operation: str, retry_after: float) -> None:
+        pass

@@ -34,8 +34,10 @@ from connectors.base import (
     PartnerSpec,
     PushResult,
     RateLimited,
+    header,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import Limiter, RateSpec
+from connectors.shopify_cursor import OrdersCursor
 from connectors.shopify_format import (
     API_VERSION,
     CANCEL_REASONS,
@@ -43,10 +45,8 @@ from connectors.shopify_format import (
     MAX_PAGE,
     MAX_SET_QUANTITIES,
     ORDER_FIELDS,
-    OrdersCursor,
     format_time,
     graphql_error_text,
-    header,
     next_page_info,
     order_events,
     rest_error_text,
@@ -70,7 +70,7 @@ class ShopifyConnector(Connector):
     max_push_batch: ClassVar[int] = MAX_SET_QUANTITIES
     capabilities: ClassVar[tuple[str, ...]] = ("push", "poll", "webhook", "cancel")
 
-    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         super().__init__(spec, session, limiter)
         self.items: dict[str, int] = {}   # our SKU -> Shopify inventory_item_id
         self.location_id: int | None = None
@@ -91,9 +91,7 @@ class ShopifyConnector(Connector):
                     **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
         if self.session is None:
             raise PartnerError("Shopify connector has no HTTP session")
-        bucket = self.limiter.bucket(op)
-        # A bucket configured smaller than one call's cost would never fill: spend all it holds.
-        await self.limiter.acquire(op, min(cost, bucket.spec.burst) if bucket is not None else cost)
+        await self.limiter.acquire(op, cost)
         headers = {"X-Shopify-Access-Token": self.spec.credentials["access_token"],
                    "Accept": "application/json"}
         try:

@@ -1,5 +1,6 @@
 """Shopify's formats, pure: the inventorySetQuantities mutation and its cost, global ids, Link-header
-paging, the webhook HMAC, the orders cursor, and REST orders read as order events. No network."""
+paging, the webhook HMAC, and REST orders read as order events (the poll position is in
+shopify_cursor). No network."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from connectors.base import OrderEvent, OrderEventKind, OrderLine
+from connectors.base import OrderEvent, OrderEventKind, OrderLine, header
 
 API_VERSION = "2025-10"
 SET_QUANTITIES_NAME = "inventorySet"
@@ -131,15 +131,6 @@ def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name whatever its case (a plain dict is not case-insensitive)."""
-    found = headers.get(name)
-    if found is not None:
-        return found
-    lowered = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == lowered), None)
-
-
 def webhook_authentic(secret: str, shop_domain: str, headers: Mapping[str, str], body: bytes) -> bool:
     """The HMAC over the raw body is exact, and the delivery names our shop: one app secret signs for
     every shop the app is installed on, so the domain keeps another shop's orders out."""
@@ -202,45 +193,6 @@ def order_events(order: Mapping[str, Any]) -> list[OrderEvent]:
 def webhook_events(topic: str | None, order: Mapping[str, Any]) -> list[OrderEvent]:
     kind = TOPIC_KINDS.get(topic or "")
     return [order_event(order, kind)] if kind is not None else order_events(order)
-
-
-@dataclass(frozen=True, slots=True)
-class OrdersCursor:
-    """Where polling stands: `since` (updated_at_min, inclusive, so an order written in the same second
-    after our read is not missed; the boundary order comes again and dedupes), and while paging
-    the Link header's `page_info` plus the latest updated_at seen so far."""
-
-    since: str
-    page_info: str | None = None
-    seen: str | None = None
-
-    def encode(self) -> str:
-        return json.dumps({"since": self.since, "page_info": self.page_info, "seen": self.seen})
-
-    @classmethod
-    def decode(cls, text: str | None) -> OrdersCursor | None:
-        try:
-            data = json.loads(text or "")
-            return cls(str(data["since"]), data.get("page_info"), data.get("seen"))
-        except (ValueError, TypeError, KeyError):
-            return None
-
-    def after_page(self, orders: Sequence[Mapping[str, Any]], next_info: str | None) -> OrdersCursor:
-        seen = self.seen
-        for order in orders:
-            seen = later(seen, order.get("updated_at"))
-        if next_info is not None:
-            return replace(self, page_info=next_info, seen=seen)
-        return OrdersCursor(since=later(self.since, seen) or self.since)
-
-
-def later(a: str | None, b: Any) -> str | None:
-    """The later of two Shopify timestamps, kept in the partner's own spelling."""
-    if parse_time(b) is None:
-        return a
-    if a is None or parse_time(a) is None:
-        return str(b)
-    return str(b) if (parse_time(b) or 0) > (parse_time(a) or 0) else a
 
 
 def page_token(state: Mapping[str, Any]) -> str:

@@ -39,7 +39,6 @@ from urllib.parse import quote
 import aiohttp
 
 from connectors.base import (
-    SAFETY,
     Connector,
     Listing,
     OrderEvent,
@@ -47,17 +46,17 @@ from connectors.base import (
     PartnerRejected,
     PartnerSpec,
     PushResult,
+    header,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import Limiter, RateSpec
 from connectors.square_api import SquareApi
+from connectors.square_cursor import PollCursor
 from connectors.square_format import (
     ASSUMED_LIMIT,
     MAX_CHANGES,
     SIGNATURE_HEADER,
     SQUARE_VERSION,
-    PollCursor,
     configured_limit,
-    header,
     order_event,
     parse_iso,
     physical_counts,
@@ -79,9 +78,11 @@ class SquareConnector(Connector):
     max_push_batch: ClassVar[int] = MAX_CHANGES
     capabilities: ClassVar[tuple[str, ...]] = ("push", "poll", "webhook")
 
-    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
-        if limiter is None and spec.options.get("rate_limit"):
-            limiter = RateLimiter({"api": configured_limit(spec.options, ASSUMED_LIMIT).scaled(SAFETY)})
+    @classmethod
+    def rates(cls, spec: PartnerSpec) -> Mapping[str, RateSpec]:
+        return {"api": configured_limit(spec.options, ASSUMED_LIMIT)}
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         super().__init__(spec, session, limiter)
         self.session: aiohttp.ClientSession | None
         self.api = SquareApi(self, str(spec.options.get("square_version") or SQUARE_VERSION))

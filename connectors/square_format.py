@@ -1,5 +1,6 @@
 """Square's formats, without the network: webhook signatures, inventory change batches, order
-events and the polling cursor. Shared by SquareConnector and SquareSimulator."""
+events and orders/search's cursor. Shared by SquareConnector and SquareSimulator (the poll
+position is in square_cursor)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -100,15 +100,6 @@ def signature_ok(signature_key: str, notification_url: str, body: bytes, given: 
     if not signature_key or not given:
         return False
     return hmac.compare_digest(signature(signature_key, notification_url, body).encode(), given.encode())
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Header lookup that ignores case even when `headers` is a plain dict."""
-    found = headers.get(name)
-    if found is not None:
-        return found
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def webhook_order(envelope: Mapping[str, Any]) -> tuple[str, str, str | None] | None:
@@ -254,53 +245,6 @@ def read_order_cursor(cursor: Any) -> tuple[float, str] | None:
         return None
     updated_at, order_id = json.loads(base64.urlsafe_b64decode(str(cursor)))
     return float(updated_at), str(order_id)
-
-
-@dataclass(frozen=True, slots=True)
-class PollCursor:
-    """Where polling stands. `watermark` is the newest updated_at seen in a finished scan. A scan
-    in progress keeps its `start` and Square's `page` cursor. Every `sweep` seconds a scan starts
-    `lookback` before the watermark to pick up offline sales that synced late with an old
-    updated_at; between sweeps a scan starts `overlap` before it (clock skew). Events repeat across
-    scans by design: their ids dedupe them."""
-
-    watermark: float
-    last_sweep: float
-    start: float | None = None
-    page: str | None = None
-    high: float = 0.0
-    sweeping: bool = False
-
-    @classmethod
-    def first(cls, now: float) -> PollCursor:
-        """No cursor yet: the first scan is a sweep, so it reaches `lookback` before now."""
-        return cls(watermark=now, last_sweep=0.0)
-
-    def encode(self) -> str:
-        return json.dumps([self.watermark, self.last_sweep, self.start, self.page, self.high, self.sweeping],
-                          separators=(",", ":"))
-
-    @classmethod
-    def decode(cls, text: str) -> PollCursor:
-        watermark, last_sweep, start, page, high, sweeping = json.loads(text)
-        return cls(float(watermark), float(last_sweep), start, page, float(high), bool(sweeping))
-
-    def scan(self, now: float, lookback: float, sweep_every: float,
-             overlap: float) -> tuple[float, PollCursor]:
-        """(updated_at to search from, the scan): the one in progress, else a new sweep or a short
-        look back."""
-        if self.start is not None:
-            return self.start, self
-        sweeping = now - self.last_sweep >= sweep_every
-        start = self.watermark - (lookback if sweeping else overlap)
-        return start, replace(self, start=start, high=self.watermark, sweeping=sweeping)
-
-    def after_page(self, high: float, page: str | None, now: float) -> PollCursor:
-        high = max(self.high, high)
-        if page:
-            return replace(self, page=page, high=high)
-        return PollCursor(watermark=max(self.watermark, high),
-                          last_sweep=now if self.sweeping else self.last_sweep)
 
 
 def configured_limit(options: Mapping[str, Any], default: RateSpec) -> RateSpec:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import stat
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -40,9 +39,8 @@ from urllib.parse import urlsplit
 
 import asyncssh
 
-from connectors import x12
+from connectors import wholesale_sftp, x12
 from connectors.base import (
-    SAFETY,
     AuthExpired,
     Connector,
     Listing,
@@ -53,12 +51,11 @@ from connectors.base import (
     PartnerSpec,
     PushResult,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import Limiter, RateSpec
 from connectors.wholesale_files import (
     DEFAULT_FOLDERS,
     ack_of,
     csv_text,
-    is_temporary,
     listing_error,
     orders_from_csv,
     orders_from_x12,
@@ -73,15 +70,18 @@ DEFAULT_846_INTERVAL = 2.0
 
 class WholesaleConnector(Connector):
     kind = "wholesale"
-    # One 846 every two seconds unless the options say otherwise (see __init__).
+    # One 846 every two seconds unless the options say otherwise (see rates).
     limits: ClassVar[Mapping[str, RateSpec]] = {"upload_846": RateSpec(1 / DEFAULT_846_INTERVAL, 1)}
     max_push_batch = 5000   # one 846 carries the whole batch
     capabilities = ("push", "poll")
     push_operation = "upload_846"
 
-    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: RateLimiter | None = None):
+    @classmethod
+    def rates(cls, spec: PartnerSpec) -> Mapping[str, RateSpec]:
         interval = float(spec.options.get("min_846_interval_s", DEFAULT_846_INTERVAL))
-        limiter = limiter or RateLimiter({"upload_846": RateSpec(1 / interval, 1).scaled(SAFETY)})
+        return {"upload_846": RateSpec(1 / interval, 1)}
+
+    def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         super().__init__(spec, session, limiter)
         options = spec.options
         self.format = str(options.get("format", "x12"))
@@ -103,10 +103,10 @@ class WholesaleConnector(Connector):
         """Log in and check the distributor's folders exist (there are no partner ids to learn:
         POs name our SKUs as the buyer's part number)."""
         for name in ("outbound_846", "inbound_850", "outbound_997"):
-            if not await self._do("stat", functools.partial(_isdir, self.folders[name])):
+            if not await self._do("stat", functools.partial(wholesale_sftp.isdir, self.folders[name])):
                 raise PartnerRejected(f"folder {self.folders[name]!r} is missing on the distributor's server")
         for name in ("archive", "error"):
-            await self._do("mkdir", functools.partial(_makedirs, self.folders[name]))
+            await self._do("mkdir", functools.partial(wholesale_sftp.makedirs, self.folders[name]))
 
     async def close(self) -> None:
         conn, self._conn, self._sftp = self._conn, None, None
@@ -177,11 +177,11 @@ class WholesaleConnector(Connector):
         """Write a temporary name, then rename: the distributor never reads half a file. The
         rename is the moment the file arrives, so that is the request the limiter paces."""
         part, final = f"{folder}/.{name}.part", f"{folder}/{name}"
-        await self._do("write_file", functools.partial(_write, part, text))
+        await self._do("write_file", functools.partial(wholesale_sftp.write, part, text))
         try:
             await self._do(operation, lambda sftp: sftp.rename(part, final))
         except (PartnerError, PartnerRejected):
-            await self._quietly("remove", functools.partial(_remove, part))
+            await self._quietly("remove", functools.partial(wholesale_sftp.remove, part))
             raise
 
     async def _quietly(self, operation: str, action: Callable[[asyncssh.SFTPClient], Awaitable[Any]]) -> None:
@@ -209,7 +209,8 @@ class WholesaleConnector(Connector):
 
     async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
         """From the distributor's inventory report; SKUs it does not list are left out."""
-        data = await self._do("read_report", functools.partial(_read, self.folders["inventory_report"]))
+        report = self.folders["inventory_report"]
+        data = await self._do("read_report", functools.partial(wholesale_sftp.read, report))
         try:
             shown = report_quantities(data.decode("utf-8", errors="replace"))
         except (KeyError, ValueError) as exc:
@@ -226,10 +227,10 @@ class WholesaleConnector(Connector):
     async def fetch_orders(self, cursor: str | None, page_size: int) -> OrderPage:
         """The oldest `page_size` PO files; fetching again before confirm returns the same events."""
         inbound = self.folders["inbound_850"]
-        names = await self._do("list_850", functools.partial(_file_names, inbound))
+        names = await self._do("list_850", functools.partial(wholesale_sftp.file_names, inbound))
         events: list[OrderEvent] = []
         for name in names[:page_size]:
-            data = await self._do("read_850", functools.partial(_read, f"{inbound}/{name}"))
+            data = await self._do("read_850", functools.partial(wholesale_sftp.read, f"{inbound}/{name}"))
             events += await self._events_of(name, data.decode("utf-8", errors="replace"))
         return OrderPage(events, cursor, more=len(names) > page_size)
 
@@ -248,7 +249,7 @@ class WholesaleConnector(Connector):
             control = self.controls.next()
             text = self._interchange(control, "997", [x12.functional_ack(ack_of(ack)) for ack in acks])
             await self._upload(self.folders["outbound_997"], f"997_{control}.edi", text, "upload_997")
-        await self._do("move_850", functools.partial(_move, source, f"{destination}/{name}"))
+        await self._do("move_850", functools.partial(wholesale_sftp.move, source, f"{destination}/{name}"))
 
     async def _events_of(self, name: str, text: str) -> list[OrderEvent]:
         try:
@@ -261,41 +262,3 @@ class WholesaleConnector(Connector):
         if not events:
             await self._settle(name, acks, self.folders["error"])
         return events
-
-
-# --- SFTP requests --------------------------------------------------------------------------------
-
-async def _file_names(folder: str, sftp: asyncssh.SFTPClient) -> list[str]:
-    names = await sftp.readdir(folder)
-    return sorted(n.filename for n in names if isinstance(n.filename, str) and not is_temporary(n.filename)
-                  and n.attrs.permissions is not None and stat.S_ISREG(n.attrs.permissions))
-
-
-async def _read(path: str, sftp: asyncssh.SFTPClient) -> bytes:
-    async with sftp.open(path, "rb") as file:
-        data: bytes = await file.read()
-        return data
-
-
-async def _write(path: str, text: str, sftp: asyncssh.SFTPClient) -> None:
-    async with sftp.open(path, "w", encoding="utf-8") as file:
-        await file.write(text)
-
-
-async def _move(source: str, destination: str, sftp: asyncssh.SFTPClient) -> None:
-    try:  # replaces a same-named file already archived (a resent PO file)
-        await sftp.posix_rename(source, destination)
-    except asyncssh.SFTPOpUnsupported:
-        await sftp.rename(source, destination)
-
-
-async def _remove(path: str, sftp: asyncssh.SFTPClient) -> None:
-    await sftp.remove(path)
-
-
-async def _isdir(path: str, sftp: asyncssh.SFTPClient) -> bool:
-    return await sftp.isdir(path)
-
-
-async def _makedirs(path: str, sftp: asyncssh.SFTPClient) -> None:
-    await sftp.makedirs(path, exist_ok=True)

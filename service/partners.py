@@ -1,9 +1,9 @@
 """The partners of a running service: their connector actors, and in demo mode the simulators they
 talk to (one child process running all of them, with shoppers).
 
-The web process asks the fleet for status, passes verified webhooks to the right actor, and asks for
-retries and reconciliation. A supervisor calls every actor's `status` every few seconds, which also
-restarts the sync of an actor Ray restarted."""
+The web process asks the fleet for status, has it verify a webhook's signature before passing the
+delivery to the partner's actor, and asks for retries and reconciliation. A supervisor calls every
+actor's `status` every few seconds, which also restarts the sync of an actor Ray restarted."""
 
 from __future__ import annotations
 
@@ -197,10 +197,6 @@ class PartnerFleet:
         if verifier is None:
             raise UnknownPartner(partner_id)
         return verifier.verify_webhook(headers, body, url)
-
-    async def take_webhook(self, partner_id: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        result: dict[str, Any] = await self.actor(partner_id).take_webhook.remote(dict(headers), body)
-        return result
 
     async def status(self) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(self._refresh(pid) for pid in self.actors)))

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from connectors.limits import RateSpec, TokenBucket
+from sync.limits import RateSpec, TokenBucket
 
 log = logging.getLogger(__name__)
 SIM_PREFIX = "/_sim/"

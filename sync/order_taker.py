@@ -1,66 +1,92 @@
 """Orders from a partner, polled or pushed to us by webhook, through one path: events not seen before
 are applied through the intake, then recorded (after the commit); the poll cursor is stored, and the
-partner's messages confirmed, only after that."""
+partner's messages confirmed, only after that. A webhook delivery is deduped on its delivery id."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
+import random
+import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from connectors.base import OrderEvent
+from connectors.base import Connector, OrderEvent
 from store import listings as store
-
-if TYPE_CHECKING:
-    from sync.partner_sync import PartnerSync
+from sync.calls import PartnerCalls
+from sync.config import PartnerConfig
+from sync.intake import OrderIntake
+from sync.state import StoredState
 
 log = logging.getLogger(__name__)
 
 
-async def poll_once(sync: PartnerSync) -> int:
-    taken, more = 0, True
-    while more:
-        page = await sync.call("poll", functools.partial(sync.connector.fetch_orders, sync.cursor,
-                                                         sync.config.page_size))
-        taken += await sync.take_events(page.events)
-        sync.cursor = page.cursor
-        await sync.save_state()
-        await sync.call("confirm", functools.partial(sync.connector.confirm, page.events))
-        more = page.more
-    sync.counters["polls"] += 1
-    sync.synced()
-    await store.log_sync(sync.engine, sync.config.id, "poll", True, f"{taken} new order events",
-                         synced=True)
-    return taken
+class OrderTaker:
+    def __init__(self, config: PartnerConfig, connector: Connector, calls: PartnerCalls, state: StoredState,
+                 intake: OrderIntake, engine: Any):
+        self._config, self._connector, self._calls, self._state = config, connector, calls, state
+        self._intake, self._engine = intake, engine
+        self.polls = self.orders_taken = self.webhooks = self.webhooks_duplicate = 0
+        self.last_polled_at: float | None = None
 
+    async def poll_forever(self) -> None:
+        while True:
+            jitter = random.uniform(-self._config.poll_jitter, self._config.poll_jitter)
+            await asyncio.sleep(max(0.05, self._config.poll_interval + jitter))
+            try:
+                await self.poll_once()
+            except Exception as exc:
+                log.warning("%s: poll failed: %s", self._config.id, exc)
+                await store.log_sync(self._engine, self._config.id, "poll", False, str(exc))
+                await self._calls.pause()
 
-async def take_events(sync: PartnerSync, events: list[OrderEvent], also_seen: tuple[str, ...] = ()) -> int:
-    """Apply the events not seen before, then record them (after the commit)."""
-    seen = await store.seen_events(sync.engine, sync.config.id, [e.event_id for e in events])
-    fresh = [e for e in events if e.event_id not in seen]
-    report = await sync.intake.take(fresh)
-    await store.record_events(sync.engine, sync.config.id, [*(e.event_id for e in fresh), *also_seen])
-    sync.counters["orders_taken"] += report.applied
-    for problem in report.problems:
-        log.warning("%s: %s", sync.config.id, problem)
-    for order_id in report.rejected:
-        with contextlib.suppress(Exception):
-            await sync.call("cancel", functools.partial(sync.connector.cancel_at_partner, order_id,
-                                                        "out of stock"))
-    return len(fresh)
+    async def poll_once(self) -> int:
+        taken, more = 0, True
+        while more:
+            page = await self._calls.call("poll", functools.partial(
+                self._connector.fetch_orders, self._state.cursor, self._config.page_size))
+            taken += await self.take_events(page.events)
+            await self._state.advance(page.cursor)
+            await self._calls.call("confirm", functools.partial(self._connector.confirm, page.events))
+            more = page.more
+        self.polls += 1
+        self.last_polled_at = time.time()
+        await store.log_sync(self._engine, self._config.id, "poll", True, f"{taken} new order events",
+                             synced=True)
+        return taken
 
+    async def take_events(self, events: list[OrderEvent], also_seen: tuple[str, ...] = ()) -> int:
+        """Apply the events not seen before, then record them (after the commit)."""
+        partner_id = self._config.id
+        seen = await store.seen_events(self._engine, partner_id, [e.event_id for e in events])
+        fresh = [e for e in events if e.event_id not in seen]
+        report = await self._intake.take(fresh)
+        await store.record_events(self._engine, partner_id, [*(e.event_id for e in fresh), *also_seen])
+        self.orders_taken += report.applied
+        for problem in report.problems:
+            log.warning("%s: %s", partner_id, problem)
+        for order_id in report.rejected:
+            cancel = functools.partial(self._connector.cancel_at_partner, order_id, "out of stock")
+            with contextlib.suppress(Exception):
+                await self._calls.call("cancel", cancel)
+        return len(fresh)
 
-async def take_webhook(sync: PartnerSync, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-    sync.counters["webhooks"] += 1
-    delivery = sync.connector.webhook_event_id(headers, body)
-    if delivery and await store.seen_events(sync.engine, sync.config.id, [f"delivery:{delivery}"]):
-        sync.counters["webhooks_duplicate"] += 1
-        return {"status": "duplicate", "taken": 0}
-    # Not through the breaker: a delivery that needs no call to the partner (Shopify's carries its
-    # lines) is taken even while pushes to that partner are failing. Its own requests still take
-    # their tokens from the partner's buckets; a failure answers 5xx and the partner retries.
-    events = await sync.connector.parse_webhook(headers, body)
-    taken = await sync.take_events(events, (f"delivery:{delivery}",) if delivery else ())
-    return {"status": "ok", "taken": taken}
+    async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """A delivery whose signature was verified; answers after its orders have committed."""
+        self.webhooks += 1
+        delivery = self._connector.webhook_event_id(headers, body)
+        if delivery and await store.seen_events(self._engine, self._config.id, [f"delivery:{delivery}"]):
+            self.webhooks_duplicate += 1
+            return {"status": "duplicate", "taken": 0}
+        # Not through the breaker: a delivery that needs no call to the partner (Shopify's carries its
+        # lines) is taken even while pushes to that partner are failing. Its own requests still take
+        # their tokens from the partner's buckets; a failure answers 5xx and the partner retries.
+        events = await self._connector.parse_webhook(headers, body)
+        taken = await self.take_events(events, (f"delivery:{delivery}",) if delivery else ())
+        return {"status": "ok", "taken": taken}
+
+    def counters(self) -> dict[str, int]:
+        return {"polls": self.polls, "orders_taken": self.orders_taken, "webhooks": self.webhooks,
+                "webhooks_duplicate": self.webhooks_duplicate}

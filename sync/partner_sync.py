@@ -1,248 +1,115 @@
-"""One partner's sync, as its PartnerConnector actor runs it (plain class, no Ray):
+"""One partner's sync, as its PartnerConnector actor runs it (plain classes, no Ray). PartnerSync
+composes the parts and runs their loops; each part owns its own state and figures:
 
-- desired quantities follow stock events (and a periodic level pass over the store), coalesced in
-  the Outbox and saved to the listings table before they are pushed;
-- the push loop tells the partner, zeros first, in the connector's batch size, through its rate
-  limiter; a failing partner trips the circuit breaker and waits with jittered backoff, never
+- DesiredQuantities: what the partner should show, following stock events and a periodic level
+  pass over the store, coalesced in the Outbox and saved to the listings table before it is pushed;
+- Pusher: tells the partner, zeros first, in the connector's batch size, through its rate limiter;
+- PartnerCalls: a failing partner trips the circuit breaker and waits with jittered backoff, never
   holding up anyone else;
-- the poll loop fetches orders from the stored cursor; webhooks arrive through `take_webhook`; both
-  feed the same intake, and the cursor or event id is stored only after the orders committed;
-- reconciliation reads what the partner shows and pushes again where it drifted."""
+- OrderTaker: polls orders from the stored cursor and takes verified webhooks; both feed the same
+  intake, and the cursor or event id is stored only after the orders committed;
+- Reconciler: reads what the partner shows and pushes again where it drifted."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import random
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from connectors.base import (
-    AuthExpired,
-    Connector,
-    OrderEvent,
-    PartnerError,
-    RateLimited,
-)
+from connectors.base import Connector
 from inventory.commands import VariantStock
-from inventory.desk import Channel
 from store import listings as store
-from store.catalog import Catalog
-from sync import order_taker, pusher
+from sync.calls import Alert, PartnerCalls
 from sync.config import PartnerConfig
+from sync.desired import DesiredQuantities
 from sync.intake import OrderIntake
-from sync.outbox import Entry, Outbox
-from sync.resilience import Backoff, CircuitBreaker
-from sync.rules import ShowRule, available_in
+from sync.limits import RateLimiter
+from sync.order_taker import OrderTaker
+from sync.pusher import Pusher
+from sync.reconciler import Reconciler
+from sync.state import StoredState
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-SAVE_EVERY = 0.1          # seconds between saves of changed desired quantities
-RECENT = 15 * 60          # seconds of errors the status counts
+SAVE_EVERY = 0.1  # seconds between saves of changed desired quantities
 Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
-Alert = Callable[[str, str, str], Awaitable[None]]
-
-
-class PartnerDown(Exception):
-    """The circuit is open: the partner is not being called right now."""
 
 
 class PartnerSync:
-    def __init__(self, config: PartnerConfig, connector: Connector, channel: Channel, show: ShowRule,
-                 engine: Any, catalog: Catalog, intake: OrderIntake, publish: Publish, alert: Alert):
-        self.config, self.connector, self.channel, self.show = config, connector, channel, show
-        self.engine, self.catalog, self.intake = engine, catalog, intake
-        self.publish, self.alert = publish, alert
-        self.outbox = Outbox()
-        self.breaker = CircuitBreaker()
-        self._backoff = Backoff()
-        self.wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self.cursor: str | None = None
+    def __init__(self, config: PartnerConfig, connector: Connector, limiter: RateLimiter,
+                 desired: DesiredQuantities, intake: OrderIntake, engine: Any, publish: Publish,
+                 alert: Alert):
+        self.config, self.connector, self._limiter = config, connector, limiter
+        self.desired, self._engine, self._publish = desired, engine, publish
+        self.state = StoredState(engine, config.id, connector.spec.credentials)
+        self.calls = PartnerCalls(config.id, config.name, self.state, alert)
+        self.pusher = Pusher(config.id, connector, limiter, self.calls, desired, engine, self._publish_status)
+        self.orders = OrderTaker(config, connector, self.calls, self.state, intake, engine)
+        self.reconciler = Reconciler(config, connector, self.calls, desired, engine, alert, self.pusher.wake)
         self.connected = False
-        self.counters: dict[str, int] = dict.fromkeys(
-            ("pushes", "listings_pushed", "push_failures", "polls", "orders_taken", "webhooks",
-             "webhooks_duplicate", "reconciled", "drift_corrected", "rate_limited"), 0)
-        self.errors: deque[float] = deque(maxlen=1000)
-        self.lags: deque[float] = deque(maxlen=5000)  # desired → pushed, seconds
-        self.last_sync_at: float | None = None
-        self.last_error = ""
-        self._saved_credentials: dict[str, str] = {}
-        self._saving = asyncio.Lock()
-
-    # --- life --------------------------------------------------------------------------------------
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        for row in await store.load_listings(self.engine, self.config.id):
-            self.outbox.load(row.sku, row.desired, row.desired_at, row.pushed, row.pushed_at)
-        self.cursor, saved = await store.load_state(self.engine, self.config.id)
-        self.connector.spec.credentials.update(saved)
-        self._saved_credentials = dict(self.connector.spec.credentials)
+        await self.desired.load()
+        await self.state.load()
         await self.level_pass()
-        for loop in (self._connect_then_poll, self._push_forever, self._save_forever, self._level_forever,
-                     self._reconcile_forever):
-            self._tasks.append(asyncio.ensure_future(loop()))
+        loops = (self._connect_then_run, self._save_forever, self._level_forever, self._reconcile_forever)
+        self._tasks.extend(asyncio.ensure_future(loop()) for loop in loops)
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self.save_desired()
+            await self.desired.save()
             await self.connector.close()
 
-    # --- desired quantities ------------------------------------------------------------------------
-
-    def desired(self, levels: Mapping[int, tuple[int, int]]) -> int:
-        return self.show.shown(available_in(levels, self.channel.locations))
+    # --- what the actor passes on ------------------------------------------------------------------
 
     def on_stock(self, stocks: list[VariantStock]) -> None:
-        changed = False
-        for stock in stocks:
-            sku = self.catalog.skus.get(stock.variant_id)
-            if sku is not None:
-                changed |= self.outbox.want(sku, self.desired(stock.levels))
-        if changed:
-            self.wake.set()
+        if self.desired.on_stock(stocks):
+            self.pusher.wake()
 
     async def level_pass(self) -> None:
-        """Derive every listing's desired quantity from the store: heals any lost event."""
-        await self.catalog.refresh()
-        for variant_id, levels in (await store.all_levels(self.engine)).items():
-            sku = self.catalog.skus.get(variant_id)
-            if sku is not None:
-                self.outbox.want(sku, self.desired(levels))
-        await self.save_desired()
-        self.wake.set()
+        await self.desired.level_pass()
+        self.pusher.wake()
 
-    async def save_desired(self) -> None:
-        """One save at a time: two overlapping ones could commit out of order and leave an older
-        desired quantity in the store, which the outbox would then believe saved."""
-        async with self._saving:
-            await self._save_desired_now()
+    async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        return await self.orders.take_webhook(headers, body)
 
-    async def _save_desired_now(self) -> None:
-        if not self.outbox.unsaved:
-            return
-        skus, self.outbox.unsaved = self.outbox.unsaved, set()
-        entries = [self.outbox.entries[sku] for sku in skus]
-        rows = [(self.catalog_id(e.sku), e.desired, e.desired_at) for e in entries]
-        try:
-            await store.save_desired(self.engine, self.config.id, rows)
-        except Exception:
-            self.outbox.unsaved |= skus
-            raise
+    async def reconcile(self) -> dict[str, int]:
+        return await self.reconciler.reconcile()
 
-    # --- calling the partner -------------------------------------------------------------------------
-
-    async def call(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
-        """One partner call through the breaker; 429s wait as told, other failures count against
-        the breaker and are raised for the loop to back off."""
-        while True:
-            if not self.breaker.try_acquire():
-                raise PartnerDown(f"{self.config.id}: circuit {self.breaker.state}; "
-                                  f"next try in {self.breaker.wait():.1f} s")
-            try:
-                result = await make()
-            except RateLimited as exc:
-                self.breaker.release()
-                await self._save_credentials_if_changed()
-                self.counters["rate_limited"] += 1
-                await asyncio.sleep(max(exc.retry_after, 0.05))
-                continue
-            except (PartnerError, AuthExpired) as exc:
-                await self._save_credentials_if_changed()
-                await self._failed(what, exc)
-                raise
-            except BaseException:
-                self.breaker.release()
-                raise
-            await self._save_credentials_if_changed()
-            self.breaker.success()
-            self._backoff.reset()
-            return result
-
-    async def _failed(self, what: str, exc: Exception) -> None:
-        was_open = self.breaker.state != "closed"
-        self.breaker.failure()
-        self.errors.append(time.time())
-        self.last_error = f"{what}: {exc}"
-        if not was_open and self.breaker.state == "open":
-            await self.alert("sync_failure", self.config.id,
-                              f"{self.config.name} is failing ({exc}); calls paused, retrying with backoff")
-
-    async def _pause(self) -> None:
-        await asyncio.sleep(max(self.breaker.wait(), self._backoff.next_delay()))
+    def retry(self) -> None:
+        self.calls.reset()
+        for entry in self.desired.outbox.entries.values():
+            entry.not_before = 0.0
+        self.pusher.wake()
 
     # --- loops -------------------------------------------------------------------------------------
 
-    async def _connect_then_poll(self) -> None:
+    async def _connect_then_run(self) -> None:
+        """Pushes and polls start once the partner answered: until then there is no one to tell."""
         while not self.connected:
             try:
-                await self.call("connect", self.connector.start)
+                await self.calls.call("connect", self.connector.start)
                 self.connected = True
-                await store.set_status(self.engine, self.config.id, "connected")
-                await self.save_state()
+                await store.set_status(self._engine, self.config.id, "connected")
+                await self.state.save()
             except Exception as exc:
                 log.warning("%s: cannot connect yet: %s", self.config.id, exc)
-                await self._pause()
-        self.wake.set()
+                await self.calls.pause()
+        self._tasks.append(asyncio.ensure_future(self.pusher.run()))
+        self.pusher.wake()
         if "poll" in self.connector.capabilities:
-            await self._poll_forever()
-
-    async def _poll_forever(self) -> None:
-        while True:
-            jitter = random.uniform(-self.config.poll_jitter, self.config.poll_jitter)
-            await asyncio.sleep(max(0.05, self.config.poll_interval + jitter))
-            try:
-                await self.poll_once()
-            except Exception as exc:
-                log.warning("%s: poll failed: %s", self.config.id, exc)
-                await store.log_sync(self.engine, self.config.id, "poll", False, str(exc))
-                await self._pause()
-
-    async def poll_once(self) -> int:
-        return await order_taker.poll_once(self)
-
-    async def take_events(self, events: list[OrderEvent], also_seen: tuple[str, ...] = ()) -> int:
-        return await order_taker.take_events(self, events, also_seen)
-
-    async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        return await order_taker.take_webhook(self, headers, body)
-
-    async def save_state(self) -> None:
-        self._saved_credentials = dict(self.connector.spec.credentials)
-        await store.save_state(self.engine, self.config.id, self.cursor, self._saved_credentials)
-
-    async def _save_credentials_if_changed(self) -> None:
-        """At once: a rotated refresh token (Etsy) is the only one that works from now on."""
-        if self.connector.spec.credentials != self._saved_credentials:
-            await self.save_state()
-
-    async def _push_forever(self) -> None:
-        await pusher.push_forever(self)
-
-    async def push(self, batch: list[Entry]) -> None:
-        await pusher.push(self, batch)
-
-    async def pause(self) -> None:
-        await self._pause()
-
-    def catalog_id(self, sku: str) -> int:
-        """Listings only ever name SKUs the catalog has loaded."""
-        return self.catalog.variant_ids[sku]
-
-    def synced(self) -> None:
-        self.last_sync_at = time.time()
+            await self.orders.poll_forever()
 
     async def _save_forever(self) -> None:
         while True:
             await asyncio.sleep(SAVE_EVERY)
             with contextlib.suppress(Exception):
-                await self.save_desired()
+                await self.desired.save()
 
     async def _level_forever(self) -> None:
         while True:
@@ -257,20 +124,35 @@ class PartnerSync:
                 with contextlib.suppress(Exception):
                     await self.reconcile()
 
-    async def reconcile(self) -> dict[str, int]:
-        """Read what the partner shows; where it differs from what we told it, push again."""
-        from sync.reconciler import reconcile
+    # --- status ------------------------------------------------------------------------------------
 
-        return await reconcile(self)
-
-    def retry(self) -> None:
-        self.breaker.success()
-        self._backoff.reset()
-        for entry in self.outbox.entries.values():
-            entry.not_before = 0.0
-        self.wake.set()
+    async def _publish_status(self) -> None:
+        await self._publish("partner", self.status())
 
     def status(self) -> dict[str, Any]:
-        from sync.reconciler import status
+        """The figures /api/v1/partners and the dashboard show, gathered from the parts."""
+        synced = [at for at in (self.pusher.last_pushed_at, self.orders.last_polled_at) if at is not None]
+        return {
+            "id": self.config.id,
+            "kind": self.config.kind,
+            "name": self.config.name,
+            "base_url": self.connector.spec.base_url,
+            "status": self._state(),
+            "last_sync_at": max(synced, default=None),
+            "circuit": self.calls.breaker.state,
+            "rate_limit_use": self._limiter.usage(),
+            **self.calls.figures(),
+            **self.desired.figures(),
+            **self.pusher.figures(),
+            **self.pusher.counters(),
+            **self.orders.counters(),
+            **self.reconciler.counters(),
+            "rate_limited": self.calls.rate_limited,
+        }
 
-        return status(self)
+    def _state(self) -> str:
+        if not self.connected:
+            return "connecting"
+        if self.calls.breaker.state != "closed":
+            return "failing"
+        return "syncing" if self.desired.outbox.pending() else "in_sync"

@@ -1,78 +1,63 @@
-"""Reconciliation and the status report of one partner's sync."""
+"""Reconciliation of one partner: read what it shows and, where that differs from what it was last
+told (edited by hand at the partner, a lost push), push again."""
 
 from __future__ import annotations
 
 import functools
-import statistics
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from connectors.base import Connector
 from store import listings as store
-
-if TYPE_CHECKING:
-    from sync.partner_sync import PartnerSync
+from sync.calls import Alert, PartnerCalls
+from sync.config import PartnerConfig
+from sync.desired import DesiredQuantities
 
 READ_BATCH = 100
 
 
-async def reconcile(sync: PartnerSync) -> dict[str, int]:
-    """Compare what the partner shows with what it was last told. A listing that was told and shows
-    something else drifted (edited by hand at the partner, a lost push): push it again. Listings
-    still waiting for a push are skipped: their push is coming anyway."""
-    told = {sku: e.pushed for sku, e in sync.outbox.entries.items() if not e.dirty and not e.in_flight}
-    skus = sorted(told)
-    shown: dict[str, int] = {}
-    for start in range(0, len(skus), READ_BATCH):
-        chunk = skus[start:start + READ_BATCH]
-        shown.update(await sync.call("reconcile", functools.partial(sync.connector.read_listings, chunk)))
-    drifted = sorted(sku for sku, quantity in shown.items()
-                     if sku in told and told[sku] is not None and quantity != told[sku])
-    sync.counters["reconciled"] += 1
-    sync.counters["drift_corrected"] += len(drifted)
-    if drifted:
-        # The store forgets what was pushed first, then memory: a push of these listings can only
-        # start after the second step, so its record of what it told cannot be overwritten.
-        await store.forget_pushed(sync.engine, sync.config.id, [sync.catalog_id(sku) for sku in drifted])
-        sync.outbox.force(drifted)
-        await sync.save_desired()
-        sample = ", ".join(f"{sku} showed {shown[sku]} not {told[sku]}" for sku in drifted[:5])
-        await sync.alert("drift", sync.config.id,
-                          f"{sync.config.name}: {len(drifted)} listing(s) drifted ({sample}); corrected")
-        sync.wake.set()
-    await store.log_sync(sync.engine, sync.config.id, "reconcile", True,
-                         f"checked {len(shown)}, corrected {len(drifted)}"
-                         + (f": {', '.join(drifted[:20])}" if drifted else ""), synced=True)
-    return {"checked": len(shown), "corrected": len(drifted)}
+class Reconciler:
+    def __init__(self, config: PartnerConfig, connector: Connector, calls: PartnerCalls,
+                 desired: DesiredQuantities, engine: Any, alert: Alert, wake: Callable[[], None]):
+        """`wake` tells the pusher that listings need pushing again."""
+        self._config, self._connector, self._calls, self._desired = config, connector, calls, desired
+        self._engine, self._alert, self._wake = engine, alert, wake
+        self.reconciled = self.drift_corrected = 0
 
+    async def reconcile(self) -> dict[str, int]:
+        """Compare what the partner shows with what it was last told. A listing that was told and
+        shows something else drifted: push it again. Listings still waiting for a push are skipped:
+        their push is coming anyway."""
+        outbox = self._desired.outbox
+        told = {sku: e.pushed for sku, e in outbox.entries.items() if not e.dirty and not e.in_flight}
+        shown = await self._read(sorted(told))
+        drifted = sorted(sku for sku, quantity in shown.items()
+                         if sku in told and told[sku] is not None and quantity != told[sku])
+        self.reconciled += 1
+        self.drift_corrected += len(drifted)
+        if drifted:
+            # The store forgets what was pushed first, then memory: a push of these listings can only
+            # start after the second step, so its record of what it told cannot be overwritten.
+            await store.forget_pushed(self._engine, self._config.id,
+                                      [self._desired.catalog_id(sku) for sku in drifted])
+            outbox.force(drifted)
+            await self._desired.save()
+            sample = ", ".join(f"{sku} showed {shown[sku]} not {told[sku]}" for sku in drifted[:5])
+            await self._alert("drift", self._config.id, f"{self._config.name}: {len(drifted)} listing(s) "
+                              f"drifted ({sample}); corrected")
+            self._wake()
+        await store.log_sync(self._engine, self._config.id, "reconcile", True,
+                             f"checked {len(shown)}, corrected {len(drifted)}"
+                             + (f": {', '.join(drifted[:20])}" if drifted else ""), synced=True)
+        return {"checked": len(shown), "corrected": len(drifted)}
 
-def status(sync: PartnerSync) -> dict[str, Any]:
-    now = time.time()
-    lags = sorted(sync.lags)
-    return {
-        "id": sync.config.id,
-        "kind": sync.config.kind,
-        "name": sync.config.name,
-        "base_url": sync.connector.spec.base_url,
-        "status": _state(sync),
-        "last_sync_at": sync.last_sync_at,
-        "circuit": sync.breaker.state,
-        "rate_limit_use": sync.connector.limiter.usage(),
-        "errors_recent": sum(1 for at in sync.errors if at > now - 15 * 60),
-        "last_error": sync.last_error,
-        "pending": sync.outbox.pending(),
-        "oldest_pending_s": round(sync.outbox.oldest_pending_age(), 3),
-        "listings": len(sync.outbox.entries),
-        "desired_changes": sync.outbox.desired_changes,
-        "pushes_saved_by_coalescing": sync.outbox.coalesced,
-        "lag_p50_s": round(statistics.median(lags), 4) if lags else None,
-        "lag_p99_s": round(lags[min(len(lags) - 1, int(len(lags) * 0.99))], 4) if lags else None,
-        **sync.counters,
-    }
+    async def _read(self, skus: list[str]) -> dict[str, int]:
+        shown: dict[str, int] = {}
+        for start in range(0, len(skus), READ_BATCH):
+            read: Callable[[], Awaitable[dict[str, int]]] = functools.partial(
+                self._connector.read_listings, skus[start:start + READ_BATCH])
+            shown.update(await self._calls.call("reconcile", read))
+        return shown
 
-
-def _state(sync: PartnerSync) -> str:
-    if not sync.connected:
-        return "connecting"
-    if sync.breaker.state != "closed":
-        return "failing"
-    return "syncing" if sync.outbox.pending() else "in_sync"
+    def counters(self) -> dict[str, int]:
+        return {"reconciled": self.reconciled, "drift_corrected": self.drift_corrected}

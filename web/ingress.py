@@ -1,9 +1,10 @@
 """The partner webhook ingress (aiohttp): `POST /webhooks/{partner_id}`.
 
-Each delivery's signature is checked on the raw body exactly as the partner signs it (bad or
-missing: 401, logged, nothing applied); then the partner's connector actor dedupes it on the
-partner's event id, turns it into orders through the engine and answers after the commit. Only then
-do we answer 2xx, so a partner that does not hear back retries, and a retry is harmless."""
+Each delivery's signature is checked on the raw body exactly as the partner signs it, by the
+partner's connector the fleet holds (bad or missing: 401, logged, nothing applied); then the
+delivery goes straight to the partner's connector actor, whose sync dedupes it on the partner's
+event id, turns it into orders through the shards and answers after the commit. Only then do we
+answer 2xx, so a partner that does not hear back retries, and a retry is harmless."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def create_ingress(runtime: Runtime) -> web.Application:
             return _error(401, "bad_signature",
                           f"signature: the delivery for {partner_id} is not signed with its secret")
         try:
-            result = await asyncio.wait_for(fleet.take_webhook(partner_id, request.headers, body),
+            actor = fleet.actor(partner_id)
+            result = await asyncio.wait_for(actor.take_webhook.remote(dict(request.headers), body),
                                             WEBHOOK_TIMEOUT)
         except (ShardUnavailable, TimeoutError) as exc:
             return _error(503, "unavailable", f"{exc}; the partner's retry is safe")

@@ -25,9 +25,10 @@ from connectors.base import (
     PartnerSpec,
     RateLimited,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import RateSpec
 from simulators.amazon import AmazonSimulator
 from simulators.base import SimConfig
+from sync.limits import RateLimiter
 
 SKUS = [f"SHEET-{n:03d}" for n in range(45)]
 
@@ -61,7 +62,7 @@ def connect(sim: AmazonSimulator, session: aiohttp.ClientSession, limiter: RateL
     spec = PartnerSpec(id="amazon-test", kind="amazon", base_url=sim.base_url,
                        credentials=dict(credentials or sim.config.credentials),
                        options={"feed_poll_seconds": 0.05, **options})
-    return AmazonConnector(spec, session, limiter)
+    return AmazonConnector(spec, session, limiter or RateLimiter.under(AmazonConnector.rates(spec)))
 
 
 async def fetch_all(connector: AmazonConnector, page_size: int) -> list[list[OrderEvent]]:

@@ -17,8 +17,10 @@ from aiohttp import web
 from connectors.base import AuthExpired, Listing, OrderEventKind, PartnerError, PartnerSpec, RateLimited
 from connectors.etsy import EtsyConnector
 from connectors.etsy_format import sign_webhook
-from simulators.base import SimConfig, bound_port
+from simulators.base import SimConfig
 from simulators.etsy import EtsySimulator
+from sync.limits import RateLimiter
+from tests.integration.webhook_server import serving
 
 SKUS = [f"SHEET-{size}-{color}" for size in ("T", "F", "Q", "K") for color in ("WHT", "GRY", "SAG", "NVY", "IVR")]
 
@@ -51,7 +53,8 @@ async def etsy(skus: list[str] = SKUS, start: bool = True, options: dict[str, An
                                   options={"variants_per_listing": 8, **(options or {})}, **config))
     await sim.start(port=0)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-    connector = EtsyConnector(PartnerSpec("etsy", "etsy", sim.base_url, dict(creds)), session)
+    spec = PartnerSpec("etsy", "etsy", sim.base_url, dict(creds))
+    connector = EtsyConnector(spec, session, RateLimiter.under(EtsyConnector.rates(spec)))
     try:
         if start:
             await connector.start()
@@ -86,16 +89,8 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def receiver(refuse: int = 0) -> AsyncIterator[tuple[Receiver, str]]:
     inbox = Receiver(refuse)
-    app = web.Application()
-    app.router.add_post("/webhooks/etsy", inbox.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield inbox, f"http://127.0.0.1:{bound_port(site)}/webhooks/etsy"
-    finally:
-        await runner.cleanup()
+    async with serving("/webhooks/etsy", inbox.handle) as url:
+        yield inbox, url
 
 
 # --- auth -------------------------------------------------------------------------------------

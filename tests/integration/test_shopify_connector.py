@@ -21,11 +21,14 @@ from connectors.base import (
     PartnerSpec,
     RateLimited,
 )
-from connectors.limits import RateLimiter, RateSpec
+from connectors.limits import RateSpec
 from connectors.shopify import ShopifyConnector
-from connectors.shopify_format import SET_QUANTITIES, OrdersCursor, gid, sign
-from simulators.base import SimConfig, bound_port
+from connectors.shopify_cursor import OrdersCursor
+from connectors.shopify_format import SET_QUANTITIES, gid, sign
+from simulators.base import SimConfig
 from simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
+from sync.limits import RateLimiter
+from tests.integration.webhook_server import serving
 
 SKUS = [f"SHEET-{i:03d}" for i in range(12)]
 
@@ -57,15 +60,8 @@ class Inbox:
 @pytest_asyncio.fixture
 async def inbox() -> AsyncIterator[Inbox]:
     box = Inbox()
-    app = web.Application()
-    app.router.add_post("/webhooks/shopify", box.receive)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    box.url = f"http://127.0.0.1:{bound_port(site)}/webhooks/shopify"
-    yield box
-    await runner.cleanup()
+    async with serving("/webhooks/shopify", box.receive) as box.url:
+        yield box
 
 
 @pytest_asyncio.fixture
@@ -100,7 +96,7 @@ async def connected(sim: ShopifySimulator, session: aiohttp.ClientSession, limit
                     credentials: dict[str, str] | None = None) -> ShopifyConnector:
     spec = PartnerSpec(id="shopify-test", kind="shopify", base_url=sim.base_url,
                        credentials=dict(credentials or sim.config.credentials))
-    connector = ShopifyConnector(spec, session, limiter)
+    connector = ShopifyConnector(spec, session, limiter or RateLimiter.under(ShopifyConnector.rates(spec)))
     await connector.start()
     return connector
 

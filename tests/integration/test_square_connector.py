@@ -24,9 +24,11 @@ from connectors.base import (
     RateLimited,
 )
 from connectors.square import SquareConnector
-from connectors.square_format import SIGNATURE_HEADER, SQUARE_VERSION, PollCursor, physical_counts
+from connectors.square_cursor import PollCursor
+from connectors.square_format import SIGNATURE_HEADER, SQUARE_VERSION, physical_counts
 from simulators.base import SimConfig, bound_port
 from simulators.square import SquareSimulator
+from sync.limits import RateLimiter
 
 SKUS = [f"SHEET-{i}" for i in range(5)]
 
@@ -54,7 +56,7 @@ async def square(skus: list[str] = SKUS, options: dict[str, Any] | None = None, 
     await sim.start(port=0)
     session = aiohttp.ClientSession()
     spec = PartnerSpec("square-test", "square", sim.base_url, dict(credentials), dict(options or {}))
-    connector = SquareConnector(spec, session)
+    connector = SquareConnector(spec, session, RateLimiter.under(SquareConnector.rates(spec)))
     try:
         if start:
             await connector.start()

@@ -14,10 +14,10 @@ import pytest_asyncio
 
 from connectors import x12
 from connectors.base import AuthExpired, Listing, OrderEventKind, PartnerError, PartnerRejected, PartnerSpec
-from connectors.limits import RateLimiter
 from connectors.wholesale import WholesaleConnector
 from simulators.base import SimConfig
 from simulators.wholesale import WholesaleSimulator
+from sync.limits import RateLimiter
 
 SKUS = ["SHEET-Q-WHT", "SHEET-K-GRY", "PILLOW-STD"]
 INTERVAL = 0.5   # the distributor's 846 pace, shortened for the tests
@@ -46,7 +46,7 @@ async def sim() -> AsyncIterator[WholesaleSimulator]:
 def connector_for(sim: WholesaleSimulator, limiter: RateLimiter | None = None, **credentials: str) -> WholesaleConnector:
     spec = PartnerSpec("acme", "wholesale", sim.sftp_url, {**sim.config.credentials, **credentials},
                        dict(sim.config.options))
-    return WholesaleConnector(spec, None, limiter)
+    return WholesaleConnector(spec, None, limiter or RateLimiter.under(WholesaleConnector.rates(spec)))
 
 
 @pytest_asyncio.fixture

@@ -7,8 +7,8 @@ import copy
 from typing import Any
 
 from connectors.base import OrderEventKind, OrderLine
+from connectors.etsy_cursor import ReceiptCursor
 from connectors.etsy_format import (
-    ReceiptCursor,
     inventory_for_put,
     money_amount,
     put_body_error,

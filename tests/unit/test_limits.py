@@ -1,11 +1,16 @@
-"""connectors/limits: a partner's published rate kept on our side, and Retry-After honoured."""
+"""sync/limits: a partner's published rate kept on our side, and Retry-After honoured."""
 
 from __future__ import annotations
 
 import pytest
 
-from connectors import limits
-from connectors.limits import RateLimiter, RateSpec, TokenBucket
+from connectors.amazon import AmazonConnector
+from connectors.base import PartnerSpec
+from connectors.limits import RateSpec
+from connectors.square import SquareConnector
+from connectors.wholesale import WholesaleConnector
+from sync import limits
+from sync.limits import RateLimiter, TokenBucket
 from tests.unit.fake_clock import Clock
 
 
@@ -158,3 +163,26 @@ def test_a_drained_limiter_makes_the_next_call_wait_a_whole_token() -> None:
     bucket = limiter.bucket("patch")
     assert bucket is not None
     assert bucket.try_take() == pytest.approx(0.2)
+
+
+def test_a_limiter_under_published_rates_runs_each_bucket_at_nine_tenths() -> None:
+    limiter = RateLimiter.under({"push": RateSpec(10.0, 20.0), "poll": RateSpec(0.5, 1.0)})
+    assert {op: b.spec for op, b in limiter.buckets.items()} == {"push": RateSpec(9.0, 18.0),
+                                                                  "poll": RateSpec(0.45, 1.0)}
+
+
+def test_a_connector_publishes_its_rates_as_its_options_set_them() -> None:
+    def spec(kind: str, **options: object) -> PartnerSpec:
+        return PartnerSpec(kind, kind, "", {}, dict(options))
+
+    assert AmazonConnector.rates(spec("amazon")) is AmazonConnector.limits
+    assert SquareConnector.rates(spec("square", rate_limit={"rate": 2})) == {"api": RateSpec(2.0, 20.0)}
+    assert WholesaleConnector.rates(spec("wholesale", min_846_interval_s=4)) == {"upload_846": RateSpec(0.25, 1)}
+
+
+async def test_a_cost_above_the_burst_spends_the_whole_bucket_instead_of_waiting_forever(
+        clock: Clock, slept: list[float]) -> None:
+    limiter = RateLimiter({"graphql": RateSpec(rate=10.0, burst=5.0)}, clock=clock)
+    await limiter.acquire("graphql", 50.0)
+    assert slept == []
+    assert limiter.would_wait("graphql")

@@ -1,12 +1,18 @@
-"""connectors/resilience: backoff with full jitter, and the circuit breaker that isolates a failing partner."""
+"""sync/resilience and sync/calls: backoff with full jitter, the circuit breaker that isolates a
+failing partner, and every partner call made through them."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 
+from connectors.base import PartnerError, RateLimited
+from sync import calls as partner_calls
+from sync.calls import PartnerCalls, PartnerDown
 from sync.resilience import Backoff, CircuitBreaker
+from sync.state import StoredState
 from tests.unit.fake_clock import Clock
 
 # -- backoff ----------------------------------------------------------------------------------------
@@ -139,3 +145,63 @@ def test_half_open_lets_exactly_one_trial_through_until_its_outcome_is_known() -
     assert breaker.try_acquire()
     breaker.success()
     assert breaker.try_acquire() and breaker.try_acquire()
+
+
+# -- partner calls ---------------------------------------------------------------------------------
+
+
+def calls_with(clock: Clock, alerts: list[str]) -> PartnerCalls:
+    async def alert(kind: str, key: str, message: str) -> None:
+        alerts.append(kind)
+
+    state = StoredState(None, "shop", {})  # credentials never change here, so the store is not called
+    return PartnerCalls("shop", "Shop", state, alert, CircuitBreaker(threshold=2, cool_off=1.0, clock=clock),
+                        Backoff(rand=lambda: 0.0))
+
+
+async def test_calls_open_the_circuit_with_one_alert_then_let_exactly_one_trial_through() -> None:
+    clock, alerts = Clock(), []
+    calls = calls_with(clock, alerts)
+
+    async def fail() -> int:
+        raise PartnerError("down")
+
+    for _ in range(3):
+        with pytest.raises((PartnerError, PartnerDown)):
+            await calls.call("push", fail)
+    assert (calls.breaker.state, alerts) == ("open", ["sync_failure"])
+    clock.advance(1.0)
+    answer = asyncio.Event()
+
+    async def slow() -> int:
+        await answer.wait()
+        return 7
+
+    trial = asyncio.ensure_future(calls.call("push", slow))
+    await asyncio.sleep(0)
+    with pytest.raises(PartnerDown):
+        await calls.call("poll", slow)
+    answer.set()
+    assert await trial == 7
+    assert calls.breaker.state == "closed"
+    assert calls.figures() == {"errors_recent": 2, "last_error": "push: down"}
+
+
+async def test_a_429_is_waited_out_as_told_and_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(partner_calls.asyncio, "sleep", sleep)
+    calls = calls_with(Clock(), [])
+    answers: list[Exception | int] = [RateLimited("slow down", 2.5), 3]
+
+    async def answer() -> int:
+        given = answers.pop(0)
+        if isinstance(given, Exception):
+            raise given
+        return given
+
+    assert await calls.call("push", answer) == 3
+    assert (slept, calls.rate_limited, calls.breaker.failures) == ([2.5], 1, 0)

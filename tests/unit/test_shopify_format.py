@@ -6,15 +6,13 @@ from typing import Any
 
 import pytest
 
-from connectors.base import OrderEventKind, OrderLine
+from connectors.base import OrderEventKind, OrderLine, header
+from connectors.shopify_cursor import OrdersCursor, later
 from connectors.shopify_format import (
-    OrdersCursor,
     check_set_quantities,
     format_time,
     gid,
     gid_number,
-    header,
-    later,
     next_page_info,
     order_events,
     page_token,

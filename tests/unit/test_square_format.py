@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from connectors.base import Listing, OrderEventKind, OrderLine, PushResult
+from connectors.base import Listing, OrderEventKind, OrderLine, PushResult, header
 from connectors.limits import RateSpec
+from connectors.square_cursor import PollCursor
 from connectors.square_format import (
     ASSUMED_LIMIT,
-    PollCursor,
     configured_limit,
     count_quantity,
     errors_text,
-    header,
     iso,
     order_cursor,
     order_event,

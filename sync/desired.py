@@ -1,0 +1,82 @@
+"""What one partner should show, per listing: the channel's show rule applied to the available
+stock of the channel's locations. It follows stock events, and a level pass over the store heals any
+event that was lost; changes coalesce in the Outbox and are saved to the listings table before the
+pusher promises them to the partner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from inventory.commands import VariantStock
+from inventory.desk import Channel
+from store import listings as store
+from store.catalog import Catalog
+from sync.outbox import Outbox
+from sync.rules import ShowRule, available_in
+
+
+class DesiredQuantities:
+    def __init__(self, partner_id: str, channel: Channel, show: ShowRule, catalog: Catalog, engine: Any,
+                 outbox: Outbox | None = None):
+        self._partner_id, self._channel, self._show = partner_id, channel, show
+        self._catalog, self._engine = catalog, engine
+        self.outbox = outbox or Outbox()
+        self._saving = asyncio.Lock()
+
+    async def load(self) -> None:
+        for row in await store.load_listings(self._engine, self._partner_id):
+            self.outbox.load(row.sku, row.desired, row.desired_at, row.pushed, row.pushed_at)
+
+    def desired(self, levels: Mapping[int, tuple[int, int]]) -> int:
+        return self._show.shown(available_in(levels, self._channel.locations))
+
+    def on_stock(self, stocks: list[VariantStock]) -> bool:
+        """True when a listing's desired quantity changed."""
+        changed = False
+        for stock in stocks:
+            sku = self._catalog.skus.get(stock.variant_id)
+            if sku is not None:
+                changed |= self.outbox.want(sku, self.desired(stock.levels))
+        return changed
+
+    async def level_pass(self) -> None:
+        """Derive every listing's desired quantity from the store: heals any lost event."""
+        await self._catalog.refresh()
+        for variant_id, levels in (await store.all_levels(self._engine)).items():
+            sku = self._catalog.skus.get(variant_id)
+            if sku is not None:
+                self.outbox.want(sku, self.desired(levels))
+        await self.save()
+
+    async def save(self) -> None:
+        """One save at a time: two overlapping ones could commit out of order and leave an older
+        desired quantity in the store, which the outbox would then believe saved."""
+        async with self._saving:
+            await self._save_now()
+
+    async def _save_now(self) -> None:
+        if not self.outbox.unsaved:
+            return
+        skus, self.outbox.unsaved = self.outbox.unsaved, set()
+        entries = [self.outbox.entries[sku] for sku in skus]
+        rows = [(self.catalog_id(e.sku), e.desired, e.desired_at) for e in entries]
+        try:
+            await store.save_desired(self._engine, self._partner_id, rows)
+        except Exception:
+            self.outbox.unsaved |= skus
+            raise
+
+    def catalog_id(self, sku: str) -> int:
+        """Listings only ever name SKUs the catalog has loaded."""
+        return self._catalog.variant_ids[sku]
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "pending": self.outbox.pending(),
+            "oldest_pending_s": round(self.outbox.oldest_pending_age(), 3),
+            "listings": len(self.outbox.entries),
+            "desired_changes": self.outbox.desired_changes,
+            "pushes_saved_by_coalescing": self.outbox.coalesced,
+        }
