@@ -401,7 +401,9 @@ async def test_a_shop_that_fails_is_a_partner_error_worth_retrying(shop, session
 
 
 def test_the_connector_declares_the_limits_the_shop_enforces():
-    assert ShopifyConnector.limits == {"rest": REST_LIMIT, "graphql": GRAPHQL_LIMIT}
+    declared = {name: (spec.rate, spec.burst) for name, spec in ShopifyConnector.limits.items()}
+    assert declared == {"rest": (REST_LIMIT.per_second, REST_LIMIT.burst),
+                        "graphql": (GRAPHQL_LIMIT.per_second, GRAPHQL_LIMIT.burst)}
     assert ShopifyConnector.max_push_batch == 250
 
 
