@@ -1,11 +1,13 @@
 """The simulators' sense of time. A simulator reads wall time, monotonic time and waits through
-the clock it is given, never through `time` or `asyncio.sleep` directly, so a test can hand it a
-`ManualClock` and move time on (token expiry, rate buckets, feed processing, webhook retries,
-queue visibility) instead of sleeping through it."""
+the clock it is given, never through `time` or `asyncio.sleep` directly, so a test can move time on
+(token expiry, rate buckets, feed processing, webhook retries, queue visibility) instead of
+sleeping through it: `JumpingClock` keeps real time flowing for the real clients talking to the
+simulator and adds the jumps a test makes; `ManualClock` moves only when told."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -34,6 +36,32 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+class JumpingClock(SystemClock):
+    """Real time plus every `jump` a test has made: a wait ends when real time and jumps together
+    reach its end, so jumping an hour ends an hour's wait at once, and nothing else changes pace."""
+
+    def __init__(self) -> None:
+        self.jumped = 0.0
+        self._jump = asyncio.Event()
+
+    def time(self) -> float:
+        return time.time() + self.jumped
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.jumped
+
+    async def sleep(self, seconds: float) -> None:
+        end = self.monotonic() + seconds
+        while (left := end - self.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._jump.wait(), left)
+
+    def jump(self, seconds: float) -> None:
+        self.jumped += seconds
+        woken, self._jump = self._jump, asyncio.Event()
+        woken.set()
 
 
 class ManualClock:

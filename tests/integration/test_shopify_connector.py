@@ -25,6 +25,7 @@ from connectors.limits import RateLimiter, RateSpec
 from connectors.shopify import ShopifyConnector
 from connectors.shopify_format import SET_QUANTITIES, OrdersCursor, gid, sign
 from simulators.base import SimConfig, bound_port
+from simulators.clock import JumpingClock
 from simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
 
 SKUS = [f"SHEET-{i:03d}" for i in range(12)]
@@ -130,9 +131,10 @@ async def test_start_finds_the_first_location_and_the_inventory_item_of_every_sk
 
 
 async def test_an_offline_token_keeps_working_long_past_the_simulators_token_ttl(session):
-    async with running(SKUS, token_ttl=0.05) as sim:
+    clock = JumpingClock()
+    async with running(SKUS, token_ttl=0.05, clock=clock) as sim:
         connector = await connected(sim, session)
-        await asyncio.sleep(0.15)
+        clock.jump(3600)   # far past the TTL, and past any token lifetime an online token has
         assert [r.ok for r in await connector.push([Listing("SHEET-001", 4)])] == [True]
         assert sim.listings["SHEET-001"] == 4
         assert connector.spec.credentials == sim.config.credentials  # nothing to refresh, nothing rewritten
