@@ -1,7 +1,7 @@
 """Amazon's Selling Partner API, simulated: LWA tokens, listings (patch, get, search),
 JSON_LISTINGS_FEED with documents behind presigned "S3" URLs this server also serves, the Orders API
 with NextToken paging, and ORDER_CHANGE notifications in a small SQS-like queue the connector polls.
-Every operation has its own server bucket at the published rate (amazon_format.LIMITS).
+Every operation has its own server allowance at the published usage plan (amazon_wire.USAGE_PLANS).
 
 Options (config.options): marketplace_id (ATVPDKIKX0DER), queue ("order-change"), feed_seconds (0.2, a
 feed's processing time), notifications (True; False leaves orders to getOrders polling),
@@ -19,19 +19,18 @@ import math
 import random
 import secrets
 import string
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from connectors import amazon_format as fmt
-from connectors.base import OrderLine
+from simulators import amazon_wire as wire
 from simulators.amazon_feeds import FeedsApi
-from simulators.amazon_listings import ListingsApi, asin, int_or, pack_token, unpack_token
+from simulators.amazon_listings import ListingsApi, asin, pack_token, unpack_token
 from simulators.amazon_queue import NotificationQueue, QueueApi
 from simulators.base import SimConfig, SimOrder, Simulator
+from simulators.http import whole_number
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 _EXPIRED = "The access token you provided has expired."
@@ -48,12 +47,12 @@ class AmazonSimulator(Simulator):
     def __init__(self, config: SimConfig):
         super().__init__(config)
         options = config.options
-        self.marketplace = str(options.get("marketplace_id", fmt.DEFAULT_MARKETPLACE))
+        self.marketplace = str(options.get("marketplace_id", wire.MARKETPLACE_US))
         self.queue_name = str(options.get("queue", "order-change"))
         self.feed_seconds = float(options.get("feed_seconds", 0.2))
         self.notifications = bool(options.get("notifications", True))
         self.visibility_timeout = float(options.get("visibility_timeout", 30))
-        self.queue = NotificationQueue()
+        self.queue = NotificationQueue(self.clock)
         self.tokens: dict[str, float] = {}            # access token -> monotonic expiry
         self.listings_api = ListingsApi(self)
         self.feeds_api = FeedsApi(self)
@@ -71,7 +70,7 @@ class AmazonSimulator(Simulator):
         return self.config.credentials["seller_id"]
 
     def routes(self) -> list[web.RouteDef]:
-        api, items, feeds = self._api, fmt.LISTINGS_PATH, self.feeds_api
+        api, items, feeds = self._api, wire.LISTINGS_ITEMS, self.feeds_api
         listings, queue = self.listings_api, self.queue_api
         return [
             web.post("/auth/o2/token", self._issue_token),
@@ -79,12 +78,12 @@ class AmazonSimulator(Simulator):
             web.get(items + "/{sellerId}", api("searchListingsItems", listings.search)),
             web.get(items + "/{sellerId}/{sku}", api("getListingsItem", listings.get)),
             web.patch(items + "/{sellerId}/{sku}", api("patchListingsItem", listings.patch)),
-            web.post(fmt.FEEDS_PATH + "/documents", api("createFeedDocument", feeds.create_document)),
-            web.get(fmt.FEEDS_PATH + "/documents/{documentId}", api("getFeedDocument", feeds.get_document)),
-            web.post(fmt.FEEDS_PATH + "/feeds", api("createFeed", feeds.create_feed)),
-            web.get(fmt.FEEDS_PATH + "/feeds/{feedId}", api("getFeed", feeds.get_feed)),
-            web.get(fmt.ORDERS_PATH, api("getOrders", self._get_orders)),
-            web.get(fmt.ORDERS_PATH + "/{orderId}/orderItems", api("getOrderItems", self._get_order_items)),
+            web.post(wire.FEEDS + "/documents", api("createFeedDocument", feeds.create_document)),
+            web.get(wire.FEEDS + "/documents/{documentId}", api("getFeedDocument", feeds.get_document)),
+            web.post(wire.FEEDS + "/feeds", api("createFeed", feeds.create_feed)),
+            web.get(wire.FEEDS + "/feeds/{feedId}", api("getFeed", feeds.get_feed)),
+            web.get(wire.ORDERS_V0, api("getOrders", self._get_orders)),
+            web.get(wire.ORDERS_V0 + "/{orderId}/orderItems", api("getOrderItems", self._get_order_items)),
             web.put("/s3/feeds/{documentId}", feeds.upload_document),
             web.get("/s3/feeds/{documentId}", feeds.download_document),
             web.post("/sqs/{queue}/receive", self._authorised(queue.receive)),
@@ -105,17 +104,17 @@ class AmazonSimulator(Simulator):
 
     def _api(self, op: str, handler: Handler) -> Handler:
         """Token check, then the operation's bucket, then the handler; successes carry the plan's rate."""
-        spec = fmt.LIMITS.get(op)
+        plan = wire.USAGE_PLANS.get(op)
 
         async def guarded(request: web.Request) -> web.Response:
             refused = self._refused(request)
-            if refused is None and spec is not None:
-                refused = self.over_limit(op, spec)
+            if refused is None and plan is not None:
+                refused = self.over_limit(op, plan)
             if refused is not None:
                 return refused
             answer = await handler(request)
-            if spec is not None and answer.status < 400:
-                answer.headers["x-amzn-RateLimit-Limit"] = f"{spec.rate:g}"
+            if plan is not None and answer.status < 400:
+                answer.headers["x-amzn-RateLimit-Limit"] = f"{plan.per_second:g}"
             return answer
 
         return guarded
@@ -130,7 +129,7 @@ class AmazonSimulator(Simulator):
 
     def _refused(self, request: web.Request) -> web.Response | None:
         expires = self.tokens.get(request.headers.get("x-amz-access-token", ""))
-        if expires is None or time.monotonic() >= expires:
+        if expires is None or self.clock.monotonic() >= expires:
             self.stats["unauthorized" if expires is None else "expired_tokens"] += 1
             return self.error_response(403, "Access to requested resource is denied.",
                                        _INVALID if expires is None else _EXPIRED)
@@ -154,15 +153,14 @@ class AmazonSimulator(Simulator):
             return _lwa_error(400, "invalid_grant",
                               "The request has an invalid grant parameter : refresh_token")
         token, ttl = f"Atza|{secrets.token_urlsafe(32)}", self.config.token_ttl
-        self.tokens[token] = time.monotonic() + ttl
+        self.tokens[token] = self.clock.monotonic() + ttl
         self.stats["tokens_issued"] += 1
         lifetime = int(ttl) if ttl.is_integer() else ttl   # LWA says 3600; tests want less than a second
         return web.json_response({"access_token": token, "refresh_token": creds["refresh_token"],
                                   "token_type": "bearer", "expires_in": lifetime})
 
     def expire_tokens(self) -> None:
-        now = time.monotonic()
-        self.tokens = dict.fromkeys(self.tokens, now)
+        self.tokens = dict.fromkeys(self.tokens, self.clock.monotonic())
 
     async def _expire_tokens(self, _request: web.Request) -> web.Response:
         self.expire_tokens()
@@ -173,7 +171,7 @@ class AmazonSimulator(Simulator):
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
         digits = f"{random.randrange(10**16, 10**17)}"
         order_id = f"{digits[:3]}-{digits[3:10]}-{digits[10:]}"
-        now = time.time()
+        now = self.clock.time()
         order = SimOrder(order_id, sku, quantity, "Unshipped", now, now)
         self.orders[order_id] = order
         self.sell(sku, quantity)
@@ -186,16 +184,13 @@ class AmazonSimulator(Simulator):
             return   # a shipped or cancelled order stays so
         if new == "Canceled":
             self.listings[order.sku] = self.listings.get(order.sku, 0) + order.quantity
-        order.status, order.updated_at = new, time.time()
+        order.status, order.updated_at = new, self.clock.time()
         self._notify(order)
 
     def _notify(self, order: SimOrder) -> None:
         if not self.notifications:
             return
-        fact = fmt.OrderFact(order.order_id, order.status, order.created_at, order.updated_at,
-                             (OrderLine(order.sku, order.quantity),))
-        notification = fmt.order_change_notification(fact, self.seller_id, self.marketplace,
-                                                     notification_id=str(uuid.uuid4()))
+        notification = wire.order_change(order, self.seller_id, self.marketplace, str(uuid.uuid4()))
         body = json.dumps(notification)
         self.queue.send(body)
         self.stats["notifications_sent"] += 1
@@ -205,8 +200,8 @@ class AmazonSimulator(Simulator):
 
     def _order_row(self, order: SimOrder) -> dict[str, Any]:
         shipped = order.quantity if order.status == "Shipped" else 0
-        return {"AmazonOrderId": order.order_id, "PurchaseDate": fmt.iso(order.created_at),
-                "LastUpdateDate": fmt.iso(order.updated_at), "OrderStatus": order.status,
+        return {"AmazonOrderId": order.order_id, "PurchaseDate": wire.timestamp(order.created_at),
+                "LastUpdateDate": wire.timestamp(order.updated_at), "OrderStatus": order.status,
                 "FulfillmentChannel": "MFN", "SalesChannel": "Amazon.com", "OrderType": "StandardOrder",
                 "MarketplaceId": self.marketplace, "NumberOfItemsShipped": shipped,
                 "NumberOfItemsUnshipped": order.quantity - shipped if order.status != "Canceled" else 0}
@@ -240,18 +235,18 @@ class AmazonSimulator(Simulator):
         if len(given) != 1:
             return self.error_response(400, "Exactly one of CreatedAfter and LastUpdatedAfter is required")
         try:
-            after = fmt.parse_iso(query[given[0]])
+            after = wire.read_timestamp(query[given[0]])
         except ValueError:
             return self.error_response(400, f"{given[0]} is not an ISO 8601 date")
         field = "updated_at" if given[0] == "LastUpdatedAfter" else "created_at"
-        return field, after, min(100, max(1, int_or(query.get("MaxResultsPerPage"), 100))), None
+        return field, after, min(100, max(1, whole_number(query.get("MaxResultsPerPage"), 100))), None
 
     async def _get_order_items(self, request: web.Request) -> web.Response:
         order = self.orders.get(request.match_info["orderId"])
         if order is None:
             return self.error_response(404, f"Order {request.match_info['orderId']} not found")
         item = {"ASIN": asin(order.sku), "SellerSKU": order.sku,
-                "OrderItemId": fmt.order_item_id(order.order_id, 1), "Title": order.sku,
+                "OrderItemId": wire.order_item_id(order.order_id, 1), "Title": order.sku,
                 "QuantityOrdered": order.quantity,
                 "QuantityShipped": order.quantity if order.status == "Shipped" else 0}
         return web.json_response({"payload": {"AmazonOrderId": order.order_id, "OrderItems": [item]}})

@@ -5,16 +5,14 @@ or FATAL, over the simulator's `feed_seconds`), and a processing report per feed
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from connectors import amazon_format as fmt
+from simulators import amazon_wire as wire
 from simulators.amazon_listings import issue
 
 if TYPE_CHECKING:
@@ -85,7 +83,8 @@ class FeedsApi:
             return sim.error_response(400, f"Feed document {document_id} has no content")
         feed_id = str(50_000_000_000 + sim.next_id())
         self.feeds[feed_id] = {"feedId": feed_id, "feedType": "JSON_LISTINGS_FEED",
-                               "marketplaceIds": [sim.marketplace], "createdTime": fmt.iso(time.time()),
+                               "marketplaceIds": [sim.marketplace],
+                               "createdTime": wire.timestamp(sim.clock.time()),
                                "processingStatus": "IN_QUEUE"}
         sim.spawn(self._process(feed_id, document_id))
         return web.json_response({"feedId": feed_id}, status=202)
@@ -98,13 +97,15 @@ class FeedsApi:
 
     async def _process(self, feed_id: str, document_id: str) -> None:
         feed = self.feeds[feed_id]
-        await asyncio.sleep(self._sim.feed_seconds / 2)
-        feed.update(processingStatus="IN_PROGRESS", processingStartTime=fmt.iso(time.time()))
-        await asyncio.sleep(self._sim.feed_seconds / 2)
+        clock = self._sim.clock
+        await clock.sleep(self._sim.feed_seconds / 2)
+        feed.update(processingStatus="IN_PROGRESS", processingStartTime=wire.timestamp(clock.time()))
+        await clock.sleep(self._sim.feed_seconds / 2)
         report, fatal = self._report(feed_id, self.documents.get(document_id) or b"")
         result_id = f"amzn1.tortuga.4.na.{uuid.uuid4()}"
         self.documents[result_id] = json.dumps(report).encode()
-        feed.update(processingStatus="FATAL" if fatal else "DONE", processingEndTime=fmt.iso(time.time()),
+        feed.update(processingStatus="FATAL" if fatal else "DONE",
+                    processingEndTime=wire.timestamp(clock.time()),
                     resultFeedDocumentId=result_id)
         self._sim.stats["feeds_processed"] += 1
 

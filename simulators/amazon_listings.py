@@ -2,21 +2,19 @@
 getListingsItem (summaries, fulfillmentAvailability) and patchListingsItem, which sets the shown
 quantity and nothing else. A feed message is applied the same way as a patch (`apply`).
 
-Also the small shapes the simulator's other APIs share: ASINs, issues and opaque page tokens.
+Also the small shapes the simulator's other APIs share: ASINs, issues and page tokens.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from connectors import amazon_format as fmt
+from simulators import amazon_wire as wire
+from simulators.http import opaque_token, read_opaque_token, whole_number
 
 if TYPE_CHECKING:
     from simulators.amazon import AmazonSimulator
@@ -28,12 +26,12 @@ class ListingsApi:
 
     def summary(self, sku: str) -> dict[str, Any]:
         return {"marketplaceId": self._sim.marketplace, "asin": asin(sku), "itemName": sku,
-                "productType": fmt.DEFAULT_PRODUCT_TYPE, "conditionType": "new_new",
+                "productType": wire.PRODUCT_TYPE, "conditionType": "new_new",
                 "status": ["BUYABLE"] if self._sim.listings.get(sku, 0) > 0 else ["DISCOVERABLE"]}
 
     async def search(self, request: web.Request) -> web.Response:
-        size = min(20, max(1, int_or(request.query.get("pageSize"), 10)))
-        start = int_or(unpack_token(request.query.get("pageToken", "")).get("offset"), 0)
+        size = min(20, max(1, whole_number(request.query.get("pageSize"), 10)))
+        start = whole_number(unpack_token(request.query.get("pageToken", "")).get("offset"), 0)
         skus = sorted(self._sim.listings)
         items = [{"sku": sku, "summaries": [self.summary(sku)]} for sku in skus[start:start + size]]
         page = {"numberOfResults": len(skus), "pagination": {}, "items": items}
@@ -69,7 +67,7 @@ class ListingsApi:
         sim = self._sim
         if sku not in sim.listings:
             return [issue("4000001", f"SKU '{sku}' does not exist for this seller in {sim.marketplace}.")]
-        quantity = fmt.patched_quantity(message)
+        quantity = wire.requested_quantity(message)
         if quantity is None or quantity < 0 or not isinstance(message.get("productType"), str):
             return [issue("90000900", "The patch must replace /attributes/fulfillment_availability "
                                       "with a non-negative DEFAULT quantity.")]
@@ -87,20 +85,13 @@ def issue(code: str, message: str) -> dict[str, Any]:
 
 
 def pack_token(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+    return opaque_token(data)
 
 
 def unpack_token(token: str) -> dict[str, Any]:
-    """What `pack_token` packed; {} for anything else."""
+    """What `pack_token` packed; {} for a token Amazon never gave out."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error):
+        data = read_opaque_token(token)
+    except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def int_or(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from connectors import amazon_format as fmt
+from simulators import amazon_wire as wire
+from simulators.clock import Clock
+from simulators.http import json_object
 
 if TYPE_CHECKING:
     from simulators.amazon import AmazonSimulator
@@ -30,7 +31,8 @@ class NotificationQueue:
     """An SQS standard queue as a poller sees it: at least once, hidden while received, shown again
     after the visibility timeout unless deleted."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self.messages: dict[str, _Message] = {}
         self._handles: dict[str, str] = {}
 
@@ -39,7 +41,7 @@ class NotificationQueue:
         self.messages[message_id] = _Message(message_id, body)
 
     def receive(self, limit: int, visibility: float) -> list[dict[str, str]]:
-        now, out = time.monotonic(), list[dict[str, str]]()
+        now, out = self._clock.monotonic(), list[dict[str, str]]()
         for message in self.messages.values():
             if len(out) >= limit:
                 break
@@ -82,7 +84,7 @@ class QueueApi:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        handles = [str(h) for h in body.get("ReceiptHandles") or []][:fmt.SQS_BATCH]
+        handles = [str(h) for h in body.get("ReceiptHandles") or []][:wire.SQS_MAX_MESSAGES]
         done, unknown = self._sim.queue.delete(handles)
         self._sim.stats["messages_deleted"] += len(done)
         failed = [{"Id": handle, "Code": "ReceiptHandleIsInvalid", "SenderFault": True} for handle in unknown]
@@ -92,11 +94,7 @@ class QueueApi:
         if request.match_info["queue"] != self._sim.queue_name:
             return web.json_response({"__type": "com.amazonaws.sqs#QueueDoesNotExist",
                                       "message": "The specified queue does not exist."}, status=400)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        return body if isinstance(body, dict) else {}
+        return await json_object(request)
 
 
 def _batch_size(value: Any) -> int:
@@ -105,4 +103,4 @@ def _batch_size(value: Any) -> int:
         wanted = int(value)
     except (TypeError, ValueError):
         wanted = 1
-    return min(fmt.SQS_BATCH, max(1, wanted))
+    return min(wire.SQS_MAX_MESSAGES, max(1, wanted))

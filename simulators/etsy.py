@@ -20,15 +20,15 @@ import base64
 import json
 import math
 import secrets
-import time
 from typing import Any
 
 from aiohttp import web
 
-from connectors.etsy_format import sign_webhook
-from connectors.limits import RateSpec
 from simulators.base import SimConfig, SimOrder, Simulator
-from simulators.etsy_listings import ListingsApi, json_object, limit_offset, money
+from simulators.etsy_listings import ListingsApi, limit_offset
+from simulators.etsy_wire import money, webhook_signature
+from simulators.http import json_object
+from simulators.ratelimit import Quota
 
 API = "/v3/application"
 TOKEN_PATH = "/v3/public/oauth/token"
@@ -67,7 +67,7 @@ class EtsySimulator(Simulator):
     # --- orders --------------------------------------------------------------------------------
 
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
-        now = float(int(time.time()))
+        now = float(int(self.clock.time()))
         listing_id = self.listing_of[sku]
         product = next(p for p in self.inventories[listing_id]["products"] if p["sku"] == sku)
         order = SimOrder(str(3_000_000_000 + self.next_id()), sku, quantity, "paid", now, now, extra={
@@ -82,7 +82,7 @@ class EtsySimulator(Simulator):
     async def change_order(self, order: SimOrder, status: str) -> None:
         order.status, event_type = CHANGE_STATUS[status]
         order.extra["is_shipped"] = order.extra["is_shipped"] or status == "shipped"
-        order.updated_at = float(int(time.time()))
+        order.updated_at = float(int(self.clock.time()))
         self._notify(order, event_type)
 
     def _notify(self, order: SimOrder, event_type: str) -> None:
@@ -95,7 +95,7 @@ class EtsySimulator(Simulator):
         def headers_for(attempt_at: float) -> dict[str, str]:
             stamp = str(int(attempt_at))  # each attempt is signed anew, under the same message id
             return {"content-type": "application/json", "webhook-id": message_id, "webhook-timestamp": stamp,
-                    "webhook-signature": sign_webhook(secret, message_id, stamp, body)}
+                    "webhook-signature": webhook_signature(secret, message_id, stamp, body)}
 
         self.stats[f"webhooks:{event_type}"] += 1
         self.deliver(body, headers_for)
@@ -145,8 +145,8 @@ class EtsySimulator(Simulator):
         if self._forced:
             self.stats["forced_429"] += 1
             return self._too_many(self._forced.pop(0))
-        refused = self.over_limit("second", RateSpec(self.per_second, self.per_second)) \
-            or self.over_limit("day", RateSpec(self.per_day / 86_400, self.per_day))
+        refused = self.over_limit("second", Quota(self.per_second, self.per_second)) \
+            or self.over_limit("day", Quota(self.per_day / 86_400, self.per_day))
         if refused is not None:
             return refused
         return self._check_token(request.headers.get("Authorization", "")) or await handler(request)
@@ -158,7 +158,7 @@ class EtsySimulator(Simulator):
         expires_at = self.tokens.get(token)
         if expires_at is None or not token.startswith(f"{self.user_id}."):
             return _oauth_error(401, "invalid_token", "access token is invalid")
-        if time.time() >= expires_at:
+        if self.clock.time() >= expires_at:
             self.stats["expired_token_refused"] += 1
             return _oauth_error(401, "invalid_token", "access token is expired")
         return None
@@ -179,7 +179,7 @@ class EtsySimulator(Simulator):
             return _oauth_error(401, "invalid_client", "client_id is invalid")
         if not form.get("refresh_token") or form.get("refresh_token") != self.refresh_token:
             return _oauth_error(400, "invalid_grant", "refresh_token is revoked")
-        now, ttl = time.time(), self.config.token_ttl
+        now, ttl = self.clock.time(), self.config.token_ttl
         self.tokens = {token: at for token, at in self.tokens.items() if at > now}
         access = f"{self.user_id}.{secrets.token_urlsafe(48)}"
         self.tokens[access] = now + ttl

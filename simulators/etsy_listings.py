@@ -2,7 +2,7 @@
 (property values Size and Primary color; product and offering ids change on every inventory PUT, as
 Etsy's do), and its endpoints: a shop's listings, and a listing's inventory, read and replaced whole.
 
-Also the small shapes the simulator's other endpoints share: money, limit/offset paging, JSON object bodies.
+Also limit/offset paging, which the receipts share.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from connectors.etsy_format import put_body_error
+from simulators.etsy_wire import Refused, check_inventory_put, money
+from simulators.http import json_object
 
 if TYPE_CHECKING:
     from simulators.etsy import EtsySimulator
@@ -102,7 +103,12 @@ class ListingsApi:
         if listing_id not in self._sim.inventories:
             return self._sim.error_response(404, f"Listing {listing_id} not found")
         body = await json_object(request)
-        problem = put_body_error(body) or self._sku_elsewhere(listing_id, body["products"])
+        try:
+            check_inventory_put(body)
+        except Refused as refused:
+            problem: str | None = str(refused)
+        else:
+            problem = self._sku_elsewhere(listing_id, body["products"])
         if problem is not None:
             self._sim.stats["inventory_refused"] += 1
             return self._sim.error_response(400, problem)
@@ -112,14 +118,10 @@ class ListingsApi:
 
     def _sku_elsewhere(self, listing_id: int, products: list[dict[str, Any]]) -> str | None:
         """The simulator keeps its shown quantities by SKU, so each product needs its own."""
-        if not all(p["sku"] for p in products):
+        if not all(p.get("sku") for p in products):
             return "products: every product needs a SKU (a simulator limit, not Etsy's)"
         taken = [p["sku"] for p in products if self._sim.listing_of.get(p["sku"], listing_id) != listing_id]
         return f"products: SKU {taken[0]} belongs to another listing" if taken else None
-
-
-def money(price: float) -> dict[str, Any]:
-    return {"amount": round(price * 100), "divisor": 100, "currency_code": "USD"}
 
 
 def limit_offset(request: web.Request) -> tuple[int, int] | web.Response:
@@ -131,10 +133,3 @@ def limit_offset(request: web.Request) -> tuple[int, int] | web.Response:
         return web.json_response({"error": "limit must be 1..100 and offset at least 0"}, status=400)
     return limit, offset
 
-
-async def json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

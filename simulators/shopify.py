@@ -18,7 +18,6 @@ import json
 import math
 import re
 import secrets
-import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,15 +26,13 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.limits import RateSpec
-from connectors.shopify_format import API_VERSION, format_time, gid, sign
 from simulators.base import SimConfig, SimOrder, Simulator
+from simulators.ratelimit import Quota
 from simulators.shopify_graphql import GraphqlApi
 from simulators.shopify_rest import SHOP_UTC_OFFSET, RestApi, errors_response
+from simulators.shopify_wire import GRAPHQL_LIMIT, REST_LIMIT, VERSION, gid, hmac_header, shop_time
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-REST_LIMIT = RateSpec(2.0, 40.0)
-GRAPHQL_LIMIT = RateSpec(100.0, 2000.0)
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 REST_THROTTLED = ("Exceeded 2 calls per second for api client. "
                   "Reduce request rates to resume uninterrupted service.")
@@ -48,10 +45,10 @@ class ShopifySimulator(Simulator):
     def __init__(self, config: SimConfig):
         super().__init__(config)
         options = config.options
-        self.rest_limit = RateSpec(float(options.get("rest_leak", REST_LIMIT.rate)),
-                                   float(options.get("rest_bucket", REST_LIMIT.burst)))
-        self.graphql_limit = RateSpec(float(options.get("graphql_restore", GRAPHQL_LIMIT.rate)),
-                                      float(options.get("graphql_bucket", GRAPHQL_LIMIT.burst)))
+        self.rest_limit = Quota(float(options.get("rest_leak", REST_LIMIT.per_second)),
+                                float(options.get("rest_bucket", REST_LIMIT.burst)))
+        self.graphql_limit = Quota(float(options.get("graphql_restore", GRAPHQL_LIMIT.per_second)),
+                                   float(options.get("graphql_bucket", GRAPHQL_LIMIT.burst)))
         self.retry_after = float(options.get("retry_after", 2.0))
         self.shop_domain = config.credentials.get("shop_domain", "threadcount.myshopify.com")
         self.forced: Counter[str] = Counter()
@@ -122,7 +119,7 @@ class ShopifySimulator(Simulator):
     async def _stamp_headers(self, request: web.Request, response: web.StreamResponse) -> None:
         if not request.path.startswith("/admin/api/"):
             return
-        response.headers["X-Shopify-API-Version"] = request.match_info.get("version", API_VERSION)
+        response.headers["X-Shopify-API-Version"] = request.match_info.get("version", VERSION)
         if not request.path.endswith("/graphql.json"):
             level = self.bucket_level("rest")
             used = 0 if level is None else math.ceil(self.rest_limit.burst - level)
@@ -168,10 +165,10 @@ class ShopifySimulator(Simulator):
     # --- orders and webhooks -------------------------------------------------------------------
 
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
-        now = time.time()
+        now = self.clock.time()
         variant = self.variants[sku]
         order_id, number = 5_000_000_000 + self.next_id(), 1001 + len(self.rest_orders)
-        stamp = format_time(now, SHOP_UTC_OFFSET)
+        stamp = shop_time(now, SHOP_UTC_OFFSET)
         self.rest_orders[order_id] = order = {
             "id": order_id, "admin_graphql_api_id": gid("Order", order_id), "name": f"#{number}",
             "order_number": number, "created_at": stamp, "updated_at": stamp, "closed_at": None,
@@ -212,8 +209,8 @@ class ShopifySimulator(Simulator):
         self._notify("orders/cancelled", rest)
 
     def _touch(self, rest: dict[str, Any], **changes: Any) -> float:
-        now = time.time()
-        rest.update(changes, updated_at=format_time(now, SHOP_UTC_OFFSET))
+        now = self.clock.time()
+        rest.update(changes, updated_at=shop_time(now, SHOP_UTC_OFFSET))
         return now
 
     def _notify(self, topic: str, order: Mapping[str, Any]) -> None:
@@ -221,10 +218,10 @@ class ShopifySimulator(Simulator):
         body = json.dumps(order).encode()
         headers = {
             "Content-Type": "application/json", "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": sign(self.config.credentials["app_secret"], body),
-            "X-Shopify-Shop-Domain": self.shop_domain, "X-Shopify-API-Version": API_VERSION,
+            "X-Shopify-Hmac-Sha256": hmac_header(self.config.credentials["app_secret"], body),
+            "X-Shopify-Shop-Domain": self.shop_domain, "X-Shopify-API-Version": VERSION,
             "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Event-Id": str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "X-Shopify-Triggered-At": f"{datetime.fromtimestamp(self.clock.time(), UTC).isoformat()[:-6]}Z",
         }
         self.stats[f"webhooks:{topic}"] += 1
         self.deliver(body, lambda _attempt_at: dict(headers))

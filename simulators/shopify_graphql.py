@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from connectors.shopify_format import (
-    MAX_SET_QUANTITIES,
-    SET_QUANTITIES_NAME,
-    check_set_quantities,
-    gid,
-    set_cost,
-)
 from simulators.shopify_rest import errors_response
+from simulators.shopify_wire import (
+    MOST_QUANTITIES,
+    SET_QUANTITIES_OPERATION,
+    SetQuantities,
+    gid,
+    set_quantities_cost,
+)
 
 if TYPE_CHECKING:
     from simulators.shopify import ShopifySimulator
@@ -49,7 +49,7 @@ class GraphqlApi:
                                 query, variables)
         if problem is not None:
             return problem
-        cost = set_cost(len(variables["input"].get("quantities") or []))
+        cost = set_quantities_cost(len(variables["input"].get("quantities") or []))
         if shop.take_forced("graphql"):
             return web.json_response({"errors": [THROTTLED], "extensions": self._cost(cost, 0, available=0)})
         if shop.over_limit("graphql", shop.graphql_limit, cost) is not None:
@@ -63,7 +63,7 @@ class GraphqlApi:
         burst = self._shop.graphql_limit.burst
         return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": {
             "maximumAvailable": burst, "currentlyAvailable": int(burst if level is None else level),
-            "restoreRate": self._shop.graphql_limit.rate}}}
+            "restoreRate": self._shop.graphql_limit.per_second}}}
 
     def _set_quantities(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Applied once per idempotency key; a replay gets the first answer back unchanged."""
@@ -76,8 +76,8 @@ class GraphqlApi:
             return {"inventoryAdjustmentGroup": None, "userErrors": [{
                 "field": None, "code": "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
                 "message": "The same idempotency key cannot be used with different operation parameters."}]}
-        changes, errors = check_set_quantities(data, shop.item_sku, {int(x["id"]) for x in shop.locations},
-                                               shop.level)
+        checked = SetQuantities(shop.item_sku, {int(x["id"]) for x in shop.locations}, shop.level).check(data)
+        changes, errors = checked.changes, checked.errors
         if errors:
             answer = {"inventoryAdjustmentGroup": None, "userErrors": errors}
         else:
@@ -101,15 +101,15 @@ def _graphql_errors(message: str, code: str | None = None) -> web.Response:
 
 def _unanswerable(name: str | None, query: str, variables: Mapping[str, Any]) -> web.Response | None:
     """The errors GraphQL gives before running anything (the simulator knows one mutation by name)."""
-    if name != SET_QUANTITIES_NAME or "inventorySetQuantities" not in query:
-        return _graphql_errors(f"simulator: only the {SET_QUANTITIES_NAME} mutation is understood")
+    if name != SET_QUANTITIES_OPERATION or "inventorySetQuantities" not in query:
+        return _graphql_errors(f"simulator: only the {SET_QUANTITIES_OPERATION} mutation is understood")
     if not isinstance(variables.get("key"), str) or not variables["key"]:
         return _graphql_errors("Variable $key of type String! was provided invalid value", "INVALID_VARIABLE")
     if not isinstance(variables.get("input"), dict):
         return _graphql_errors("Variable $input of type InventorySetQuantitiesInput! was provided invalid "
                                "value", "INVALID_VARIABLE")
     count = len(variables["input"].get("quantities") or [])
-    if count > MAX_SET_QUANTITIES:
+    if count > MOST_QUANTITIES:
         return _graphql_errors(f"The input array size of {count} is greater than the maximum allowed of "
-                               f"{MAX_SET_QUANTITIES}.", "MAX_INPUT_SIZE_EXCEEDED")
+                               f"{MOST_QUANTITIES}.", "MAX_INPUT_SIZE_EXCEEDED")
     return None

@@ -5,22 +5,13 @@ and `fields`. The simulator checks the token and the call limit before these run
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from connectors.shopify_format import (
-    CANCEL_REASONS,
-    MAX_LEVEL_ITEMS,
-    MAX_PAGE,
-    format_time,
-    gid,
-    page_token,
-    parse_time,
-    read_page_token,
-)
+from simulators.http import opaque_token, read_opaque_token
+from simulators.shopify_wire import CANCEL_REASONS, MOST_LEVEL_ITEMS, MOST_PER_PAGE, gid, read_time, shop_time
 
 if TYPE_CHECKING:
     from simulators.shopify import ShopifySimulator
@@ -49,18 +40,18 @@ class RestApi:
             return errors_response(400, {"inventory_item_ids": ["must be comma-separated ids"]})
         if items is None and places is None:
             return errors_response(422, "inventory_item_ids or location_ids: one of them is required")
-        if items is not None and len(items) > MAX_LEVEL_ITEMS:
-            return errors_response(422, {"inventory_item_ids": [f"at most {MAX_LEVEL_ITEMS} ids"]})
+        if items is not None and len(items) > MOST_LEVEL_ITEMS:
+            return errors_response(422, {"inventory_item_ids": [f"at most {MOST_LEVEL_ITEMS} ids"]})
         shop = self._shop
         known = [int(location["id"]) for location in shop.locations]
         levels = [
             {"inventory_item_id": item, "location_id": location, "available": shop.level(item, location),
-             "updated_at": format_time(time.time(), SHOP_UTC_OFFSET),
+             "updated_at": shop_time(shop.clock.time(), SHOP_UTC_OFFSET),
              "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item}"}
             for item in (items if items is not None else list(shop.item_sku)) if item in shop.item_sku
             for location in (places if places is not None else known) if location in known
         ]
-        return web.json_response({"inventory_levels": levels[:_limit(request.query) or MAX_PAGE]})
+        return web.json_response({"inventory_levels": levels[:_limit(request.query) or MOST_PER_PAGE]})
 
     async def orders(self, request: web.Request) -> web.Response:
         return self._page(request, "orders", self._order_rows, ("status", "updated_at_min"))
@@ -69,11 +60,11 @@ class RestApi:
         status = filters.get("status", "open")
         if status not in ("open", "closed", "cancelled", "any"):
             raise ValueError("status: must be open, closed, cancelled or any")
-        since = parse_time(filters["updated_at_min"]) if "updated_at_min" in filters else 0.0
+        since = read_time(filters["updated_at_min"]) if "updated_at_min" in filters else 0.0
         if since is None:
             raise ValueError("updated_at_min: is not a valid ISO 8601 time")
         return [order for _, order in sorted(self._shop.rest_orders.items())
-                if (parse_time(order["updated_at"]) or 0.0) >= since and _has_status(order, status)]
+                if (read_time(order["updated_at"]) or 0.0) >= since and _has_status(order, status)]
 
     async def order(self, request: web.Request) -> web.Response:
         order = self._shop.rest_orders.get(int(request.match_info["order_id"]))
@@ -105,11 +96,11 @@ class RestApi:
         query = request.query
         limit = _limit(query)
         if limit is None:
-            return errors_response(400, {"limit": [f"must be between 1 and {MAX_PAGE}"]})
+            return errors_response(400, {"limit": [f"must be between 1 and {MOST_PER_PAGE}"]})
         state: dict[str, Any] = {"filters": {name: query[name] for name in filter_names if name in query}}
         if "page_info" in query:
             extra = sorted(set(query) - {"page_info", "limit", "fields"})
-            found = read_page_token(query["page_info"])
+            found = _read_page_info(query["page_info"])
             if extra or found is None or not isinstance(found.get("after"), int):
                 detail = f"{', '.join(extra)} cannot be passed with page_info" if extra else "Invalid value."
                 return errors_response(400, {"page_info": [detail]})
@@ -140,7 +131,7 @@ def _limit(query: Mapping[str, str]) -> int | None:
         limit = int(query.get("limit", "50"))
     except ValueError:
         return None
-    return limit if 1 <= limit <= MAX_PAGE else None
+    return limit if 1 <= limit <= MOST_PER_PAGE else None
 
 
 def _has_status(order: Mapping[str, Any], status: str) -> bool:
@@ -156,7 +147,15 @@ def _project(row: Mapping[str, Any], fields: str | None) -> dict[str, Any]:
 
 
 def _link(request: web.Request, state: Mapping[str, Any]) -> str:
-    query = {"limit": request.query.get("limit", "50"), "page_info": page_token(state)}
+    query = {"limit": request.query.get("limit", "50"), "page_info": opaque_token(state)}
     if "fields" in request.query:
         query["fields"] = request.query["fields"]
     return f'<{request.url.with_query(query)}>; rel="next"'
+
+
+def _read_page_info(token: str) -> dict[str, Any] | None:
+    try:
+        state = read_opaque_token(token)
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None

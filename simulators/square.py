@@ -16,28 +16,26 @@ import functools
 import json
 import math
 import secrets
-import time
 import uuid
 from typing import Any, ClassVar
 
 from aiohttp import web
 
-from connectors.square_format import (
-    ASSUMED_LIMIT,
-    MAX_CHANGES,
-    MAX_ORDERS_PAGE,
-    SIGNATURE_HEADER,
-    configured_limit,
-    count_quantity,
-    iso,
-    maybe_time,
-    order_cursor,
-    read_order_cursor,
-    signature,
-    square_error,
-    square_id,
-)
 from simulators.base import SimConfig, SimOrder, Simulator
+from simulators.http import json_object
+from simulators.square_inventory import InventoryApi
+from simulators.square_wire import (
+    MOST_ORDERS,
+    SIGNATURE_HEADER,
+    error_entry,
+    limit_from,
+    object_id,
+    read_rfc3339,
+    read_search_cursor,
+    rfc3339,
+    search_cursor,
+    webhook_signature,
+)
 
 
 class SquareSimulator(Simulator):
@@ -46,20 +44,21 @@ class SquareSimulator(Simulator):
     def __init__(self, config: SimConfig):
         super().__init__(config)
         options = config.options
-        self.merchant_id = str(options.get("merchant_id", square_id(config.partner_id, "merchant", size=13)))
-        self.location_id = str(options.get("location_id", square_id(config.partner_id, "location", size=13)))
-        self.limit = configured_limit(options, ASSUMED_LIMIT)
+        self.merchant_id = str(options.get("merchant_id", object_id(config.partner_id, "merchant", size=13)))
+        self.location_id = str(options.get("location_id", object_id(config.partner_id, "location", size=13)))
+        self.limit = limit_from(options)
         self.page_size = int(options.get("page_size", 100))
         self.rotate_refresh_token = bool(options.get("rotate_refresh_token", False))
         self.refresh_token = config.credentials["refresh_token"]
-        self.variation_ids = {sku: square_id(config.partner_id, "variation", sku) for sku in config.skus}
-        self.sku_of = {object_id: sku for sku, object_id in self.variation_ids.items()}
+        self.variation_ids = {sku: object_id(config.partner_id, "variation", sku) for sku in config.skus}
+        self.sku_of = {variation: sku for sku, variation in self.variation_ids.items()}
         self.counted_at: dict[str, float] = {}   # sku -> occurred_at of the count shown
         self.tokens: dict[str, float] = {}       # access token -> expiry (unix seconds)
         if config.credentials.get("access_token"):
-            self.tokens[config.credentials["access_token"]] = time.time() + config.token_ttl
+            self.tokens[config.credentials["access_token"]] = self.clock.time() + config.token_ttl
         self.answers: dict[str, dict[str, Any]] = {}  # idempotency key -> the answer it got
         self._forced: list[float] = []
+        self.inventory_api = InventoryApi(self)
 
     @classmethod
     def demo_credentials(cls, partner_id: str) -> dict[str, str]:
@@ -69,12 +68,13 @@ class SquareSimulator(Simulator):
                 "signature_key": secrets.token_urlsafe(16)}
 
     def routes(self) -> list[web.RouteDef]:
+        inventory = self.inventory_api
         return [
             web.post("/oauth2/token", self._token),
             web.get("/v2/locations", self._guarded(self._locations)),
             web.get("/v2/catalog/list", self._guarded(self._catalog)),
-            web.post("/v2/inventory/changes/batch-create", self._guarded(self._batch_create)),
-            web.post("/v2/inventory/counts/batch-retrieve", self._guarded(self._counts)),
+            web.post("/v2/inventory/changes/batch-create", self._guarded(inventory.batch_create)),
+            web.post("/v2/inventory/counts/batch-retrieve", self._guarded(inventory.counts)),
             web.post("/v2/orders/search", self._guarded(self._search_orders)),
             web.get("/v2/orders/{order_id}", self._guarded(self._order)),
             web.post("/_sim/square/throttle", self._sim_throttle),
@@ -83,9 +83,9 @@ class SquareSimulator(Simulator):
     # --- errors, limits, auth ------------------------------------------------------------------
 
     def error_response(self, status: int, message: str) -> web.Response:
-        return self._errors(status, [square_error(status, message)])
+        return self.errors(status, [error_entry(status, message)])
 
-    def _errors(self, status: int, errors: list[dict[str, Any]]) -> web.Response:
+    def errors(self, status: int, errors: list[dict[str, Any]]) -> web.Response:
         return web.json_response({"errors": errors}, status=status)
 
     def throttled_response(self, retry_after: float) -> web.Response:
@@ -109,34 +109,35 @@ class SquareSimulator(Simulator):
 
     def _refuse(self, request: web.Request) -> web.Response | None:
         if not request.headers.get("Square-Version"):
-            return self._errors(400, [square_error(400, "Square-Version header is required",
+            return self.errors(400, [error_entry(400, "Square-Version header is required",
                                                   "MISSING_REQUIRED_PARAMETER", "Square-Version")])
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         expiry = self.tokens.get(token) if scheme == "Bearer" else None
         if expiry is None:
             return self.error_response(401, "This request could not be authorized.")
-        if expiry <= time.time():
+        if expiry <= self.clock.time():
             self.stats["expired_token_refused"] += 1
-            expired = square_error(401, "The access token has expired.", "ACCESS_TOKEN_EXPIRED")
-            return self._errors(401, [expired])
+            expired = error_entry(401, "The access token has expired.", "ACCESS_TOKEN_EXPIRED")
+            return self.errors(401, [expired])
         return None
 
     async def _token(self, request: web.Request) -> web.Response:
-        data = await _json(request)
+        data = await json_object(request)
         creds = self.config.credentials
         if data.get("grant_type") != "refresh_token":
-            return self._errors(400, [square_error(400, "grant_type must be refresh_token",
+            return self.errors(400, [error_entry(400, "grant_type must be refresh_token",
                                                    "INVALID_VALUE", "grant_type")])
         if data.get("client_id") != creds["client_id"] or data.get("client_secret") != creds["client_secret"]:
             return self.error_response(401, "Invalid client_id or client_secret.")
         if data.get("refresh_token") != self.refresh_token:
             return self.error_response(401, "Invalid refresh token.")
-        token, expires = f"EAAA{secrets.token_urlsafe(48)}", time.time() + self.config.token_ttl
+        token, expires = f"EAAA{secrets.token_urlsafe(48)}", self.clock.time() + self.config.token_ttl
         self.tokens[token] = expires
         if self.rotate_refresh_token:
             self.refresh_token = f"EQAA{secrets.token_urlsafe(48)}"
         self.stats["token_refreshes"] += 1
-        return web.json_response({"access_token": token, "token_type": "bearer", "expires_at": iso(expires),
+        return web.json_response({"access_token": token, "token_type": "bearer",
+                                  "expires_at": rfc3339(expires),
                                   "merchant_id": self.merchant_id, "refresh_token": self.refresh_token})
 
     # --- catalog and inventory -----------------------------------------------------------------
@@ -150,115 +151,50 @@ class SquareSimulator(Simulator):
         types = {t.strip().upper() for t in request.query.get("types", "ITEM_VARIATION").split(",")}
         objects = [self._variation(sku) for sku in self.variation_ids]
         # A variation without a SKU, as stores have (gift wrap): not one of ours.
-        objects.append({"type": "ITEM_VARIATION", "id": square_id(self.config.partner_id, "wrap"),
-                        "item_variation_data": {"item_id": square_id("wrap-item"), "name": "Gift wrap"}})
+        objects.append({"type": "ITEM_VARIATION", "id": object_id(self.config.partner_id, "wrap"),
+                        "item_variation_data": {"item_id": object_id("wrap-item"), "name": "Gift wrap"}})
         if "ITEM_VARIATION" not in types:
             objects = []
-        return self._page(request.query.get("cursor"), "objects", objects, self.page_size)
+        return self.page(request.query.get("cursor"), "objects", objects, self.page_size)
 
     def _variation(self, sku: str) -> dict[str, Any]:
         return {"type": "ITEM_VARIATION", "id": self.variation_ids[sku], "version": 1, "is_deleted": False,
                 "present_at_all_locations": True,
-                "item_variation_data": {"item_id": square_id(self.config.partner_id, "item", sku),
+                "item_variation_data": {"item_id": object_id(self.config.partner_id, "item", sku),
                                         "name": sku, "sku": sku, "track_inventory": True}}
 
-    def _page(self, cursor: str | None, key: str, items: list[Any], size: int) -> web.Response:
+    def page(self, cursor: str | None, key: str, items: list[Any], size: int) -> web.Response:
         try:
             offset = int(cursor or 0)
         except ValueError:
-            return self._errors(400, [square_error(400, "Invalid cursor", "INVALID_CURSOR", "cursor")])
+            return self.errors(400, [error_entry(400, "Invalid cursor", "INVALID_CURSOR", "cursor")])
         answer: dict[str, Any] = {key: items[offset:offset + size]}
         if offset + size < len(items):
             answer["cursor"] = str(offset + size)
         return web.json_response(answer)
 
-    async def _batch_create(self, request: web.Request) -> web.Response:
-        data = await _json(request)
-        key, changes = data.get("idempotency_key"), data.get("changes")
-        if not key:
-            return self._errors(400, [square_error(400, "idempotency_key is required",
-                                                   "MISSING_REQUIRED_PARAMETER", "idempotency_key")])
-        if key in self.answers:  # a retried call: the first answer again, applied once
-            self.stats["idempotent_replays"] += 1
-            return web.json_response(self.answers[key])
-        if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_CHANGES:
-            return self._errors(400, [square_error(400, f"changes: 1 to {MAX_CHANGES} changes",
-                                                   "INVALID_ARRAY_LENGTH", "changes")])
-        errors: list[dict[str, Any]] = []
-        touched: dict[str, None] = {}
-        for i, change in enumerate(changes):
-            outcome = self._apply(i, change)
-            if isinstance(outcome, dict):
-                errors.append(outcome)
-            else:
-                touched[outcome] = None
-        answer: dict[str, Any] = {"counts": [self._count(sku) for sku in touched]}
-        if errors:
-            answer["errors"] = errors
-        self.answers[key] = answer
-        return web.json_response(answer)
-
-    def _apply(self, i: int, change: Any) -> dict[str, Any] | str:
-        """One PHYSICAL_COUNT: its SKU, or the error. Square keeps the count with the latest
-        occurred_at, so an older one is recorded and changes nothing."""
-        where = f"changes[{i}].physical_count"
-        count = change.get("physical_count") if isinstance(change, dict) else None
-        if not isinstance(count, dict) or change.get("type") != "PHYSICAL_COUNT":
-            return square_error(400, "only PHYSICAL_COUNT", "INVALID_ENUM_VALUE", f"changes[{i}].type")
-        sku = self.sku_of.get(str(count.get("catalog_object_id")))
-        if sku is None:
-            return square_error(404, "no such catalog object", "NOT_FOUND", f"{where}.catalog_object_id")
-        if count.get("location_id") != self.location_id:
-            return square_error(404, "no such location", "NOT_FOUND", f"{where}.location_id")
-        if count.get("state") != "IN_STOCK":
-            return square_error(400, "state must be IN_STOCK", "INVALID_ENUM_VALUE", f"{where}.state")
-        quantity, occurred = count_quantity(count.get("quantity")), maybe_time(count.get("occurred_at"))
-        if quantity is None:
-            return square_error(400, "quantity must be a non-negative decimal string", "EXPECTED_STRING",
-                                f"{where}.quantity")
-        if occurred is None:
-            return square_error(400, "occurred_at must be RFC 3339", "INVALID_TIME", f"{where}.occurred_at")
-        if occurred < self.counted_at.get(sku, -math.inf):
-            self.stats["stale_counts_ignored"] += 1
-            return sku
-        self.listings[sku], self.counted_at[sku] = quantity, occurred
-        self.stats["counts_applied"] += 1
-        return sku
-
-    def _count(self, sku: str) -> dict[str, Any]:
-        return {"catalog_object_id": self.variation_ids[sku], "catalog_object_type": "ITEM_VARIATION",
-                "state": "IN_STOCK", "location_id": self.location_id, "quantity": str(self.listings[sku]),
-                "calculated_at": iso(time.time())}
-
-    async def _counts(self, request: web.Request) -> web.Response:
-        data = await _json(request)
-        ids = data.get("catalog_object_ids") or list(self.sku_of)
-        locations = data.get("location_ids") or [self.location_id]
-        skus = [self.sku_of[i] for i in ids if i in self.sku_of] if self.location_id in locations else []
-        return self._page(data.get("cursor"), "counts", [self._count(sku) for sku in skus], self.page_size)
-
     # --- orders --------------------------------------------------------------------------------
 
     async def _search_orders(self, request: web.Request) -> web.Response:
-        data = await _json(request)
+        data = await json_object(request)
         if not data.get("location_ids"):
-            return self._errors(400, [square_error(400, "location_ids is required",
+            return self.errors(400, [error_entry(400, "location_ids is required",
                                                    "MISSING_REQUIRED_PARAMETER", "location_ids")])
-        limit = max(1, min(int(data.get("limit") or 500), MAX_ORDERS_PAGE))
+        limit = max(1, min(int(data.get("limit") or 500), MOST_ORDERS))
         query = data.get("query") or {}
         window = ((query.get("filter") or {}).get("date_time_filter") or {}).get("updated_at") or {}
-        start = maybe_time(window.get("start_at")) or -math.inf
-        end = maybe_time(window.get("end_at")) or math.inf
+        start = read_rfc3339(window.get("start_at")) or -math.inf
+        end = read_rfc3339(window.get("end_at")) or math.inf
         try:
-            after = read_order_cursor(data.get("cursor"))
+            after = read_search_cursor(data.get("cursor"))
         except (ValueError, TypeError):
-            return self._errors(400, [square_error(400, "Invalid cursor", "INVALID_CURSOR", "cursor")])
+            return self.errors(400, [error_entry(400, "Invalid cursor", "INVALID_CURSOR", "cursor")])
         found = sorted((o.updated_at, o.order_id) for o in self.orders.values()
                        if start <= o.updated_at <= end and o.extra["location_id"] in data["location_ids"])
         found = [key for key in found if after is None or key > after]
         answer: dict[str, Any] = {"orders": [self.order_json(self.orders[oid]) for _, oid in found[:limit]]}
         if len(found) > limit:
-            answer["cursor"] = order_cursor(*found[limit - 1])
+            answer["cursor"] = search_cursor(*found[limit - 1])
         return web.json_response(answer)
 
     async def _order(self, request: web.Request) -> web.Response:
@@ -269,8 +205,8 @@ class SquareSimulator(Simulator):
 
     def order_json(self, order: SimOrder) -> dict[str, Any]:
         return {"id": order.order_id, "location_id": order.extra["location_id"], "state": order.status,
-                "version": order.extra["version"], "created_at": iso(order.created_at),
-                "updated_at": iso(order.updated_at), "closed_at": iso(order.extra["closed_at"]),
+                "version": order.extra["version"], "created_at": rfc3339(order.created_at),
+                "updated_at": rfc3339(order.updated_at), "closed_at": rfc3339(order.extra["closed_at"]),
                 "source": {"name": "Square Point of Sale"},
                 "line_items": [{"uid": order.extra["line_uid"], "name": order.sku, "item_type": "ITEM",
                                 "catalog_object_id": self.variation_ids[order.sku],
@@ -282,8 +218,8 @@ class SquareSimulator(Simulator):
 
     def record_offline_sale(self, sku: str, quantity: int, age: float) -> SimOrder:
         """A sale the till took `age` seconds ago while offline and synced now: its times are old."""
-        at = time.time() - age
-        order = SimOrder(square_id(self.config.partner_id, "order", uuid.uuid4().hex, size=27), sku, quantity,
+        at = self.clock.time() - age
+        order = SimOrder(object_id(self.config.partner_id, "order", uuid.uuid4().hex, size=27), sku, quantity,
                          "COMPLETED", at, at, {"location_id": self.location_id, "version": 1, "closed_at": at,
                                                "line_uid": secrets.token_urlsafe(16)})
         self.orders[order.order_id] = order
@@ -295,7 +231,7 @@ class SquareSimulator(Simulator):
     async def change_order(self, order: SimOrder, status: str) -> None:
         if status != "cancelled" or order.status == "CANCELED":
             return  # a till sale is complete at the counter: nothing ships
-        order.status, order.updated_at = "CANCELED", time.time()
+        order.status, order.updated_at = "CANCELED", self.clock.time()
         order.extra["version"] += 1
         self._notify(order)
 
@@ -303,20 +239,20 @@ class SquareSimulator(Simulator):
         url = self.config.webhook_url
         if not url:
             return
-        now = time.time()
+        now = self.clock.time()
         body = json.dumps({
             "merchant_id": self.merchant_id, "type": "order.updated", "event_id": str(uuid.uuid4()),
-            "created_at": iso(now),
+            "created_at": rfc3339(now),
             "data": {"type": "order", "id": order.order_id, "object": {"order_updated": {
                 "order_id": order.order_id, "state": order.status, "version": order.extra["version"],
-                "location_id": order.extra["location_id"], "created_at": iso(order.created_at),
-                "updated_at": iso(order.updated_at)}}},
+                "location_id": order.extra["location_id"], "created_at": rfc3339(order.created_at),
+                "updated_at": rfc3339(order.updated_at)}}},
         }).encode()
-        sign = signature(self.config.credentials["signature_key"], url, body)
-        self.deliver(body, functools.partial(_webhook_headers, sign, iso(now)), url)
+        sign = webhook_signature(self.config.credentials["signature_key"], url, body)
+        self.deliver(body, functools.partial(_webhook_headers, sign, rfc3339(now)), url)
 
     async def _sim_throttle(self, request: web.Request) -> web.Response:
-        data = await _json(request)
+        data = await json_object(request)
         self.throttle_next(int(data.get("count", 1)), float(data.get("retry_after", 1.0)))
         return web.json_response({"pending": len(self._forced)})
 
@@ -324,11 +260,3 @@ class SquareSimulator(Simulator):
 def _webhook_headers(sign: str, first_sent: str, _attempt_at: float) -> dict[str, str]:
     return {"Content-Type": "application/json", SIGNATURE_HEADER: sign,
             "square-initial-delivery-timestamp": first_sent, "square-environment": "Production"}
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -19,7 +19,6 @@ and its faults are in wholesale_sftp).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import io
@@ -28,7 +27,6 @@ import os
 import secrets
 import shutil
 import tempfile
-import time
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -36,12 +34,15 @@ from pathlib import Path
 import asyncssh
 from aiohttp import web
 
-from connectors import x12
-from connectors.wholesale_files import DEFAULT_FOLDERS, is_temporary
+from simulators import edi
 from simulators.base import SimConfig, SimOrder, Simulator
 from simulators.wholesale_sftp import listen
 
 log = logging.getLogger(__name__)
+# Where each kind of file lives under the SFTP root, unless the partner's options move it.
+FOLDERS = {"outbound_846": "outbound/846", "outbound_997": "outbound/997", "inbound_850": "inbound/850",
+           "archive": "inbound/850/archive", "error": "inbound/850/error",
+           "inventory_report": "reports/inventory.csv"}
 
 
 class WholesaleSimulator(Simulator):
@@ -51,9 +52,9 @@ class WholesaleSimulator(Simulator):
         super().__init__(config)
         options = config.options
         self.format = str(options.get("format", "x12"))
-        self.folders = {**DEFAULT_FOLDERS, **options.get("folders", {})}
-        self.distributor = x12.Party(str(options.get("receiver_id", "DISTRIBUTOR")))
-        self.buyer = x12.Party(str(options.get("sender_id", "THREADCOUNT")))
+        self.folders = {**FOLDERS, **options.get("folders", {})}
+        self.distributor = edi.Party(str(options.get("receiver_id", "DISTRIBUTOR")))
+        self.buyer = edi.Party(str(options.get("sender_id", "THREADCOUNT")))
         self.min_846_interval = float(options.get("min_846_interval_s", 2.0))
         self.poll_interval = float(options.get("poll_interval_s", 0.2))
         self._owns_root = not options.get("root")
@@ -118,7 +119,7 @@ class WholesaleSimulator(Simulator):
 
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
         number = self.next_id()
-        now = time.time()
+        now = self.clock.time()
         order = SimOrder(f"PO-{10000 + number}", sku, quantity, "created", now, now,
                          extra={"control": number})
         self.orders[order.order_id] = order
@@ -131,7 +132,7 @@ class WholesaleSimulator(Simulator):
         """A distributor cancels with an 850 whose BEG01 is 01 (cancellation); shipping is ours."""
         if status != "cancelled" or self.format != "x12":
             raise NotImplementedError
-        order.status, order.updated_at = status, time.time()
+        order.status, order.updated_at = status, self.clock.time()
         self.listings[order.sku] = self.listings.get(order.sku, 0) + order.quantity
         self._write_order(order, "01", self.next_id())
         self._write_report()
@@ -145,10 +146,10 @@ class WholesaleSimulator(Simulator):
             name = f"850_{order.order_id}_{control}.edi"
             price = str(self.config.options.get("unit_price", "3.50"))
             vendor_part = f"VEND-{zlib.crc32(order.sku.encode()) % 10000}"
-            line = x12.PoLine(order.sku, order.quantity, price, vendor_part)
-            po = x12.PurchaseOrder(order.order_id, datetime.now().strftime("%Y%m%d"), (line,), purpose)
-            envelope = x12.Envelope(self.distributor, self.buyer, control, datetime.now())
-            text = x12.write_interchange(envelope, "PO", [("850", x12.purchase_order(po))])
+            when = datetime.fromtimestamp(self.clock.time())   # the distributor's local time
+            line = (order.sku, order.quantity, price, vendor_part)
+            text = edi.purchase_order_file(self.distributor, self.buyer, control, when,
+                                           (purpose, order.order_id), line)
             self._sent[(str(control), "0001")] = order.order_id
         _write_atomically(self.folder("inbound_850") / name, text)
 
@@ -163,12 +164,12 @@ class WholesaleSimulator(Simulator):
                 self._write_report()
             except Exception:  # a bug here must not stop the distributor for the rest of the test
                 log.exception("wholesale simulator: scanning the folders failed")
-            await asyncio.sleep(self.poll_interval)
+            await self.clock.sleep(self.poll_interval)
 
     def note_arrival(self, local_path: bytes) -> None:
         path = Path(os.fsdecode(local_path))
         if path.parent == self.folder("outbound_846"):
-            self._arrivals[path.name] = time.time()
+            self._arrivals[path.name] = self.clock.time()
 
     def _take_846s(self) -> None:
         folder = self.folder("outbound_846")
@@ -182,7 +183,7 @@ class WholesaleSimulator(Simulator):
             self._last_846 = at
             try:
                 self.listings.update(self._read_inventory(path.read_text()))
-            except (x12.X12Error, ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError) as exc:
                 self._refuse(path, folder / "rejected", exc)
                 continue
             path.unlink()
@@ -194,31 +195,29 @@ class WholesaleSimulator(Simulator):
             if not rows or set(rows[0]) != {"sku", "quantity"}:
                 raise ValueError("an inventory CSV needs the header sku,quantity")
             return [(row["sku"], int(row["quantity"])) for row in rows]
-        interchange = self._interchange(text, "IB")
-        return [item for group in interchange.groups for tx in group.transactions
-                for item in x12.read_inventory_advice(tx)]
+        return [item for tx in self._sets(text, "IB") for item in edi.inventory_advice(tx)]
 
-    def _interchange(self, text: str, functional_id: str) -> x12.Interchange:
-        interchange = x12.parse_interchange(text)
+    def _sets(self, text: str, functional_id: str) -> list[edi.TransactionSet]:
+        """The transaction sets of a file our buyer sent us, all in groups of `functional_id`."""
+        interchange = edi.read(text)
         if interchange.receiver.id != self.distributor.id or interchange.sender.id != self.buyer.id:
-            raise x12.X12Error(f"ISA {interchange.sender.id}->{interchange.receiver.id} is not for us")
-        if any(group.functional_id != functional_id for group in interchange.groups):
-            raise x12.X12Error(f"expected {functional_id} groups only")
-        return interchange
+            raise edi.EdiError(f"ISA {interchange.sender.id}->{interchange.receiver.id} is not for us")
+        if any(code != functional_id for code, _, _ in interchange.groups):
+            raise edi.EdiError(f"expected {functional_id} groups only")
+        return [tx for _, _, sets in interchange.groups for tx in sets]
 
     def _take_997s(self) -> None:
         folder = self.folder("outbound_997")
         for path in _final_files(folder):
             try:
-                interchange = self._interchange(path.read_text(), "FA")
-                acks = [x12.read_functional_ack(tx) for g in interchange.groups for tx in g.transactions]
-            except (x12.X12Error, UnicodeDecodeError) as exc:
+                acks = [edi.acknowledged_sets(tx) for tx in self._sets(path.read_text(), "FA")]
+            except (ValueError, UnicodeDecodeError) as exc:
                 self._refuse(path, folder / "rejected", exc)
                 continue
-            for ack in acks:
-                for result in ack.results:
-                    po = self._sent.get((ack.group_control, result.control), f"?{ack.group_control}")
-                    if result.accepted:
+            for group_control, verdicts in acks:
+                for set_control, accepted in verdicts:
+                    po = self._sent.get((group_control, set_control), f"?{group_control}")
+                    if accepted:
                         self.acknowledged.add(po)
                         self.stats["acks_received"] += 1
                     else:
@@ -261,8 +260,13 @@ class WholesaleSimulator(Simulator):
 
 def _final_files(folder: Path) -> list[Path]:
     with contextlib.suppress(FileNotFoundError):
-        return sorted(path for path in folder.iterdir() if path.is_file() and not is_temporary(path.name))
+        return sorted(path for path in folder.iterdir() if path.is_file() and not _being_written(path.name))
     return []
+
+
+def _being_written(name: str) -> bool:
+    """A name still being written, by our buyer or by us: hidden, or a .part/.tmp upload."""
+    return name.startswith(".") or name.endswith((".part", ".tmp"))
 
 
 def _write_atomically(path: Path, text: str) -> None:

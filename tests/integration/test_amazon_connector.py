@@ -28,6 +28,7 @@ from connectors.base import (
 from connectors.limits import RateSpec
 from simulators.amazon import AmazonSimulator
 from simulators.base import SimConfig
+from simulators.clock import JumpingClock
 from sync.limits import RateLimiter
 
 SKUS = [f"SHEET-{n:03d}" for n in range(45)]
@@ -184,16 +185,18 @@ async def test_read_listings_shows_what_amazon_shows_and_leaves_out_unknown_skus
 # --- orders -------------------------------------------------------------------------------------------
 
 async def test_an_order_arrives_from_the_queue_and_its_message_goes_only_after_confirm(
-        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
-    sim.listings["SHEET-005"] = 10
-    order = await sim.record_order("SHEET-005", 2)
-    connector = connect(sim, session, visibility_timeout=1)
+        session: aiohttp.ClientSession) -> None:
+    clock = JumpingClock()
+    async with running(clock=clock) as sim:
+        sim.listings["SHEET-005"] = 10
+        order = await sim.record_order("SHEET-005", 2)
+        connector = connect(sim, session, visibility_timeout=1)
 
-    page = await connector.fetch_orders(None, 10)
-    hidden = await connector.fetch_orders(page.cursor, 10)
-    await asyncio.sleep(1.1)
-    shown_again = await connector.fetch_orders(page.cursor, 10)
-    await connector.confirm(shown_again.events)
+        page = await connector.fetch_orders(None, 10)
+        hidden = await connector.fetch_orders(page.cursor, 10)
+        clock.jump(1.1)   # past the queue's visibility timeout
+        shown_again = await connector.fetch_orders(page.cursor, 10)
+        await connector.confirm(shown_again.events)
 
     created = [e for e in page.events if e.kind is OrderEventKind.CREATED]
     assert [(e.event_id, e.order_id, e.lines) for e in created] == [

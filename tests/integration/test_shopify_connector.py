@@ -26,6 +26,7 @@ from connectors.shopify import ShopifyConnector
 from connectors.shopify_cursor import OrdersCursor
 from connectors.shopify_format import SET_QUANTITIES, gid, sign
 from simulators.base import SimConfig
+from simulators.clock import JumpingClock
 from simulators.shopify import GRAPHQL_LIMIT, INVALID_TOKEN, REST_LIMIT, ShopifySimulator
 from sync.limits import RateLimiter
 from tests.integration.webhook_server import serving
@@ -126,9 +127,10 @@ async def test_start_finds_the_first_location_and_the_inventory_item_of_every_sk
 
 
 async def test_an_offline_token_keeps_working_long_past_the_simulators_token_ttl(session):
-    async with running(SKUS, token_ttl=0.05) as sim:
+    clock = JumpingClock()
+    async with running(SKUS, token_ttl=0.05, clock=clock) as sim:
         connector = await connected(sim, session)
-        await asyncio.sleep(0.15)
+        clock.jump(3600)   # far past the TTL, and past any token lifetime an online token has
         assert [r.ok for r in await connector.push([Listing("SHEET-001", 4)])] == [True]
         assert sim.listings["SHEET-001"] == 4
         assert connector.spec.credentials == sim.config.credentials  # nothing to refresh, nothing rewritten
@@ -397,7 +399,9 @@ async def test_a_shop_that_fails_is_a_partner_error_worth_retrying(shop, session
 
 
 def test_the_connector_declares_the_limits_the_shop_enforces():
-    assert ShopifyConnector.limits == {"rest": REST_LIMIT, "graphql": GRAPHQL_LIMIT}
+    declared = {name: (spec.rate, spec.burst) for name, spec in ShopifyConnector.limits.items()}
+    assert declared == {"rest": (REST_LIMIT.per_second, REST_LIMIT.burst),
+                        "graphql": (GRAPHQL_LIMIT.per_second, GRAPHQL_LIMIT.burst)}
     assert ShopifyConnector.max_push_batch == 250
 
 

@@ -1,0 +1,82 @@
+"""Amazon's side of the Selling Partner API wire, from its published models: the paths, the usage
+plan of each operation, Amazon's timestamps, reading the quantity out of a listings patch (or a
+JSON_LISTINGS_FEED message) the way Amazon reads it, and the ORDER_CHANGE notification it publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from simulators.ratelimit import Quota
+
+MARKETPLACE_US = "ATVPDKIKX0DER"
+PRODUCT_TYPE = "HOME_BED_AND_BATH"
+LISTINGS_ITEMS = "/listings/2021-08-01/items"
+FEEDS = "/feeds/2021-06-30"
+ORDERS_V0 = "/orders/v0/orders"
+SQS_MAX_MESSAGES = 10   # SQS hands out and deletes at most ten messages a call
+FULFILLMENT_AVAILABILITY = "/attributes/fulfillment_availability"
+QUANTITY_OPS = frozenset({"replace", "merge"})
+
+# Usage plans, (requests per second, burst), as the SP-API models publish them per operation.
+_PLANS = {
+    "patchListingsItem": (5.0, 5), "getListingsItem": (5.0, 10), "searchListingsItems": (5.0, 5),
+    "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15), "getFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10), "getOrders": (0.0167, 20), "getOrderItems": (0.5, 30),
+}
+USAGE_PLANS = {operation: Quota(float(rate), float(burst)) for operation, (rate, burst) in _PLANS.items()}
+
+
+def timestamp(seconds: float) -> str:
+    """Amazon's ISO 8601: UTC, whole seconds, a Z."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_timestamp(text: str) -> float:
+    """A client's ISO 8601 date (ValueError when it is not one)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def requested_quantity(message: Any) -> int | None:
+    """The DEFAULT-channel quantity a patch sets: the first replace or merge of
+    fulfillment_availability that names one; None when the patch sets no quantity."""
+    if not isinstance(message, Mapping) or not isinstance(message.get("patches"), list):
+        return None
+    for patch in message["patches"]:
+        if not isinstance(patch, Mapping) or patch.get("path") != FULFILLMENT_AVAILABILITY:
+            continue
+        if patch.get("op") not in QUANTITY_OPS:
+            continue
+        for channel in patch.get("value") or []:
+            wanted = channel.get("quantity") if isinstance(channel, Mapping) else None
+            if isinstance(wanted, int) and channel.get("fulfillment_channel_code") == "DEFAULT":
+                return wanted
+    return None
+
+
+def order_item_id(order_id: str, position: int) -> str:
+    """An order's n-th item id (from 1): the same in every notification and getOrderItems answer."""
+    return order_id.replace("-", "")[-12:] + f"{position:02d}"
+
+
+def order_change(order: Any, seller_id: str, marketplace_id: str, notification_id: str) -> dict[str, Any]:
+    """The ORDER_CHANGE notification for a simulator order (`order_id`, `sku`, `quantity`, `status`,
+    `created_at`, `updated_at`), in the Notifications API's published shape."""
+    changed = timestamp(order.updated_at)
+    item = {"OrderItemId": order_item_id(order.order_id, 1), "SellerSKU": order.sku, "SupplyType": "Now",
+            "Quantity": order.quantity}
+    summary = {"MarketplaceId": marketplace_id, "OrderStatus": order.status,
+               "PurchaseDate": timestamp(order.created_at), "FulfillmentType": "MFN",
+               "OrderType": "StandardOrder", "OrderItems": [item]}
+    payload = {"OrderChangeNotification": {
+        "NotificationLevel": "OrderLevel", "SellerId": seller_id, "AmazonOrderId": order.order_id,
+        "OrderChangeType": "OrderStatusChange",
+        "OrderChangeTrigger": {"TimeOfOrderChange": changed, "ChangeReason": "OrderStatusChange"},
+        "Summary": summary}}
+    metadata = {"ApplicationId": "amzn1.sellerapps.app.threadcount",
+                "SubscriptionId": "threadcount-order-change",
+                "PublishTime": changed, "NotificationId": notification_id}
+    return {"NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+            "EventTime": changed, "Payload": payload, "NotificationMetadata": metadata}

@@ -1,0 +1,63 @@
+"""The simulators against the partners' own published samples, not against our connectors: a
+simulator that only agrees with the connector would share its mistakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulators import amazon_wire, edi, etsy_wire, shopify_wire, square_wire
+
+# PARTNERS.md, "Wholesale distributors": the 846 we send, in an envelope written here by hand.
+ISA = "ISA*00*          *00*          *ZZ*THREADCOUNT    *ZZ*DISTRIBUTOR    *260115*1200*U*00401*000000005*0*P*>~"
+ADVICE_846 = (ISA + "GS*IB*THREADCOUNT*DISTRIBUTOR*20260115*1200*5*X*004010~ST*846*0001~"
+              "BIA*00*SI*INV-20260115*20260115~LIN**SK*SHEET-Q-WHT~QTY*33*500*EA~CTT*1~SE*{se01}*0001~"
+              "GE*1*5~IEA*1*000000005~")
+
+
+def test_the_standard_webhooks_test_vector_signs_as_published() -> None:
+    signature = etsy_wire.webhook_signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                                            "1614265330", b'{"test": 2432232314}')
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_the_distributor_reads_the_published_846() -> None:
+    interchange = edi.read(ADVICE_846.format(se01=6))
+    assert (interchange.sender.id, interchange.receiver.id) == ("THREADCOUNT", "DISTRIBUTOR")
+    [(functional_id, _, [advice])] = interchange.groups
+    assert functional_id == "IB"
+    assert edi.inventory_advice(advice) == [("SHEET-Q-WHT", 500)]
+
+
+def test_the_distributor_refuses_an_846_whose_se01_miscounts() -> None:
+    with pytest.raises(edi.EdiError, match="SE01"):
+        edi.read(ADVICE_846.format(se01=5))
+
+
+@pytest.mark.parametrize("op", ["replace", "merge"])
+def test_amazon_reads_the_quantity_of_the_published_patch(op: str) -> None:
+    patch = {"productType": "HOME_BED_AND_BATH", "patches": [{
+        "op": op, "path": "/attributes/fulfillment_availability",
+        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 10}]}]}
+    assert amazon_wire.requested_quantity(patch) == 10
+
+
+def test_shopify_takes_the_published_inventory_set_quantities_input() -> None:
+    given = {"name": "available", "reason": "correction", "quantities": [{
+        "inventoryItemId": "gid://shopify/InventoryItem/30322695", "locationId": "gid://shopify/Location/124656943",
+        "quantity": 11, "changeFromQuantity": None}]}
+    checked = shopify_wire.SetQuantities({30322695: "SKU"}, {124656943}, lambda _i, _l: 0).check(given)
+    assert (checked.changes, checked.errors) == ([(30322695, 124656943, 11)], [])
+
+
+def test_shopify_refuses_a_stale_change_from_quantity() -> None:
+    given = {"name": "available", "reason": "correction", "quantities": [{
+        "inventoryItemId": "gid://shopify/InventoryItem/1", "locationId": "gid://shopify/Location/2",
+        "quantity": 11, "changeFromQuantity": 4}]}
+    checked = shopify_wire.SetQuantities({1: "SKU"}, {2}, lambda _i, _l: 5).check(given)
+    assert [error["code"] for error in checked.errors] == ["CHANGE_FROM_QUANTITY_STALE"]
+
+
+def test_square_takes_quantities_only_as_decimal_strings() -> None:
+    assert square_wire.counted_units("53") == 53
+    assert square_wire.counted_units(53) is None
+    assert square_wire.counted_units("-1") is None
