@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from inventory.commands import LineStatus
 from store.schema import inventory, ledger, order_lines, orders, products, variants
 
 DAY = 86_400.0
 # Keys and timestamps are taken a moment apart, and shards' commits overlap: windows found through
 # keys start this many seconds early, and the exact time condition does the rest.
 SLACK = 300.0
-SOLD = ("open", "fulfilled")  # lines that count as sales: not rejected, not cancelled
+SOLD = (LineStatus.OPEN, LineStatus.FULFILLED)  # lines that count as sales: not rejected, not cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +301,8 @@ async def watched_levels(engine: AsyncEngine) -> list[WatchedLevel]:
                     func.sum(inventory.c.on_hand - inventory.c.reserved).label("available"))
              .group_by(inventory.c.variant_id).subquery())
     waiting = (select(order_lines.c.variant_id, func.sum(order_lines.c.backordered).label("backordered"))
-               .where(order_lines.c.backordered > 0, order_lines.c.state == "open")  # the partial index
+               # the partial index
+               .where(order_lines.c.backordered > 0, order_lines.c.state == LineStatus.OPEN)
                .group_by(order_lines.c.variant_id).subquery())
     query = (select(variants.c.id, variants.c.sku, variants.c.reorder_point,
                     func.coalesce(stock.c.available, 0), func.coalesce(waiting.c.backordered, 0))

@@ -1,8 +1,15 @@
 """The one error shape of the API: {"error": {"code", "message"}}; the message names the field.
 
-Pure: raised anywhere below the HTTP boundary, turned into a response once, in web/app.py."""
+And the one place an HTTP status is chosen for what went wrong below the web: a domain Failure
+(by its code), a shard that did not answer, a service still starting. Pure: raised anywhere below
+the HTTP boundary, turned into a response once, in web/app.py."""
 
 from __future__ import annotations
+
+from inventory.commands import Failure
+
+# A rule refused the command: 409 Conflict unless the code says otherwise.
+FAILURE_STATUS = {"not_found": 404, "invalid_adjustment": 422}
 
 
 class ApiError(Exception):
@@ -20,3 +27,16 @@ def invalid(field: str, problem: str) -> ApiError:
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", what)
+
+
+def refused(failure: Failure) -> ApiError:
+    return ApiError(FAILURE_STATUS.get(failure.code, 409), failure.code, failure.message)
+
+
+def unavailable(reason: str) -> ApiError:
+    """A shard did not answer (actors.router.ShardUnavailable); nothing was applied twice."""
+    return ApiError(503, "unavailable", f"{reason}; retrying the same request is safe")
+
+
+def starting() -> ApiError:
+    return ApiError(503, "starting", "Threadcount is starting; try again in a moment")
