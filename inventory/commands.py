@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Literal, NamedTuple
 
 Policy = Literal["reject", "backorder"]
-AdjustReason = Literal["count", "damage", "loss", "found", "return", "correction"]
 ADJUST_REASONS: tuple[str, ...] = ("count", "damage", "loss", "found", "return", "correction")
 
 
