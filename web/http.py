@@ -3,7 +3,8 @@ a command's result."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -11,6 +12,8 @@ from starlette.requests import Request
 from service.runtime import Runtime
 from web.problems import ApiError, starting
 from web.validation import body_object
+
+T = TypeVar("T")
 
 
 def runtime(request: Request) -> Runtime:
@@ -36,6 +39,15 @@ async def json_body(request: Request) -> dict[str, Any]:
         return body_object(orjson.loads(raw))
     except orjson.JSONDecodeError:
         raise ApiError(400, "malformed_json", "body: not valid JSON") from None
+
+
+def app_state(request: Request, name: str, make: Callable[[], T]) -> T:
+    """What the app keeps for all requests under `name`, made at first use (not at import)."""
+    state = request.app.state
+    if not hasattr(state, name):
+        setattr(state, name, make())
+    found: T = getattr(state, name)
+    return found
 
 
 def actor_of(request: Request) -> str:

@@ -21,7 +21,7 @@ from service.runtime import Runtime
 from store.stock_grid import VariantInfo, variant_info
 from web.dashboard.session import environment, require_user
 from web.dashboard.stock_rows import row_from_event
-from web.http import runtime
+from web.http import app_state, runtime
 
 PING_SECONDS = 10
 SEND_TIMEOUT = 10  # seconds: a browser that stops reading is cut off, not waited for
@@ -62,11 +62,7 @@ class VariantInfoCache:
 
 
 def variant_cache(request: Request) -> VariantInfoCache:
-    state = request.app.state
-    if not hasattr(state, "variant_cache"):
-        state.variant_cache = VariantInfoCache()
-    cache: VariantInfoCache = state.variant_cache
-    return cache
+    return app_state(request, "variant_cache", VariantInfoCache)
 
 
 async def render_stock(request: Request, live: LiveEvent) -> Rendered:
