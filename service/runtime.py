@@ -195,6 +195,13 @@ class Runtime:
     async def partner_status(self) -> list[dict[str, Any]]:
         return await self.partners.status()
 
+    # the dashboard's partner page asks for these by name (getattr(rt, f"{action}_partner"))
+    async def retry_partner(self, partner_id: str) -> None:
+        await self.partners.retry(partner_id)
+
+    async def reconcile_partner(self, partner_id: str) -> dict[str, int]:
+        return await self.partners.reconcile(partner_id)
+
     @property
     def shard_names(self) -> list[str]:
         return list(self._shard_names)
