@@ -1,7 +1,8 @@
 """The one error shape of the API: {"error": {"code", "message"}}; the message names the field.
 
 And the one place an HTTP status is chosen for what went wrong below the web: a domain Failure
-(by its code), a shard that did not answer, a service still starting. Pure: raised anywhere below
+(by its code), a name already taken, a shard or a partner that did not answer, a service still
+starting. Pure: raised anywhere below
 the HTTP boundary, turned into a response once, in web/app.py."""
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ def not_found(what: str) -> ApiError:
 
 def refused(failure: Failure) -> ApiError:
     return ApiError(FAILURE_STATUS.get(failure.code, 409), failure.code, failure.message)
+
+
+def taken(message: str) -> ApiError:
+    """A unique field is already in use (store.catalog.Conflict); the message names it."""
+    return ApiError(409, "already_exists", message)
+
+
+def partner_unavailable(message: str) -> ApiError:
+    """A partner's own API failed to answer (its breaker, a 5xx); nothing was changed."""
+    return ApiError(502, "partner_unavailable", message)
 
 
 def unavailable(reason: str) -> ApiError:

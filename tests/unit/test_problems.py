@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inventory.commands import Failure
-from web.problems import ApiError, refused, starting, unavailable
+from web.problems import ApiError, partner_unavailable, refused, starting, taken, unavailable
 
 
 @pytest.mark.parametrize(("code", "status"), [
@@ -32,3 +32,8 @@ def test_a_shard_that_does_not_answer_is_503_and_says_a_retry_is_safe() -> None:
 
 def test_a_service_still_starting_is_503() -> None:
     assert isinstance(starting(), ApiError) and (starting().status, starting().code) == (503, "starting")
+
+
+def test_a_taken_name_is_409_and_a_partner_that_does_not_answer_is_502() -> None:
+    assert (taken("code: WH-EAST exists").status, taken("x").code) == (409, "already_exists")
+    assert (partner_unavailable("etsy down").status, partner_unavailable("x").code) == (502, "partner_unavailable")
