@@ -26,8 +26,8 @@ async def receive(rt: Runtime, command: Receive, actor: str) -> VariantStock | F
     return await _apply(rt, command._replace(actor=actor))
 
 
-async def adjust(rt: Runtime, command: Adjust, actor: str, why: str = "") -> VariantStock | Failure:
-    return await _apply(rt, command._replace(actor=actor), why)
+async def adjust(rt: Runtime, command: Adjust, actor: str) -> VariantStock | Failure:
+    return await _apply(rt, command._replace(actor=actor))
 
 
 async def transfer(rt: Runtime, command: Transfer, actor: str) -> VariantStock | Failure:
@@ -55,7 +55,7 @@ async def stock_take(rt: Runtime, counts: Sequence[Adjust], actor: str, source: 
     return results
 
 
-async def _apply(rt: Runtime, command: StockCommand, why: str = "") -> VariantStock | Failure:
+async def _apply(rt: Runtime, command: StockCommand) -> VariantStock | Failure:
     """Through the shards (committed when this returns), then into the audit trail."""
     result = await rt.desk.stock_command(command)
     if isinstance(result, Failure):
@@ -63,8 +63,9 @@ async def _apply(rt: Runtime, command: StockCommand, why: str = "") -> VariantSt
     if not isinstance(result, VariantStock):
         raise TypeError(f"a stock command was answered with {result!r}")
     sku = rt.catalog.sku(command.variant_id)
+    # "why" stays in the detail, empty, as entries have always had it: the note says why
     await audit.record(rt.engine, command.actor or "", f"stock.{type(command).__name__.lower()}", sku,
-                       why=why, **_detail(rt, command))
+                       why="", **_detail(rt, command))
     return result
 
 
