@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from inventory.commands import LineState
-from inventory.model import CANCELLED, FULFILLED, OPEN, REJECTED
+from inventory.commands import LineState, LineStatus, OrderStatus
 
 
 def allocate(available: Iterable[tuple[int, int]], quantity: int) -> tuple[dict[int, int], int]:
@@ -26,21 +25,21 @@ def allocate(available: Iterable[tuple[int, int]], quantity: int) -> tuple[dict[
     return taken, remaining
 
 
-def order_status(lines: Iterable[LineState]) -> str:
+def order_status(lines: Iterable[LineState]) -> OrderStatus:
     """The status API clients see, derived from the lines (one source of truth)."""
     states = list(lines)
-    if any(line.state == REJECTED for line in states):
-        return "rejected"
-    open_lines = [line for line in states if line.state == OPEN]
+    if any(line.state == LineStatus.REJECTED for line in states):
+        return OrderStatus.REJECTED
+    open_lines = [line for line in states if line.state == LineStatus.OPEN]
     if not open_lines:
-        if states and all(line.state == CANCELLED for line in states):
-            return "cancelled"
-        if any(line.state == FULFILLED for line in states):
-            return "fulfilled"
-        return "cancelled"
+        if states and all(line.state == LineStatus.CANCELLED for line in states):
+            return OrderStatus.CANCELLED
+        if any(line.state == LineStatus.FULFILLED for line in states):
+            return OrderStatus.FULFILLED
+        return OrderStatus.CANCELLED
     if all(line.backordered == 0 for line in open_lines):
-        return "reserved"
+        return OrderStatus.RESERVED
     if all(line.reserved == 0 for line in open_lines):
-        return "backordered"
-    return "partially_backordered"
+        return OrderStatus.BACKORDERED
+    return OrderStatus.PARTIALLY_BACKORDERED
 

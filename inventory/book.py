@@ -17,23 +17,14 @@ from inventory.commands import (
     Failure,
     FulfilOrder,
     InspectOrder,
+    LineStatus,
     PlaceOrder,
     Receive,
     Result,
     Transfer,
     VariantStock,
 )
-from inventory.model import (
-    CANCELLED,
-    FULFILLED,
-    OPEN,
-    REJECTED,
-    Changes,
-    LedgerEntry,
-    Level,
-    Line,
-    OrderPart,
-)
+from inventory.model import Changes, LedgerEntry, Level, Line, OrderPart, backordered_refusal
 from inventory.partition import OrderSeqs
 
 
@@ -55,7 +46,7 @@ class StockBook:
     def load_part(self, part: OrderPart) -> None:
         self.parts[part.order_id] = part
         for line in part.lines:
-            if line.state == OPEN and line.backordered > 0:
+            if line.state == LineStatus.OPEN and line.backordered > 0:
                 self._queue_backorder(part, line)
 
     def forget_closed_parts(self, keep: int) -> None:
@@ -107,7 +98,7 @@ class StockBook:
             case InspectOrder():
                 part = self.parts.get(command.order_id)
                 if part is None:
-                    return Failure("not_found", f"order {command.order_id} does not exist", 404)
+                    return _no_order(command.order_id)
                 return part.snapshot(created=False)
         raise TypeError(f"unknown command {command!r}")
 
@@ -119,7 +110,7 @@ class StockBook:
 
     def _adjust(self, cmd: Adjust, changes: Changes) -> Result:
         if (cmd.delta is None) == (cmd.counted is None):
-            return Failure("invalid_adjustment", "delta: give either delta or count", 422)
+            return Failure("invalid_adjustment", "delta: give either delta or count")
         level = self.level(cmd.variant_id, cmd.location_id)
         delta = cmd.delta if cmd.delta is not None else (cmd.counted or 0) - level.on_hand
         if level.on_hand + delta < level.reserved:
@@ -172,7 +163,7 @@ class StockBook:
         changes.add_part(part)
         for line, (taken, backordered) in zip(lines, plans, strict=True):
             if short and cmd.policy == "reject":
-                line.state = REJECTED
+                line.state = LineStatus.REJECTED
             else:
                 self._reserve(part, line, taken, changes, cmd.actor)
                 line.backordered = backordered
@@ -201,35 +192,33 @@ class StockBook:
     def _fulfil(self, cmd: FulfilOrder, changes: Changes) -> Result:
         part = self.parts.get(cmd.order_id)
         if part is None:
-            return Failure("not_found", f"order {cmd.order_id} does not exist", 404)
-        refusal = _refusal(part, allowed_closed=FULFILLED)
-        if refusal is None and any(line.backordered for line in part.lines if line.state == OPEN):
-            refusal = Failure("order_backordered",
-                              "order still has backordered units; wait for stock or cancel it")
+            return _no_order(cmd.order_id)
+        refusal = _refusal(part, allowed_closed=LineStatus.FULFILLED) or backordered_refusal(
+            part.order_id, part.lines)
         if refusal is not None:
             return refusal
         for line in part.lines:
-            if line.state != OPEN:
+            if line.state != LineStatus.OPEN:
                 continue
             for loc, quantity in line.allocations.items():
                 if quantity:
                     self._move(changes, line.variant_id, loc, "fulfil", -quantity, -quantity,
                                reference=part.order_id, actor=cmd.actor)
-            line.state = FULFILLED
+            line.state = LineStatus.FULFILLED
             changes.touch_line(part, line)
         return part.snapshot(created=False)
 
     def _release_order(self, cmd: CancelOrder | AbortOrder, changes: Changes) -> Result:
         part = self.parts.get(cmd.order_id)
         if part is None:
-            return Failure("not_found", f"order {cmd.order_id} does not exist", 404)
-        final = CANCELLED if isinstance(cmd, CancelOrder) else REJECTED
+            return _no_order(cmd.order_id)
+        final = LineStatus.CANCELLED if isinstance(cmd, CancelOrder) else LineStatus.REJECTED
         refusal = _refusal(part, allowed_closed=final)
         if refusal is not None and isinstance(cmd, CancelOrder):
             return refusal
         released: set[int] = set()
         for line in part.lines:
-            if line.state != OPEN:
+            if line.state != LineStatus.OPEN:
                 continue
             for loc, quantity in line.allocations.items():
                 if quantity:
@@ -293,9 +282,13 @@ class StockBook:
         self.backorders.drop(line.variant_id, (part.placed_at, part.order_id, line.line_no))
 
 
-def _refusal(part: OrderPart, allowed_closed: str) -> Failure | None:
+def _refusal(part: OrderPart, allowed_closed: LineStatus) -> Failure | None:
     """Why a closed order cannot take this transition; None when it can (or already did)."""
     for line in part.lines:
-        if line.state not in (OPEN, allowed_closed):
+        if line.state not in (LineStatus.OPEN, allowed_closed):
             return Failure(f"order_{line.state}", f"order {part.order_id} is {line.state}")
     return None
+
+
+def _no_order(order_id: str) -> Failure:
+    return Failure("not_found", f"order {order_id} does not exist")

@@ -8,11 +8,31 @@ several times faster than a slotted dataclass.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal, NamedTuple
 
 Policy = Literal["reject", "backorder"]
-AdjustReason = Literal["count", "damage", "loss", "found", "return", "correction"]
 ADJUST_REASONS: tuple[str, ...] = ("count", "damage", "loss", "found", "return", "correction")
+
+
+class LineStatus(StrEnum):
+    """Where an order line stands; the values are what the store and the API hold."""
+
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+class OrderStatus(StrEnum):
+    """An order's status as clients see it, derived from its lines (inventory.allocation.order_status)."""
+
+    RESERVED = "reserved"
+    PARTIALLY_BACKORDERED = "partially_backordered"
+    BACKORDERED = "backordered"
+    REJECTED = "rejected"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
 
 
 class Receive(NamedTuple):
@@ -69,7 +89,7 @@ class PlaceOrder(NamedTuple):
     placed_at: float
     signature: str = ""  # of the whole order's lines: the same external id for other lines is refused
     actor: str | None = None
-    seq: int = 0  # the order's storage key, rising with time (see inventory.partition.new_order_seq)
+    seq: int = 0  # the order's storage key, rising with time (see inventory.partition.OrderSeqs)
 
 
 class FulfilOrder(NamedTuple):
@@ -101,11 +121,12 @@ Command = StockCommand | OrderCommand
 
 
 class Failure(NamedTuple):
-    """A command refused by the rules; nothing was applied. `status` is the HTTP status it maps to."""
+    """A command refused by the rules; nothing was applied. The code says which rule; how a caller
+    answers it (an HTTP status, say) is the caller's business."""
 
     code: str
     message: str
-    status: int = 409
+
 
 
 class VariantStock(NamedTuple):
@@ -122,7 +143,7 @@ class LineState(NamedTuple):
     quantity: int
     allocations: dict[int, int]
     backordered: int
-    state: str
+    state: LineStatus
 
     @property
     def reserved(self) -> int:

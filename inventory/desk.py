@@ -22,13 +22,14 @@ from inventory.commands import (
     InspectOrder,
     LineRequest,
     LineState,
+    LineStatus,
     OrderPartState,
     PlaceOrder,
     Policy,
     Result,
     StockCommand,
 )
-from inventory.model import OPEN, REJECTED
+from inventory.model import backordered_refusal
 from inventory.partition import OrderSeqs, shard_of
 
 
@@ -109,8 +110,8 @@ class StockDesk:
             made = {s: AbortOrder(order_id, actor) for s, p in parts.items() if p.created}
             await self._to_shards(made)
             return refusal
-        if any(_has(part, REJECTED) for part in parts.values()):
-            to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, OPEN)}
+        if any(_has(part, LineStatus.REJECTED) for part in parts.values()):
+            to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, LineStatus.OPEN)}
             parts.update(_parts_only(await self._to_shards(to_abort)))
         return _merge(order_id, parts.values(), placed_at)
 
@@ -124,9 +125,9 @@ class StockDesk:
             inspected = await self._transition(order_id, variant_ids, InspectOrder(order_id))
             if isinstance(inspected, Failure):
                 return inspected
-            if any(line.backordered for line in inspected.lines if line.state == OPEN):
-                return Failure("order_backordered",
-                               f"order {order_id} still has backordered units; wait for stock or cancel it")
+            refusal = backordered_refusal(order_id, inspected.lines)
+            if refusal is not None:
+                return refusal
         return await self._transition(order_id, variant_ids, FulfilOrder(order_id, actor))
 
     async def cancel(self, order_id: str, variant_ids: Iterable[int], actor: str | None = None
@@ -160,7 +161,7 @@ class StockDesk:
         return list(await asyncio.gather(*(self.router.submit(s, command_for(s)) for s in shards)))
 
 
-def _has(part: OrderPartState, state: str) -> bool:
+def _has(part: OrderPartState, state: LineStatus) -> bool:
     return any(line.state == state for line in part.lines)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from inventory.commands import LineState, OrderPartState, Policy
-
-OPEN, FULFILLED, CANCELLED, REJECTED = "open", "fulfilled", "cancelled", "rejected"
+from inventory.commands import Failure, LineState, LineStatus, OrderPartState, Policy
 
 
 @dataclass(slots=True)
@@ -27,7 +26,7 @@ class Line:
     quantity: int
     allocations: dict[int, int] = field(default_factory=dict)
     backordered: int = 0
-    state: str = OPEN
+    state: LineStatus = LineStatus.OPEN
 
     def snapshot(self) -> LineState:
         # positional and a plain copy: this runs for every line of every answer
@@ -52,7 +51,7 @@ class OrderPart:
 
     @property
     def is_open(self) -> bool:
-        return any(line.state == OPEN for line in self.lines)
+        return any(line.state == LineStatus.OPEN for line in self.lines)
 
     def snapshot(self, created: bool) -> OrderPartState:
         return OrderPartState(
@@ -62,6 +61,23 @@ class OrderPart:
             created=created,
             lines=tuple(line.snapshot() for line in self.lines),
         )
+
+
+class _Waiting(Protocol):
+    @property
+    def state(self) -> LineStatus: ...
+
+    @property
+    def backordered(self) -> int: ...
+
+
+def backordered_refusal(order_id: str, lines: Iterable[_Waiting]) -> Failure | None:
+    """An order ships only whole: refused while any open line still waits for units. The book asks
+    it of its part, the desk of every part of an order split over shards."""
+    if any(line.backordered for line in lines if line.state == LineStatus.OPEN):
+        return Failure("order_backordered",
+                       f"order {order_id} still has backordered units; wait for stock or cancel it")
+    return None
 
 
 class LedgerEntry(NamedTuple):  # made once per stock move: a frozen dataclass was several times slower

@@ -2,8 +2,8 @@
 subscribers (SSE streams), each with a bounded queue. A subscriber that falls behind is dropped
 rather than slowing the others (its browser reconnects and resumes from its Last-Event-ID).
 
-Event data given to subscribers is plain JSON-ready dicts: stock events are rendered with
-service.views.stock_view plus "variant_id"; other topics pass through."""
+Event data given to subscribers is plain dicts of domain data: a stock event's is `stock_data`
+(levels by location id; web renders them); other topics pass through."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from actors.listener import HubListener, publish
 from inventory.commands import VariantStock
 from inventory.event_log import Event
-from service.views import stock_view
 from store.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ class EventFeed:
         self._recent: deque[LiveEvent] = deque(maxlen=REPLAY)
         self._task: asyncio.Task[None] | None = None
         self._listener = HubListener(self._deliver, self._on_reset, poll_timeout=5.0, hub=hub)
-        self.resets = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -82,7 +80,6 @@ class EventFeed:
     async def _on_reset(self) -> None:
         """Events were missed (the hub restarted, or this feed fell behind): end every stream, so
         each browser reconnects and re-reads what it shows rather than trusting a gap."""
-        self.resets += 1
         self._recent.clear()
         for queue in list(self._subscribers):
             self._subscribers.discard(queue)
@@ -106,11 +103,19 @@ class EventFeed:
                 sku = self._catalog.sku(data.variant_id)
             except KeyError:
                 return None  # a variant this process has not loaded yet
-            return LiveEvent(event.seq, "stock", {"variant_id": data.variant_id,
-                                                  **stock_view(self._catalog, sku, data)})
+            return LiveEvent(event.seq, "stock", stock_data(sku, data))
         if isinstance(data, dict):
             return LiveEvent(event.seq, event.topic, data)
         return None
+
+
+def stock_data(sku: str, stock: VariantStock) -> dict[str, Any]:
+    """A variant's stock as events carry it: its levels as the shards hold them (location id ->
+    (on hand, reserved)), with the sku and the totals the alert watcher reads."""
+    on_hand = sum(pair[0] for pair in stock.levels.values())
+    reserved = sum(pair[1] for pair in stock.levels.values())
+    return {"variant_id": stock.variant_id, "sku": sku, "levels": dict(stock.levels),
+            "available": on_hand - reserved, "backordered": stock.backordered}
 
 
 def _offer(queue: asyncio.Queue[LiveEvent | None], item: LiveEvent | None) -> bool:

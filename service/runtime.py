@@ -7,8 +7,6 @@ import asyncio
 import logging
 import os
 import secrets
-import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +21,7 @@ from inventory.desk import Channel, StockDesk
 from service.config import Settings
 from service.events import EventFeed
 from service.partners import PartnerFleet
+from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
 from service.watch import AlertWatcher
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, reader
@@ -31,51 +30,6 @@ from store.migrate import upgrade
 log = logging.getLogger(__name__)
 RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
 SHARD_STOP_WAIT = 3.0
-
-
-OWNER_VARIABLE = "THREADCOUNT_OWNER"
-
-
-def _owned_processes(owner: str) -> list[int]:
-    """Every other process that inherited our owner mark: Ray's own processes and all its workers
-    (they inherit the driver's environment through the raylet), and the partner simulators."""
-    mark = f"{OWNER_VARIABLE}={owner}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if mark in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-    return found
-
-
-def _end_processes(pids: list[int], grace: float = 1.0) -> None:
-    """Shard workers live in process groups of their own: when Ray's own processes died with ours,
-    nobody else would end them (and a worker whose raylet is gone may not act on SIGTERM). By now
-    everything acknowledged is committed, so what is still running after `grace` is killed."""
-    alive = list(pids)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = [pid for pid in alive if _signal(pid, sig)]  # only those still there: pids get reused
-        deadline = time.monotonic() + grace
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.05)
-            alive = [pid for pid in alive if _signal(pid, 0)]
-        if not alive:
-            return
-
-
-def _signal(pid: int, sig: int) -> bool:
-    """Send `sig`; False when there is no such process (any more)."""
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class StartupError(Exception):
@@ -241,6 +195,7 @@ class Runtime:
     async def partner_status(self) -> list[dict[str, Any]]:
         return await self.partners.status()
 
+    # the dashboard's partner page asks for these by name (getattr(rt, f"{action}_partner"))
     async def retry_partner(self, partner_id: str) -> None:
         await self.partners.retry(partner_id)
 
@@ -306,19 +261,10 @@ class Runtime:
             except Exception as exc:  # with the process group signalled, Ray may be gone already
                 log.warning("the stock shards did not stop cleanly: %s", exc)
         if self._ray_started and ray_alive:
-            import ray
-
-            done = threading.Event()
-
-            def shutdown() -> None:
-                ray.shutdown()
-                done.set()
-
-            threading.Thread(target=shutdown, name="ray-shutdown", daemon=True).start()
-            await asyncio.to_thread(done.wait, RAY_SHUTDOWN_WAIT)
+            await shutdown_ray(RAY_SHUTDOWN_WAIT)
         leftovers = set(self._shard_pids)
         if self._ray_started and self.settings.ray_address == "local":
-            leftovers.update(await asyncio.to_thread(_owned_processes, self._owner))
-        await asyncio.to_thread(_end_processes, sorted(leftovers))
+            leftovers.update(await asyncio.to_thread(owned_processes, self._owner))
+        await asyncio.to_thread(end_processes, sorted(leftovers))
         if self._engine is not None:
             await self._engine.dispose()

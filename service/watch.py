@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from service.events import Dropped, LiveEvent
 from store.alerts import Alert, open_alerts, raise_alert
-from store.reports import watched_levels
+from store.watched_levels import watched_levels
 
 if TYPE_CHECKING:
     from service.runtime import Runtime

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inventory.commands import LineStatus
 from store.lines import decode_allocations
 from store.schema import inventory, ledger, order_lines
 
@@ -38,7 +39,8 @@ async def check_ledger(engine: AsyncEngine) -> list[Mismatch]:
         }
         held: dict[tuple[int, int], int] = {}
         open_lines = await conn.stream(
-            select(order_lines.c.variant_id, order_lines.c.allocations).where(order_lines.c.state == "open")
+            select(order_lines.c.variant_id, order_lines.c.allocations)
+            .where(order_lines.c.state == LineStatus.OPEN)
         )
         async for line in open_lines:
             for location_id, quantity in decode_allocations(line.allocations).items():

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import and_, exists, not_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inventory.model import FULFILLED, OPEN, REJECTED
+from inventory.commands import LineStatus, OrderStatus
 from store.queries import StoredOrder, orders_where
 from store.schema import order_lines, orders
 
-STATUSES = ("reserved", "partially_backordered", "backordered", "rejected", "fulfilled", "cancelled")
+STATUSES = tuple(OrderStatus)
 
 
 def _lines(*conditions: Any) -> Any:
@@ -22,20 +22,20 @@ def _lines(*conditions: Any) -> Any:
 
 
 def status_condition(status: str) -> Any:
-    rejected = _lines(order_lines.c.state == REJECTED)
-    open_ = _lines(order_lines.c.state == OPEN)
-    waiting = _lines(order_lines.c.state == OPEN, order_lines.c.backordered > 0)
-    holding = _lines(order_lines.c.state == OPEN, order_lines.c.allocations != "")
-    fulfilled = _lines(order_lines.c.state == FULFILLED)
+    rejected = _lines(order_lines.c.state == LineStatus.REJECTED)
+    open_ = _lines(order_lines.c.state == LineStatus.OPEN)
+    waiting = _lines(order_lines.c.state == LineStatus.OPEN, order_lines.c.backordered > 0)
+    holding = _lines(order_lines.c.state == LineStatus.OPEN, order_lines.c.allocations != "")
+    fulfilled = _lines(order_lines.c.state == LineStatus.FULFILLED)
     rules = {
-        "rejected": rejected,
-        "fulfilled": and_(not_(rejected), not_(open_), fulfilled),
-        "cancelled": and_(not_(rejected), not_(open_), not_(fulfilled)),
-        "reserved": and_(not_(rejected), open_, not_(waiting)),
-        "backordered": and_(not_(rejected), waiting, not_(holding)),
-        "partially_backordered": and_(not_(rejected), waiting, holding),
+        OrderStatus.REJECTED: rejected,
+        OrderStatus.FULFILLED: and_(not_(rejected), not_(open_), fulfilled),
+        OrderStatus.CANCELLED: and_(not_(rejected), not_(open_), not_(fulfilled)),
+        OrderStatus.RESERVED: and_(not_(rejected), open_, not_(waiting)),
+        OrderStatus.BACKORDERED: and_(not_(rejected), waiting, not_(holding)),
+        OrderStatus.PARTIALLY_BACKORDERED: and_(not_(rejected), waiting, holding),
     }
-    return rules[status]
+    return rules[OrderStatus(status)]
 
 
 async def search_orders(engine: AsyncEngine, channel: str | None, status: str | None,

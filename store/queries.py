@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inventory.commands import LineState, VariantStock
+from inventory.commands import LineState, LineStatus, VariantStock
 from store.lines import decode_allocations
 from store.schema import (
     inventory,
@@ -53,7 +53,7 @@ async def variant_stock(engine: AsyncEngine, variant_id: int) -> VariantStock:
         backordered = (await conn.execute(
             select(func.coalesce(func.sum(order_lines.c.backordered), 0)).where(
                 order_lines.c.variant_id == variant_id, order_lines.c.backordered > 0,
-                order_lines.c.state == "open"
+                order_lines.c.state == LineStatus.OPEN
             )
         )).scalar_one()
     return VariantStock(variant_id, {r.location_id: (r.on_hand, r.reserved) for r in rows}, int(backordered))
@@ -102,7 +102,8 @@ async def orders_where(engine: AsyncEngine, *conditions: Any, limit: int) -> lis
     lines: dict[int, list[LineState]] = {}
     for r in rows:
         lines.setdefault(r.order_seq, []).append(LineState(
-            r.line_no, r.variant_id, r.quantity, decode_allocations(r.allocations), r.backordered, r.state
+            r.line_no, r.variant_id, r.quantity, decode_allocations(r.allocations), r.backordered,
+            LineStatus(r.state)
         ))
     skus = {r.variant_id: r.sku for r in rows}
     return [StoredOrder(h.id, h.channel, h.external_id, h.placed_at, tuple(lines.get(h.seq, ())), skus)
@@ -140,10 +141,10 @@ async def all_locations(engine: AsyncEngine) -> list[dict[str, Any]]:
 
 async def half_rejected_orders(engine: AsyncEngine) -> list[tuple[str, list[int]]]:
     """Orders with a rejected part and a part still open: left so by a crash between the two."""
-    rejected = select(order_lines.c.order_seq).where(order_lines.c.state == "rejected").distinct()
+    rejected = select(order_lines.c.order_seq).where(order_lines.c.state == LineStatus.REJECTED).distinct()
     query = select(orders.c.id, order_lines.c.variant_id) \
         .join(orders, orders.c.seq == order_lines.c.order_seq) \
-        .where(order_lines.c.order_seq.in_(rejected), order_lines.c.state == "open")
+        .where(order_lines.c.order_seq.in_(rejected), order_lines.c.state == LineStatus.OPEN)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
     found: dict[str, list[int]] = {}

@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from inventory.commands import LineStatus
 from store.schema import inventory, ledger, order_lines, orders, products, variants
 
 DAY = 86_400.0
 # Keys and timestamps are taken a moment apart, and shards' commits overlap: windows found through
 # keys start this many seconds early, and the exact time condition does the rest.
 SLACK = 300.0
-SOLD = ("open", "fulfilled")  # lines that count as sales: not rejected, not cancelled
+SOLD = (LineStatus.OPEN, LineStatus.FULFILLED)  # lines that count as sales: not rejected, not cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,34 +281,3 @@ async def fulfilment_times(engine: AsyncEngine, window: Window) -> Fulfilment:
          for day, (n, total, longest) in sorted(per_day.items())],
         [(label, counts[n]) for n, (_, label) in enumerate(BUCKETS)],
     )
-
-
-# -- what the alert watcher checks ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WatchedLevel:
-    variant_id: int
-    sku: str
-    reorder_point: int | None
-    available: int
-    backordered: int
-
-
-async def watched_levels(engine: AsyncEngine) -> list[WatchedLevel]:
-    """Every variant with a reorder point or units waiting for stock, with its stock in all locations."""
-    stock = (select(inventory.c.variant_id,
-                    func.sum(inventory.c.on_hand - inventory.c.reserved).label("available"))
-             .group_by(inventory.c.variant_id).subquery())
-    waiting = (select(order_lines.c.variant_id, func.sum(order_lines.c.backordered).label("backordered"))
-               .where(order_lines.c.backordered > 0, order_lines.c.state == "open")  # the partial index
-               .group_by(order_lines.c.variant_id).subquery())
-    query = (select(variants.c.id, variants.c.sku, variants.c.reorder_point,
-                    func.coalesce(stock.c.available, 0), func.coalesce(waiting.c.backordered, 0))
-             .select_from(variants.outerjoin(stock, stock.c.variant_id == variants.c.id)
-                          .outerjoin(waiting, waiting.c.variant_id == variants.c.id))
-             .where(variants.c.reorder_point.is_not(None) | (waiting.c.backordered > 0)))
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return [WatchedLevel(vid, sku, point, int(available), int(backordered))
-            for vid, sku, point, available, backordered in rows]

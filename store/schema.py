@@ -103,7 +103,7 @@ ledger = Table(
 orders = Table(
     "orders",
     metadata,
-    # Stored by a key that rises with time (inventory.partition.new_order_seq), so inserts append; the
+    # Stored by a key that rises with time (inventory.partition.OrderSeqs), so inserts append; the
     # public id is derived from (channel, external_id), so its unique index is their uniqueness too.
     Column("seq", Id, primary_key=True, autoincrement=False),
     Column("id", String(40), nullable=False, unique=True),

@@ -14,7 +14,8 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from inventory.model import OPEN, Changes, Line, OrderPart
+from inventory.commands import LineStatus
+from inventory.model import Changes, Line, OrderPart
 from store.lines import decode_allocations, encode_allocations
 from store.schema import inventory, ledger, order_lines, orders, processed_commands
 
@@ -31,7 +32,7 @@ def load_levels(conn: Connection, owns: Owns) -> list[tuple[int, int, int, int]]
 
 
 def load_open_parts(conn: Connection, owns: Owns) -> list[OrderPart]:
-    query = select(order_lines.c.order_seq).where(order_lines.c.state == OPEN).distinct()
+    query = select(order_lines.c.order_seq).where(order_lines.c.state == LineStatus.OPEN).distinct()
     return _parts(conn, [row.order_seq for row in conn.execute(query).all()], owns)
 
 
@@ -66,7 +67,8 @@ def _parts(conn: Connection, seqs: Sequence[int], owns: Owns) -> list[OrderPart]
                     head.signature, head.seq,
                 )
             parts[r.order_seq].lines.append(Line(
-                r.line_no, r.variant_id, r.quantity, decode_allocations(r.allocations), r.backordered, r.state
+                r.line_no, r.variant_id, r.quantity, decode_allocations(r.allocations), r.backordered,
+                LineStatus(r.state)
             ))
     return list(parts.values())
 
@@ -110,9 +112,9 @@ def rows_of(changes: Changes, levels: Mapping[tuple[int, int], tuple[int, int]],
     return BatchRows(
         orders=[(p.seq, p.order_id, p.channel, p.external_id, p.policy, ",".join(map(str, p.locations)),
                  p.placed_at, p.signature) for p in parts],
-        new_lines=[(p.seq, ln.line_no, ln.variant_id, ln.quantity, ln.backordered, ln.state,
+        new_lines=[(p.seq, ln.line_no, ln.variant_id, ln.quantity, ln.backordered, str(ln.state),
                     encode_allocations(ln.allocations)) for p in parts for ln in p.lines],
-        changed_lines=[(line.backordered, line.state, encode_allocations(line.allocations), seq, line_no)
+        changed_lines=[(line.backordered, str(line.state), encode_allocations(line.allocations), seq, line_no)
                        for (seq, line_no), line in changes.lines.items()],
         levels=[(variant_id, location_id, on_hand, reserved, now)
                 for (variant_id, location_id), (on_hand, reserved) in levels.items()],

@@ -1,18 +1,52 @@
 """Reads for the dashboard's stock grid: variants with their names, stock per location and backorders,
-filtered; and the reorder points managers set."""
+filtered; and the reorder points managers set. Plain rows: web/dashboard builds the grid from them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inventory.commands import LineStatus
 from store.schema import inventory, locations, order_lines, products, variants
-from store.stock_rows import StockFilters, StockRow, VariantInfo
 
 MAX_ROWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class VariantInfo:
+    """What a stock event does not carry: the variant's names and its reorder point."""
+
+    variant_id: int
+    sku: str
+    product_sku: str
+    product_name: str
+    size: str
+    color: str
+    material: str
+    reorder_point: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StockQuery:
+    """Which variants to read (empty: any); `search` matches the sku or the product's name."""
+
+    product: str = ""
+    size: str = ""
+    color: str = ""
+    material: str = ""
+    location: str = ""  # variants with units on hand there
+    sku: str = ""
+    search: str = ""
+
+
+class VariantLevels(NamedTuple):
+    info: VariantInfo
+    levels: dict[str, tuple[int, int]]  # location code -> (on hand, reserved)
+    backordered: int
 
 _info_columns = (variants.c.id, variants.c.sku, products.c.sku.label("product_sku"),
                  products.c.name.label("product_name"), variants.c.size, variants.c.color,
@@ -24,7 +58,7 @@ def _info(row: Any) -> VariantInfo:
                        row.material, row.reorder_point)
 
 
-def _conditions(filters: StockFilters) -> list[Any]:
+def _conditions(filters: StockQuery) -> list[Any]:
     found: list[Any] = []
     for column, value in ((products.c.sku, filters.product), (variants.c.size, filters.size),
                           (variants.c.color, filters.color), (variants.c.material, filters.material),
@@ -42,15 +76,15 @@ def _conditions(filters: StockFilters) -> list[Any]:
     return found
 
 
-async def stock_rows(engine: AsyncEngine, filters: StockFilters, limit: int = MAX_ROWS) -> list[StockRow]:
+async def stock_levels(engine: AsyncEngine, filters: StockQuery, limit: int = MAX_ROWS
+                       ) -> list[VariantLevels]:
     query = (select(*_info_columns).join(products, products.c.id == variants.c.product_id)
              .where(*_conditions(filters)).order_by(products.c.sku, variants.c.id).limit(limit))
     async with engine.connect() as conn:
         infos = [_info(row) for row in (await conn.execute(query)).all()]
         levels, backorders = await _stock_of(conn, [info.variant_id for info in infos])
-    rows = [StockRow(info, levels.get(info.variant_id, {}), backorders.get(info.variant_id, 0))
+    return [VariantLevels(info, levels.get(info.variant_id, {}), backorders.get(info.variant_id, 0))
             for info in infos]
-    return [row for row in rows if row.low] if filters.low_only else rows
 
 
 async def _stock_of(conn: Any, variant_ids: list[int]
@@ -67,7 +101,7 @@ async def _stock_of(conn: Any, variant_ids: list[int]
         levels.setdefault(variant_id, {})[code] = (on_hand, reserved)
     waiting = await conn.execute(
         select(order_lines.c.variant_id, func.sum(order_lines.c.backordered))
-        .where(order_lines.c.backordered > 0, order_lines.c.state == "open",
+        .where(order_lines.c.backordered > 0, order_lines.c.state == LineStatus.OPEN,
                order_lines.c.variant_id.in_(variant_ids))
         .group_by(order_lines.c.variant_id))
     backorders = {variant_id: int(total) for variant_id, total in waiting}
@@ -101,14 +135,3 @@ async def set_reorder_points(engine: AsyncEngine, points: Mapping[int, int | Non
         for variant_id, point in points.items():
             await conn.execute(
                 update(variants).where(variants.c.id == variant_id).values(reorder_point=point))
-
-
-async def product_variants(engine: AsyncEngine, product_sku: str) -> list[VariantInfo]:
-    query = (select(*_info_columns).join(products, products.c.id == variants.c.product_id)
-             .where(products.c.sku == product_sku).order_by(variants.c.id))
-    async with engine.connect() as conn:
-        return [_info(row) for row in (await conn.execute(query)).all()]
-
-
-def ids_of(rows: Iterable[StockRow]) -> list[int]:
-    return [row.info.variant_id for row in rows]

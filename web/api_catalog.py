@@ -8,7 +8,7 @@ from starlette.routing import Route
 from store import queries
 from store.catalog import Conflict, NewVariant
 from web.http import json_body, runtime
-from web.problems import ApiError, invalid, not_found
+from web.problems import invalid, not_found, taken
 from web.responses import JSONResponse
 from web.validation import CODE, choice, integer, items, text
 
@@ -23,7 +23,7 @@ async def create_location(request: Request) -> JSONResponse:
     try:
         location = await rt.catalog.add_location(code, name, kind, priority)
     except Conflict as exc:
-        raise ApiError(409, "already_exists", str(exc)) from None
+        raise taken(str(exc)) from None
     return JSONResponse(
         {"code": location.code, "name": location.name, "kind": location.kind,
          "priority": location.priority},
@@ -57,7 +57,7 @@ async def create_product(request: Request) -> JSONResponse:
     try:
         await rt.catalog.add_product(sku, name, description, new_variants)
     except Conflict as exc:
-        raise ApiError(409, "already_exists", str(exc)) from None
+        raise taken(str(exc)) from None
     return JSONResponse(await queries.product(rt.read_engine, sku), status_code=201)
 
 

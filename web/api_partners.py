@@ -13,7 +13,7 @@ from service.partners import UnknownPartner
 from store import listings as store
 from store.queries import iso
 from web.http import runtime
-from web.problems import ApiError, not_found
+from web.problems import not_found, partner_unavailable
 from web.responses import JSONResponse
 from web.validation import query_limit
 
@@ -72,8 +72,8 @@ async def reconcile(request: Request) -> JSONResponse:
         raise not_found(f"id: partner {partner_id!r} is not running") from None
     except Exception as exc:  # the partner failed to answer (its breaker, a 5xx): say so, change nothing
         cause = getattr(exc, "cause", None) or exc
-        raise ApiError(502, "partner_unavailable",
-                       f"{partner_id} could not be read: {type(cause).__name__}: {cause}") from None
+        reason = f"{partner_id} could not be read: {type(cause).__name__}: {cause}"
+        raise partner_unavailable(reason) from None
 
 
 async def retry(request: Request) -> JSONResponse:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import Route
 
-from inventory.commands import ADJUST_REASONS, Adjust, Failure, Receive, StockCommand, Transfer, VariantStock
+from inventory.commands import Failure, VariantStock
+from service import stock
 from service.runtime import Runtime
 from store import queries
 from store.check import check_ledger
-from web.http import actor_of, json_body, refused, runtime, stock_answer
-from web.lookups import location_of, variant_of
-from web.problems import ApiError, invalid, not_found
+from web import stock_input
+from web.http import actor_of, json_body, runtime
+from web.problems import ApiError, not_found, refused
 from web.responses import JSONResponse
-from web.validation import choice, integer, optional_text, query_limit
+from web.validation import query_limit
+from web.views import stock_view
 
 
 def _command_id(request: Request) -> str:
@@ -25,74 +28,34 @@ def _command_id(request: Request) -> str:
     return f"api:{key}" if key else f"api-{uuid.uuid4()}"
 
 
-async def _apply(rt: Runtime, command: StockCommand) -> JSONResponse:
-    result = await rt.desk.stock_command(command)
+def _answer(rt: Runtime, result: VariantStock | Failure) -> JSONResponse:
     if isinstance(result, Failure):
         raise refused(result)
-    if not isinstance(result, VariantStock):
-        raise TypeError(f"a stock command was answered with {result!r}")
-    return JSONResponse(stock_answer(rt.catalog, rt.catalog.sku(command.variant_id), result), status_code=201)
+    return JSONResponse(stock_view(rt.catalog, rt.catalog.sku(result.variant_id), result), status_code=201)
 
 
 async def receive(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    data = await json_body(request)
-    command = Receive(
-        command_id=_command_id(request),
-        variant_id=await variant_of(rt, data),
-        location_id=await location_of(rt, data, "location"),
-        quantity=integer(data, "quantity", minimum=1),
-        reference=optional_text(data, "reference", max_length=200),
-        actor=actor_of(request),
-    )
-    return await _apply(rt, command)
+    rt, data, command_id = await _command_parts(request)
+    return _answer(rt, await stock.receive(rt, await stock_input.receipt(rt, data, command_id),
+                                           actor_of(request)))
 
 
 async def adjust(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    data = await json_body(request)
-    variant_id = await variant_of(rt, data)
-    location_id = await location_of(rt, data, "location")
-    if ("delta" in data) == ("count" in data):
-        raise invalid("delta", "give either delta or count, not both and not neither")
-    delta = count = None
-    if "delta" in data:
-        delta = integer(data, "delta")
-        if delta == 0:
-            raise invalid("delta", "must not be 0")
-    else:
-        count = integer(data, "count", minimum=0)
-    command = Adjust(
-        command_id=_command_id(request),
-        variant_id=variant_id,
-        location_id=location_id,
-        reason=choice(data, "reason", ADJUST_REASONS),
-        delta=delta,
-        counted=count,
-        note=optional_text(data, "note"),
-        actor=actor_of(request),
-    )
-    return await _apply(rt, command)
+    rt, data, command_id = await _command_parts(request)
+    return _answer(rt, await stock.adjust(rt, await stock_input.adjustment(rt, data, command_id),
+                                          actor_of(request)))
 
 
 async def transfer(request: Request) -> JSONResponse:
+    rt, data, command_id = await _command_parts(request)
+    return _answer(rt, await stock.transfer(rt, await stock_input.transfer(rt, data, command_id),
+                                            actor_of(request)))
+
+
+async def _command_parts(request: Request) -> tuple[Runtime, dict[str, Any], str]:
     rt = runtime(request)
     data = await json_body(request)
-    variant_id = await variant_of(rt, data)
-    source = await location_of(rt, data, "from_location")
-    target = await location_of(rt, data, "to_location")
-    if source == target:
-        raise invalid("to_location", "must differ from from_location")
-    command = Transfer(
-        command_id=_command_id(request),
-        variant_id=variant_id,
-        from_location_id=source,
-        to_location_id=target,
-        quantity=integer(data, "quantity", minimum=1),
-        reference=optional_text(data, "reference", max_length=200),
-        actor=actor_of(request),
-    )
-    return await _apply(rt, command)
+    return rt, data, _command_id(request)
 
 
 async def variant_stock(request: Request) -> JSONResponse:
@@ -102,7 +65,7 @@ async def variant_stock(request: Request) -> JSONResponse:
     if variant_id is None:
         raise not_found(f"sku: no variant {sku!r}")
     stock = await queries.variant_stock(rt.read_engine, variant_id)
-    return JSONResponse(stock_answer(rt.catalog, sku, stock))
+    return JSONResponse(stock_view(rt.catalog, sku, stock))
 
 
 async def ledger(request: Request) -> JSONResponse:

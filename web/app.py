@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from actors.router import ShardUnavailable
 from service.runtime import Runtime
-from web import api_alerts, api_catalog, api_orders, api_partners, api_stock, dashboard
+from web import api_alerts, api_catalog, api_orders, api_partners, api_stock, dashboard, problems
 from web.auth import BearerAuth
 from web.dashboard.session import current_user
 from web.dashboard.sessions_asgi import DashboardSessions
@@ -65,10 +65,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def unavailable(request: Request, exc: Exception) -> Response:
     log.warning("shard unavailable: %s", exc)
-    message = f"{exc}; retrying the same request is safe"
-    if not request.url.path.startswith("/api/"):
-        return _page_error(request, 503, message)
-    return JSONResponse({"error": {"code": "unavailable", "message": message}}, status_code=503)
+    return await api_error(request, problems.unavailable(str(exc)))
 
 
 def _page_error(request: Request, status: int, message: str) -> Response:

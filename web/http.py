@@ -1,30 +1,25 @@
-"""Small pieces every API route uses: the runtime, the JSON body, and turning results into answers."""
+"""Small pieces every API route uses: the runtime, the JSON body, the caller's name, the answer to
+a command's result."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
 
-from inventory.allocation import order_status
-from inventory.commands import Failure
-from inventory.desk import OrderOutcome
 from service.runtime import Runtime
-from service.views import stock_view
-from store.catalog import Catalog
-from store.queries import StoredOrder, iso
-from web.problems import ApiError
+from web.problems import ApiError, starting
 from web.validation import body_object
 
-stock_answer = stock_view  # one renderer for a variant's stock: the API, the dashboard and events share it
+T = TypeVar("T")
 
 
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     if not rt.ready:
-        raise ApiError(503, "starting", "Threadcount is starting; try again in a moment")
+        raise starting()
     return rt
 
 
@@ -46,41 +41,15 @@ async def json_body(request: Request) -> dict[str, Any]:
         raise ApiError(400, "malformed_json", "body: not valid JSON") from None
 
 
+def app_state(request: Request, name: str, make: Callable[[], T]) -> T:
+    """What the app keeps for all requests under `name`, made at first use (not at import)."""
+    state = request.app.state
+    if not hasattr(state, name):
+        setattr(state, name, make())
+    found: T = getattr(state, name)
+    return found
+
+
 def actor_of(request: Request) -> str:
+    """Who the ledger and the audit trail name for an API call: the one admin key, for now."""
     return "admin@api"
-
-
-def refused(failure: Failure) -> ApiError:
-    return ApiError(failure.status, failure.code, failure.message)
-
-
-def order_answer(catalog: Catalog, order: OrderOutcome | StoredOrder, channel: str = "",
-                 external_id: str = "") -> dict[str, Any]:
-    """An order, whether the shards just answered it or the store was read: one shape for both."""
-    skus: Mapping[int, str] = catalog.skus
-    if isinstance(order, StoredOrder):
-        order_id, channel, external_id, skus = order.id, order.channel, order.external_id, order.skus
-    else:
-        order_id = order.order_id
-    rank = catalog.rank()
-    return {
-        "id": order_id,
-        "channel": channel,
-        "external_id": external_id,
-        "status": order_status(order.lines),
-        "placed_at": iso(order.placed_at),
-        "lines": [
-            {
-                "sku": skus[line.variant_id],
-                "quantity": line.quantity,
-                "reserved": line.reserved,
-                "backordered": line.backordered,
-                "state": line.state,
-                "allocations": [
-                    {"location": catalog.location_code(loc), "quantity": line.allocations[loc]}
-                    for loc in sorted(line.allocations, key=lambda loc: rank.get(loc, 0))
-                ],
-            }
-            for line in order.lines
-        ],
-    }

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-Schema = dict[str, Any]
+from inventory.commands import ADJUST_REASONS, LineStatus, OrderStatus
+from web.openapi_schema import Schema, array, date_time, enum, integer, nullable, obj, ref, string
 
 JSON = "application/json"
 CODE_PATTERN = "^[A-Za-z0-9_.-]+$"
 KINDS = ["warehouse", "store"]
-ORDER_STATUSES = ["reserved", "partially_backordered", "backordered", "rejected", "fulfilled", "cancelled"]
-LINE_STATES = ["open", "fulfilled", "cancelled", "rejected"]
+ORDER_STATUSES = [str(status) for status in OrderStatus]
+LINE_STATES = [str(state) for state in LineStatus]
 LEDGER_KINDS = ["receipt", "adjustment", "transfer_out", "transfer_in", "reserve", "release", "fulfil"]
-REASONS = ["count", "damage", "loss", "found", "return", "correction"]
+REASONS = list(ADJUST_REASONS)
 ERRORS = {
     "400": "Malformed request (not JSON, wrong shape)",
     "401": "Missing or unknown bearer token",
@@ -23,48 +24,6 @@ ERRORS = {
     "422": "Valid JSON with invalid values",
     "503": "Starting, or a stock shard did not answer (a retry is safe)",
 }
-
-
-# ---------------------------------------------------------------- schema helpers
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def string(description: str | None = None, **extra: Any) -> Schema:
-    schema: Schema = {"type": "string", **extra}
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def integer(minimum: int | None = None, **extra: Any) -> Schema:
-    schema: Schema = {"type": "integer", **extra}
-    if minimum is not None:
-        schema["minimum"] = minimum
-    return schema
-
-
-def nullable(schema: Schema) -> Schema:
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-def enum(values: list[str], description: str | None = None) -> Schema:
-    return string(description, enum=values)
-
-
-def array(items: Schema, **extra: Any) -> Schema:
-    return {"type": "array", "items": items, **extra}
-
-
-def obj(properties: dict[str, Schema], optional: tuple[str, ...] = (), **extra: Any) -> Schema:
-    """An object whose properties are all required except those named in `optional`."""
-    required = [name for name in properties if name not in optional]
-    return {"type": "object", "properties": properties, "required": required, **extra}
-
-
-def date_time() -> Schema:
-    return string(format="date-time")
 
 
 # ---------------------------------------------------------------- operation helpers

@@ -1,8 +1,16 @@
 """The one error shape of the API: {"error": {"code", "message"}}; the message names the field.
 
-Pure: raised anywhere below the HTTP boundary, turned into a response once, in web/app.py."""
+And the one place an HTTP status is chosen for what went wrong below the web: a domain Failure
+(by its code), a name already taken, a shard or a partner that did not answer, a service still
+starting. Pure: raised anywhere below
+the HTTP boundary, turned into a response once, in web/app.py."""
 
 from __future__ import annotations
+
+from inventory.commands import Failure
+
+# A rule refused the command: 409 Conflict unless the code says otherwise.
+FAILURE_STATUS = {"not_found": 404, "invalid_adjustment": 422}
 
 
 class ApiError(Exception):
@@ -20,3 +28,26 @@ def invalid(field: str, problem: str) -> ApiError:
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", what)
+
+
+def refused(failure: Failure) -> ApiError:
+    return ApiError(FAILURE_STATUS.get(failure.code, 409), failure.code, failure.message)
+
+
+def taken(message: str) -> ApiError:
+    """A unique field is already in use (store.catalog.Conflict); the message names it."""
+    return ApiError(409, "already_exists", message)
+
+
+def partner_unavailable(message: str) -> ApiError:
+    """A partner's own API failed to answer (its breaker, a 5xx); nothing was changed."""
+    return ApiError(502, "partner_unavailable", message)
+
+
+def unavailable(reason: str) -> ApiError:
+    """A shard did not answer (actors.router.ShardUnavailable); nothing was applied twice."""
+    return ApiError(503, "unavailable", f"{reason}; retrying the same request is safe")
+
+
+def starting() -> ApiError:
+    return ApiError(503, "starting", "Threadcount is starting; try again in a moment")

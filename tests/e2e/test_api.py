@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import uuid
 from typing import Any
 
@@ -150,6 +152,25 @@ def test_receipts_adjustments_and_transfers_move_stock_and_write_the_ledger(serv
         assert kinds == ["transfer_in", "transfer_out", "adjustment", "adjustment", "receipt"]
         entry = api.get("/api/v1/ledger", params={"sku": sku, "location": "WH-EAST", "limit": 3}).json()[1]
         assert entry["reason"] == "damage" and entry["actor"]
+
+
+def test_a_rest_adjustment_lands_in_the_audit_trail_naming_the_api_caller(service: Service) -> None:
+    with service.client() as api:
+        sku = new_skus(api)[0]
+        receive(api, sku, "WH-EAST", 5)
+        answer = api.post("/api/v1/stock/adjustments", json={"sku": sku, "location": "WH-EAST", "delta": -2,
+                                                             "reason": "damage", "note": "torn"})
+        assert answer.status_code == 201, answer.text
+        refused = api.post("/api/v1/stock/adjustments", json={"sku": sku, "location": "WH-EAST", "delta": -9,
+                                                              "reason": "loss"})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "below_reserved"
+    with sqlite3.connect(service.data_dir / "threadcount.db") as db:  # the trail has no REST route
+        rows = db.execute("SELECT actor, action, detail FROM audit_log WHERE subject = ? ORDER BY id",
+                          (sku,)).fetchall()
+    assert [(actor, action) for actor, action, _ in rows] == [("admin@api", "stock.receive"),
+                                                             ("admin@api", "stock.adjust")]
+    detail = json.loads(rows[1][2])
+    assert (detail["location"], detail["delta"], detail["reason"], detail["note"]) == ("WH-EAST", -2, "damage", "torn")
 
 
 def test_a_receipt_sent_twice_with_one_idempotency_key_is_applied_once(service: Service) -> None:

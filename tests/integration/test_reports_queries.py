@@ -36,9 +36,9 @@ from store.reports import (
     fulfilment_times,
     sales_by_channel,
     turnover,
-    watched_levels,
 )
 from store.schema import inventory, ledger, listings, order_lines, orders, partners, sync_logs, variants
+from store.watched_levels import watched_levels
 from tests.conftest import postgres_database, sqlite_database
 from tests.integration.conftest import small_catalog
 

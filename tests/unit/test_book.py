@@ -20,6 +20,7 @@ from inventory.commands import (
     Failure,
     FulfilOrder,
     LineRequest,
+    LineStatus,
     OrderPartState,
     PlaceOrder,
     Policy,
@@ -28,7 +29,7 @@ from inventory.commands import (
     Transfer,
     VariantStock,
 )
-from inventory.model import OPEN, Changes
+from inventory.model import Changes
 
 SHEET, PILLOW = 11, 12
 EAST, WEST, SOHO = 1, 2, 3
@@ -175,7 +176,7 @@ def test_a_short_order_under_the_backorder_policy_reserves_what_it_can_and_backo
     book = stocked_book(east=2)
     part = placed(book, "o1", [(SHEET, 5)], policy="backorder", locations=(EAST,))
     [line] = part.lines
-    assert (line.allocations, line.backordered, line.state) == ({EAST: 2}, 3, OPEN)
+    assert (line.allocations, line.backordered, line.state) == ({EAST: 2}, 3, LineStatus.OPEN)
     assert order_status(part.lines) == "partially_backordered"
     assert levels(book, SHEET) == {EAST: (2, 2)}  # backordered units are never counted as reserved
     assert book.stock_of(SHEET).backordered == 3
@@ -332,7 +333,7 @@ def test_fulfil_of_a_backordered_order_is_refused_and_changes_nothing() -> None:
     before = state(book)
     result, changes = run(book, FulfilOrder("o1"))
     assert isinstance(result, Failure)
-    assert (result.code, result.status) == ("order_backordered", 409)
+    assert result.code == "order_backordered"
     assert state(book) == before
     assert changes.empty
 
@@ -344,7 +345,7 @@ def test_cancel_after_fulfil_is_refused() -> None:
     before = state(book)
     result, changes = run(book, CancelOrder("o1"))
     assert isinstance(result, Failure)
-    assert (result.code, result.status) == ("order_fulfilled", 409)
+    assert result.code == "order_fulfilled"
     assert state(book) == before
     assert changes.empty
 
@@ -371,7 +372,7 @@ def test_a_rejected_order_cannot_be_cancelled_or_fulfilled() -> None:
 def test_a_transition_of_an_unknown_order_is_not_found(command: Command) -> None:
     result, changes = run(StockBook(), command)
     assert isinstance(result, Failure)
-    assert (result.code, result.status) == ("not_found", 404)
+    assert result.code == "not_found"
     assert changes.empty
 
 
@@ -442,7 +443,7 @@ def test_an_adjustment_that_would_leave_on_hand_below_reserved_is_refused(adjust
     before = state(book)
     result, changes = run(book, adjust)
     assert isinstance(result, Failure)
-    assert (result.code, result.status) == ("below_reserved", 409)
+    assert result.code == "below_reserved"
     assert state(book) == before
     assert changes.empty
 
@@ -471,7 +472,7 @@ def test_a_transfer_is_refused_when_the_source_is_short() -> None:
     before = state(book)
     result, changes = run(book, Transfer("t1", SHEET, EAST, WEST, 2))  # 5 on hand but only 1 available
     assert isinstance(result, Failure)
-    assert (result.code, result.status) == ("insufficient_stock", 409)
+    assert result.code == "insufficient_stock"
     assert result.message.startswith("quantity:")
     assert state(book) == before
     assert changes.ledger == []
@@ -508,7 +509,7 @@ def test_the_same_order_id_with_other_lines_is_refused() -> None:
     before = state(book)
     result, changes = place(book, "o1", [(SHEET, 3)])
     assert isinstance(result, Failure)
-    assert (result.code, result.status) == ("external_id_reused", 409)
+    assert result.code == "external_id_reused"
     assert result.message.startswith("external_id:")
     assert state(book) == before
     assert changes.empty
@@ -624,7 +625,7 @@ def test_random_traffic_never_oversells_and_the_ledger_folds_to_the_levels(seed:
     queued = {(oid, no) for queue in book.backorders.values() for _, oid, no in queue}
     for part in book.parts.values():
         for line in part.lines:
-            if line.state != OPEN:
+            if line.state != LineStatus.OPEN:
                 assert (part.order_id, line.line_no) not in queued
                 continue
             assert sum(line.allocations.values()) + line.backordered == line.quantity

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from store.stock_rows import StockFilters, StockRow, VariantInfo, row_from_event
+from inventory.commands import VariantStock
+from service.events import stock_data
+from store.stock_grid import VariantInfo
+from web.dashboard.stock_rows import StockFilters, StockRow, row_from_event
 
 INFO = VariantInfo(7, "SHEET-Q-WHT", "SHEET", "Sheet", "queen", "white", "cotton", reorder_point=10)
 
@@ -17,9 +20,8 @@ def test_a_row_totals_its_locations_and_is_low_at_or_below_the_reorder_point() -
 
 
 def test_a_live_stock_event_becomes_the_same_row_the_page_shows() -> None:
-    event = {"variant_id": 7, "sku": "SHEET-Q-WHT", "available": 6, "on_hand": 8, "reserved": 2, "backordered": 3,
-             "locations": [{"location": "WH-EAST", "on_hand": 8, "reserved": 2, "available": 6}]}
-    assert row_from_event(INFO, event) == StockRow(INFO, {"WH-EAST": (8, 2)}, 3)
+    event = stock_data("SHEET-Q-WHT", VariantStock(7, {1: (8, 2)}, 3))
+    assert row_from_event(INFO, event, {1: "WH-EAST"}.__getitem__) == StockRow(INFO, {"WH-EAST": (8, 2)}, 3)
 
 
 def test_filters_round_trip_through_the_query_string_dropping_empty_ones() -> None:

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from connectors.base import OrderEvent, OrderEventKind, OrderLine
-from inventory.commands import Failure, LineState, Policy
+from inventory.commands import Failure, LineState, LineStatus, Policy
 from inventory.desk import Channel, OrderOutcome, order_id_for
-from inventory.model import CANCELLED, FULFILLED, OPEN, REJECTED
 from sync.intake import OrderIntake
 
 SKUS = {"SHEET-Q-WHITE": 1, "SHEET-K-GREY": 2, "DUVET-Q": 3}
 HERE = 7  # the one location of the fake
+OPEN, FULFILLED, CANCELLED, REJECTED = LineStatus.OPEN, LineStatus.FULFILLED, LineStatus.CANCELLED, LineStatus.REJECTED
 
 
 class FakeCatalog:

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from markupsafe import Markup, escape
 from starlette.routing import BaseRoute
 
+from inventory.commands import OrderStatus
 from store.queries import iso
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -38,7 +39,7 @@ def when(timestamp: float | None) -> str:
 def build_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(csrf_input=csrf_input, vendor_script=vendor_script)
+    env.globals.update(csrf_input=csrf_input, vendor_script=vendor_script, OrderStatus=OrderStatus)
     env.filters.update(when=when, e=escape)
     return env
 

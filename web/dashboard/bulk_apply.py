@@ -4,11 +4,11 @@ Rows refused while applying join the job's rejected rows with the reason."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
 
-from actors.router import ShardUnavailable
 from inventory.commands import Adjust, Failure, Result
+from service import stock
 from service.runtime import Runtime
 from store import audit
 from store.catalog import Conflict, NewVariant
@@ -18,40 +18,23 @@ from web.dashboard.csv_rows import CatalogRow, CountRow, Rejected
 from web.dashboard.jobs import Job
 from web.dashboard.stock_actions import announce_catalog, announce_variant
 
-CHUNK = 200
-RETRIES = 3
-
 
 async def apply_stocktake(rt: Runtime, job: Job, rows: list[CountRow], skus: dict[str, int]) -> None:
-    note = f"stock-take {job.filename}"
     locations = {location.code: location.id for location in rt.catalog.locations()}
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        # ids fixed by the job and row: a chunk retried after a shard failure applies nothing twice
-        commands = [Adjust(f"dash-take:{job.id}:{row.row}", skus[row.sku], locations[row.location], "count",
-                           counted=row.count, note=note, actor=job.actor) for row in chunk]
-        results = await _submit(rt, commands)
-        for row, result in zip(chunk, results, strict=True):
+    # ids fixed by the job and row: a chunk retried after a shard failure applies nothing twice
+    counts = [Adjust(f"dash-take:{job.id}:{row.row}", skus[row.sku], locations[row.location], "count",
+                     counted=row.count) for row in rows]
+    pending = iter(rows)
+
+    def progress(results: Sequence[Result]) -> None:
+        for result, row in zip(results, pending, strict=False):  # results first: no row read past them
             if isinstance(result, Failure):
                 job.rejected.append(Rejected(row.row, "count", result.message))
             else:
                 job.applied += 1
-        job.done += len(chunk)
-    await audit.record(rt.engine, job.actor, "stock.stocktake", job.filename, why=note, applied=job.applied,
-                       rejected=len(job.rejected))
+            job.done += 1
 
-
-async def _submit(rt: Runtime, commands: list[Adjust]) -> list[Result]:
-    for attempt in range(RETRIES):
-        try:
-            # one call per command, all at once: the router batches them per shard, and the
-            # answers come back in the rows' order
-            return list(await asyncio.gather(*(rt.desk.stock_command(c) for c in commands)))
-        except ShardUnavailable:
-            if attempt == RETRIES - 1:
-                raise
-            await asyncio.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+    await stock.stock_take(rt, counts, job.actor, job.filename, progress, refused_before=len(job.rejected))
 
 
 async def apply_catalog(rt: Runtime, job: Job, rows: list[CatalogRow]) -> None:

@@ -5,40 +5,34 @@ with its errors by field (4xx); without htmx the whole page comes back the same 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from inventory.commands import ADJUST_REASONS, StockCommand
+from inventory.commands import ADJUST_REASONS
 from service.runtime import Runtime
 from store import queries
-from store.stock_grid import stock_rows
-from store.stock_rows import StockFilters
+from web.dashboard import stock_actions
 from web.dashboard.forms import FormState, form_values, new_command_id
 from web.dashboard.session import check_csrf, current_user, render, require_user
-from web.dashboard.stock_actions import (
-    adjust_command,
-    apply,
-    receive_command,
-    set_reorder_point,
-    transfer_command,
-)
+from web.dashboard.stock_rows import StockFilters, grid_rows
 from web.http import runtime
 from web.problems import ApiError
 
 HISTORY = 15  # ledger entries shown under the forms
-Builder = Callable[[Runtime, Mapping[str, str], str], Awaitable[StockCommand]]
+Action = Callable[[Runtime, Mapping[str, str], str], Awaitable[dict[str, Any]]]
 FIELDS = {
     "adjust": ("sku", "location", "mode", "quantity", "reason", "note", "command_id"),
     "receive": ("sku", "location", "quantity", "reference", "command_id"),
     "transfer": ("sku", "from_location", "to_location", "quantity", "reference", "command_id"),
     "reorder": ("sku", "reorder_point"),
 }
-BUILDERS: dict[str, tuple[Builder, str]] = {
-    "adjust": (adjust_command, "Adjusted"),
-    "receive": (receive_command, "Received"),
-    "transfer": (transfer_command, "Transferred"),
+ACTIONS: dict[str, tuple[Action, str]] = {
+    "adjust": (stock_actions.adjust, "Adjusted"),
+    "receive": (stock_actions.receive, "Received"),
+    "transfer": (stock_actions.transfer, "Transferred"),
 }
 
 
@@ -49,7 +43,7 @@ def blank_forms(sku: str) -> dict[str, FormState]:
 async def _page(request: Request, sku: str, forms: dict[str, FormState], block: str | None = None,
                 status: int = 200, headers: dict[str, str] | None = None) -> Response:
     rt = runtime(request)
-    rows = await stock_rows(rt.read_engine, StockFilters(sku=sku)) if sku else []
+    rows = await grid_rows(rt.read_engine, StockFilters(sku=sku)) if sku else []
     codes = [location.code for location in rt.catalog.locations()]
     history: list[dict[str, object]] = []
     if rows:
@@ -93,10 +87,10 @@ async def submit(request: Request) -> Response:
 
 async def _do(rt: Runtime, action: str, values: Mapping[str, str], user: str) -> str:
     if action == "reorder":
-        point = await set_reorder_point(rt, values, user)
+        point = await stock_actions.set_reorder_point(rt, values, user)
         return f"Reorder point of {values['sku']} is now {'not set' if point is None else point}."
-    build, done = BUILDERS[action]
-    stock = await apply(rt, await build(rt, values, user))
+    act, done = ACTIONS[action]
+    stock = await act(rt, values, user)
     return f"{done}: {stock['sku']} now has {stock['available']} available ({stock['on_hand']} on hand)."
 
 

@@ -26,18 +26,14 @@ from web.dashboard.csv_rows import (
 )
 from web.dashboard.jobs import Job, Jobs
 from web.dashboard.session import check_csrf, current_user, render, require_user
-from web.http import runtime
+from web.http import app_state, runtime
 
 MAX_UPLOAD = 5 * 1024 * 1024  # bytes
 KINDS = ("stocktake", "catalog")
 
 
 def jobs_of(request: Request) -> Jobs:
-    state = request.app.state
-    if not hasattr(state, "bulk_jobs"):
-        state.bulk_jobs = Jobs()
-    jobs: Jobs = state.bulk_jobs
-    return jobs
+    return app_state(request, "bulk_jobs", Jobs)
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:

@@ -8,13 +8,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from service.runtime import Runtime
-from store import audit, queries
+from inventory.commands import Failure
+from service import orders
+from store import queries
 from store.order_search import STATUSES, search_orders
-from web.api_orders import transition
 from web.dashboard.session import check_csrf, current_user, render, require_user
-from web.http import order_answer, runtime
-from web.problems import ApiError, not_found
+from web.http import runtime
+from web.problems import not_found, refused
+from web.views import order_view
 
 PAGE = 100
 
@@ -30,7 +31,7 @@ async def orders_page(request: Request) -> Response:
     if status and status not in STATUSES:
         error = f"status: must be one of {', '.join(STATUSES)}"
     found = [] if error else await search_orders(rt.read_engine, channel or None, status or None, PAGE)
-    context = {"orders": [order_answer(rt.catalog, order) for order in found], "channel": channel,
+    context = {"orders": [order_view(rt.catalog, order) for order in found], "channel": channel,
                "status": status, "channels": list(rt.settings.channels), "statuses": STATUSES,
                "error": error, "page": PAGE}
     block = "results" if request.headers.get("hx-target") == "order-results" else None
@@ -43,7 +44,7 @@ async def _order_page(request: Request, order_id: str, notice: str = "", error: 
     found = await queries.order(rt.read_engine, order_id)
     if found is None:
         raise not_found(f"id: no order {order_id!r}")
-    context = {"order": order_answer(rt.catalog, found), "notice": notice, "error": error}
+    context = {"order": order_view(rt.catalog, found), "notice": notice, "error": error}
     return render(request, "order.html", context, status=status)
 
 
@@ -61,21 +62,15 @@ async def order_action(request: Request) -> Response:
         raise not_found(f"action: no order action {action!r}")
     actor = await current_user(request) or ""
     rt = runtime(request)
-    try:
-        await _transition(rt, order_id, action, actor)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise
-        return await _order_page(request, order_id, error=exc.message, status=exc.status)
+    # as POST /api/v1/orders/{id}/fulfill and /cancel do it, as the manager
+    done = await (orders.fulfil if action == "fulfil" else orders.cancel)(rt, order_id, actor)
+    if isinstance(done, Failure):
+        problem = refused(done)
+        if problem.status == 404:
+            raise problem
+        return await _order_page(request, order_id, error=problem.message, status=problem.status)
     # after a POST, a GET: reloading the page does not post again
     return RedirectResponse(f"/orders/{order_id}?done={action}", status_code=303)
-
-
-async def _transition(rt: Runtime, order_id: str, action: str, actor: str) -> None:
-    """As POST /api/v1/orders/{id}/fulfill and /cancel do it, as the manager, and audited."""
-    current = await transition(rt, order_id, action, actor)
-    await audit.record(rt.engine, actor, f"order.{action}", order_id, channel=current.channel,
-                       external_id=current.external_id)
 
 
 routes = [

@@ -15,7 +15,7 @@ from web.dashboard.session import check_csrf, current_user, render, require_user
 from web.dashboard.stock_actions import announce_catalog
 from web.dashboard.variant_matrix import DIMENSIONS, PlannedVariant, parse_options, plan_variants
 from web.http import runtime
-from web.problems import ApiError
+from web.problems import ApiError, taken
 from web.validation import CODE, text
 
 FIELDS = ("sku", "name", "description", "sizes", "colors", "materials")
@@ -58,7 +58,7 @@ async def _create(rt: Runtime, values: dict[str, str], planned: list[PlannedVari
     try:
         await rt.catalog.add_product(values["sku"], values["name"], values["description"], new)
     except Conflict as exc:
-        raise ApiError(409, "already_exists", str(exc)) from None
+        raise taken(str(exc)) from None
     await audit.record(rt.engine, actor, "product.create", values["sku"], name=values["name"],
                        variants=[v.sku for v in planned])
     await announce_catalog(rt, [values["sku"]])

@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from store.stock_grid import MAX_ROWS, filter_options, stock_rows
-from store.stock_rows import StockFilters
+from store.stock_grid import MAX_ROWS, filter_options
 from web.dashboard.session import render, require_user
+from web.dashboard.stock_rows import StockFilters, grid_rows
 from web.http import runtime
 
 
@@ -23,7 +23,7 @@ def fragment_for(request: Request, target: str) -> bool:
 async def stock_page(request: Request) -> Response:
     rt = runtime(request)
     filters = StockFilters.from_query(request.query_params)
-    rows = await stock_rows(rt.read_engine, filters)
+    rows = await grid_rows(rt.read_engine, filters)
     context = {
         "filters": filters,
         "rows": rows,

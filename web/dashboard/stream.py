@@ -18,10 +18,10 @@ from starlette.routing import Route
 
 from service.events import Dropped, LiveEvent
 from service.runtime import Runtime
-from store.stock_grid import variant_info
-from store.stock_rows import VariantInfo, row_from_event
+from store.stock_grid import VariantInfo, variant_info
 from web.dashboard.session import environment, require_user
-from web.http import runtime
+from web.dashboard.stock_rows import row_from_event
+from web.http import app_state, runtime
 
 PING_SECONDS = 10
 SEND_TIMEOUT = 10  # seconds: a browser that stops reading is cut off, not waited for
@@ -62,11 +62,7 @@ class VariantInfoCache:
 
 
 def variant_cache(request: Request) -> VariantInfoCache:
-    state = request.app.state
-    if not hasattr(state, "variant_cache"):
-        state.variant_cache = VariantInfoCache()
-    cache: VariantInfoCache = state.variant_cache
-    return cache
+    return app_state(request, "variant_cache", VariantInfoCache)
 
 
 async def render_stock(request: Request, live: LiveEvent) -> Rendered:
@@ -76,13 +72,14 @@ async def render_stock(request: Request, live: LiveEvent) -> Rendered:
         return []
     macros = environment(request).get_template("stock_rows.html").module
     codes = [location.code for location in rt.catalog.locations()]
-    html = str(macros.stock_row(row_from_event(info, live.data), codes))  # type: ignore[attr-defined]
+    row = row_from_event(info, live.data, rt.catalog.location_code)
+    html = str(macros.stock_row(row, codes))  # type: ignore[attr-defined]
     return [(f"stock-{info.variant_id}", html)]
 
 
 async def render_variant(request: Request, live: LiveEvent) -> Rendered:
     """A variant's details changed (its reorder point): read them again; the event carries the
-    variant's stock in the stock events' shape, so the row is rendered alike."""
+    variant's stock as stock events do (service.events.stock_data), so the row is rendered alike."""
     variant_cache(request).forget(int(live.data["variant_id"]))
     return await render_stock(request, live)
 

@@ -1,25 +1,16 @@
-"""A variant's line in the dashboard's stock grid, and the grid's filters: what the page and the live
-events both render. Pure: built from the store's rows or from a live stock event alike."""
+"""A variant's line in the dashboard's stock grid, and the grid's filters as the query string carries
+them: what the page and the live events both render. Built from the store's plain rows
+(store.stock_grid) or from a live stock event (service.events.stock_data) alike."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-@dataclass(frozen=True, slots=True)
-class VariantInfo:
-    """What a stock event does not carry: the variant's names and its reorder point."""
-
-    variant_id: int
-    sku: str
-    product_sku: str
-    product_name: str
-    size: str
-    color: str
-    material: str
-    reorder_point: int | None
+from store.stock_grid import MAX_ROWS, StockQuery, VariantInfo, stock_levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +47,17 @@ class StockRow:
         return point is not None and self.total_available <= point
 
 
-def row_from_event(info: VariantInfo, data: Mapping[str, Any]) -> StockRow:
-    """A live stock event (service.views.stock_view's shape) as a grid row."""
-    levels = {level["location"]: (int(level["on_hand"]), int(level["reserved"]))
-              for level in data["locations"]}
+def row_from_event(info: VariantInfo, data: Mapping[str, Any], location_code: Callable[[int], str]
+                   ) -> StockRow:
+    """A live stock event as a grid row; its levels are by location id."""
+    levels = {location_code(int(loc)): (int(pair[0]), int(pair[1])) for loc, pair in data["levels"].items()}
     return StockRow(info, levels, int(data.get("backordered", 0)))
 
 
 @dataclass(frozen=True, slots=True)
-class StockFilters:
+class StockFilters(StockQuery):
     """The grid's filters, as the query string carries them (empty: no filter)."""
 
-    product: str = ""
-    size: str = ""
-    color: str = ""
-    material: str = ""
-    location: str = ""
-    sku: str = ""
-    search: str = ""
     low_only: bool = False
 
     @classmethod
@@ -90,3 +74,8 @@ class StockFilters:
                  "material": self.material, "location": self.location, "sku": self.sku, "q": self.search,
                  "low": "1" if self.low_only else ""}
         return {name: value for name, value in pairs.items() if value}
+
+
+async def grid_rows(engine: AsyncEngine, filters: StockFilters, limit: int = MAX_ROWS) -> list[StockRow]:
+    rows = [StockRow(*found) for found in await stock_levels(engine, filters, limit)]
+    return [row for row in rows if row.low] if filters.low_only else rows
