@@ -15,13 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from inventory.commands import Command, Result
+from inventory.desk import ShardUnavailable
 
 Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
 PROTOCOL = 5
-
-
-class ShardUnavailable(Exception):
-    """The shard could not answer; the command may or may not have been applied (retry is safe)."""
 
 
 class ShardRouter:

@@ -11,8 +11,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from actors.router import ShardRouter
 from inventory.commands import (
     AbortOrder,
     CancelOrder,
@@ -31,6 +31,23 @@ from inventory.commands import (
 )
 from inventory.model import backordered_refusal
 from inventory.partition import OrderSeqs, shard_of
+
+
+class ShardUnavailable(Exception):
+    """A shard could not answer; the command may or may not have been applied (a retry is safe)."""
+
+
+class Router(Protocol):
+    """How the desk reaches the shards (actors.router.ShardRouter): commands for one shard, answered
+    in order, each after its commit."""
+
+    shard_count: int
+
+    async def submit(self, shard: int, command: Command) -> Result: ...
+
+    async def submit_many(self, shard: int, commands: Sequence[Command]) -> list[Result]: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +72,7 @@ def order_id_for(channel: str, external_id: str) -> str:
 
 
 class StockDesk:
-    def __init__(self, router: ShardRouter):
+    def __init__(self, router: Router):
         self.router = router
         self._placing: dict[str, asyncio.Future[None]] = {}
         self._seqs = OrderSeqs(128 + os.getpid() % 128)  # shards number theirs below 128

@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from actors.router import ShardUnavailable
 from inventory.commands import Adjust, Failure, Receive, Result, StockCommand, Transfer, VariantStock
+from inventory.desk import ShardUnavailable
 from store import audit
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from actors.router import ShardUnavailable
+from inventory.desk import ShardUnavailable
 from service.runtime import Runtime
 from web import api_alerts, api_catalog, api_orders, api_partners, api_stock, dashboard, problems
 from web.auth import BearerAuth

@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import web
 
-from actors.router import ShardUnavailable
+from inventory.desk import ShardUnavailable
 from service.partners import UnknownPartner
 from service.runtime import Runtime
 from store import listings as store

@@ -45,7 +45,7 @@ def partner_unavailable(message: str) -> ApiError:
 
 
 def unavailable(reason: str) -> ApiError:
-    """A shard did not answer (actors.router.ShardUnavailable); nothing was applied twice."""
+    """A shard did not answer (inventory.desk.ShardUnavailable); nothing was applied twice."""
     return ApiError(503, "unavailable", f"{reason}; retrying the same request is safe")
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from actors.router import ShardRouter, ShardUnavailable
+from actors.router import ShardRouter
 from actors.shard import shard_actor_class
 from inventory.commands import Failure, Receive
-from inventory.desk import Channel, OrderOutcome, StockDesk
+from inventory.desk import Channel, OrderOutcome, ShardUnavailable, StockDesk
 from store.schema import inventory, ledger
 from tests.conftest import postgres_database, sqlite_database
 from tests.integration.conftest import Fixture, connection, ledger_fold_holds, small_catalog, table_count

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from actors.router import Send, ShardRouter, ShardUnavailable
+from actors.router import Send, ShardRouter
 from inventory.allocation import order_status
 from inventory.book import StockBook
 from inventory.codec import result_from_json, result_to_json
@@ -25,7 +25,7 @@ from inventory.commands import (
     Result,
     VariantStock,
 )
-from inventory.desk import Channel, OrderOutcome, StockDesk, order_id_for
+from inventory.desk import Channel, OrderOutcome, ShardUnavailable, StockDesk, order_id_for
 from inventory.model import Changes, LedgerEntry
 from inventory.partition import OrderSeqs, shard_of
 
