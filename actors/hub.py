@@ -25,7 +25,7 @@ class EventHub:
         self._changed = asyncio.Condition()
 
     async def publish(self, packed: bytes) -> int:
-        """`packed` is a pickled list of (topic, data)."""
+        """`packed` is a pickled list of facts (inventory.events), each already committed."""
         head = self.log.append(pickle.loads(packed))
         async with self._changed:
             self._changed.notify_all()

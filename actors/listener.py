@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from inventory.event_log import HUB_NAME, Event, Listening
+from inventory.events import DomainEvent
 
 log = logging.getLogger(__name__)
 OnEvents = Callable[[list[Event]], Awaitable[None]]
@@ -26,11 +27,11 @@ def find_hub() -> Any | None:
         return None
 
 
-async def publish(hub: Any | None, items: list[tuple[str, Any]]) -> None:
+async def publish(hub: Any | None, facts: Sequence[DomainEvent]) -> None:
     """Fire and forget: a lost event is healed by the listeners' next level pass."""
     hub = hub or find_hub()
-    if hub is not None and items:
-        hub.publish.remote(pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+    if hub is not None and facts:
+        hub.publish.remote(pickle.dumps(list(facts), pickle.HIGHEST_PROTOCOL))
 
 
 class HubListener:

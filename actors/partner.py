@@ -29,6 +29,7 @@ from actors.router import ShardRouter
 from connectors.base import PartnerSpec
 from inventory.desk import Channel, StockDesk
 from inventory.event_log import Event
+from inventory.events import DomainEvent, PartnerStatusChanged, StockChanged
 from store.engine import make_engine
 from sync.assembly import PartnerPlan, assemble
 from sync.config import PartnerConfig
@@ -75,16 +76,16 @@ class PartnerConnector:
 
     async def _on_events(self, events: list[Event]) -> None:
         if self._sync is not None:
-            self._sync.on_stock([event.data for event in events if event.topic == "stock"])
+            self._sync.on_stock([e.fact.stock for e in events if isinstance(e.fact, StockChanged)])
 
-    async def _publish(self, topic: str, data: dict[str, Any]) -> None:
+    async def _publish(self, fact: DomainEvent) -> None:
         now = time.monotonic()
-        if topic == "partner":
+        if isinstance(fact, PartnerStatusChanged):
             if now - self._last_status_event < STATUS_EVERY:
                 return
             self._last_status_event = now
         self._hub = self._hub or find_hub()
-        await publish(self._hub, [(topic, data)])
+        await publish(self._hub, [fact])
 
     # --- the actor's calls -------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from inventory.commands import (
     Result,
     VariantStock,
 )
+from inventory.events import StockChanged
 from inventory.model import Changes
 from inventory.partition import OrderSeqs, shard_of
 from store import shard_store
@@ -253,7 +254,7 @@ class StockShard(ShardCore):
         pending, self._pending = self._pending or {}, {}
         try:
             self._hub = self._hub or find_hub()
-            await publish(self._hub, [("stock", stock) for stock in pending.values()])
+            await publish(self._hub, [StockChanged(stock) for stock in pending.values()])
         except Exception as exc:  # listeners heal from the store on their next level pass
             log.warning("shard %d: could not publish stock events: %s", self.index, exc)
 

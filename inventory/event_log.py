@@ -8,15 +8,20 @@ re-read the truth from the store: sync is level-triggered, the log only makes it
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from inventory.events import DomainEvent, Topic
 
 HUB_NAME = "threadcount-hub"
 
 
 class Event(NamedTuple):
     seq: int
-    topic: str   # "stock", "alert", "order", "partner", ...
-    data: Any    # stock: inventory.commands.VariantStock; others: dict
+    fact: DomainEvent
+
+    @property
+    def topic(self) -> Topic:
+        return self.fact.topic
 
 
 class Listening(NamedTuple):
@@ -30,10 +35,10 @@ class EventLog:
         self._events: deque[Event] = deque(maxlen=capacity)
         self.head = first_seq
 
-    def append(self, items: list[tuple[str, Any]]) -> int:
-        for topic, data in items:
+    def append(self, facts: list[DomainEvent]) -> int:
+        for fact in facts:
             self.head += 1
-            self._events.append(Event(self.head, topic, data))
+            self._events.append(Event(self.head, fact))
         return self.head
 
     def since(self, seq: int, limit: int = 5_000) -> Listening:

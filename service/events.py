@@ -2,8 +2,9 @@
 subscribers (SSE streams), each with a bounded queue. A subscriber that falls behind is dropped
 rather than slowing the others (its browser reconnects and resumes from its Last-Event-ID).
 
-Event data given to subscribers is plain dicts of domain data: a stock event's is `stock_data`
-(levels by location id; web renders them); other topics pass through."""
+The hub carries typed facts (inventory.events); subscribers get each as a LiveEvent whose data is a
+plain, JSON-ready dict (`live_data`): a stock or variant fact's is `stock_data` (levels by location
+id; web renders them)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,22 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
 from typing import Any, NamedTuple
 
 from actors.listener import HubListener, publish
 from inventory.commands import VariantStock
 from inventory.event_log import Event
+from inventory.events import (
+    AlertAcknowledged,
+    AlertRaised,
+    CatalogChanged,
+    DomainEvent,
+    PartnerStatusChanged,
+    StockChanged,
+    VariantChanged,
+)
 from store.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -56,9 +67,9 @@ class EventFeed:
                 await self._task
             self._task = None
 
-    async def publish(self, topic: str, data: dict[str, Any]) -> None:
+    async def publish(self, fact: DomainEvent) -> None:
         """Only after the fact is committed. Goes through the hub, so every process sees it."""
-        await publish(self._hub, [(topic, data)])
+        await publish(self._hub, [fact])
 
     async def subscribe(self, last_id: int | None = None) -> AsyncIterator[LiveEvent]:
         """Events after `last_id` still held for replay, then live ones, until dropped (Dropped)."""
@@ -97,16 +108,26 @@ class EventFeed:
                     _offer_end(queue)
 
     def _render(self, event: Event) -> LiveEvent | None:
-        data = event.data
-        if isinstance(data, VariantStock):
-            try:
-                sku = self._catalog.sku(data.variant_id)
-            except KeyError:
-                return None  # a variant this process has not loaded yet
-            return LiveEvent(event.seq, "stock", stock_data(sku, data))
-        if isinstance(data, dict):
-            return LiveEvent(event.seq, event.topic, data)
-        return None
+        try:
+            return LiveEvent(event.seq, event.topic, live_data(event.fact, self._catalog.sku))
+        except KeyError:
+            return None  # a variant this process has not loaded yet
+
+
+def live_data(fact: DomainEvent, sku_of: Callable[[int], str]) -> dict[str, Any]:
+    """A fact as subscribers read it (the browsers as JSON, the alert watcher)."""
+    match fact:
+        case StockChanged(stock) | VariantChanged(stock):
+            return stock_data(sku_of(stock.variant_id), stock)
+        case AlertRaised():
+            return {**asdict(fact), "state": "open"}
+        case AlertAcknowledged():
+            return {**asdict(fact), "state": "acknowledged"}
+        case PartnerStatusChanged(partner_id, figures):
+            return {**figures, "id": partner_id}
+        case CatalogChanged(products):
+            return {"products": list(products)}
+    raise TypeError(f"not a domain event: {fact!r}")
 
 
 def stock_data(sku: str, stock: VariantStock) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from inventory.events import AlertRaised
 from service.events import Dropped, LiveEvent
 from store.alerts import Alert, open_alerts, raise_alert
 from store.watched_levels import watched_levels
@@ -91,11 +92,9 @@ def level_of(data: dict[str, Any]) -> StockLevel | None:
         return None
 
 
-def alert_event(alert: Alert, state: str = "open") -> dict[str, Any]:
-    """The data of an "alert" event: the alerts page and this watcher both read it."""
-    return {"id": alert.id, "kind": alert.kind, "key": alert.key, "message": alert.message,
-            "raised_at": alert.raised_at, "last_seen_at": alert.last_seen_at, "count": alert.count,
-            "state": state, "acknowledged_by": alert.acknowledged_by}
+def alert_raised(alert: Alert) -> AlertRaised:
+    return AlertRaised(alert.id, alert.kind, alert.key, alert.message, alert.raised_at, alert.last_seen_at,
+                       alert.count)
 
 
 class AlertWatcher:
@@ -189,4 +188,4 @@ class AlertWatcher:
                 raise
             self.watch.opened(new.kind, new.key)
             if is_new:
-                await self._rt.events.publish("alert", alert_event(alert))
+                await self._rt.events.publish(alert_raised(alert))

@@ -12,6 +12,7 @@ from typing import Any
 from connectors.base import PartnerSpec
 from connectors.registry import connector_class
 from inventory.desk import Channel, StockDesk
+from inventory.events import AlertRaised
 from store import queries
 from store.alerts import raise_alert
 from store.catalog import Catalog
@@ -70,6 +71,5 @@ def alert_with(engine: Any, publish: Publish) -> Alert:
             log.warning("could not raise alert %s/%s: %s", kind, key, exc)
             return
         if new:
-            await publish("alert", {"id": raised.id, "kind": kind, "key": key, "message": message,
-                                    "raised_at": raised.raised_at})
+            await publish(AlertRaised(raised.id, kind, key, message, raised.raised_at))
     return alert

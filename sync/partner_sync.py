@@ -20,6 +20,7 @@ from typing import Any
 
 from connectors.base import Connector
 from inventory.commands import VariantStock
+from inventory.events import DomainEvent, PartnerStatusChanged
 from store import listings as store
 from sync.calls import Alert, PartnerCalls
 from sync.config import PartnerConfig
@@ -33,7 +34,7 @@ from sync.state import StoredState
 
 log = logging.getLogger(__name__)
 SAVE_EVERY = 0.1  # seconds between saves of changed desired quantities
-Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+Publish = Callable[[DomainEvent], Awaitable[None]]
 
 
 class PartnerSync:
@@ -127,7 +128,7 @@ class PartnerSync:
     # --- status ------------------------------------------------------------------------------------
 
     async def _publish_status(self) -> None:
-        await self._publish("partner", self.status())
+        await self._publish(PartnerStatusChanged(self.config.id, self.status()))
 
     def status(self) -> dict[str, Any]:
         """The figures /api/v1/partners and the dashboard show, gathered from the parts."""

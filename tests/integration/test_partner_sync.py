@@ -22,6 +22,7 @@ from connectors.base import (
 from connectors.limits import RateSpec
 from inventory.commands import VariantStock
 from inventory.desk import Channel, StockDesk
+from inventory.events import DomainEvent
 from store import listings as store
 from store.catalog import Catalog
 from store.engine import make_engine
@@ -103,7 +104,7 @@ async def running(database_url: str) -> AsyncIterator[Running]:
     partner, intake = MemoryPartner(), RecordingIntake()
     alerts: list[tuple[str, str, str]] = []
 
-    async def publish(topic: str, data: dict[str, Any]) -> None:
+    async def publish(fact: DomainEvent) -> None:
         pass
 
     async def alert(kind: str, key: str, message: str) -> None:
@@ -163,7 +164,7 @@ async def test_the_assembled_connector_has_buckets_under_its_rates_and_none_left
     fx = await small_catalog(database_url, variants=1)
     engine = make_engine(database_url)
 
-    async def publish(topic: str, data: dict[str, Any]) -> None:
+    async def publish(fact: DomainEvent) -> None:
         pass
 
     spec = PartnerSpec("acme", "wholesale", "sftp://127.0.0.1:1", {}, {"min_846_interval_s": 4})

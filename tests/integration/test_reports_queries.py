@@ -15,7 +15,8 @@ import pytest_asyncio
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.events import LiveEvent
+from inventory.events import DomainEvent
+from service.events import LiveEvent, live_data
 from service.watch import AlertWatcher
 from store.alerts import acknowledge, open_alerts
 from store.catalog import Catalog, NewVariant
@@ -235,11 +236,13 @@ async def test_the_ledger_window_starts_at_or_before_its_first_entry_in_time(sho
 
 
 class FakeFeed:
+    """Keeps what was published as subscribers would read it."""
+
     def __init__(self) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
 
-    async def publish(self, topic: str, data: dict[str, Any]) -> None:
-        self.published.append((topic, data))
+    async def publish(self, fact: DomainEvent) -> None:
+        self.published.append((fact.topic, live_data(fact, str)))
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pytest
 
 from inventory.commands import VariantStock
 from inventory.event_log import Event
+from inventory.events import AlertRaised, StockChanged
 from service.events import Dropped, EventFeed
 
 
@@ -34,14 +35,14 @@ async def test_a_subscriber_gets_stock_events_rendered_with_sku_and_available() 
     stream = events.subscribe()
     first = asyncio.ensure_future(stream.__anext__())
     await asyncio.sleep(0)
-    await events._deliver([Event(5, "stock", VariantStock(7, {1: (10, 3)}, 0))])
+    await events._deliver([Event(5, StockChanged(VariantStock(7, {1: (10, 3)}, 0)))])
     live = await asyncio.wait_for(first, 1)
     assert (live.seq, live.topic, live.data["sku"], live.data["available"]) == (5, "stock", "SHEET-Q-WHT", 7)
 
 
 async def test_a_reconnecting_subscriber_gets_what_it_missed_after_its_last_id() -> None:
     events = feed()
-    await events._deliver([Event(1, "alert", {"id": 1}), Event(2, "alert", {"id": 2})])
+    await events._deliver([Event(n, AlertRaised(n, "low_stock", f"SKU-{n}", "low", 0.0)) for n in (1, 2)])
     stream = events.subscribe(last_id=1)
     assert (await asyncio.wait_for(stream.__anext__(), 1)).seq == 2
 

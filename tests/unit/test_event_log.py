@@ -1,24 +1,32 @@
-"""actors/events: the bounded event log behind the hub. A listener gets everything after the last
+"""inventory/event_log: the bounded event log behind the hub. A listener gets everything after the last
 event it saw, or is told to reset (re-read the store) when those events are gone."""
 
 from __future__ import annotations
 
+from inventory.commands import VariantStock
 from inventory.event_log import Event, EventLog, Listening
+from inventory.events import AlertRaised, CatalogChanged, StockChanged, Topic
+
+
+def stock(n: int) -> StockChanged:
+    return StockChanged(VariantStock(n, {}, 0))
 
 
 def filled(count: int, capacity: int = 50_000, first_seq: int = 0) -> EventLog:
     log = EventLog(capacity=capacity, first_seq=first_seq)
-    log.append([("stock", {"n": n}) for n in range(1, count + 1)])
+    log.append([stock(n) for n in range(1, count + 1)])
     return log
 
 
 def test_events_get_rising_sequence_numbers_and_append_returns_the_head() -> None:
     log = EventLog()
-    assert log.append([("stock", {"sku": "A"}), ("alert", {"kind": "oversell"})]) == 2
-    assert log.append([("order", {"id": "o1"})]) == 3
+    oversold = AlertRaised(1, "oversell", "SHEET-Q", "short by 1", 0.0)
+    assert log.append([stock(1), oversold]) == 2
+    assert log.append([CatalogChanged(("SHEET",))]) == 3
     assert log.head == 3
-    assert log.since(0) == Listening([Event(1, "stock", {"sku": "A"}), Event(2, "alert", {"kind": "oversell"}),
-                                      Event(3, "order", {"id": "o1"})], 3, False)
+    assert log.since(0) == Listening([Event(1, stock(1)), Event(2, oversold), Event(3, CatalogChanged(("SHEET",)))],
+                                     3, False)
+    assert [e.topic for e in log.since(0).events] == [Topic.STOCK, Topic.ALERT, Topic.CATALOG]
 
 
 def test_appending_nothing_keeps_the_head() -> None:
@@ -82,12 +90,12 @@ def test_a_log_started_after_a_restart_numbers_on_from_first_seq() -> None:
     log = EventLog(first_seq=100)
     assert log.since(100) == Listening([], 100, False)
     assert log.since(60) == Listening([], 100, True)  # what came before the restart is gone
-    assert log.append([("stock", {})]) == 101
-    assert log.since(100).events == [Event(101, "stock", {})]
+    assert log.append([stock(1)]) == 101
+    assert log.since(100).events == [Event(101, stock(1))]
     assert log.since(99).reset is True
 
 
 def test_capacity_keeps_only_the_newest_events() -> None:
     log = filled(6, capacity=4)
     assert [e.seq for e in log.since(2).events] == [3, 4, 5, 6]
-    assert [e.data["n"] for e in log.since(2).events] == [3, 4, 5, 6]
+    assert [e.fact.stock.variant_id for e in log.since(2).events if isinstance(e.fact, StockChanged)] == [3, 4, 5, 6]

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service.watch import alert_event
+from inventory.events import AlertAcknowledged
 from store.alerts import Alert, acknowledge, open_alerts, recent_alerts
 from store.audit import record
 from store.schema import alerts
@@ -62,7 +62,7 @@ async def acknowledge_alert(request: Request) -> Response:
                  alert_id=alert_id)
     heard = await alert_by_id(rt.engine, alert_id) or found
     # after the commit: other managers' pages drop it, and the watcher may raise it anew later
-    await rt.events.publish("alert", alert_event(heard, state="acknowledged"))
+    await rt.events.publish(AlertAcknowledged(heard.id, heard.kind, heard.key, user))
     return await page(request, notice=f"Acknowledged: {found.message}")
 
 

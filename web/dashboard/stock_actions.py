@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from inventory.commands import Failure, VariantStock
+from inventory.events import CatalogChanged, VariantChanged
 from service import stock
-from service.events import stock_data
 from service.runtime import Runtime
 from store import audit, queries
 from store.stock_grid import set_reorder_points
@@ -72,10 +72,10 @@ async def set_reorder_point(rt: Runtime, values: Mapping[str, str], actor: str) 
 
 async def announce_catalog(rt: Runtime, product_skus: list[str]) -> None:
     """New products or variants: whoever watches the catalog (the alert watcher) reads it again."""
-    await rt.events.publish("catalog", {"products": product_skus})
+    await rt.events.publish(CatalogChanged(tuple(product_skus)))
 
 
 async def announce_variant(rt: Runtime, variant_id: int) -> None:
     """Open stock pages re-render the row (its reorder point, so its highlight, changed)."""
     stock_now = await queries.variant_stock(rt.read_engine, variant_id)
-    await rt.events.publish("variant", stock_data(rt.catalog.sku(variant_id), stock_now))
+    await rt.events.publish(VariantChanged(stock_now))

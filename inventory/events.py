@@ -1,0 +1,81 @@
+"""What happened, in the past tense: the facts the EventHub carries after the commit that makes them
+true. Each kind of fact has its topic; listeners pick the kinds they follow by type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from inventory.commands import VariantStock
+
+
+class Topic(StrEnum):
+    STOCK = "stock"
+    VARIANT = "variant"
+    CATALOG = "catalog"
+    ALERT = "alert"
+    PARTNER = "partner"
+
+
+@dataclass(frozen=True, slots=True)
+class StockChanged:
+    """A committed batch changed this variant's stock (coalesced: the newest levels)."""
+
+    topic: ClassVar[Topic] = Topic.STOCK
+    stock: VariantStock
+
+
+@dataclass(frozen=True, slots=True)
+class VariantChanged:
+    """Something shown beside a variant's stock changed (its reorder point): rows re-render."""
+
+    topic: ClassVar[Topic] = Topic.VARIANT
+    stock: VariantStock
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChanged:
+    """Products or variants were added: whoever keeps the catalog reads it again."""
+
+    topic: ClassVar[Topic] = Topic.CATALOG
+    products: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """An alert opened (raised once per open (kind, key); repeats only count)."""
+
+    topic: ClassVar[Topic] = Topic.ALERT
+    id: int
+    kind: str
+    key: str
+    message: str
+    raised_at: float
+    last_seen_at: float | None = None
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAcknowledged:
+    """Someone heard the alert: it closes, and the same (kind, key) may open again later."""
+
+    topic: ClassVar[Topic] = Topic.ALERT
+    id: int
+    kind: str
+    key: str
+    acknowledged_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerStatusChanged:
+    """A partner's live sync figures (sent at most once a second per partner)."""
+
+    topic: ClassVar[Topic] = Topic.PARTNER
+    partner_id: str
+    figures: Mapping[str, Any]
+
+
+DomainEvent = (StockChanged | VariantChanged | CatalogChanged | AlertRaised | AlertAcknowledged
+               | PartnerStatusChanged)
