@@ -1,6 +1,6 @@
 """Amazon Selling Partner API formats, without the network: listing patches, JSON_LISTINGS_FEED
 documents and their processing reports, ORDER_CHANGE notifications, getOrders answers, error shapes
-and the polling cursor. Shared by AmazonConnector and AmazonSimulator."""
+and the polling cursor, for AmazonConnector."""
 
 from __future__ import annotations
 
@@ -92,19 +92,6 @@ def availability_patches(quantity: int) -> list[dict[str, Any]]:
 
 def patch_body(product_type: str, quantity: int) -> dict[str, Any]:
     return {"productType": product_type, "patches": availability_patches(quantity)}
-
-
-def patched_quantity(body: Any) -> int | None:
-    """The DEFAULT channel quantity a patch (or feed message) sets; None when it sets none."""
-    patches = body.get("patches") if isinstance(body, Mapping) else None
-    for patch in patches if isinstance(patches, list) else []:
-        if patch.get("path") != AVAILABILITY_PATH or patch.get("op") not in ("replace", "merge"):
-            continue
-        for value in patch.get("value") or []:
-            quantity = value.get("quantity")
-            if value.get("fulfillment_channel_code") == "DEFAULT" and isinstance(quantity, int):
-                return quantity
-    return None
 
 
 def issues_text(issues: Iterable[Mapping[str, Any]]) -> str:
@@ -217,34 +204,6 @@ def polled_fact(order: Mapping[str, Any], lines: tuple[OrderLine, ...] = ()) -> 
 
 def with_lines(fact: OrderFact, lines: tuple[OrderLine, ...]) -> OrderFact:
     return replace(fact, lines=lines)
-
-
-def order_item_id(order_id: str, n: int) -> str:
-    """The n-th (from 1) OrderItemId of an order, the same in notifications and getOrderItems."""
-    return f"{order_id.replace('-', '')[-12:]}{n:02d}"
-
-
-def order_change_notification(fact: OrderFact, seller_id: str, marketplace_id: str,
-                              notification_id: str) -> dict[str, Any]:
-    """The ORDER_CHANGE notification Amazon sends for `fact` (the simulator's side)."""
-    items = [{"OrderItemId": order_item_id(fact.order_id, n), "SellerSKU": line.sku,
-              "SupplyType": "Now", "Quantity": line.quantity} for n, line in enumerate(fact.lines, start=1)]
-    change = {
-        "NotificationLevel": "OrderLevel", "SellerId": seller_id, "AmazonOrderId": fact.order_id,
-        "OrderChangeType": "OrderStatusChange",
-        "OrderChangeTrigger": {"TimeOfOrderChange": iso(fact.changed_at),
-                               "ChangeReason": "OrderStatusChange"},
-        "Summary": {"MarketplaceId": marketplace_id, "OrderStatus": fact.status,
-                    "PurchaseDate": iso(fact.purchased_at), "FulfillmentType": "MFN",
-                    "OrderType": "StandardOrder", "OrderItems": items},
-    }
-    return {
-        "NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
-        "EventTime": iso(fact.changed_at), "Payload": {"OrderChangeNotification": change},
-        "NotificationMetadata": {"ApplicationId": "amzn1.sellerapps.app.threadcount",
-                                 "SubscriptionId": "threadcount-order-change",
-                                 "PublishTime": iso(fact.changed_at), "NotificationId": notification_id},
-    }
 
 
 def merge_events(events: Iterable[OrderEvent]) -> list[OrderEvent]:

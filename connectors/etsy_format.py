@@ -1,6 +1,5 @@
 """Etsy Open API v3 formats, pure: Standard-Webhooks signatures, a listing's inventory read and
-rewritten whole, the partner's own checks on that rewrite, and receipts as order events (the poll
-position is in etsy_cursor).
+rewritten whole, and receipts as order events (the poll position is in etsy_cursor).
 
 Etsy keeps many of our variants (size x colour) as products of one listing, and the only way to
 change one product's quantity is to PUT the listing's whole inventory back. The GET answer is not
@@ -22,12 +21,9 @@ from connectors.base import OrderEvent, OrderEventKind, OrderLine
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
 MAX_QUANTITY = 999
-MIN_PRICE, MAX_PRICE = 0.2, 50_000.0
 
-# What the inventory PUT accepts; anything else (ids, is_deleted, money objects) is refused.
-PRODUCT_FIELDS = frozenset({"sku", "property_values", "offerings"})
+# What the inventory PUT accepts of a property value; anything else is refused.
 PROPERTY_FIELDS = frozenset({"property_id", "value_ids", "scale_id", "property_name", "values"})
-OFFERING_FIELDS = frozenset({"price", "quantity", "is_enabled", "readiness_state_id"})
 ON_PROPERTY_FIELDS = ("price_on_property", "quantity_on_property", "sku_on_property")
 
 PAID_STATUSES = frozenset({"paid", "completed", "partially refunded"})
@@ -141,83 +137,6 @@ def _quantity(product: Mapping[str, Any]) -> int:
 
 def _property_ids(products: Iterable[Mapping[str, Any]]) -> set[int]:
     return {int(pv["property_id"]) for p in products for pv in p.get("property_values", [])}
-
-
-def put_body_error(body: Any) -> str | None:
-    """Etsy's checks on an inventory PUT: the first problem as its error text, or None."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("products"), list) or not body["products"]:
-        return "products: must be a non-empty array"
-    products: list[Any] = body["products"]
-    for index, product in enumerate(products):
-        problem = _product_error(product)
-        if problem:
-            return f"products[{index}].{problem}"
-    skus = [p["sku"] for p in products if p["sku"]]
-    if len(skus) != len(set(skus)):
-        return "products: SKUs must be unique within a listing"
-    shapes = {frozenset(int(pv["property_id"]) for pv in p["property_values"]) for p in products}
-    if len(shapes) > 1:
-        return "products: every product must have values for the same properties"
-    combos = [tuple(sorted((int(pv["property_id"]), tuple(pv["value_ids"])) for pv in p["property_values"]))
-              for p in products]
-    if len(combos) != len(set(combos)):
-        return "products: two products have the same property values"
-    return _on_property_error(body, products)
-
-
-def _on_property_error(body: Mapping[str, Any], products: list[Any]) -> str | None:
-    known = _property_ids(products)
-    for name in ON_PROPERTY_FIELDS:
-        listed = body.get(name, [])
-        if not isinstance(listed, list) or not all(isinstance(p, int) and p in known for p in listed):
-            return f"{name}: must list property ids used by the products"
-    if not body.get("quantity_on_property") and len({_quantity(p) for p in products}) > 1:
-        return "quantity_on_property: products differ in quantity but no property varies it"
-    prices = {o["price"] for p in products for o in p["offerings"]}
-    if not body.get("price_on_property") and len(prices) > 1:
-        return "price_on_property: products differ in price but no property varies it"
-    return None
-
-
-def _product_error(product: Any) -> str | None:
-    if not isinstance(product, Mapping):
-        return "must be an object"
-    extra = sorted(set(product) - PRODUCT_FIELDS)
-    if extra:
-        return f"{extra[0]}: unexpected property"
-    if not isinstance(product.get("sku", ""), str):
-        return "sku: must be a string"
-    values = product.get("property_values", [])
-    if not isinstance(values, list):
-        return "property_values: must be an array"
-    for index, value in enumerate(values):
-        if not _property_value_ok(value):
-            return f"property_values[{index}]: needs property_id and value_ids, and nothing unexpected"
-    offerings = product.get("offerings")
-    if not isinstance(offerings, list) or len(offerings) != 1:
-        return "offerings: must hold exactly one offering"
-    return _offering_error(offerings[0])
-
-
-def _property_value_ok(value: Any) -> bool:
-    return (isinstance(value, Mapping) and not set(value) - PROPERTY_FIELDS
-            and isinstance(value.get("property_id"), int) and isinstance(value.get("value_ids"), list))
-
-
-def _offering_error(offering: Any) -> str | None:
-    if not isinstance(offering, Mapping):
-        return "offerings[0]: must be an object"
-    extra = sorted(set(offering) - OFFERING_FIELDS)
-    if extra:
-        return f"offerings[0].{extra[0]}: unexpected property"
-    price, quantity = offering.get("price"), offering.get("quantity")
-    if isinstance(price, bool) or not isinstance(price, int | float) or not MIN_PRICE <= price <= MAX_PRICE:
-        return f"offerings[0].price: must be a number from {MIN_PRICE} to {MAX_PRICE:g}"
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= MAX_QUANTITY:
-        return f"offerings[0].quantity: must be an integer from 0 to {MAX_QUANTITY}"
-    if not isinstance(offering.get("is_enabled"), bool):
-        return "offerings[0].is_enabled: must be a boolean"
-    return None
 
 
 # --- receipts ---------------------------------------------------------------------------------

@@ -7,16 +7,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import OrderEvent, OrderEventKind, OrderLine, header
 
 API_VERSION = "2025-10"
-SET_QUANTITIES_NAME = "inventorySet"
 SET_QUANTITIES = (
     "mutation inventorySet($input: InventorySetQuantitiesInput!, $key: String!) { "
     "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
@@ -43,14 +41,6 @@ def set_cost(quantities: int) -> int:
 
 def gid(kind: str, numeric: int | str) -> str:
     return f"gid://shopify/{kind}/{numeric}"
-
-
-def gid_number(value: Any, kind: str) -> int | None:
-    """The numeric id inside "gid://shopify/<kind>/<n>", or None when it is not one."""
-    prefix = f"gid://shopify/{kind}/"
-    if not isinstance(value, str) or not value.startswith(prefix) or not value[len(prefix):].isdigit():
-        return None
-    return int(value[len(prefix):])
 
 
 def set_quantities_request(levels: Sequence[tuple[int, int]], location_id: int, key: str) -> dict[str, Any]:
@@ -193,82 +183,3 @@ def order_events(order: Mapping[str, Any]) -> list[OrderEvent]:
 def webhook_events(topic: str | None, order: Mapping[str, Any]) -> list[OrderEvent]:
     kind = TOPIC_KINDS.get(topic or "")
     return [order_event(order, kind)] if kind is not None else order_events(order)
-
-
-def page_token(state: Mapping[str, Any]) -> str:
-    """An opaque page_info the way Shopify makes them: URL-safe base64 of a small JSON state."""
-    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def read_page_token(token: str) -> dict[str, Any] | None:
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
-        return None
-    return state if isinstance(state, dict) else None
-
-
-SET_REASONS = frozenset({
-    "correction", "cycle_count_available", "damaged", "movement_created", "movement_updated",
-    "movement_received", "movement_canceled", "other", "promotion", "quality_control", "received",
-    "reservation_created", "reservation_deleted", "reservation_updated", "restock", "safety_stock",
-    "shrinkage",
-})
-MAX_QUANTITY = 1_000_000_000
-
-
-def user_error(field: Sequence[str] | None, code: str | None, message: str) -> dict[str, Any]:
-    return {"field": list(field) if field is not None else None, "message": message, "code": code}
-
-
-def check_set_quantities(
-    data: Mapping[str, Any], items: Container[int], locations: Container[int],
-    level: Callable[[int, int], int],
-) -> tuple[list[tuple[int, int, int]], list[dict[str, Any]]]:
-    """Shopify's rules for an inventorySetQuantities input: the (item, location, quantity) changes,
-    or the userErrors that refuse the whole call."""
-    errors = []
-    if data.get("name") not in ("available", "on_hand"):
-        errors.append(user_error(["input", "name"], "INVALID_NAME",
-                                 "The quantity name must be either 'available' or 'on_hand'."))
-    if data.get("reason") not in SET_REASONS:
-        errors.append(user_error(["input", "reason"], "INVALID_REASON", "The specified reason is invalid."))
-    changes: list[tuple[int, int, int]] = []
-    for i, quantity in enumerate(data.get("quantities") or []):
-        error = _check_quantity(["input", "quantities", str(i)], quantity, items, locations, level)
-        pair = (gid_number(quantity.get("inventoryItemId"), "InventoryItem") or 0,
-                gid_number(quantity.get("locationId"), "Location") or 0)
-        if error is None and pair in {(item, location) for item, location, _ in changes}:
-            error = user_error(["input", "quantities", str(i)],
-                               "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
-                               "The combination of inventoryItemId and locationId must be unique.")
-        if error is not None:
-            errors.append(error)
-        else:
-            changes.append((*pair, int(quantity["quantity"])))
-    return changes, errors
-
-
-def _check_quantity(path: list[str], quantity: Mapping[str, Any], items: Container[int],
-                    locations: Container[int], level: Callable[[int, int], int]) -> dict[str, Any] | None:
-    item = gid_number(quantity.get("inventoryItemId"), "InventoryItem")
-    if item is None or item not in items:
-        return user_error([*path, "inventoryItemId"], "INVALID_INVENTORY_ITEM",
-                          "The specified inventory item could not be found.")
-    location = gid_number(quantity.get("locationId"), "Location")
-    if location is None or location not in locations:
-        return user_error([*path, "locationId"], "INVALID_LOCATION",
-                          "The specified location could not be found.")
-    value = quantity.get("quantity")
-    if not isinstance(value, int) or isinstance(value, bool):
-        return user_error([*path, "quantity"], None, "Quantity must be an integer.")
-    if value < 0:
-        return user_error([*path, "quantity"], "INVALID_QUANTITY_NEGATIVE", "The quantity can't be negative.")
-    if value > MAX_QUANTITY:
-        return user_error([*path, "quantity"], "INVALID_QUANTITY_TOO_HIGH",
-                          "The total quantity can't be higher than 1,000,000,000.")
-    expected = quantity.get("changeFromQuantity")
-    if expected is not None and expected != level(item, location):
-        return user_error([*path, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE",
-                          "The changeFromQuantity value does not match persisted value.")
-    return None

@@ -1,13 +1,11 @@
 """Square's formats, without the network: webhook signatures, inventory change batches, order
-events and orders/search's cursor. Shared by SquareConnector and SquareSimulator (the poll
-position is in square_cursor)."""
+events and the orders/search body, for SquareConnector (the poll position is in square_cursor)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -21,7 +19,7 @@ SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 MAX_CHANGES = 100          # batch-create takes at most 100 changes a call
 MAX_ORDERS_PAGE = 1000     # orders/search answers at most 1000 orders a page
 # Square publishes no rate limits; this is our assumption for the whole API, which the connector
-# keeps under and the simulator enforces.
+# keeps under.
 ASSUMED_LIMIT = RateSpec(10.0, 20.0)
 
 # A completed order that had a pickup or shipment fulfillment was open first (we reserved it on
@@ -39,53 +37,12 @@ def parse_iso(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def maybe_time(value: Any) -> float | None:
-    """An RFC 3339 field from a request, or None when absent or not a time."""
-    try:
-        return parse_iso(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def quantity_of(text: Any) -> int:
     """Square's decimal quantity string ("2", "2.0") as whole units; junk raises ValueError."""
     try:
         return int(Decimal(str(text)))
     except InvalidOperation as exc:
         raise ValueError(f"not a quantity: {text!r}") from exc
-
-
-def count_quantity(value: Any) -> int | None:
-    """A count's quantity as Square accepts it: a non-negative decimal STRING; else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return None
-    return int(number) if number.is_finite() and number >= 0 else None
-
-
-def square_id(*parts: str, size: int = 24) -> str:
-    """Square-looking ids (upper-case base32) that stay the same across restarts."""
-    digest = hashlib.sha256("/".join(parts).encode()).digest()
-    return base64.b32encode(digest).decode()[:size]
-
-
-_CATEGORY = {400: "INVALID_REQUEST_ERROR", 401: "AUTHENTICATION_ERROR", 404: "INVALID_REQUEST_ERROR",
-             429: "RATE_LIMIT_ERROR"}
-_CODE = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 429: "RATE_LIMITED",
-         500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}
-
-
-def square_error(status: int, detail: str, code: str | None = None,
-                 field: str | None = None) -> dict[str, Any]:
-    """One entry of Square's {"errors": [{category, code, detail, field}]}."""
-    error = {"category": _CATEGORY.get(status, "API_ERROR"), "code": code or _CODE.get(status, "BAD_REQUEST"),
-             "detail": detail}
-    if field:
-        error["field"] = field
-    return error
 
 
 # --- webhooks ------------------------------------------------------------------------------------
@@ -231,20 +188,6 @@ def search_body(location_id: str, start_at: float, cursor: str | None, limit: in
     if cursor:
         body["cursor"] = cursor
     return body
-
-
-def order_cursor(updated_at: float, order_id: str) -> str:
-    """orders/search's cursor: the last order sent. An order updated since moves past it, so it is
-    sent again in its new state rather than skipped."""
-    return base64.urlsafe_b64encode(json.dumps([updated_at, order_id]).encode()).decode()
-
-
-def read_order_cursor(cursor: Any) -> tuple[float, str] | None:
-    """The (updated_at, id) in an orders/search cursor; ValueError or TypeError when it is not one."""
-    if not cursor:
-        return None
-    updated_at, order_id = json.loads(base64.urlsafe_b64decode(str(cursor)))
-    return float(updated_at), str(order_id)
 
 
 def configured_limit(options: Mapping[str, Any], default: RateSpec) -> RateSpec:

@@ -17,9 +17,9 @@ from inventory.allocation import order_status
 from inventory.commands import Failure
 from inventory.desk import Channel, OrderOutcome, StockDesk, order_id_for
 from store.catalog import Catalog
+from sync.calls import Alert
 
 log = logging.getLogger(__name__)
-Alert = Callable[[str, str, str], Awaitable[None]]           # kind, key, message
 StoredVariants = Callable[[str], Awaitable[list[int] | None]]  # order id → its variant ids
 
 

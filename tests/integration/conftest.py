@@ -1,4 +1,5 @@
-"""A small catalog for the integration tier: two warehouses and a product with variants."""
+"""A small catalog for the integration tier: two warehouses and a product with variants; and the
+fixtures of the Shopify connector tests (a webhook inbox, an HTTP session, a started shop)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simulators.shopify import ShopifySimulator
 from store.catalog import Catalog, NewVariant
 from store.check import check_ledger
 from store.engine import make_engine
+from tests.integration.shopify_shop import SKUS, Inbox, running
+from tests.integration.webhook_server import serving
 
 
 @dataclass(frozen=True)
@@ -58,3 +64,24 @@ async def ledger_fold_holds(url: str) -> bool:
         return await check_ledger(engine) == []
     finally:
         await engine.dispose()
+
+
+# --- the Shopify connector tests' shop (tests/integration/shopify_shop.py) ---------------------------
+
+@pytest_asyncio.fixture
+async def inbox() -> AsyncIterator[Inbox]:
+    box = Inbox()
+    async with serving("/webhooks/shopify", box.receive) as box.url:
+        yield box
+
+
+@pytest_asyncio.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def shop(inbox: Inbox) -> AsyncIterator[ShopifySimulator]:
+    async with running(SKUS, webhook_url=inbox.url, options={"retry_after": 0.3}) as sim:
+        yield sim

@@ -4,19 +4,22 @@ notifications, getOrders rows, the events they mean and the polling cursor."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from connectors import amazon_format as fmt
 from connectors.base import Listing, OrderEvent, OrderEventKind, OrderLine
+from simulators import amazon_wire
 
 PURCHASED = fmt.parse_iso("2026-01-15T10:00:00Z")
 CHANGED = fmt.parse_iso("2026-01-15T12:30:00Z")
 
 
-def notification(status: str, lines: tuple[OrderLine, ...] = (OrderLine("SHEET-Q-WHT", 2),),
-                 notification_id: str = "n-1") -> bytes:
-    fact = fmt.OrderFact("113-1234567-7654321", status, PURCHASED, CHANGED, lines)
-    return json.dumps(fmt.order_change_notification(fact, "A1SELLER", fmt.DEFAULT_MARKETPLACE,
-                                                    notification_id)).encode()
+def notification(status: str, notification_id: str = "n-1") -> bytes:
+    """The ORDER_CHANGE notification Amazon sends for a two-sheet order (the simulator's writer)."""
+    order = SimpleNamespace(order_id="113-1234567-7654321", sku="SHEET-Q-WHT", quantity=2, status=status,
+                            created_at=PURCHASED, updated_at=CHANGED)
+    return json.dumps(amazon_wire.order_change(order, "A1SELLER", amazon_wire.MARKETPLACE_US,
+                                               notification_id)).encode()
 
 
 def test_a_patch_replaces_the_default_fulfillment_availability() -> None:
@@ -25,14 +28,14 @@ def test_a_patch_replaces_the_default_fulfillment_availability() -> None:
     assert body == {"productType": "HOME_BED_AND_BATH", "patches": [
         {"op": "replace", "path": "/attributes/fulfillment_availability",
          "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]}
-    assert fmt.patched_quantity(body) == 7
+    assert amazon_wire.requested_quantity(body) == 7
 
 
 def test_a_patch_that_sets_no_quantity_is_recognised() -> None:
-    assert fmt.patched_quantity({"productType": "X", "patches": [{"op": "replace", "path": "/attributes/item_name",
-                                                                  "value": [{"value": "Sheet"}]}]}) is None
-    assert fmt.patched_quantity({"patches": "junk"}) is None
-    assert fmt.patched_quantity(None) is None
+    assert amazon_wire.requested_quantity({"productType": "X", "patches": [{
+        "op": "replace", "path": "/attributes/item_name", "value": [{"value": "Sheet"}]}]}) is None
+    assert amazon_wire.requested_quantity({"patches": "junk"}) is None
+    assert amazon_wire.requested_quantity(None) is None
 
 
 def test_an_accepted_submission_has_no_failure_and_an_invalid_one_gives_its_error_issues() -> None:
@@ -50,7 +53,7 @@ def test_a_feed_document_numbers_its_messages_in_the_listings_order() -> None:
     assert document["header"] == {"sellerId": "A1SELLER", "version": "2.0", "issueLocale": "en_US"}
     assert [(m["messageId"], m["sku"], m["operationType"]) for m in document["messages"]] == [
         (1, "A", "PATCH"), (2, "B", "PATCH")]
-    assert fmt.patched_quantity(document["messages"][1]) == 0
+    assert amazon_wire.requested_quantity(document["messages"][1]) == 0
 
 
 def test_a_processing_report_fails_only_the_skus_whose_messages_had_errors() -> None:

@@ -11,18 +11,27 @@ from connectors.etsy_cursor import ReceiptCursor
 from connectors.etsy_format import (
     inventory_for_put,
     money_amount,
-    put_body_error,
     receipt_events,
     receipt_id_from_url,
     shown_quantities,
     sign_webhook,
     verify_signature,
 )
+from simulators import etsy_wire
 
 # The Standard Webhooks specification's own example.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MSG_ID, STAMP, BODY = "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", b'{"test": 2432232314}'
 EXPECTED = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def put_body_error(body: Any) -> str | None:
+    """What Etsy refuses in an inventory PUT (the simulator's etsy_wire checks), or None."""
+    try:
+        etsy_wire.check_inventory_put(body)
+    except etsy_wire.Refused as refusal:
+        return str(refusal)
+    return None
 
 
 def verify(signature: str, body: bytes = BODY, now: float = 1614265330, stamp: str = STAMP) -> bool:

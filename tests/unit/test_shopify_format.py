@@ -9,14 +9,10 @@ import pytest
 from connectors.base import OrderEventKind, OrderLine, header
 from connectors.shopify_cursor import OrdersCursor, later
 from connectors.shopify_format import (
-    check_set_quantities,
     format_time,
     gid,
-    gid_number,
     next_page_info,
     order_events,
-    page_token,
-    read_page_token,
     rest_error_text,
     set_cost,
     set_quantities_request,
@@ -26,6 +22,7 @@ from connectors.shopify_format import (
     webhook_authentic,
     webhook_events,
 )
+from simulators import shopify_wire
 
 BODY = b'{"id":1}'
 SIGNED = {"X-Shopify-Hmac-Sha256": "VnKUjZsLuN5iZWjn5EntcBVCF9kMN43LglzCE1/GSeY=",
@@ -152,13 +149,6 @@ def test_no_next_link_means_the_last_page():
     assert next_page_info('<https://x.myshopify.com/a.json?page_info=cHJldg>; rel="previous"') is None
 
 
-def test_page_tokens_round_trip_and_garbage_reads_as_none():
-    state = {"after": 12, "filters": {"status": "any"}}
-    assert read_page_token(page_token(state)) == state
-    assert read_page_token("%%%") is None
-    assert read_page_token(page_token({"a": 1})[:-3]) is None
-
-
 # --- the mutation --------------------------------------------------------------------------------
 
 
@@ -171,13 +161,6 @@ def test_the_request_sets_available_by_global_ids_with_no_compare_quantity():
     assert variables["input"]["quantities"][0] == {
         "inventoryItemId": "gid://shopify/InventoryItem/11", "locationId": "gid://shopify/Location/99",
         "quantity": 5, "changeFromQuantity": None}
-
-
-def test_global_ids_read_back_only_for_their_own_kind():
-    assert gid_number(gid("Location", 5), "Location") == 5
-    assert gid_number(gid("Location", 5), "InventoryItem") is None
-    assert gid_number("gid://shopify/Location/x", "Location") is None
-    assert gid_number(None, "Location") is None
 
 
 def test_the_cost_is_ten_points_and_one_per_quantity():
@@ -218,9 +201,10 @@ def quantity(item: int, value: Any, location: int = 1, change_from: int | None =
 
 
 def checked(quantities: list[dict[str, Any]], **changes: Any) -> tuple[list[Any], list[str | None]]:
+    """Shopify's checks on an inventorySetQuantities input (the simulator's shopify_wire)."""
     data = {"name": "available", "reason": "correction", "quantities": quantities, **changes}
-    found, errors = check_set_quantities(data, {10, 11}, {1}, lambda item, location: 4)
-    return found, [e["code"] for e in errors]
+    shop = shopify_wire.SetQuantities({10: "A", 11: "B"}, {1}, lambda item, location: 4).check(data)
+    return shop.changes, [e["code"] for e in shop.errors]
 
 
 def test_a_valid_input_becomes_its_changes():

@@ -8,22 +8,19 @@ from connectors.square_cursor import PollCursor
 from connectors.square_format import (
     ASSUMED_LIMIT,
     configured_limit,
-    count_quantity,
     errors_text,
     iso,
-    order_cursor,
     order_event,
     parse_iso,
     physical_counts,
     push_results,
-    read_order_cursor,
     search_body,
     shown_quantities,
     signature,
     signature_ok,
-    square_error,
     webhook_order,
 )
+from simulators import square_wire
 
 URL = "https://example.com/webhooks/square"
 BODY = b'{"event_id":"e-1"}'
@@ -84,15 +81,15 @@ def test_counts_carry_quantities_as_strings_and_skip_skus_without_a_variation() 
 
 
 def test_an_error_inside_a_200_fails_only_the_change_it_names() -> None:
-    payload = {"counts": [], "errors": [square_error(404, "no such catalog object", "NOT_FOUND",
-                                                     "changes[1].physical_count.catalog_object_id")]}
+    payload = {"counts": [], "errors": [square_wire.error_entry(404, "no such catalog object", "NOT_FOUND",
+                                                                 "changes[1].physical_count.catalog_object_id")]}
     results = push_results(["A", "B", "C"], payload)
     assert [r.ok for r in results] == [True, False, True]
     assert "NOT_FOUND" in results[1].error and "changes[1]" in results[1].error
 
 
 def test_an_error_naming_no_change_fails_the_whole_batch() -> None:
-    results = push_results(["A", "B"], {"errors": [square_error(400, "bad request")]})
+    results = push_results(["A", "B"], {"errors": [square_wire.error_entry(400, "bad request")]})
     text = "INVALID_REQUEST_ERROR: BAD_REQUEST: bad request"
     assert results == [PushResult("A", False, text), PushResult("B", False, text)]
 
@@ -112,12 +109,12 @@ def test_shown_quantities_keep_only_our_location_in_stock() -> None:
 
 
 def test_square_takes_a_count_only_as_a_non_negative_decimal_string() -> None:
-    assert count_quantity("53") == 53
-    assert count_quantity("4.0") == 4
-    assert count_quantity(53) is None
-    assert count_quantity("-1") is None
-    assert count_quantity("lots") is None
-    assert count_quantity("NaN") is None
+    assert square_wire.counted_units("53") == 53
+    assert square_wire.counted_units("4.0") == 4
+    assert square_wire.counted_units(53) is None
+    assert square_wire.counted_units("-1") is None
+    assert square_wire.counted_units("lots") is None
+    assert square_wire.counted_units("NaN") is None
 
 
 def test_a_completed_till_sale_is_a_sale_of_our_lines_summed_per_sku() -> None:
@@ -194,11 +191,6 @@ def test_between_sweeps_a_poll_looks_back_only_the_overlap_and_sweeps_again_when
 def test_the_poll_cursor_survives_encoding() -> None:
     cursor = PollCursor(1.5, 2.5, 0.5, "P", 3.5, True)
     assert PollCursor.decode(cursor.encode()) == cursor
-
-
-def test_the_simulators_order_cursor_round_trips() -> None:
-    assert read_order_cursor(order_cursor(12.5, "ORD1")) == (12.5, "ORD1")
-    assert read_order_cursor(None) is None
 
 
 def test_the_assumed_limit_can_be_configured() -> None:
