@@ -44,13 +44,19 @@ class CatalogChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertRaised:
-    """An alert opened (raised once per open (kind, key); repeats only count)."""
+class AlertFact:
+    """About one alert, named by its id and by what it is about: (kind, key)."""
 
     topic: ClassVar[Topic] = Topic.ALERT
     id: int
     kind: str
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised(AlertFact):
+    """An alert opened (raised once per open (kind, key); repeats only count)."""
+
     message: str
     raised_at: float
     last_seen_at: float | None = None
@@ -58,13 +64,9 @@ class AlertRaised:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertAcknowledged:
+class AlertAcknowledged(AlertFact):
     """Someone heard the alert: it closes, and the same (kind, key) may open again later."""
 
-    topic: ClassVar[Topic] = Topic.ALERT
-    id: int
-    kind: str
-    key: str
     acknowledged_by: str
 
 

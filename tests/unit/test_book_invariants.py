@@ -8,21 +8,8 @@ from collections import defaultdict
 
 import pytest
 
+from inventory import commands as c
 from inventory.book import StockBook
-from inventory.commands import (
-    AbortOrder,
-    Adjust,
-    CancelOrder,
-    Command,
-    Failure,
-    FulfilOrder,
-    LineRequest,
-    LineStatus,
-    PlaceOrder,
-    Policy,
-    Receive,
-    Transfer,
-)
 from inventory.model import Changes
 
 VARIANTS = (21, 22, 23)
@@ -38,7 +25,7 @@ class Traffic:
         self.orders: dict[str, str] = {}  # order id -> signature
         self.clock = 0.0
 
-    def next(self) -> Command:
+    def next(self) -> c.Command:
         rng = self.rng
         variant, location = rng.choice(VARIANTS), rng.choice(LOCATIONS)
         kind = rng.choices(
@@ -47,24 +34,24 @@ class Traffic:
         )[0]
         cid = f"c{rng.getrandbits(48)}"
         if kind == "receive":
-            return Receive(cid, variant, location, rng.randint(1, 6))
+            return c.Receive(cid, variant, location, rng.randint(1, 6))
         if kind == "delta":
-            return Adjust(cid, variant, location, "correction", delta=rng.randint(-5, 5))
+            return c.Adjust(cid, variant, location, "correction", delta=rng.randint(-5, 5))
         if kind == "count":
-            return Adjust(cid, variant, location, "count", counted=rng.randint(0, 10))
+            return c.Adjust(cid, variant, location, "count", counted=rng.randint(0, 10))
         if kind == "transfer":
-            return Transfer(cid, variant, location, rng.choice(LOCATIONS), rng.randint(1, 5))
+            return c.Transfer(cid, variant, location, rng.choice(LOCATIONS), rng.randint(1, 5))
         if kind in ("place", "replace") or not self.orders:
             return self._place(reuse=kind == "replace" and bool(self.orders))
         order_id = rng.choice(list(self.orders))
         if kind == "fulfil":
-            return FulfilOrder(order_id)
-        return CancelOrder(order_id) if kind == "cancel" else AbortOrder(order_id)
+            return c.FulfilOrder(order_id)
+        return c.CancelOrder(order_id) if kind == "cancel" else c.AbortOrder(order_id)
 
-    def _place(self, reuse: bool) -> PlaceOrder:
+    def _place(self, reuse: bool) -> c.PlaceOrder:
         rng = self.rng
         lines = tuple(
-            LineRequest(no, rng.choice(VARIANTS), rng.randint(1, 6)) for no in range(1, rng.randint(1, 3) + 1)
+            c.LineRequest(no, rng.choice(VARIANTS), rng.randint(1, 6)) for no in range(1, rng.randint(1, 3) + 1)
         )
         signature = repr(lines)
         if reuse:  # a replay (same lines) or a reuse of the id (other lines, refused)
@@ -75,8 +62,8 @@ class Traffic:
             order_id = f"o{len(self.orders)}"
             self.orders[order_id] = signature
         self.clock += rng.choice((0.0, 1.0))  # ties in placed_at happen too
-        policy: Policy = rng.choice(("reject", "backorder"))
-        return PlaceOrder(order_id, "ch", order_id, policy, rng.choice(CHANNEL_LOCATIONS), lines,
+        policy: c.Policy = rng.choice(("reject", "backorder"))
+        return c.PlaceOrder(order_id, "ch", order_id, policy, rng.choice(CHANNEL_LOCATIONS), lines,
                           self.clock, signature)
 
 
@@ -105,7 +92,7 @@ def test_random_traffic_never_oversells_and_the_ledger_folds_to_the_levels(seed:
         for _ in range(traffic.rng.randint(1, 8)):
             command = traffic.next()
             result = book.apply(command, changes)
-            outcomes[type(result).__name__ + (f":{result.code}" if isinstance(result, Failure) else "")] += 1
+            outcomes[type(result).__name__ + (f":{result.code}" if isinstance(result, c.Failure) else "")] += 1
             assert_never_oversold(book)
         assert_no_backorder_waits_beside_free_stock(book)
         for entry in changes.ledger:
@@ -123,7 +110,7 @@ def test_random_traffic_never_oversells_and_the_ledger_folds_to_the_levels(seed:
     queued = {(oid, no) for queue in book.backorders.values() for _, oid, no in queue}
     for part in book.parts.values():
         for line in part.lines:
-            if line.state != LineStatus.OPEN:
+            if line.state != c.LineStatus.OPEN:
                 assert (part.order_id, line.line_no) not in queued
                 continue
             assert sum(line.allocations.values()) + line.backordered == line.quantity
