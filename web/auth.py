@@ -24,7 +24,9 @@ class BearerAuth:
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         scheme, _, given = header.partition(" ")
         expected = self._token()
-        if scheme.lower() == "bearer" and expected and hmac.compare_digest(given.strip(), expected):
+        # Compared as bytes: compare_digest refuses non-ASCII text, and a header may carry any byte.
+        if scheme.lower() == "bearer" and expected and hmac.compare_digest(
+                given.strip().encode("latin-1"), expected.encode()):
             await self.app(scope, receive, send)
             return
         message = "Authorization: a valid 'Bearer <token>' header is required"

@@ -61,6 +61,14 @@ async def test_the_rest_api_still_wants_its_bearer_token_and_sets_no_cookie(clie
     assert "set-cookie" not in answer.headers
 
 
+@pytest.mark.parametrize("header", ["Bearer \u00e9", "Bearer \u00e9\u00e9\u00e9", "B\u00e9arer x"])
+async def test_a_bearer_token_with_non_ascii_bytes_is_refused_with_401_not_a_server_error(
+        app: Starlette, client: httpx.AsyncClient, header: str) -> None:
+    app.state.runtime.api_token = "the-real-token"
+    answer = await client.get("/api/v1/locations", headers={"Authorization": header.encode()})
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
+
+
 async def test_the_npm_packages_built_files_are_served_and_nothing_else(client: httpx.AsyncClient) -> None:
     if not (web_app.NODE_MODULES / "htmx.org" / "dist").is_dir():
         pytest.skip("node_modules is not installed (npm ci)")

@@ -4,8 +4,6 @@ polls, and every refused row is listed (row, column, reason) and downloadable.""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from store.catalog_bulk import all_skus, catalog_export, stock_export
+from web.csv_text import csv_text
 from web.dashboard.bulk_apply import apply_catalog, apply_stocktake
 from web.dashboard.csv_rows import (
     CATALOG_COLUMNS,
@@ -37,11 +36,7 @@ def jobs_of(request: Request) -> Jobs:
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(csv_text(header, rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

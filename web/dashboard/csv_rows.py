@@ -10,6 +10,7 @@ import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
+from web.csv_text import csv_text
 from web.validation import CODE
 
 STOCKTAKE_COLUMNS = ("sku", "location", "count")
@@ -165,8 +166,4 @@ def _catalog_problem(record: dict[str, str]) -> tuple[str, str] | None:
 
 
 def rejected_csv(rejected: list[Rejected]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "column", "reason"])
-    writer.writerows((r.row, r.column, r.reason) for r in rejected)
-    return out.getvalue()
+    return csv_text(["row", "column", "reason"], ((r.row, r.column, r.reason) for r in rejected))

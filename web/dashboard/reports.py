@@ -5,8 +5,6 @@ GET /reports/<name>.csv?days= is the same rows as CSV."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +16,7 @@ from starlette.routing import Route
 
 from store import partner_reports, reports
 from store.reports import Window, day_label
+from web.csv_text import csv_text
 from web.dashboard.session import render, require_user
 from web.http import runtime
 
@@ -169,12 +168,9 @@ async def report_csv(request: Request) -> Response:
     if days is None:
         return PlainTextResponse(period_error(request), status_code=400)
     report = await build(runtime(request).read_engine, Window.last(days))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(report.columns)
-    writer.writerows(report.rows)
+    text = csv_text(report.columns, report.rows, lineterminator="\n")
     filename = f"threadcount-{report.name}-{days}d.csv"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
