@@ -13,6 +13,10 @@ from typing import Literal, NamedTuple
 
 Policy = Literal["reject", "backorder"]
 ADJUST_REASONS: tuple[str, ...] = ("count", "damage", "loss", "found", "return", "correction")
+# Which way a change with each reason moves stock: damage and loss only lower it, found and returned
+# units only raise it; a count or a correction may go either way.
+REASON_SIGN: dict[str, int] = {"damage": -1, "loss": -1, "found": 1, "return": 1}
+MAX_ADJUSTMENT = 1_000_000  # units in one change: more is a typo, not a stock movement
 
 
 class LineStatus(StrEnum):

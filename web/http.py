@@ -3,10 +3,10 @@ a command's result."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import orjson
 from starlette.requests import Request
 
 from service.runtime import Runtime
@@ -36,9 +36,32 @@ async def json_body(request: Request) -> dict[str, Any]:
         if len(raw) > MAX_BODY:
             raise ApiError(413, "body_too_large", f"body: at most {MAX_BODY} bytes")
     try:
-        return body_object(orjson.loads(raw))
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "malformed_json", "body: not valid JSON") from None
+        return body_object(json.loads(raw, object_pairs_hook=_refuse_duplicate_keys))
+    except ValueError as exc:  # JSONDecodeError and a duplicate key; UnicodeDecodeError is one too
+        raise ApiError(400, "malformed_json", f"body: {_reason(exc)}") from None
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Two values for one key are refused, not quietly reduced to the last (parsers disagree on
+    which one wins, so a proxy and this service could read different orders from one body)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, DuplicateKey):
+        return f"the key {exc.key!r} appears twice in one object"
+    return "not valid JSON"
 
 
 def app_state(request: Request, name: str, make: Callable[[], T]) -> T:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inventory.commands import ADJUST_REASONS, LineStatus, OrderStatus
+from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, LineStatus, OrderStatus
 from web.openapi_schema import Schema, array, date_time, enum, integer, nullable, obj, ref, string
 
 JSON = "application/json"
@@ -81,7 +81,9 @@ def schemas() -> dict[str, Schema]:
     count = integer(0)
     where = {"sku": sku, "location": location}
     why = {"reason": enum(REASONS), "note": string("Free text")}
-    non_zero = {"type": "integer", "not": {"const": 0}, "description": "Signed change of on_hand"}
+    non_zero = {"type": "integer", "not": {"const": 0}, "minimum": -MAX_ADJUSTMENT, "maximum": MAX_ADJUSTMENT,
+                "description": "Signed change of on_hand: damage and loss lower it, found and return "
+                               "raise it"}
     return {
         "Error": obj({"error": obj({"code": string("snake_case error code"),
                                     "message": string("What is wrong, naming the field")})}),
@@ -105,7 +107,8 @@ def schemas() -> dict[str, Schema]:
             "description": "Either a signed `delta` or an absolute `count` (never both), with a reason",
             "oneOf": [
                 obj({**where, "delta": non_zero, **why}, ("note",), **{"not": {"required": ["count"]}}),
-                obj({**where, "count": count, **why}, ("note",), **{"not": {"required": ["delta"]}}),
+                obj({**where, "count": integer(0, maximum=MAX_ADJUSTMENT), **why}, ("note",),
+                    **{"not": {"required": ["delta"]}}),
             ],
         },
         "Transfer": obj({"sku": sku, "from_location": location, "to_location": location,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from inventory.commands import ADJUST_REASONS, Adjust, Receive, Transfer
+from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, REASON_SIGN, Adjust, Receive, Transfer
 from service.runtime import Runtime
 from web.lookups import location_of, variant_of
 from web.problems import invalid
@@ -32,16 +32,18 @@ async def adjustment(rt: Runtime, data: Mapping[str, Any], command_id: str) -> A
     location_id = await location_of(rt, values, "location")
     if ("delta" in values) == ("count" in values):
         raise invalid("delta", "give either delta or count, not both and not neither")
+    reason = choice(values, "reason", ADJUST_REASONS)
     delta = count = None
     if "delta" in values:
-        delta = integer(values, "delta")
+        delta = integer(values, "delta", maximum=MAX_ADJUSTMENT)
         if delta == 0:
             raise invalid("delta", "must not be 0")
+        if delta * REASON_SIGN.get(reason, delta) < 0:
+            raise invalid("delta", f"a {reason!r} adjustment must {'lower' if delta > 0 else 'raise'} stock")
     else:
-        count = integer(values, "count", minimum=0)
+        count = integer(values, "count", minimum=0, maximum=MAX_ADJUSTMENT)
     return Adjust(command_id=command_id, variant_id=variant_id, location_id=location_id,
-                  reason=choice(values, "reason", ADJUST_REASONS), delta=delta, counted=count,
-                  note=optional_text(values, "note"))
+                  reason=reason, delta=delta, counted=count, note=optional_text(values, "note"))
 
 
 async def transfer(rt: Runtime, data: Mapping[str, Any], command_id: str) -> Transfer:

@@ -8,6 +8,8 @@ from typing import Any
 from web.problems import ApiError, invalid
 
 CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # notes may hold tabs and line breaks
 
 
 def body_object(data: Any) -> dict[str, Any]:
@@ -17,8 +19,10 @@ def body_object(data: Any) -> dict[str, Any]:
 
 
 def text(data: dict[str, Any], field: str, *, required: bool = True, max_length: int = 200,
-         pattern: re.Pattern[str] | None = None, default: str | None = None, label: str = "") -> str:
-    """`label` is how the field is named in errors when it sits inside a list (`lines[2].sku`)."""
+         pattern: re.Pattern[str] | None = None, default: str | None = None, label: str = "",
+         lines: bool = False) -> str:
+    """`label` is how the field is named in errors when it sits inside a list (`lines[2].sku`);
+    `lines` lets the text hold tabs and line breaks (a note), never other control characters."""
     value = data.get(field)
     field = label or field
     if value is None:
@@ -32,6 +36,8 @@ def text(data: dict[str, Any], field: str, *, required: bool = True, max_length:
         raise invalid(field, "must not be empty")
     if len(value) > max_length:
         raise invalid(field, f"must be at most {max_length} characters")
+    if (CONTROL_BUT_LINES if lines else CONTROL).search(value):
+        raise invalid(field, "must not contain control characters")
     if pattern is not None and value and not pattern.match(value):
         raise invalid(field, "may hold only letters, digits, '-', '_' and '.'")
     return value
@@ -40,7 +46,7 @@ def text(data: dict[str, Any], field: str, *, required: bool = True, max_length:
 def optional_text(data: dict[str, Any], field: str, max_length: int = 2000) -> str | None:
     if data.get(field) is None:
         return None
-    return text(data, field, max_length=max_length, required=False)
+    return text(data, field, max_length=max_length, required=False, lines=True)
 
 
 def integer(data: dict[str, Any], field: str, *, minimum: int | None = None, required: bool = True,

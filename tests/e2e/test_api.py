@@ -107,6 +107,19 @@ def test_a_product_is_created_with_its_variants_and_read_back(service: Service) 
      422, "lines[0].sku"),
     ("/api/v1/orders", {"channel": "direct", "lines": [{"sku": "$SKU", "quantity": 1}]}, 422, "external_id"),
     ("/api/v1/orders", ["not", "an", "object"], 400, "body"),
+    ("/api/v1/stock/adjustments", {"sku": "$SKU", "location": "WH-EAST", "delta": 598_441_159,
+                                   "reason": "loss"}, 422, "delta"),
+    ("/api/v1/stock/adjustments", {"sku": "$SKU", "location": "WH-EAST", "delta": 3, "reason": "loss"}, 422, "delta"),
+    ("/api/v1/stock/adjustments", {"sku": "$SKU", "location": "WH-EAST", "delta": -3, "reason": "found"},
+     422, "delta"),
+    ("/api/v1/stock/adjustments", {"sku": "$SKU", "location": "WH-EAST", "delta": 2_000_000,
+                                   "reason": "correction"}, 422, "delta"),
+    ("/api/v1/stock/adjustments", {"sku": "$SKU", "location": "WH-EAST", "count": 2_000_000,
+                                   "reason": "count"}, 422, "count"),
+    ("/api/v1/locations", {"code": "X2", "name": "Out\u0007let", "kind": "store"}, 422, "name"),
+    ("/api/v1/products", {"sku": "P-NUL", "name": "Sheet\u0000", "variants": [{"sku": "P-NUL-1"}]}, 422, "name"),
+    ("/api/v1/orders", {"channel": "direct", "external_id": "x\u0000y", "lines": [{"sku": "$SKU", "quantity": 1}]},
+     422, "external_id"),
 ])
 def test_bad_input_gets_a_4xx_naming_the_field_and_changes_nothing(
     service: Service, route: str, body: Any, status: int, field: str
@@ -123,6 +136,28 @@ def test_bad_input_gets_a_4xx_naming_the_field_and_changes_nothing(
         assert answer.status_code == status, answer.text
         assert answer.json()["error"]["message"].startswith(field)
         assert stock(api, sku) == before and ledger_size(api) == entries
+
+
+def test_a_body_with_a_key_twice_is_a_400_naming_the_key_and_changes_nothing(service: Service) -> None:
+    with service.client() as api:
+        sku = new_skus(api)[0]
+        receive(api, sku, "WH-EAST", 5)
+        before, entries = stock(api, sku), ledger_size(api)
+        body = f'{{"sku": "{sku}", "location": "WH-EAST", "quantity": 1, "quantity": 900}}'.encode()
+        answer = api.post("/api/v1/stock/receipts", content=body, headers={"content-type": "application/json"})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == {"code": "malformed_json",
+                                          "message": "body: the key 'quantity' appears twice in one object"}
+        assert stock(api, sku) == before and ledger_size(api) == entries
+
+
+def test_a_note_may_hold_line_breaks(service: Service) -> None:
+    with service.client() as api:
+        sku = new_skus(api)[0]
+        receive(api, sku, "WH-EAST", 5)
+        answer = api.post("/api/v1/stock/adjustments", json={"sku": sku, "location": "WH-EAST", "delta": -1,
+                                                             "reason": "damage", "note": "torn\n\tseam"})
+        assert answer.status_code == 201, answer.text
 
 
 def test_malformed_json_is_a_400_and_unknown_routes_a_404(service: Service) -> None:
