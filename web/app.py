@@ -20,6 +20,7 @@ from inventory.desk import ShardUnavailable
 from service.runtime import Runtime
 from web import api_alerts, api_catalog, api_orders, api_partners, api_stock, dashboard, problems
 from web.auth import BearerAuth
+from web.body_limit import BodyLimit
 from web.dashboard.session import current_user
 from web.dashboard.sessions_asgi import DashboardSessions
 from web.dashboard.users import admin_password, private_file
@@ -110,6 +111,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(BodyLimit),
             Middleware(BearerAuth, token=lambda: runtime.api_token),
             Middleware(DashboardSessions, secret_key=private_file(settings.data_dir / "session_secret",
                                                                    secrets.token_urlsafe(48))),

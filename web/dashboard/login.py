@@ -7,8 +7,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from web.dashboard.session import check_csrf, current_user, log_in, log_out, render
+from web.dashboard.throttle import LoginThrottle
 from web.dashboard.users import authenticate, ensure_admin
-from web.http import runtime
+from web.http import app_state, runtime
 
 
 def _next_page(raw: str | None) -> str:
@@ -25,16 +26,24 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
     await check_csrf(request, form)
     rt = runtime(request)
     if not request.app.state.admin_synced:
         await ensure_admin(rt.engine, request.app.state.admin_password)
         request.app.state.admin_synced = True
-    username = str(form.get("username") or "").strip()
+    username = str(form.get("username") or "").strip()[:200]
     password = str(form.get("password") or "")
     target = str(form.get("next") or "")
+    address = request.client.host if request.client else "unknown"
+    throttle: LoginThrottle = app_state(request, "login_throttle", LoginThrottle)
+    wait = throttle.retry_after(username, address)
+    if wait:
+        context = {"next": target, "username": username,
+                   "error": f"too many failed logins: try again in {wait} seconds"}
+        return render(request, "login.html", context, status=429, headers={"Retry-After": str(wait)})
     if not username or not password or not await authenticate(rt.engine, username, password):
+        throttle.failed(username, address)
         context = {"next": target, "username": username, "error": "username or password: not recognised"}
         return render(request, "login.html", context, status=401)
     log_in(request, username)
@@ -42,7 +51,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    await check_csrf(request, await request.form())
+    await check_csrf(request, await request.form(max_files=0, max_fields=8, max_part_size=4096))
     log_out(request)
     return RedirectResponse("/login", status_code=303)
 

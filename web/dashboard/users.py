@@ -3,6 +3,7 @@ DATA_DIR/admin_password), kept in the users table as an argon2 hash, and checked
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -70,9 +71,9 @@ async def ensure_admin(engine: AsyncEngine, password: str) -> None:
         stored = (await conn.execute(
             select(users.c.password_hash).where(users.c.username == ADMIN)
         )).scalar_one_or_none()
-    if stored is not None and password_matches(stored, password):
+    if stored is not None and await asyncio.to_thread(password_matches, stored, password):
         return
-    fresh = hash_password(password)
+    fresh = await asyncio.to_thread(hash_password, password)
     async with engine.begin() as conn:
         if stored is None:
             try:
@@ -89,7 +90,9 @@ async def authenticate(engine: AsyncEngine, username: str, password: str) -> boo
         stored = (await conn.execute(
             select(users.c.password_hash).where(users.c.username == username)
         )).scalar_one_or_none()
+    # argon2 takes tens of milliseconds of CPU by design: off the event loop, so logins (and guesses)
+    # do not stall every other request of this process
     if stored is None:
-        _hasher.hash(password)  # as slow as a real check: the answer's timing tells nothing
+        await asyncio.to_thread(_hasher.hash, password)  # as slow as a real check: timing tells nothing
         return False
-    return password_matches(stored, password)
+    return await asyncio.to_thread(password_matches, stored, password)
