@@ -1,7 +1,8 @@
 """eBay, through the Trading API over SOAP: each of our SKUs is a fixed-price listing tracked by SKU.
 We set quantities with ReviseInventoryStatus (at most four items a call, the calls of one push sent
 side by side), poll GetOrders by modification time, read listings back with GetItem, and take
-Platform Notifications (FixedPriceTransaction) at the ingress. eBay itself says to poll GetOrders as
+Platform Notifications (FixedPriceTransaction) at the ingress, reading the orders they name back
+from eBay. eBay itself says to poll GetOrders as
 well as listen, so both run; an order seen both ways dedupes on its event id.
 
 Credentials (`spec.credentials`; a config value "env:NAME" is read from the environment):
@@ -31,6 +32,7 @@ from connectors.base import (
     Listing,
     OrderEvent,
     OrderPage,
+    PartnerError,
     PartnerRejected,
     PartnerSpec,
     PushResult,
@@ -141,9 +143,20 @@ class EbayConnector(Connector):
         return None if note is None else note.delivery_id
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[OrderEvent]:
-        """A FixedPriceTransaction carries the purchase itself; a notification with no transaction
-        (ItemSold names only the item) adds nothing the next GetOrders poll will not bring."""
+        """eBay's NotificationSignature covers the Timestamp and our keys but not the body, so a
+        signed notification could be replayed with other lines within its ten minutes. We take only
+        the order ids from it and read those orders from eBay (GetOrders by OrderIDArray): what is
+        applied is what eBay says. A notification with no transaction (ItemSold names only the
+        item) adds nothing the next GetOrders poll will not bring."""
         note = read_notification(body)
         if note is None:
             raise PartnerRejected("eBay notification is not a SOAP envelope of the Trading API")
-        return list(note.events)
+        order_ids = list(dict.fromkeys(event.order_id for event in note.events))
+        if not order_ids:
+            return []
+        payload = await self.api.call("GetOrders", "read", OrderRole="Seller",
+                                      OrderIDArray={"OrderID": order_ids[:MOST_ORDERS_PAGE]})
+        if payload.get("Ack") == "Failure":
+            raise PartnerError(f"eBay GetOrders for a notification: {errors_text(payload)}")
+        orders = (payload.get("OrderArray") or {}).get("Order") or []
+        return [event for order in orders if (event := order_event(order))]

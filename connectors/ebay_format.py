@@ -118,7 +118,10 @@ def _unix(value: Any) -> float | None:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     if isinstance(value, str) and value:
-        return parse_time(value)
+        try:
+            return parse_time(value)
+        except ValueError:
+            return None  # a time we cannot read does not lose the order
     return None
 
 
@@ -223,9 +226,8 @@ def _notified_event(transaction: Any, item_id: str, item_sku: str | None) -> Ord
     kind = ORDER_KINDS.get(_text(transaction, "ContainingOrder/OrderStatus") or "Active")
     if line is None or kind is None:
         return None
-    created = _text(transaction, "CreatedDate")
     return OrderEvent(f"{order_id}:{kind.value}", kind, order_id, (line,),
-                      parse_time(created) if created else None)
+                      _unix(_text(transaction, "CreatedDate")))
 
 
 def _text(element: Any, path: str) -> str:

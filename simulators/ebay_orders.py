@@ -4,11 +4,13 @@ FixedPriceTransaction Platform Notification (a GetItemTransactionsResponse in a 
 header carries the NotificationSignature), as eBay's notification guide describes them.
 
 eBay's rules kept here: EntriesPerPage 1 to 100 (default 25); CreateTime and ModTime filters are not
-mixed; a ModTimeFrom further back than 30 days is refused; orders come sorted by modification time.
+mixed; a ModTimeFrom further back than 30 days is refused; orders come sorted by modification time;
+an OrderIDArray (up to 100 ids) names the orders and the time filters are then not needed.
 """
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,10 +44,18 @@ class OrderQuery:
     seller: bool
     per_page: int
     page: int
+    order_ids: frozenset[str] | None = None
 
 
 def order_query(request: SoapRequest, now: float) -> OrderQuery:
     """The GetOrders filters, refused the way eBay refuses them (error 37 naming the field)."""
+    named = request.fields.get("OrderIDArray")
+    if named:
+        ids = frozenset((child.text or "").strip() for child in named[0])
+        if not 1 <= len(ids) <= MOST_PER_PAGE:
+            raise RequestRefused(invalid_input("OrderIDArray"))
+        per_page, page = _pagination(request)
+        return OrderQuery(-math.inf, math.inf, _seller(request), per_page, page, ids)
     if request.fields.get("CreateTimeFrom") and request.fields.get("ModTimeFrom"):
         raise RequestRefused(EbayError("37", "Input data is invalid.",
                                        "CreateTimeFrom and ModTimeFrom cannot be used together.",
@@ -58,11 +68,15 @@ def order_query(request: SoapRequest, now: float) -> OrderQuery:
         raise RequestRefused(invalid_input("ModTimeTo" if mod_from is not None else "ModTimeFrom"))
     if mod_from < now - LONGEST_LOOK_BACK:
         raise RequestRefused(invalid_input("ModTimeFrom"))
+    per_page, page = _pagination(request)
+    return OrderQuery(mod_from, mod_to, _seller(request), per_page, page)
+
+
+def _seller(request: SoapRequest) -> bool:
     role = request.text("OrderRole") or "Seller"
     if role not in ("Seller", "Buyer"):
         raise RequestRefused(invalid_input("OrderRole"))
-    per_page, page = _pagination(request)
-    return OrderQuery(mod_from, mod_to, role == "Seller", per_page, page)
+    return role == "Seller"
 
 
 def _pagination(request: SoapRequest) -> tuple[int, int]:
@@ -86,7 +100,8 @@ def _pagination(request: SoapRequest) -> tuple[int, int]:
 
 def orders_page(orders: list[SimOrder], query: OrderQuery, item_ids: dict[str, str]) -> list[ET.Element]:
     """The GetOrders answer after Version/Build: PaginationResult, HasMoreOrders, OrderArray, ..."""
-    found = sorted((o for o in orders if query.mod_from <= o.updated_at <= query.mod_to),
+    found = sorted((o for o in orders if query.mod_from <= o.updated_at <= query.mod_to
+                    and (query.order_ids is None or o.order_id in query.order_ids)),
                    key=lambda o: (o.updated_at, o.order_id)) if query.seller else []
     pages = max(1, -(-len(found) // query.per_page))
     shown = found[(query.page - 1) * query.per_page:query.page * query.per_page]

@@ -29,13 +29,14 @@ _ABSTRACT = ("DetailLevel", "ErrorLanguage", "MessageID", "Version", "EndUserIP"
              "InvocationID", "OutputSelector", "WarningLevel")
 REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
     "ReviseInventoryStatus": (*_ABSTRACT, "InventoryStatus"),
-    "GetOrders": (*_ABSTRACT, "CreateTimeFrom", "CreateTimeTo", "OrderRole", "OrderStatus", "Pagination",
-                  "ModTimeFrom", "ModTimeTo", "NumberOfDays"),
+    "GetOrders": (*_ABSTRACT, "OrderIDArray", "CreateTimeFrom", "CreateTimeTo", "OrderRole", "OrderStatus",
+                  "Pagination", "ModTimeFrom", "ModTimeTo", "NumberOfDays"),
     "GetItem": (*_ABSTRACT, "ItemID", "SKU"),
 }
 _NESTED: dict[str, tuple[str, ...]] = {
     "InventoryStatus": ("SKU", "ItemID", "StartPrice", "Quantity"),
     "Pagination": ("EntriesPerPage", "PageNumber"),
+    "OrderIDArray": ("OrderID",),
     "RequesterCredentials": ("eBayAuthToken", "Credentials"),
     "Credentials": ("AppId", "DevId", "AuthCert"),
 }

@@ -190,3 +190,9 @@ def test_paging_keeps_the_window_and_the_next_window_overlaps_the_last() -> None
     assert (second.mod_from, second.mod_to, second.page) == (1000.0, 2000.0, 2)
     done = second.after(more=False, overlap=60)
     assert (done.mod_from, done.mod_to, done.page) == (1940.0, None, 1)
+
+
+def test_a_notification_with_an_unreadable_time_is_refused_not_a_crash() -> None:
+    at = time.time()
+    body = notification(at).replace(stamp(at).encode(), b"2026-12-01T23:22:001782Z")
+    assert not signature_ok(read_notification(body), KEYS, at)
