@@ -151,9 +151,9 @@ class EbayApi(ConnectorClient):
             raise PartnerError(f"eBay {method} {url.split('?')[0]}: {exc!r}") from exc
 
     def _http(self) -> aiohttp.ClientSession:
-        session: aiohttp.ClientSession | None = self._connector.session
-        if session is not None:
-            return session
-        if self._own_session is None:
-            self._own_session = aiohttp.ClientSession()
+        """The connector's session, or (made without one: the ingress's verifier) our own."""
+        given: aiohttp.ClientSession | None = self._connector.session
+        if given is not None:
+            return given
+        self._own_session = self._own_session or aiohttp.ClientSession()
         return self._own_session

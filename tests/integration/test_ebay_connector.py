@@ -252,3 +252,34 @@ async def test_reading_listings_shows_what_is_left_after_sales() -> None:
         await e.sim.record_order(SKUS[0], 2)
         shown = await e.connector.read_listings([SKUS[0], SKUS[1], "NOT-LISTED"])
         assert shown == {SKUS[0]: 7, SKUS[1]: 4}
+
+
+async def raw_call(e: Ebay, query: dict[str, str], statuses: int = 1, token: str | None = "own") -> tuple[int, str]:
+    """A ReviseInventoryStatus as any SOAP client would post it, with this URL and header."""
+    creds = e.sim.config.credentials
+    header = ("" if token is None else '<soapenv:Header><RequesterCredentials xmlns="urn:ebay:apis:eBLBaseComponents">'
+              f"<eBayAuthToken>{creds['auth_token'] if token == 'own' else token}</eBayAuthToken>"
+              "</RequesterCredentials></soapenv:Header>")
+    items = "".join(f"<InventoryStatus><SKU>{SKUS[i]}</SKU><Quantity>3</Quantity></InventoryStatus>"
+                    for i in range(statuses))
+    body = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">' + header +
+            '<soapenv:Body><ReviseInventoryStatusRequest xmlns="urn:ebay:apis:eBLBaseComponents">'
+            f"{items}</ReviseInventoryStatusRequest></soapenv:Body></soapenv:Envelope>")
+    url = {"callname": "ReviseInventoryStatus", "siteid": "0", "appid": creds["app_id"], "version": "1423", **query}
+    async with e.session.post(e.sim.base_url + "/wsapi", params=url, data=body.encode(),
+                              headers={"Content-Type": "text/xml"}) as answer:
+        return answer.status, await answer.text()
+
+
+async def test_the_simulator_refuses_calls_the_way_ebay_does_over_http() -> None:
+    async with ebay() as e:
+        assert (await raw_call(e, {}))[0] == 200 and e.sim.listings[SKUS[0]] == 3
+        status, text = await raw_call(e, {}, statuses=5)
+        assert status == 200 and "<ns1:Ack>Failure</ns1:Ack>" in text and "<ns1:ErrorCode>37<" in text
+        status, text = await raw_call(e, {}, token=None)
+        assert "<ns1:ErrorCode>931<" in text
+        status, text = await raw_call(e, {"version": "967"})
+        assert "<ns1:ErrorCode>37<" in text and "967" in text
+        status, text = await raw_call(e, {"callname": "GetOrders"})
+        assert status == 500 and "Fault" in text and "callname" in text
+        assert e.sim.stats["quantities_revised"] == 1

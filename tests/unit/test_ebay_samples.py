@@ -172,3 +172,31 @@ def test_the_simulators_answers_are_soap_11_envelopes_in_ebays_namespace() -> No
     root = ET.fromstring(bytes(answer.body))  # type: ignore[arg-type]
     assert root.tag == f"{{{ENV}}}Envelope"
     assert root[0][0].tag == "{urn:ebay:apis:eBLBaseComponents}ReviseInventoryStatusResponse"
+
+
+NOW = datetime(2026, 1, 16, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (("<ModTimeFrom>", "<CreateTimeFrom>2026-01-14T00:00:00.000Z</CreateTimeFrom><ModTimeFrom>"), "ModTimeFrom"),
+    (("2026-01-14T19:00:00.000Z", "2025-11-01T00:00:00.000Z"), "ModTimeFrom"),    # over 30 days back
+    (("<ModTimeTo>2026-01-15T19:00:00.000Z</ModTimeTo>", ""), "ModTimeTo"),         # a window needs its end
+    (("2026-01-15T19:00:00.000Z", "yesterday"), "ModTimeTo"),
+    (("<EntriesPerPage>50<", "<EntriesPerPage>101<"), "Pagination.EntriesPerPage"),
+    (("<PageNumber>2<", "<PageNumber>0<"), "Pagination.PageNumber"),
+    (("<OrderRole>Seller<", "<OrderRole>Admin<"), "OrderRole"),
+])
+def test_the_simulator_refuses_get_orders_filters_the_way_ebay_does(change: tuple[str, str], field: str) -> None:
+    with pytest.raises(RequestRefused) as refused:
+        order_query(read_envelope(soap(GET_ORDERS_REQUEST.replace(*change))), now=NOW)
+    assert refused.value.error.code == "37" and field in refused.value.error.long + str(refused.value.error.params)
+
+
+def test_orders_named_by_id_need_no_time_window() -> None:
+    body = ('<GetOrdersRequest xmlns="urn:ebay:apis:eBLBaseComponents"><OrderIDArray><OrderID>1-2-3</OrderID>'
+            "</OrderIDArray><OrderRole>Seller</OrderRole></GetOrdersRequest>")
+    assert order_query(read_envelope(soap(body)), now=NOW).order_ids == frozenset({"1-2-3"})
+
+
+def test_a_request_without_requester_credentials_has_no_token() -> None:
+    assert read_envelope(soap(REVISE_REQUEST, token=None)).token is None
