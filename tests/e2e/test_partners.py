@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Service, start_service
+from tests.e2e.ebay_notification import ebay_notification
 
 PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
 LATENCIES: list[float] = []
@@ -215,22 +216,6 @@ def test_an_ebay_shopper_order_reaches_us_and_a_stock_change_reaches_ebay_within
              "the shipped eBay order fulfilled here (GetOrders polling)", every=0.5)
 
 
-def _ebay_notification(demo: Service, order_id: str, sku: str, at: float, cert: str | None = None) -> bytes:
-    keys = json.loads((demo.data_dir / "demo_partner_credentials.json").read_text())["ebay"]
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(at))
-    signed = stamp + keys["dev_id"] + keys["app_id"] + (cert or keys["cert_id"])
-    signature = base64.b64encode(hashlib.md5(signed.encode()).digest()).decode()
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header>
-<RequesterCredentials xmlns="urn:ebay:apis:eBLBaseComponents"><NotificationSignature>{signature}</NotificationSignature>
-</RequesterCredentials></soapenv:Header><soapenv:Body>
-<GetItemTransactionsResponse xmlns="urn:ebay:apis:eBLBaseComponents"><Timestamp>{stamp}</Timestamp><Ack>Success</Ack>
-<NotificationEventName>FixedPriceTransaction</NotificationEventName><Item><ItemID>1</ItemID><SKU>{sku}</SKU></Item>
-<TransactionArray><Transaction><QuantityPurchased>1</QuantityPurchased><TransactionID>77</TransactionID>
-<ContainingOrder><OrderID>{order_id}</OrderID><OrderStatus>Active</OrderStatus></ContainingOrder></Transaction>
-</TransactionArray></GetItemTransactionsResponse></soapenv:Body></soapenv:Envelope>""".encode()
-
-
 def test_a_stale_or_wrongly_signed_ebay_notification_is_refused_with_401_and_changes_nothing(
         demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
     sku = a_sku_with_stock(api, sims, "ebay", at_least=1)
@@ -238,8 +223,8 @@ def test_a_stale_or_wrongly_signed_ebay_notification_is_refused_with_401_and_cha
     url = f"{_ingress(demo)}/webhooks/ebay"
     headers = {"Content-Type": "text/xml; charset=utf-8",
                "SOAPAction": '"http://developer.ebay.com/notification/FixedPriceTransaction"'}
-    for body in (_ebay_notification(demo, "99-99999-00001", sku, time.time() - 700),
-                 _ebay_notification(demo, "99-99999-00001", sku, time.time(), cert="PRD-not-ours")):
+    for body in (ebay_notification(demo.data_dir, "99-99999-00001", sku, time.time() - 700),
+                 ebay_notification(demo.data_dir, "99-99999-00001", sku, time.time(), cert="PRD-not-ours")):
         answer = httpx.post(url, content=body, headers=headers, timeout=10)
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "bad_signature"
     assert available(api, sku) == before
