@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("amazon", "etsy", "shopify", "square", "wholesale")
+KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
 
 
 class PartnerConfigError(ValueError):

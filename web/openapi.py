@@ -143,7 +143,7 @@ def partner_schemas() -> dict[str, Schema]:
     return {
         "Partner": obj({
             "id": string("Partner id (also its sales channel)"),
-            "kind": enum(["amazon", "etsy", "shopify", "square", "wholesale"]),
+            "kind": enum(["amazon", "etsy", "shopify", "square", "wholesale", "ebay"]),
             "name": string(), "base_url": string("Its API (in demo mode, its simulator)"),
             "status": string("starting, connecting, syncing, in_sync, failing or unreachable"),
             "last_sync_at": when, "capabilities": array(string()), "policy": enum(["reject", "backorder"]),

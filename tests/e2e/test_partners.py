@@ -1,4 +1,4 @@
-"""Partner sync end to end: `python run.py` in demo mode with all five simulators (shoppers off), over
+"""Partner sync end to end: `python run.py` in demo mode with all six simulators (shoppers off), over
 real HTTP and SFTP. Each test leaves the system converged for the next."""
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Service, start_service
+from tests.e2e.ebay_notification import ebay_notification
 
-PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale")
+PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
 LATENCIES: list[float] = []
 
 
@@ -194,6 +195,40 @@ def test_partner_orders_follow_the_partners_lifecycle(api: httpx.Client, sims: d
 def _order(api: httpx.Client, channel: str, external_id: str) -> dict[str, Any] | None:
     found = api.get("/api/v1/orders", params={"channel": channel, "external_id": external_id}).json()
     return found[0] if found else None
+
+
+def test_an_ebay_shopper_order_reaches_us_and_a_stock_change_reaches_ebay_within_two_seconds(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    all_converged(api, sims)
+    sku = a_sku_with_stock(api, sims, "ebay", at_least=3)
+    before = available(api, sku)
+    placed = httpx.post(f"{sims['ebay']}/_sim/orders", json={"sku": sku, "quantity": 2}, timeout=10).json()
+    order = wait_for(lambda: _order(api, "ebay", placed["order_id"]), 5, "the eBay order here (notification)")
+    assert order["status"] == "reserved" and available(api, sku) == before - 2
+    wait_for(lambda: converged(api, sims, "ebay"), 10, "eBay shows what it should after its own sale")
+    want = desired(api, "ebay")[sku]
+    started = time.monotonic()
+    api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "WH-EAST", "quantity": 5}).raise_for_status()
+    wait_for(lambda: shown(sims["ebay"]).get(sku) == want + 5, 2.0, f"eBay shows {sku} five higher")
+    print(f"\nstock receipt -> eBay shows it: {(time.monotonic() - started) * 1000:.0f} ms")
+    httpx.post(f"{sims['ebay']}/_sim/orders/{placed['order_id']}/ship", timeout=10).raise_for_status()
+    wait_for(lambda: (_order(api, "ebay", placed["order_id"]) or {}).get("status") == "fulfilled", 60,
+             "the shipped eBay order fulfilled here (GetOrders polling)", every=0.5)
+
+
+def test_a_stale_or_wrongly_signed_ebay_notification_is_refused_with_401_and_changes_nothing(
+        demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
+    sku = a_sku_with_stock(api, sims, "ebay", at_least=1)
+    before = available(api, sku)
+    url = f"{_ingress(demo)}/webhooks/ebay"
+    headers = {"Content-Type": "text/xml; charset=utf-8",
+               "SOAPAction": '"http://developer.ebay.com/notification/FixedPriceTransaction"'}
+    for body in (ebay_notification(demo.data_dir, "99-99999-00001", sku, time.time() - 700),
+                 ebay_notification(demo.data_dir, "99-99999-00001", sku, time.time(), cert="PRD-not-ours")):
+        answer = httpx.post(url, content=body, headers=headers, timeout=10)
+        assert answer.status_code == 401 and answer.json()["error"]["code"] == "bad_signature"
+    assert available(api, sku) == before
+    assert _order(api, "ebay", "99-99999-00001") is None
 
 
 def test_a_wholesale_purchase_order_becomes_an_order_and_gets_a_997(api: httpx.Client, sims: dict[str, str]) -> None:

@@ -141,9 +141,9 @@ def test_a_credential_naming_an_unset_environment_variable_is_refused_naming_bot
 
 
 def test_an_unknown_partner_kind_is_refused_naming_the_key() -> None:
-    with pytest.raises(PartnerConfigError, match=r"^partners\.ebay\.kind must be one of amazon, etsy, "
-                                                 r"shopify, square, wholesale, not 'ebay'$"):
-        partners({"ebay": {}}, env={})
+    with pytest.raises(PartnerConfigError, match=r"^partners\.walmart\.kind must be one of amazon, etsy, "
+                                                 r"shopify, square, wholesale, ebay, not 'walmart'$"):
+        partners({"walmart": {}}, env={})
 
 
 @pytest.mark.parametrize(("spec", "message"), [
@@ -171,7 +171,7 @@ def test_the_environment_given_to_load_settings_resolves_partner_secrets(tmp_pat
 
 
 def test_a_bad_partners_section_is_a_config_error_run_py_reports(tmp_path: Path) -> None:
-    path = write(tmp_path, "partners:\n  amazon:\n    kind: ebay\n")
+    path = write(tmp_path, "partners:\n  amazon:\n    kind: walmart\n")
     with pytest.raises(ConfigError, match=r"partners\.amazon\.kind"):
         load_settings(path, env={})
 
