@@ -4,8 +4,10 @@ cookie), with the dashboard's static files and the npm packages it loads."""
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -27,6 +29,7 @@ from web.dashboard.users import admin_password, private_file
 from web.openapi import openapi_document
 from web.problems import ApiError
 from web.responses import JSONResponse
+from web.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -59,9 +62,23 @@ async def api_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if not request.url.path.startswith("/api/"):
-        return _page_error(request, exc.status_code, str(exc.detail))
+        return _page_error(request, exc.status_code, str(exc.detail), exc.headers)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+    headers = {**(exc.headers or {})}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed(request))
+    return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
+                        headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route of this path takes (one path may have a route per method, and
+    Starlette's own 405 names only the first)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def unavailable(request: Request, exc: Exception) -> Response:
@@ -69,16 +86,17 @@ async def unavailable(request: Request, exc: Exception) -> Response:
     return await api_error(request, problems.unavailable(str(exc)))
 
 
-def _page_error(request: Request, status: int, message: str) -> Response:
+def _page_error(request: Request, status: int, message: str,
+                headers: Mapping[str, str] | None = None) -> Response:
     try:
         from web.dashboard.session import render
 
         block = "message" if request.headers.get("hx-request") else None  # htmx swaps in only the message
         context = {"status": status, "message": message}
-        return render(request, "error.html", context, status=status, block=block)
+        return render(request, "error.html", context, status=status, block=block, headers=headers)
     except Exception:  # an error page must not fail: plain text is enough
         log.exception("rendering the error page failed")
-        return HTMLResponse(f"<h1>{status}</h1><p>{message}</p>", status_code=status)
+        return HTMLResponse(f"<h1>{status}</h1><p>{html.escape(message)}</p>", status_code=status)
 
 
 def static_routes() -> list[BaseRoute]:
@@ -111,6 +129,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(BodyLimit),
             Middleware(BearerAuth, token=lambda: runtime.api_token),
             Middleware(DashboardSessions, secret_key=private_file(settings.data_dir / "session_secret",

@@ -289,3 +289,30 @@ def test_an_order_is_listed_shown_with_its_allocations_and_fulfilled_from_the_da
         assert api.get(f"/api/v1/orders/{order['id']}").json()["status"] == "fulfilled"
     page.goto("/orders")
     shot(page, "orders")
+
+
+def test_every_page_runs_under_the_content_security_policy_and_cancel_asks_first(
+        manager: BrowserContext, service: Service) -> None:
+    with service.client() as api:
+        order = api.post("/api/v1/orders", json={"channel": "direct", "external_id": "dash-csp-1",
+                                                 "lines": [{"sku": SKUS[1], "quantity": 1}]}).json()
+    page = manager.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text else None)
+    page.on("pageerror", lambda error: refused.append(str(error)))
+    where: list[str] = []
+    page.on("console", lambda message: where.append(f"{page.url}: {message.text[:60]}"))
+    for path in ("/stock", "/controls", "/orders", "/partners", "/alerts", "/reports", "/bulk"):
+        answer = page.goto(path)
+        assert answer is not None and "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+    page.goto(f"/orders/{order['id']}")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("button:has-text('Cancel order')")
+    page.wait_for_timeout(300)
+    assert asked == ["Cancel this order? Its reserved units go back to stock."]
+    with service.client() as api:
+        assert api.get(f"/api/v1/orders/{order['id']}").json()["status"] == "reserved"  # dismissed: nothing sent
+    assert refused == [], where
