@@ -55,8 +55,35 @@ class OrderEventKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
+    """`sku` is our SKU as the partner named it ("" when it named none). Partners that name a product
+    several ways (EDI: our part number, a GTIN, their own part number) give the others too, and the
+    intake tries them in that order: `sku`, then `gtin`, then `alternate_sku`."""
+
     sku: str
     quantity: int
+    gtin: str = ""           # UPC-12 or EAN-13 the partner gave for the product
+    alternate_sku: str = ""  # our SKU by the partner's own part number (a cross-reference)
+
+
+@dataclass(frozen=True, slots=True)
+class LineAnswer:
+    """What became of one line of a partner's order: units reserved, backordered and refused
+    (an unknown product, or stock that is gone under the reject policy). `sku` is the SKU the line
+    was read as, "" when no product matched."""
+
+    sku: str
+    accepted: int = 0
+    backordered: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAnswer:
+    """The answer to one new order event, line by line in the order of the event's lines."""
+
+    event_id: str
+    order_id: str
+    lines: tuple[LineAnswer, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +113,7 @@ class Listing:
 
     sku: str
     quantity: int
+    gtin: str = ""   # the variant's UPC/EAN, for partners whose files carry it (EDI 846)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +191,9 @@ class Connector(ABC):
 
     async def confirm(self, events: Sequence[OrderEvent]) -> None:  # noqa: B027 - optional hook
         """After the events are committed: acknowledge them at the partner (SQS delete, EDI 997)."""
+
+    async def answer(self, answers: Sequence[OrderAnswer]) -> None:  # noqa: B027 - optional hook
+        """After new orders committed, before confirm: what became of each line (EDI 855)."""
 
     async def cancel_at_partner(self, order_id: str, reason: str) -> bool:
         """Cancel an order we cannot fill (reject policy). False when the partner has no such call."""

@@ -67,6 +67,9 @@ class OrderTaker:
         self.orders_taken += report.applied
         for problem in report.problems:
             log.warning("%s: %s", partner_id, problem)
+        if report.answers:
+            # No I/O for partners that answer in a file (EDI 855): it rides with confirm().
+            await self._calls.call("answer", functools.partial(self._connector.answer, report.answers))
         for order_id in report.rejected:
             cancel = functools.partial(self._connector.cancel_at_partner, order_id, "out of stock")
             with contextlib.suppress(Exception):
