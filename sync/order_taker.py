@@ -10,7 +10,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from connectors.base import Connector, OrderEvent
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 
 class OrderTaker:
     def __init__(self, config: PartnerConfig, connector: Connector, calls: PartnerCalls, state: StoredState,
-                 intake: OrderIntake, engine: Any):
+                 intake: OrderIntake, engine: Any, restate: Callable[[Iterable[str]], None] | None = None):
+        """`restate(skus)` has those listings pushed again (connectors that `restate_after_sale`)."""
         self._config, self._connector, self._calls, self._state = config, connector, calls, state
-        self._intake, self._engine = intake, engine
+        self._intake, self._engine, self._restate = intake, engine, restate
         self.polls = self.orders_taken = self.webhooks = self.webhooks_duplicate = 0
         self.last_polled_at: float | None = None
 
@@ -70,6 +71,8 @@ class OrderTaker:
         if report.answers:
             # No I/O for partners that answer in a file (EDI 855): it rides with confirm().
             await self._calls.call("answer", functools.partial(self._connector.answer, report.answers))
+            if self._restate is not None and self._connector.restate_after_sale:
+                self._restate(line.sku for answer in report.answers for line in answer.lines if line.sku)
         for order_id in report.rejected:
             cancel = functools.partial(self._connector.cancel_at_partner, order_id, "out of stock")
             with contextlib.suppress(Exception):
