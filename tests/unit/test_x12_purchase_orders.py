@@ -12,15 +12,11 @@ from connectors import x12
 from connectors.base import LineAnswer, OrderLine
 from connectors.wholesale_files import orders_from_x12, po_data, po_of
 from connectors.wholesale_profile import X12Profile
+from tests.unit import test_simulators_read_the_partners_samples as samples
 
 THEM, US = x12.Party("DISTRIBUTOR"), x12.Party("THREADCOUNT")
 WHEN = datetime(2026, 4, 27, 9, 15)
-# PARTNERS.md, "Wholesale distributors": the published 850 line, in an envelope written here by hand.
-SAMPLE_850 = (
-    "ISA*00*          *00*          *ZZ*DISTRIBUTOR    *ZZ*THREADCOUNT    *260427*0915*U*00401*000000031*0*P*>~"
-    "GS*PO*DISTRIBUTOR*THREADCOUNT*20260427*0915*31*X*004010~ST*850*0001~"
-    "BEG*00*SA*PO-10001**20260427~PO1*1*10*EA*3.50**VP*SHEET-Q-WHT*BP*DIST-4471*UP*012345678905~"
-    "CTT*1~SE*5*0001~GE*1*31~IEA*1*000000031~")
+SAMPLE_850 = samples.SAMPLE_850
 
 
 def po_with(*po1s: str, number: str = "PO-7") -> str:
@@ -112,3 +108,8 @@ def test_the_profile_adds_the_guides_segments_after_the_header_and_names_the_fil
 def test_a_profile_option_that_cannot_work_is_refused_naming_it(options: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=next(iter(options))):
         X12Profile.from_options(options)
+
+
+def test_our_reader_takes_the_published_846_too() -> None:
+    (group,) = x12.parse_interchange(samples.ADVICE_846.format(se01=6)).groups
+    assert x12.read_inventory_advice(group.transactions[0]) == [("SHEET-Q-WHT", 500)]
