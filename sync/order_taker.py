@@ -69,10 +69,13 @@ class OrderTaker:
         for problem in report.problems:
             log.warning("%s: %s", partner_id, problem)
         if report.answers:
-            # No I/O for partners that answer in a file (EDI 855): it rides with confirm().
-            await self._calls.call("answer", functools.partial(self._connector.answer, report.answers))
             if self._restate is not None and self._connector.restate_after_sale:
                 self._restate(line.sku for answer in report.answers for line in answer.lines if line.sku)
+            try:  # not through the breaker: the orders have committed, and the answer is only kept
+                await self._connector.answer(report.answers)   # until confirm() sends it (EDI 855)
+            except Exception as exc:
+                log.warning("%s: keeping the answers to %d orders failed: %s", partner_id,
+                            len(report.answers), exc)
         for order_id in report.rejected:
             cancel = functools.partial(self._connector.cancel_at_partner, order_id, "out of stock")
             with contextlib.suppress(Exception):
