@@ -55,8 +55,35 @@ class OrderEventKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
+    """`sku` is our SKU as the partner named it ("" when it named none). Partners that name a product
+    several ways (EDI: our part number, a GTIN, their own part number) give the others too, and the
+    intake tries them in that order: `sku`, then `gtin`, then `alternate_sku`."""
+
     sku: str
     quantity: int
+    gtin: str = ""           # UPC-12 or EAN-13 the partner gave for the product
+    alternate_sku: str = ""  # our SKU by the partner's own part number (a cross-reference)
+
+
+@dataclass(frozen=True, slots=True)
+class LineAnswer:
+    """What became of one line of a partner's order: units reserved, backordered and refused
+    (an unknown product, or stock that is gone under the reject policy). `sku` is the SKU the line
+    was read as, "" when no product matched."""
+
+    sku: str
+    accepted: int = 0
+    backordered: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAnswer:
+    """The answer to one new order event, line by line in the order of the event's lines."""
+
+    event_id: str
+    order_id: str
+    lines: tuple[LineAnswer, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +113,7 @@ class Listing:
 
     sku: str
     quantity: int
+    gtin: str = ""   # the variant's UPC/EAN, for partners whose files carry it (EDI 846)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +146,10 @@ class Connector(ABC):
     # The one bucket a whole push spends, when there is one (a file upload): the actor waits for
     # its token before gathering the batch, so the batch holds everything that changed meanwhile.
     push_operation: ClassVar[str | None] = None
+    # The partner lowers what it shows when it sells, and what we push may cross its sale in flight
+    # (an EDI 846 written before the PO arrived): the listings an order names are pushed again once
+    # it is taken, even when our desired quantity did not move (pool_percent, max_shown).
+    restate_after_sale: ClassVar[bool] = False
 
     def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         """`session` is an aiohttp.ClientSession and `limiter` holds the buckets of `rates(spec)`
@@ -163,6 +195,9 @@ class Connector(ABC):
 
     async def confirm(self, events: Sequence[OrderEvent]) -> None:  # noqa: B027 - optional hook
         """After the events are committed: acknowledge them at the partner (SQS delete, EDI 997)."""
+
+    async def answer(self, answers: Sequence[OrderAnswer]) -> None:  # noqa: B027 - optional hook
+        """After new orders committed, before confirm: what became of each line (EDI 855)."""
 
     async def cancel_at_partner(self, order_id: str, reason: str) -> bool:
         """Cancel an order we cannot fill (reject policy). False when the partner has no such call."""

@@ -10,13 +10,21 @@ refresh); a host key that does not match raises PartnerRejected.
 Options (defaults match the simulator): `format` "x12" | "csv"; `folders` (merged over
 DEFAULT_FOLDERS); `sender_id` (ours, ISA06/GS02, "THREADCOUNT"), `receiver_id` (the distributor's,
 "DISTRIBUTOR"), `sender_qualifier`/`receiver_qualifier` ("ZZ"), `usage` ("P" or "T");
-`min_846_interval_s` (2: the distributor takes one 846 every N seconds); `timeout_s` (30).
+`min_846_interval_s` (2: the distributor takes one 846 every N seconds); `timeout_s` (30); and the
+distributor's X12 profile (wholesale_profile: version, extra segments, file names, part numbers).
+
+A PO line names a product by our SKU (VP), a GTIN (UP/EN) or the distributor's own part number
+(BP); the intake tries them in that order, BP through the cross-reference: `part_numbers` from the
+options, over the pairs learned from earlier 855s (a line we matched by VP or GTIN that also gave
+a BP teaches us that BP; learned pairs last for the connector's life, configured ones always).
 
 The files are the queue, so the cursor stays None: fetch_orders reads the oldest POs in
-inbound/850; confirm answers each file with a 997 and moves it to the archive, after which it is
-no longer fetched. A file that cannot be read is moved to the error folder at once and, when its
-control numbers can be read, answered with a 997 rejecting it (AK5*R); a file with some good POs
-yields those and its 997 (AK9*P) rejects the rest. In CSV there is no 997: archiving is the answer.
+inbound/850; confirm answers each file with an 855 per new PO (line by line, as answer() was told
+after the orders committed) and a 997, then moves it to the archive, after which it is no longer
+fetched. A PO seen before (a file confirmed late) gets its 997 again but no second 855. A file
+that cannot be read is moved to the error folder at once and, when its control numbers can be read,
+answered with a 997 rejecting it (AK5*R); a file with some good POs yields those and its 997 (AK9*P)
+rejects the rest. In CSV there is no 997: archiving is the answer.
 The inventory report (reports/inventory.csv, `sku,quantity`) is what the distributor holds and the
 only way to read it back: read_listings reads it.
 
@@ -44,6 +52,7 @@ from connectors.base import (
     AuthExpired,
     Connector,
     Listing,
+    OrderAnswer,
     OrderEvent,
     OrderPage,
     PartnerError,
@@ -59,8 +68,10 @@ from connectors.wholesale_files import (
     listing_error,
     orders_from_csv,
     orders_from_x12,
+    po_of,
     report_quantities,
 )
+from connectors.wholesale_profile import X12Profile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +86,7 @@ class WholesaleConnector(Connector):
     max_push_batch = 5000   # one 846 carries the whole batch
     capabilities = ("push", "poll")
     push_operation = "upload_846"
+    restate_after_sale = True   # the distributor lowers its copy on its own PO; an 846 may cross it
 
     @classmethod
     def rates(cls, spec: PartnerSpec) -> Mapping[str, RateSpec]:
@@ -93,6 +105,9 @@ class WholesaleConnector(Connector):
         self.usage = str(options.get("usage", "P"))
         self.timeout = float(options.get("timeout_s", 30.0))
         self.controls = x12.ControlNumbers()
+        self.profile = X12Profile.from_options(options)
+        self.learned_parts: dict[str, str] = {}          # BP -> our SKU, from earlier 855s
+        self._answers: dict[str, OrderAnswer] = {}       # event id -> its lines' outcomes, until confirm
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
         self._connecting = asyncio.Lock()
@@ -102,7 +117,8 @@ class WholesaleConnector(Connector):
     async def start(self) -> None:
         """Log in and check the distributor's folders exist (there are no partner ids to learn:
         POs name our SKUs as the buyer's part number)."""
-        for name in ("outbound_846", "inbound_850", "outbound_997"):
+        needed = ["outbound_846", "inbound_850", "outbound_997"]
+        for name in needed + (["outbound_855"] if self._sends_855 else []):
             if not await self._do("stat", functools.partial(wholesale_sftp.isdir, self.folders[name])):
                 raise PartnerRejected(f"folder {self.folders[name]!r} is missing on the distributor's server")
         for name in ("archive", "error"):
@@ -199,11 +215,12 @@ class WholesaleConnector(Connector):
         if good:
             control = self.controls.next()
             if self.format == "csv":
-                name, text = f"inventory_{control}.csv", csv_text([("sku", "quantity"), *good])
+                name, text = self._name("csv", control), csv_text([("sku", "quantity"), *good])
             else:
                 now = datetime.now(UTC)
-                advice = x12.inventory_advice(f"INV-{now:%Y%m%d%H%M%S}", now.date(), good)
-                name, text = f"846_{control}.edi", self._interchange(control, "846", [advice])
+                gtins = {item.sku: item.gtin for item in listings if item.gtin}
+                advice = x12.inventory_advice(f"INV-{now:%Y%m%d%H%M%S}", now.date(), good, gtins)
+                name, text = self._name("846", control), self._interchange(control, "846", [advice])
             await self._upload(self.folders["outbound_846"], name, text, "upload_846")
         return results
 
@@ -217,9 +234,17 @@ class WholesaleConnector(Connector):
             raise PartnerError(f"the inventory report is not sku,quantity CSV: {exc}") from exc
         return {sku: shown[sku] for sku in skus if sku in shown}
 
+    @property
+    def _sends_855(self) -> bool:
+        return self.format == "x12" and self.profile.send_855
+
+    def _name(self, document: str, control: int) -> str:
+        return self.profile.file_name(document, control, self.spec.id)
+
     def _interchange(self, control: int, set_id: str, bodies: Sequence[Sequence[x12.Segment]]) -> str:
-        envelope = x12.Envelope(self.us, self.them, control, datetime.now(UTC), self.usage)
-        sets = [(set_id, body) for body in bodies]
+        envelope = x12.Envelope(self.us, self.them, control, datetime.now(UTC), self.usage,
+                                self.profile.version)
+        sets = [(set_id, self.profile.body(set_id, body)) for body in bodies]
         return x12.write_interchange(envelope, x12.FUNCTIONAL_IDS[set_id], sets)
 
     # --- orders ----------------------------------------------------------------------------------
@@ -234,27 +259,56 @@ class WholesaleConnector(Connector):
             events += await self._events_of(name, data.decode("utf-8", errors="replace"))
         return OrderPage(events, cursor, more=len(names) > page_size)
 
-    async def confirm(self, events: Sequence[OrderEvent]) -> None:
-        """Answer each file the events came from with its 997, then archive it. A file already
-        gone was confirmed before (its 997 went with it)."""
-        files = {event.raw["file"]: event.raw for event in events if "file" in event.raw}
-        for name, raw in files.items():
-            await self._settle(name, raw.get("acks", []), self.folders["archive"])
+    async def answer(self, answers: Sequence[OrderAnswer]) -> None:
+        """Kept until confirm writes them as 855s; a BP beside a line we matched is learned."""
+        for found in answers:
+            self._answers[found.event_id] = found
+        for event_id in list(self._answers)[:-10_000]:   # never confirmed: forget the oldest
+            del self._answers[event_id]
 
-    async def _settle(self, name: str, acks: list[dict[str, Any]], destination: str) -> None:
+    async def confirm(self, events: Sequence[OrderEvent]) -> None:
+        """Answer each file the events came from with an 855 for each new PO and its 997, then
+        archive it. A file already gone was confirmed before (its answers went with it)."""
+        files: dict[str, list[OrderEvent]] = {}
+        for event in events:
+            if "file" in event.raw:
+                files.setdefault(event.raw["file"], []).append(event)
+        for name, found in files.items():
+            await self._settle(name, found[0].raw.get("acks", []), self.folders["archive"], found)
+
+    async def _settle(self, name: str, acks: list[dict[str, Any]], destination: str,
+                      events: Sequence[OrderEvent] = ()) -> None:
         source = f"{self.folders['inbound_850']}/{name}"
         if not await self._do("stat", lambda sftp: sftp.exists(source)):
             return
+        await self._send_855s(events)
         if acks:
             control = self.controls.next()
             text = self._interchange(control, "997", [x12.functional_ack(ack_of(ack)) for ack in acks])
-            await self._upload(self.folders["outbound_997"], f"997_{control}.edi", text, "upload_997")
+            await self._upload(self.folders["outbound_997"], self._name("997", control), text, "upload_997")
         await self._do("move_850", functools.partial(wholesale_sftp.move, source, f"{destination}/{name}"))
+
+    async def _send_855s(self, events: Sequence[OrderEvent]) -> None:
+        answered = [(event, found) for event in events if (found := self._answers.get(event.event_id))]
+        if not answered or not self._sends_855:
+            return
+        today, bodies = datetime.now(UTC).date(), []
+        for event, found in answered:
+            po = po_of(event.raw["po"])
+            bodies.append(x12.po_acknowledgement(po, found.lines, today))
+            for line, result in zip(po.lines, found.lines, strict=False):
+                if line.buyer_part and result.sku:
+                    self.learned_parts[line.buyer_part] = result.sku
+        control = self.controls.next()
+        text = self._interchange(control, "855", bodies)
+        await self._upload(self.folders["outbound_855"], self._name("855", control), text, "upload_855")
+        for event, _ in answered:
+            self._answers.pop(event.event_id, None)
 
     async def _events_of(self, name: str, text: str) -> list[OrderEvent]:
         try:
             events, acks = orders_from_csv(self.them.id, name, text) if self.format == "csv" else \
-                orders_from_x12(name, text)
+                orders_from_x12(name, text, {**self.learned_parts, **self.profile.part_numbers})
         except (x12.X12Error, ValueError, KeyError, UnicodeDecodeError) as exc:
             log.error("wholesale %s: %s is not a file we can read, moved to %s: %s",
                       self.spec.id, name, self.folders["error"], exc)

@@ -23,6 +23,7 @@ DEFAULT_FOLDERS = {
     "outbound_846": "outbound/846",
     "inbound_850": "inbound/850",
     "outbound_997": "outbound/997",
+    "outbound_855": "outbound/855",
     "archive": "inbound/850/archive",
     "error": "inbound/850/error",
     "inventory_report": "reports/inventory.csv",
@@ -37,22 +38,24 @@ def is_temporary(name: str) -> bool:
 
 # --- reading POs ---------------------------------------------------------------------------------
 
-def orders_from_x12(name: str, text: str) -> tuple[list[OrderEvent], list[dict[str, Any]]]:
+def orders_from_x12(name: str, text: str, cross_reference: Mapping[str, str] | None = None
+                    ) -> tuple[list[OrderEvent], list[dict[str, Any]]]:
     """Events for the good POs of a file, and the 997 content answering all of it (as plain data,
-    so it can ride in the events' `raw` until confirm)."""
+    so it can ride in the events' `raw` until confirm). `cross_reference` maps the distributor's
+    part numbers (BP) to our SKUs, for lines that do not name our SKU (VP) or a GTIN we know."""
     interchange = x12.read_interchange(text)
     events: list[OrderEvent] = []
     acks: list[dict[str, Any]] = []
     for group in interchange.groups:
-        found, ack = _answer_group(interchange, group, name)
+        found, ack = _answer_group(interchange, group, name, cross_reference or {})
         events += found
         acks.append(ack)
     raw = {"file": name, "format": "x12", "acks": acks}
     return [_with_raw(event, raw) for event in events], acks
 
 
-def _answer_group(interchange: x12.Interchange, group: x12.Group,
-                  name: str) -> tuple[list[OrderEvent], dict[str, Any]]:
+def _answer_group(interchange: x12.Interchange, group: x12.Group, name: str,
+                  cross_reference: Mapping[str, str]) -> tuple[list[OrderEvent], dict[str, Any]]:
     """A broken interchange or group frame rejects every set in it; otherwise each set stands alone."""
     group_error = group.error() or (("1", "not a PO group") if group.functional_id != "PO" else None)
     frame = interchange.error() or (group_error[1] if group_error else None)
@@ -61,7 +64,7 @@ def _answer_group(interchange: x12.Interchange, group: x12.Group,
         code, message = tx.error() or (("5", frame) if frame else ("", ""))
         if not code:
             try:
-                events.append(_x12_event(interchange, group, tx))
+                events.append(_x12_event(interchange, group, tx, cross_reference))
             except x12.X12Error as exc:
                 code, message = exc.code, str(exc)
         if code:
@@ -72,7 +75,8 @@ def _answer_group(interchange: x12.Interchange, group: x12.Group,
     return events, ack
 
 
-def _x12_event(interchange: x12.Interchange, group: x12.Group, tx: x12.Transaction) -> OrderEvent:
+def _x12_event(interchange: x12.Interchange, group: x12.Group, tx: x12.Transaction,
+               cross_reference: Mapping[str, str]) -> OrderEvent:
     po = x12.read_purchase_order(tx)
     kind = PURPOSES.get(po.purpose)
     if kind is None:
@@ -81,8 +85,22 @@ def _x12_event(interchange: x12.Interchange, group: x12.Group, tx: x12.Transacti
     # new interchange, and it must not be reserved twice.
     return OrderEvent(
         event_id=f"{interchange.sender.id}:{po.number}:{kind.value}", kind=kind, order_id=po.number,
-        lines=tuple(OrderLine(line.sku, line.quantity) for line in po.lines),
-        occurred_at=_group_time(group), raw={"isa13": interchange.control, "st02": tx.control})
+        lines=tuple(OrderLine(line.sku, line.quantity, line.gtin, cross_reference.get(line.buyer_part, ""))
+                    for line in po.lines),
+        occurred_at=_group_time(group),
+        raw={"isa13": interchange.control, "st02": tx.control, "po": po_data(po)})
+
+
+def po_data(po: x12.PurchaseOrder) -> dict[str, Any]:
+    """The PO as plain data (events' `raw` crosses the actor boundary), for its 855."""
+    return {"number": po.number, "day": po.day, "purpose": po.purpose,
+            "lines": [[line.sku, line.quantity, line.price, line.buyer_part, line.gtin, line.number,
+                       line.unit] for line in po.lines]}
+
+
+def po_of(data: Mapping[str, Any]) -> x12.PurchaseOrder:
+    return x12.PurchaseOrder(data["number"], data["day"], tuple(x12.PoLine(*line) for line in data["lines"]),
+                             data["purpose"])
 
 
 def orders_from_csv(sender: str, name: str, text: str) -> tuple[list[OrderEvent], list[dict[str, Any]]]:

@@ -30,6 +30,7 @@ from connectors.x12_documents import (
     read_inventory_advice,
     read_purchase_order,
 )
+from connectors.x12_po_ack import po_acknowledgement
 from connectors.x12_segments import (
     COMPONENT,
     ELEMENT,
@@ -43,15 +44,44 @@ from connectors.x12_segments import (
 )
 
 __all__ = [
-    "COMPONENT", "ELEMENT", "FUNCTIONAL_IDS", "GS_VERSION", "ISA_VERSION", "SEGMENT", "ControlNumbers",
-    "Envelope", "FunctionalAck", "Group", "Interchange", "Party", "PoLine", "PurchaseOrder", "Segment",
-    "SetResult", "Transaction", "X12Error", "functional_ack", "inventory_advice", "pairs",
-    "parse_interchange", "purchase_order", "read_functional_ack", "read_interchange",
-    "read_inventory_advice", "read_purchase_order", "split_segments", "write_interchange",
+    "COMPONENT",
+    "ELEMENT",
+    "FUNCTIONAL_IDS",
+    "GS_VERSION",
+    "ISA_VERSION",
+    "SEGMENT",
+    "VERSIONS",
+    "ControlNumbers",
+    "Envelope",
+    "FunctionalAck",
+    "Group",
+    "Interchange",
+    "Party",
+    "PoLine",
+    "PurchaseOrder",
+    "Segment",
+    "SetResult",
+    "Transaction",
+    "X12Error",
+    "check_elements",
+    "functional_ack",
+    "inventory_advice",
+    "pairs",
+    "parse_interchange",
+    "po_acknowledgement",
+    "purchase_order",
+    "read_functional_ack",
+    "read_interchange",
+    "read_inventory_advice",
+    "read_purchase_order",
+    "split_segments",
+    "write_interchange",
 ]
 
 ISA_VERSION, GS_VERSION = "00401", "004010"
-FUNCTIONAL_IDS = {"846": "IB", "850": "PO", "997": "FA"}
+# ISA12 and GS08 of each version; 5010 turns ISA11 into the repetition separator (`^`).
+VERSIONS = {"4010": ("00401", "004010", "U"), "5010": ("00501", "005010", "^")}
+FUNCTIONAL_IDS = {"846": "IB", "850": "PO", "855": "PR", "997": "FA"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +99,7 @@ class Envelope:
     control: int        # ISA13 and GS06: one group per interchange, so one number serves both
     when: datetime
     usage: str = "P"    # ISA15: P production, T test
+    version: str = "4010"   # a key of VERSIONS: the distributor's guide picks it
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +204,7 @@ def write_interchange(envelope: Envelope, functional_id: str,
     when, control = envelope.when, str(envelope.control)
     segments: list[Segment] = [_isa(envelope), (
         "GS", functional_id, envelope.sender.id, envelope.receiver.id, when.strftime("%Y%m%d"),
-        when.strftime("%H%M"), control, "X", GS_VERSION)]
+        when.strftime("%H%M"), control, "X", _version(envelope)[1])]
     for number, (set_id, body) in enumerate(sets, start=1):
         st_control = f"{number:04d}"
         segments += [("ST", set_id, st_control), *body, ("SE", str(len(body) + 2), st_control)]
@@ -190,9 +221,15 @@ def _isa(envelope: Envelope) -> Segment:
             raise X12Error(f"ISA id {party.id!r}/{party.qualifier!r}: ids are 1..15 characters")
         check_elements(("ISA", party.id, party.qualifier))
         ids += [party.qualifier, party.id.ljust(15)]
-    when = envelope.when
+    when, (isa12, _, isa11) = envelope.when, _version(envelope)
     return ("ISA", "00", " " * 10, "00", " " * 10, *ids, when.strftime("%y%m%d"), when.strftime("%H%M"),
-            "U", ISA_VERSION, f"{envelope.control:09d}", "0", envelope.usage, COMPONENT)
+            isa11, isa12, f"{envelope.control:09d}", "0", envelope.usage, COMPONENT)
+
+
+def _version(envelope: Envelope) -> tuple[str, str, str]:
+    if envelope.version not in VERSIONS:
+        raise X12Error(f"X12 version {envelope.version!r} is not one of {', '.join(VERSIONS)}")
+    return VERSIONS[envelope.version]
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Pure: segments in, values out, and back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -20,10 +20,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class PoLine:
-    sku: str                # PO1 "BP", buyer's part number: our SKU
-    quantity: int
+    """One PO1. We are the vendor, so VP (vendor's part number) is our SKU and BP (buyer's part
+    number) is the distributor's own; UP/EN is the item's GTIN. A line may carry any of them."""
+
+    sku: str                # PO1 "VP": our SKU ("" when the distributor did not give it)
+    quantity: int           # 0 when PO102 is missing or not a number: the line cannot be filled
     price: str = ""
-    vendor_part: str = ""   # PO1 "VP": the distributor's own number for the item
+    buyer_part: str = ""    # PO1 "BP": the distributor's own number for the item
+    gtin: str = ""          # PO1 "UP" (UPC-12) or "EN" (EAN-13)
+    number: str = ""        # PO101, echoed in the 855
+    unit: str = "EA"        # PO103
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +59,15 @@ class FunctionalAck:
     group_code: str = ""    # AK905 when the whole group was refused
 
 
-def inventory_advice(reference: str, day: date, listings: Iterable[tuple[str, int]]) -> list[Segment]:
-    """846 body: QTY01 33 is quantity available for sale."""
+def inventory_advice(reference: str, day: date, listings: Iterable[tuple[str, int]],
+                     gtins: Mapping[str, str] | None = None) -> list[Segment]:
+    """846 body: QTY01 33 is quantity available for sale. A SKU with a GTIN carries it as the
+    LIN's second product id (UP for a 12-digit UPC, EN for a 13-digit EAN)."""
     body: list[Segment] = [("BIA", "00", "SI", reference, day.strftime("%Y%m%d"))]
     for sku, quantity in listings:
-        body += [("LIN", "", "SK", sku), ("QTY", "33", str(quantity), "EA")]
+        gtin = (gtins or {}).get(sku, "")
+        second = ("UP" if len(gtin) == 12 else "EN", gtin) if gtin else ()
+        body += [("LIN", "", "SK", sku, *second), ("QTY", "33", str(quantity), "EA")]
     return [*body, ("CTT", str((len(body) - 1) // 2))]
 
 
@@ -76,26 +86,36 @@ def read_inventory_advice(tx: Transaction) -> list[tuple[str, int]]:
     return found
 
 
+def po1(line: PoLine, number: str) -> Segment:
+    """A PO1 with the product ids the line has: VP (ours), BP (theirs), then UP or EN."""
+    gtin = ("UP" if len(line.gtin) == 12 else "EN", line.gtin) if line.gtin else ()
+    ids = [*(("VP", line.sku) if line.sku else ()),
+           *(("BP", line.buyer_part) if line.buyer_part else ()), *gtin]
+    return ("PO1", number, str(line.quantity), line.unit, line.price, "", *ids)
+
+
 def purchase_order(order: PurchaseOrder) -> list[Segment]:
     body: list[Segment] = [("BEG", order.purpose, "SA", order.number, "", order.day)]
-    for number, line in enumerate(order.lines, start=1):
-        vendor = ("VP", line.vendor_part) if line.vendor_part else ()
-        body.append(("PO1", str(number), str(line.quantity), "EA", line.price, "", *vendor, "BP", line.sku))
+    body += [po1(line, line.number or str(n)) for n, line in enumerate(order.lines, start=1)]
     return [*body, ("CTT", str(len(order.lines)))]
 
 
 def read_purchase_order(tx: Transaction) -> PurchaseOrder:
-    """An 850; a line without a BP (our SKU) or with no quantity is an error: we cannot fill it."""
+    """An 850. A line is read whatever product ids it has (or lacks) and whatever its quantity: which
+    lines we can fill is decided line by line, and the 855 says so; only a PO without a number or
+    without lines is refused as a whole."""
     body = _expect(tx, "850", "BEG")
     beg, lines = body[0], []
     for segment in body[1:]:
         if segment[0] == "PO1":
-            sku = pairs(segment[6:]).get("BP", "")
-            quantity = _quantity(element_at(segment, 2))
-            if not sku or quantity <= 0:
-                raise X12Error(f"850 {tx.control}: PO1 {element_at(segment, 1)} has no BP part number "
-                               "or quantity")
-            lines.append(PoLine(sku, quantity, element_at(segment, 4), pairs(segment[6:]).get("VP", "")))
+            ids = pairs(segment[6:])
+            try:
+                quantity = max(0, _quantity(element_at(segment, 2)))
+            except X12Error:
+                quantity = 0
+            lines.append(PoLine(ids.get("VP", ""), quantity, element_at(segment, 4), ids.get("BP", ""),
+                                ids.get("UP") or ids.get("EN", ""), element_at(segment, 1),
+                                element_at(segment, 3) or "EA"))
     if not element_at(beg, 3) or not lines:
         raise X12Error(f"850 {tx.control}: no PO number or no PO1 lines")
     return PurchaseOrder(element_at(beg, 3), element_at(beg, 5), tuple(lines), element_at(beg, 1))

@@ -7,6 +7,7 @@ import random
 from typing import TYPE_CHECKING
 
 from inventory.commands import Receive
+from inventory.gtin import check_digit
 from store.catalog import NewVariant
 
 if TYPE_CHECKING:
@@ -31,12 +32,22 @@ PRODUCTS = [
 ]
 
 
+# The demo's UPCs: a made-up GS1 company prefix, then an item number per variant.
+UPC_PREFIX = "084123"
+
+
+def demo_upc(item: int) -> str:
+    body = f"{UPC_PREFIX}{item:05d}"
+    return body + str(check_digit(body))
+
+
 def demo_products() -> list[tuple[str, str, list[NewVariant]]]:
     found = []
+    items = itertools.count(1)
     for (code, name, sizes), (mcode, material) in itertools.product(PRODUCTS, MATERIALS):
         sku = f"{code}-{mcode}"
         found.append((sku, f"{material.title()} {name.lower()}", [
-            NewVariant(f"{sku}-{scode}-{ccode}", size, color, material)
+            NewVariant(f"{sku}-{scode}-{ccode}", size, color, material, demo_upc(next(items)))
             for (scode, size), (ccode, color) in itertools.product(sizes, COLORS)
         ]))
     return found

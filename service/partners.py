@@ -144,6 +144,12 @@ class PartnerFleet:
             path.chmod(0o600)
         return dict(known[config.id])
 
+    def _item_master(self, config: PartnerConfig, skus: list[str]) -> dict[str, Any]:
+        """A distributor knows our products' GTINs (they are on the packs): its POs carry them."""
+        if config.kind != "wholesale":
+            return {}
+        return {"gtins": {sku: gtin for sku in skus if (gtin := self.rt.catalog.gtin(sku))}}
+
     async def _start_simulators(self, configs: list[PartnerConfig]) -> dict[str, str]:
         sims = self.settings.simulators
         skus = sorted(self.rt.catalog.skus.values())
@@ -153,7 +159,7 @@ class PartnerFleet:
         plan = {"ports_file": str(ports_file), "partners": [{
             "id": c.id, "kind": c.kind, "credentials": self._demo_credentials(c), "skus": skus,
             "webhook_url": self.webhook_url(c.id),
-            "options": {**c.options, "root": str(data_dir / "sftp" / c.id)},
+            "options": {**c.options, "root": str(data_dir / "sftp" / c.id), **self._item_master(c, skus)},
             "shopper_interval": sims.shopper_interval if sims.shoppers else None,
             "duplicate_rate": sims.duplicate_rate,
         } for c in configs]}

@@ -1,7 +1,8 @@
 """X12 as the distributor reads and writes it: a strict reader for the interchanges its trading
-partner drops (an 846 Inventory Advice, a 997 Functional Acknowledgement), refusing any file whose
-ISA/IEA, GS/GE or ST/SE frame or counts are wrong, and the writer of its 850 Purchase Orders.
-Delimiters are the ones each ISA declares; ours are `*`, `>` and `~`.
+partner drops (an 846 Inventory Advice, an 855 PO Acknowledgement, a 997 Functional
+Acknowledgement), refusing any file whose ISA/IEA, GS/GE or ST/SE frame or counts are wrong or whose
+version is not the one its guide names, and the writer of its 850 Purchase Orders. Delimiters are
+the ones each ISA declares; ours are `*`, `>` and `~`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime
 
 Segment = tuple[str, ...]
 OUR_DELIMITERS = ("*", ">", "~")
+# ISA12, GS08 and ISA11 (5010 made it the repetition separator) of the versions distributors use.
+VERSIONS = {"4010": ("00401", "004010", "U"), "5010": ("00501", "005010", "^")}
 
 
 class EdiError(ValueError):
@@ -36,6 +39,7 @@ class Interchange:
     sender: Party
     receiver: Party
     groups: tuple[tuple[str, str, tuple[TransactionSet, ...]], ...]   # (GS01, GS06, sets)
+    version: str = ""   # a key of VERSIONS, "" when ISA12/GS08/ISA11 name none of them or disagree
 
 
 def element(segment: Segment, position: int) -> str:
@@ -47,14 +51,17 @@ def read(text: str) -> Interchange:
     isa, *inside = _segments(text)
     if not inside or inside[-1][0] != "IEA":
         raise EdiError("IEA trailer missing")
-    groups = []
+    groups, gs_versions = [], set()
     for gs, group_body, ge in _frames(inside[:-1], "GS", "GE"):
         sets = tuple(_transaction_set(st, body, se) for st, body, se in _frames(group_body, "ST", "SE"))
         _check_trailer(ge, "GE", len(sets), element(gs, 6))
         groups.append((element(gs, 1), element(gs, 6), sets))
+        gs_versions.add(element(gs, 8))
     _check_trailer(inside[-1], "IEA", len(groups), element(isa, 13))
     sender = Party(element(isa, 6).strip(), element(isa, 5))
-    return Interchange(sender, Party(element(isa, 8).strip(), element(isa, 7)), tuple(groups))
+    version = next((name for name, (isa12, gs08, isa11) in VERSIONS.items()
+                    if (element(isa, 12), element(isa, 11)) == (isa12, isa11) and gs_versions <= {gs08}), "")
+    return Interchange(sender, Party(element(isa, 8).strip(), element(isa, 7)), tuple(groups), version)
 
 
 def _segments(text: str) -> list[Segment]:
@@ -130,6 +137,30 @@ def inventory_advice(tx: TransactionSet) -> list[tuple[str, int]]:
     return advised
 
 
+def advised_gtins(tx: TransactionSet) -> dict[str, str]:
+    """{SKU: GTIN} from the LINs of an 846 that carry a UP (UPC-12) or EN (EAN-13) beside the SK;
+    a GTIN of the wrong length or with a wrong GS1 check digit refuses the file."""
+    found: dict[str, str] = {}
+    for segment in tx.body:
+        if segment[0] != "LIN":
+            continue
+        ids = dict(zip(segment[2::2], segment[3::2], strict=False))
+        for qualifier, length in (("UP", 12), ("EN", 13)):
+            gtin = ids.get(qualifier)
+            if gtin is not None and not _gtin_ok(gtin, length):
+                raise EdiError(f"846 {tx.control}: LIN {qualifier} {gtin!r} is not a valid GTIN-{length}")
+            if gtin is not None and ids.get("SK"):
+                found[ids["SK"]] = gtin
+    return found
+
+
+def _gtin_ok(gtin: str, length: int) -> bool:
+    if len(gtin) != length or not gtin.isdigit():
+        return False
+    weighted = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(gtin[:-1])))
+    return (10 - weighted % 10) % 10 == int(gtin[-1])
+
+
 def acknowledged_sets(tx: TransactionSet) -> tuple[str, list[tuple[str, bool]]]:
     """(the group acknowledged, [(its set's ST02, accepted)]) from a 997."""
     if tx.code != "997" or not tx.body or tx.body[0][0] != "AK1":
@@ -143,18 +174,26 @@ def acknowledged_sets(tx: TransactionSet) -> tuple[str, list[tuple[str, bool]]]:
     return element(tx.body[0], 2), verdicts
 
 
-def purchase_order_file(sender: Party, receiver: Party, control: int, when: datetime,
-                        po: tuple[str, str], line: tuple[str, int, str, str]) -> str:
-    """One interchange holding one 850: `po` is (BEG01 purpose, BEG03 number), `line` is
-    (SKU, quantity, unit price, the distributor's own part number) for the single PO1."""
-    (purpose, number), (sku, quantity, price, own_part) = po, line
-    body = [("BEG", purpose, "SA", number, "", when.strftime("%Y%m%d")),
-            ("PO1", "1", str(quantity), "EA", price, "", "VP", own_part, "BP", sku), ("CTT", "1")]
+POLine = tuple[int, str, Sequence[tuple[str, str]]]   # quantity, unit price, (qualifier, id) pairs
+
+
+def purchase_order_file(sender: Party, receiver: Party, control: int, when: datetime, po: tuple[str, str],
+                        lines: Sequence[POLine], version: str = "4010") -> str:
+    """One interchange holding one 850: `po` is (BEG01 purpose, BEG03 number); each line is
+    (quantity, unit price, product ids as (qualifier, id) pairs: VP the vendor's part number, BP
+    ours, UP/EN the GTIN) and becomes a PO1 numbered from 1."""
+    purpose, number = po
+    body: list[Segment] = [("BEG", purpose, "SA", number, "", when.strftime("%Y%m%d"))]
+    for line_no, (quantity, price, ids) in enumerate(lines, start=1):
+        ids_flat = (part for pair in ids for part in pair)
+        body.append(("PO1", str(line_no), str(quantity), "EA", price, "", *ids_flat))
+    body.append(("CTT", str(len(lines))))
+    isa12, gs08, isa11 = VERSIONS[version]
     isa = ("ISA", "00", " " * 10, "00", " " * 10, sender.qualifier, sender.id.ljust(15), receiver.qualifier,
-           receiver.id.ljust(15), when.strftime("%y%m%d"), when.strftime("%H%M"), "U", "00401",
+           receiver.id.ljust(15), when.strftime("%y%m%d"), when.strftime("%H%M"), isa11, isa12,
            f"{control:09d}", "0", "P", OUR_DELIMITERS[1])
     gs = ("GS", "PO", sender.id, receiver.id, when.strftime("%Y%m%d"), when.strftime("%H%M"), str(control),
-          "X", "004010")
+          "X", gs08)
     frame = [gs, ("ST", "850", "0001"), *body, ("SE", str(len(body) + 2), "0001"), ("GE", "1", str(control)),
              ("IEA", "1", f"{control:09d}")]
     return _text(isa) + "".join(_text(segment, checked=True) for segment in frame)

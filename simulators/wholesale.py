@@ -2,16 +2,22 @@
 auth, chrooted to a folder the simulator owns, beside the shared HTTP control surface.
 
 What it does with the files, every `poll_interval_s` (0.2 s):
-- outbound/846: each new 846 (or CSV `sku,quantity`) sets `listings`; a bad envelope or SE01 count
+- outbound/846: each new 846 (or CSV `sku,quantity`) sets `listings` (and `advised_gtins` from a
+  LIN's UP/EN, whose check digit it verifies); a bad envelope or SE01 count
   counts in stats["edi_errors"] and the file is moved to outbound/846/rejected. Files arriving closer
   than `min_846_interval_s` (2 s) apart count in stats["rate_limited"] (distributors ask for at most
   one 846 every N seconds; it still takes the file). Arrival is the moment a file gets its final
   name, so a client that writes a temporary name and renames it is measured at the rename.
 - outbound/997: our acknowledgements; accepted POs go into `acknowledged` (stats["acks_received"]).
   In CSV format there is no 997: a PO file moved into the archive folder counts as acknowledged.
+- outbound/855: PO acknowledgements, line by line, read strictly (wholesale_acks) against the POs it
+  sent; each goes into `po_acks` by PO number (stats["po_acks_received"]).
+- Every X12 file must be in the version its guide names (`x12_version`, "4010" or "5010") and hold
+  the segments the guide requires (`required_segments`, e.g. {"846": ["REF"]}); else it is refused.
 - reports/inventory.csv (`sku,quantity`): the distributor's inventory report, rewritten whenever the
   listings change. It is the only way to read back what the distributor holds: there is no API.
-`record_order` writes an 850 (one PO, one PO1 line) or a CSV `po_number,sku,quantity` file into
+`record_order` writes an 850 (one PO, one PO1 line; `record_purchase_order` any number of lines,
+named as its item master says: wholesale_items) or a CSV `po_number,sku,quantity` file into
 inbound/850. Faults: `down` refuses new SSH connections and drops open ones at their next SFTP
 request; `error_rate` fails that share of SFTP requests; `latency_ms` delays each (the SFTP server
 and its faults are in wholesale_sftp).
@@ -27,7 +33,7 @@ import os
 import secrets
 import shutil
 import tempfile
-import zlib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -36,11 +42,14 @@ from aiohttp import web
 
 from simulators import edi
 from simulators.base import SimConfig, SimOrder, Simulator
+from simulators.wholesale_acks import PoAck, read_po_ack
+from simulators.wholesale_items import ItemMaster
 from simulators.wholesale_sftp import listen
 
 log = logging.getLogger(__name__)
 # Where each kind of file lives under the SFTP root, unless the partner's options move it.
-FOLDERS = {"outbound_846": "outbound/846", "outbound_997": "outbound/997", "inbound_850": "inbound/850",
+FOLDERS = {"outbound_846": "outbound/846", "outbound_997": "outbound/997", "outbound_855": "outbound/855",
+           "inbound_850": "inbound/850",
            "archive": "inbound/850/archive", "error": "inbound/850/error",
            "inventory_report": "reports/inventory.csv"}
 
@@ -57,6 +66,15 @@ class WholesaleSimulator(Simulator):
         self.buyer = edi.Party(str(options.get("sender_id", "THREADCOUNT")))
         self.min_846_interval = float(options.get("min_846_interval_s", 2.0))
         self.poll_interval = float(options.get("poll_interval_s", 0.2))
+        self.version = str(options.get("x12_version", "4010"))
+        if self.version not in edi.VERSIONS:
+            raise ValueError(f"x12_version: {self.version!r} is not one of {', '.join(edi.VERSIONS)}")
+        self.required_segments = {str(k): [str(tag) for tag in v]
+                                  for k, v in dict(options.get("required_segments", {})).items()}
+        self.items = ItemMaster(options)
+        self.po_acks: dict[str, PoAck] = {}
+        self.advised_gtins: dict[str, str] = {}          # SKU -> GTIN our 846s gave
+        self._po_lines: dict[str, dict[str, int]] = {}   # PO number -> {PO1 number: quantity}
         self._owns_root = not options.get("root")
         self.root = Path(options.get("root") or tempfile.mkdtemp(prefix="wholesale-sim-")).resolve()
         self.acknowledged: set[str] = set()
@@ -94,7 +112,7 @@ class WholesaleSimulator(Simulator):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         await super().start(host, port)
         self._host = host
-        for name in ("outbound_846", "inbound_850", "outbound_997", "archive", "error"):
+        for name in ("outbound_846", "inbound_850", "outbound_997", "outbound_855", "archive", "error"):
             self.folder(name).mkdir(parents=True, exist_ok=True)
         (self.folder("outbound_846") / "rejected").mkdir(exist_ok=True)
         self.folder("inventory_report").parent.mkdir(parents=True, exist_ok=True)
@@ -118,12 +136,18 @@ class WholesaleSimulator(Simulator):
     # --- the partner's side of orders ------------------------------------------------------------
 
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
+        return await self.record_purchase_order([(sku, quantity)])
+
+    async def record_purchase_order(self, lines: Sequence[tuple[str, int]]) -> SimOrder:
+        """One PO with a PO1 per (our SKU, quantity); SimOrder's sku/quantity are its first line's."""
         number = self.next_id()
         now = self.clock.time()
+        (sku, quantity), *_ = lines
         order = SimOrder(f"PO-{10000 + number}", sku, quantity, "created", now, now,
-                         extra={"control": number})
+                         extra={"control": number, "lines": list(lines)})
         self.orders[order.order_id] = order
-        self.sell(sku, quantity)
+        for line_sku, line_quantity in lines:
+            self.sell(line_sku, line_quantity)
         self._write_order(order, "00", number)
         self._write_report()
         return order
@@ -133,7 +157,8 @@ class WholesaleSimulator(Simulator):
         if status != "cancelled" or self.format != "x12":
             raise NotImplementedError
         order.status, order.updated_at = status, self.clock.time()
-        self.listings[order.sku] = self.listings.get(order.sku, 0) + order.quantity
+        for sku, quantity in order.extra.get("lines", [(order.sku, order.quantity)]):
+            self.listings[sku] = self.listings.get(sku, 0) + quantity
         self._write_order(order, "01", self.next_id())
         self._write_report()
 
@@ -145,12 +170,15 @@ class WholesaleSimulator(Simulator):
         else:
             name = f"850_{order.order_id}_{control}.edi"
             price = str(self.config.options.get("unit_price", "3.50"))
-            vendor_part = f"VEND-{zlib.crc32(order.sku.encode()) % 10000}"
             when = datetime.fromtimestamp(self.clock.time())   # the distributor's local time
-            line = (order.sku, order.quantity, price, vendor_part)
+            lines = order.extra.get("lines", [(order.sku, order.quantity)])
+            po_lines = [(quantity, price, self.items.line_ids(sku)) for sku, quantity in lines]
             text = edi.purchase_order_file(self.distributor, self.buyer, control, when,
-                                           (purpose, order.order_id), line)
+                                           (purpose, order.order_id), po_lines, self.version)
             self._sent[(str(control), "0001")] = order.order_id
+            if purpose == "00":
+                ordered = {str(n): quantity for n, (_, quantity) in enumerate(lines, start=1)}
+                self._po_lines[order.order_id] = ordered
         _write_atomically(self.folder("inbound_850") / name, text)
 
     # --- watching the folders --------------------------------------------------------------------
@@ -160,6 +188,7 @@ class WholesaleSimulator(Simulator):
             try:
                 self._take_846s()
                 self._take_997s()
+                self._take_855s()
                 self._note_archived_csv()
                 self._write_report()
             except Exception:  # a bug here must not stop the distributor for the rest of the test
@@ -195,7 +224,10 @@ class WholesaleSimulator(Simulator):
             if not rows or set(rows[0]) != {"sku", "quantity"}:
                 raise ValueError("an inventory CSV needs the header sku,quantity")
             return [(row["sku"], int(row["quantity"])) for row in rows]
-        return [item for tx in self._sets(text, "IB") for item in edi.inventory_advice(tx)]
+        sets = self._sets(text, "IB")
+        for tx in sets:
+            self.advised_gtins.update(edi.advised_gtins(tx))
+        return [item for tx in sets for item in edi.inventory_advice(tx)]
 
     def _sets(self, text: str, functional_id: str) -> list[edi.TransactionSet]:
         """The transaction sets of a file our buyer sent us, all in groups of `functional_id`."""
@@ -204,7 +236,27 @@ class WholesaleSimulator(Simulator):
             raise edi.EdiError(f"ISA {interchange.sender.id}->{interchange.receiver.id} is not for us")
         if any(code != functional_id for code, _, _ in interchange.groups):
             raise edi.EdiError(f"expected {functional_id} groups only")
-        return [tx for _, _, sets in interchange.groups for tx in sets]
+        if interchange.version != self.version:
+            raise edi.EdiError(f"our guide asks for X12 {self.version} (ISA12, ISA11 and GS08 agreeing)")
+        sets = [tx for _, _, sets in interchange.groups for tx in sets]
+        for tx in sets:
+            missing = set(self.required_segments.get(tx.code, ())) - {segment[0] for segment in tx.body}
+            if missing:
+                raise edi.EdiError(f"{tx.code} {tx.control}: our guide requires {', '.join(sorted(missing))}")
+        return sets
+
+    def _take_855s(self) -> None:
+        folder = self.folder("outbound_855")
+        for path in _final_files(folder):
+            try:
+                acks = [read_po_ack(tx, self._po_lines) for tx in self._sets(path.read_text(), "PR")]
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._refuse(path, folder / "rejected", exc)
+                continue
+            for ack in acks:
+                self.po_acks[ack.po_number] = ack
+                self.stats["po_acks_received"] += 1
+            path.unlink()
 
     def _take_997s(self) -> None:
         folder = self.folder("outbound_997")

@@ -33,6 +33,7 @@ class NewVariant:
     size: str = ""
     color: str = ""
     material: str = ""
+    gtin: str | None = None   # UPC-12 or EAN-13, its check digit already validated
 
 
 class Catalog:
@@ -40,6 +41,7 @@ class Catalog:
         self._engine = engine
         self._variant_ids: dict[str, int] = {}
         self._skus: dict[int, str] = {}
+        self._gtins: dict[str, str] = {}   # as of the last refresh
         self._locations: dict[str, Location] = {}
         self._codes: dict[int, str] = {}
         self._ordered: list[Location] = []  # by allocation priority; kept with the rest on refresh
@@ -47,8 +49,9 @@ class Catalog:
 
     async def refresh(self) -> None:
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(variants.c.id, variants.c.sku))).all()
+            rows = (await conn.execute(select(variants.c.id, variants.c.sku, variants.c.gtin))).all()
             self._variant_ids = {r.sku: r.id for r in rows}
+            self._gtins = {r.sku: r.gtin for r in rows if r.gtin}
             self._skus = {r.id: r.sku for r in rows}
             loc_rows = (await conn.execute(select(locations))).all()
         self._locations = {
@@ -67,9 +70,23 @@ class Catalog:
             self._variant_ids[sku], self._skus[found.id] = found.id, sku
         return self._variant_ids[sku]
 
+    async def variant_by_gtin(self, gtin: str) -> tuple[int, str] | None:
+        """(id, SKU) of the variant carrying this UPC/EAN. Not cached: a GTIN can be added later."""
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(
+                select(variants.c.id, variants.c.sku).where(variants.c.gtin == gtin))).first()
+        if found is None:
+            return None
+        self._variant_ids[found.sku], self._skus[found.id] = found.id, found.sku
+        return int(found.id), str(found.sku)
+
     def sku(self, variant_id: int) -> str:
         """For ids that came back from a shard, so the catalog already holds them."""
         return self._skus[variant_id]
+
+    def gtin(self, sku: str) -> str:
+        """The variant's GTIN as of the last refresh, "" when it has none."""
+        return self._gtins.get(sku, "")
 
     @property
     def skus(self) -> Mapping[int, str]:
@@ -114,13 +131,18 @@ class Catalog:
                 )).scalars().all()
                 if taken:
                     raise Conflict(f"variants: sku {taken[0]!r} already exists")
+                gtins = [v.gtin for v in new_variants if v.gtin]
+                used = (await conn.execute(
+                    select(variants.c.gtin).where(variants.c.gtin.in_(gtins)))).scalars().all()
+                if used:
+                    raise Conflict(f"variants: gtin {used[0]!r} already exists")
                 product_id = (await conn.execute(insert(products).values(
                     sku=sku, name=name, description=description, created_at=time.time()
                 ).returning(products.c.id))).scalar_one()
                 if new_variants:
                     await conn.execute(insert(variants), [
                         {"product_id": product_id, "sku": v.sku, "size": v.size, "color": v.color,
-                         "material": v.material} for v in new_variants
+                         "material": v.material, "gtin": v.gtin or None} for v in new_variants
                     ])
         except IntegrityError:
             raise Conflict(f"sku: product {sku!r} already exists") from None

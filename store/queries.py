@@ -38,7 +38,7 @@ async def product(engine: AsyncEngine, sku: str) -> dict[str, Any] | None:
         "sku": head.sku, "name": head.name, "description": head.description,
         "variants": [
             {"sku": v.sku, "size": v.size, "color": v.color, "material": v.material,
-             "reorder_point": v.reorder_point}
+             "reorder_point": v.reorder_point, "gtin": v.gtin}
             for v in rows
         ],
     }

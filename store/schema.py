@@ -63,6 +63,8 @@ variants = Table(
     Column("color", String(40), nullable=False, server_default=""),
     Column("material", String(40), nullable=False, server_default=""),
     Column("reorder_point", Integer, nullable=True),
+    # UPC-12 or EAN-13 as given (migration 0003_variant_gtin); partners name products by it.
+    Column("gtin", String(14), nullable=True, unique=True),
 )
 
 inventory = Table(

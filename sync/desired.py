@@ -68,6 +68,9 @@ class DesiredQuantities:
             self.outbox.unsaved |= skus
             raise
 
+    def gtin(self, sku: str) -> str:
+        return self._catalog.gtin(sku)
+
     def catalog_id(self, sku: str) -> int:
         """Listings only ever name SKUs the catalog has loaded."""
         return self._catalog.variant_ids[sku]

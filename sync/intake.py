@@ -12,9 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.base import OrderEvent, OrderEventKind
+from connectors.base import LineAnswer, OrderAnswer, OrderEvent, OrderEventKind, OrderLine
 from inventory.allocation import order_status
-from inventory.commands import Failure
+from inventory.commands import Failure, LineState, LineStatus
 from inventory.desk import Channel, OrderOutcome, StockDesk, order_id_for
 from store.catalog import Catalog
 from sync.calls import Alert
@@ -28,6 +28,7 @@ class IntakeReport:
     applied: int = 0
     rejected: list[str] = field(default_factory=list)     # partner order ids we could not fill
     problems: list[str] = field(default_factory=list)
+    answers: list[OrderAnswer] = field(default_factory=list)   # new orders, line by line
 
 
 class OrderIntake:
@@ -76,29 +77,46 @@ class OrderIntake:
     def _order_id(self, event: OrderEvent) -> str:
         return order_id_for(self.channel.name, event.order_id)
 
-    async def _lines(self, event: OrderEvent) -> list[tuple[int, int]]:
-        lines = []
+    async def _lines(self, event: OrderEvent) -> list[tuple[int, int, str] | None]:
+        """Each event line as (variant id, quantity, our SKU), None where no product matched: that
+        line is not taken, the others are."""
+        lines: list[tuple[int, int, str] | None] = []
         for line in event.lines:
-            variant_id = await self._catalog.variant_id(line.sku)
-            if variant_id is None:
-                await self._alert("unknown_sku", f"{self.partner_id}:{line.sku}",
-                                  f"{self.partner_id} order {event.order_id} names sku {line.sku!r}, "
+            found = await self._variant_of(line)
+            if found is None:
+                named = line.sku or line.gtin or line.alternate_sku
+                await self._alert("unknown_sku", f"{self.partner_id}:{named}",
+                                  f"{self.partner_id} order {event.order_id} names sku {line.sku!r}"
+                                  f"{f' (GTIN {line.gtin})' if line.gtin else ''}, "
                                   "which is not in the catalog; that line was not taken")
-                continue
-            if line.quantity > 0:
-                lines.append((variant_id, line.quantity))
+            usable = found is not None and line.quantity > 0
+            lines.append((found[0], line.quantity, found[1]) if usable and found is not None else None)
         return lines
+
+    async def _variant_of(self, line: OrderLine) -> tuple[int, str] | None:
+        """(variant id, SKU): our SKU first, then the GTIN, then the partner's own part number's
+        cross-reference."""
+        if line.sku and (found := await self._catalog.variant_id(line.sku)) is not None:
+            return found, line.sku
+        if line.gtin and (by_gtin := await self._catalog.variant_by_gtin(line.gtin)) is not None:
+            return by_gtin
+        if line.alternate_sku and (found := await self._catalog.variant_id(line.alternate_sku)) is not None:
+            return found, line.alternate_sku
+        return None
 
     async def _place(self, event: OrderEvent, report: IntakeReport, quiet: bool = False
                      ) -> OrderOutcome | None:
-        lines = await self._lines(event)
+        found = await self._lines(event)
+        lines = [(line[0], line[1]) for line in found if line is not None]
         if not lines:
             report.problems.append(f"{event.event_id}: no line we know")
+            self._answer(event, found, (), report, quiet)
             return None
         outcome = await self._desk.place_order(self.channel, event.order_id, lines, self.actor)
         if isinstance(outcome, Failure):
             report.problems.append(f"{event.event_id}: {outcome.message}")
             return None
+        self._answer(event, found, outcome.lines, report, quiet)
         status = order_status(outcome.lines)
         if quiet:
             return None if status == "rejected" else outcome
@@ -113,6 +131,23 @@ class OrderIntake:
             await self._alert("backorder", f"{self.partner_id}:{event.order_id}",
                               f"{self.partner_id} order {event.order_id} is {status.replace('_', ' ')}")
         return outcome
+
+    def _answer(self, event: OrderEvent, found: list[tuple[int, int, str] | None],
+                placed: tuple[LineState, ...], report: IntakeReport, quiet: bool) -> None:
+        """Line by line, for a new order: the placed lines come back in the order they were given."""
+        if quiet or event.kind is not OrderEventKind.CREATED:
+            return
+        states = iter(placed)
+        answers = []
+        for line, taken in zip(event.lines, found, strict=True):
+            state = next(states, None) if taken is not None else None
+            if state is None or taken is None:
+                answers.append(LineAnswer("", rejected=line.quantity))
+            elif state.state == LineStatus.REJECTED:
+                answers.append(LineAnswer(taken[2], rejected=line.quantity))
+            else:
+                answers.append(LineAnswer(taken[2], state.reserved, state.backordered))
+        report.answers.append(OrderAnswer(event.event_id, event.order_id, tuple(answers)))
 
     async def _fulfil(self, event: OrderEvent, variant_ids: list[int], report: IntakeReport) -> None:
         done = await self._desk.fulfil(self._order_id(event), variant_ids, self.actor)

@@ -10,7 +10,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from connectors.base import Connector, OrderEvent
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 
 class OrderTaker:
     def __init__(self, config: PartnerConfig, connector: Connector, calls: PartnerCalls, state: StoredState,
-                 intake: OrderIntake, engine: Any):
+                 intake: OrderIntake, engine: Any, restate: Callable[[Iterable[str]], None] | None = None):
+        """`restate(skus)` has those listings pushed again (connectors that `restate_after_sale`)."""
         self._config, self._connector, self._calls, self._state = config, connector, calls, state
-        self._intake, self._engine = intake, engine
+        self._intake, self._engine, self._restate = intake, engine, restate
         self.polls = self.orders_taken = self.webhooks = self.webhooks_duplicate = 0
         self.last_polled_at: float | None = None
 
@@ -67,6 +68,14 @@ class OrderTaker:
         self.orders_taken += report.applied
         for problem in report.problems:
             log.warning("%s: %s", partner_id, problem)
+        if report.answers:
+            if self._restate is not None and self._connector.restate_after_sale:
+                self._restate(line.sku for answer in report.answers for line in answer.lines if line.sku)
+            try:  # not through the breaker: the orders have committed, and the answer is only kept
+                await self._connector.answer(report.answers)   # until confirm() sends it (EDI 855)
+            except Exception as exc:
+                log.warning("%s: keeping the answers to %d orders failed: %s", partner_id,
+                            len(report.answers), exc)
         for order_id in report.rejected:
             cancel = functools.partial(self._connector.cancel_at_partner, order_id, "out of stock")
             with contextlib.suppress(Exception):

@@ -21,6 +21,7 @@ class Entry:
     in_flight: bool = False
     sending: int | None = None   # the quantity in flight
     last_error: str = ""
+    restate: bool = False        # the partner's copy moved while in flight: what lands is not enough
 
     @property
     def dirty(self) -> bool:
@@ -67,6 +68,17 @@ class Outbox:
                 entry.desired_at = self._clock()
                 self.unsaved.add(sku)
 
+    def restate(self, skus: Iterable[str]) -> None:
+        """The partner changed what it shows by itself (it sold): push the desired quantity again even
+        if it did not move. A push in flight may have been written before the partner's sale and
+        land after it, so it does not count as telling the partner."""
+        for sku in skus:
+            entry = self.entries.get(sku)
+            if entry is not None and entry.in_flight:
+                entry.restate = True
+            elif entry is not None:
+                self.force([sku])
+
     def ready(self) -> list[Entry]:
         now = self._clock()
         return [e for e in self.entries.values() if e.dirty and not e.in_flight and e.not_before <= now]
@@ -81,9 +93,12 @@ class Outbox:
         entry.in_flight, entry.sending = False, None
         entry.pushed, entry.pushed_at, entry.last_error = quantity, self._clock(), ""
         entry.not_before = 0.0
+        if entry.restate:
+            entry.restate = False
+            self.force([entry.sku])
 
     def failed(self, entry: Entry, error: str, retry_in: float) -> None:
-        entry.in_flight, entry.sending = False, None
+        entry.in_flight, entry.sending, entry.restate = False, None, False
         entry.last_error = error
         entry.not_before = self._clock() + retry_in
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from connectors.base import Connector
@@ -46,7 +46,7 @@ class PartnerSync:
         self.state = StoredState(engine, config.id, connector.spec.credentials)
         self.calls = PartnerCalls(config.id, config.name, self.state, alert)
         self.pusher = Pusher(config.id, connector, limiter, self.calls, desired, engine, self._publish_status)
-        self.orders = OrderTaker(config, connector, self.calls, self.state, intake, engine)
+        self.orders = OrderTaker(config, connector, self.calls, self.state, intake, engine, self._restate)
         self.reconciler = Reconciler(config, connector, self.calls, desired, engine, alert, self.pusher.wake)
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -71,6 +71,11 @@ class PartnerSync:
     def on_stock(self, stocks: list[VariantStock]) -> None:
         if self.desired.on_stock(stocks):
             self.pusher.wake()
+
+    def _restate(self, skus: Iterable[str]) -> None:
+        """The partner sold these: what it shows moved by itself, so tell it again."""
+        self.desired.outbox.restate(skus)
+        self.pusher.wake()
 
     async def level_pass(self) -> None:
         await self.desired.level_pass()

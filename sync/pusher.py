@@ -73,7 +73,7 @@ class Pusher:
 
     async def push(self, batch: list[Entry]) -> None:
         sent = {entry.sku: entry.desired for entry in batch}
-        listings = [Listing(sku, quantity) for sku, quantity in sent.items()]
+        listings = [Listing(sku, quantity, self._desired.gtin(sku)) for sku, quantity in sent.items()]
         results = await self._calls.call("push", functools.partial(self._connector.push, listings))
         by_sku = {result.sku: result for result in results}
         rows: list[tuple[int, int | None, float | None, str]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from inventory.gtin import gtin_problem
 from store import queries
 from store.catalog import Conflict, NewVariant
 from web.http import json_body, runtime
@@ -53,7 +54,10 @@ async def create_product(request: Request) -> JSONResponse:
             text(entry, f, required=False, max_length=40, label=f"{field}.{f}")
             for f in ("size", "color", "material")
         )
-        new_variants.append(NewVariant(variant_sku, size, color, material))
+        gtin = text(entry, "gtin", required=False, max_length=13, label=f"{field}.gtin") or None
+        if gtin is not None and (problem := gtin_problem(gtin)):
+            raise invalid(f"{field}.gtin", problem)
+        new_variants.append(NewVariant(variant_sku, size, color, material, gtin))
     try:
         await rt.catalog.add_product(sku, name, description, new_variants)
     except Conflict as exc:

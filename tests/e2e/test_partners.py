@@ -239,6 +239,18 @@ def test_a_wholesale_purchase_order_becomes_an_order_and_gets_a_997(api: httpx.C
              "a 997 received by the distributor", every=0.2)
 
 
+def test_a_wholesale_purchase_order_is_answered_line_by_line_with_an_855_the_distributor_accepts(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    sku = a_sku_with_stock(api, sims, "wholesale", at_least=2)
+    stats = f"{sims['wholesale']}/_sim/stats"
+    before = httpx.get(stats).json().get("po_acks_received", 0)
+    placed = httpx.post(f"{sims['wholesale']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
+    wait_for(lambda: _order(api, "wholesale", placed["order_id"]), 20, "the 850 taken as an order", every=0.2)
+    wait_for(lambda: httpx.get(stats).json().get("po_acks_received", 0) > before, 20,
+             "an 855 received by the distributor", every=0.2)
+    assert httpx.get(stats).json().get("edi_errors", 0) == 0
+
+
 def test_a_hand_edit_at_the_partner_is_found_and_corrected_by_reconciliation(
         api: httpx.Client, sims: dict[str, str]) -> None:
     all_converged(api, sims)

@@ -3,6 +3,8 @@ simulator that only agrees with the connector would share its mistakes."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from simulators import amazon_wire, edi, etsy_wire, shopify_wire, square_wire
@@ -12,6 +14,12 @@ ISA = "ISA*00*          *00*          *ZZ*THREADCOUNT    *ZZ*DISTRIBUTOR    *260
 ADVICE_846 = (ISA + "GS*IB*THREADCOUNT*DISTRIBUTOR*20260115*1200*5*X*004010~ST*846*0001~"
               "BIA*00*SI*INV-20260115*20260115~LIN**SK*SHEET-Q-WHT~QTY*33*500*EA~CTT*1~SE*{se01}*0001~"
               "GE*1*5~IEA*1*000000005~")
+# PARTNERS.md, "Wholesale distributors": the published 850 line, in an envelope written here by hand.
+SAMPLE_850 = (
+    "ISA*00*          *00*          *ZZ*DISTRIBUTOR    *ZZ*THREADCOUNT    *260427*0915*U*00401*000000031*0*P*>~"
+    "GS*PO*DISTRIBUTOR*THREADCOUNT*20260427*0915*31*X*004010~ST*850*0001~"
+    "BEG*00*SA*PO-10001**20260427~PO1*1*10*EA*3.50**VP*SHEET-Q-WHT*BP*DIST-4471*UP*012345678905~"
+    "CTT*1~SE*5*0001~GE*1*31~IEA*1*000000031~")
 
 
 def test_the_standard_webhooks_test_vector_signs_as_published() -> None:
@@ -61,3 +69,10 @@ def test_square_takes_quantities_only_as_decimal_strings() -> None:
     assert square_wire.counted_units("53") == 53
     assert square_wire.counted_units(53) is None
     assert square_wire.counted_units("-1") is None
+
+
+def test_the_distributor_writes_the_published_850_line_for_an_item_it_knows_by_all_three_ids() -> None:
+    ids = [("VP", "SHEET-Q-WHT"), ("BP", "DIST-4471"), ("UP", "012345678905")]
+    text = edi.purchase_order_file(edi.Party("DISTRIBUTOR"), edi.Party("THREADCOUNT"), 31, datetime(2026, 4, 27, 9, 15),
+                                   ("00", "PO-10001"), [(10, "3.50", ids)])
+    assert text == SAMPLE_850

@@ -30,7 +30,8 @@ def po_file(*orders: x12.PurchaseOrder, control: int = 7) -> str:
 
 
 def po(number: str = "PO-10001", sku: str = "SHEET-Q-WHT", quantity: int = 10, purpose: str = "00") -> x12.PurchaseOrder:
-    return x12.PurchaseOrder(number, "20260427", (x12.PoLine(sku, quantity, "3.50", "VEND-200"),), purpose)
+    return x12.PurchaseOrder(number, "20260427", (x12.PoLine(sku, quantity, "3.50", "DIST-4471", "", "1"),),
+                             purpose)
 
 
 def segments_of(text: str) -> list[str]:
@@ -112,17 +113,16 @@ def test_the_reader_takes_the_delimiters_the_isa_declares_and_tolerates_line_bre
     assert x12.parse_interchange(po_file(po()).replace("~", "~\r\n")).control == "000000007"
 
 
-def test_an_850_gives_our_sku_from_the_buyer_part_number() -> None:
+def test_an_850_gives_our_sku_from_the_vendor_part_number_and_the_distributors_from_the_buyer_part() -> None:
     tx = x12.parse_interchange(po_file(po())).groups[0].transactions[0]
     assert x12.read_purchase_order(tx) == po()
-    assert "PO1*1*10*EA*3.50**VP*VEND-200*BP*SHEET-Q-WHT" in po_file(po())
+    assert "PO1*1*10*EA*3.50**VP*SHEET-Q-WHT*BP*DIST-4471" in po_file(po())
 
 
-def test_an_850_line_without_a_buyer_part_number_is_an_error() -> None:
-    text = po_file(po()).replace("*BP*SHEET-Q-WHT", "")
-    with pytest.raises(x12.X12Error) as refused:
-        x12.read_purchase_order(x12.parse_interchange(text).groups[0].transactions[0])
-    assert refused.value.code == "5"
+def test_an_850_line_without_our_part_number_is_read_for_the_intake_to_match_or_reject_alone() -> None:
+    text = po_file(po()).replace("*VP*SHEET-Q-WHT", "")
+    (line,) = x12.read_purchase_order(x12.parse_interchange(text).groups[0].transactions[0]).lines
+    assert (line.sku, line.buyer_part, line.quantity) == ("", "DIST-4471", 10)
 
 
 def test_a_997_round_trips_accepting_and_rejecting_sets() -> None:
@@ -177,7 +177,7 @@ def test_a_resent_po_dedupes_with_the_original_and_a_cancellation_is_its_own_eve
 
 
 def test_a_bad_po_in_a_file_is_rejected_alone_and_a_broken_frame_rejects_the_group() -> None:
-    text = po_file(po("PO-1"), po("PO-2")).replace("*BP*SHEET-Q-WHT~CTT*1~SE*5*0002", "~CTT*1~SE*5*0002")
+    text = po_file(po("PO-1"), po("PO-2")).replace("BEG*00*SA*PO-2*", "BEG*00*SA**")
     events, acks = orders_from_x12("a", text)
     assert [e.order_id for e in events] == ["PO-1"]
     assert acks[0]["sets"] == [["850", "0001", ""], ["850", "0002", "5"]]
