@@ -14,9 +14,10 @@ from typing import Any
 
 from connectors.base import OrderEvent, OrderEventKind, OrderLine, header
 
-API_VERSION = "2025-10"
+API_VERSION = "2026-04"   # changeFromQuantity and @idempotent exist, compareQuantity is gone
+NOT_STOCKED = "ITEM_NOT_STOCKED_AT_LOCATION"
 SET_QUANTITIES = (
-    "mutation inventorySet($input: InventorySetQuantitiesInput!, $key: String!) { "
+    "mutation setAvailable($input: InventorySetQuantitiesInput!, $key: String!) { "
     "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
     "inventoryAdjustmentGroup { id } userErrors { field message code } } }"
 )
