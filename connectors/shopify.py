@@ -8,7 +8,8 @@ refused).
 Options: `api_version` (default "2026-04": the first version where the fields we send,
 `changeFromQuantity` and `@idempotent`, exist and the old compareQuantity is gone), `location_id`
 (default: the first location listed by GET locations.json), `order_lookback_hours` (how far back
-the first poll looks; default 24).
+the first poll looks; default 24), `webhook_max_age_s` (how old a delivery's X-Shopify-Triggered-At
+may be; default 5 h, since Shopify retries a delivery for 4 h with its first trigger time).
 
 Variants are found with GraphQL productVariants: every variant at start (paged), and later any SKU
 not yet known by a `sku:` search, in batches. Quantities are set with changeFromQuantity null: we
@@ -62,6 +63,7 @@ from connectors.shopify_format import (
     throttled_wait,
     webhook_authentic,
     webhook_events,
+    webhook_fresh,
 )
 from connectors.shopify_graphql import (
     SKUS_PER_QUERY,
@@ -75,6 +77,7 @@ from connectors.shopify_graphql import (
 from connectors.shopify_push import LevelSetter
 
 LARGEST_CALL = set_cost(MAX_SET_QUANTITIES)   # points: the most one of our calls costs
+WEBHOOK_MAX_AGE = 5 * 3600.0   # Shopify retries for 4 h, keeping the first X-Shopify-Triggered-At
 ABSENT_RECHECK = 300.0    # seconds before asking Shopify again for a SKU it did not have
 
 
@@ -271,9 +274,12 @@ class ShopifyConnector(Connector):
     # --- webhooks and cancels ------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        """Signed by our app for our shop, and triggered recently enough to be Shopify's own delivery
+        or retry rather than a replay (the ingress answers 401 and logs either refusal)."""
         credentials = self.spec.credentials
+        max_age = float(self.spec.options.get("webhook_max_age_s", WEBHOOK_MAX_AGE))
         return webhook_authentic(credentials.get("app_secret", ""), credentials.get("shop_domain", ""),
-                                 headers, body)
+                                 headers, body) and webhook_fresh(headers, time.time(), max_age)
 
     def webhook_event_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
         return header(headers, "X-Shopify-Webhook-Id")

@@ -134,6 +134,15 @@ def webhook_authentic(secret: str, shop_domain: str, headers: Mapping[str, str],
     return hmac.compare_digest(sign(secret, body).encode(), signature.strip().encode())
 
 
+def webhook_fresh(headers: Mapping[str, str], now: float, max_age: float, skew: float = 300.0) -> bool:
+    """X-Shopify-Triggered-At is within `max_age` seconds before `now` (and not more than `skew`
+    after it). Shopify's retries keep the first trigger time, so `max_age` must outlast its retry
+    schedule (4 h); older is a replay. The header is not signed: this bounds replays of captured
+    deliveries by someone who cannot change headers, and the dedupe on the id does the rest."""
+    triggered = parse_time(header(headers, "X-Shopify-Triggered-At"))
+    return triggered is not None and -skew <= now - triggered <= max_age
+
+
 def parse_time(value: Any) -> float | None:
     if not isinstance(value, str) or not value:
         return None

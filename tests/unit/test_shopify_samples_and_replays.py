@@ -1,16 +1,24 @@
 """Shopify's published inventorySetQuantities sample (request and response, 2026-04 docs, retyped
 here) fed to both sides: the simulator's schema and checks take the request, the connector reads
 the response and Shopify's userErrors shape. The connector's own documents are valid GraphQL for
-the version it names and not for older ones."""
+the version it names and not for older ones. And a webhook delivery triggered too long ago (a
+replay: Shopify's own retries keep the first trigger time for 4 h) is refused."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from graphql import parse, validate
 
-from connectors.shopify_format import API_VERSION, SET_QUANTITIES, split_user_errors
+from connectors.base import PartnerSpec
+from connectors.shopify import ShopifyConnector
+from connectors.shopify_format import API_VERSION, SET_QUANTITIES, split_user_errors, webhook_fresh
 from connectors.shopify_graphql import ACTIVATE, VARIANTS, read_budget, read_variants
 from simulators.shopify_schema import schema_for
 from simulators.shopify_wire import SetQuantities
@@ -82,3 +90,31 @@ def test_variants_are_read_with_the_next_cursor_only_while_there_is_a_next_page(
     assert read_variants(data) == ({"A": 7}, "abc")
     data["productVariants"]["pageInfo"]["hasNextPage"] = False
     assert read_variants(data) == ({"A": 7}, None)
+
+
+# --- the replay window ---------------------------------------------------------------------------
+
+
+def stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()[:-6] + "Z"
+
+
+def test_a_delivery_is_fresh_within_shopifys_retry_schedule_and_stale_after_it():
+    now = 1_800_000_000.0
+    assert webhook_fresh({"X-Shopify-Triggered-At": stamp(now - 4 * 3600)}, now, max_age=5 * 3600)
+    assert not webhook_fresh({"X-Shopify-Triggered-At": stamp(now - 6 * 3600)}, now, max_age=5 * 3600)
+    assert not webhook_fresh({"X-Shopify-Triggered-At": stamp(now + 3600)}, now, max_age=5 * 3600)
+    assert not webhook_fresh({"X-Shopify-Triggered-At": "yesterday"}, now, max_age=5 * 3600)
+    assert not webhook_fresh({}, now, max_age=5 * 3600)
+
+
+def test_a_signed_delivery_triggered_before_the_window_is_refused_by_the_connector():
+    spec = PartnerSpec(id="shop", kind="shopify", base_url="", options={"webhook_max_age_s": 600},
+                       credentials={"app_secret": "hush", "shop_domain": "linens.myshopify.com"})
+    connector = ShopifyConnector(spec)
+    body = b'{"id":1}'
+    signature = base64.b64encode(hmac.new(b"hush", body, hashlib.sha256).digest()).decode()
+    headers = {"X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": "linens.myshopify.com"}
+    assert connector.verify_webhook({**headers, "X-Shopify-Triggered-At": stamp(time.time() - 60)}, body, "")
+    assert not connector.verify_webhook({**headers, "X-Shopify-Triggered-At": stamp(time.time() - 900)}, body, "")
+    assert not connector.verify_webhook(headers, body, "")   # Shopify always says when it was triggered
