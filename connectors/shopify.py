@@ -5,8 +5,18 @@ Credentials: `access_token` (an offline Admin API token sent as X-Shopify-Access
 expire, so a 401 means it was revoked: AuthExpired), `app_secret` (the app's client secret, the key of
 the webhook HMAC), `shop_domain` (e.g. "linens.myshopify.com"; deliveries naming another shop are
 refused).
-Options: `api_version` (default "2025-10"), `location_id` (default: the first location listed by
-GET locations.json), `order_lookback_hours` (how far back the first poll looks; default 24).
+Options: `api_version` (default "2026-04": the first version where the fields we send,
+`changeFromQuantity` and `@idempotent`, exist and the old compareQuantity is gone), `location_id`
+(default: the first location listed by GET locations.json), `order_lookback_hours` (how far back
+the first poll looks; default 24), `webhook_max_age_s` (how old a delivery's X-Shopify-Triggered-At
+may be; default 5 h, since Shopify retries a delivery for 4 h with its first trigger time).
+
+Variants are found with GraphQL productVariants: every variant at start (paged), and later any SKU
+not yet known by a `sku:` search, in batches. Quantities are set with changeFromQuantity null: we
+are the source of truth and set absolute quantities (see _set_quantities). Each push carries an
+idempotency key that stays the same while its outcome is unknown (a retry after a timeout, a 5xx,
+a throttle, IDEMPOTENCY_CONCURRENT_REQUEST), so Shopify applies it once; an item not stocked at our
+location is activated there (inventoryActivate) and set again.
 
 Limits: Shopify's REST bucket (40, leaking 2/s) is one per app and shop whatever the endpoint, so
 every REST call spends from the one operation "rest"; GraphQL spends query-cost points from
@@ -17,7 +27,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -51,14 +60,25 @@ from connectors.shopify_format import (
     order_events,
     rest_error_text,
     set_cost,
-    set_quantities_request,
-    split_user_errors,
     throttled_wait,
     webhook_authentic,
     webhook_events,
+    webhook_fresh,
 )
+from connectors.shopify_graphql import (
+    SKUS_PER_QUERY,
+    VARIANTS_PAGE,
+    Budget,
+    read_budget,
+    read_variants,
+    variants_cost,
+    variants_request,
+)
+from connectors.shopify_push import LevelSetter
 
-BATCH_REFUSED = "not applied: Shopify refused another quantity in the same call"
+LARGEST_CALL = set_cost(MAX_SET_QUANTITIES)   # points: the most one of our calls costs
+WEBHOOK_MAX_AGE = 5 * 3600.0   # Shopify retries for 4 h, keeping the first X-Shopify-Triggered-At
+ABSENT_RECHECK = 300.0    # seconds before asking Shopify again for a SKU it did not have
 
 
 class ShopifyConnector(Connector):
@@ -74,6 +94,9 @@ class ShopifyConnector(Connector):
         super().__init__(spec, session, limiter)
         self.items: dict[str, int] = {}   # our SKU -> Shopify inventory_item_id
         self.location_id: int | None = None
+        self.budget: Budget | None = None   # the shop's GraphQL points as its last answer said
+        self._levels: LevelSetter | None = None
+        self._absent: dict[str, float] = {}  # SKU -> when Shopify last had no variant with it
 
     @property
     def api(self) -> str:
@@ -83,7 +106,7 @@ class ShopifyConnector(Connector):
     async def start(self) -> None:
         configured = self.spec.options.get("location_id")
         self.location_id = int(configured) if configured else await self._first_location()
-        self.items = await self._discover_items()
+        self.items = await self._find_variants(None)
 
     # --- the wire ------------------------------------------------------------------------------
 
@@ -133,9 +156,22 @@ class ShopifyConnector(Connector):
         if wait is not None:
             self.limiter.honour("graphql", wait)
             raise RateLimited("Shopify GraphQL: Throttled", wait)
+        self._heed_budget(answer)
         if answer.get("errors"):
             raise PartnerRejected(f"Shopify GraphQL: {graphql_error_text(answer)}")
         return answer.get("data") or {}
+
+    def _heed_budget(self, answer: Mapping[str, Any]) -> None:
+        """Every answer says how many points the shop has left for this app: other clients of the
+        same app spend them too, which our own bucket cannot see, so when the shop has fewer left
+        than our largest call costs we wait until it has them rather than be throttled."""
+        budget = read_budget(answer)
+        if budget is None:
+            return
+        self.budget = budget
+        wait = budget.wait_until(min(LARGEST_CALL, budget.maximum))
+        if wait > 0:
+            self.limiter.honour("graphql", wait)
 
     # --- discovery -----------------------------------------------------------------------------
 
@@ -146,55 +182,52 @@ class ShopifyConnector(Connector):
             raise PartnerRejected("Shopify shop has no locations to keep stock at")
         return int(locations[0]["id"])
 
-    async def _discover_items(self) -> dict[str, int]:
-        items: dict[str, int] = {}
-        params: dict[str, str] = {"limit": str(MAX_PAGE), "fields": "id,variants"}
+    async def _find_variants(self, skus: Sequence[str] | None) -> dict[str, int]:
+        """SKU -> inventory item of the variants with these SKUs (every variant when None), page by
+        page. Shopify's search may match more than asked for, so only exact SKUs are kept."""
+        found: dict[str, int] = {}
+        after: str | None = None
         while True:
-            payload, headers = await self._rest("GET", "/products.json", params=params)
-            for product in payload.get("products") or []:
-                for variant in product.get("variants") or []:
-                    if variant.get("sku") and variant.get("inventory_item_id"):
-                        items[str(variant["sku"])] = int(variant["inventory_item_id"])
-            page_info = next_page_info(header(headers, "Link"))
-            if page_info is None:
-                return items
-            params = {"limit": str(MAX_PAGE), "fields": "id,variants", "page_info": page_info}
+            data = await self._graphql(variants_request(skus, after), variants_cost(VARIANTS_PAGE))
+            page, after = read_variants(data)
+            found.update(page if skus is None else {sku: item for sku, item in page.items() if sku in skus})
+            if after is None:
+                return found
+
+    async def _look_up(self, skus: Sequence[str]) -> None:
+        """Find SKUs we do not know yet (a variant added at Shopify since start); one that Shopify
+        does not have is asked about again only after ABSENT_RECHECK seconds."""
+        now = time.monotonic()
+        wanted = [sku for sku in dict.fromkeys(skus)
+                  if sku not in self.items and now - self._absent.get(sku, -ABSENT_RECHECK) >= ABSENT_RECHECK]
+        for start in range(0, len(wanted), SKUS_PER_QUERY):
+            batch = wanted[start:start + SKUS_PER_QUERY]
+            found = await self._find_variants(batch)
+            self.items.update(found)
+            self._absent.update({sku: now for sku in batch if sku not in found})
 
     # --- push ----------------------------------------------------------------------------------
 
     async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
         latest = {listing.sku: listing for listing in listings}   # Shopify refuses a pair twice in a call
+        await self._look_up([sku for sku in latest if sku not in self.items])
         results: dict[str, PushResult] = {}
         known = [listing for listing in latest.values() if listing.sku in self.items]
         for listing in latest.values():
             if listing.sku not in self.items:
                 results[listing.sku] = PushResult(listing.sku, False, "no Shopify variant has this SKU")
-        for start in range(0, len(known), MAX_SET_QUANTITIES):
-            chunk = known[start:start + MAX_SET_QUANTITIES]
-            results.update({r.sku: r for r in await self._push_chunk(chunk)})
+        levels = [(listing.sku, self.items[listing.sku], listing.quantity) for listing in known]
+        for start in range(0, len(levels), MAX_SET_QUANTITIES):
+            chunk = levels[start:start + MAX_SET_QUANTITIES]
+            results.update({r.sku: r for r in await self._setter().push(chunk)})
         return [results[listing.sku] for listing in listings]
 
-    async def _push_chunk(self, chunk: Sequence[Listing]) -> list[PushResult]:
-        """Shopify applies a call whole or not at all: when it names the quantities it objects to, the
-        others are sent once more on their own so that one bad SKU does not hold back the rest."""
-        indexed, general = await self._set_quantities(chunk)
-        if general or not indexed:
-            return _outcome(chunk, indexed, general)
-        refused = [PushResult(chunk[i].sku, False, message) for i, message in indexed.items()]
-        rest = [listing for i, listing in enumerate(chunk) if i not in indexed]
-        if not rest:
-            return refused
-        return refused + _outcome(rest, *await self._set_quantities(rest))
-
-    async def _set_quantities(self, chunk: Sequence[Listing]) -> tuple[dict[int, str], list[str]]:
+    def _setter(self) -> LevelSetter:
         if self.location_id is None:
             raise RuntimeError("ShopifyConnector.start() must run before push()")
-        # Shopify refuses a negative `available` for the whole call; nothing shown is the same thing.
-        levels = [(self.items[listing.sku], max(0, listing.quantity)) for listing in chunk]
-        body = set_quantities_request(levels, self.location_id, str(uuid.uuid4()))
-        data = await self._graphql(body, set_cost(len(levels)))
-        result = data.get("inventorySetQuantities") or {}
-        return split_user_errors(result.get("userErrors") or [])
+        if self._levels is None or self._levels.location_id != self.location_id:
+            self._levels = LevelSetter(self._graphql, self.location_id)
+        return self._levels
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -241,9 +274,12 @@ class ShopifyConnector(Connector):
     # --- webhooks and cancels ------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        """Signed by our app for our shop, and triggered recently enough to be Shopify's own delivery
+        or retry rather than a replay (the ingress answers 401 and logs either refusal)."""
         credentials = self.spec.credentials
+        max_age = float(self.spec.options.get("webhook_max_age_s", WEBHOOK_MAX_AGE))
         return webhook_authentic(credentials.get("app_secret", ""), credentials.get("shop_domain", ""),
-                                 headers, body)
+                                 headers, body) and webhook_fresh(headers, time.time(), max_age)
 
     def webhook_event_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
         return header(headers, "X-Shopify-Webhook-Id")
@@ -271,14 +307,6 @@ class ShopifyConnector(Connector):
             if not (payload.get("order") or {}).get("cancelled_at"):
                 raise
         return True
-
-
-def _outcome(chunk: Sequence[Listing], indexed: Mapping[int, str],
-             general: Sequence[str]) -> list[PushResult]:
-    if not indexed and not general:
-        return [PushResult(listing.sku, True) for listing in chunk]
-    fallback = "; ".join(general) or BATCH_REFUSED
-    return [PushResult(listing.sku, False, indexed.get(i, fallback)) for i, listing in enumerate(chunk)]
 
 
 def _seconds(value: str | None, default: float) -> float:

@@ -14,9 +14,10 @@ from typing import Any
 
 from connectors.base import OrderEvent, OrderEventKind, OrderLine, header
 
-API_VERSION = "2025-10"
+API_VERSION = "2026-04"   # changeFromQuantity and @idempotent exist, compareQuantity is gone
+NOT_STOCKED = "ITEM_NOT_STOCKED_AT_LOCATION"
 SET_QUANTITIES = (
-    "mutation inventorySet($input: InventorySetQuantitiesInput!, $key: String!) { "
+    "mutation setAvailable($input: InventorySetQuantitiesInput!, $key: String!) { "
     "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
     "inventoryAdjustmentGroup { id } userErrors { field message code } } }"
 )
@@ -131,6 +132,15 @@ def webhook_authentic(secret: str, shop_domain: str, headers: Mapping[str, str],
     if shop is not None and shop_domain and shop.strip().lower() != shop_domain.strip().lower():
         return False
     return hmac.compare_digest(sign(secret, body).encode(), signature.strip().encode())
+
+
+def webhook_fresh(headers: Mapping[str, str], now: float, max_age: float, skew: float = 300.0) -> bool:
+    """X-Shopify-Triggered-At is within `max_age` seconds before `now` (and not more than `skew`
+    after it). Shopify's retries keep the first trigger time, so `max_age` must outlast its retry
+    schedule (4 h); older is a replay. The header is not signed: this bounds replays of captured
+    deliveries by someone who cannot change headers, and the dedupe on the id does the rest."""
+    triggered = parse_time(header(headers, "X-Shopify-Triggered-At"))
+    return triggered is not None and -skew <= now - triggered <= max_age
 
 
 def parse_time(value: Any) -> float | None:

@@ -3,10 +3,15 @@ leaky-bucket call limit and its header, the GraphQL inventorySetQuantities mutat
 throttling and idempotency keys, and orders/* webhooks signed with the app secret.
 
 The shown quantity of a SKU (`listings`) is its `available` at the first location; the second
-location keeps its own levels. Options: `retry_after` (the REST 429's Retry-After, default 2.0),
+location keeps its own levels, and stocks nothing until an item is activated there
+(inventoryActivate). Every API call names its version in the URL: a released one is answered as
+that version, a retired one as the oldest supported (Shopify falls forward), anything else 404.
+Items in `immutable` may not be changed by an app (NON_MUTABLE_INVENTORY_ITEM).
+Options: `retry_after` (the REST 429's Retry-After, default 2.0),
 `rest_bucket`/`rest_leak` (40, 2/s) and `graphql_bucket`/`graphql_restore` (2000, 100/s) to shrink
-the published limits in tests. POST /_sim/throttle {"rest": n, "graphql": n} throttles the next n calls
-as if another client of the same app had spent the budget.
+the published limits in tests. POST /_sim/throttle {"rest": n, "graphql": n, "concurrent": n} throttles
+the next n calls as if another client of the same app had spent the budget (`concurrent`: the next n
+keyed mutations find their key's first attempt still running: IDEMPOTENCY_CONCURRENT_REQUEST).
 
 This module is the shop (catalog, levels, orders and their webhooks) and the app around the APIs;
 the REST endpoints are in shopify_rest and the GraphQL one in shopify_graphql.
@@ -30,6 +35,7 @@ from simulators.base import SimConfig, SimOrder, Simulator
 from simulators.ratelimit import Quota
 from simulators.shopify_graphql import GraphqlApi
 from simulators.shopify_rest import SHOP_UTC_OFFSET, RestApi, errors_response
+from simulators.shopify_schema import served_version
 from simulators.shopify_wire import GRAPHQL_LIMIT, REST_LIMIT, VERSION, gid, hmac_header, shop_time
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,6 +43,7 @@ INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wr
 REST_THROTTLED = ("Exceeded 2 calls per second for api client. "
                   "Reduce request rates to resume uninterrupted service.")
 VARIANTS_PER_PRODUCT = 3
+SERVED_VERSION = web.RequestKey("served_version", str)
 
 
 class ShopifySimulator(Simulator):
@@ -59,6 +66,8 @@ class ShopifySimulator(Simulator):
         self.variants: dict[str, dict[str, Any]] = {}
         self.rest_orders: dict[int, dict[str, Any]] = {}
         self._levels: dict[tuple[int, int], int] = {}   # at locations other than the first
+        self._stocked: set[tuple[int, int]] = set()      # (item, location) pairs with a level
+        self.immutable: set[int] = set()
         self.rest_api = RestApi(self)
         self.graphql_api = GraphqlApi(self)
         self._list_catalog(config.skus)
@@ -72,16 +81,23 @@ class ShopifySimulator(Simulator):
     def _list_catalog(self, skus: list[str]) -> None:
         for start in range(0, len(skus), VARIANTS_PER_PRODUCT):
             product_id = 8_000_000_000 + self.next_id()
-            variants = []
-            for sku in skus[start:start + VARIANTS_PER_PRODUCT]:
-                variant_id, item_id = 40_000_000_000 + self.next_id(), 43_000_000_000 + self.next_id()
-                variants.append({"id": variant_id, "product_id": product_id, "title": sku, "sku": sku,
-                                 "inventory_item_id": item_id, "inventory_management": "shopify",
-                                 "admin_graphql_api_id": gid("ProductVariant", variant_id)})
-                self.item_sku[item_id] = sku
-                self.variants[sku] = variants[-1]
+            variants = [self._variant(product_id, sku) for sku in skus[start:start + VARIANTS_PER_PRODUCT]]
             self.products.append({"id": product_id, "title": f"Product {skus[start]}", "variants": variants,
                                   "admin_graphql_api_id": gid("Product", product_id)})
+
+    def _variant(self, product_id: int, sku: str) -> dict[str, Any]:
+        variant_id, item_id = 40_000_000_000 + self.next_id(), 43_000_000_000 + self.next_id()
+        variant = {"id": variant_id, "product_id": product_id, "title": sku, "sku": sku,
+                   "inventory_item_id": item_id, "inventory_management": "shopify",
+                   "admin_graphql_api_id": gid("ProductVariant", variant_id)}
+        self.item_sku[item_id] = sku
+        self._stocked.add((item_id, self.location_id))
+        self.variants[sku] = variant
+        return variant
+
+    def add_variant(self, sku: str) -> None:
+        """A merchant adds a product with one variant in the Shopify admin."""
+        self._list_catalog([sku])
 
     @property
     def location_id(self) -> int:
@@ -98,8 +114,28 @@ class ShopifySimulator(Simulator):
         else:
             self._levels[(item, location)] = quantity
 
-    def throttle(self, rest: int = 0, graphql: int = 0) -> None:
-        self.forced.update(rest=rest, graphql=graphql)
+    def stocked_at(self, item: int, location: int) -> bool:
+        return (item, location) in self._stocked
+
+    def stock_at(self, item: int, location: int) -> None:
+        self._stocked.add((item, location))
+
+    def mutable(self, item: int) -> bool:
+        return item not in self.immutable
+
+    def location_name(self, location: int) -> str:
+        return next(str(place["name"]) for place in self.locations if int(place["id"]) == location)
+
+    def served_version(self, request: web.Request) -> str | None:
+        """The API version this request is answered as (None: refuse it), kept on the request for
+        the X-Shopify-API-Version header."""
+        version = served_version(request.match_info.get("version", ""))
+        if version is not None:
+            request[SERVED_VERSION] = version
+        return version
+
+    def throttle(self, rest: int = 0, graphql: int = 0, concurrent: int = 0) -> None:
+        self.forced.update(rest=rest, graphql=graphql, concurrent=concurrent)
 
     # --- the partner's shapes ------------------------------------------------------------------
 
@@ -119,7 +155,8 @@ class ShopifySimulator(Simulator):
     async def _stamp_headers(self, request: web.Request, response: web.StreamResponse) -> None:
         if not request.path.startswith("/admin/api/"):
             return
-        response.headers["X-Shopify-API-Version"] = request.match_info.get("version", VERSION)
+        if SERVED_VERSION in request:
+            response.headers["X-Shopify-API-Version"] = request[SERVED_VERSION]
         if not request.path.endswith("/graphql.json"):
             level = self.bucket_level("rest")
             used = 0 if level is None else math.ceil(self.rest_limit.burst - level)
@@ -156,6 +193,8 @@ class ShopifySimulator(Simulator):
     def _rest(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             refused = self.unauthorized(request)
+            if refused is None and self.served_version(request) is None:
+                refused = errors_response(404, "Not Found")
             if refused is None and self.take_forced("rest"):
                 refused = self.throttled_response(self.retry_after)
             refused = refused or self.over_limit("rest", self.rest_limit)
@@ -229,7 +268,9 @@ class ShopifySimulator(Simulator):
     async def _sim_throttle(self, request: web.Request) -> web.Response:
         try:
             data = await request.json()
-            self.throttle(rest=int(data.get("rest", 0)), graphql=int(data.get("graphql", 0)))
+            self.throttle(rest=int(data.get("rest", 0)), graphql=int(data.get("graphql", 0)),
+                          concurrent=int(data.get("concurrent", 0)))
         except (ValueError, AttributeError, TypeError):
-            return web.json_response({"error": "body must be {\"rest\": n, \"graphql\": n}"}, status=400)
+            return web.json_response(
+                {"error": "body must be {\"rest\": n, \"graphql\": n, \"concurrent\": n}"}, status=400)
         return web.json_response(dict(self.forced))

@@ -30,6 +30,7 @@ class RestApi:
         ]})
 
     async def products(self, request: web.Request) -> web.Response:
+        self._shop.stats["rest_products"] += 1   # deprecated: at most 100 variants a product
         return self._page(request, "products", lambda _filters: self._shop.products, ())
 
     async def inventory_levels(self, request: web.Request) -> web.Response:
@@ -49,7 +50,8 @@ class RestApi:
              "updated_at": shop_time(shop.clock.time(), SHOP_UTC_OFFSET),
              "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item}"}
             for item in (items if items is not None else list(shop.item_sku)) if item in shop.item_sku
-            for location in (places if places is not None else known) if location in known
+            for location in (places if places is not None else known)
+            if location in known and shop.stocked_at(item, location)
         ]
         return web.json_response({"inventory_levels": levels[:_limit(request.query) or MOST_PER_PAGE]})
 

@@ -13,15 +13,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from simulators.ratelimit import Quota
+from simulators.shopify_schema import CHANGE_FROM_SINCE, COMPARE_GONE_SINCE, at_least
 
-VERSION = "2025-10"
+VERSION = "2026-04"   # the version the app's webhooks are written in
 REST_LIMIT = Quota(2.0, 40.0)          # leaky bucket: 40 calls, leaking 2 a second (Standard plan)
 GRAPHQL_LIMIT = Quota(100.0, 2000.0)   # cost points restored a second, and the bucket
 MOST_PER_PAGE = 250
 MOST_LEVEL_ITEMS = 50                  # inventory_item_ids in one inventory_levels.json call
 MOST_QUANTITIES = 250                  # quantities in one inventorySetQuantities input
 MOST_UNITS = 1_000_000_000
-SET_QUANTITIES_OPERATION = "inventorySet"
 CANCEL_REASONS = ("customer", "inventory", "fraud", "declined", "other")
 QUANTITY_NAMES = ("available", "on_hand")
 SET_REASONS = frozenset((
@@ -69,12 +69,20 @@ def _user_error(field: list[str] | None, code: str | None, message: str) -> dict
 
 
 class SetQuantities:
-    """Shopify's checks on one inventorySetQuantities input against the shop: `changes` are the
-    (item, location, quantity) to apply, `errors` the userErrors that refuse the whole call."""
+    """Shopify's checks on one inventorySetQuantities input against the shop, in one API version:
+    `changes` are the (item, location, quantity) to apply, `errors` the userErrors that refuse the
+    whole call. `stocked(item, location)` says whether the item has a level there, `mutable(item)`
+    whether an app may change its stock (a fulfilment service's items may not)."""
 
     def __init__(self, known_items: Mapping[int, Any], known_locations: set[int],
-                 current: Callable[[int, int], int]):
+                 current: Callable[[int, int], int], version: str = VERSION,
+                 stocked: Callable[[int, int], bool] | None = None,
+                 mutable: Callable[[int], bool] | None = None):
         self._items, self._locations, self._current = known_items, known_locations, current
+        self._version = version
+        self._stocked = stocked or (lambda _item, _location: True)
+        self._mutable = mutable or (lambda _item: True)
+        self._ignore_compare = False
         self.changes: list[tuple[int, int, int]] = []
         self.errors: list[dict[str, Any]] = []
 
@@ -85,6 +93,7 @@ class SetQuantities:
         if given.get("reason") not in SET_REASONS:
             self.errors.append(_user_error(["input", "reason"], "INVALID_REASON",
                                            "The specified reason is invalid."))
+        self._ignore_compare = bool(given.get("ignoreCompareQuantity"))
         for position, entry in enumerate(given.get("quantities") or []):
             outcome = self._take(["input", "quantities", str(position)], entry)
             if isinstance(outcome, tuple):
@@ -103,19 +112,59 @@ class SetQuantities:
         if place is None or place not in self._locations:
             return _user_error([*at, "locationId"], "INVALID_LOCATION",
                                "The specified location could not be found.")
-        wanted, expected = entry.get("quantity"), entry.get("changeFromQuantity")
+        wanted = entry.get("quantity")
         if type(wanted) is not int:
             return _user_error([*at, "quantity"], None, "Quantity must be an integer.")
+        refused = self._refuse_quantity(at, wanted) or self._refuse_level(at, item, place)
+        refused = refused or self._refuse_stale(at, entry, self._current(item, place))
+        if refused is not None:
+            return refused
+        if any(seen[:2] == (item, place) for seen in self.changes):
+            return _user_error(at, "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+                               "The combination of inventoryItemId and locationId must be unique.")
+        return item, place, wanted
+
+    @staticmethod
+    def _refuse_quantity(at: list[str], wanted: int) -> dict[str, Any] | None:
         if wanted < 0:
             return _user_error([*at, "quantity"], "INVALID_QUANTITY_NEGATIVE",
                                "The quantity can't be negative.")
         if wanted > MOST_UNITS:
             return _user_error([*at, "quantity"], "INVALID_QUANTITY_TOO_HIGH",
                                "The total quantity can't be higher than 1,000,000,000.")
-        if expected is not None and expected != self._current(item, place):
-            return _user_error([*at, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE",
-                               "The changeFromQuantity value does not match persisted value.")
-        if any(seen[:2] == (item, place) for seen in self.changes):
-            return _user_error(at, "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
-                               "The combination of inventoryItemId and locationId must be unique.")
-        return item, place, wanted
+        return None
+
+    def _refuse_level(self, at: list[str], item: int, place: int) -> dict[str, Any] | None:
+        if not self._mutable(item):
+            return _user_error([*at, "inventoryItemId"], "NON_MUTABLE_INVENTORY_ITEM",
+                               "The specified inventory item is not allowed to be adjusted via API. "
+                               "Example: if the inventory item is a parent bundle.")
+        if not self._stocked(item, place):
+            return _user_error([*at, "locationId"], "ITEM_NOT_STOCKED_AT_LOCATION",
+                               "The specified inventory item is not stocked at the location.")
+        return None
+
+    def _refuse_stale(self, at: list[str], entry: Mapping[str, Any], persisted: int) -> dict[str, Any] | None:
+        """The concurrency check of this version: changeFromQuantity (null opts out) where the
+        version has it and the client gave it, else compareQuantity unless ignoreCompareQuantity."""
+        if at_least(self._version, CHANGE_FROM_SINCE) and "changeFromQuantity" in entry:
+            expected = entry["changeFromQuantity"]
+            if expected is not None and expected != persisted:
+                return _user_error([*at, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE",
+                                   "The changeFromQuantity value does not match persisted value.")
+            return None
+        if at_least(self._version, COMPARE_GONE_SINCE):
+            # (unverified) Shopify documents only that omitting it "returns an error".
+            return _user_error([*at, "changeFromQuantity"], None,
+                               "changeFromQuantity is required: give the quantity you expect, or null "
+                               "to skip the check.")
+        if self._ignore_compare:
+            return None
+        if entry.get("compareQuantity") is None:
+            return _user_error([*at, "compareQuantity"], "COMPARE_QUANTITY_REQUIRED",
+                               "The compareQuantity argument must be given to each quantity or ignored "
+                               "using ignoreCompareQuantity.")
+        if entry["compareQuantity"] != persisted:
+            return _user_error([*at, "compareQuantity"], "COMPARE_QUANTITY_STALE",
+                               "The compareQuantity value does not match persisted value.")
+        return None

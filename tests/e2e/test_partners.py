@@ -140,7 +140,8 @@ def _shopify_webhook(demo: Service, order_id: int, sku: str, quantity: int) -> t
     signature = base64.b64encode(hmac.new(secrets["app_secret"].encode(), body, hashlib.sha256).digest())
     return body, {"X-Shopify-Hmac-Sha256": signature.decode(), "X-Shopify-Topic": "orders/create",
                   "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Shop-Domain": secrets["shop_domain"],
-                  "X-Shopify-Triggered-At": "2026-11-27T10:00:00Z", "Content-Type": "application/json"}
+                  "X-Shopify-Triggered-At": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "Content-Type": "application/json"}
 
 
 def _ingress(demo: Service) -> str:
@@ -172,6 +173,10 @@ def test_a_tampered_or_unsigned_webhook_is_refused_with_401_and_changes_nothing(
     unsigned = {k: v for k, v in headers.items() if k != "X-Shopify-Hmac-Sha256"}
     answer = httpx.post(url, content=body, headers=unsigned, timeout=10)
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "bad_signature"
+    replayed = {**headers, "X-Shopify-Triggered-At": "2026-01-15T10:00:00Z"}   # signed, but long past
+    assert httpx.post(url, content=body, headers=replayed, timeout=10).status_code == 401
+    log = api.get("/api/v1/partners/shopify/sync-log", params={"limit": 20}).json()
+    assert sum(1 for row in log if row["kind"] == "webhook" and not row["ok"]) >= 3
     assert httpx.post(f"{_ingress(demo)}/webhooks/nobody", content=body, headers=headers,
                       timeout=10).status_code == 404
     assert available(api, sku) == before

@@ -62,9 +62,10 @@ class running:
 
 
 async def connected(sim: ShopifySimulator, session: aiohttp.ClientSession, limiter: RateLimiter | None = None,
-                    credentials: dict[str, str] | None = None) -> ShopifyConnector:
+                    credentials: dict[str, str] | None = None,
+                    options: dict[str, Any] | None = None) -> ShopifyConnector:
     spec = PartnerSpec(id="shopify-test", kind="shopify", base_url=sim.base_url,
-                       credentials=dict(credentials or sim.config.credentials))
+                       credentials=dict(credentials or sim.config.credentials), options=dict(options or {}))
     connector = ShopifyConnector(spec, session, limiter or RateLimiter.under(ShopifyConnector.rates(spec)))
     await connector.start()
     return connector
