@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-KINDS = ("amazon", "etsy", "shopify", "square", "wholesale")
+KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "rest")
 
 
 def connector_class(kind: str) -> Any:

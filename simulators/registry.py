@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-KINDS = ("amazon", "etsy", "shopify", "square", "wholesale")
+KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "boutique")
 
 
 def simulator_class(kind: str) -> Any:

@@ -23,7 +23,7 @@ import pytest
 
 from tests.e2e.conftest import Service, start_service
 
-PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale")
+PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "boutique")
 LATENCIES: list[float] = []
 
 
@@ -351,3 +351,22 @@ def test_a_partner_order_for_stock_that_is_gone_is_rejected_cancelled_at_the_par
                                headers={"X-Shopify-Access-Token": secrets["access_token"]},
                                timeout=5).json()["order"].get("cancelled_at"), 10,
              "the order cancelled at Shopify", every=1.0)
+
+
+def test_a_shopper_order_at_the_boutique_described_only_by_config_reaches_threadcount(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    sku = a_sku_with_stock(api, sims, "boutique", at_least=2)
+    placed = httpx.post(f"{sims['boutique']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
+    order = wait_for(lambda: _order(api, "boutique", placed["order_id"]), 10, "the boutique's order here")
+    assert order["status"] == "reserved"
+    assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [(sku, 1)]
+
+
+def test_a_stock_change_reaches_the_boutique_within_two_seconds(api: httpx.Client, sims: dict[str, str]) -> None:
+    all_converged(api, sims)
+    sku = next(s for s, quantity in sorted(desired(api, "boutique").items()) if quantity <= 15)
+    before = desired(api, "boutique")[sku]
+    started = time.monotonic()
+    api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "WH-EAST", "quantity": 3}).raise_for_status()
+    wait_for(lambda: shown(sims["boutique"]).get(sku) == before + 3, 2.0, "the boutique shows three more")
+    print(f"\nstock change -> boutique shows it: {(time.monotonic() - started) * 1000:.0f} ms")
