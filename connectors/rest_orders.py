@@ -1,7 +1,7 @@
 """A `rest` partner's order page read through its declared JMESPath expressions. Pure.
 
 An order whose status the declaration does not map is skipped (a draft, a quote). A line that
-cannot be read (no SKU, a quantity that is not a whole number) is kept with sku "" or quantity 0,
+cannot be read (no SKU, a quantity that is not a whole number) is kept with sku "" or quantity -1,
 so the order reaches the intake whole and is set aside there as a dead letter, with the partner's
 own order in `raw`, rather than taken short of a line or dropped unseen."""
 
@@ -44,14 +44,14 @@ def _line(line: Any, poll: OrdersPoll) -> OrderLine:
 
 def _whole(value: Any) -> int:
     if isinstance(value, bool):
-        return 0
+        return -1
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return 0
+    return -1
 
 
 def next_cursor(payload: Any, poll: OrdersPoll, cursor: str | None) -> str | None:

@@ -214,6 +214,10 @@ class PartnerFleet:
     async def retry(self, partner_id: str) -> None:
         await self.actor(partner_id).retry.remote()
 
+    async def retry_dead_letter(self, partner_id: str, letter_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.actor(partner_id).retry_dead_letter.remote(letter_id)
+        return result
+
     async def stop(self, wait: float = STOP_WAIT) -> None:
         """Actors and simulators stop side by side, within `wait`; whatever is left is ended by
         pid with the shards (a partner's unanswered work is redone from the store next time)."""

@@ -4,7 +4,11 @@ derived from channel + the partner's order id) and its event id is recorded afte
 
 Lifecycle: created → reserve (or backorder, by the channel's policy); shipped → fulfil; cancelled →
 cancel; an in-store sale → reserve and fulfil at once. An order for stock that is gone raises an
-alert, and under `reject` is cancelled at the partner where the partner allows it."""
+alert, and under `reject` is cancelled at the partner where the partner allows it.
+
+An order that can never apply as it stands (a line with no SKU, a quantity below 0 or over the
+REST API's cap, no SKU we carry) is not sent to the shards, so it cannot fail a group commit; it is
+reported as a dead letter and the events after it are taken all the same."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from store.catalog import Catalog
 from sync.calls import Alert
 
 log = logging.getLogger(__name__)
+MAX_LINE_QUANTITY = 10**9   # the REST API's cap on a quantity (web.validation): a partner gets no more
 StoredVariants = Callable[[str], Awaitable[list[int] | None]]  # order id → its variant ids
 
 
@@ -28,6 +33,11 @@ class IntakeReport:
     applied: int = 0
     rejected: list[str] = field(default_factory=list)     # partner order ids we could not fill
     problems: list[str] = field(default_factory=list)
+    dead: list[tuple[OrderEvent, str]] = field(default_factory=list)   # events set aside, and why
+
+
+class UnusableOrder(Exception):
+    """The order cannot apply as it stands; retrying it unchanged will not help."""
 
 
 class OrderIntake:
@@ -43,6 +53,9 @@ class OrderIntake:
         for event in events:
             try:
                 await self._take(event, report)
+            except UnusableOrder as exc:
+                report.dead.append((event, str(exc)))
+                report.problems.append(f"{event.event_id}: {exc}")
             except Exception as exc:
                 log.exception("%s: event %s failed", self.partner_id, event.event_id)
                 report.problems.append(f"{event.event_id}: {exc}")
@@ -76,24 +89,34 @@ class OrderIntake:
     def _order_id(self, event: OrderEvent) -> str:
         return order_id_for(self.channel.name, event.order_id)
 
-    async def _lines(self, event: OrderEvent) -> list[tuple[int, int]]:
+    async def _lines(self, event: OrderEvent) -> tuple[list[tuple[int, int]], list[str]]:
+        """The lines as (variant, quantity), and the SKUs not in the catalog."""
+        for number, line in enumerate(event.lines, start=1):
+            if not line.sku or not 0 <= line.quantity <= MAX_LINE_QUANTITY:
+                raise UnusableOrder(f"line {number} is malformed (sku {line.sku!r}, quantity "
+                                    f"{line.quantity}; a quantity is a whole number from 0 to "
+                                    f"{MAX_LINE_QUANTITY})")
         lines = []
+        unknown = []
         for line in event.lines:
             variant_id = await self._catalog.variant_id(line.sku)
             if variant_id is None:
+                unknown.append(line.sku)
                 await self._alert("unknown_sku", f"{self.partner_id}:{line.sku}",
                                   f"{self.partner_id} order {event.order_id} names sku {line.sku!r}, "
                                   "which is not in the catalog; that line was not taken")
                 continue
             if line.quantity > 0:
                 lines.append((variant_id, line.quantity))
-        return lines
+        return lines, unknown
 
     async def _place(self, event: OrderEvent, report: IntakeReport, quiet: bool = False
                      ) -> OrderOutcome | None:
-        lines = await self._lines(event)
+        lines, unknown = await self._lines(event)
         if not lines:
             report.problems.append(f"{event.event_id}: no line we know")
+            if unknown:  # the SKU may be added later: kept for a retry, not dropped
+                report.dead.append((event, f"no line we know: {', '.join(unknown)} not in the catalog"))
             return None
         outcome = await self._desk.place_order(self.channel, event.order_id, lines, self.actor)
         if isinstance(outcome, Failure):
