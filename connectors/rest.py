@@ -45,9 +45,6 @@ class RestConnector(Connector):
         self.declaration = self.declared(spec)
         self.api = RestApi(self, self.declaration)
 
-    async def close(self) -> None:
-        await self.api.close()
-
     async def push(self, listings: Sequence[Listing]) -> list[PushResult]:
         push = self.declaration.push
         results: list[PushResult] = []

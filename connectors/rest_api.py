@@ -27,14 +27,8 @@ class RestApi(ConnectorClient):
     def __init__(self, connector: Connector, declared: Declaration):
         super().__init__(connector)
         self._declared = declared
-        self._own_session: aiohttp.ClientSession | None = None
         self._token_lock = asyncio.Lock()
         self._token_expires = 0.0
-
-    async def close(self) -> None:
-        if self._own_session is not None:
-            await self._own_session.close()
-            self._own_session = None
 
     async def call(self, method: str, path: str, *, body: Any = None,
                    params: Sequence[tuple[str, str]] = ()) -> Any:
@@ -113,12 +107,12 @@ class RestApi(ConnectorClient):
             return creds["access_token"]
 
     def _http(self) -> aiohttp.ClientSession:
+        """The actor's session: a connector made without one only verifies webhooks, which a
+        `rest` partner has none of, so a call here is a mistake, refused rather than made."""
         session: aiohttp.ClientSession | None = self._connector.session
-        if session is not None:
-            return session
-        if self._own_session is None:
-            self._own_session = aiohttp.ClientSession()
-        return self._own_session
+        if session is None:
+            raise PartnerError(f"{self.spec.id}: this connector was made without an HTTP session")
+        return session
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -350,7 +350,7 @@ def test_a_shopper_order_at_the_boutique_described_only_by_config_reaches_thread
 
 
 def test_a_stock_change_reaches_the_boutique_within_two_seconds(api: httpx.Client, sims: dict[str, str]) -> None:
-    all_converged(api, sims)
+    wait_for(lambda: converged(api, sims, "boutique"), 60, "the boutique shows what it should")
     sku = next(s for s, quantity in sorted(desired(api, "boutique").items()) if quantity <= 15)
     before = desired(api, "boutique")[sku]
     started = time.monotonic()
@@ -391,9 +391,9 @@ def test_a_boutique_order_with_a_line_without_a_sku_is_a_dead_letter_on_the_part
     sku = a_sku_with_stock(api, sims, "boutique", at_least=2)
     good = httpx.post(f"{sims['boutique']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
     wait_for(lambda: _order(api, "boutique", good["order_id"]), 10, "the next boutique order taken")
-    with log_in(demo.base) as manager:
-        html, retry_url = manager.get("/partners").text, f"/partners/boutique/dead-letters/{letter['id']}/retry"
-        assert f'data-dead-letter="{letter["id"]}"' in html and ">Retry order</button>" in html
-        assert manager.post(retry_url).status_code == 403   # no CSRF token
-        answer = manager.post(retry_url, data={"csrf_token": csrf_of(html)})
-        assert answer.status_code == 200 and "still cannot apply" in answer.text
+    manager = log_in(demo.base)
+    html, retry_url = manager.get("/partners").text, f"/partners/boutique/dead-letters/{letter['id']}/retry"
+    assert f'data-dead-letter="{letter["id"]}"' in html and ">Retry order</button>" in html
+    assert manager.post(retry_url).status_code == 403   # no CSRF token
+    answer = manager.post(retry_url, data={"csrf_token": csrf_of(html)})
+    assert answer.status_code == 200 and "still cannot apply" in answer.text

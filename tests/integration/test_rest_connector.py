@@ -49,7 +49,6 @@ async def boutique(options: dict[str, Any] | None = None, sim_options: dict[str,
         try:
             yield Boutique(sim, connector)
         finally:
-            await connector.close()
             await sim.stop()
 
 
