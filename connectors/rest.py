@@ -52,7 +52,7 @@ class RestConnector(Connector):
             batch = listings[start:start + push.batch_size]
             items = [render(push.item, {"sku": one.sku, "quantity": one.quantity}) for one in batch]
             now = datetime.fromtimestamp(time.time(), UTC).isoformat().replace("+00:00", "Z")
-            body = render(push.body, {"items": items, "now": now})
+            body = render(push.body, {"items": items, "item": items[0], "now": now})
             first = {"sku": batch[0].sku, "quantity": batch[0].quantity}
             answer = await self.api.call(push.method, render_path(push.path, first), body=body)
             refused = push.rejected.search(answer) if push.rejected is not None else None

@@ -21,7 +21,7 @@ CURSOR_KINDS = ("page_token", "timestamp")
 EVENT_KINDS = ("created", "shipped", "cancelled", "sale")
 METHODS = ("POST", "PUT", "PATCH")
 ITEM_NAMES = ("sku", "quantity")
-BODY_NAMES = ("items", "now")
+BODY_NAMES = ("items", "item", "now")   # item: the first (with batch_size 1, the only) one
 ORDER_QUERY_NAMES = ("cursor", "page_size")
 
 
