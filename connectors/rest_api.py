@@ -32,17 +32,19 @@ class RestApi(ConnectorClient):
 
     async def call(self, method: str, path: str, *, body: Any = None,
                    params: Sequence[tuple[str, str]] = ()) -> Any:
+        """One call; a declared status (429 aside, which the sync waits out) is tried again here,
+        up to `retry.attempts` in all, pausing backoff_s, then twice that, and so on."""
         declared = self._declared
-        for attempt in range(declared.retry_attempts):
+        attempt = 0
+        while True:
             status, payload, retry_after = await self._send(method, path, body, params)
             if status == 401 and declared.auth.type == "oauth2_client_credentials":
                 self._token_expires = 0.0   # refused before its time: fetch another, once
                 status, payload, retry_after = await self._send(method, path, body, params)
-            if status in declared.retry_statuses and status != 429 and attempt + 1 < declared.retry_attempts:
-                await asyncio.sleep(declared.retry_backoff_s * 2 ** attempt)
-                continue
-            return self._answer(f"{method} {path}", status, payload, retry_after)
-        raise AssertionError("unreachable: the last attempt always answers")
+            attempt += 1
+            if status == 429 or status not in declared.retry_statuses or attempt >= declared.retry_attempts:
+                return self._answer(f"{method} {path}", status, payload, retry_after)
+            await asyncio.sleep(declared.retry_backoff_s * 2 ** (attempt - 1))
 
     async def _send(self, method: str, path: str, body: Any, params: Sequence[tuple[str, str]]) -> _Answer:
         headers = {"Accept": "application/json", **self._declared.headers, **await self._auth_headers()}
