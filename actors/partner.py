@@ -106,6 +106,9 @@ class PartnerConnector:
     async def retry(self) -> None:
         (await self._started()).retry()
 
+    async def retry_dead_letter(self, letter_id: int) -> dict[str, Any]:
+        return await (await self._started()).retry_dead_letter(letter_id)
+
     async def stop(self) -> None:
         if self._listening is not None:
             self._listening.cancel()

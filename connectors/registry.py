@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
+KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay", "rest")
 
 
 def connector_class(kind: str) -> Any:

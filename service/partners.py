@@ -40,6 +40,12 @@ class UnknownPartner(LookupError):
     pass
 
 
+def simulated_by(config: PartnerConfig) -> str:
+    """The simulator kind that plays a partner in the demo: its own kind, or, for a partner
+    described by configuration (`rest`), the one its `options.simulator` names."""
+    return str(config.options.get("simulator") or config.kind)
+
+
 async def in_daemon_thread(function: Any, *args: Any) -> Any:
     """Like asyncio.to_thread, but the thread is a daemon outside the default executor, so one
     stuck forever neither blocks the loop nor holds the process at exit."""
@@ -139,7 +145,7 @@ class PartnerFleet:
         path = self.settings.data_dir / "demo_partner_credentials.json"
         known = json.loads(path.read_text()) if path.exists() else {}
         if config.id not in known:
-            known[config.id] = simulator_class(config.kind).demo_credentials(config.id)
+            known[config.id] = simulator_class(simulated_by(config)).demo_credentials(config.id)
             path.write_text(json.dumps(known, indent=2))
             path.chmod(0o600)
         return dict(known[config.id])
@@ -157,7 +163,7 @@ class PartnerFleet:
         ports_file = data_dir / "simulators.ports.json"
         ports_file.unlink(missing_ok=True)
         plan = {"ports_file": str(ports_file), "partners": [{
-            "id": c.id, "kind": c.kind, "credentials": self._demo_credentials(c), "skus": skus,
+            "id": c.id, "kind": simulated_by(c), "credentials": self._demo_credentials(c), "skus": skus,
             "webhook_url": self.webhook_url(c.id),
             "options": {**c.options, "root": str(data_dir / "sftp" / c.id), **self._item_master(c, skus)},
             "shopper_interval": sims.shopper_interval if sims.shoppers else None,
@@ -213,6 +219,10 @@ class PartnerFleet:
 
     async def retry(self, partner_id: str) -> None:
         await self.actor(partner_id).retry.remote()
+
+    async def retry_dead_letter(self, partner_id: str, letter_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.actor(partner_id).retry_dead_letter.remote(letter_id)
+        return result
 
     async def stop(self, wait: float = STOP_WAIT) -> None:
         """Actors and simulators stop side by side, within `wait`; whatever is left is ended by

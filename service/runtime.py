@@ -202,6 +202,10 @@ class Runtime:
     async def reconcile_partner(self, partner_id: str) -> dict[str, int]:
         return await self.partners.reconcile(partner_id)
 
+    async def retry_dead_letter(self, partner_id: str, letter_id: int) -> dict[str, Any]:
+        """Apply a partner order kept as a dead letter again (after its cause was fixed)."""
+        return await self.partners.retry_dead_letter(partner_id, letter_id)
+
     @property
     def shard_names(self) -> list[str]:
         return list(self._shard_names)

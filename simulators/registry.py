@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
+KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay", "boutique")
 
 
 def simulator_class(kind: str) -> Any:

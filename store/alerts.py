@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.schema import alerts
 
-KINDS = ("low_stock", "sync_failure", "oversell", "backorder", "drift", "unknown_sku")
+KINDS = ("low_stock", "sync_failure", "oversell", "backorder", "drift", "unknown_sku", "dead_letter")
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,3 +238,21 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# --- partner orders that could not be applied (migration 0003_partner_dead_letters) -----------
+
+partner_dead_letters = Table(
+    "partner_dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("partner_id", String(64), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("order_id", String(200), nullable=False),
+    Column("event", Text, nullable=False),             # the order event as JSON, to apply on retry
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),   # open | applied
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("uq_partner_dead_letters_event", "partner_id", "event_id", unique=True),
+)

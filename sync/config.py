@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
+from connectors.registry import KINDS
+from connectors.rest_declaration import RestConfigError, declaration
 
 
 class PartnerConfigError(ValueError):
@@ -43,6 +44,11 @@ def partners(raw: dict[str, Any], env: dict[str, str]) -> dict[str, PartnerConfi
         kind = str(spec.get("kind", partner_id))
         if kind not in KINDS:
             raise PartnerConfigError(f"{where}.kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if kind == "rest":  # a partner described by its options alone: check them all now
+            try:
+                declaration(spec.get("options") or {}, f"{where}.options")
+            except RestConfigError as exc:
+                raise PartnerConfigError(str(exc)) from None
         poll = spec.get("poll") or {}
         found[str(partner_id)] = PartnerConfig(
             id=str(partner_id),

@@ -4,7 +4,11 @@ derived from channel + the partner's order id) and its event id is recorded afte
 
 Lifecycle: created → reserve (or backorder, by the channel's policy); shipped → fulfil; cancelled →
 cancel; an in-store sale → reserve and fulfil at once. An order for stock that is gone raises an
-alert, and under `reject` is cancelled at the partner where the partner allows it."""
+alert, and under `reject` is cancelled at the partner where the partner allows it.
+
+An order that can never apply as it stands (a line with no SKU, a quantity below 0 or over the
+REST API's cap, no SKU we carry) is not sent to the shards, so it cannot fail a group commit; it is
+reported as a dead letter and the events after it are taken all the same."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from store.catalog import Catalog
 from sync.calls import Alert
 
 log = logging.getLogger(__name__)
+MAX_LINE_QUANTITY = 10**9   # the REST API's cap on a quantity (web.validation): a partner gets no more
 StoredVariants = Callable[[str], Awaitable[list[int] | None]]  # order id → its variant ids
 
 
@@ -29,6 +34,11 @@ class IntakeReport:
     rejected: list[str] = field(default_factory=list)     # partner order ids we could not fill
     problems: list[str] = field(default_factory=list)
     answers: list[OrderAnswer] = field(default_factory=list)   # new orders, line by line
+    dead: list[tuple[OrderEvent, str]] = field(default_factory=list)   # events set aside, and why
+
+
+class UnusableOrder(Exception):
+    """The order cannot apply as it stands; retrying it unchanged will not help."""
 
 
 class OrderIntake:
@@ -44,6 +54,9 @@ class OrderIntake:
         for event in events:
             try:
                 await self._take(event, report)
+            except UnusableOrder as exc:
+                report.dead.append((event, str(exc)))
+                report.problems.append(f"{event.event_id}: {exc}")
             except Exception as exc:
                 log.exception("%s: event %s failed", self.partner_id, event.event_id)
                 report.problems.append(f"{event.event_id}: {exc}")
@@ -79,7 +92,13 @@ class OrderIntake:
 
     async def _lines(self, event: OrderEvent) -> list[tuple[int, int, str] | None]:
         """Each event line as (variant id, quantity, our SKU), None where no product matched: that
-        line is not taken, the others are."""
+        line is not taken, the others are. A malformed line makes the whole order unusable."""
+        for number, line in enumerate(event.lines, start=1):
+            named = line.sku or line.gtin or line.alternate_sku
+            if not named or not 0 <= line.quantity <= MAX_LINE_QUANTITY:
+                raise UnusableOrder(f"line {number} is malformed (sku {line.sku!r}, quantity "
+                                    f"{line.quantity}; a quantity is a whole number from 0 to "
+                                    f"{MAX_LINE_QUANTITY})")
         lines: list[tuple[int, int, str] | None] = []
         for line in event.lines:
             found = await self._variant_of(line)
@@ -110,6 +129,11 @@ class OrderIntake:
         lines = [(line[0], line[1]) for line in found if line is not None]
         if not lines:
             report.problems.append(f"{event.event_id}: no line we know")
+            unknown = [line.sku or line.gtin or line.alternate_sku
+                       for line, match in zip(event.lines, found, strict=True)
+                       if match is None and line.quantity]
+            if unknown:  # the SKU may be added later: kept for a retry, not dropped
+                report.dead.append((event, f"no line we know: {', '.join(unknown)} not in the catalog"))
             self._answer(event, found, (), report, quiet)
             return None
         outcome = await self._desk.place_order(self.channel, event.order_id, lines, self.actor)

@@ -13,22 +13,28 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from connectors.base import Connector, OrderEvent
+from connectors.base import Connector, OrderEvent, PartnerRejected
 from store import listings as store
 from sync.calls import PartnerCalls
 from sync.config import PartnerConfig
+from sync.dead_letters import DeadLetters
 from sync.intake import OrderIntake
 from sync.state import StoredState
 
 log = logging.getLogger(__name__)
+# What a connector raises for a body it cannot read (its own PartnerRejected, or a shape it did not
+# expect); a partner outage (PartnerError) is not among them and still answers 5xx, to be retried.
+MALFORMED = (PartnerRejected, ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 
 class OrderTaker:
     def __init__(self, config: PartnerConfig, connector: Connector, calls: PartnerCalls, state: StoredState,
-                 intake: OrderIntake, engine: Any, restate: Callable[[Iterable[str]], None] | None = None):
+                 intake: OrderIntake, engine: Any, restate: Callable[[Iterable[str]], None] | None = None,
+                 dead_letters: DeadLetters | None = None):
         """`restate(skus)` has those listings pushed again (connectors that `restate_after_sale`)."""
         self._config, self._connector, self._calls, self._state = config, connector, calls, state
         self._intake, self._engine, self._restate = intake, engine, restate
+        self.dead_letters = dead_letters
         self.polls = self.orders_taken = self.webhooks = self.webhooks_duplicate = 0
         self.last_polled_at: float | None = None
 
@@ -64,6 +70,8 @@ class OrderTaker:
         seen = await store.seen_events(self._engine, partner_id, [e.event_id for e in events])
         fresh = [e for e in events if e.event_id not in seen]
         report = await self._intake.take(fresh)
+        if self.dead_letters is not None:   # kept before the events count as seen: none is lost
+            await self.dead_letters.keep(report.dead)
         await store.record_events(self._engine, partner_id, [*(e.event_id for e in fresh), *also_seen])
         self.orders_taken += report.applied
         for problem in report.problems:
@@ -92,7 +100,12 @@ class OrderTaker:
         # Not through the breaker: a delivery that needs no call to the partner (Shopify's carries its
         # lines) is taken even while pushes to that partner are failing. Its own requests still take
         # their tokens from the partner's buckets; a failure answers 5xx and the partner retries.
-        events = await self._connector.parse_webhook(headers, body)
+        try:
+            events = await self._connector.parse_webhook(headers, body)
+        except MALFORMED as exc:   # signed, so the partner sent it; resending will not mend it
+            log.warning("%s: a signed delivery could not be read: %s", self._config.id, exc)
+            await store.log_sync(self._engine, self._config.id, "webhook", False, f"malformed: {exc}")
+            return {"status": "malformed", "taken": 0, "error": str(exc)[:300]}
         taken = await self.take_events(events, (f"delivery:{delivery}",) if delivery else ())
         return {"status": "ok", "taken": taken}
 

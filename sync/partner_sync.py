@@ -24,6 +24,7 @@ from inventory.events import DomainEvent, PartnerStatusChanged
 from store import listings as store
 from sync.calls import Alert, PartnerCalls
 from sync.config import PartnerConfig
+from sync.dead_letters import DeadLetters
 from sync.desired import DesiredQuantities
 from sync.intake import OrderIntake
 from sync.limits import RateLimiter
@@ -46,7 +47,9 @@ class PartnerSync:
         self.state = StoredState(engine, config.id, connector.spec.credentials)
         self.calls = PartnerCalls(config.id, config.name, self.state, alert)
         self.pusher = Pusher(config.id, connector, limiter, self.calls, desired, engine, self._publish_status)
-        self.orders = OrderTaker(config, connector, self.calls, self.state, intake, engine, self._restate)
+        self.dead_letters = DeadLetters(config.id, intake, engine, alert)
+        self.orders = OrderTaker(config, connector, self.calls, self.state, intake, engine, self._restate,
+                                 self.dead_letters)
         self.reconciler = Reconciler(config, connector, self.calls, desired, engine, alert, self.pusher.wake)
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -86,6 +89,9 @@ class PartnerSync:
 
     async def reconcile(self) -> dict[str, int]:
         return await self.reconciler.reconcile()
+
+    async def retry_dead_letter(self, letter_id: int) -> dict[str, Any]:
+        return await self.dead_letters.retry(letter_id)
 
     def retry(self) -> None:
         self.calls.reset()

@@ -20,7 +20,16 @@ from starlette.staticfiles import StaticFiles
 
 from inventory.desk import ShardUnavailable
 from service.runtime import Runtime
-from web import api_alerts, api_catalog, api_orders, api_partners, api_stock, dashboard, problems
+from web import (
+    api_alerts,
+    api_catalog,
+    api_dead_letters,
+    api_orders,
+    api_partners,
+    api_stock,
+    dashboard,
+    problems,
+)
 from web.auth import BearerAuth
 from web.body_limit import BodyLimit
 from web.dashboard.session import current_user
@@ -122,6 +131,7 @@ def create_app(runtime: Runtime) -> Starlette:
         *api_stock.routes,
         *api_orders.routes,
         *api_partners.routes,
+        *api_dead_letters.routes,
         *api_alerts.routes,
         *dashboard.routes,
         *static_routes(),

@@ -4,7 +4,9 @@ Each delivery's signature is checked on the raw body exactly as the partner sign
 partner's connector the fleet holds (bad or missing: 401, logged, nothing applied); then the
 delivery goes straight to the partner's connector actor, whose sync dedupes it on the partner's
 event id, turns it into orders through the shards and answers after the commit. Only then do we
-answer 2xx, so a partner that does not hear back retries, and a retry is harmless."""
+answer 2xx, so a partner that does not hear back retries, and a retry is harmless. A signed delivery
+whose body cannot be read is the partner's own mistake: 400 naming it, never a 5xx (which would
+only bring the same body back)."""
 
 from __future__ import annotations
 
@@ -54,9 +56,14 @@ def create_ingress(runtime: Runtime) -> web.Application:
                                             WEBHOOK_TIMEOUT)
         except (ShardUnavailable, TimeoutError) as exc:
             return _error(503, "unavailable", f"{exc}; the partner's retry is safe")
-        except Exception as exc:
+        except Exception:
+            # the details go to our log, never to the caller: a 5xx tells the partner to retry
             log.exception("webhook for %s failed", partner_id)
-            return _error(500, "webhook_failed", f"{type(exc).__name__}: {exc}; the partner's retry is safe")
+            return _error(500, "webhook_failed", "the delivery could not be taken now; a retry is safe")
+        if result.get("status") == "malformed":
+            # signed, so it is the partner's own: a retry of the same body cannot succeed
+            return _error(400, "malformed_delivery", f"body: {partner_id}'s delivery could not be read: "
+                                                     f"{result.get('error', '')}")
         return web.json_response(result)
 
     app = web.Application(client_max_size=2 * 1024 * 1024)

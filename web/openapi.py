@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.registry import KINDS as PARTNER_KINDS
 from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, LineStatus, OrderStatus
 from web.openapi_schema import Schema, array, date_time, enum, integer, nullable, obj, ref, string
 
@@ -144,7 +145,7 @@ def partner_schemas() -> dict[str, Schema]:
     return {
         "Partner": obj({
             "id": string("Partner id (also its sales channel)"),
-            "kind": enum(["amazon", "etsy", "shopify", "square", "wholesale", "ebay"]),
+            "kind": enum(list(PARTNER_KINDS)),
             "name": string(), "base_url": string("Its API (in demo mode, its simulator)"),
             "status": string("starting, connecting, syncing, in_sync, failing or unreachable"),
             "last_sync_at": when, "capabilities": array(string()), "policy": enum(["reject", "backorder"]),
@@ -157,11 +158,17 @@ def partner_schemas() -> dict[str, Schema]:
                         "last_error": nullable(string())}),
         "Reconciled": obj({"checked": integer(0), "corrected": integer(0)}),
         "Alert": obj({"id": integer(), "kind": string("low_stock, backorder, oversell, sync_failure, drift, "
-                                                      "unknown_sku"),
+                                                      "unknown_sku, dead_letter"),
                       "key": string("What it is about (a sku, a partner, partner:order)"),
                       "message": string(), "count": integer(1), "raised_at": date_time(),
                       "last_seen_at": date_time(), "acknowledged_at": when,
                       "acknowledged_by": nullable(string())}),
+        "DeadLetter": obj({
+            "id": integer(), "partner_id": string(), "order_id": string("The partner's order id"),
+            "event_id": string(), "reason": string("Why it cannot apply as it stands"),
+            "status": enum(["open", "applied"]), "attempts": integer(1), "created_at": date_time(),
+            "updated_at": date_time(), "event": {"type": "object", "description": "The order event kept"}}),
+        "DeadLetterRetried": obj({"id": integer(), "status": enum(["open", "applied"]), "reason": string()}),
         "SyncLogEntry": obj({"id": integer(), "partner_id": string(), "at": date_time(), "kind": string(),
                              "ok": {"type": "boolean"}, "message": string()}),
     }
@@ -241,6 +248,14 @@ def partner_paths() -> dict[str, Schema]:
             "listAlerts", "Open alerts (all=1: acknowledged ones too), newest first", "alerts",
             {"200": ok(array(ref("Alert")))}, params=[query("all", string(), "1: include acknowledged"),
                                                       limit(1000, 100)])},
+        "/api/v1/partners/{id}/dead-letters": {"get": operation(
+            "partnerDeadLetters", "Partner orders that could not be applied as they stood, newest first",
+            "partners", {"200": ok(array(ref("DeadLetter")))}, errors=("404",),
+            params=[*by_id, query("status", enum(["open", "applied"]), "Only these"), limit(1000, 100)])},
+        "/api/v1/partners/{id}/dead-letters/{letter_id}/retry": {"post": operation(
+            "retryDeadLetter", "Apply a dead letter again (after its cause was fixed)", "partners",
+            {"200": ok(ref("DeadLetterRetried"), "Applied, or still open with the reason")},
+            params=[*by_id, path_param("letter_id", "Dead letter id")], errors=("404",))},
         "/api/v1/partners/{id}/sync-log": {"get": operation(
             "partnerSyncLog", "The partner's sync log, newest first", "partners",
             {"200": ok(array(ref("SyncLogEntry")))}, params=[*by_id, limit(500, 50)], errors=("404",))},

@@ -14,7 +14,7 @@ from service.config import ChannelRule
 from tests.benchmark.scenarios import _say
 from tests.harness.procs import ServerProcess
 
-PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
+PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay", "boutique")
 STABLE_FOR = 1.0             # converged means: still matching this long after it first matched
 SIM_POLL_EVERY = 0.01        # seconds between reads of a simulator's listings
 STATUS_REFRESH = 2.5         # the service refreshes partner status every 2 s

@@ -3,9 +3,6 @@ real HTTP and SFTP. Each test leaves the system converged for the next."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -23,15 +20,19 @@ import pytest
 
 from tests.e2e.conftest import Service, start_service
 from tests.e2e.ebay_notification import ebay_notification
+from tests.e2e.partner_calls import dead_letters_of as _letters
+from tests.e2e.partner_calls import shopify_webhook as _shopify_webhook
+from tests.e2e.partner_calls import signed_shopify as _signed_shopify
+from tests.e2e.test_dashboard_pages import PASSWORD, csrf_of, log_in
 
-PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay")
+PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay", "boutique")
 LATENCIES: list[float] = []
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     running = start_service(tmp_path_factory.mktemp("partners"), demo=True,
-                            extra_env={"THREADCOUNT_SHOPPERS": "0"})
+                            extra_env={"THREADCOUNT_SHOPPERS": "0", "THREADCOUNT_ADMIN_PASSWORD": PASSWORD})
     yield running
     running.process.stop()
 
@@ -127,21 +128,6 @@ def test_a_shopper_order_on_one_simulator_changes_what_every_other_shows_within_
     print(f"\npropagation shopper order -> every other partner shows it: p50 {p50 * 1000:.0f} ms, "
           f"max {p99 * 1000:.0f} ms over {len(LATENCIES)} orders")
     assert p99 < 2.0
-
-
-def _shopify_webhook(demo: Service, order_id: int, sku: str, quantity: int) -> tuple[bytes, dict[str, str]]:
-    secrets = json.loads((demo.data_dir / "demo_partner_credentials.json").read_text())["shopify"]
-    body = json.dumps({
-        "id": order_id, "name": f"#{order_id}", "created_at": "2026-11-27T10:00:00Z",
-        "updated_at": "2026-11-27T10:00:00Z", "cancelled_at": None, "fulfillment_status": None,
-        "financial_status": "paid",
-        "line_items": [{"id": order_id * 10, "sku": sku, "quantity": quantity, "variant_id": 1}],
-    }).encode()
-    signature = base64.b64encode(hmac.new(secrets["app_secret"].encode(), body, hashlib.sha256).digest())
-    return body, {"X-Shopify-Hmac-Sha256": signature.decode(), "X-Shopify-Topic": "orders/create",
-                  "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Shop-Domain": secrets["shop_domain"],
-                  "X-Shopify-Triggered-At": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "Content-Type": "application/json"}
 
 
 def _ingress(demo: Service) -> str:
@@ -403,3 +389,62 @@ def test_a_partner_order_for_stock_that_is_gone_is_rejected_cancelled_at_the_par
                                headers={"X-Shopify-Access-Token": secrets["access_token"]},
                                timeout=5).json()["order"].get("cancelled_at"), 10,
              "the order cancelled at Shopify", every=1.0)
+
+
+def test_a_shopper_order_at_the_boutique_described_only_by_config_reaches_threadcount(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    sku = a_sku_with_stock(api, sims, "boutique", at_least=2)
+    placed = httpx.post(f"{sims['boutique']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
+    order = wait_for(lambda: _order(api, "boutique", placed["order_id"]), 10, "the boutique's order here")
+    assert order["status"] == "reserved"
+    assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [(sku, 1)]
+
+
+def test_a_stock_change_reaches_the_boutique_within_two_seconds(api: httpx.Client, sims: dict[str, str]) -> None:
+    wait_for(lambda: converged(api, sims, "boutique"), 60, "the boutique shows what it should")
+    sku = next(s for s, quantity in sorted(desired(api, "boutique").items()) if quantity <= 15)
+    before = desired(api, "boutique")[sku]
+    started = time.monotonic()
+    api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "WH-EAST", "quantity": 3}).raise_for_status()
+    wait_for(lambda: shown(sims["boutique"]).get(sku) == before + 3, 2.0, "the boutique shows three more")
+    print(f"\nstock change -> boutique shows it: {(time.monotonic() - started) * 1000:.0f} ms")
+
+
+def test_a_signed_delivery_that_cannot_be_read_gets_a_400_naming_it_and_no_internals(demo: Service) -> None:
+    for body in (b'{"id": 1, "line_items": 5}', b"{not json"):
+        answer = httpx.post(f"{_ingress(demo)}/webhooks/shopify", content=body, headers=_signed_shopify(demo, body))
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "malformed_delivery"), answer.text
+        assert "Traceback" not in answer.text and "File " not in answer.text
+
+
+def test_an_order_over_the_cap_is_a_dead_letter_with_an_alert_and_a_retry_and_blocks_nothing(
+        demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
+    sku = a_sku_with_stock(api, sims, "shopify", at_least=2)
+    body, headers = _shopify_webhook(demo, 990010, sku, 10**12)
+    answer = httpx.post(f"{_ingress(demo)}/webhooks/shopify", content=body, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    (letter,) = _letters(api, "shopify", "990010")
+    assert "quantity 1000000000000" in letter["reason"] and letter["attempts"] == 1
+    assert [a for a in api.get("/api/v1/alerts").json() if (a["kind"], a["key"]) == ("dead_letter", "shopify:990010")]
+    assert api.post(f"/api/v1/partners/shopify/dead-letters/{letter['id']}/retry").json()["status"] == "open"
+    assert api.post("/api/v1/partners/shopify/dead-letters/999999/retry").status_code == 404
+    body, headers = _shopify_webhook(demo, 990011, sku, 1)
+    assert httpx.post(f"{_ingress(demo)}/webhooks/shopify", content=body, headers=headers, timeout=10).status_code == 200
+    assert (_order(api, "shopify", "990011") or {}).get("status") == "reserved"
+    assert "/api/v1/partners/{id}/dead-letters/{letter_id}/retry" in api.get("/api/v1/openapi.json").json()["paths"]
+
+
+def test_a_boutique_order_with_a_line_without_a_sku_is_a_dead_letter_on_the_partners_page_and_the_feed_moves_on(
+        demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
+    bad = httpx.post(f"{sims['boutique']}/_sim/boutique/orders", json={"items": [{"qty": 1, "price": "9.00"}]},
+                     timeout=10).json()
+    letter = wait_for(lambda: _letters(api, "boutique", bad["order_id"]), 10, "the boutique's dead letter")[0]
+    sku = a_sku_with_stock(api, sims, "boutique", at_least=2)
+    good = httpx.post(f"{sims['boutique']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
+    wait_for(lambda: _order(api, "boutique", good["order_id"]), 10, "the next boutique order taken")
+    manager = log_in(demo.base)
+    html, retry_url = manager.get("/partners").text, f"/partners/boutique/dead-letters/{letter['id']}/retry"
+    assert f'data-dead-letter="{letter["id"]}"' in html and ">Retry order</button>" in html
+    assert manager.post(retry_url).status_code == 403   # no CSRF token
+    answer = manager.post(retry_url, data={"csrf_token": csrf_of(html)})
+    assert answer.status_code == 200 and "still cannot apply" in answer.text

@@ -52,8 +52,10 @@ def test_the_shipped_config_loads() -> None:
     assert settings.channels["direct"] == ChannelRule("reject", None)
     assert settings.channels["amazon"] == ChannelRule("backorder", ("WH-EAST", "WH-WEST"))
     assert settings.channels["square"] == ChannelRule("reject", ("STORE-SOHO",))
-    assert set(settings.channels) == {"direct", "amazon", "etsy", "shopify", "square", "wholesale", "ebay"}
+    assert set(settings.channels) == {"direct", "amazon", "etsy", "shopify", "square", "wholesale", "ebay",
+                                      "boutique"}
     assert settings.channels["ebay"] == ChannelRule("reject", ("WH-EAST", "WH-WEST"))
+    assert settings.partners["boutique"].kind == "rest"
 
 
 def test_values_come_from_the_config_file(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ def test_a_bad_show_rule_is_refused_naming_the_key(tmp_path: Path, line: str, me
 
 def test_the_shipped_config_has_one_partner_of_each_kind() -> None:
     found = load_settings(SHIPPED, env={}).partners
-    assert {p.id: p.kind for p in found.values()} == {kind: kind for kind in KINDS}
+    assert {p.id: p.kind for p in found.values()} == {**{k: k for k in KINDS if k != "rest"}, "boutique": "rest"}
     amazon = found["amazon"]
     assert (amazon.name, amazon.base_url, amazon.credentials) == ("Amazon (US)", "", {})
     assert (amazon.poll_interval, amazon.poll_jitter, amazon.page_size) == (2.0, 0.5, 100)
@@ -142,7 +142,7 @@ def test_a_credential_naming_an_unset_environment_variable_is_refused_naming_bot
 
 def test_an_unknown_partner_kind_is_refused_naming_the_key() -> None:
     with pytest.raises(PartnerConfigError, match=r"^partners\.walmart\.kind must be one of amazon, etsy, "
-                                                 r"shopify, square, wholesale, ebay, not 'walmart'$"):
+                                                 r"shopify, square, wholesale, ebay, rest, not 'walmart'$"):
         partners({"walmart": {}}, env={})
 
 

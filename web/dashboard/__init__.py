@@ -50,6 +50,7 @@ def _routes() -> list[BaseRoute]:
         alerts,
         controls,
         csv_io,
+        dead_letters,
         login,
         orders,
         partners,
@@ -59,7 +60,8 @@ def _routes() -> list[BaseRoute]:
         stream,
     )
 
-    pages = (login, stock, controls, products, csv_io, orders, stream, reports, alerts, partners)
+    pages = (login, stock, controls, products, csv_io, orders, stream, reports, alerts, partners,
+             dead_letters)
     return [route for page in pages for route in page.routes]
 
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from service.runtime import Runtime
 from store.audit import record
+from store.dead_letters import open_letters
 from store.listings import all_partners
 from store.partner_reports import Drift, PartnerHealth, drifting_listings, partner_health
 from web.dashboard.session import check_csrf, current_user, render, require_user
@@ -88,6 +89,7 @@ async def page(request: Request, notice: str = "", error: str = "", status: int 
     context: dict[str, Any] = {"notice": notice, "error": error, "duration": duration}
     if block != "notice":
         context["partners"], context["live"] = await partner_views(runtime(request))
+        context["letters"] = await open_letters(runtime(request).read_engine)
     # after an action the list shows its effect at once, not at the next refresh
     headers = {"HX-Trigger": "partners-changed"} if notice else {}
     return render(request, "partners.html", context, status=status, block=block, headers=headers)
