@@ -65,3 +65,29 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                                                 "priority": priority}).raise_for_status()
     yield running
     running.process.stop()
+
+
+# --- the partner demo (test_partners.py, test_partner_orders.py): one per module --------------------
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    from tests.e2e.test_dashboard_pages import PASSWORD
+
+    running = start_service(tmp_path_factory.mktemp("partners"), demo=True,
+                            extra_env={"THREADCOUNT_SHOPPERS": "0", "THREADCOUNT_ADMIN_PASSWORD": PASSWORD})
+    yield running
+    running.process.stop()
+
+
+@pytest.fixture(scope="module")
+def api(demo: Service) -> Iterator[httpx.Client]:
+    with demo.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sims(api: httpx.Client) -> dict[str, str]:
+    from tests.e2e.partner_demo import all_listed, wait_for
+
+    found = wait_for(lambda: all_listed(api), 60, "every partner listed with its simulator")
+    return {p["id"]: p["base_url"] for p in found}

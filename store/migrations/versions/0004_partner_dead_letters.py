@@ -1,7 +1,7 @@
 """partner dead letters: partner orders that could not be applied, kept for a retry
 
 Revision ID: 0003_partner_dead_letters
-Revises: 0002
+Revises: 0003_variant_gtin
 """
 
 import sqlalchemy as sa

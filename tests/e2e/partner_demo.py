@@ -1,0 +1,63 @@
+"""What the partner e2e modules share: the demo with every simulator (shoppers off) and the reads and
+waits their tests are built from."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "ebay", "boutique")
+LATENCIES: list[float] = []
+
+
+
+def all_listed(api: httpx.Client) -> list[dict[str, Any]] | None:
+    partners = api.get("/api/v1/partners").json()
+    return partners if {p["id"] for p in partners} >= set(PARTNERS) else None
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
+
+
+def shown(base_url: str) -> dict[str, int]:
+    return httpx.get(f"{base_url}/_sim/listings", timeout=10).json()
+
+
+def desired(api: httpx.Client, partner: str) -> dict[str, int]:
+    return {row["sku"]: row["desired"] for row in api.get(f"/api/v1/partners/{partner}/listings").json()}
+
+
+def converged(api: httpx.Client, sims: dict[str, str], partner: str) -> bool:
+    want = desired(api, partner)
+    have = shown(sims[partner])
+    return bool(want) and all(have.get(sku) == quantity for sku, quantity in want.items())
+
+
+def all_converged(api: httpx.Client, sims: dict[str, str], timeout: float = 120) -> None:
+    for partner in PARTNERS:
+        wait_for(lambda p=partner: converged(api, sims, p), timeout, f"{partner} shows what it should",
+                 every=0.5)
+
+
+def available(api: httpx.Client, sku: str) -> int:
+    return api.get(f"/api/v1/variants/{sku}/stock").json()["available"]
+
+
+def a_sku_with_stock(api: httpx.Client, sims: dict[str, str], partner: str, at_least: int = 4) -> str:
+    listed = desired(api, partner)
+    return next(sku for sku, quantity in sorted(listed.items()) if quantity >= at_least)
+
+
+def order_of(api: httpx.Client, channel: str, external_id: str) -> dict[str, Any] | None:
+    found = api.get("/api/v1/orders", params={"channel": channel, "external_id": external_id}).json()
+    return found[0] if found else None
