@@ -146,10 +146,11 @@ class Connector(ABC):
     # The one bucket a whole push spends, when there is one (a file upload): the actor waits for
     # its token before gathering the batch, so the batch holds everything that changed meanwhile.
     push_operation: ClassVar[str | None] = None
-    # The partner lowers what it shows when it sells, and what we push may cross its sale in flight
+    # Partners lower what they show when they sell, and what we push may cross a sale in flight
     # (an EDI 846 written before the PO arrived): the listings an order names are pushed again once
-    # it is taken, even when our desired quantity did not move (pool_percent, max_shown).
-    restate_after_sale: ClassVar[bool] = False
+    # it is taken, even when our desired quantity did not move (pool_percent, max_shown, buffer).
+    # Without it a capped listing showed one or two too few until the next reconcile.
+    restate_after_sale: ClassVar[bool] = True
 
     def __init__(self, spec: PartnerSpec, session: Any = None, limiter: Limiter | None = None):
         """`session` is an aiohttp.ClientSession and `limiter` holds the buckets of `rates(spec)`

@@ -86,7 +86,6 @@ class WholesaleConnector(Connector):
     max_push_batch = 5000   # one 846 carries the whole batch
     capabilities = ("push", "poll")
     push_operation = "upload_846"
-    restate_after_sale = True   # the distributor lowers its copy on its own PO; an 846 may cross it
 
     @classmethod
     def rates(cls, spec: PartnerSpec) -> Mapping[str, RateSpec]:

@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Service
 from tests.e2e.ebay_notification import ebay_notification
@@ -26,6 +27,12 @@ from tests.e2e.partner_demo import (
     wait_for,
 )
 from tests.e2e.test_dashboard_pages import csrf_of, log_in
+
+
+@pytest.fixture(scope="module", autouse=True)
+def converged_first(api: httpx.Client, sims: dict[str, str]) -> None:
+    """Every partner shows what it should before the first order: the tests pick SKUs the partners list."""
+    all_converged(api, sims)
 
 
 def _ingress(demo: Service) -> str:

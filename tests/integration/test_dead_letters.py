@@ -34,6 +34,8 @@ from tests.unit.test_intake import FakeDesk
 class PagedPartner:
     """Hands out one prepared page of events per poll; records the cursor it was given."""
 
+    restate_after_sale = False
+
     def __init__(self, pages: list[OrderPage]):
         self.pages, self.cursors = pages, []
 
@@ -77,7 +79,8 @@ async def taking(database_url: str, connector: Any, partner_id: str = "shop") ->
     await state.load()
     dead = DeadLetters(partner_id, intake, engine, alert)
     config = PartnerConfig(partner_id, "memory", "Shop", "", {}, {})
-    taker = OrderTaker(config, connector, PartnerCalls(partner_id, "Shop", state, alert), state, intake, engine, dead)
+    taker = OrderTaker(config, connector, PartnerCalls(partner_id, "Shop", state, alert), state, intake, engine,
+                       dead_letters=dead)
     try:
         yield Taking(taker, desk, dead, alerts, engine, state)
     finally:
