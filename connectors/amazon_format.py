@@ -25,7 +25,7 @@ SQS_BATCH = 10   # SQS receives and deletes at most 10 messages a call
 # The published usage plans (rate per second, burst) per SP-API operation.
 LIMITS: dict[str, RateSpec] = {
     "patchListingsItem": RateSpec(5.0, 5),
-    "getListingsItem": RateSpec(5.0, 10),
+    "getListingsItem": RateSpec(5.0, 5),   # PARTNERS.md: burst 5 (the model says 10)
     "searchListingsItems": RateSpec(5.0, 5),
     "createFeedDocument": RateSpec(0.5, 15),
     "createFeed": RateSpec(0.0083, 15),
@@ -86,8 +86,10 @@ def is_unauthorized(body: Any) -> bool:
 # --- listings --------------------------------------------------------------------------------------
 
 def availability_patches(quantity: int) -> list[dict[str, Any]]:
+    # merge, not replace: a replace naming only the quantity would wipe the seller's handling time
+    # (lead_time_to_ship_max_days) and restock_date on the same attribute.
     value = [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}]
-    return [{"op": "replace", "path": AVAILABILITY_PATH, "value": value}]
+    return [{"op": "merge", "path": AVAILABILITY_PATH, "value": value}]
 
 
 def patch_body(product_type: str, quantity: int) -> dict[str, Any]:

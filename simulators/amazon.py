@@ -54,7 +54,8 @@ class AmazonSimulator(Simulator):
         self.visibility_timeout = float(options.get("visibility_timeout", 30))
         self.queue = NotificationQueue(self.clock)
         self.tokens: dict[str, float] = {}            # access token -> monotonic expiry
-        self.listings_api = ListingsApi(self)
+        lead_time = options.get("lead_time_to_ship_max_days", 2)
+        self.listings_api = ListingsApi(self, None if lead_time is None else int(lead_time))
         self.feeds_api = FeedsApi(self)
         self.queue_api = QueueApi(self)
 

@@ -172,6 +172,21 @@ async def test_a_large_push_falls_back_to_patches_when_create_feed_has_no_token(
     assert sim.stats["calls:patchListingsItem"] == 6
 
 
+async def test_a_push_keeps_the_sellers_handling_time_and_restock_date(
+        session: aiohttp.ClientSession) -> None:
+    async with running(options={"lead_time_to_ship_max_days": 4}) as sim:
+        sim.listings_api.availability["SHEET-001"]["restock_date"] = "2026-03-01"
+        connector = connect(sim, session, feed_threshold=3)
+        await connector.push([Listing("SHEET-001", 6)])
+        await connector.push([Listing(sku, 2) for sku in SKUS[2:5]])   # one JSON_LISTINGS_FEED
+        kept = dict(sim.listings_api.availability)
+
+    assert sim.listings["SHEET-001"] == 6 and sim.stats["calls:createFeed"] == 1
+    assert kept["SHEET-001"] == {"lead_time_to_ship_max_days": 4, "restock_date": "2026-03-01"}
+    assert all(kept[sku] == {"lead_time_to_ship_max_days": 4} for sku in SKUS[2:5])
+    assert sim.stats["availability_merge"] == 4 and sim.stats["availability_replace"] == 0
+
+
 async def test_read_listings_shows_what_amazon_shows_and_leaves_out_unknown_skus(
         sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
     connector = connect(sim, session)
@@ -328,7 +343,7 @@ async def test_answers_carry_the_usage_plans_rate_and_throttling_has_amazons_sha
     query = {"marketplaceIds": "ATVPDKIKX0DER"}
 
     answers = []
-    for _ in range(12):   # the getListingsItem bucket holds 10
+    for _ in range(12):   # the getListingsItem bucket holds 5
         async with session.get(url, params=query, headers=headers) as answer:
             answers.append((answer.status, answer.headers.get("x-amzn-RateLimit-Limit"), await answer.json()))
 

@@ -22,11 +22,11 @@ def notification(status: str, notification_id: str = "n-1") -> bytes:
                                                notification_id)).encode()
 
 
-def test_a_patch_replaces_the_default_fulfillment_availability() -> None:
+def test_a_patch_merges_the_quantity_into_the_default_fulfillment_availability() -> None:
     body = fmt.patch_body("HOME_BED_AND_BATH", 7)
 
     assert body == {"productType": "HOME_BED_AND_BATH", "patches": [
-        {"op": "replace", "path": "/attributes/fulfillment_availability",
+        {"op": "merge", "path": "/attributes/fulfillment_availability",
          "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]}
     assert amazon_wire.requested_quantity(body) == 7
 
@@ -54,6 +54,7 @@ def test_a_feed_document_numbers_its_messages_in_the_listings_order() -> None:
     assert [(m["messageId"], m["sku"], m["operationType"]) for m in document["messages"]] == [
         (1, "A", "PATCH"), (2, "B", "PATCH")]
     assert amazon_wire.requested_quantity(document["messages"][1]) == 0
+    assert [m["patches"][0]["op"] for m in document["messages"]] == ["merge", "merge"]
 
 
 def test_a_processing_report_fails_only_the_skus_whose_messages_had_errors() -> None:
