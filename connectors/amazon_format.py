@@ -20,7 +20,9 @@ FEEDS_PATH = "/feeds/2021-06-30"
 ORDERS_PATH = "/orders/v0/orders"
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 AVAILABILITY_PATH = "/attributes/fulfillment_availability"
-SQS_BATCH = 10   # SQS receives and deletes at most 10 messages a call
+NOTIFICATIONS_PATH = "/notifications/v1"
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"   # the grantless token's scope
+ORDER_CHANGE_PAYLOAD_VERSION = "1.0"
 
 # The published usage plans (rate per second, burst) per SP-API operation.
 LIMITS: dict[str, RateSpec] = {
@@ -33,6 +35,10 @@ LIMITS: dict[str, RateSpec] = {
     "getFeedDocument": RateSpec(0.0222, 10),
     "getOrders": RateSpec(0.0167, 20),
     "getOrderItems": RateSpec(0.5, 30),
+    "getDestinations": RateSpec(1.0, 5),
+    "createDestination": RateSpec(1.0, 5),
+    "getSubscription": RateSpec(1.0, 5),
+    "createSubscription": RateSpec(1.0, 5),
 }
 
 # The order states we act on, each with the facts it implies. An SQS queue does not keep order, so
@@ -209,16 +215,18 @@ def with_lines(fact: OrderFact, lines: tuple[OrderLine, ...]) -> OrderFact:
 
 
 def merge_events(events: Iterable[OrderEvent]) -> list[OrderEvent]:
-    """One event per event_id, in first-seen order, carrying every SQS receipt handle it came with
-    (duplicates and the poll's copy of the same fact), so confirm() deletes them all."""
+    """One event per event_id, in first-seen order, carrying every SQS receipt handle and
+    NotificationId it came with (duplicates and the poll's copy of the same fact), so confirm()
+    deletes them all."""
     merged: dict[str, OrderEvent] = {}
     for event in events:
         first = merged.get(event.event_id)
         if first is None:
             merged[event.event_id] = event
             continue
-        handles = (*first.raw.get("receipt_handles", ()), *event.raw.get("receipt_handles", ()))
-        raw = {**first.raw, "receipt_handles": tuple(dict.fromkeys(handles))}
+        raw = {**first.raw}
+        for key in ("receipt_handles", "notification_ids"):
+            raw[key] = tuple(dict.fromkeys((*first.raw.get(key, ()), *event.raw.get(key, ()))))
         merged[event.event_id] = replace(first, lines=first.lines or event.lines, raw=raw)
     return list(merged.values())
 

@@ -16,7 +16,8 @@ PRODUCT_TYPE = "HOME_BED_AND_BATH"
 LISTINGS_ITEMS = "/listings/2021-08-01/items"
 FEEDS = "/feeds/2021-06-30"
 ORDERS_V0 = "/orders/v0/orders"
-SQS_MAX_MESSAGES = 10   # SQS hands out and deletes at most ten messages a call
+NOTIFICATIONS = "/notifications/v1"
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 FULFILLMENT_AVAILABILITY = "/attributes/fulfillment_availability"
 QUANTITY_OPS = frozenset({"replace", "merge"})
 PATCH_OPS = frozenset({"add", "replace", "merge", "delete"})
@@ -31,6 +32,8 @@ _PLANS = {
     "patchListingsItem": (5.0, 5), "getListingsItem": (5.0, 5), "searchListingsItems": (5.0, 5),
     "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15), "getFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10), "getOrders": (0.0167, 20), "getOrderItems": (0.5, 30),
+    "getDestinations": (1.0, 5), "createDestination": (1.0, 5),
+    "getSubscription": (1.0, 5), "createSubscription": (1.0, 5),
 }
 USAGE_PLANS = {operation: Quota(float(rate), float(burst)) for operation, (rate, burst) in _PLANS.items()}
 
@@ -73,7 +76,8 @@ def order_item_id(order_id: str, position: int) -> str:
     return order_id.replace("-", "")[-12:] + f"{position:02d}"
 
 
-def order_change(order: Any, seller_id: str, marketplace_id: str, notification_id: str) -> dict[str, Any]:
+def order_change(order: Any, seller_id: str, marketplace_id: str, notification_id: str,
+                 subscription_id: str = "threadcount-order-change") -> dict[str, Any]:
     """The ORDER_CHANGE notification for a simulator order (`order_id`, `sku`, `quantity`, `status`,
     `created_at`, `updated_at`), in the Notifications API's published shape."""
     changed = timestamp(order.updated_at)
@@ -88,7 +92,7 @@ def order_change(order: Any, seller_id: str, marketplace_id: str, notification_i
         "OrderChangeTrigger": {"TimeOfOrderChange": changed, "ChangeReason": "OrderStatusChange"},
         "Summary": summary}}
     metadata = {"ApplicationId": "amzn1.sellerapps.app.threadcount",
-                "SubscriptionId": "threadcount-order-change",
+                "SubscriptionId": subscription_id,
                 "PublishTime": changed, "NotificationId": notification_id}
     return {"NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
             "EventTime": changed, "Payload": payload, "NotificationMetadata": metadata}

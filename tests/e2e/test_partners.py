@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import psutil
 import pytest
@@ -194,6 +195,26 @@ def test_partner_orders_follow_the_partners_lifecycle(api: httpx.Client, sims: d
 def _order(api: httpx.Client, channel: str, external_id: str) -> dict[str, Any] | None:
     found = api.get("/api/v1/orders", params={"channel": channel, "external_id": external_id}).json()
     return found[0] if found else None
+
+
+def test_an_amazon_order_arrives_through_the_sellers_sqs_queue_and_its_message_is_deleted(
+        demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
+    # The demo's queue lives in moto's server, which the simulators process started.
+    where = json.loads((demo.data_dir / "simulators.ports.json").read_text())["amazon"]
+    queue = boto3.client("sqs", region_name=where["options"]["sqs_region"],
+                         endpoint_url=where["options"]["sqs_endpoint_url"], **where["credentials"])
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+    def waiting() -> list[int]:
+        found = queue.get_queue_attributes(QueueUrl=where["options"]["queue_url"], AttributeNames=names)
+        return [int(found["Attributes"][name]) for name in names]
+
+    sku = a_sku_with_stock(api, sims, "amazon", at_least=2)
+    placed = httpx.post(f"{sims['amazon']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
+    wait_for(lambda: _order(api, "amazon", placed["order_id"]), 10, "the amazon order here")
+    stats = httpx.get(f"{sims['amazon']}/_sim/stats", timeout=5).json()
+    assert stats["calls:createSubscription"] == 1 and stats["notifications_delivered"] >= 1
+    wait_for(lambda: waiting() == [0, 0], 10, "its SQS message deleted once the order committed")
 
 
 def test_a_wholesale_purchase_order_becomes_an_order_and_gets_a_997(api: httpx.Client, sims: dict[str, str]) -> None:

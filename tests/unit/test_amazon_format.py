@@ -155,11 +155,11 @@ def test_order_lines_skip_rows_without_a_sku_or_a_quantity() -> None:
     assert fmt.order_lines(rows) == (OrderLine("A", 1), OrderLine("B", 3))
 
 
-def test_duplicate_facts_merge_into_one_event_carrying_every_receipt_handle() -> None:
+def test_duplicate_facts_merge_into_one_event_carrying_every_receipt_handle_and_notification_id() -> None:
     first = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
-                       {"receipt_handles": ("h1",), "notification_id": "n-1"})
+                       {"receipt_handles": ("h1",), "notification_ids": ("n-1",)})
     again = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
-                       {"receipt_handles": ("h2", "h1")})
+                       {"receipt_handles": ("h2", "h1"), "notification_ids": ("n-1",)})
     polled = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
                         {"receipt_handles": ()})
     other = OrderEvent("p:Unshipped", OrderEventKind.CREATED, "p", (), 2.0, {})
@@ -168,7 +168,7 @@ def test_duplicate_facts_merge_into_one_event_carrying_every_receipt_handle() ->
 
     assert [e.event_id for e in merged] == ["o:Unshipped", "p:Unshipped"]
     assert merged[0].raw["receipt_handles"] == ("h1", "h2")
-    assert merged[0].raw["notification_id"] == "n-1"
+    assert merged[0].raw["notification_ids"] == ("n-1",)
 
 
 def test_the_cursor_round_trips_and_a_garbled_one_starts_from_the_look_back() -> None:
@@ -192,3 +192,37 @@ def test_the_watermark_moves_only_when_the_paging_is_done() -> None:
 def test_timestamps_are_written_to_the_second_in_utc() -> None:
     assert fmt.iso(fmt.parse_iso("2026-01-15T10:00:00.250Z")) == "2026-01-15T10:00:00Z"
     assert fmt.parse_iso("2026-01-15T10:00:00+00:00") == PURCHASED
+
+
+# Amazon's published ORDER_CHANGE example (schemas/notifications/OrderChangeNotification.json in
+# amzn/selling-partner-api-models), with the fields we do not read left out.
+PUBLISHED_ORDER_CHANGE = {
+    "NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+    "EventTime": "2020-01-11T00:09:53.109Z",
+    "Payload": {"OrderChangeNotification": {
+        "NotificationLevel": "OrderLevel", "SellerId": "A3TH9S8BH6GOGM", "AmazonOrderId": "903-8868176-2219830",
+        "OrderChangeType": "BuyerRequestedChange",
+        "OrderChangeTrigger": {"TimeOfOrderChange": "2022-11-29T19:42:04.284Z",
+                               "ChangeReason": "Buyer Requested Cancel"},
+        "Summary": {"MarketplaceId": "ATVPDKIKX0DER", "OrderStatus": "Unshipped",
+                    "PurchaseDate": "2022-07-13T19:42:04.284Z", "DestinationPostalCode": "48110",
+                    "FulfillmentType": "MFN", "OrderType": "StandardOrder", "NumberOfItemsShipped": 0,
+                    "NumberOfItemsUnshipped": 10,
+                    "OrderItems": [{"OrderItemId": "OIID34853450", "SellerSKU": "SellerSKUID1",
+                                    "SupplySourceId": "d7679e14-031b-4ab3-a81b-ec4fc7a460b3",
+                                    "OrderItemStatus": "Unshipped", "Quantity": 10, "QuantityShipped": 0,
+                                    "IsBuyerRequestedCancel": True}]}}},
+    "NotificationMetadata": {"ApplicationId": "app-id-d0e9e693-c3ad-4373-979f-ed4ec98dd746",
+                             "SubscriptionId": "subscription-id-d0e9e693-c3ad-4373-979f-ed4ec98dd746",
+                             "PublishTime": "2020-07-13T19:42:04.284Z",
+                             "NotificationId": "d0e9e693-c3ad-4373-979f-ed4ec98dd746"}}
+
+
+def test_the_published_order_change_notification_reads_as_an_unshipped_order_of_ten() -> None:
+    notification_id, fact = fmt.notification_fact(json.dumps(PUBLISHED_ORDER_CHANGE))
+
+    assert notification_id == "d0e9e693-c3ad-4373-979f-ed4ec98dd746"
+    assert (fact.order_id, fact.status, fact.lines) == (
+        "903-8868176-2219830", "Unshipped", (OrderLine("SellerSKUID1", 10),))
+    assert fact.purchased_at == fmt.parse_iso("2022-07-13T19:42:04.284Z")
+    assert [e.event_id for e in fmt.fact_events(fact, {})] == ["903-8868176-2219830:Unshipped"]
