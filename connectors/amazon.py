@@ -19,15 +19,16 @@ Options (defaults match the simulator):
                         ORDER_CHANGE subscription for the queue unless they exist
   destination_name      threadcount-order-change
   visibility_timeout    60: seconds a received message stays hidden before SQS shows it again
-  lookback_seconds      86400: how far back the first getOrders (no cursor yet) reaches
-  poll_overlap_seconds  60: getOrders is eventually consistent, so each poll reaches back this far
+  lookback_seconds      86400: how far back the first searchOrders (no cursor yet) reaches
+  poll_overlap_seconds  60: searchOrders is eventually consistent, so each poll reaches back this far
   feed_poll_seconds     0.5 between getFeed calls; feed_timeout 300 before a feed push gives up
 
 Orders arrive two ways, both giving event ids f"{AmazonOrderId}:{status}" so they dedupe: ORDER_CHANGE
 notifications read from the SQS queue on every fetch (deleted by confirm() after commit, so an
-uncommitted page reappears; a NotificationId already confirmed is deleted on sight), and getOrders
-polling, only when its bucket has a token (0.0167/s is one call a minute; we never wait for it). A
-failing queue read never stops the poll. Amazon has no webhooks: verify_webhook is False.
+uncommitted page reappears; a NotificationId already confirmed is deleted on sight), and polling
+Orders API v2026-01-01's searchOrders (items included; v0 is removed on 2027-03-27), only when its
+bucket has a token (0.0056/s is one call in three minutes; we never wait for it). A failing queue
+read never stops the poll. Amazon has no webhooks: verify_webhook is False.
 
 The HTTP boundary and LWA tokens are in amazon_api, the queue in amazon_sqs, the Notifications API
 setup in amazon_notifications, the feed push in amazon_feeds, the formats in amazon_format.
@@ -51,7 +52,6 @@ from connectors.base import (
     Connector,
     Listing,
     OrderEvent,
-    OrderLine,
     OrderPage,
     PartnerError,
     PartnerSpec,
@@ -61,7 +61,6 @@ from connectors.base import (
 from connectors.limits import Limiter
 
 log = logging.getLogger(__name__)
-_LINES_KEPT = 10_000   # order lines remembered so a polled order needs no getOrderItems
 _NOTIFICATIONS_KEPT = 10_000   # confirmed NotificationIds: SQS redelivers, at least once
 
 
@@ -115,7 +114,6 @@ class AmazonConnector(Connector):
         self.options = AmazonOptions.of(spec)
         self.api = SellingPartnerApi(self, self.options.auth_url)
         self.listed: set[str] = set()   # the seller's SKUs in our marketplace, learnt at start()
-        self._lines: dict[str, tuple[OrderLine, ...]] = {}
         self.queue = OrderChangeQueue(self.options.queue) if self.options.queue else None
         self._notified: dict[str, None] = {}   # NotificationIds whose orders committed
 
@@ -193,7 +191,7 @@ class AmazonConnector(Connector):
             log.warning("amazon %s: the ORDER_CHANGE queue failed: %s", self.spec.id, exc)
             queue_failure = exc
         polled = False
-        if not self.limiter.would_wait("getOrders"):
+        if not self.limiter.would_wait("searchOrders"):
             try:
                 state, polled = await self._poll_orders(state, page_size, events), True
             except RateLimited:
@@ -203,7 +201,7 @@ class AmazonConnector(Connector):
                     raise
         if queue_failure is not None and not polled and not events:
             raise queue_failure
-        paging = state.next_token is not None and not self.limiter.would_wait("getOrders")
+        paging = state.next_token is not None and not self.limiter.would_wait("searchOrders")
         more = received >= page_size or paging
         return OrderPage(fmt.merge_events(events), state.encode(), more)
 
@@ -237,51 +235,28 @@ class AmazonConnector(Connector):
             return []
         if notification_id in self._notified:
             return []   # SQS delivered it again after its orders committed
-        if fact.lines:
-            self._remember(fact.order_id, fact.lines)
         raw = {"receipt_handles": (str(message["ReceiptHandle"]),), "notification_ids": (notification_id,)}
         return fmt.fact_events(fact, raw)
 
     async def _poll_orders(self, state: fmt.OrdersCursor, page_size: int,
                            events: list[OrderEvent]) -> fmt.OrdersCursor:
-        params = {"MarketplaceIds": self.options.marketplace_id,
-                  "MaxResultsPerPage": str(min(100, page_size))}
+        # A page token is good only with the first page's filters: the cursor keeps `after` until
+        # the paging is done.
+        params = {"marketplaceIds": self.options.marketplace_id, "includedData": "FULFILLMENT",
+                  "maxResultsPerPage": str(min(100, page_size)),
+                  "lastUpdatedAfter": fmt.iso(state.after - self.options.poll_overlap_seconds)}
         if state.next_token:
-            params["NextToken"] = state.next_token
-        else:
-            params["LastUpdatedAfter"] = fmt.iso(state.after - self.options.poll_overlap_seconds)
-        answer = await self.api.call("getOrders", "GET", self.api.url(fmt.ORDERS_PATH), params=params)
-        payload = answer["payload"]
+            params["paginationToken"] = state.next_token
+        answer = await self.api.call("searchOrders", "GET", self.api.url(fmt.ORDERS_PATH), params=params)
         newest = state.after
-        for order in payload.get("Orders") or []:
-            fact = fmt.polled_fact(order)
+        for order in answer.get("orders") or []:
+            try:
+                fact = fmt.searched_fact(order)
+            except ValueError as exc:
+                raise PartnerError(f"searchOrders: {exc}") from exc
             newest = max(newest, fact.changed_at)
-            if fmt.actionable(fact.status):
-                lines = await self._order_lines(fact.order_id)
-                events.extend(fmt.fact_events(fmt.with_lines(fact, lines), {"receipt_handles": ()}))
-        return state.after_page(payload.get("NextToken"), newest)
-
-    async def _order_lines(self, order_id: str) -> tuple[OrderLine, ...]:
-        known = self._lines.get(order_id)
-        if known:
-            return known
-        items: list[dict[str, Any]] = []
-        params: dict[str, str] = {}
-        while True:
-            url = self.api.url(f"{fmt.ORDERS_PATH}/{quote(order_id, safe='')}/orderItems")
-            payload = (await self.api.call("getOrderItems", "GET", url, params=params))["payload"]
-            items.extend(payload.get("OrderItems") or [])
-            if not payload.get("NextToken"):
-                break
-            params = {"NextToken": payload["NextToken"]}
-        lines = fmt.order_lines(items)
-        self._remember(order_id, lines)
-        return lines
-
-    def _remember(self, order_id: str, lines: tuple[OrderLine, ...]) -> None:
-        self._lines[order_id] = lines
-        if len(self._lines) > _LINES_KEPT:
-            del self._lines[next(iter(self._lines))]
+            events.extend(fmt.fact_events(fact, {"receipt_handles": ()}))
+        return state.after_page((answer.get("pagination") or {}).get("nextToken"), newest)
 
     async def confirm(self, events: Sequence[OrderEvent]) -> None:
         for notification_id in (n for event in events for n in event.raw.get("notification_ids", ())):

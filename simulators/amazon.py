@@ -1,39 +1,37 @@
 """Amazon's Selling Partner API, simulated: LWA tokens (the seller's refresh-token grant and the
 app's grantless client-credentials grant), listings (patch, get, search), JSON_LISTINGS_FEED with
-documents behind presigned "S3" URLs this server also serves, the Orders API with NextToken paging,
+documents behind presigned "S3" URLs this server also serves, the Orders API v2026-01-01,
 and the Notifications API, which sends ORDER_CHANGE notifications to the subscribed SQS queue. Every
 operation has its own server allowance at the published usage plan (amazon_wire.USAGE_PLANS).
 
 Options (config.options): marketplace_id (ATVPDKIKX0DER), feed_seconds (0.2, a feed's processing
-time), notifications (True; False sends none, leaving orders to getOrders polling), sqs_endpoint_url
+time), notifications (True; False sends none, leaving orders to searchOrders polling), sqs_endpoint_url
 (where the subscribed queues live: moto's server; empty: AWS), aws_access_key_id and
 aws_secret_access_key (Amazon's own AWS keys for sending), lead_time_to_ship_max_days (2, the
 seller's handling time on every listing). `config.duplicate_rate` is the share of notifications
 delivered twice. `POST /_sim/tokens/expire` expires every access token now.
 
-This module is the app (routes, auth, LWA) and the orders; the listings, the feeds and the
-notifications are in amazon_listings, amazon_feeds and amazon_notifications.
+This module is the app (routes, auth, LWA) and the orders; the listings, the feeds, the Orders API
+and the notifications are in amazon_listings, amazon_feeds, amazon_orders and amazon_notifications.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
 import secrets
 import string
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from simulators import amazon_wire as wire
 from simulators.amazon_feeds import FeedsApi
-from simulators.amazon_listings import ListingsApi, asin, pack_token, unpack_token
+from simulators.amazon_listings import ListingsApi
 from simulators.amazon_notifications import NotificationsApi
+from simulators.amazon_orders import OrdersApi
 from simulators.base import SimConfig, SimOrder, Simulator
-from simulators.http import whole_number
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 _EXPIRED = "The access token you provided has expired."
@@ -41,7 +39,6 @@ _INVALID = "The access token you provided is revoked, malformed or invalid."
 _CODES = {400: "InvalidInput", 403: "Unauthorized", 404: "NotFound", 413: "RequestTooLarge",
           500: "InternalFailure", 503: "ServiceUnavailable"}
 _STATUSES = {"shipped": "Shipped", "cancelled": "Canceled"}
-_OrdersQuery = tuple[str, float, int, tuple[int, str] | None]
 
 
 class AmazonSimulator(Simulator):
@@ -58,6 +55,7 @@ class AmazonSimulator(Simulator):
         lead_time = options.get("lead_time_to_ship_max_days", 2)
         self.listings_api = ListingsApi(self, None if lead_time is None else int(lead_time))
         self.feeds_api = FeedsApi(self)
+        self.orders_api = OrdersApi(self)
         self.notifications_api = NotificationsApi(self, str(options.get("sqs_endpoint_url") or "") or None)
 
     @classmethod
@@ -85,8 +83,8 @@ class AmazonSimulator(Simulator):
             web.get(wire.FEEDS + "/documents/{documentId}", api("getFeedDocument", feeds.get_document)),
             web.post(wire.FEEDS + "/feeds", api("createFeed", feeds.create_feed)),
             web.get(wire.FEEDS + "/feeds/{feedId}", api("getFeed", feeds.get_feed)),
-            web.get(wire.ORDERS_V0, api("getOrders", self._get_orders)),
-            web.get(wire.ORDERS_V0 + "/{orderId}/orderItems", api("getOrderItems", self._get_order_items)),
+            web.get(wire.ORDERS, api("searchOrders", self.orders_api.search)),
+            web.get(wire.ORDERS + "/{orderId}", api("getOrder", self.orders_api.get)),
             web.put("/s3/feeds/{documentId}", feeds.upload_document),
             web.get("/s3/feeds/{documentId}", feeds.download_document),
             web.get(wire.NOTIFICATIONS + "/destinations",
@@ -217,59 +215,6 @@ class AmazonSimulator(Simulator):
         if random.random() < self.config.duplicate_rate:
             self.notifications_api.publish("ORDER_CHANGE", body)   # SQS delivers at least once
             self.stats["notifications_duplicated"] += 1
-
-    def _order_row(self, order: SimOrder) -> dict[str, Any]:
-        shipped = order.quantity if order.status == "Shipped" else 0
-        return {"AmazonOrderId": order.order_id, "PurchaseDate": wire.timestamp(order.created_at),
-                "LastUpdateDate": wire.timestamp(order.updated_at), "OrderStatus": order.status,
-                "FulfillmentChannel": "MFN", "SalesChannel": "Amazon.com", "OrderType": "StandardOrder",
-                "MarketplaceId": self.marketplace, "NumberOfItemsShipped": shipped,
-                "NumberOfItemsUnshipped": order.quantity - shipped if order.status != "Canceled" else 0}
-
-    async def _get_orders(self, request: web.Request) -> web.Response:
-        query = self._orders_query(request)
-        if isinstance(query, web.Response):
-            return query
-        field, after, size, key = query
-        rows = sorted(((math.floor(getattr(o, field)), o.order_id), o) for o in self.orders.values()
-                      if math.floor(getattr(o, field)) >= after)
-        rows = [row for row in rows if key is None or row[0] > key]
-        payload: dict[str, Any] = {"Orders": [self._order_row(order) for _, order in rows[:size]]}
-        if len(rows) > size:
-            last = rows[size - 1][0]
-            position = {"field": field, "after": after, "size": size, "key": list(last)}
-            payload["NextToken"] = pack_token(position)
-        return web.json_response({"payload": payload})
-
-    def _orders_query(self, request: web.Request) -> _OrdersQuery | web.Response:
-        """(order field, lower bound, page size, keyset position) from the query or its NextToken."""
-        query = request.query
-        if "NextToken" in query:
-            token = unpack_token(query["NextToken"])
-            try:
-                key = (int(token["key"][0]), str(token["key"][1]))
-                return str(token["field"]), float(token["after"]), int(token["size"]), key
-            except (KeyError, TypeError, ValueError, IndexError):
-                return self.error_response(400, "Invalid NextToken")
-        given = [name for name in ("LastUpdatedAfter", "CreatedAfter") if name in query]
-        if len(given) != 1:
-            return self.error_response(400, "Exactly one of CreatedAfter and LastUpdatedAfter is required")
-        try:
-            after = wire.read_timestamp(query[given[0]])
-        except ValueError:
-            return self.error_response(400, f"{given[0]} is not an ISO 8601 date")
-        field = "updated_at" if given[0] == "LastUpdatedAfter" else "created_at"
-        return field, after, min(100, max(1, whole_number(query.get("MaxResultsPerPage"), 100))), None
-
-    async def _get_order_items(self, request: web.Request) -> web.Response:
-        order = self.orders.get(request.match_info["orderId"])
-        if order is None:
-            return self.error_response(404, f"Order {request.match_info['orderId']} not found")
-        item = {"ASIN": asin(order.sku), "SellerSKU": order.sku,
-                "OrderItemId": wire.order_item_id(order.order_id, 1), "Title": order.sku,
-                "QuantityOrdered": order.quantity,
-                "QuantityShipped": order.quantity if order.status == "Shipped" else 0}
-        return web.json_response({"payload": {"AmazonOrderId": order.order_id, "OrderItems": [item]}})
 
 
 def _lwa_error(status: int, error: str, description: str) -> web.Response:

@@ -15,7 +15,7 @@ MARKETPLACE_US = "ATVPDKIKX0DER"
 PRODUCT_TYPE = "HOME_BED_AND_BATH"
 LISTINGS_ITEMS = "/listings/2021-08-01/items"
 FEEDS = "/feeds/2021-06-30"
-ORDERS_V0 = "/orders/v0/orders"
+ORDERS = "/orders/2026-01-01/orders"
 NOTIFICATIONS = "/notifications/v1"
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 FULFILLMENT_AVAILABILITY = "/attributes/fulfillment_availability"
@@ -31,7 +31,7 @@ LISTING_DATASETS = frozenset({"summaries", "attributes", "issues", "offers", "fu
 _PLANS = {
     "patchListingsItem": (5.0, 5), "getListingsItem": (5.0, 5), "searchListingsItems": (5.0, 5),
     "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15), "getFeed": (2.0, 15),
-    "getFeedDocument": (0.0222, 10), "getOrders": (0.0167, 20), "getOrderItems": (0.5, 30),
+    "getFeedDocument": (0.0222, 10), "searchOrders": (0.0056, 20), "getOrder": (0.5, 30),
     "getDestinations": (1.0, 5), "createDestination": (1.0, 5),
     "getSubscription": (1.0, 5), "createSubscription": (1.0, 5),
 }
@@ -72,7 +72,7 @@ def requested_quantity(message: Any) -> int | None:
 
 
 def order_item_id(order_id: str, position: int) -> str:
-    """An order's n-th item id (from 1): the same in every notification and getOrderItems answer."""
+    """An order's n-th item id (from 1): the same in every notification and Orders API answer."""
     return order_id.replace("-", "")[-12:] + f"{position:02d}"
 
 

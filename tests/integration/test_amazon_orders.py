@@ -1,6 +1,7 @@
 """Amazon orders reaching the connector: ORDER_CHANGE notifications that the simulator sends into
 the seller's SQS queue (moto's server) once the connector has set up the Notifications API
-destination and subscription, read back with the real SQS API; and order polling as the backstop."""
+destination and subscription, read back with the real SQS API; and polling Orders API
+v2026-01-01's searchOrders as the backstop."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ async def test_an_order_arrives_over_sqs_once_even_when_delivered_twice_and_goes
         await connector.confirm(shown_again.events)   # what the actor does after the commit
         after_commit = queue.counts()
         queue.send(body)   # SQS delivers it once more, after the commit
-        connector.limiter.honour("getOrders", 60)   # the queue alone
+        connector.limiter.honour("searchOrders", 60)   # the queue alone
         late = await connector.fetch_orders(shown_again.cursor, 10)
 
     created = [(e.event_id, e.order_id, e.lines) for e in page.events]
@@ -138,8 +139,8 @@ async def test_orders_page_through_the_queue_and_the_poll_without_losing_one(
     assert len(pages) == 3
     assert all(len({e.event_id for e in page}) == len(page) for page in pages)
     assert {e.event_id for page in pages for e in page} == {f"{o.order_id}:Unshipped" for o in orders}
-    assert sim.stats["calls:getOrders"] == 3
-    assert sim.stats["calls:getOrderItems"] < 25   # lines the notifications told are not asked again
+    assert sim.stats["calls:searchOrders"] == 3
+    assert sim.stats["calls:getOrder"] == 0   # searchOrders carries the items
     assert queue.counts() == (0, 0)
 
 
@@ -155,7 +156,7 @@ async def test_without_a_queue_polling_alone_finds_every_order_and_its_lines(
     assert len(pages) == 3
     assert {e.event_id for e in events} == {f"{o.order_id}:Unshipped" for o in orders}
     assert {e.order_id: e.lines for e in events} == {o.order_id: (OrderLine(o.sku, 2),) for o in orders}
-    assert sim.stats["calls:getOrderItems"] == 12
+    assert sim.stats["calls:searchOrders"] == 3 and sim.stats["calls:getOrder"] == 0
 
 
 async def test_a_failing_queue_read_never_stops_the_order_poll(
@@ -168,13 +169,13 @@ async def test_a_failing_queue_read_never_stops_the_order_poll(
     page = await connector.fetch_orders(None, 10)
 
     assert [e.event_id for e in page.events] == [f"{order.order_id}:Unshipped"]
-    assert sim.stats["calls:getOrders"] == 1
+    assert sim.stats["calls:searchOrders"] == 1
 
 
 async def test_a_failing_queue_read_is_raised_when_the_poll_cannot_run_either(
         sim: AmazonSimulator, session: aiohttp.ClientSession, queue: SellerQueue) -> None:
     connector = connect(sim, session, queue=SellerQueue(queue.endpoint_url, queue.url + "-deleted"))
-    connector.limiter.honour("getOrders", 60)
+    connector.limiter.honour("searchOrders", 60)
 
     with pytest.raises(PartnerError, match="ReceiveMessage"):
         await connector.fetch_orders(None, 10)
@@ -187,14 +188,14 @@ async def test_get_orders_is_skipped_rather_than_waited_for_when_its_bucket_is_e
     sim.listings["SHEET-006"] = 3
     order = await sim.record_order("SHEET-006", 1)
     await delivered(sim, 1)
-    connector.limiter.honour("getOrders", 60)
+    connector.limiter.honour("searchOrders", 60)
 
     started = time.monotonic()
     page = await connector.fetch_orders(None, 10)
 
     assert time.monotonic() - started < 1
     assert [e.event_id for e in page.events] == [f"{order.order_id}:Unshipped"]
-    assert sim.stats["calls:getOrders"] == 0
+    assert sim.stats["calls:searchOrders"] == 0
 
 
 async def test_a_shipped_order_and_duplicate_notifications_give_each_fact_once(
@@ -217,3 +218,59 @@ async def test_a_shipped_order_and_duplicate_notifications_give_each_fact_once(
         (f"{order.order_id}:Shipped", OrderEventKind.SHIPPED)]
     assert len(page.events[0].raw["receipt_handles"]) == 4   # both notifications imply the creation
     assert len(page.events[1].raw["receipt_handles"]) == 2
+
+
+async def test_search_orders_follows_the_published_model_and_shipping_and_cancelling_reach_the_poll(
+        session: aiohttp.ClientSession) -> None:
+    async with running(options={"notifications": False}, initial_quantity=5) as sim:
+        shipped, cancelled = await sim.record_order("SHEET-010", 1), await sim.record_order("SHEET-011", 2)
+        await sim.change_order(shipped, "shipped")
+        await sim.change_order(cancelled, "cancelled")
+        connector = connect(sim, session)
+
+        [events] = await fetch_all(connector, 10)
+
+    assert {(e.order_id, e.kind) for e in events} == {
+        (shipped.order_id, OrderEventKind.CREATED), (shipped.order_id, OrderEventKind.SHIPPED),
+        (cancelled.order_id, OrderEventKind.CREATED), (cancelled.order_id, OrderEventKind.CANCELLED)}
+
+
+@pytest.mark.parametrize("query", [
+    {"marketplaceIds": "ATVPDKIKX0DER"},                                                  # no date
+    {"marketplaceIds": "ATVPDKIKX0DER", "createdAfter": "2026-01-01T00:00:00Z",
+     "lastUpdatedAfter": "2026-01-01T00:00:00Z"},                                         # both dates
+    {"marketplaceIds": "ATVPDKIKX0DER", "LastUpdatedAfter": "2026-01-01T00:00:00Z"},     # v0's spelling
+    {"marketplaceIds": "ATVPDKIKX0DER", "lastUpdatedAfter": "2026-01-01T00:00:00Z", "includedData": "ITEMS"},
+    {"marketplaceIds": "ATVPDKIKX0DER", "lastUpdatedAfter": "2026-01-01T00:00:00Z", "maxResultsPerPage": "101"},
+])
+async def test_search_orders_refuses_what_amazon_refuses(
+        sim: AmazonSimulator, session: aiohttp.ClientSession, query: dict[str, str]) -> None:
+    connector = connect(sim, session)
+    headers = {"x-amz-access-token": await connector.api.access_token()}
+
+    async with session.get(f"{sim.base_url}/orders/2026-01-01/orders", params=query, headers=headers) as answer:
+        body = await answer.json()
+
+    assert answer.status == 400 and body["errors"][0]["code"] == "InvalidInput"
+
+
+async def test_a_page_token_is_refused_with_other_filters_than_its_first_page(
+        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
+    sim.listings["SHEET-012"] = 5
+    for _ in range(3):
+        await sim.record_order("SHEET-012", 1)
+    connector = connect(sim, session)
+    headers = {"x-amz-access-token": await connector.api.access_token()}
+    url, first = f"{sim.base_url}/orders/2026-01-01/orders", {
+        "marketplaceIds": "ATVPDKIKX0DER", "lastUpdatedAfter": "2026-01-01T00:00:00Z", "maxResultsPerPage": "2"}
+    async with session.get(url, params=first, headers=headers) as answer:
+        token = (await answer.json())["pagination"]["nextToken"]
+
+    async with session.get(url, params={**first, "paginationToken": token}, headers=headers) as same:
+        page_two = await same.json()
+    moved = {**first, "lastUpdatedAfter": "2026-01-02T00:00:00Z", "paginationToken": token}
+    async with session.get(url, params=moved, headers=headers) as other:
+        refused = other.status
+
+    assert len(page_two["orders"]) == 1 and "pagination" not in page_two
+    assert refused == 400

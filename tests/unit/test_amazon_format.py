@@ -1,5 +1,5 @@
 """Amazon SP-API formats without a network: patches, feeds and their reports, ORDER_CHANGE
-notifications, getOrders rows, the events they mean and the polling cursor."""
+notifications, searchOrders orders (Orders API v2026-01-01), the events they mean and the polling cursor."""
 
 from __future__ import annotations
 
@@ -137,20 +137,31 @@ def test_a_pending_order_is_not_yet_reservable() -> None:
     assert not fmt.actionable("Pending")
 
 
-def test_a_polled_order_gets_the_same_event_ids_as_its_notification() -> None:
-    row = {"AmazonOrderId": "113-1234567-7654321", "PurchaseDate": "2026-01-15T10:00:00Z",
-           "LastUpdateDate": "2026-01-15T12:30:00Z", "OrderStatus": "Shipped"}
-    items = [{"SellerSKU": "SHEET-Q-WHT", "OrderItemId": "1", "QuantityOrdered": 2, "QuantityShipped": 2}]
+def test_a_searched_order_gets_the_same_event_ids_as_its_notification() -> None:
+    order = {"orderId": "113-1234567-7654321", "createdTime": "2026-01-15T10:00:00Z",
+             "lastUpdatedTime": "2026-01-15T12:30:00Z", "salesChannel": {"channelName": "AMAZON"},
+             "fulfillment": {"fulfillmentStatus": "SHIPPED"},
+             "orderItems": [{"orderItemId": "1", "quantityOrdered": 2, "product": {"sellerSku": "SHEET-Q-WHT"}}]}
 
-    polled = fmt.fact_events(fmt.with_lines(fmt.polled_fact(row), fmt.order_lines(items)), {})
+    searched = fmt.fact_events(fmt.searched_fact(order), {})
     notified = fmt.fact_events(fmt.notification_fact(notification("Shipped"))[1], {})
 
-    assert polled == notified
+    assert searched == notified
+
+
+def test_an_order_without_its_fulfillment_status_is_malformed() -> None:
+    order = {"orderId": "1", "createdTime": "2026-01-15T10:00:00Z", "orderItems": []}
+
+    try:
+        fmt.searched_fact(order)
+    except ValueError:
+        return
+    raise AssertionError("accepted an order without fulfillment")
 
 
 def test_order_lines_skip_rows_without_a_sku_or_a_quantity() -> None:
-    rows = [{"SellerSKU": "A", "QuantityOrdered": 1}, {"SellerSKU": "B", "Quantity": 3},
-            {"QuantityOrdered": 4}, {"SellerSKU": "C", "QuantityOrdered": 0}]
+    rows = [{"SellerSKU": "A", "Quantity": 1}, {"SellerSKU": "B", "Quantity": 3},
+            {"Quantity": 4}, {"SellerSKU": "C", "Quantity": 0}]
 
     assert fmt.order_lines(rows) == (OrderLine("A", 1), OrderLine("B", 3))
 
@@ -226,3 +237,38 @@ def test_the_published_order_change_notification_reads_as_an_unshipped_order_of_
         "903-8868176-2219830", "Unshipped", (OrderLine("SellerSKUID1", 10),))
     assert fact.purchased_at == fmt.parse_iso("2022-07-13T19:42:04.284Z")
     assert [e.event_id for e in fmt.fact_events(fact, {})] == ["903-8868176-2219830:Unshipped"]
+
+
+# Amazon's published searchOrders example (orders_2026-01-01.json, the 200 answer), trimmed to the
+# fields the model requires and those we read.
+PUBLISHED_SEARCH_ORDERS = {
+    "orders": [{
+        "orderId": "123-4567890-1234567",
+        "orderAliases": [{"aliasId": "SELLER-ORDER-2024-001", "aliasType": "SELLER_ORDER_ID"}],
+        "createdTime": "2024-12-25T10:30:00Z", "lastUpdatedTime": "2024-12-25T14:45:00Z",
+        "programs": ["PRIME", "AMAZON_BUSINESS"],
+        "salesChannel": {"channelName": "AMAZON", "marketplaceId": "ATVPDKIKX0DER", "marketplaceName": "Amazon.com"},
+        "fulfillment": {"fulfillmentStatus": "SHIPPED", "fulfilledBy": "MERCHANT",
+                        "fulfillmentServiceLevel": "STANDARD",
+                        "shipByWindow": {"earliestDateTime": "2024-12-26T00:00:00Z",
+                                         "latestDateTime": "2024-12-27T23:59:59Z"}},
+        "orderItems": [{"orderItemId": "12345678901234", "quantityOrdered": 2,
+                        "product": {"asin": "B08N5WRWNW", "title": "Echo Dot (4th Gen) | Smart speaker with Alexa | Charcoal",
+                                    "sellerSku": "ECHO-DOT-4-CHARCOAL",
+                                    "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
+                                    "price": {"unitPrice": {"amount": "49.99", "currencyCode": "USD"}}},
+                        "fulfillment": {"quantityFulfilled": 2, "quantityUnfulfilled": 0}}]}],
+    "pagination": {"nextToken": "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"},
+    "lastUpdatedBefore": "2024-12-25T15:00:00Z"}
+
+
+def test_the_published_search_orders_answer_reads_as_a_shipped_order_of_two() -> None:
+    [order] = PUBLISHED_SEARCH_ORDERS["orders"]
+
+    fact = fmt.searched_fact(order)
+
+    assert (fact.order_id, fact.status, fact.lines) == (
+        "123-4567890-1234567", "Shipped", (OrderLine("ECHO-DOT-4-CHARCOAL", 2),))
+    assert (fact.purchased_at, fact.changed_at) == (fmt.parse_iso("2024-12-25T10:30:00Z"),
+                                                    fmt.parse_iso("2024-12-25T14:45:00Z"))
+    assert [e.kind for e in fmt.fact_events(fact, {})] == [OrderEventKind.CREATED, OrderEventKind.SHIPPED]
