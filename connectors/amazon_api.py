@@ -112,12 +112,7 @@ class SellingPartnerApi(ConnectorClient):
                 return creds["access_token"]   # another call refreshed while this one waited
             form = {"grant_type": "refresh_token", "refresh_token": creds.get("refresh_token", ""),
                     "client_id": creds.get("client_id", ""), "client_secret": creds.get("client_secret", "")}
-            await self.limiter.acquire("lwaToken")
-            status, answer = await self.send("POST", self._auth_url, data=form)
-            if status >= 500:
-                raise PartnerError(f"LWA token: {status} {answer}")
-            if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
-                raise AuthExpired(f"LWA refused the refresh token: {_lwa_error(answer)}")
+            answer = await self._lwa(form, "the refresh token")
             now, lifetime = time.time(), _number(answer.get("expires_in"), 3600.0)
             creds["access_token"] = str(answer["access_token"])
             creds["access_token_expires_at"] = f"{now + lifetime:.3f}"
@@ -128,6 +123,16 @@ class SellingPartnerApi(ConnectorClient):
             return creds["access_token"]
 
 
+    async def _lwa(self, form: dict[str, str], what: str) -> dict[str, Any]:
+        """A token answer from LWA; AuthExpired when it refuses `what`, PartnerError when it fails."""
+        await self.limiter.acquire("lwaToken")
+        status, answer = await self.send("POST", self._auth_url, data=form)
+        if status >= 500:
+            raise PartnerError(f"LWA token: {status} {answer}")
+        if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
+            raise AuthExpired(f"LWA refused {what}: {_lwa_error(answer)}")
+        return answer
+
     async def grantless_token(self) -> str:
         """The app's own LWA token for grantless operations (the Notifications API's destinations):
         client credentials with the notifications scope, no seller involved."""
@@ -136,12 +141,7 @@ class SellingPartnerApi(ConnectorClient):
         creds = self.spec.credentials
         form = {"grant_type": "client_credentials", "scope": fmt.NOTIFICATIONS_SCOPE,
                 "client_id": creds.get("client_id", ""), "client_secret": creds.get("client_secret", "")}
-        await self.limiter.acquire("lwaToken")
-        status, answer = await self.send("POST", self._auth_url, data=form)
-        if status >= 500:
-            raise PartnerError(f"LWA grantless token: {status} {answer}")
-        if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
-            raise AuthExpired(f"LWA refused the client credentials: {_lwa_error(answer)}")
+        answer = await self._lwa(form, "the client credentials")
         lifetime = _number(answer.get("expires_in"), 3600.0)
         self._grantless = (str(answer["access_token"]), time.time() + lifetime - min(60.0, lifetime / 10))
         return self._grantless[0]

@@ -24,12 +24,6 @@ async def sim() -> AsyncIterator[AmazonSimulator]:
         yield started
 
 
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
-
-
 # --- auth -------------------------------------------------------------------------------------------
 
 async def test_start_authenticates_and_learns_the_sellers_skus_page_by_page(

@@ -47,12 +47,6 @@ async def sim(moto: MotoSqs) -> AsyncIterator[AmazonSimulator]:
         yield started
 
 
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
-
-
 # --- the Notifications API ----------------------------------------------------------------------------
 
 async def test_start_creates_the_destination_and_subscription_once_and_a_restart_reuses_them(

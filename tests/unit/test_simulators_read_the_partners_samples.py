@@ -52,24 +52,17 @@ def _amazon_listing(lead_time: int = 3) -> Any:
     return sim
 
 
-def test_amazon_merges_the_published_quantity_patch_and_keeps_the_sellers_handling_time() -> None:
+@pytest.mark.parametrize(("op", "kept"), [
+    ("merge", {"lead_time_to_ship_max_days": 3, "restock_date": "2026-02-01"}),   # only the quantity changes
+    ("replace", {}),                                                              # the whole entry is the value
+])
+def test_amazon_applies_the_published_quantity_patch_with_the_ops_meaning(op: str, kept: dict[str, Any]) -> None:
     sim = _amazon_listing()
     patch = {"productType": "HOME_BED_AND_BATH", "patches": [{
-        "op": "merge", "path": "/attributes/fulfillment_availability",
+        "op": op, "path": "/attributes/fulfillment_availability",
         "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 10}]}]}
     assert sim.listings_api.apply("SHEET-Q-WHT", patch) == []
-    assert sim.listings["SHEET-Q-WHT"] == 10
-    assert sim.listings_api.availability["SHEET-Q-WHT"] == {"lead_time_to_ship_max_days": 3,
-                                                            "restock_date": "2026-02-01"}
-
-
-def test_amazon_applies_a_replace_with_only_a_quantity_as_the_whole_entry() -> None:
-    sim = _amazon_listing()
-    patch = {"productType": "HOME_BED_AND_BATH", "patches": [{
-        "op": "replace", "path": "/attributes/fulfillment_availability",
-        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 10}]}]}
-    assert sim.listings_api.apply("SHEET-Q-WHT", patch) == []
-    assert (sim.listings["SHEET-Q-WHT"], sim.listings_api.availability["SHEET-Q-WHT"]) == (10, {})
+    assert (sim.listings["SHEET-Q-WHT"], sim.listings_api.availability["SHEET-Q-WHT"]) == (10, kept)
 
 
 @pytest.mark.parametrize("bad", [{"op": "upsert"}, {"value": [{"fulfillment_channel_code": "DEFAULT",
