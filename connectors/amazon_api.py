@@ -35,6 +35,7 @@ class SellingPartnerApi(ConnectorClient):
         self.refreshes = 0
         self._refresh_lock = asyncio.Lock()
         self._refresh_at: float | None = None
+        self._grantless: tuple[str, float] | None = None   # (token, refresh after), never persisted
 
     def url(self, path: str) -> str:
         return self.spec.base_url.rstrip("/") + path
@@ -52,23 +53,29 @@ class SellingPartnerApi(ConnectorClient):
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise PartnerError(f"{method} {url}: {exc!r}") from exc
 
-    async def call(self, op: str, method: str, url: str | URL, *, auth: bool = True,
-                   missing_ok: bool = False, **request: Any) -> Any:
-        """One SP-API operation: paced by our bucket, authorised, refreshed and retried once on 403."""
-        status, answer, token = await self._attempt(op, method, url, auth, request)
+    async def call(self, op: str, method: str, url: str | URL, *, auth: bool = True, grantless: bool = False,
+                   missing_ok: bool = False, conflict_ok: bool = False, **request: Any) -> Any:
+        """One SP-API operation: paced by our bucket, authorised (with the seller's token, or the
+        app's own for a grantless operation), refreshed and retried once on 403."""
+        status, answer, token = await self._attempt(op, method, url, auth, grantless, request)
         if auth and status == 403 and fmt.is_unauthorized(answer):
-            await self.refresh(stale=token)
-            status, answer, _ = await self._attempt(op, method, url, auth, request)
+            if grantless:
+                self._grantless = None
+            else:
+                await self.refresh(stale=token)
+            status, answer, _ = await self._attempt(op, method, url, auth, grantless, request)
             if status == 403 and fmt.is_unauthorized(answer):
                 raise AuthExpired(f"{op}: {fmt.error_text(answer)}")
-        if status == 404 and missing_ok:
+        if (status == 404 and missing_ok) or (status == 409 and conflict_ok):
             return None
         return self.checked(op, status, answer)
 
-    async def _attempt(self, op: str, method: str, url: str | URL, auth: bool,
+    async def _attempt(self, op: str, method: str, url: str | URL, auth: bool, grantless: bool,
                        request: dict[str, Any]) -> tuple[int, Any, str | None]:
         await self.limiter.acquire(op)
-        token = await self.access_token() if auth else None
+        token = None
+        if auth:
+            token = await self.grantless_token() if grantless else await self.access_token()
         status, answer = await self.send(method, url, token=token, **request)
         return status, answer, token
 
@@ -105,12 +112,7 @@ class SellingPartnerApi(ConnectorClient):
                 return creds["access_token"]   # another call refreshed while this one waited
             form = {"grant_type": "refresh_token", "refresh_token": creds.get("refresh_token", ""),
                     "client_id": creds.get("client_id", ""), "client_secret": creds.get("client_secret", "")}
-            await self.limiter.acquire("lwaToken")
-            status, answer = await self.send("POST", self._auth_url, data=form)
-            if status >= 500:
-                raise PartnerError(f"LWA token: {status} {answer}")
-            if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
-                raise AuthExpired(f"LWA refused the refresh token: {_lwa_error(answer)}")
+            answer = await self._lwa(form, "the refresh token")
             now, lifetime = time.time(), _number(answer.get("expires_in"), 3600.0)
             creds["access_token"] = str(answer["access_token"])
             creds["access_token_expires_at"] = f"{now + lifetime:.3f}"
@@ -119,6 +121,30 @@ class SellingPartnerApi(ConnectorClient):
             self._refresh_at = now + lifetime - min(60.0, lifetime / 10)
             self.refreshes += 1
             return creds["access_token"]
+
+
+    async def _lwa(self, form: dict[str, str], what: str) -> dict[str, Any]:
+        """A token answer from LWA; AuthExpired when it refuses `what`, PartnerError when it fails."""
+        await self.limiter.acquire("lwaToken")
+        status, answer = await self.send("POST", self._auth_url, data=form)
+        if status >= 500:
+            raise PartnerError(f"LWA token: {status} {answer}")
+        if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
+            raise AuthExpired(f"LWA refused {what}: {_lwa_error(answer)}")
+        return answer
+
+    async def grantless_token(self) -> str:
+        """The app's own LWA token for grantless operations (the Notifications API's destinations):
+        client credentials with the notifications scope, no seller involved."""
+        if self._grantless is not None and time.time() < self._grantless[1]:
+            return self._grantless[0]
+        creds = self.spec.credentials
+        form = {"grant_type": "client_credentials", "scope": fmt.NOTIFICATIONS_SCOPE,
+                "client_id": creds.get("client_id", ""), "client_secret": creds.get("client_secret", "")}
+        answer = await self._lwa(form, "the client credentials")
+        lifetime = _number(answer.get("expires_in"), 3600.0)
+        self._grantless = (str(answer["access_token"]), time.time() + lifetime - min(60.0, lifetime / 10))
+        return self._grantless[0]
 
 
 def decoded(raw: bytes) -> Any:

@@ -1,5 +1,5 @@
 """Amazon Selling Partner API formats, without the network: listing patches, JSON_LISTINGS_FEED
-documents and their processing reports, ORDER_CHANGE notifications, getOrders answers, error shapes
+documents and their processing reports, ORDER_CHANGE notifications, searchOrders answers, error shapes
 and the polling cursor, for AmazonConnector."""
 
 from __future__ import annotations
@@ -17,22 +17,28 @@ DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"   # amazon.com
 DEFAULT_PRODUCT_TYPE = "HOME_BED_AND_BATH"
 LISTINGS_PATH = "/listings/2021-08-01/items"
 FEEDS_PATH = "/feeds/2021-06-30"
-ORDERS_PATH = "/orders/v0/orders"
+ORDERS_PATH = "/orders/2026-01-01/orders"   # Orders API v0 goes away on 2027-03-27
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 AVAILABILITY_PATH = "/attributes/fulfillment_availability"
-SQS_BATCH = 10   # SQS receives and deletes at most 10 messages a call
+NOTIFICATIONS_PATH = "/notifications/v1"
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"   # the grantless token's scope
+ORDER_CHANGE_PAYLOAD_VERSION = "1.0"
 
 # The published usage plans (rate per second, burst) per SP-API operation.
 LIMITS: dict[str, RateSpec] = {
     "patchListingsItem": RateSpec(5.0, 5),
-    "getListingsItem": RateSpec(5.0, 10),
+    "getListingsItem": RateSpec(5.0, 5),   # PARTNERS.md: burst 5 (the model says 10)
     "searchListingsItems": RateSpec(5.0, 5),
     "createFeedDocument": RateSpec(0.5, 15),
     "createFeed": RateSpec(0.0083, 15),
     "getFeed": RateSpec(2.0, 15),
     "getFeedDocument": RateSpec(0.0222, 10),
-    "getOrders": RateSpec(0.0167, 20),
-    "getOrderItems": RateSpec(0.5, 30),
+    "searchOrders": RateSpec(0.0056, 20),
+    "getOrder": RateSpec(0.5, 30),
+    "getDestinations": RateSpec(1.0, 5),
+    "createDestination": RateSpec(1.0, 5),
+    "getSubscription": RateSpec(1.0, 5),
+    "createSubscription": RateSpec(1.0, 5),
 }
 
 # The order states we act on, each with the facts it implies. An SQS queue does not keep order, so
@@ -46,6 +52,13 @@ _IMPLIED: dict[str, tuple[str, ...]] = {
     "PartiallyShipped": ("Unshipped",),
     "Shipped": ("Unshipped", "Shipped"),
     "Canceled": ("Unshipped", "Canceled"),
+}
+# v2026-01-01's fulfillmentStatus in the words ORDER_CHANGE notifications (and Orders API v0) use, so
+# a polled fact and a notified one get the same event id, as do facts stored before the migration.
+_FULFILLMENT_STATUS = {
+    "PENDING_AVAILABILITY": "PendingAvailability", "PENDING": "Pending", "UNSHIPPED": "Unshipped",
+    "PARTIALLY_SHIPPED": "PartiallyShipped", "SHIPPED": "Shipped", "CANCELLED": "Canceled",
+    "UNFULFILLABLE": "Unfulfillable",
 }
 _KINDS = {
     "Unshipped": OrderEventKind.CREATED,
@@ -86,8 +99,10 @@ def is_unauthorized(body: Any) -> bool:
 # --- listings --------------------------------------------------------------------------------------
 
 def availability_patches(quantity: int) -> list[dict[str, Any]]:
+    # merge, not replace: a replace naming only the quantity would wipe the seller's handling time
+    # (lead_time_to_ship_max_days) and restock_date on the same attribute.
     value = [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}]
-    return [{"op": "replace", "path": AVAILABILITY_PATH, "value": value}]
+    return [{"op": "merge", "path": AVAILABILITY_PATH, "value": value}]
 
 
 def patch_body(product_type: str, quantity: int) -> dict[str, Any]:
@@ -139,7 +154,7 @@ def feed_outcomes(listings: Sequence[Listing], report: Mapping[str, Any]) -> dic
 
 @dataclass(frozen=True, slots=True)
 class OrderFact:
-    """An order's state as one ORDER_CHANGE notification or one getOrders row tells it."""
+    """An order's state as one ORDER_CHANGE notification or one searchOrders order tells it."""
 
     order_id: str
     status: str
@@ -168,10 +183,10 @@ def actionable(status: str) -> bool:
 
 
 def order_lines(items: Iterable[Mapping[str, Any]]) -> tuple[OrderLine, ...]:
-    """getOrderItems rows carry QuantityOrdered; ORDER_CHANGE summaries carry Quantity."""
+    """The lines of an ORDER_CHANGE summary's OrderItems (SellerSKU, Quantity)."""
     lines = []
     for item in items:
-        quantity = item.get("QuantityOrdered", item.get("Quantity"))
+        quantity = item.get("Quantity")
         if item.get("SellerSKU") and isinstance(quantity, int) and quantity > 0:
             lines.append(OrderLine(str(item["SellerSKU"]), quantity))
     return tuple(lines)
@@ -196,27 +211,36 @@ def notification_fact(body: str | bytes) -> tuple[str, OrderFact]:
     return notification_id, fact
 
 
-def polled_fact(order: Mapping[str, Any], lines: tuple[OrderLine, ...] = ()) -> OrderFact:
-    """A fact from one getOrders row (its lines come from getOrderItems)."""
-    return OrderFact(str(order["AmazonOrderId"]), str(order["OrderStatus"]), parse_iso(order["PurchaseDate"]),
-                     parse_iso(order.get("LastUpdateDate") or order["PurchaseDate"]), lines)
-
-
-def with_lines(fact: OrderFact, lines: tuple[OrderLine, ...]) -> OrderFact:
-    return replace(fact, lines=lines)
+def searched_fact(order: Mapping[str, Any]) -> OrderFact:
+    """A fact from one searchOrders (or getOrder) order of Orders API v2026-01-01, asked for with
+    includedData=FULFILLMENT; its items are always there."""
+    try:
+        status = str((order.get("fulfillment") or {})["fulfillmentStatus"])
+        lines = []
+        for item in order.get("orderItems") or []:
+            sku, quantity = (item.get("product") or {}).get("sellerSku"), item.get("quantityOrdered")
+            if sku and isinstance(quantity, int) and quantity > 0:
+                lines.append(OrderLine(str(sku), quantity))
+        return OrderFact(str(order["orderId"]), _FULFILLMENT_STATUS.get(status, status),
+                         parse_iso(order["createdTime"]),
+                         parse_iso(order.get("lastUpdatedTime") or order["createdTime"]), tuple(lines))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed order: {exc!r}") from exc
 
 
 def merge_events(events: Iterable[OrderEvent]) -> list[OrderEvent]:
-    """One event per event_id, in first-seen order, carrying every SQS receipt handle it came with
-    (duplicates and the poll's copy of the same fact), so confirm() deletes them all."""
+    """One event per event_id, in first-seen order, carrying every SQS receipt handle and
+    NotificationId it came with (duplicates and the poll's copy of the same fact), so confirm()
+    deletes them all."""
     merged: dict[str, OrderEvent] = {}
     for event in events:
         first = merged.get(event.event_id)
         if first is None:
             merged[event.event_id] = event
             continue
-        handles = (*first.raw.get("receipt_handles", ()), *event.raw.get("receipt_handles", ()))
-        raw = {**first.raw, "receipt_handles": tuple(dict.fromkeys(handles))}
+        raw = {**first.raw}
+        for key in ("receipt_handles", "notification_ids"):
+            raw[key] = tuple(dict.fromkeys((*first.raw.get(key, ()), *event.raw.get(key, ()))))
         merged[event.event_id] = replace(first, lines=first.lines or event.lines, raw=raw)
     return list(merged.values())
 
@@ -225,7 +249,7 @@ def merge_events(events: Iterable[OrderEvent]) -> list[OrderEvent]:
 
 @dataclass(frozen=True, slots=True)
 class OrdersCursor:
-    """getOrders' LastUpdatedAfter watermark, the NextToken of a listing still being paged, and the
+    """searchOrders' lastUpdatedAfter watermark, the token of a search still being paged, and the
     newest LastUpdateDate seen in it (the watermark once the paging is done)."""
 
     after: float

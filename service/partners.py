@@ -82,6 +82,7 @@ class PartnerFleet:
         self.verifiers: dict[str, Connector] = {}
         self.actors: dict[str, Any] = {}
         self.sim_urls: dict[str, str] = {}
+        self.sim_extras: dict[str, dict[str, Any]] = {}   # options and credentials a simulator adds
         self.last_status: dict[str, dict[str, Any]] = {}
         self.pids: list[int] = []
         self._sims: subprocess.Popen[bytes] | None = None
@@ -106,8 +107,10 @@ class PartnerFleet:
             self.configs[config.id] = config
             credentials = dict(config.credentials) or self._demo_credentials(config)
             base_url = endpoints.get(config.id, config.base_url)
-            self.specs[config.id] = PartnerSpec(config.id, config.kind, base_url, credentials,
-                                                dict(config.options), config.name)
+            extras = self.sim_extras.get(config.id, {})   # e.g. the demo's SQS queue for Amazon
+            self.specs[config.id] = PartnerSpec(config.id, config.kind, base_url,
+                                                {**credentials, **extras.get("credentials", {})},
+                                                {**config.options, **extras.get("options", {})}, config.name)
             # the actor gets its own copy of the spec; this process only reads it to verify webhooks
             self.verifiers[config.id] = connector_class(config.kind)(self.specs[config.id])
             rule = self.settings.channels.get(config.id) or ChannelRule()
@@ -182,6 +185,8 @@ class PartnerFleet:
             await asyncio.sleep(0.05)
         where = json.loads(ports_file.read_text())
         self.sim_urls = {pid: w["base_url"] for pid, w in where.items()}
+        self.sim_extras = {pid: {key: w[key] for key in ("options", "credentials") if key in w}
+                           for pid, w in where.items()}
         return {pid: w["endpoint"] for pid, w in where.items()}
 
     async def _supervise(self) -> None:

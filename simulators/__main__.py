@@ -12,12 +12,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulators.amazon_sqs_server import MotoSqs, seller_queue
 from simulators.base import SimConfig, Simulator
 from simulators.registry import simulator_class
 
 
 async def serve(plan: dict[str, Any]) -> None:
     sims: dict[str, Simulator] = {}
+    # Amazon delivers ORDER_CHANGE to the seller's SQS queue: moto's server plays AWS for the demo.
+    sqs, queues = MotoSqs(), {}
+    for entry in plan["partners"]:
+        if entry["kind"] == "amazon":
+            if not sqs.endpoint_url:
+                sqs.start()
+            queues[entry["id"]] = seller_queue(sqs, entry["id"])
+            entry["options"] = {**entry.get("options", {}), "sqs_endpoint_url": sqs.endpoint_url}
     for entry in plan["partners"]:
         sim = simulator_class(entry["kind"])(SimConfig(
             partner_id=entry["id"], credentials=entry["credentials"], skus=entry["skus"],
@@ -27,7 +36,8 @@ async def serve(plan: dict[str, Any]) -> None:
         ))
         await sim.start()
         sims[entry["id"]] = sim
-    where = {pid: {"base_url": sim.base_url, "endpoint": endpoint(sim)} for pid, sim in sims.items()}
+    where = {pid: {"base_url": sim.base_url, "endpoint": endpoint(sim), **queues.get(pid, {})}
+             for pid, sim in sims.items()}
     ports_file = Path(plan["ports_file"])
     temporary = ports_file.with_suffix(".tmp")
     temporary.write_text(json.dumps(where))
@@ -38,6 +48,7 @@ async def serve(plan: dict[str, Any]) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await asyncio.gather(*(sim.stop() for sim in sims.values()), return_exceptions=True)
+    sqs.stop()
 
 
 def endpoint(sim: Simulator) -> str:

@@ -1,36 +1,37 @@
-"""Amazon's Selling Partner API, simulated: LWA tokens, listings (patch, get, search),
-JSON_LISTINGS_FEED with documents behind presigned "S3" URLs this server also serves, the Orders API
-with NextToken paging, and ORDER_CHANGE notifications in a small SQS-like queue the connector polls.
-Every operation has its own server allowance at the published usage plan (amazon_wire.USAGE_PLANS).
+"""Amazon's Selling Partner API, simulated: LWA tokens (the seller's refresh-token grant and the
+app's grantless client-credentials grant), listings (patch, get, search), JSON_LISTINGS_FEED with
+documents behind presigned "S3" URLs this server also serves, the Orders API v2026-01-01,
+and the Notifications API, which sends ORDER_CHANGE notifications to the subscribed SQS queue. Every
+operation has its own server allowance at the published usage plan (amazon_wire.USAGE_PLANS).
 
-Options (config.options): marketplace_id (ATVPDKIKX0DER), queue ("order-change"), feed_seconds (0.2, a
-feed's processing time), notifications (True; False leaves orders to getOrders polling),
-visibility_timeout (30, when the receive names none). `config.duplicate_rate` is the share of
-notifications SQS delivers twice. `POST /_sim/tokens/expire` expires every access token now.
+Options (config.options): marketplace_id (ATVPDKIKX0DER), feed_seconds (0.2, a feed's processing
+time), notifications (True; False sends none, leaving orders to searchOrders polling), sqs_endpoint_url
+(where the subscribed queues live: moto's server; empty: AWS), aws_access_key_id and
+aws_secret_access_key (Amazon's own AWS keys for sending), lead_time_to_ship_max_days (2, the
+seller's handling time on every listing). `config.duplicate_rate` is the share of notifications
+delivered twice. `POST /_sim/tokens/expire` expires every access token now.
 
-This module is the app (routes, auth, LWA) and the orders; the listings, the feeds and the queue
-are in amazon_listings, amazon_feeds and amazon_queue.
+This module is the app (routes, auth, LWA) and the orders; the listings, the feeds, the Orders API
+and the notifications are in amazon_listings, amazon_feeds, amazon_orders and amazon_notifications.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
 import secrets
 import string
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from simulators import amazon_wire as wire
 from simulators.amazon_feeds import FeedsApi
-from simulators.amazon_listings import ListingsApi, asin, pack_token, unpack_token
-from simulators.amazon_queue import NotificationQueue, QueueApi
+from simulators.amazon_listings import ListingsApi
+from simulators.amazon_notifications import NotificationsApi
+from simulators.amazon_orders import OrdersApi
 from simulators.base import SimConfig, SimOrder, Simulator
-from simulators.http import whole_number
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 _EXPIRED = "The access token you provided has expired."
@@ -38,7 +39,6 @@ _INVALID = "The access token you provided is revoked, malformed or invalid."
 _CODES = {400: "InvalidInput", 403: "Unauthorized", 404: "NotFound", 413: "RequestTooLarge",
           500: "InternalFailure", 503: "ServiceUnavailable"}
 _STATUSES = {"shipped": "Shipped", "cancelled": "Canceled"}
-_OrdersQuery = tuple[str, float, int, tuple[int, str] | None]
 
 
 class AmazonSimulator(Simulator):
@@ -48,15 +48,15 @@ class AmazonSimulator(Simulator):
         super().__init__(config)
         options = config.options
         self.marketplace = str(options.get("marketplace_id", wire.MARKETPLACE_US))
-        self.queue_name = str(options.get("queue", "order-change"))
         self.feed_seconds = float(options.get("feed_seconds", 0.2))
         self.notifications = bool(options.get("notifications", True))
-        self.visibility_timeout = float(options.get("visibility_timeout", 30))
-        self.queue = NotificationQueue(self.clock)
-        self.tokens: dict[str, float] = {}            # access token -> monotonic expiry
-        self.listings_api = ListingsApi(self)
+        self.tokens: dict[str, float] = {}            # seller access token -> monotonic expiry
+        self.grantless: dict[str, float] = {}         # the app's notifications-scope tokens
+        lead_time = options.get("lead_time_to_ship_max_days", 2)
+        self.listings_api = ListingsApi(self, None if lead_time is None else int(lead_time))
         self.feeds_api = FeedsApi(self)
-        self.queue_api = QueueApi(self)
+        self.orders_api = OrdersApi(self)
+        self.notifications_api = NotificationsApi(self, str(options.get("sqs_endpoint_url") or "") or None)
 
     @classmethod
     def demo_credentials(cls, partner_id: str) -> dict[str, str]:
@@ -70,8 +70,9 @@ class AmazonSimulator(Simulator):
         return self.config.credentials["seller_id"]
 
     def routes(self) -> list[web.RouteDef]:
-        api, items, feeds = self._api, wire.LISTINGS_ITEMS, self.feeds_api
-        listings, queue = self.listings_api, self.queue_api
+        api, items, feeds, grantless = self._api, wire.LISTINGS_ITEMS, self.feeds_api, self._grantless_api
+        listings, notes = self.listings_api, self.notifications_api
+        subscription = wire.NOTIFICATIONS + "/subscriptions/{notificationType}"
         return [
             web.post("/auth/o2/token", self._issue_token),
             web.post("/_sim/tokens/expire", self._expire_tokens),
@@ -82,12 +83,16 @@ class AmazonSimulator(Simulator):
             web.get(wire.FEEDS + "/documents/{documentId}", api("getFeedDocument", feeds.get_document)),
             web.post(wire.FEEDS + "/feeds", api("createFeed", feeds.create_feed)),
             web.get(wire.FEEDS + "/feeds/{feedId}", api("getFeed", feeds.get_feed)),
-            web.get(wire.ORDERS_V0, api("getOrders", self._get_orders)),
-            web.get(wire.ORDERS_V0 + "/{orderId}/orderItems", api("getOrderItems", self._get_order_items)),
+            web.get(wire.ORDERS, api("searchOrders", self.orders_api.search)),
+            web.get(wire.ORDERS + "/{orderId}", api("getOrder", self.orders_api.get)),
             web.put("/s3/feeds/{documentId}", feeds.upload_document),
             web.get("/s3/feeds/{documentId}", feeds.download_document),
-            web.post("/sqs/{queue}/receive", self._authorised(queue.receive)),
-            web.post("/sqs/{queue}/delete", self._authorised(queue.delete)),
+            web.get(wire.NOTIFICATIONS + "/destinations",
+                    grantless("getDestinations", notes.get_destinations)),
+            web.post(wire.NOTIFICATIONS + "/destinations",
+                     grantless("createDestination", notes.create_destination)),
+            web.get(subscription, api("getSubscription", notes.get_subscription)),
+            web.post(subscription, api("createSubscription", notes.create_subscription)),
         ]
 
     # --- the partner's shapes ------------------------------------------------------------------------
@@ -102,12 +107,12 @@ class AmazonSimulator(Simulator):
                  "details": ""}
         return web.json_response({"errors": [error]}, status=429, headers=_request_id())
 
-    def _api(self, op: str, handler: Handler) -> Handler:
+    def _api(self, op: str, handler: Handler, grantless: bool = False) -> Handler:
         """Token check, then the operation's bucket, then the handler; successes carry the plan's rate."""
         plan = wire.USAGE_PLANS.get(op)
 
         async def guarded(request: web.Request) -> web.Response:
-            refused = self._refused(request)
+            refused = self._refused_grantless(request) if grantless else self._refused(request)
             if refused is None and plan is not None:
                 refused = self.over_limit(op, plan)
             if refused is not None:
@@ -119,13 +124,17 @@ class AmazonSimulator(Simulator):
 
         return guarded
 
-    def _authorised(self, handler: Handler) -> Handler:
-        """The token check alone: the queue has no bucket of its own here."""
-        async def guarded(request: web.Request) -> web.Response:
-            refused = self._refused(request)
-            return refused if refused is not None else await handler(request)
+    def _grantless_api(self, op: str, handler: Handler) -> Handler:
+        return self._api(op, handler, grantless=True)
 
-        return guarded
+    def _refused_grantless(self, request: web.Request) -> web.Response | None:
+        """A grantless operation takes only the app's client-credentials token (not the seller's)."""
+        expires = self.grantless.get(request.headers.get("x-amz-access-token", ""))
+        if expires is None or self.clock.monotonic() >= expires:
+            self.stats["unauthorized"] += 1
+            return self.error_response(403, "Access to requested resource is denied.",
+                                       _INVALID if expires is None else _EXPIRED)
+        return None
 
     def _refused(self, request: web.Request) -> web.Response | None:
         expires = self.tokens.get(request.headers.get("x-amz-access-token", ""))
@@ -145,17 +154,24 @@ class AmazonSimulator(Simulator):
 
     async def _issue_token(self, request: web.Request) -> web.Response:
         form, creds = await request.post(), self.config.credentials
-        if form.get("grant_type") != "refresh_token":
+        grant = form.get("grant_type")
+        if grant not in ("refresh_token", "client_credentials"):
             return _lwa_error(400, "unsupported_grant_type", "The grant type is not supported")
         if form.get("client_id") != creds["client_id"] or form.get("client_secret") != creds["client_secret"]:
             return _lwa_error(401, "invalid_client", "Client authentication failed")
+        token, ttl = f"Atza|{secrets.token_urlsafe(32)}", self.config.token_ttl
+        lifetime = int(ttl) if ttl.is_integer() else ttl   # LWA says 3600; tests want less than a second
+        if grant == "client_credentials":
+            if form.get("scope") != wire.NOTIFICATIONS_SCOPE:
+                return _lwa_error(400, "invalid_scope", "The scope is not valid for this client")
+            self.grantless[token] = self.clock.monotonic() + ttl
+            return web.json_response({"access_token": token, "scope": wire.NOTIFICATIONS_SCOPE,
+                                      "token_type": "bearer", "expires_in": lifetime})
         if form.get("refresh_token") != creds["refresh_token"]:
             return _lwa_error(400, "invalid_grant",
                               "The request has an invalid grant parameter : refresh_token")
-        token, ttl = f"Atza|{secrets.token_urlsafe(32)}", self.config.token_ttl
         self.tokens[token] = self.clock.monotonic() + ttl
         self.stats["tokens_issued"] += 1
-        lifetime = int(ttl) if ttl.is_integer() else ttl   # LWA says 3600; tests want less than a second
         return web.json_response({"access_token": token, "refresh_token": creds["refresh_token"],
                                   "token_type": "bearer", "expires_in": lifetime})
 
@@ -188,68 +204,17 @@ class AmazonSimulator(Simulator):
         self._notify(order)
 
     def _notify(self, order: SimOrder) -> None:
-        if not self.notifications:
+        subscription = self.notifications_api.subscription_id("ORDER_CHANGE")
+        if not self.notifications or subscription is None:
             return
-        notification = wire.order_change(order, self.seller_id, self.marketplace, str(uuid.uuid4()))
+        notification = wire.order_change(order, self.seller_id, self.marketplace, str(uuid.uuid4()),
+                                         subscription)
         body = json.dumps(notification)
-        self.queue.send(body)
+        self.notifications_api.publish("ORDER_CHANGE", body)
         self.stats["notifications_sent"] += 1
         if random.random() < self.config.duplicate_rate:
-            self.queue.send(body)
+            self.notifications_api.publish("ORDER_CHANGE", body)   # SQS delivers at least once
             self.stats["notifications_duplicated"] += 1
-
-    def _order_row(self, order: SimOrder) -> dict[str, Any]:
-        shipped = order.quantity if order.status == "Shipped" else 0
-        return {"AmazonOrderId": order.order_id, "PurchaseDate": wire.timestamp(order.created_at),
-                "LastUpdateDate": wire.timestamp(order.updated_at), "OrderStatus": order.status,
-                "FulfillmentChannel": "MFN", "SalesChannel": "Amazon.com", "OrderType": "StandardOrder",
-                "MarketplaceId": self.marketplace, "NumberOfItemsShipped": shipped,
-                "NumberOfItemsUnshipped": order.quantity - shipped if order.status != "Canceled" else 0}
-
-    async def _get_orders(self, request: web.Request) -> web.Response:
-        query = self._orders_query(request)
-        if isinstance(query, web.Response):
-            return query
-        field, after, size, key = query
-        rows = sorted(((math.floor(getattr(o, field)), o.order_id), o) for o in self.orders.values()
-                      if math.floor(getattr(o, field)) >= after)
-        rows = [row for row in rows if key is None or row[0] > key]
-        payload: dict[str, Any] = {"Orders": [self._order_row(order) for _, order in rows[:size]]}
-        if len(rows) > size:
-            last = rows[size - 1][0]
-            position = {"field": field, "after": after, "size": size, "key": list(last)}
-            payload["NextToken"] = pack_token(position)
-        return web.json_response({"payload": payload})
-
-    def _orders_query(self, request: web.Request) -> _OrdersQuery | web.Response:
-        """(order field, lower bound, page size, keyset position) from the query or its NextToken."""
-        query = request.query
-        if "NextToken" in query:
-            token = unpack_token(query["NextToken"])
-            try:
-                key = (int(token["key"][0]), str(token["key"][1]))
-                return str(token["field"]), float(token["after"]), int(token["size"]), key
-            except (KeyError, TypeError, ValueError, IndexError):
-                return self.error_response(400, "Invalid NextToken")
-        given = [name for name in ("LastUpdatedAfter", "CreatedAfter") if name in query]
-        if len(given) != 1:
-            return self.error_response(400, "Exactly one of CreatedAfter and LastUpdatedAfter is required")
-        try:
-            after = wire.read_timestamp(query[given[0]])
-        except ValueError:
-            return self.error_response(400, f"{given[0]} is not an ISO 8601 date")
-        field = "updated_at" if given[0] == "LastUpdatedAfter" else "created_at"
-        return field, after, min(100, max(1, whole_number(query.get("MaxResultsPerPage"), 100))), None
-
-    async def _get_order_items(self, request: web.Request) -> web.Response:
-        order = self.orders.get(request.match_info["orderId"])
-        if order is None:
-            return self.error_response(404, f"Order {request.match_info['orderId']} not found")
-        item = {"ASIN": asin(order.sku), "SellerSKU": order.sku,
-                "OrderItemId": wire.order_item_id(order.order_id, 1), "Title": order.sku,
-                "QuantityOrdered": order.quantity,
-                "QuantityShipped": order.quantity if order.status == "Shipped" else 0}
-        return web.json_response({"payload": {"AmazonOrderId": order.order_id, "OrderItems": [item]}})
 
 
 def _lwa_error(status: int, error: str, description: str) -> web.Response:

@@ -1,6 +1,10 @@
 """The Amazon simulator's Listings Items API: searchListingsItems (paged by pageToken),
-getListingsItem (summaries, fulfillmentAvailability) and patchListingsItem, which sets the shown
-quantity and nothing else. A feed message is applied the same way as a patch (`apply`).
+getListingsItem (summaries, attributes, fulfillmentAvailability) and patchListingsItem. Each
+listing keeps its whole DEFAULT fulfillment_availability entry: the quantity (the simulator's shown
+quantity) and the seller's handling time (`lead_time_to_ship_max_days`) and `restock_date`. A
+`replace` (or `add`) sets the entry to exactly what it names, so a quantity alone wipes the other two;
+a `merge` changes only the fields it names; a `delete` empties it. A feed message is applied the
+same way as a patch (`apply`).
 
 Also the small shapes the simulator's other APIs share: ASINs, issues and page tokens.
 """
@@ -21,8 +25,12 @@ if TYPE_CHECKING:
 
 
 class ListingsApi:
-    def __init__(self, sim: AmazonSimulator):
+    def __init__(self, sim: AmazonSimulator, lead_time_days: int | None):
         self._sim = sim
+        # The rest of each listing's DEFAULT fulfillment_availability entry, as the seller set it
+        # in Seller Central (the demo's seller ships within `lead_time_days`).
+        first = {} if lead_time_days is None else {"lead_time_to_ship_max_days": lead_time_days}
+        self.availability: dict[str, dict[str, Any]] = {sku: dict(first) for sku in sim.listings}
 
     def summary(self, sku: str) -> dict[str, Any]:
         return {"marketplaceId": self._sim.marketplace, "asin": asin(sku), "itemName": sku,
@@ -41,12 +49,19 @@ class ListingsApi:
 
     async def get(self, request: web.Request) -> web.Response:
         sim, sku = self._sim, request.match_info["sku"]
+        included = request.query.get("includedData", "summaries").split(",")
+        unknown = sorted(set(included) - wire.LISTING_DATASETS)
+        if unknown:
+            return sim.error_response(400, f"Invalid includedData {','.join(unknown)!r}")
         if sku not in sim.listings:
             return sim.error_response(404, f"SKU '{sku}' not found in marketplace {sim.marketplace}")
-        included = request.query.get("includedData", "summaries").split(",")
         item: dict[str, Any] = {"sku": sku}
         if "summaries" in included:
             item["summaries"] = [self.summary(sku)]
+        if "attributes" in included:
+            entry = {"fulfillment_channel_code": "DEFAULT", "quantity": sim.listings[sku],
+                     **self.availability.get(sku, {})}
+            item["attributes"] = {"fulfillment_availability": [entry]}
         if "fulfillmentAvailability" in included:
             availability = {"fulfillmentChannelCode": "DEFAULT", "quantity": sim.listings[sku]}
             item["fulfillmentAvailability"] = [availability]
@@ -63,17 +78,48 @@ class ListingsApi:
                                   "submissionId": uuid.uuid4().hex, "issues": issues})
 
     def apply(self, sku: str, message: Any) -> list[dict[str, Any]]:
-        """Set the shown quantity from one patch or feed message; the issues when it cannot."""
+        """Apply one patch request or feed message to the listing; the issues when it cannot."""
         sim = self._sim
         if sku not in sim.listings:
             return [issue("4000001", f"SKU '{sku}' does not exist for this seller in {sim.marketplace}.")]
-        quantity = wire.requested_quantity(message)
-        if quantity is None or quantity < 0 or not isinstance(message.get("productType"), str):
-            return [issue("90000900", "The patch must replace /attributes/fulfillment_availability "
-                                      "with a non-negative DEFAULT quantity.")]
+        found = wire.availability_patch(message)
+        refused = _refusal(message, found)
+        if refused or found is None:
+            return [issue("90000900", refused or "The patch names no DEFAULT fulfillment_availability.")]
+        op, given = found
+        fields = {k: v for k, v in given.items() if k not in ("fulfillment_channel_code", "quantity")}
+        if op == "merge":
+            self.availability[sku] = {**self.availability.get(sku, {}), **fields}
+            quantity = int(given.get("quantity", sim.listings[sku]))
+        elif op == "delete":
+            self.availability[sku], quantity = {}, 0
+        else:   # add and replace set the whole entry
+            self.availability[sku], quantity = fields, int(given.get("quantity", 0))
         sim.listings[sku] = quantity
         sim.stats["quantity_updates"] += 1
+        sim.stats[f"availability_{op}"] += 1
         return []
+
+
+def _refusal(message: Any, found: tuple[str, dict[str, Any]] | None) -> str:
+    """Why Amazon refuses the patch request (unknown op or field, a bad quantity); "" when it does not."""
+    if not isinstance(message, dict) or not isinstance(message.get("productType"), str):
+        return "productType is required."
+    for patch in message.get("patches") or []:
+        if not isinstance(patch, dict) or patch.get("op") not in wire.PATCH_OPS:
+            return f"Unsupported patch operation {patch!r}."
+    if found is None:
+        return ""
+    op, entry = found
+    unknown = sorted(set(entry) - wire.AVAILABILITY_FIELDS)
+    if unknown:
+        return f"Unknown fulfillment_availability fields {unknown}."
+    quantity = entry.get("quantity")
+    if op in ("add", "replace") and quantity is None:
+        return "A replace of fulfillment_availability must name the quantity."
+    if quantity is not None and (not isinstance(quantity, int) or quantity < 0):
+        return f"quantity must be a non-negative integer, not {quantity!r}."
+    return ""
 
 
 def asin(sku: str) -> str:

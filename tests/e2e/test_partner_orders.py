@@ -8,6 +8,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import httpx
 import pytest
 
@@ -218,3 +219,23 @@ def test_a_boutique_order_with_a_line_without_a_sku_is_a_dead_letter_on_the_part
     assert manager.post(retry_url).status_code == 403   # no CSRF token
     answer = manager.post(retry_url, data={"csrf_token": csrf_of(html)})
     assert answer.status_code == 200 and "still cannot apply" in answer.text
+
+
+def test_an_amazon_order_arrives_through_the_sellers_sqs_queue_and_its_message_is_deleted(
+        demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
+    # The demo's queue lives in moto's server, which the simulators process started.
+    where = json.loads((demo.data_dir / "simulators.ports.json").read_text())["amazon"]
+    queue = boto3.client("sqs", region_name=where["options"]["sqs_region"],
+                         endpoint_url=where["options"]["sqs_endpoint_url"], **where["credentials"])
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+    def waiting() -> list[int]:
+        found = queue.get_queue_attributes(QueueUrl=where["options"]["queue_url"], AttributeNames=names)
+        return [int(found["Attributes"][name]) for name in names]
+
+    sku = a_sku_with_stock(api, sims, "amazon", at_least=2)
+    placed = httpx.post(f"{sims['amazon']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
+    wait_for(lambda: order_of(api, "amazon", placed["order_id"]), 10, "the amazon order here")
+    stats = httpx.get(f"{sims['amazon']}/_sim/stats", timeout=5).json()
+    assert stats["calls:createSubscription"] == 1 and stats["notifications_delivered"] >= 1
+    wait_for(lambda: waiting() == [0, 0], 10, "its SQS message deleted once the order committed")

@@ -1,82 +1,27 @@
 """AmazonConnector against AmazonSimulator over loopback HTTP: LWA refresh, listing patches and
-JSON_LISTINGS_FEED, ORDER_CHANGE notifications from the queue and getOrders polling, and the
-partner's usage plans."""
+JSON_LISTINGS_FEED, and the partner's usage plans (the orders are in test_amazon_orders)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
 
-from connectors import amazon_format as fmt
-from connectors.amazon import AmazonConnector
-from connectors.base import (
-    AuthExpired,
-    Listing,
-    OrderEvent,
-    OrderEventKind,
-    OrderLine,
-    PartnerSpec,
-    RateLimited,
-)
+from connectors.base import AuthExpired, Listing, RateLimited
 from connectors.limits import RateSpec
 from simulators.amazon import AmazonSimulator
-from simulators.base import SimConfig
-from simulators.clock import JumpingClock
 from sync.limits import RateLimiter
-
-SKUS = [f"SHEET-{n:03d}" for n in range(45)]
-
-
-@contextlib.asynccontextmanager
-async def running(**config: Any) -> AsyncIterator[AmazonSimulator]:
-    options = {"feed_seconds": 0.1, **config.pop("options", {})}
-    sim = AmazonSimulator(SimConfig(partner_id="amazon-test", credentials=AmazonSimulator.demo_credentials("amazon-test"),
-                                    skus=config.pop("skus", SKUS), options=options, **config))
-    await sim.start(port=0)
-    try:
-        yield sim
-    finally:
-        await sim.stop()
+from tests.integration.amazon_seller import SKUS, connect, running
 
 
 @pytest_asyncio.fixture
 async def sim() -> AsyncIterator[AmazonSimulator]:
     async with running() as started:
         yield started
-
-
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
-
-
-def connect(sim: AmazonSimulator, session: aiohttp.ClientSession, limiter: RateLimiter | None = None,
-            credentials: dict[str, str] | None = None, **options: Any) -> AmazonConnector:
-    spec = PartnerSpec(id="amazon-test", kind="amazon", base_url=sim.base_url,
-                       credentials=dict(credentials or sim.config.credentials),
-                       options={"feed_poll_seconds": 0.05, **options})
-    return AmazonConnector(spec, session, limiter or RateLimiter.under(AmazonConnector.rates(spec)))
-
-
-async def fetch_all(connector: AmazonConnector, page_size: int) -> list[list[OrderEvent]]:
-    """Pages until the connector says no more is ready now, confirming each as the actor would."""
-    pages, cursor = [], None
-    for _ in range(20):
-        page = await connector.fetch_orders(cursor, page_size)
-        pages.append(page.events)
-        await connector.confirm(page.events)
-        cursor = page.cursor
-        if not page.more:
-            return pages
-    raise AssertionError("the connector kept saying more")
 
 
 # --- auth -------------------------------------------------------------------------------------------
@@ -172,6 +117,21 @@ async def test_a_large_push_falls_back_to_patches_when_create_feed_has_no_token(
     assert sim.stats["calls:patchListingsItem"] == 6
 
 
+async def test_a_push_keeps_the_sellers_handling_time_and_restock_date(
+        session: aiohttp.ClientSession) -> None:
+    async with running(options={"lead_time_to_ship_max_days": 4}) as sim:
+        sim.listings_api.availability["SHEET-001"]["restock_date"] = "2026-03-01"
+        connector = connect(sim, session, feed_threshold=3)
+        await connector.push([Listing("SHEET-001", 6)])
+        await connector.push([Listing(sku, 2) for sku in SKUS[2:5]])   # one JSON_LISTINGS_FEED
+        kept = dict(sim.listings_api.availability)
+
+    assert sim.listings["SHEET-001"] == 6 and sim.stats["calls:createFeed"] == 1
+    assert kept["SHEET-001"] == {"lead_time_to_ship_max_days": 4, "restock_date": "2026-03-01"}
+    assert all(kept[sku] == {"lead_time_to_ship_max_days": 4} for sku in SKUS[2:5])
+    assert sim.stats["availability_merge"] == 4 and sim.stats["availability_replace"] == 0
+
+
 async def test_read_listings_shows_what_amazon_shows_and_leaves_out_unknown_skus(
         sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
     connector = connect(sim, session)
@@ -180,98 +140,6 @@ async def test_read_listings_shows_what_amazon_shows_and_leaves_out_unknown_skus
     shown = await connector.read_listings(["SHEET-003", "SHEET-004", "NOT-LISTED"])
 
     assert shown == {"SHEET-003": 17, "SHEET-004": 0}
-
-
-# --- orders -------------------------------------------------------------------------------------------
-
-async def test_an_order_arrives_from_the_queue_and_its_message_goes_only_after_confirm(
-        session: aiohttp.ClientSession) -> None:
-    clock = JumpingClock()
-    async with running(clock=clock) as sim:
-        sim.listings["SHEET-005"] = 10
-        order = await sim.record_order("SHEET-005", 2)
-        connector = connect(sim, session, visibility_timeout=1)
-
-        page = await connector.fetch_orders(None, 10)
-        hidden = await connector.fetch_orders(page.cursor, 10)
-        clock.jump(1.1)   # past the queue's visibility timeout
-        shown_again = await connector.fetch_orders(page.cursor, 10)
-        await connector.confirm(shown_again.events)
-
-    created = [e for e in page.events if e.kind is OrderEventKind.CREATED]
-    assert [(e.event_id, e.order_id, e.lines) for e in created] == [
-        (f"{order.order_id}:Unshipped", order.order_id, (OrderLine("SHEET-005", 2),))]
-    assert not any(e.raw["receipt_handles"] for e in hidden.events)   # only the poll's copy
-    assert [e.event_id for e in shown_again.events] == [f"{order.order_id}:Unshipped"]
-    assert sim.queue.messages == {}
-    assert sim.listings["SHEET-005"] == 8
-
-
-async def test_orders_page_through_the_queue_and_get_orders_without_losing_one(
-        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
-    sim.listings.update(dict.fromkeys(SKUS, 5))
-    orders = [await sim.record_order(SKUS[n], 1) for n in range(25)]
-    connector = connect(sim, session)
-
-    pages = await fetch_all(connector, 10)
-
-    # The queue and the poll meet the same facts in different pages; the event ids dedupe them.
-    assert len(pages) == 3
-    assert all(len({e.event_id for e in page}) == len(page) for page in pages)
-    assert {e.event_id for page in pages for e in page} == {f"{o.order_id}:Unshipped" for o in orders}
-    assert sim.stats["calls:getOrders"] == 3
-    assert sim.stats["calls:getOrderItems"] < 25   # lines the notifications told are not asked again
-    assert sim.queue.messages == {}
-
-
-async def test_without_notifications_polling_alone_finds_every_order_and_its_lines(
-        session: aiohttp.ClientSession) -> None:
-    async with running(options={"notifications": False}, initial_quantity=5) as sim:
-        orders = [await sim.record_order(SKUS[n], 2) for n in range(12)]
-        connector = connect(sim, session)
-
-        pages = await fetch_all(connector, 5)
-
-    events = [e for page in pages for e in page]
-    assert len(pages) == 3
-    assert {e.event_id for e in events} == {f"{o.order_id}:Unshipped" for o in orders}
-    assert {e.order_id: e.lines for e in events} == {o.order_id: (OrderLine(o.sku, 2),) for o in orders}
-    assert sim.stats["calls:getOrderItems"] == 12
-
-
-async def test_get_orders_is_skipped_rather_than_waited_for_when_its_bucket_is_empty(
-        sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
-    sim.listings["SHEET-006"] = 3
-    order = await sim.record_order("SHEET-006", 1)
-    connector = connect(sim, session)
-    connector.limiter.honour("getOrders", 60)
-
-    started = time.monotonic()
-    page = await connector.fetch_orders(None, 10)
-
-    assert time.monotonic() - started < 1
-    assert [e.event_id for e in page.events] == [f"{order.order_id}:Unshipped"]
-    assert sim.stats["calls:getOrders"] == 0
-
-
-async def test_a_shipped_order_and_duplicate_notifications_give_each_fact_once(
-        session: aiohttp.ClientSession) -> None:
-    async with running(duplicate_rate=1.0, initial_quantity=4) as sim:
-        order = await sim.record_order("SHEET-007", 1)
-        await sim.change_order(order, "shipped")
-        connector = connect(sim, session)
-        delivered = [fmt.notification_fact(m.body)[0] for m in sim.queue.messages.values()]
-
-        page = await connector.fetch_orders(None, 10)
-        await connector.confirm(page.events)
-
-        assert len(sim.queue.messages) == 0
-    assert len(delivered) == 4 and len(set(delivered)) == 2   # a duplicate repeats its NotificationId
-    assert [(e.event_id, e.kind) for e in page.events] == [
-        (f"{order.order_id}:Unshipped", OrderEventKind.CREATED),
-        (f"{order.order_id}:Shipped", OrderEventKind.SHIPPED)]
-    assert len(page.events[0].raw["receipt_handles"]) == 4   # both notifications imply the creation
-    assert len(page.events[1].raw["receipt_handles"]) == 2
 
 
 async def test_amazon_has_no_webhooks_so_no_delivery_is_ever_accepted(
@@ -328,7 +196,7 @@ async def test_answers_carry_the_usage_plans_rate_and_throttling_has_amazons_sha
     query = {"marketplaceIds": "ATVPDKIKX0DER"}
 
     answers = []
-    for _ in range(12):   # the getListingsItem bucket holds 10
+    for _ in range(12):   # the getListingsItem bucket holds 5
         async with session.get(url, params=query, headers=headers) as answer:
             answers.append((answer.status, answer.headers.get("x-amzn-RateLimit-Limit"), await answer.json()))
 

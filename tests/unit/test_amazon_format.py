@@ -1,5 +1,5 @@
 """Amazon SP-API formats without a network: patches, feeds and their reports, ORDER_CHANGE
-notifications, getOrders rows, the events they mean and the polling cursor."""
+notifications, searchOrders orders (Orders API v2026-01-01), the events they mean and the polling cursor."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ def notification(status: str, notification_id: str = "n-1") -> bytes:
                                                notification_id)).encode()
 
 
-def test_a_patch_replaces_the_default_fulfillment_availability() -> None:
+def test_a_patch_merges_the_quantity_into_the_default_fulfillment_availability() -> None:
     body = fmt.patch_body("HOME_BED_AND_BATH", 7)
 
     assert body == {"productType": "HOME_BED_AND_BATH", "patches": [
-        {"op": "replace", "path": "/attributes/fulfillment_availability",
+        {"op": "merge", "path": "/attributes/fulfillment_availability",
          "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}]}
     assert amazon_wire.requested_quantity(body) == 7
 
@@ -54,6 +54,7 @@ def test_a_feed_document_numbers_its_messages_in_the_listings_order() -> None:
     assert [(m["messageId"], m["sku"], m["operationType"]) for m in document["messages"]] == [
         (1, "A", "PATCH"), (2, "B", "PATCH")]
     assert amazon_wire.requested_quantity(document["messages"][1]) == 0
+    assert [m["patches"][0]["op"] for m in document["messages"]] == ["merge", "merge"]
 
 
 def test_a_processing_report_fails_only_the_skus_whose_messages_had_errors() -> None:
@@ -136,29 +137,40 @@ def test_a_pending_order_is_not_yet_reservable() -> None:
     assert not fmt.actionable("Pending")
 
 
-def test_a_polled_order_gets_the_same_event_ids_as_its_notification() -> None:
-    row = {"AmazonOrderId": "113-1234567-7654321", "PurchaseDate": "2026-01-15T10:00:00Z",
-           "LastUpdateDate": "2026-01-15T12:30:00Z", "OrderStatus": "Shipped"}
-    items = [{"SellerSKU": "SHEET-Q-WHT", "OrderItemId": "1", "QuantityOrdered": 2, "QuantityShipped": 2}]
+def test_a_searched_order_gets_the_same_event_ids_as_its_notification() -> None:
+    order = {"orderId": "113-1234567-7654321", "createdTime": "2026-01-15T10:00:00Z",
+             "lastUpdatedTime": "2026-01-15T12:30:00Z", "salesChannel": {"channelName": "AMAZON"},
+             "fulfillment": {"fulfillmentStatus": "SHIPPED"},
+             "orderItems": [{"orderItemId": "1", "quantityOrdered": 2, "product": {"sellerSku": "SHEET-Q-WHT"}}]}
 
-    polled = fmt.fact_events(fmt.with_lines(fmt.polled_fact(row), fmt.order_lines(items)), {})
+    searched = fmt.fact_events(fmt.searched_fact(order), {})
     notified = fmt.fact_events(fmt.notification_fact(notification("Shipped"))[1], {})
 
-    assert polled == notified
+    assert searched == notified
+
+
+def test_an_order_without_its_fulfillment_status_is_malformed() -> None:
+    order = {"orderId": "1", "createdTime": "2026-01-15T10:00:00Z", "orderItems": []}
+
+    try:
+        fmt.searched_fact(order)
+    except ValueError:
+        return
+    raise AssertionError("accepted an order without fulfillment")
 
 
 def test_order_lines_skip_rows_without_a_sku_or_a_quantity() -> None:
-    rows = [{"SellerSKU": "A", "QuantityOrdered": 1}, {"SellerSKU": "B", "Quantity": 3},
-            {"QuantityOrdered": 4}, {"SellerSKU": "C", "QuantityOrdered": 0}]
+    rows = [{"SellerSKU": "A", "Quantity": 1}, {"SellerSKU": "B", "Quantity": 3},
+            {"Quantity": 4}, {"SellerSKU": "C", "Quantity": 0}]
 
     assert fmt.order_lines(rows) == (OrderLine("A", 1), OrderLine("B", 3))
 
 
-def test_duplicate_facts_merge_into_one_event_carrying_every_receipt_handle() -> None:
+def test_duplicate_facts_merge_into_one_event_carrying_every_receipt_handle_and_notification_id() -> None:
     first = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
-                       {"receipt_handles": ("h1",), "notification_id": "n-1"})
+                       {"receipt_handles": ("h1",), "notification_ids": ("n-1",)})
     again = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
-                       {"receipt_handles": ("h2", "h1")})
+                       {"receipt_handles": ("h2", "h1"), "notification_ids": ("n-1",)})
     polled = OrderEvent("o:Unshipped", OrderEventKind.CREATED, "o", (OrderLine("A", 1),), 1.0,
                         {"receipt_handles": ()})
     other = OrderEvent("p:Unshipped", OrderEventKind.CREATED, "p", (), 2.0, {})
@@ -167,7 +179,7 @@ def test_duplicate_facts_merge_into_one_event_carrying_every_receipt_handle() ->
 
     assert [e.event_id for e in merged] == ["o:Unshipped", "p:Unshipped"]
     assert merged[0].raw["receipt_handles"] == ("h1", "h2")
-    assert merged[0].raw["notification_id"] == "n-1"
+    assert merged[0].raw["notification_ids"] == ("n-1",)
 
 
 def test_the_cursor_round_trips_and_a_garbled_one_starts_from_the_look_back() -> None:
@@ -191,3 +203,72 @@ def test_the_watermark_moves_only_when_the_paging_is_done() -> None:
 def test_timestamps_are_written_to_the_second_in_utc() -> None:
     assert fmt.iso(fmt.parse_iso("2026-01-15T10:00:00.250Z")) == "2026-01-15T10:00:00Z"
     assert fmt.parse_iso("2026-01-15T10:00:00+00:00") == PURCHASED
+
+
+# Amazon's published ORDER_CHANGE example (schemas/notifications/OrderChangeNotification.json in
+# amzn/selling-partner-api-models), with the fields we do not read left out.
+PUBLISHED_ORDER_CHANGE = {
+    "NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+    "EventTime": "2020-01-11T00:09:53.109Z",
+    "Payload": {"OrderChangeNotification": {
+        "NotificationLevel": "OrderLevel", "SellerId": "A3TH9S8BH6GOGM", "AmazonOrderId": "903-8868176-2219830",
+        "OrderChangeType": "BuyerRequestedChange",
+        "OrderChangeTrigger": {"TimeOfOrderChange": "2022-11-29T19:42:04.284Z",
+                               "ChangeReason": "Buyer Requested Cancel"},
+        "Summary": {"MarketplaceId": "ATVPDKIKX0DER", "OrderStatus": "Unshipped",
+                    "PurchaseDate": "2022-07-13T19:42:04.284Z", "DestinationPostalCode": "48110",
+                    "FulfillmentType": "MFN", "OrderType": "StandardOrder", "NumberOfItemsShipped": 0,
+                    "NumberOfItemsUnshipped": 10,
+                    "OrderItems": [{"OrderItemId": "OIID34853450", "SellerSKU": "SellerSKUID1",
+                                    "SupplySourceId": "d7679e14-031b-4ab3-a81b-ec4fc7a460b3",
+                                    "OrderItemStatus": "Unshipped", "Quantity": 10, "QuantityShipped": 0,
+                                    "IsBuyerRequestedCancel": True}]}}},
+    "NotificationMetadata": {"ApplicationId": "app-id-d0e9e693-c3ad-4373-979f-ed4ec98dd746",
+                             "SubscriptionId": "subscription-id-d0e9e693-c3ad-4373-979f-ed4ec98dd746",
+                             "PublishTime": "2020-07-13T19:42:04.284Z",
+                             "NotificationId": "d0e9e693-c3ad-4373-979f-ed4ec98dd746"}}
+
+
+def test_the_published_order_change_notification_reads_as_an_unshipped_order_of_ten() -> None:
+    notification_id, fact = fmt.notification_fact(json.dumps(PUBLISHED_ORDER_CHANGE))
+
+    assert notification_id == "d0e9e693-c3ad-4373-979f-ed4ec98dd746"
+    assert (fact.order_id, fact.status, fact.lines) == (
+        "903-8868176-2219830", "Unshipped", (OrderLine("SellerSKUID1", 10),))
+    assert fact.purchased_at == fmt.parse_iso("2022-07-13T19:42:04.284Z")
+    assert [e.event_id for e in fmt.fact_events(fact, {})] == ["903-8868176-2219830:Unshipped"]
+
+
+# Amazon's published searchOrders example (orders_2026-01-01.json, the 200 answer), trimmed to the
+# fields the model requires and those we read.
+PUBLISHED_SEARCH_ORDERS = {
+    "orders": [{
+        "orderId": "123-4567890-1234567",
+        "orderAliases": [{"aliasId": "SELLER-ORDER-2024-001", "aliasType": "SELLER_ORDER_ID"}],
+        "createdTime": "2024-12-25T10:30:00Z", "lastUpdatedTime": "2024-12-25T14:45:00Z",
+        "programs": ["PRIME", "AMAZON_BUSINESS"],
+        "salesChannel": {"channelName": "AMAZON", "marketplaceId": "ATVPDKIKX0DER", "marketplaceName": "Amazon.com"},
+        "fulfillment": {"fulfillmentStatus": "SHIPPED", "fulfilledBy": "MERCHANT",
+                        "fulfillmentServiceLevel": "STANDARD",
+                        "shipByWindow": {"earliestDateTime": "2024-12-26T00:00:00Z",
+                                         "latestDateTime": "2024-12-27T23:59:59Z"}},
+        "orderItems": [{"orderItemId": "12345678901234", "quantityOrdered": 2,
+                        "product": {"asin": "B08N5WRWNW", "title": "Echo Dot (4th Gen) | Smart speaker with Alexa | Charcoal",
+                                    "sellerSku": "ECHO-DOT-4-CHARCOAL",
+                                    "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
+                                    "price": {"unitPrice": {"amount": "49.99", "currencyCode": "USD"}}},
+                        "fulfillment": {"quantityFulfilled": 2, "quantityUnfulfilled": 0}}]}],
+    "pagination": {"nextToken": "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"},
+    "lastUpdatedBefore": "2024-12-25T15:00:00Z"}
+
+
+def test_the_published_search_orders_answer_reads_as_a_shipped_order_of_two() -> None:
+    [order] = PUBLISHED_SEARCH_ORDERS["orders"]
+
+    fact = fmt.searched_fact(order)
+
+    assert (fact.order_id, fact.status, fact.lines) == (
+        "123-4567890-1234567", "Shipped", (OrderLine("ECHO-DOT-4-CHARCOAL", 2),))
+    assert (fact.purchased_at, fact.changed_at) == (fmt.parse_iso("2024-12-25T10:30:00Z"),
+                                                    fmt.parse_iso("2024-12-25T14:45:00Z"))
+    assert [e.kind for e in fmt.fact_events(fact, {})] == [OrderEventKind.CREATED, OrderEventKind.SHIPPED]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from simulators.amazon_queue import NotificationQueue
 from simulators.clock import JumpingClock, ManualClock
 from simulators.ratelimit import Allowance, Quota
 
@@ -19,17 +18,6 @@ def test_an_allowance_refills_only_as_its_clock_moves() -> None:
     assert allowance.spend() == 0.0
     clock.now += 3600
     assert allowance.left == 4.0             # never more than the burst
-
-
-async def test_a_received_message_shows_again_once_its_visibility_timeout_has_passed() -> None:
-    clock = ManualClock()
-    queue = NotificationQueue(clock)
-    queue.send("{}")
-    assert len(queue.receive(10, visibility=30)) == 1
-    await clock.advance(29.9)
-    assert queue.receive(10, visibility=30) == []
-    await clock.advance(0.1)
-    assert len(queue.receive(10, visibility=30)) == 1
 
 
 async def test_a_manual_clock_wakes_a_sleeper_only_when_advanced_to_its_moment() -> None:

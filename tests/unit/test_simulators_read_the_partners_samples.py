@@ -4,10 +4,13 @@ simulator that only agrees with the connector would share its mistakes."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from simulators import amazon_wire, edi, etsy_wire, shopify_wire, square_wire
+from simulators.amazon import AmazonSimulator
+from simulators.base import SimConfig
 
 # PARTNERS.md, "Wholesale distributors": the 846 we send, in an envelope written here by hand.
 ISA = "ISA*00*          *00*          *ZZ*THREADCOUNT    *ZZ*DISTRIBUTOR    *260115*1200*U*00401*000000005*0*P*>~"
@@ -47,6 +50,38 @@ def test_amazon_reads_the_quantity_of_the_published_patch(op: str) -> None:
         "op": op, "path": "/attributes/fulfillment_availability",
         "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 10}]}]}
     assert amazon_wire.requested_quantity(patch) == 10
+
+
+def _amazon_listing(lead_time: int = 3) -> Any:
+    sim = AmazonSimulator(SimConfig("amazon", AmazonSimulator.demo_credentials("amazon"), ["SHEET-Q-WHT"],
+                                    options={"lead_time_to_ship_max_days": lead_time}))
+    sim.listings_api.availability["SHEET-Q-WHT"]["restock_date"] = "2026-02-01"
+    return sim
+
+
+@pytest.mark.parametrize(("op", "kept"), [
+    ("merge", {"lead_time_to_ship_max_days": 3, "restock_date": "2026-02-01"}),   # only the quantity changes
+    ("replace", {}),                                                              # the whole entry is the value
+])
+def test_amazon_applies_the_published_quantity_patch_with_the_ops_meaning(op: str, kept: dict[str, Any]) -> None:
+    sim = _amazon_listing()
+    patch = {"productType": "HOME_BED_AND_BATH", "patches": [{
+        "op": op, "path": "/attributes/fulfillment_availability",
+        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 10}]}]}
+    assert sim.listings_api.apply("SHEET-Q-WHT", patch) == []
+    assert (sim.listings["SHEET-Q-WHT"], sim.listings_api.availability["SHEET-Q-WHT"]) == (10, kept)
+
+
+@pytest.mark.parametrize("bad", [{"op": "upsert"}, {"value": [{"fulfillment_channel_code": "DEFAULT",
+                                                              "quantity": 1, "handling_days": 2}]},
+                                 {"value": [{"fulfillment_channel_code": "DEFAULT", "quantity": -1}]}])
+def test_amazon_refuses_an_unknown_op_or_field_or_a_negative_quantity(bad: dict[str, Any]) -> None:
+    sim = _amazon_listing()
+    patch = {"op": "merge", "path": "/attributes/fulfillment_availability",
+             "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 4}], **bad}
+    [issue] = sim.listings_api.apply("SHEET-Q-WHT", {"productType": "HOME_BED_AND_BATH", "patches": [patch]})
+    assert issue["severity"] == "ERROR"
+    assert sim.listings["SHEET-Q-WHT"] == 0
 
 
 def test_shopify_takes_the_published_inventory_set_quantities_input() -> None:
