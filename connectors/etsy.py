@@ -14,6 +14,7 @@ Options (`spec.options`):
   order_lookback     seconds of receipts read on the very first poll (default 86400)
   webhook_tolerance  seconds a webhook timestamp may differ from our clock (default 300)
   rediscover_after   seconds before an unknown SKU makes us list the shop again (default 60)
+  spent_day_wait_s   how long a 429 taken for a spent day waits before one probe (default 1800)
 
 Orders: receipts sorted by update time, read by keyset (each page starts again at the last update
 time seen, skipping what was read at exactly that second; see ReceiptCursor), so a receipt updated
@@ -21,7 +22,9 @@ while we page shifts nothing unread. Events derive from each receipt's state, `{
 the same on the webhook path.
 
 Rate limits: Etsy counts per app, 10 a second and 10,000 a rolling day, so every call takes from
-two buckets, "request" and "daily". Calls are made one at a time; the buckets pace them.
+two buckets, "request" and "daily". Calls are made one at a time; the buckets pace them. Etsy's
+429 carries no counts and no Retry-After: etsy_quota decides from the counts seen last whether it
+was a busy second (wait a second, doubling) or a spent day (a long wait, which the sync alerts on).
 
 The HTTP boundary and OAuth are in etsy_api, the formats in etsy_format.
 """

@@ -7,7 +7,8 @@ Listings: `config.skus` in order, cut into consecutive chunks of `options["varia
 Primary color (after it). Product and offering ids change on every inventory PUT, as Etsy's do.
 Other options: `limit_per_second` (10), `limit_per_day` (10,000; a token bucket stands in for the
 rolling day), `webhook_events` (order.paid, order.shipped, order.canceled), `price` (45.0).
-`POST /_sim/throttle {"count": n, "retry_after": s}` makes the next n API calls answer 429.
+`POST /_sim/throttle {"count": n}` makes the next n API calls answer 429. Etsy's 429 carries no
+rate headers and no Retry-After, so a spent day looks like a busy second.
 A cancelled receipt does not put its quantity back on the listing.
 
 This module is the app (the gate, OAuth, limits) and the receipts; the listings and their
@@ -50,7 +51,7 @@ class EtsySimulator(Simulator):
         self.per_day = float(config.options.get("limit_per_day", 10_000))
         self.inventories: dict[int, dict[str, Any]] = {}   # listing -> inventory without quantities
         self.listing_of: dict[str, int] = {}
-        self._forced: list[float] = []
+        self._forced = 0
         self.listings_api = ListingsApi(self)
         size = max(1, int(config.options.get("variants_per_listing", 20)))
         for start in range(0, len(config.skus), size):
@@ -144,7 +145,8 @@ class EtsySimulator(Simulator):
             return self.error_response(403, "Invalid API key")
         if self._forced:
             self.stats["forced_429"] += 1
-            return self._too_many(self._forced.pop(0))
+            self._forced -= 1
+            return self._too_many()
         refused = self.over_limit("second", Quota(self.per_second, self.per_second)) \
             or self.over_limit("day", Quota(self.per_day / 86_400, self.per_day))
         if refused is not None:
@@ -164,7 +166,8 @@ class EtsySimulator(Simulator):
         return None
 
     async def _limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        if request.path.startswith(API):
+        """Etsy's counts ride on answers that got through; a 429 carries none of them."""
+        if request.path.startswith(API) and response.status != 429:
             response.headers.update({
                 "x-limit-per-second": f"{self.per_second:g}", "x-limit-per-day": f"{self.per_day:g}",
                 "x-remaining-this-second": str(int(self.bucket_level("second") or 0)),
@@ -222,10 +225,10 @@ class EtsySimulator(Simulator):
     async def _sim_throttle(self, request: web.Request) -> web.Response:
         data = await json_object(request)
         try:
-            self._forced += [float(data.get("retry_after", 1.0))] * int(data.get("count", 1))
+            self._forced += int(data.get("count", 1))
         except (TypeError, ValueError):
-            return self.error_response(400, "body must be {\"count\": int, \"retry_after\": seconds}")
-        return web.json_response({"forced": len(self._forced)})
+            return self.error_response(400, "body must be {\"count\": int}")
+        return web.json_response({"forced": self._forced})
 
     # --- the partner's shapes ------------------------------------------------------------------
 
@@ -233,11 +236,13 @@ class EtsySimulator(Simulator):
         return web.json_response({"error": message}, status=status)
 
     def throttled_response(self, retry_after: float) -> web.Response:
-        return self._too_many(float(math.ceil(retry_after)))
+        """Etsy's 429 says neither which limit was hit nor when to come back: no Retry-After and
+        none of the x-limit/x-remaining counts (`retry_after` is our bucket's own figure, unsaid)."""
+        self.stats["throttled_seconds"] += math.ceil(retry_after)
+        return self._too_many()
 
-    def _too_many(self, retry_after: float) -> web.Response:
-        return web.json_response({"error": "You have exceeded your rate limit. Try again later."},
-                                 status=429, headers={"retry-after": f"{retry_after:g}"})
+    def _too_many(self) -> web.Response:
+        return web.json_response({"error": "You have exceeded your rate limit. Try again later."}, status=429)
 
 
 def _sort_key(sort_on: str) -> Any:

@@ -205,3 +205,26 @@ async def test_a_429_is_waited_out_as_told_and_is_not_a_failure(monkeypatch: pyt
 
     assert await calls.call("push", answer) == 3
     assert (slept, calls.rate_limited, calls.breaker.failures) == ([2.5], 1, 0)
+
+
+async def test_a_429_that_asks_for_a_long_wait_is_alerted_and_shown_before_the_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(partner_calls.asyncio, "sleep", sleep)
+    alerts: list[str] = []
+    calls = calls_with(Clock(), alerts)
+    answers: list[Exception | int] = [RateLimited("the day's calls are spent", 1800.0), 4]
+
+    async def answer() -> int:
+        given = answers.pop(0)
+        if isinstance(given, Exception):
+            raise given
+        return given
+
+    assert await calls.call("push", answer) == 4
+    assert (slept, alerts, calls.breaker.failures) == ([1800.0], ["sync_failure"], 0)
+    assert "day's calls are spent" in calls.figures()["last_error"]
