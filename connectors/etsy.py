@@ -1,5 +1,6 @@
 """Etsy Open API v3: quantities through whole-inventory rewrites, receipts by polling and by the
-ORDER_PAID (and, where subscribed, shipped/canceled) webhooks.
+ORDER_PAID webhook, Etsy's only one (a flat `{"event_type","resource_url","shop_id"}` body; the
+receipt is fetched). Shipments and cancellations are learned by polling receipts' status.
 
 Credentials (`spec.credentials`):
   keystring, shared_secret  the app's key; sent as `x-api-key: keystring:shared_secret`
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 
 API = "/v3/application"
 MAX_PAGE = 100
+PAID_EVENT = "order.paid"   # ORDER_PAID, as the delivery's body names it
 
 
 class EtsyConnector(Connector):
@@ -150,6 +152,9 @@ class EtsyConnector(Connector):
         try:
             payload = json.loads(body)
         except ValueError:
+            return []
+        if not isinstance(payload, dict) or payload.get("event_type") != PAID_EVENT:
+            log.warning("etsy webhook of an event we do not take ignored: %.80r", body)
             return []
         if str(payload.get("shop_id", "")) != str(self.spec.credentials["shop_id"]):
             log.warning("etsy webhook for another shop %r ignored", payload.get("shop_id"))

@@ -6,7 +6,8 @@ Listings: `config.skus` in order, cut into consecutive chunks of `options["varia
 (default 20); each SKU is a product whose property values are Size (the SKU up to its last "-") and
 Primary color (after it). Product and offering ids change on every inventory PUT, as Etsy's do.
 Other options: `limit_per_second` (10), `limit_per_day` (10,000; a token bucket stands in for the
-rolling day), `webhook_events` (order.paid, order.shipped, order.canceled), `price` (45.0).
+rolling day), `price` (45.0). Webhooks: ORDER_PAID only, the flat
+`{"event_type": "order.paid", "resource_url", "shop_id"}` body, as Etsy sends it.
 `POST /_sim/throttle {"count": n}` makes the next n API calls answer 429. Etsy's 429 carries no
 rate headers and no Retry-After, so a spent day looks like a busy second.
 A cancelled receipt does not put its quantity back on the listing.
@@ -33,8 +34,10 @@ from simulators.ratelimit import Quota
 
 API = "/v3/application"
 TOKEN_PATH = "/v3/public/oauth/token"
-WEBHOOK_EVENTS = ("order.paid", "order.shipped", "order.canceled")
-CHANGE_STATUS = {"shipped": ("completed", "order.shipped"), "cancelled": ("canceled", "order.canceled")}
+# Etsy's webhooks carry one event, ORDER_PAID (event_type "order.paid" in the body); a shipment or a
+# cancellation changes the receipt's status, which only the receipts endpoint shows.
+PAID_EVENT = "order.paid"
+CHANGE_STATUS = {"shipped": "completed", "cancelled": "canceled"}
 
 
 class EtsySimulator(Simulator):
@@ -77,20 +80,19 @@ class EtsySimulator(Simulator):
             "is_shipped": False})
         self.orders[order.order_id] = order
         self.sell(sku, quantity)
-        self._notify(order, "order.paid")
+        self._notify(order)
         return order
 
     async def change_order(self, order: SimOrder, status: str) -> None:
-        order.status, event_type = CHANGE_STATUS[status]
+        """Shipped or cancelled: the receipt's status changes and no webhook is sent."""
+        order.status = CHANGE_STATUS[status]
         order.extra["is_shipped"] = order.extra["is_shipped"] or status == "shipped"
         order.updated_at = float(int(self.clock.time()))
-        self._notify(order, event_type)
 
-    def _notify(self, order: SimOrder, event_type: str) -> None:
-        if event_type not in self.config.options.get("webhook_events", WEBHOOK_EVENTS):
-            return
+    def _notify(self, order: SimOrder) -> None:
+        """ORDER_PAID, flat: the event, the receipt's URL to fetch, the shop; nothing else."""
         url = f"{self.base_url}{API}/shops/{self.shop_id}/receipts/{order.order_id}"
-        body = json.dumps({"event_type": event_type, "resource_url": url, "shop_id": self.shop_id}).encode()
+        body = json.dumps({"event_type": PAID_EVENT, "resource_url": url, "shop_id": self.shop_id}).encode()
         message_id, secret = f"msg_{secrets.token_urlsafe(18)}", self.config.credentials["webhook_secret"]
 
         def headers_for(attempt_at: float) -> dict[str, str]:
@@ -98,7 +100,7 @@ class EtsySimulator(Simulator):
             return {"content-type": "application/json", "webhook-id": message_id, "webhook-timestamp": stamp,
                     "webhook-signature": webhook_signature(secret, message_id, stamp, body)}
 
-        self.stats[f"webhooks:{event_type}"] += 1
+        self.stats[f"webhooks:{PAID_EVENT}"] += 1
         self.deliver(body, headers_for)
 
     def receipt(self, order: SimOrder) -> dict[str, Any]:

@@ -39,3 +39,8 @@ def test_an_empty_webhook_secret_verifies_nothing_even_what_an_empty_key_signed(
 def test_a_good_delivery_still_verifies() -> None:
     stamp = str(int(time.time()))
     assert connector().verify_webhook(headers(stamp, sign_webhook(SECRET, "msg_1", stamp, BODY)), BODY, URL)
+
+
+async def test_a_delivery_of_any_event_but_order_paid_gives_nothing_and_calls_nothing() -> None:
+    body = BODY.replace(b"order.paid", b"order.shipped")
+    assert await connector().parse_webhook({}, body) == []
