@@ -25,7 +25,10 @@ MAX_TIMESTAMP_DIGITS = 12   # unix seconds until the year 33658
 
 # What the inventory PUT accepts of a property value; anything else is refused.
 PROPERTY_FIELDS = frozenset({"property_id", "value_ids", "scale_id", "property_name", "values"})
-ON_PROPERTY_FIELDS = ("price_on_property", "quantity_on_property", "sku_on_property")
+# readiness_state_on_property: which properties vary the processing profile (readiness_state_id),
+# which Etsy requires back on every PUT since processing profiles.
+ON_PROPERTY_FIELDS = ("price_on_property", "quantity_on_property", "sku_on_property",
+                      "readiness_state_on_property")
 
 PAID_STATUSES = frozenset({"paid", "completed", "partially refunded"})
 CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "fully refunded"})
@@ -123,7 +126,7 @@ def inventory_for_put(inventory: Mapping[str, Any], quantities: Mapping[str, int
         })
     body: dict[str, Any] = {"products": products}
     for name in ON_PROPERTY_FIELDS:
-        body[name] = [int(p) for p in inventory.get(name, [])]
+        body[name] = [int(p) for p in inventory.get(name) or []]
     if not body["quantity_on_property"] and len({_quantity(p) for p in products}) > 1:
         # Etsy keeps one quantity for the whole listing unless told which properties vary it.
         body["quantity_on_property"] = sorted(_property_ids(products))

@@ -186,8 +186,10 @@ async def test_etsy_refuses_a_get_answer_put_back_and_deletes_products_left_out(
         status, body, _ = await shop.api_call("PUT", path, json=inventory)
         assert (status, body) == (400, {"error": "products[0].is_deleted: unexpected property"})
         kept = [{"sku": p["sku"], "property_values": p["property_values"],
-                 "offerings": [{"price": 45.0, "quantity": 2, "is_enabled": True}]} for p in inventory["products"][:2]]
-        status, body, _ = await shop.api_call("PUT", path, json={"products": kept})
+                 "offerings": [{"price": 45.0, "quantity": 2, "is_enabled": True,
+                                "readiness_state_id": p["offerings"][0]["readiness_state_id"]}]}
+                for p in inventory["products"][:2]]
+        status, body, _ = await shop.api_call("PUT", path, json={"products": kept, "readiness_state_on_property": []})
         assert status == 200 and [p["sku"] for p in body["products"]] == ["SHEET-T-WHT", "SHEET-T-GRY"]
         assert "SHEET-T-SAG" not in shop.sim.listings
         assert shop.sim.stats["products_deleted"] == 6
