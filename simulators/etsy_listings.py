@@ -1,6 +1,7 @@
 """The Etsy simulator's listings: the catalog, in which each listing's products are our variants
 (property values Size and Primary color; each offering names the shop's processing profile,
-`readiness_state_id`; product and offering ids change on every inventory PUT, as Etsy's do), and its endpoints: a shop's listings, and a listing's inventory, read and replaced whole.
+`readiness_state_id`; product and offering ids change on every inventory PUT, as Etsy's do), and its
+endpoints: a shop's listings, and a listing's inventory, read and replaced whole.
 
 Also limit/offset paging, which the receipts share.
 """

@@ -100,7 +100,8 @@ def _check_offering(where: str, offering: Any) -> None:
 
 def _check_on_property(body: Mapping[str, Any], products: list[Any], used: set[int]) -> None:
     if "readiness_state_on_property" not in body:
-        raise Refused("readiness_state_on_property: is required (which properties vary the processing profile)")
+        raise Refused("readiness_state_on_property: is required "
+                      "(which properties vary the processing profile)")
     for name in ON_PROPERTY:
         listed = body.get(name, [])
         if not isinstance(listed, list) or any(not isinstance(p, int) or p not in used for p in listed):
