@@ -95,3 +95,21 @@ async def test_squares_429_may_come_without_retry_after() -> None:
         async with sq.session.get(sq.sim.base_url + "/v2/locations", headers=headers) as answer:
             assert answer.status == 429 and "Retry-After" not in answer.headers
             assert (await answer.json())["errors"][0]["code"] == "RATE_LIMITED"
+
+
+async def test_the_simulator_takes_squares_published_batch_change_request() -> None:
+    sample = {"idempotency_key": "8fc6a5b0-9fe8-4b46-b46b-2ef95793abbe", "ignore_unchanged_counts": True,
+              "changes": [{"type": "PHYSICAL_COUNT", "physical_count": {
+                  "reference_id": "1536bfbf-efed-48bf-b17d-a197141b2a92",
+                  "catalog_object_id": "W62UWFY35CWMYGVWK6TWJDNI", "state": "IN_STOCK",
+                  "location_id": "C6W5YS5QM06F5", "quantity": "53", "team_member_id": "LRK57NSQ5X7PUD05",
+                  "occurred_at": "2016-11-16T22:25:24.878Z"}}]}   # Square's BatchChangeInventory example
+    async with square(skus=["SHEET-Q-WHT"], options={"location_id": "C6W5YS5QM06F5"}, start=False) as sq:
+        sq.sim.variation_ids["SHEET-Q-WHT"] = "W62UWFY35CWMYGVWK6TWJDNI"   # the example's catalog id
+        sq.sim.sku_of = {"W62UWFY35CWMYGVWK6TWJDNI": "SHEET-Q-WHT"}
+        await sq.connector.api.token()
+        status, answer = await sq.raw("/v2/inventory/changes/batch-create", sample)
+        assert status == 200 and "errors" not in answer
+        assert [(c["catalog_object_id"], c["quantity"]) for c in answer["counts"]] == [
+            ("W62UWFY35CWMYGVWK6TWJDNI", "53")]
+        assert sq.sim.listings["SHEET-Q-WHT"] == 53
