@@ -1,5 +1,6 @@
 """Etsy Open API v3: quantities through whole-inventory rewrites, receipts by polling and by the
-ORDER_PAID (and, where subscribed, shipped/canceled) webhooks.
+ORDER_PAID webhook, Etsy's only one (a flat `{"event_type","resource_url","shop_id"}` body; the
+receipt is fetched). Shipments and cancellations are learned by polling receipts' status.
 
 Credentials (`spec.credentials`):
   keystring, shared_secret  the app's key; sent as `x-api-key: keystring:shared_secret`
@@ -14,6 +15,7 @@ Options (`spec.options`):
   order_lookback     seconds of receipts read on the very first poll (default 86400)
   webhook_tolerance  seconds a webhook timestamp may differ from our clock (default 300)
   rediscover_after   seconds before an unknown SKU makes us list the shop again (default 60)
+  spent_day_wait_s   how long a 429 taken for a spent day waits before one probe (default 1800)
 
 Orders: receipts sorted by update time, read by keyset (each page starts again at the last update
 time seen, skipping what was read at exactly that second; see ReceiptCursor), so a receipt updated
@@ -21,7 +23,9 @@ while we page shifts nothing unread. Events derive from each receipt's state, `{
 the same on the webhook path.
 
 Rate limits: Etsy counts per app, 10 a second and 10,000 a rolling day, so every call takes from
-two buckets, "request" and "daily". Calls are made one at a time; the buckets pace them.
+two buckets, "request" and "daily". Calls are made one at a time; the buckets pace them. Etsy's
+429 carries no counts and no Retry-After: etsy_quota decides from the counts seen last whether it
+was a busy second (wait a second, doubling) or a spent day (a long wait, which the sync alerts on).
 
 The HTTP boundary and OAuth are in etsy_api, the formats in etsy_format.
 """
@@ -58,6 +62,7 @@ log = logging.getLogger(__name__)
 
 API = "/v3/application"
 MAX_PAGE = 100
+PAID_EVENT = "order.paid"   # ORDER_PAID, as the delivery's body names it
 
 
 class EtsyConnector(Connector):
@@ -147,6 +152,9 @@ class EtsyConnector(Connector):
         try:
             payload = json.loads(body)
         except ValueError:
+            return []
+        if not isinstance(payload, dict) or payload.get("event_type") != PAID_EVENT:
+            log.warning("etsy webhook of an event we do not take ignored: %.80r", body)
             return []
         if str(payload.get("shop_id", "")) != str(self.spec.credentials["shop_id"]):
             log.warning("etsy webhook for another shop %r ignored", payload.get("shop_id"))

@@ -1,7 +1,8 @@
 """Etsy Open API v3's HTTP boundary as the Etsy connector meets it: the app key on every call, the
 OAuth access token (refreshed when due, and once more when Etsy calls it invalid; the refresh token
 rotates on every use, so the new one is written back at once), the per-second and per-day buckets,
-and errors translated once: 429 into RateLimited, 5xx and network failures into PartnerError, 404
+and errors translated once: 429 into RateLimited (how long to wait is etsy_quota's call: Etsy's 429
+says neither which limit it is nor when to come back), 5xx and network failures into PartnerError, 404
 into Gone and other refusals into PartnerRejected.
 """
 
@@ -11,7 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 
@@ -23,6 +24,7 @@ from connectors.base import (
     PartnerRejected,
     RateLimited,
 )
+from connectors.etsy_quota import SPENT_DAY_WAIT, QuotaWatch
 
 TOKEN_PATH = "/v3/public/oauth/token"
 PER_DAY = 10_000
@@ -40,6 +42,7 @@ class EtsyApi(ConnectorClient):
         super().__init__(connector)
         self._auth_lock = asyncio.Lock()
         self.refreshes = 0
+        self.quota = QuotaWatch(float(self.spec.options.get("spent_day_wait_s", SPENT_DAY_WAIT)))
 
     async def call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
                    body: Any = None) -> Any:
@@ -63,6 +66,7 @@ class EtsyApi(ConnectorClient):
                     token: str | None = None) -> tuple[int, Any]:
         await self.limiter.acquire("daily")
         await self.limiter.acquire("request")
+        self.quota.sent()
         creds = self.spec.credentials
         headers = {"x-api-key": f"{creds['keystring']}:{creds['shared_secret']}"}
         if token is not None:
@@ -76,16 +80,23 @@ class EtsyApi(ConnectorClient):
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise PartnerError(f"Etsy {method} {path}: {exc!r}") from exc
         data = _json(text)
-        self._watch_daily(answer_headers)
         if status == 429:
-            retry_after = _seconds(answer_headers.get("retry-after"), 1.0)
-            self.limiter.honour("request", retry_after)
-            if answer_headers.get("x-remaining-today") == "0":
-                self.limiter.honour("daily", retry_after)
-            raise RateLimited(f"Etsy {method} {path}: 429 {_describe(data)}", retry_after)
+            self._throttled(f"Etsy {method} {path}: 429 {_describe(data)}", answer_headers)
+        if status < 400:
+            self.quota.answered(answer_headers, time.time())
+        self._watch_daily(answer_headers)
         if status >= 500:
             raise PartnerError(f"Etsy {method} {path}: {status} {_describe(data)}")
         return status, data
+
+    def _throttled(self, detail: str, headers: Mapping[str, str]) -> NoReturn:
+        """Etsy's 429 says neither which limit nor how long: the counts seen last decide."""
+        throttle = self.quota.throttled(time.time())
+        wait = max(throttle.wait, _seconds(headers.get("retry-after"), 0.0))
+        self.limiter.honour("request", wait)
+        if throttle.day_spent:
+            self.limiter.honour("daily", wait)
+        raise RateLimited(f"{detail}: {throttle.reason}; waiting {wait:g} s", wait)
 
     def _watch_daily(self, headers: Mapping[str, str]) -> None:
         """Etsy's count of the day is the truth (other tools may share the app's key): with none left,

@@ -21,10 +21,14 @@ from connectors.base import OrderEvent, OrderEventKind, OrderLine
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
 MAX_QUANTITY = 999
+MAX_TIMESTAMP_DIGITS = 12   # unix seconds until the year 33658
 
 # What the inventory PUT accepts of a property value; anything else is refused.
 PROPERTY_FIELDS = frozenset({"property_id", "value_ids", "scale_id", "property_name", "values"})
-ON_PROPERTY_FIELDS = ("price_on_property", "quantity_on_property", "sku_on_property")
+# readiness_state_on_property: which properties vary the processing profile (readiness_state_id),
+# which Etsy requires back on every PUT since processing profiles.
+ON_PROPERTY_FIELDS = ("price_on_property", "quantity_on_property", "sku_on_property",
+                      "readiness_state_on_property")
 
 PAID_STATUSES = frozenset({"paid", "completed", "partially refunded"})
 CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "fully refunded"})
@@ -39,8 +43,12 @@ def webhook_key(secret: str) -> bytes:
 
 def sign_webhook(secret: str, message_id: str, timestamp: int | str, body: bytes) -> str:
     """One `webhook-signature` entry: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`."""
+    return _signature(webhook_key(secret), message_id, timestamp, body)
+
+
+def _signature(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:
     signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(webhook_key(secret), signed, hashlib.sha256).digest()
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode()}"
 
 
@@ -50,13 +58,20 @@ def verify_signature(secret: str, message_id: str, timestamp: str, signatures: s
     seconds of `now` either way (a replayed delivery carries its old, signed timestamp)."""
     if not (message_id and timestamp and signatures):
         return False
+    # Standard Webhooks timestamps are ten-digit seconds; a longer one (the security review sent
+    # "1" and 400 zeros) is refused before it reaches float arithmetic, which would overflow.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+        return False
     try:
-        sent_at = int(timestamp)
-        expected = sign_webhook(secret, message_id, sent_at, body).encode()
+        key = webhook_key(secret)
     except (ValueError, binascii.Error):
         return False
+    if not key:
+        return False  # no secret configured: an empty HMAC key anyone can sign with
+    sent_at = int(timestamp)
     if abs(now - sent_at) > tolerance:
         return False
+    expected = _signature(key, message_id, sent_at, body).encode()
     found = False
     for entry in signatures.split():
         # Compare every entry, not just until the first match: the time taken says nothing.
@@ -111,7 +126,7 @@ def inventory_for_put(inventory: Mapping[str, Any], quantities: Mapping[str, int
         })
     body: dict[str, Any] = {"products": products}
     for name in ON_PROPERTY_FIELDS:
-        body[name] = [int(p) for p in inventory.get(name, [])]
+        body[name] = [int(p) for p in inventory.get(name) or []]
     if not body["quantity_on_property"] and len({_quantity(p) for p in products}) > 1:
         # Etsy keeps one quantity for the whole listing unless told which properties vary it.
         body["quantity_on_property"] = sorted(_property_ids(products))

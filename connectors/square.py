@@ -1,6 +1,7 @@
 """Square, the point of sale of our local stores: we set each variation's IN_STOCK count at the
 store's location, and learn of till sales (COMPLETED orders) by `order.updated` webhooks and by
-searching orders.
+searching orders. `inventory.count.updated` deliveries (a till sale fires one too) are verified and
+acknowledged but give no event: the order is the fact, and the count is ours to set.
 
 Credentials (`spec.credentials`):
   client_id, client_secret   the OAuth application
@@ -11,6 +12,10 @@ Credentials (`spec.credentials`):
 Options (`spec.options`):
   location_id      the store's location (default: the first active one from GET /v2/locations)
   square_version   the Square-Version header (default 2026-08-19)
+  webhook_url      the notification URL registered with Square's webhook subscription (the public
+                   https address in front of our ingress); Square signs it with the body, so it
+                   must be exactly what Square has (default: the ingress's own address)
+  webhook_max_age_s  a delivery whose created_at is older is refused as a replay (default 25 h)
   lookback_hours   how far back a polling sweep reaches for offline sales that synced late with an
                    old updated_at (default 72, Square's offline window)
   sweep_minutes    how often polling sweeps that far back (default 10); between sweeps it reads on
@@ -57,6 +62,7 @@ from connectors.square_format import (
     SIGNATURE_HEADER,
     SQUARE_VERSION,
     configured_limit,
+    delivery_fresh,
     order_event,
     parse_iso,
     physical_counts,
@@ -70,6 +76,8 @@ from connectors.square_format import (
 REDISCOVER_AFTER = 300.0   # an unknown SKU or variation re-reads the catalog at most this often
 OVERLAP = 30.0             # a poll between sweeps re-reads this much before the newest order seen
 COUNTS_BATCH = 100
+WEBHOOK_MAX_AGE = 25 * 3600.0   # Square retries a delivery for up to 24 h, under its first created_at
+CLOCK_SKEW = 300.0              # a created_at this far ahead of our clock is still believed
 
 
 class SquareConnector(Connector):
@@ -208,8 +216,16 @@ class SquareConnector(Connector):
     # --- webhooks ------------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        """Square signs the notification URL registered with it (`options["webhook_url"]`, the
+        public https address), not the address our listener binds (`url`, used only when no public
+        URL is configured); a delivery whose created_at is older than `webhook_max_age_s` is a
+        replay (Square retries for 24 h, so the default allows 25)."""
         key = self.spec.credentials.get("signature_key", "")
-        return signature_ok(key, url, body, header(headers, SIGNATURE_HEADER))
+        notification_url = str(self.spec.options.get("webhook_url") or url)
+        if not signature_ok(key, notification_url, body, header(headers, SIGNATURE_HEADER)):
+            return False
+        max_age = float(self.spec.options.get("webhook_max_age_s", WEBHOOK_MAX_AGE))
+        return delivery_fresh(body, time.time(), max_age, CLOCK_SKEW)
 
     def webhook_event_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
         try:

@@ -1,8 +1,8 @@
 """Square's HTTP boundary as the Square connector meets it: the Square-Version header, the OAuth
 access token (refreshed a little before it expires, and once more when Square refuses it), the one
 "api" bucket, and errors translated once: 429 into RateLimited (honouring Retry-After when there is
-one), 401 into AuthExpired, 5xx and network failures into PartnerError, other refusals into
-PartnerRejected.
+one, else backing off: 1 s, doubling while 429s follow one another, up to a minute), 401 into
+AuthExpired, 5xx and network failures into PartnerError, other refusals into PartnerRejected.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from connectors.base import (
 )
 from connectors.square_format import errors_text, parse_iso
 
-DEFAULT_RETRY_AFTER = 1.0
+DEFAULT_RETRY_AFTER = 1.0  # the first wait after a 429 without Retry-After; it doubles while 429s follow
+MOST_BACKOFF = 60.0
 REFRESH_MARGIN = 300.0     # refresh this long before expiry (or a fifth of a short token's life)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 _REFRESHABLE = {"ACCESS_TOKEN_EXPIRED", "UNAUTHORIZED", "ACCESS_TOKEN_REVOKED"}
@@ -41,6 +42,7 @@ class SquareApi(ConnectorClient):
         self._own_session: aiohttp.ClientSession | None = None
         self._refresh_lock = asyncio.Lock()
         self._token_life: float | None = None
+        self._throttled_in_a_row = 0
 
     async def close(self) -> None:
         if self._own_session is not None:
@@ -79,10 +81,12 @@ class SquareApi(ConnectorClient):
     def _answer(self, operation: str, what: str, status: int, payload: dict[str, Any],
                 retry_after: float | None) -> dict[str, Any]:
         if 200 <= status < 300:
+            self._throttled_in_a_row = 0
             return payload
         detail = f"Square {what} answered {status}: {errors_text(payload)}"
         if status == 429:
-            wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER
+            self._throttled_in_a_row += 1
+            wait = retry_after if retry_after is not None else self._backoff()
             self.limiter.honour(operation, wait)
             raise RateLimited(detail, wait)
         if status == 401:
@@ -90,6 +94,11 @@ class SquareApi(ConnectorClient):
         if status >= 500:
             raise PartnerError(detail)
         raise PartnerRejected(detail)
+
+    def _backoff(self) -> float:
+        """A 429 without Retry-After (Square does not promise one): wait longer each time one
+        follows another, so a throttled app does not keep the limit spent."""
+        return min(MOST_BACKOFF, DEFAULT_RETRY_AFTER * 2 ** (self._throttled_in_a_row - 1))
 
     def _http(self) -> aiohttp.ClientSession:
         session: aiohttp.ClientSession | None = self._connector.session

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -57,6 +58,16 @@ def signature_ok(signature_key: str, notification_url: str, body: bytes, given: 
     if not signature_key or not given:
         return False
     return hmac.compare_digest(signature(signature_key, notification_url, body).encode(), given.encode())
+
+
+def delivery_fresh(body: bytes, now: float, max_age: float, skew: float) -> bool:
+    """True when the envelope's created_at is within `max_age` before now (and not more than
+    `skew` ahead): an older, correctly signed delivery is a replay. No readable created_at: False."""
+    try:
+        created_at = parse_iso(str(json.loads(body)["created_at"]))
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return False
+    return now - max_age <= created_at <= now + skew
 
 
 def webhook_order(envelope: Mapping[str, Any]) -> tuple[str, str, str | None] | None:

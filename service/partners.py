@@ -168,7 +168,9 @@ class PartnerFleet:
         plan = {"ports_file": str(ports_file), "partners": [{
             "id": c.id, "kind": simulated_by(c), "credentials": self._demo_credentials(c), "skus": skus,
             "webhook_url": self.webhook_url(c.id),
-            "options": {**c.options, "root": str(data_dir / "sftp" / c.id), **self._item_master(c, skus)},
+            "options": {**c.options, "root": str(data_dir / "sftp" / c.id), **self._item_master(c, skus),
+                        # the public URL the partner's subscription names (Square signs it)
+                        "notification_url": c.options.get("webhook_url") or self.webhook_url(c.id)},
             "shopper_interval": sims.shopper_interval if sims.shoppers else None,
             "duplicate_rate": sims.duplicate_rate,
         } for c in configs]}

@@ -6,8 +6,10 @@ Listings: `config.skus` in order, cut into consecutive chunks of `options["varia
 (default 20); each SKU is a product whose property values are Size (the SKU up to its last "-") and
 Primary color (after it). Product and offering ids change on every inventory PUT, as Etsy's do.
 Other options: `limit_per_second` (10), `limit_per_day` (10,000; a token bucket stands in for the
-rolling day), `webhook_events` (order.paid, order.shipped, order.canceled), `price` (45.0).
-`POST /_sim/throttle {"count": n, "retry_after": s}` makes the next n API calls answer 429.
+rolling day), `price` (45.0). Webhooks: ORDER_PAID only, the flat
+`{"event_type": "order.paid", "resource_url", "shop_id"}` body, as Etsy sends it.
+`POST /_sim/throttle {"count": n}` makes the next n API calls answer 429. Etsy's 429 carries no
+rate headers and no Retry-After, so a spent day looks like a busy second.
 A cancelled receipt does not put its quantity back on the listing.
 
 This module is the app (the gate, OAuth, limits) and the receipts; the listings and their
@@ -32,8 +34,10 @@ from simulators.ratelimit import Quota
 
 API = "/v3/application"
 TOKEN_PATH = "/v3/public/oauth/token"
-WEBHOOK_EVENTS = ("order.paid", "order.shipped", "order.canceled")
-CHANGE_STATUS = {"shipped": ("completed", "order.shipped"), "cancelled": ("canceled", "order.canceled")}
+# Etsy's webhooks carry one event, ORDER_PAID (event_type "order.paid" in the body); a shipment or a
+# cancellation changes the receipt's status, which only the receipts endpoint shows.
+PAID_EVENT = "order.paid"
+CHANGE_STATUS = {"shipped": "completed", "cancelled": "canceled"}
 
 
 class EtsySimulator(Simulator):
@@ -50,7 +54,7 @@ class EtsySimulator(Simulator):
         self.per_day = float(config.options.get("limit_per_day", 10_000))
         self.inventories: dict[int, dict[str, Any]] = {}   # listing -> inventory without quantities
         self.listing_of: dict[str, int] = {}
-        self._forced: list[float] = []
+        self._forced = 0
         self.listings_api = ListingsApi(self)
         size = max(1, int(config.options.get("variants_per_listing", 20)))
         for start in range(0, len(config.skus), size):
@@ -76,20 +80,19 @@ class EtsySimulator(Simulator):
             "is_shipped": False})
         self.orders[order.order_id] = order
         self.sell(sku, quantity)
-        self._notify(order, "order.paid")
+        self._notify(order)
         return order
 
     async def change_order(self, order: SimOrder, status: str) -> None:
-        order.status, event_type = CHANGE_STATUS[status]
+        """Shipped or cancelled: the receipt's status changes and no webhook is sent."""
+        order.status = CHANGE_STATUS[status]
         order.extra["is_shipped"] = order.extra["is_shipped"] or status == "shipped"
         order.updated_at = float(int(self.clock.time()))
-        self._notify(order, event_type)
 
-    def _notify(self, order: SimOrder, event_type: str) -> None:
-        if event_type not in self.config.options.get("webhook_events", WEBHOOK_EVENTS):
-            return
+    def _notify(self, order: SimOrder) -> None:
+        """ORDER_PAID, flat: the event, the receipt's URL to fetch, the shop; nothing else."""
         url = f"{self.base_url}{API}/shops/{self.shop_id}/receipts/{order.order_id}"
-        body = json.dumps({"event_type": event_type, "resource_url": url, "shop_id": self.shop_id}).encode()
+        body = json.dumps({"event_type": PAID_EVENT, "resource_url": url, "shop_id": self.shop_id}).encode()
         message_id, secret = f"msg_{secrets.token_urlsafe(18)}", self.config.credentials["webhook_secret"]
 
         def headers_for(attempt_at: float) -> dict[str, str]:
@@ -97,7 +100,7 @@ class EtsySimulator(Simulator):
             return {"content-type": "application/json", "webhook-id": message_id, "webhook-timestamp": stamp,
                     "webhook-signature": webhook_signature(secret, message_id, stamp, body)}
 
-        self.stats[f"webhooks:{event_type}"] += 1
+        self.stats[f"webhooks:{PAID_EVENT}"] += 1
         self.deliver(body, headers_for)
 
     def receipt(self, order: SimOrder) -> dict[str, Any]:
@@ -144,7 +147,8 @@ class EtsySimulator(Simulator):
             return self.error_response(403, "Invalid API key")
         if self._forced:
             self.stats["forced_429"] += 1
-            return self._too_many(self._forced.pop(0))
+            self._forced -= 1
+            return self._too_many()
         refused = self.over_limit("second", Quota(self.per_second, self.per_second)) \
             or self.over_limit("day", Quota(self.per_day / 86_400, self.per_day))
         if refused is not None:
@@ -164,7 +168,8 @@ class EtsySimulator(Simulator):
         return None
 
     async def _limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        if request.path.startswith(API):
+        """Etsy's counts ride on answers that got through; a 429 carries none of them."""
+        if request.path.startswith(API) and response.status != 429:
             response.headers.update({
                 "x-limit-per-second": f"{self.per_second:g}", "x-limit-per-day": f"{self.per_day:g}",
                 "x-remaining-this-second": str(int(self.bucket_level("second") or 0)),
@@ -222,10 +227,10 @@ class EtsySimulator(Simulator):
     async def _sim_throttle(self, request: web.Request) -> web.Response:
         data = await json_object(request)
         try:
-            self._forced += [float(data.get("retry_after", 1.0))] * int(data.get("count", 1))
+            self._forced += int(data.get("count", 1))
         except (TypeError, ValueError):
-            return self.error_response(400, "body must be {\"count\": int, \"retry_after\": seconds}")
-        return web.json_response({"forced": len(self._forced)})
+            return self.error_response(400, "body must be {\"count\": int}")
+        return web.json_response({"forced": self._forced})
 
     # --- the partner's shapes ------------------------------------------------------------------
 
@@ -233,11 +238,13 @@ class EtsySimulator(Simulator):
         return web.json_response({"error": message}, status=status)
 
     def throttled_response(self, retry_after: float) -> web.Response:
-        return self._too_many(float(math.ceil(retry_after)))
+        """Etsy's 429 says neither which limit was hit nor when to come back: no Retry-After and
+        none of the x-limit/x-remaining counts (`retry_after` is our bucket's own figure, unsaid)."""
+        self.stats["throttled_seconds"] += math.ceil(retry_after)
+        return self._too_many()
 
-    def _too_many(self, retry_after: float) -> web.Response:
-        return web.json_response({"error": "You have exceeded your rate limit. Try again later."},
-                                 status=429, headers={"retry-after": f"{retry_after:g}"})
+    def _too_many(self) -> web.Response:
+        return web.json_response({"error": "You have exceeded your rate limit. Try again later."}, status=429)
 
 
 def _sort_key(sort_on: str) -> Any:

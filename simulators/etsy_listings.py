@@ -1,6 +1,7 @@
 """The Etsy simulator's listings: the catalog, in which each listing's products are our variants
-(property values Size and Primary color; product and offering ids change on every inventory PUT, as
-Etsy's do), and its endpoints: a shop's listings, and a listing's inventory, read and replaced whole.
+(property values Size and Primary color; each offering names the shop's processing profile,
+`readiness_state_id`; product and offering ids change on every inventory PUT, as Etsy's do), and its
+endpoints: a shop's listings, and a listing's inventory, read and replaced whole.
 
 Also limit/offset paging, which the receipts share.
 """
@@ -11,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from simulators.etsy_wire import Refused, check_inventory_put, money
+from simulators.etsy_wire import ON_PROPERTY, Refused, check_inventory_put, money
 from simulators.http import json_object
 
 if TYPE_CHECKING:
     from simulators.etsy import EtsySimulator
 
 SIZE, COLOR = 100, 200
+PROCESSING_PROFILE = 1_200_000_001   # the shop's one processing profile (option readiness_state_id)
 
 
 class ListingsApi:
@@ -28,10 +30,13 @@ class ListingsApi:
     def add_listing(self, skus: list[str]) -> None:
         listing_id = 1_000_000_000 + self._sim.next_id()
         price = float(self._sim.config.options.get("price", 45.0))
+        profile = int(self._sim.config.options.get("readiness_state_id", PROCESSING_PROFILE))
         self._sim.inventories[listing_id] = {
             "products": [{"sku": sku, "property_values": self._properties(sku),
-                          "offerings": [{"price": price, "is_enabled": True}]} for sku in skus],
-            "price_on_property": [], "quantity_on_property": [SIZE, COLOR], "sku_on_property": [SIZE, COLOR]}
+                          "offerings": [{"price": price, "is_enabled": True, "readiness_state_id": profile}]}
+                         for sku in skus],
+            "price_on_property": [], "quantity_on_property": [SIZE, COLOR], "sku_on_property": [SIZE, COLOR],
+            "readiness_state_on_property": []}
         self._renumber(listing_id)
 
     def _properties(self, sku: str) -> list[dict[str, Any]]:
@@ -54,7 +59,8 @@ class ListingsApi:
             "product_id": p["product_id"], "sku": p["sku"], "is_deleted": False,
             "property_values": p["property_values"],
             "offerings": [{"offering_id": o["offering_id"], "quantity": shown.get(p["sku"], 0),
-                           "is_enabled": o["is_enabled"], "is_deleted": False, "price": money(o["price"])}
+                           "is_enabled": o["is_enabled"], "is_deleted": False, "price": money(o["price"]),
+                           "readiness_state_id": o["readiness_state_id"]}
                           for o in p["offerings"]]} for p in inventory["products"]]}
 
     def _replace_inventory(self, listing_id: int, body: dict[str, Any]) -> None:
@@ -67,10 +73,10 @@ class ListingsApi:
                 sim.stats["products_deleted"] += 1
         sim.inventories[listing_id] = {
             "products": [{"sku": p["sku"], "property_values": p["property_values"],
-                          "offerings": [{"price": o["price"], "is_enabled": o["is_enabled"]}
+                          "offerings": [{"price": o["price"], "is_enabled": o["is_enabled"],
+                                         "readiness_state_id": o["readiness_state_id"]}
                                         for o in p["offerings"]]} for p in body["products"]],
-            **{name: body.get(name, []) for name in ("price_on_property", "quantity_on_property",
-                                                     "sku_on_property")}}
+            **{name: body.get(name, []) for name in ON_PROPERTY}}
         for product in body["products"]:
             sim.listings[product["sku"]] = product["offerings"][0]["quantity"]
         self._renumber(listing_id)

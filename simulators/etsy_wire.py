@@ -1,6 +1,7 @@
 """Etsy's side of the Open API v3 wire: signing a webhook delivery as Standard Webhooks does, money
 as Etsy shows it, and the checks Etsy makes on an inventory PUT before it replaces a listing's
-whole inventory (what the body may hold, and how its products must agree with one another).
+whole inventory (what the body may hold, and how its products must agree with one another; each
+offering's processing profile, `readiness_state_id`, and `readiness_state_on_property` included).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ CHEAPEST, DEAREST = 0.2, 50_000.0     # an offering's price, in the shop's curre
 PUT_PRODUCT_KEYS = {"sku", "property_values", "offerings"}
 PUT_PROPERTY_KEYS = {"property_id", "value_ids", "scale_id", "property_name", "values"}
 PUT_OFFERING_KEYS = {"price", "quantity", "is_enabled", "readiness_state_id"}
-ON_PROPERTY = ("price_on_property", "quantity_on_property", "sku_on_property")
+ON_PROPERTY = ("price_on_property", "quantity_on_property", "sku_on_property", "readiness_state_on_property")
 
 
 def webhook_signature(secret: str, message_id: str, sent_at: str, body: bytes) -> str:
@@ -92,9 +93,15 @@ def _check_offering(where: str, offering: Any) -> None:
         raise Refused(f"{where}.quantity: must be an integer from 0 to {MOST_UNITS}")
     if type(offering.get("is_enabled")) is not bool:
         raise Refused(f"{where}.is_enabled: must be a boolean")
+    # Since processing profiles, a physical listing's every offering names one.
+    if not _between(offering.get("readiness_state_id"), (int,), 1, float("inf")):
+        raise Refused(f"{where}.readiness_state_id: is required (the offering's processing profile)")
 
 
 def _check_on_property(body: Mapping[str, Any], products: list[Any], used: set[int]) -> None:
+    if "readiness_state_on_property" not in body:
+        raise Refused("readiness_state_on_property: is required "
+                      "(which properties vary the processing profile)")
     for name in ON_PROPERTY:
         listed = body.get(name, [])
         if not isinstance(listed, list) or any(not isinstance(p, int) or p not in used for p in listed):
@@ -105,6 +112,10 @@ def _check_on_property(body: Mapping[str, Any], products: list[Any], used: set[i
     prices = {o["price"] for product in products for o in product["offerings"]}
     if len(prices) > 1 and not body.get("price_on_property"):
         raise Refused("price_on_property: products differ in price but no property varies it")
+    profiles = {o["readiness_state_id"] for product in products for o in product["offerings"]}
+    if len(profiles) > 1 and not body.get("readiness_state_on_property"):
+        raise Refused("readiness_state_on_property: products differ in processing profile but no property "
+                      "varies it")
 
 
 def _between(value: Any, kinds: tuple[type, ...], low: float, high: float) -> bool:

@@ -1,13 +1,16 @@
 """Square for one store: OAuth refresh with expiring access tokens, the catalog's item variations,
 PHYSICAL_COUNT changes ordered by occurred_at with idempotency keys, inventory counts, order search
-with a cursor, order.updated webhooks signed over notification URL + body, and the assumed
-whole-API rate limit.
+with a cursor, order.updated and inventory.count.updated webhooks signed over the subscription's
+notification URL + body (option notification_url; deliveries go to config.webhook_url, which behind
+a reverse proxy is another address), Square-Version checked, and the assumed whole-API rate limit.
 
-Choices where Square leaves room: a 429 carries Retry-After (whole seconds); a till sale cancelled
+Choices where Square leaves room: a 429 of the limit carries Retry-After (whole seconds), a forced
+one may not; a till sale cancelled
 here is not restocked (Square restocks only on an itemized refund); "shipped" is a no-op, a till
 sale is complete at the counter. `options`: location_id, merchant_id, rate_limit
 {"rate","burst"}, page_size (catalog and counts pages, default 100), rotate_refresh_token (bool).
-Test control: `throttle_next(count, retry_after)` or POST /_sim/square/throttle {"count","retry_after"}.
+Test control: `throttle_next(count, retry_after)` or POST /_sim/square/throttle {"count","retry_after"}
+(retry_after null: no Retry-After header).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from simulators.http import json_object
 from simulators.square_inventory import InventoryApi
 from simulators.square_wire import (
     MOST_ORDERS,
+    NEWEST_VERSION,
     SIGNATURE_HEADER,
     error_entry,
     limit_from,
@@ -34,6 +38,7 @@ from simulators.square_wire import (
     read_search_cursor,
     rfc3339,
     search_cursor,
+    version_refusal,
     webhook_signature,
 )
 
@@ -47,6 +52,10 @@ class SquareSimulator(Simulator):
         self.merchant_id = str(options.get("merchant_id", object_id(config.partner_id, "merchant", size=13)))
         self.location_id = str(options.get("location_id", object_id(config.partner_id, "location", size=13)))
         self.limit = limit_from(options)
+        self.newest_version = str(options.get("newest_version", NEWEST_VERSION))
+        # The subscription's notification URL, which Square signs; deliveries go to config.webhook_url,
+        # which in front of a reverse proxy is another address.
+        self.notification_url = str(options.get("notification_url") or config.webhook_url or "")
         self.page_size = int(options.get("page_size", 100))
         self.rotate_refresh_token = bool(options.get("rotate_refresh_token", False))
         self.refresh_token = config.credentials["refresh_token"]
@@ -57,7 +66,7 @@ class SquareSimulator(Simulator):
         if config.credentials.get("access_token"):
             self.tokens[config.credentials["access_token"]] = self.clock.time() + config.token_ttl
         self.answers: dict[str, dict[str, Any]] = {}  # idempotency key -> the answer it got
-        self._forced: list[float] = []
+        self._forced: list[float | None] = []
         self.inventory_api = InventoryApi(self)
 
     @classmethod
@@ -88,13 +97,15 @@ class SquareSimulator(Simulator):
     def errors(self, status: int, errors: list[dict[str, Any]]) -> web.Response:
         return web.json_response({"errors": errors}, status=status)
 
-    def throttled_response(self, retry_after: float) -> web.Response:
+    def throttled_response(self, retry_after: float | None) -> web.Response:
+        """Square's 429; it may carry Retry-After or not (None: not)."""
         answer = self.error_response(429, "This request was rate limited. Please retry later.")
-        answer.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if retry_after is not None:
+            answer.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         return answer
 
-    def throttle_next(self, count: int = 1, retry_after: float = 1.0) -> None:
-        """Answer the next `count` API calls with 429 and this Retry-After (as Square might)."""
+    def throttle_next(self, count: int = 1, retry_after: float | None = 1.0) -> None:
+        """Answer the next `count` API calls with 429, with this Retry-After or (None) without one."""
         self._forced.extend([retry_after] * count)
 
     def _guarded(self, handler: Any) -> Any:
@@ -108,9 +119,10 @@ class SquareSimulator(Simulator):
         return guarded
 
     def _refuse(self, request: web.Request) -> web.Response | None:
-        if not request.headers.get("Square-Version"):
-            return self.errors(400, [error_entry(400, "Square-Version header is required",
-                                                  "MISSING_REQUIRED_PARAMETER", "Square-Version")])
+        version = version_refusal(request.headers.get("Square-Version"), self.newest_version)
+        if version is not None:
+            self.stats["version_refused"] += 1
+            return self.errors(400, [version])
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         expiry = self.tokens.get(token) if scheme == "Bearer" else None
         if expiry is None:
@@ -236,24 +248,32 @@ class SquareSimulator(Simulator):
         self._notify(order)
 
     def _notify(self, order: SimOrder) -> None:
-        url = self.config.webhook_url
-        if not url:
+        self._send_event("order.updated", "order", order.order_id, {"order_updated": {
+            "order_id": order.order_id, "state": order.status, "version": order.extra["version"],
+            "location_id": order.extra["location_id"], "created_at": rfc3339(order.created_at),
+            "updated_at": rfc3339(order.updated_at)}})
+        if order.status == "COMPLETED":   # the sale took units off the shelf: the count moved too
+            count = self.inventory_api.count(order.sku)
+            self._send_event("inventory.count.updated", "inventory", count["catalog_object_id"],
+                             {"inventory_counts": [count]})
+
+    def _send_event(self, event_type: str, data_type: str, data_id: str, obj: dict[str, Any]) -> None:
+        """One event, signed over the subscription's notification URL and the body, delivered to
+        config.webhook_url (the same address, or the reverse proxy's in front of it)."""
+        if not self.config.webhook_url:
             return
         now = self.clock.time()
-        body = json.dumps({
-            "merchant_id": self.merchant_id, "type": "order.updated", "event_id": str(uuid.uuid4()),
-            "created_at": rfc3339(now),
-            "data": {"type": "order", "id": order.order_id, "object": {"order_updated": {
-                "order_id": order.order_id, "state": order.status, "version": order.extra["version"],
-                "location_id": order.extra["location_id"], "created_at": rfc3339(order.created_at),
-                "updated_at": rfc3339(order.updated_at)}}},
-        }).encode()
-        sign = webhook_signature(self.config.credentials["signature_key"], url, body)
-        self.deliver(body, functools.partial(_webhook_headers, sign, rfc3339(now)), url)
+        body = json.dumps({"merchant_id": self.merchant_id, "type": event_type,
+                           "event_id": str(uuid.uuid4()), "created_at": rfc3339(now),
+                           "data": {"type": data_type, "id": data_id, "object": obj}}).encode()
+        sign = webhook_signature(self.config.credentials["signature_key"], self.notification_url, body)
+        self.stats[f"webhooks:{event_type}"] += 1
+        self.deliver(body, functools.partial(_webhook_headers, sign, rfc3339(now)), self.config.webhook_url)
 
     async def _sim_throttle(self, request: web.Request) -> web.Response:
         data = await json_object(request)
-        self.throttle_next(int(data.get("count", 1)), float(data.get("retry_after", 1.0)))
+        retry_after = data.get("retry_after", 1.0)
+        self.throttle_next(int(data.get("count", 1)), None if retry_after is None else float(retry_after))
         return web.json_response({"pending": len(self._forced)})
 
 

@@ -1,6 +1,7 @@
 """Square's side of its API wire: RFC 3339 times as Square writes them, the decimal-string
-quantities it insists on, Square-looking ids, its error entries, the webhook signature over the
-notification URL and body, its order-search cursor, and the rate limit it leaves unpublished.
+quantities it insists on, Square-looking ids, its error entries, the Square-Version it takes, the
+webhook signature over the notification URL and body, its order-search cursor, and the rate limit
+it leaves unpublished.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,6 +18,8 @@ from simulators.http import opaque_token, read_opaque_token
 from simulators.ratelimit import Quota
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
+FIRST_VERSION = "2018-07-12"   # the first dated Square-Version
+NEWEST_VERSION = "2026-08-19"  # the newest release the simulator knows (option newest_version)
 MOST_CHANGES = 100          # changes in one inventory batch-create
 MOST_ORDERS = 1000          # orders in one orders/search page
 # Square publishes no rate limit; ours is an assumption a partner option can change.
@@ -26,6 +29,26 @@ _ERROR_KINDS = {   # status -> (category, default code)
     404: ("INVALID_REQUEST_ERROR", "NOT_FOUND"), 429: ("RATE_LIMIT_ERROR", "RATE_LIMITED"),
     500: ("API_ERROR", "INTERNAL_SERVER_ERROR"), 503: ("API_ERROR", "SERVICE_UNAVAILABLE"),
 }
+
+
+def version_refusal(value: str | None, newest: str) -> dict[str, Any] | None:
+    """Square's 400 entry for a Square-Version it would not take, else None: absent, not a
+    YYYY-MM-DD date, before the first versioned release or after the newest one (the codes for the
+    last two are our reading, unverified)."""
+    if not value:
+        return error_entry(400, "Square-Version header is required", "MISSING_REQUIRED_PARAMETER",
+                           "Square-Version")
+    try:
+        valid = len(value) == 10 and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        valid = False
+    if not valid:
+        return error_entry(400, f"Square-Version {value!r} is not of the form YYYY-MM-DD",
+                           "INVALID_SQUARE_VERSION_FORMAT", "Square-Version")
+    if not FIRST_VERSION <= value <= newest:
+        return error_entry(400, f"Square-Version {value} is not a released version ({FIRST_VERSION} "
+                           f"to {newest})", "INVALID_VALUE", "Square-Version")
+    return None
 
 
 def rfc3339(seconds: float) -> str:

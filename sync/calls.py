@@ -17,6 +17,7 @@ from sync.state import StoredState
 
 T = TypeVar("T")
 RECENT = 15 * 60  # seconds of errors the status counts
+LONG_WAIT = 60.0  # a 429 that asks for this long is news for a person, not a blip
 Alert = Callable[[str, str, str], Awaitable[None]]  # kind, key, message
 
 
@@ -48,6 +49,8 @@ class PartnerCalls:
                 self.breaker.release()
                 await self._state.save_if_credentials_changed()
                 self.rate_limited += 1
+                if exc.retry_after >= LONG_WAIT:
+                    await self._waiting_long(what, exc)
                 await asyncio.sleep(max(exc.retry_after, 0.05))
                 continue
             except (PartnerError, AuthExpired) as exc:
@@ -61,6 +64,13 @@ class PartnerCalls:
             self.breaker.success()
             self._backoff.reset()
             return result
+
+    async def _waiting_long(self, what: str, exc: RateLimited) -> None:
+        """A quota spent for long (Etsy's day): say so on the status and in an alert, then wait
+        quietly instead of calling again."""
+        self.last_error = f"{what}: {exc}"
+        await self._alert("sync_failure", self._partner_id, f"{self._partner_name} is rate limited for "
+                          f"{exc.retry_after:g} s ({exc}); calls paused until then")
 
     async def _failed(self, what: str, exc: Exception) -> None:
         was_open = self.breaker.state != "closed"

@@ -94,11 +94,15 @@ class Receiver:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+    async def wait_for(self, count: int, timeout: float = 5.0, kind: str | None = None) -> None:
+        """Until `count` deliveries (of event type `kind`, when given) have arrived."""
         deadline = time.monotonic() + timeout
-        while len(self.deliveries) < count:
-            assert time.monotonic() < deadline, f"{len(self.deliveries)} of {count} webhooks arrived"
+        while len(self.of_type(kind)) < count:
+            assert time.monotonic() < deadline, f"{len(self.of_type(kind))} of {count} webhooks arrived"
             await asyncio.sleep(0.01)
+
+    def of_type(self, kind: str | None) -> list[tuple[dict[str, str], bytes]]:
+        return [d for d in self.deliveries if kind is None or json.loads(d[1])["type"] == kind]
 
 
 # --- auth ----------------------------------------------------------------------------------------
@@ -265,8 +269,8 @@ async def test_an_offline_sale_that_synced_late_is_found_by_the_next_sweep() -> 
 async def test_a_signed_till_sale_webhook_is_accepted_and_becomes_the_same_event_as_a_poll() -> None:
     async with Receiver() as ingress, square(initial_quantity=5, webhook_url=ingress.url) as sq:
         order = await sq.sim.record_order("SHEET-2", 2)
-        await ingress.wait_for(1)
-        headers, body = ingress.deliveries[0]
+        await ingress.wait_for(1, kind="order.updated")
+        headers, body = ingress.of_type("order.updated")[0]
         assert sq.connector.verify_webhook(headers, body, ingress.url)
         events = await sq.connector.parse_webhook(headers, body)
         assert [(e.event_id, e.kind, e.lines) for e in events] == [
@@ -279,8 +283,8 @@ async def test_a_signed_till_sale_webhook_is_accepted_and_becomes_the_same_event
 async def test_a_tampered_body_signature_or_url_is_refused() -> None:
     async with Receiver() as ingress, square(initial_quantity=5, webhook_url=ingress.url) as sq:
         await sq.sim.record_order("SHEET-0", 1)
-        await ingress.wait_for(1)
-        headers, body = ingress.deliveries[0]
+        await ingress.wait_for(1, kind="order.updated")
+        headers, body = ingress.of_type("order.updated")[0]
         verify = sq.connector.verify_webhook
         assert not verify(headers, body.replace(b'"COMPLETED"', b'"CANCELED"'), ingress.url)
         forged = {**{k: v for k, v in headers.items() if k.lower() != SIGNATURE_HEADER},
@@ -294,8 +298,8 @@ async def test_a_retried_or_duplicated_delivery_carries_the_same_event_id() -> N
     async with Receiver(statuses=(500,)) as ingress, square(
             initial_quantity=5, webhook_url=ingress.url, duplicate_rate=1.0, retry_delays=(0.05,)) as sq:
         await sq.sim.record_order("SHEET-4", 1)
-        await ingress.wait_for(3)  # refused, retried, and the duplicate
-        ids = {sq.connector.webhook_event_id(h, b) for h, b in ingress.deliveries}
+        await ingress.wait_for(3, kind="order.updated")  # refused, retried, and the duplicate
+        ids = {sq.connector.webhook_event_id(h, b) for h, b in ingress.of_type("order.updated")}
         assert len(ids) == 1 and None not in ids
         assert all(sq.connector.verify_webhook(h, b, ingress.url) for h, b in ingress.deliveries)
 
@@ -304,8 +308,8 @@ async def test_a_cancel_at_the_till_arrives_as_a_cancelled_event_by_webhook() ->
     async with Receiver() as ingress, square(initial_quantity=5, webhook_url=ingress.url) as sq:
         order = await sq.sim.record_order("SHEET-1", 1)
         await sq.sim.change_order(order, "cancelled")
-        await ingress.wait_for(2)
-        headers, body = ingress.deliveries[1]
+        await ingress.wait_for(2, kind="order.updated")
+        headers, body = ingress.of_type("order.updated")[1]
         events = await sq.connector.parse_webhook(headers, body)
         assert [(e.event_id, e.kind) for e in events] == [(f"{order.order_id}:cancelled", OrderEventKind.CANCELLED)]
 

@@ -23,6 +23,7 @@ from simulators import etsy_wire
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MSG_ID, STAMP, BODY = "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", b'{"test": 2432232314}'
 EXPECTED = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+PROFILE = 1_200_000_001   # the listing's processing profile (readiness_state_id)
 
 
 def put_body_error(body: Any) -> str | None:
@@ -79,13 +80,15 @@ def product(sku: str, size: int, color: int, quantity: int, enabled: bool = True
             {"property_id": 200, "property_name": "Primary color", "scale_id": None, "value_ids": [color],
              "values": [str(color)]}],
         "offerings": [{"offering_id": 800 + size + color, "quantity": quantity, "is_enabled": enabled,
-                       "is_deleted": False, "price": {"amount": 4550, "divisor": 100, "currency_code": "USD"}}]}
+                       "is_deleted": False, "price": {"amount": 4550, "divisor": 100, "currency_code": "USD"},
+                       "readiness_state_id": PROFILE}]}
 
 
 def inventory() -> dict[str, Any]:
     return {"products": [product("SHEET-Q-WHT", 1, 10, 4), product("SHEET-Q-GRY", 1, 20, 4),
                          product("SHEET-K-WHT", 2, 10, 4, enabled=False)],
-            "price_on_property": [], "quantity_on_property": [], "sku_on_property": [100, 200]}
+            "price_on_property": [], "quantity_on_property": [], "sku_on_property": [100, 200],
+            "readiness_state_on_property": []}
 
 
 def test_a_get_answer_is_not_a_valid_put_body() -> None:
@@ -97,9 +100,9 @@ def test_the_put_body_sets_our_quantities_and_sends_every_other_product_back() -
     assert found == {"SHEET-Q-GRY"}
     assert [p["sku"] for p in body["products"]] == ["SHEET-Q-WHT", "SHEET-Q-GRY", "SHEET-K-WHT"]
     assert [p["offerings"] for p in body["products"]] == [
-        [{"price": 45.5, "quantity": 4, "is_enabled": True}],
-        [{"price": 45.5, "quantity": 9, "is_enabled": True}],
-        [{"price": 45.5, "quantity": 4, "is_enabled": False}]]
+        [{"price": 45.5, "quantity": 4, "is_enabled": True, "readiness_state_id": PROFILE}],
+        [{"price": 45.5, "quantity": 9, "is_enabled": True, "readiness_state_id": PROFILE}],
+        [{"price": 45.5, "quantity": 4, "is_enabled": False, "readiness_state_id": PROFILE}]]
     assert body["products"][0]["property_values"][0] == {
         "property_id": 100, "property_name": "Size", "scale_id": None, "value_ids": [1], "values": ["1"]}
     assert put_body_error(body) is None
@@ -145,6 +148,20 @@ def test_the_put_checks_refuse_what_etsy_refuses() -> None:
         == "products[0].offerings: must hold exactly one offering"
     assert broken(lambda b: b.update(sku_on_property=[300])) == "sku_on_property: must list property ids used by the products"
     assert put_body_error({"products": []}) == "products: must be a non-empty array"
+    assert broken(lambda b: b["products"][0]["offerings"][0].pop("readiness_state_id")) \
+        == "products[0].offerings[0].readiness_state_id: is required (the offering's processing profile)"
+    assert broken(lambda b: b.pop("readiness_state_on_property")) \
+        == "readiness_state_on_property: is required (which properties vary the processing profile)"
+
+
+def test_processing_profiles_that_vary_by_property_go_back_as_they_came() -> None:
+    answer = inventory()
+    answer["products"][1]["offerings"][0]["readiness_state_id"] = PROFILE + 1
+    answer["readiness_state_on_property"] = [200]
+    body, _ = inventory_for_put(answer, {"SHEET-Q-WHT": 2})
+    assert [p["offerings"][0]["readiness_state_id"] for p in body["products"]] == [PROFILE, PROFILE + 1, PROFILE]
+    assert body["readiness_state_on_property"] == [200]
+    assert put_body_error(body) is None
 
 
 def test_what_buyers_see_leaves_out_disabled_offerings() -> None:

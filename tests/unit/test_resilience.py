@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -187,21 +188,41 @@ async def test_calls_open_the_circuit_with_one_alert_then_let_exactly_one_trial_
     assert calls.figures() == {"errors_recent": 2, "last_error": "push: down"}
 
 
-async def test_a_429_is_waited_out_as_told_and_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+def sleeps_recorded(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The sync's sleeps, recorded instead of slept."""
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
     monkeypatch.setattr(partner_calls.asyncio, "sleep", sleep)
-    calls = calls_with(Clock(), [])
-    answers: list[Exception | int] = [RateLimited("slow down", 2.5), 3]
+    return slept
+
+
+def answering(*answers: Exception | int) -> Callable[[], Awaitable[int]]:
+    """A partner call that raises or returns each of `answers` in turn."""
+    left = list(answers)
 
     async def answer() -> int:
-        given = answers.pop(0)
+        given = left.pop(0)
         if isinstance(given, Exception):
             raise given
         return given
+    return answer
 
-    assert await calls.call("push", answer) == 3
+
+async def test_a_429_is_waited_out_as_told_and_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept = sleeps_recorded(monkeypatch)
+    calls = calls_with(Clock(), [])
+    assert await calls.call("push", answering(RateLimited("slow down", 2.5), 3)) == 3
     assert (slept, calls.rate_limited, calls.breaker.failures) == ([2.5], 1, 0)
+
+
+async def test_a_429_that_asks_for_a_long_wait_is_alerted_and_shown_before_the_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    slept = sleeps_recorded(monkeypatch)
+    alerts: list[str] = []
+    calls = calls_with(Clock(), alerts)
+    assert await calls.call("push", answering(RateLimited("the day's calls are spent", 1800.0), 4)) == 4
+    assert (slept, alerts, calls.breaker.failures) == ([1800.0], ["sync_failure"], 0)
+    assert "day's calls are spent" in calls.figures()["last_error"]
