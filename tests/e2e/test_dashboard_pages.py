@@ -19,7 +19,7 @@ from tests.e2e.conftest import Service, start_service
 PASSWORD = "dashboard-e2e-password"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 SKUS = ("E2E-SHEET-Q-WHT", "E2E-SHEET-K-WHT", "E2E-SHEET-Q-NVY")
-PARTNERS = ("amazon", "etsy", "shopify", "square", "wholesale", "boutique")
+from tests.e2e.partner_demo import PARTNERS
 
 
 @pytest.fixture(scope="module")
