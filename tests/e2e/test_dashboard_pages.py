@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Service, start_service
+from tests.e2e.partner_demo import PARTNERS
 
 PASSWORD = "dashboard-e2e-password"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 SKUS = ("E2E-SHEET-Q-WHT", "E2E-SHEET-K-WHT", "E2E-SHEET-Q-NVY")
-from tests.e2e.partner_demo import PARTNERS
 
 
 @pytest.fixture(scope="module")
