@@ -168,6 +168,21 @@ class AmazonSimulator(Simulator):
 
     # --- orders --------------------------------------------------------------------------------------
 
+    # --- what survives a restart: tokens as their time left (a monotonic clock starts anew) -------
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock.monotonic()
+        left = {token: at - now for token, at in self.tokens.items() if at > now}
+        return {**super().snapshot(), "tokens_left": left,
+                "queue": [m.body for m in self.queue.messages.values()]}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        super().restore(saved)
+        now = self.clock.monotonic()
+        self.tokens.update({token: now + float(left) for token, left in saved.get("tokens_left", {}).items()})
+        for body in saved.get("queue", []):  # SQS keeps undeleted messages; all visible again
+            self.queue.send(body)
+
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
         digits = f"{random.randrange(10**16, 10**17)}"
         order_id = f"{digits[:3]}-{digits[3:10]}-{digits[10:]}"
