@@ -130,7 +130,8 @@ class PartnerFleet:
         self.actors[partner_id] = partner_actor_class().options(
             name=f"threadcount-partner-{partner_id}",
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
-                 self.settings.sqlite_synchronous, self.rt.shard_names)
+                 self.settings.sqlite_synchronous, self.rt.shard_names,
+                 follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations)
 
     async def _ready(self, partner_id: str) -> None:
         actor = self.actors[partner_id]

@@ -80,7 +80,10 @@ class PartnerSync:
             self.pusher.wake()
 
     async def level_pass(self) -> None:
+        """Also what follows a catalog change: a location added after start is one of the channel's
+        at once, for what the partner is shown and for the orders it sends."""
         await self.desired.level_pass()
+        self.orders.follow_channel(self.desired.channel)
         self.pusher.wake()
 
     async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:

@@ -105,8 +105,8 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running(database_url: str, fx: Fixture | None = None, partner: MemoryPartner | None = None
-                  ) -> AsyncIterator[Running]:
+async def running(database_url: str, fx: Fixture | None = None, partner: MemoryPartner | None = None,
+                  follow: tuple[str, ...] | bool | None = False) -> AsyncIterator[Running]:
     """A started sync; given the fixture and partner of an earlier one, that sync restarted."""
     fx = fx or await small_catalog(database_url, variants=3)
     engine = make_engine(database_url)
@@ -122,7 +122,8 @@ async def running(database_url: str, fx: Fixture | None = None, partner: MemoryP
     config = PartnerConfig("mem", "memory", "Memory", "", {}, {})
     await store.ensure_partner(engine, "mem", "memory", "Memory", "http://mem", "reject", {})
     catalog = Catalog(engine)
-    desired = DesiredQuantities("mem", Channel("mem", "reject", (fx.east,)), ShowRule(), catalog, engine)
+    desired = DesiredQuantities("mem", Channel("mem", "reject", (fx.east,)), ShowRule(), catalog, engine,
+                                follow=follow)
     sync = PartnerSync(config, partner, RateLimiter({}), desired, intake, engine, publish, alert)
     await sync.start()
     try:
@@ -223,3 +224,15 @@ async def test_a_partner_never_read_is_not_in_sync_even_with_every_push_done(dat
         status = run.sync.status()
         assert (status["in_sync"], status["last_read_at"], status["pending"]) == (False, None, 0)
         assert status["status"] != "in_sync"
+
+
+async def test_a_location_added_after_start_serves_the_partners_listings_and_its_orders(database_url: str) -> None:
+    zeros = {"SHEET-0": 0, "SHEET-1": 0, "SHEET-2": 0}
+    async with running(database_url, follow=None) as run:   # the channel takes every location
+        await run.shows(zeros)
+        new = await Catalog(run.engine).add_location("STORE-NEW", "New store", "store", 30)
+        await run.sync.level_pass()   # what the actor does on a CatalogChanged
+        assert new.id in run.sync.desired.channel.locations
+        assert new.id in run.intake.channel.locations          # webhook and polled orders reserve there
+        run.sync.on_stock([VariantStock(run.fx.variants[0], {new.id: (7, 0)}, 0)])
+        await run.shows({**zeros, "SHEET-0": 7})
