@@ -174,7 +174,8 @@ class PartnerFleet:
         deadline = time.monotonic() + SIMULATORS_READY_WAIT
         while not ports_file.exists():
             if self._sims.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the partner simulators did not start; see {data_dir / 'simulators.log'}")
+                raise RuntimeError(f"the partner simulators did not start (exit code {self._sims.poll()}); "
+                                   f"see {data_dir / 'simulators.log'}")
             await asyncio.sleep(0.05)
         where = json.loads(ports_file.read_text())
         self.sim_urls = {pid: w["base_url"] for pid, w in where.items()}
