@@ -29,7 +29,7 @@ from actors.router import ShardRouter
 from connectors.base import PartnerSpec
 from inventory.desk import Channel, StockDesk
 from inventory.event_log import Event
-from inventory.events import DomainEvent, PartnerStatusChanged, StockChanged
+from inventory.events import CatalogChanged, DomainEvent, PartnerStatusChanged, StockChanged
 from store.engine import make_engine
 from sync.assembly import PartnerPlan, assemble
 from sync.config import PartnerConfig
@@ -41,10 +41,13 @@ STATUS_EVERY = 1.0  # seconds between "partner" events on the hub
 
 class PartnerConnector:
     def __init__(self, config: PartnerConfig, spec: PartnerSpec, channel: Channel, show: ShowRule,
-                 database_url: str, sqlite_synchronous: str, shard_names: list[str]):
+                 database_url: str, sqlite_synchronous: str, shard_names: list[str],
+                 follow: tuple[str, ...] | bool | None = False):
         """Shards are passed by name, not handle: a restarted actor finds them again, and its
-        constructor arguments stay small enough to travel inline."""
-        self._plan = PartnerPlan(config, spec, channel, show)
+        constructor arguments stay small enough to travel inline. `follow`: the channel's location
+        codes (None: all), resolved again on every CatalogChanged, so a location added after start
+        serves this partner's orders and listings."""
+        self._plan = PartnerPlan(config, spec, channel, show, follow)
         self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
         self._sync: PartnerSync | None = None
         self._starting: asyncio.Lock | None = None
@@ -75,8 +78,11 @@ class PartnerConnector:
         return sync
 
     async def _on_events(self, events: list[Event]) -> None:
-        if self._sync is not None:
-            self._sync.on_stock([e.fact.stock for e in events if isinstance(e.fact, StockChanged)])
+        if self._sync is None:
+            return
+        if any(isinstance(e.fact, CatalogChanged) for e in events):
+            await self._sync.level_pass()   # before the stock: it may be at a new location
+        self._sync.on_stock([e.fact.stock for e in events if isinstance(e.fact, StockChanged)])
 
     async def _publish(self, fact: DomainEvent) -> None:
         now = time.monotonic()

@@ -92,6 +92,11 @@ class PartnerFleet:
     def settings(self) -> Any:
         return self.rt.settings
 
+    @property
+    def simulator_state_dir(self) -> Path:
+        """Where the demo's simulators keep what the partners keep across restarts."""
+        return Path(self.settings.data_dir) / "simulators"
+
     def webhook_url(self, partner_id: str) -> str:
         return f"http://{self.settings.ingress_host}:{self.settings.ingress_port}/webhooks/{partner_id}"
 
@@ -102,6 +107,8 @@ class PartnerFleet:
         for partner_id in skipped:
             log.warning("partner %s has no base_url and demo is off: not started", partner_id)
             configs.pop(partner_id)
+        # A simulator with no saved state is a new shop that knows none of our old tokens or cursors.
+        fresh = {c.id for c in simulated if not (self.simulator_state_dir / f"{c.id}.json").exists()}
         endpoints = await self._start_simulators(simulated) if simulated else {}
         for config in configs.values():
             self.configs[config.id] = config
@@ -116,8 +123,8 @@ class PartnerFleet:
             rule = self.settings.channels.get(config.id) or ChannelRule()
             await store.ensure_partner(self.rt.engine, config.id, config.kind, config.name,
                                        self.sim_urls.get(config.id, base_url), rule.policy, config.options)
-            if config.id in endpoints:
-                await store.clear_state(self.rt.engine, config.id)  # a fresh simulator knows no old token
+            if config.id in fresh:
+                await store.clear_state(self.rt.engine, config.id)
         for partner_id in self.configs:
             # Creating an actor talks to Ray's GCS synchronously; should Ray go down meanwhile (a
             # signal to the process group), a daemon thread waits instead of the event loop.
@@ -132,7 +139,8 @@ class PartnerFleet:
         self.actors[partner_id] = partner_actor_class().options(
             name=f"threadcount-partner-{partner_id}",
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
-                 self.settings.sqlite_synchronous, self.rt.shard_names)
+                 self.settings.sqlite_synchronous, self.rt.shard_names,
+                 follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations)
 
     async def _ready(self, partner_id: str) -> None:
         actor = self.actors[partner_id]
@@ -165,7 +173,7 @@ class PartnerFleet:
         data_dir: Path = self.settings.data_dir
         ports_file = data_dir / "simulators.ports.json"
         ports_file.unlink(missing_ok=True)
-        plan = {"ports_file": str(ports_file), "partners": [{
+        plan = {"ports_file": str(ports_file), "state_dir": str(self.simulator_state_dir), "partners": [{
             "id": c.id, "kind": simulated_by(c), "credentials": self._demo_credentials(c), "skus": skus,
             "webhook_url": self.webhook_url(c.id),
             "options": {**c.options, "root": str(data_dir / "sftp" / c.id), **self._item_master(c, skus),
@@ -183,7 +191,8 @@ class PartnerFleet:
         deadline = time.monotonic() + SIMULATORS_READY_WAIT
         while not ports_file.exists():
             if self._sims.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the partner simulators did not start; see {data_dir / 'simulators.log'}")
+                raise RuntimeError(f"the partner simulators did not start (exit code {self._sims.poll()}); "
+                                   f"see {data_dir / 'simulators.log'}")
             await asyncio.sleep(0.05)
         where = json.loads(ports_file.read_text())
         self.sim_urls = {pid: w["base_url"] for pid, w in where.items()}

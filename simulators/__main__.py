@@ -1,5 +1,7 @@
 """`python -m simulators PLAN.json`: start the partner simulators a plan names (the demo's
-runtime writes the plan), write where each listens to the plan's `ports_file`, and run until SIGTERM."""
+runtime writes the plan), write where each listens to the plan's `ports_file`, and run until SIGTERM.
+With the plan's `state_dir` each simulator keeps its state there across restarts (saved at SIGTERM
+too)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from simulators.registry import simulator_class
 
 async def serve(plan: dict[str, Any]) -> None:
     sims: dict[str, Simulator] = {}
+    state_dir = Path(plan["state_dir"]) if plan.get("state_dir") else None
     # Amazon delivers ORDER_CHANGE to the seller's SQS queue: moto's server plays AWS for the demo.
     sqs, queues = MotoSqs(), {}
     for entry in plan["partners"]:
@@ -32,7 +35,7 @@ async def serve(plan: dict[str, Any]) -> None:
             partner_id=entry["id"], credentials=entry["credentials"], skus=entry["skus"],
             webhook_url=entry.get("webhook_url"), initial_quantity=entry.get("initial_quantity", 0),
             shopper_interval=entry.get("shopper_interval"), duplicate_rate=entry.get("duplicate_rate", 0.0),
-            options=entry.get("options", {}),
+            options=entry.get("options", {}), state_dir=state_dir,
         ))
         await sim.start()
         sims[entry["id"]] = sim

@@ -23,6 +23,7 @@ import secrets
 import string
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -183,6 +184,20 @@ class AmazonSimulator(Simulator):
         return web.json_response({"expired": len(self.tokens)})
 
     # --- orders --------------------------------------------------------------------------------------
+
+    # --- what survives a restart: tokens as their time left (a monotonic clock starts anew). The
+    # ORDER_CHANGE queue is AWS's (moto's, in the demo), not ours to keep; orders a lost queue held
+    # still reach the seller through searchOrders.
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock.monotonic()
+        left = {token: at - now for token, at in self.tokens.items() if at > now}
+        return {**super().snapshot(), "tokens_left": left}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        super().restore(saved)
+        now = self.clock.monotonic()
+        self.tokens.update({token: now + float(left) for token, left in saved.get("tokens_left", {}).items()})
 
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
         digits = f"{random.randrange(10**16, 10**17)}"

@@ -1,17 +1,23 @@
 """What every simulator shares: the shown quantities, the `/_sim/*` control surface, fault
 injection, server-side rate allowances that count violations, webhook delivery with the partner's
 retries and occasional duplicates, and a shopper that buys now and then. Time comes from
-`config.clock` (real time unless a test gives a `ManualClock`)."""
+`config.clock` (real time unless a test gives a `ManualClock`).
+
+Restarts: with `config.state_dir` set, a simulator keeps what the real partner keeps (the listings
+it shows, its orders, its ids, and what each partner adds through `snapshot`/`restore`) in
+`<state_dir>/<partner id>.json`: loaded at start, saved atomically within `SAVE_EVERY` of a change
+and at stop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
+import logging
 import random
 from abc import ABC, abstractmethod
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -19,9 +25,11 @@ from aiohttp import ClientSession, ClientTimeout, web
 from simulators.clock import Clock, SystemClock
 from simulators.control import PREFIX, ControlSurface, Faults
 from simulators.ratelimit import Allowance, Quota
+from simulators.state import StateFile
 from simulators.webhooks import Courier, HeadersFor
 
 __all__ = ["Faults", "SimConfig", "SimOrder", "Simulator", "bound_port"]
+SAVE_EVERY = 0.5  # seconds: changes within it are saved together
 
 
 @dataclass
@@ -37,6 +45,7 @@ class SimConfig:
     token_ttl: float = 3600.0               # access token lifetime, seconds
     options: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=SystemClock)
+    state_dir: Path | None = None           # where the partner's state survives a restart
 
 
 @dataclass
@@ -62,7 +71,9 @@ class Simulator(ABC):
         self.stats: Counter[str] = Counter()
         self._allowances: dict[str, Allowance] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._ids = itertools.count(1)
+        self._last_id = 0
+        state_dir = config.state_dir
+        self._state = None if state_dir is None else StateFile(state_dir / f"{config.partner_id}.json")
         self._runner: web.AppRunner | None = None
         self._courier = Courier(self.kind, self.clock, self.stats, config.retry_delays,
                                 config.duplicate_rate, self.spawn)
@@ -94,7 +105,35 @@ class Simulator(ABC):
     # --- shared machinery ----------------------------------------------------------------------
 
     def next_id(self) -> int:
-        return next(self._ids)
+        self._last_id += 1
+        return self._last_id
+
+    # --- what survives a restart -----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the partner keeps across a restart, JSON-ready. A partner with more state extends
+        it (calling super()); tokens are left out where the partner simply issues new ones."""
+        return {"listings": dict(self.listings), "last_id": self._last_id,
+                "orders": [asdict(order) for order in self.orders.values()]}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Take back a snapshot. SKUs the plan names that the snapshot lacks (added to the catalog
+        since) keep their initial quantity."""
+        self.listings.update({sku: int(n) for sku, n in saved.get("listings", {}).items()})
+        self._last_id = max(self._last_id, int(saved.get("last_id", 0)))
+        self.orders = {o["order_id"]: SimOrder(**o) for o in saved.get("orders", [])}
+
+    def save_state(self) -> bool:
+        """Save now when anything changed since the last save; True when it wrote."""
+        return self._state is not None and self._state.save(self.snapshot())
+
+    async def _save_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY)
+            try:
+                self.save_state()
+            except (OSError, TypeError, ValueError):  # a full disk must not stop the partner
+                logging.getLogger(__name__).exception("%s: state not saved", self.config.partner_id)
 
     @property
     def base_url(self) -> str:
@@ -128,6 +167,9 @@ class Simulator(ABC):
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        saved = None if self._state is None else self._state.load()
+        if saved is not None:
+            self.restore(saved)
         self._courier.client = ClientSession(timeout=ClientTimeout(total=10))
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
@@ -136,11 +178,15 @@ class Simulator(ABC):
         self.port = bound_port(site)
         if self.config.shopper_interval:
             self.spawn(self._shop_forever(self.config.shopper_interval))
+        if self._state is not None:
+            self.spawn(self._save_forever())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            self.save_state()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._courier.client is not None:

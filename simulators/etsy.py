@@ -224,6 +224,18 @@ class EtsySimulator(Simulator):
             return None
         return self.error_response(403, "The user does not own this shop")
 
+    # --- what survives a restart: the rotated refresh token above all, or we could never log in --
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), "refresh_token": self.refresh_token, "tokens": self.tokens,
+                "inventories": [[listing, inventory] for listing, inventory in self.inventories.items()]}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        super().restore(saved)
+        self.refresh_token = str(saved.get("refresh_token", self.refresh_token))
+        self.tokens.update(saved.get("tokens", {}))
+        self.inventories.update({int(listing): inv for listing, inv in saved.get("inventories", [])})
+
     async def _sim_throttle(self, request: web.Request) -> web.Response:
         data = await json_object(request)
         try:

@@ -265,6 +265,17 @@ class ShopifySimulator(Simulator):
         self.stats[f"webhooks:{topic}"] += 1
         self.deliver(body, lambda _attempt_at: dict(headers))
 
+    # --- what survives a restart (the catalog is listed again from the plan's SKUs) ---------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), "rest_orders": list(self.rest_orders.values()),
+                "levels": [[item, place, n] for (item, place), n in self._levels.items()]}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        super().restore(saved)
+        self.rest_orders = {int(order["id"]): order for order in saved.get("rest_orders", [])}
+        self._levels = {(int(item), int(place)): int(n) for item, place, n in saved.get("levels", [])}
+
     async def _sim_throttle(self, request: web.Request) -> web.Response:
         try:
             data = await request.json()

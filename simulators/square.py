@@ -270,6 +270,19 @@ class SquareSimulator(Simulator):
         self.stats[f"webhooks:{event_type}"] += 1
         self.deliver(body, functools.partial(_webhook_headers, sign, rfc3339(now)), self.config.webhook_url)
 
+    # --- what survives a restart ----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), "refresh_token": self.refresh_token, "tokens": self.tokens,
+                "counted_at": self.counted_at, "answers": self.answers}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        super().restore(saved)
+        self.refresh_token = str(saved.get("refresh_token", self.refresh_token))
+        self.tokens.update(saved.get("tokens", {}))
+        self.counted_at.update(saved.get("counted_at", {}))
+        self.answers.update(saved.get("answers", {}))
+
     async def _sim_throttle(self, request: web.Request) -> web.Response:
         data = await json_object(request)
         retry_after = data.get("retry_after", 1.0)

@@ -36,6 +36,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 from aiohttp import web
@@ -134,6 +135,19 @@ class WholesaleSimulator(Simulator):
             shutil.rmtree(self.root, ignore_errors=True)
 
     # --- the partner's side of orders ------------------------------------------------------------
+
+    # --- what survives a restart (the files are in the SFTP root already) -------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), "acknowledged": sorted(self.acknowledged),
+                "sent": [[group, st, po] for (group, st), po in self._sent.items()],
+                "csv_pending": self._csv_pending}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        super().restore(saved)
+        self.acknowledged.update(saved.get("acknowledged", []))
+        self._sent.update({(group, st): po for group, st, po in saved.get("sent", [])})
+        self._csv_pending.update(saved.get("csv_pending", {}))
 
     async def record_order(self, sku: str, quantity: int) -> SimOrder:
         return await self.record_purchase_order([(sku, quantity)])

@@ -30,12 +30,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class PartnerPlan:
     """What the service decides about one partner: its config, endpoint and credentials, the
-    channel its orders are placed on and the rule for what it is shown."""
+    channel its orders are placed on and the rule for what it is shown. `follow`: the channel's
+    location codes (None: every location) to resolve again whenever the catalog changes; False:
+    the channel's locations stay as given."""
 
     config: PartnerConfig
     spec: PartnerSpec
     channel: Channel
     show: ShowRule
+    follow: tuple[str, ...] | bool | None = False
 
 
 async def assemble(plan: PartnerPlan, engine: Any, desk: StockDesk, session: Any, publish: Publish,
@@ -52,7 +55,7 @@ async def assemble(plan: PartnerPlan, engine: Any, desk: StockDesk, session: Any
     connector = kind(plan.spec, session, limiter)
     alert = alert_with(engine, publish)
     intake = OrderIntake(config.id, plan.channel, desk, catalog, stored_variants_with(engine), alert)
-    desired = DesiredQuantities(config.id, plan.channel, plan.show, catalog, engine)
+    desired = DesiredQuantities(config.id, plan.channel, plan.show, catalog, engine, follow=plan.follow)
     return PartnerSync(config, connector, limiter, desired, intake, engine, publish, alert)
 
 

@@ -19,8 +19,12 @@ from sync.rules import ShowRule, available_in
 
 class DesiredQuantities:
     def __init__(self, partner_id: str, channel: Channel, show: ShowRule, catalog: Catalog, engine: Any,
-                 outbox: Outbox | None = None):
+                 outbox: Outbox | None = None, follow: tuple[str, ...] | bool | None = False):
+        """`follow`: the channel's location codes (None: every location), resolved again from the
+        catalog whenever it is read, so a location added after start counts; False: the channel's
+        locations stay as given."""
         self._partner_id, self._channel, self._show = partner_id, channel, show
+        self._follow = follow
         self._catalog, self._engine = catalog, engine
         self.outbox = outbox or Outbox()
         self._saving = asyncio.Lock()
@@ -41,9 +45,23 @@ class DesiredQuantities:
                 changed |= self.outbox.want(sku, self.desired(stock.levels))
         return changed
 
+    @property
+    def channel(self) -> Channel:
+        return self._channel
+
+    async def catalog_changed(self) -> None:
+        """Read the catalog again, and with it the channel's locations."""
+        await self._catalog.refresh()
+        if self._follow is not False:
+            known = self._catalog.locations()
+            codes = self._follow if isinstance(self._follow, tuple) else tuple(loc.code for loc in known)
+            by_code = {loc.code: loc.id for loc in known}
+            ids = tuple(by_code[code] for code in codes if code in by_code)
+            self._channel = Channel(self._channel.name, self._channel.policy, ids)
+
     async def level_pass(self) -> None:
         """Derive every listing's desired quantity from the store: heals any lost event."""
-        await self._catalog.refresh()
+        await self.catalog_changed()
         for variant_id, levels in (await store.all_levels(self._engine)).items():
             sku = self._catalog.skus.get(variant_id)
             if sku is not None:

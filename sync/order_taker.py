@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from connectors.base import Connector, OrderEvent, PartnerRejected
+from inventory.desk import Channel
 from store import listings as store
 from sync.calls import PartnerCalls
 from sync.config import PartnerConfig
@@ -37,6 +38,10 @@ class OrderTaker:
         self.dead_letters = dead_letters
         self.polls = self.orders_taken = self.webhooks = self.webhooks_duplicate = 0
         self.last_polled_at: float | None = None
+
+    def follow_channel(self, channel: Channel) -> None:
+        """The channel's locations were read again (a location added after start)."""
+        self._intake.channel = channel
 
     async def poll_forever(self) -> None:
         while True:

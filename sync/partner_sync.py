@@ -8,13 +8,17 @@ composes the parts and runs their loops; each part owns its own state and figure
   holding up anyone else;
 - OrderTaker: polls orders from the stored cursor and takes verified webhooks; both feed the same
   intake, and the cursor or event id is stored only after the orders committed;
-- Reconciler: reads what the partner shows and pushes again where it drifted."""
+- Reconciler: reads what the partner shows and pushes again where it drifted: once connected (a
+  partner may have restarted empty or been edited while we were away; found within seconds, not at
+  the next reconcile interval), every reconcile interval, and on demand. "in_sync" means the last
+  read agreed and nothing waits to be pushed; a partner never read is "unverified"."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -35,6 +39,8 @@ from sync.state import StoredState
 
 log = logging.getLogger(__name__)
 SAVE_EVERY = 0.1  # seconds between saves of changed desired quantities
+START_READS = 4   # reads after connecting: the first finds drift, the next confirm its correction
+PUSHED_WAIT = 60.0  # seconds a start-up read waits for the corrections to be pushed
 Publish = Callable[[DomainEvent], Awaitable[None]]
 
 
@@ -53,6 +59,7 @@ class PartnerSync:
         self.reconciler = Reconciler(config, connector, self.calls, desired, engine, alert, self.pusher.wake)
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._confirming: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.desired.load()
@@ -81,14 +88,20 @@ class PartnerSync:
         self.pusher.wake()
 
     async def level_pass(self) -> None:
+        """Also what follows a catalog change: a location added after start is one of the channel's
+        at once, for what the partner is shown and for the orders it sends."""
         await self.desired.level_pass()
+        self.orders.follow_channel(self.desired.channel)
         self.pusher.wake()
 
     async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         return await self.orders.take_webhook(headers, body)
 
     async def reconcile(self) -> dict[str, int]:
-        return await self.reconciler.reconcile()
+        found = await self.reconciler.reconcile()
+        if found["corrected"]:
+            self._confirm_corrections()   # "in sync" again only once a read agrees
+        return found
 
     async def retry_dead_letter(self, letter_id: int) -> dict[str, Any]:
         return await self.dead_letters.retry(letter_id)
@@ -114,8 +127,33 @@ class PartnerSync:
                 await self.calls.pause()
         self._tasks.append(asyncio.ensure_future(self.pusher.run()))
         self.pusher.wake()
+        self._tasks.append(asyncio.ensure_future(self._read_until_agreed()))
         if "poll" in self.connector.capabilities:
             await self.orders.poll_forever()
+
+    async def _read_until_agreed(self, pushes_first: bool = False) -> None:
+        """Read the partner (through the limiter like any call); where it drifted the corrections
+        are pushed, then it is read again, until a read agrees. Run once connected (the partner may
+        have restarted empty or been edited while we were away) and after any read that drifted."""
+        for _ in range(START_READS):
+            if pushes_first:
+                deadline = time.monotonic() + PUSHED_WAIT
+                while self.desired.outbox.pending() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+            pushes_first = True
+            try:
+                found = await self.reconciler.reconcile()
+            except Exception as exc:
+                log.warning("%s: reading the partner failed: %s", self.config.id, exc)
+                await self.calls.pause()
+                continue
+            if not found["corrected"] and not self.desired.outbox.pending():
+                return
+
+    def _confirm_corrections(self) -> None:
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.ensure_future(self._read_until_agreed(pushes_first=True))
+            self._tasks.append(self._confirming)
 
     async def _save_forever(self) -> None:
         while True:
@@ -159,6 +197,8 @@ class PartnerSync:
             **self.pusher.counters(),
             **self.orders.counters(),
             **self.reconciler.counters(),
+            **self.reconciler.last_read(),
+            "in_sync": self._state() == "in_sync",
             "rate_limited": self.calls.rate_limited,
         }
 
@@ -167,4 +207,6 @@ class PartnerSync:
             return "connecting"
         if self.calls.breaker.state != "closed":
             return "failing"
-        return "syncing" if self.desired.outbox.pending() else "in_sync"
+        if self.desired.outbox.pending():
+            return "syncing"
+        return "in_sync" if self.reconciler.last_read_agreed else "unverified"

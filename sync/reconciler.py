@@ -1,9 +1,11 @@
 """Reconciliation of one partner: read what it shows and, where that differs from what it was last
-told (edited by hand at the partner, a lost push), push again."""
+told (edited by hand at the partner, a lost push, a partner that restarted empty), push again. The
+last read is remembered (`last_read_at`, `last_read_agreed`): "in sync" rests on it."""
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +25,8 @@ class Reconciler:
         self._config, self._connector, self._calls, self._desired = config, connector, calls, desired
         self._engine, self._alert, self._wake = engine, alert, wake
         self.reconciled = self.drift_corrected = 0
+        self.last_read_at: float | None = None
+        self.last_read_agreed: bool | None = None   # None: never read since start
 
     async def reconcile(self) -> dict[str, int]:
         """Compare what the partner shows with what it was last told. A listing that was told and
@@ -32,9 +36,12 @@ class Reconciler:
         told = {sku: e.pushed for sku, e in outbox.entries.items() if not e.dirty and not e.in_flight}
         shown = await self._read(sorted(told))
         drifted = sorted(sku for sku, quantity in shown.items()
-                         if sku in told and told[sku] is not None and quantity != told[sku])
+                         if sku in told and told[sku] is not None and quantity != told[sku]
+                         and self._untouched(sku, told[sku]))
         self.reconciled += 1
         self.drift_corrected += len(drifted)
+        if told or not outbox.entries:  # a read of nothing (every listing waiting) tells nothing
+            self.last_read_at, self.last_read_agreed = time.time(), not drifted
         if drifted:
             # The store forgets what was pushed first, then memory: a push of these listings can only
             # start after the second step, so its record of what it told cannot be overwritten.
@@ -51,6 +58,12 @@ class Reconciler:
                              + (f": {', '.join(drifted[:20])}" if drifted else ""), synced=True)
         return {"checked": len(shown), "corrected": len(drifted)}
 
+    def _untouched(self, sku: str, told: int | None) -> bool:
+        """Whether nothing was pushed to this listing while it was read: a push that landed during
+        the read (from stock events, or at start) is not drift."""
+        entry = self._desired.outbox.entries.get(sku)
+        return entry is not None and not entry.dirty and not entry.in_flight and entry.pushed == told
+
     async def _read(self, skus: list[str]) -> dict[str, int]:
         shown: dict[str, int] = {}
         for start in range(0, len(skus), READ_BATCH):
@@ -61,3 +74,6 @@ class Reconciler:
 
     def counters(self) -> dict[str, int]:
         return {"reconciled": self.reconciled, "drift_corrected": self.drift_corrected}
+
+    def last_read(self) -> dict[str, Any]:
+        return {"last_read_at": self.last_read_at, "last_read_agreed": self.last_read_agreed}

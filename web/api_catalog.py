@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from inventory.events import CatalogChanged
 from inventory.gtin import gtin_problem
 from store import queries
 from store.catalog import Conflict, NewVariant
@@ -25,6 +26,8 @@ async def create_location(request: Request) -> JSONResponse:
         location = await rt.catalog.add_location(code, name, kind, priority)
     except Conflict as exc:
         raise taken(str(exc)) from None
+    # partners' connectors read the catalog again: the new location may serve their channel
+    await rt.events.publish(CatalogChanged(()))
     return JSONResponse(
         {"code": location.code, "name": location.name, "kind": location.kind,
          "priority": location.priority},
@@ -62,6 +65,8 @@ async def create_product(request: Request) -> JSONResponse:
         await rt.catalog.add_product(sku, name, description, new_variants)
     except Conflict as exc:
         raise taken(str(exc)) from None
+    # partners' connectors read the catalog again: the new location may serve their channel
+    await rt.events.publish(CatalogChanged(()))
     return JSONResponse(await queries.product(rt.read_engine, sku), status_code=201)
 
 

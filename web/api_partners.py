@@ -33,6 +33,10 @@ async def list_partners(request: Request) -> JSONResponse:
             "id": row["id"], "kind": row["kind"], "name": row["name"], "base_url": row["base_url"],
             "status": now.get("status", row["status"]),
             "last_sync_at": iso(row["last_sync_at"]) if row["last_sync_at"] else None,
+            # "in sync" means the last read of the partner agreed with what it was told
+            "in_sync": bool(now.get("in_sync")),
+            "last_read_at": iso(now["last_read_at"]) if now.get("last_read_at") else None,
+            "last_read_agreed": now.get("last_read_agreed"),
             "capabilities": list(connector_class(row["kind"]).capabilities),
             "policy": row["policy"],
             "sync": {key: now[key] for key in SYNC_FIELDS if key in now},

@@ -147,7 +147,12 @@ def partner_schemas() -> dict[str, Schema]:
             "id": string("Partner id (also its sales channel)"),
             "kind": enum(list(PARTNER_KINDS)),
             "name": string(), "base_url": string("Its API (in demo mode, its simulator)"),
-            "status": string("starting, connecting, syncing, in_sync, failing or unreachable"),
+            "status": string("starting, connecting, syncing, unverified (never read since start), in_sync "
+                             "(the last read agreed, nothing waits), failing or unreachable"),
+            "in_sync": {"type": "boolean",
+                        "description": "The last read of the partner agreed and nothing waits to be pushed"},
+            "last_read_at": when,
+            "last_read_agreed": {"type": ["boolean", "null"], "description": "null: never read since start"},
             "last_sync_at": when, "capabilities": array(string()), "policy": enum(["reject", "backorder"]),
             "sync": {"type": "object", "description": "Live figures: circuit, pending, lag_p50_s, "
                      "lag_p99_s, errors_recent, rate_limit_use, pushes, pushes_saved_by_coalescing, ..."},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -40,6 +41,7 @@ STATUS_KEYS = {
     "last_error", "pending", "oldest_pending_s", "listings", "desired_changes", "pushes_saved_by_coalescing",
     "lag_p50_s", "lag_p99_s", "pushes", "listings_pushed", "push_failures", "polls", "orders_taken",
     "webhooks", "webhooks_duplicate", "reconciled", "drift_corrected", "rate_limited",
+    "last_read_at", "last_read_agreed", "in_sync",
 }
 
 
@@ -91,6 +93,11 @@ class Running:
         self.sync.on_stock([VariantStock(self.fx.variants[i], {self.fx.east: (q, 0)}, 0)
                             for i, q in enumerate(quantities)])
 
+    async def read_agreed(self) -> None:
+        async with asyncio.timeout(5):
+            while not self.sync.status()["in_sync"]:
+                await asyncio.sleep(0.01)
+
     async def shows(self, expected: dict[str, int]) -> None:
         async with asyncio.timeout(10):
             while self.partner.shown != expected or self.sync.desired.outbox.pending():
@@ -98,10 +105,12 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running(database_url: str) -> AsyncIterator[Running]:
-    fx = await small_catalog(database_url, variants=3)
+async def running(database_url: str, fx: Fixture | None = None, partner: MemoryPartner | None = None,
+                  follow: tuple[str, ...] | bool | None = False) -> AsyncIterator[Running]:
+    """A started sync; given the fixture and partner of an earlier one, that sync restarted."""
+    fx = fx or await small_catalog(database_url, variants=3)
     engine = make_engine(database_url)
-    partner, intake = MemoryPartner(), RecordingIntake()
+    partner, intake = partner or MemoryPartner(), RecordingIntake()
     alerts: list[tuple[str, str, str]] = []
 
     async def publish(fact: DomainEvent) -> None:
@@ -113,7 +122,8 @@ async def running(database_url: str) -> AsyncIterator[Running]:
     config = PartnerConfig("mem", "memory", "Memory", "", {}, {})
     await store.ensure_partner(engine, "mem", "memory", "Memory", "http://mem", "reject", {})
     catalog = Catalog(engine)
-    desired = DesiredQuantities("mem", Channel("mem", "reject", (fx.east,)), ShowRule(), catalog, engine)
+    desired = DesiredQuantities("mem", Channel("mem", "reject", (fx.east,)), ShowRule(), catalog, engine,
+                                follow=follow)
     sync = PartnerSync(config, partner, RateLimiter({}), desired, intake, engine, publish, alert)
     await sync.start()
     try:
@@ -131,9 +141,11 @@ async def test_zeros_are_pushed_first_and_what_the_partner_was_told_is_stored(da
         rows = await store.load_listings(run.engine, "mem")
         assert {(r.sku, r.desired, r.pushed) for r in rows} == {("SHEET-0", 5, 5), ("SHEET-1", 0, 0),
                                                                 ("SHEET-2", 3, 3)}
+        await run.read_agreed()  # "in sync" rests on a read of the partner after the pushes
         status = run.sync.status()
         assert set(status) == STATUS_KEYS
         assert (status["status"], status["pushes"], status["listings_pushed"]) == ("in_sync", 2, 3)
+        assert status["in_sync"] and status["last_read_agreed"] is True
         assert status["last_sync_at"] is not None
 
 
@@ -142,11 +154,13 @@ async def test_a_listing_that_drifted_at_the_partner_is_pushed_again_with_an_ale
         run.stock(5, 2, 3)
         await run.shows({"SHEET-0": 5, "SHEET-1": 2, "SHEET-2": 3})
         run.partner.shown["SHEET-1"] = 40  # edited by hand at the partner
+        read_before = run.sync.status()["reconciled"]  # the start-up read counts too
         assert await run.sync.reconcile() == {"checked": 3, "corrected": 1}
         await run.shows({"SHEET-0": 5, "SHEET-1": 2, "SHEET-2": 3})
         assert [kind for kind, _, _ in run.alerts] == ["drift"]
         status = run.sync.status()
-        assert (status["reconciled"], status["drift_corrected"]) == (1, 1)
+        # one read found the drift; a second may already have confirmed the correction
+        assert status["reconciled"] - read_before in (1, 2) and status["drift_corrected"] == 1
 
 
 async def test_a_webhook_delivery_is_taken_once(database_url: str) -> None:
@@ -179,3 +193,46 @@ async def test_the_assembled_connector_has_buckets_under_its_rates_and_none_left
             assert limiter.would_wait("upload_846") is restarted
     finally:
         await engine.dispose()
+
+
+async def test_a_partner_that_restarted_with_other_quantities_is_read_and_corrected_right_after_our_start(
+        database_url: str) -> None:
+    zeros = {"SHEET-0": 0, "SHEET-1": 0, "SHEET-2": 0}   # the store holds no stock here
+    async with running(database_url) as run:
+        await run.shows(zeros)
+        fx, partner = run.fx, run.partner
+    partner.shown = dict.fromkeys(zeros, 9)  # it came back showing its opening quantity, not ours
+    started = time.monotonic()
+    async with running(database_url, fx, partner) as again:
+        await again.shows(zeros)
+        assert time.monotonic() - started < 5  # not at the reconcile interval (300 s)
+        await again.read_agreed()
+        status = again.sync.status()
+        # a listing whose push our first life had not yet recorded is pushed again without a read
+        assert 1 <= status["drift_corrected"] <= 3
+        assert (status["last_read_agreed"], status["status"]) == (True, "in_sync")
+
+
+class UnreadablePartner(MemoryPartner):
+    async def read_listings(self, skus: Sequence[str]) -> dict[str, int]:
+        raise RuntimeError("the partner's read endpoint is down")
+
+
+async def test_a_partner_never_read_is_not_in_sync_even_with_every_push_done(database_url: str) -> None:
+    async with running(database_url, partner=UnreadablePartner()) as run:
+        await run.shows({"SHEET-0": 0, "SHEET-1": 0, "SHEET-2": 0})
+        status = run.sync.status()
+        assert (status["in_sync"], status["last_read_at"], status["pending"]) == (False, None, 0)
+        assert status["status"] != "in_sync"
+
+
+async def test_a_location_added_after_start_serves_the_partners_listings_and_its_orders(database_url: str) -> None:
+    zeros = {"SHEET-0": 0, "SHEET-1": 0, "SHEET-2": 0}
+    async with running(database_url, follow=None) as run:   # the channel takes every location
+        await run.shows(zeros)
+        new = await Catalog(run.engine).add_location("STORE-NEW", "New store", "store", 30)
+        await run.sync.level_pass()   # what the actor does on a CatalogChanged
+        assert new.id in run.sync.desired.channel.locations
+        assert new.id in run.intake.channel.locations          # webhook and polled orders reserve there
+        run.sync.on_stock([VariantStock(run.fx.variants[0], {new.id: (7, 0)}, 0)])
+        await run.shows({**zeros, "SHEET-0": 7})
