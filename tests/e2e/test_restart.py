@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import start_service
-from tests.e2e.test_partners import PARTNERS, converged, desired, shown, wait_for
+from tests.e2e.partner_demo import PARTNERS, converged, desired, shown, wait_for
 
 pytestmark = pytest.mark.e2e
 NO_SHOPPERS = {"THREADCOUNT_SHOPPERS": "0"}
