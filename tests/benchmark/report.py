@@ -77,7 +77,7 @@ def _num(value: Any, unit: str = "") -> str:
 
 def _sync_lines(sync: dict[str, Any] | None) -> list[str]:
     """The partner-sync section: whatever was measured, then the failure if there was one."""
-    head = "partner sync (demo catalog, five partner simulators, shoppers off):"
+    head = "partner sync (demo catalog, every partner simulator, shoppers off):"
     if sync is None:
         return ["", f"{head} skipped"]
     lines = ["", head]

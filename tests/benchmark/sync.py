@@ -1,4 +1,4 @@
-"""The partner-sync run: `python run.py` in demo mode (demo catalog, five partner simulators, shoppers
+"""The partner-sync run: `python run.py` in demo mode (demo catalog, every partner simulator, shoppers
 off), spawned like the Threadcount run, then measured over HTTP:
 
 1. the initial full sync: from ready until every simulator shows what every listing should show;
@@ -73,7 +73,7 @@ def run_sync(result: dict[str, Any]) -> None:
             ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
             ready_at = time.monotonic()
             result["start_to_ready_s"] = round(ready, 2)
-            _say(f"threadcount-sync: ready in {ready:.2f} s (demo, five partner simulators, no shoppers)")
+            _say(f"threadcount-sync: ready in {ready:.2f} s (demo, every partner simulator, no shoppers)")
             asyncio.run(_scenario(base, token, env, server, ready_at, result))
         except Exception as exc:
             if not isinstance(exc, ServerError):
