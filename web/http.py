@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 
 from service.runtime import Runtime
+from web.body_limit import JSON
 from web.problems import ApiError, starting
 from web.validation import body_object
 
@@ -23,7 +24,7 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-MAX_BODY = 1024 * 1024  # bytes; an order of 100 lines is a few kilobytes
+MAX_BODY = JSON  # the same cap BodyLimit holds every /api/ body to, checked here for any caller
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -37,8 +38,8 @@ async def json_body(request: Request) -> dict[str, Any]:
             raise ApiError(413, "body_too_large", f"body: at most {MAX_BODY} bytes")
     try:
         return body_object(json.loads(raw, object_pairs_hook=_refuse_duplicate_keys))
-    except ValueError as exc:  # JSONDecodeError and a duplicate key; UnicodeDecodeError is one too
-        raise ApiError(400, "malformed_json", f"body: {_reason(exc)}") from None
+    except ValueError:  # JSONDecodeError; UnicodeDecodeError is one too
+        raise ApiError(400, "malformed_json", "body: not valid JSON") from None
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -47,21 +48,9 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise DuplicateKey(key)
+            raise ApiError(400, "malformed_json", f"body: the key {key!r} appears twice in one object")
         found[key] = value
     return found
-
-
-class DuplicateKey(ValueError):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
-
-
-def _reason(exc: ValueError) -> str:
-    if isinstance(exc, DuplicateKey):
-        return f"the key {exc.key!r} appears twice in one object"
-    return "not valid JSON"
 
 
 def app_state(request: Request, name: str, make: Callable[[], T]) -> T:

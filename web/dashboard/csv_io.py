@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from store.catalog_bulk import all_skus, catalog_export, stock_export
+from web.body_limit import CSV_FILE
 from web.csv_text import csv_text
 from web.dashboard.bulk_apply import apply_catalog, apply_stocktake
 from web.dashboard.csv_rows import (
@@ -27,7 +28,7 @@ from web.dashboard.jobs import Job, Jobs
 from web.dashboard.session import check_csrf, current_user, render, require_user
 from web.http import app_state, runtime
 
-MAX_UPLOAD = 5 * 1024 * 1024  # bytes
+MAX_UPLOAD = CSV_FILE
 KINDS = ("stocktake", "catalog")
 
 

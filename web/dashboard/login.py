@@ -11,6 +11,8 @@ from web.dashboard.throttle import LoginThrottle
 from web.dashboard.users import authenticate, ensure_admin
 from web.http import app_state, runtime
 
+SMALL_FORM = {"max_files": 0, "max_fields": 8, "max_part_size": 4096}  # login and logout: a few short fields
+
 
 def _next_page(raw: str | None) -> str:
     # only a path on this site: an absolute or scheme-relative URL would make login an open redirect
@@ -26,7 +28,7 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
+    form = await request.form(**SMALL_FORM)
     await check_csrf(request, form)
     rt = runtime(request)
     if not request.app.state.admin_synced:
@@ -51,7 +53,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    await check_csrf(request, await request.form(max_files=0, max_fields=8, max_part_size=4096))
+    await check_csrf(request, await request.form(**SMALL_FORM))
     log_out(request)
     return RedirectResponse("/login", status_code=303)
 
