@@ -64,6 +64,11 @@ class OrderLine:
     gtin: str = ""           # UPC-12 or EAN-13 the partner gave for the product
     alternate_sku: str = ""  # our SKU by the partner's own part number (a cross-reference)
 
+    @property
+    def named(self) -> str:
+        """The first way the partner named the product, for messages and alert keys."""
+        return self.sku or self.gtin or self.alternate_sku
+
 
 @dataclass(frozen=True, slots=True)
 class LineAnswer:

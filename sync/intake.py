@@ -94,8 +94,7 @@ class OrderIntake:
         """Each event line as (variant id, quantity, our SKU), None where no product matched: that
         line is not taken, the others are. A malformed line makes the whole order unusable."""
         for number, line in enumerate(event.lines, start=1):
-            named = line.sku or line.gtin or line.alternate_sku
-            if not named or not 0 <= line.quantity <= MAX_LINE_QUANTITY:
+            if not line.named or not 0 <= line.quantity <= MAX_LINE_QUANTITY:
                 raise UnusableOrder(f"line {number} is malformed (sku {line.sku!r}, quantity "
                                     f"{line.quantity}; a quantity is a whole number from 0 to "
                                     f"{MAX_LINE_QUANTITY})")
@@ -103,8 +102,7 @@ class OrderIntake:
         for line in event.lines:
             found = await self._variant_of(line)
             if found is None:
-                named = line.sku or line.gtin or line.alternate_sku
-                await self._alert("unknown_sku", f"{self.partner_id}:{named}",
+                await self._alert("unknown_sku", f"{self.partner_id}:{line.named}",
                                   f"{self.partner_id} order {event.order_id} names sku {line.sku!r}"
                                   f"{f' (GTIN {line.gtin})' if line.gtin else ''}, "
                                   "which is not in the catalog; that line was not taken")
@@ -129,8 +127,7 @@ class OrderIntake:
         lines = [(line[0], line[1]) for line in found if line is not None]
         if not lines:
             report.problems.append(f"{event.event_id}: no line we know")
-            unknown = [line.sku or line.gtin or line.alternate_sku
-                       for line, match in zip(event.lines, found, strict=True)
+            unknown = [line.named for line, match in zip(event.lines, found, strict=True)
                        if match is None and line.quantity]
             if unknown:  # the SKU may be added later: kept for a retry, not dropped
                 report.dead.append((event, f"no line we know: {', '.join(unknown)} not in the catalog"))
