@@ -4,6 +4,7 @@ last read is remembered (`last_read_at`, `last_read_agreed`): "in sync" rests on
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -27,11 +28,17 @@ class Reconciler:
         self.reconciled = self.drift_corrected = 0
         self.last_read_at: float | None = None
         self.last_read_agreed: bool | None = None   # None: never read since start
+        self._one_at_a_time = asyncio.Lock()
 
     async def reconcile(self) -> dict[str, int]:
         """Compare what the partner shows with what it was last told. A listing that was told and
         shows something else drifted: push it again. Listings still waiting for a push are skipped:
-        their push is coming anyway."""
+        their push is coming anyway. Reads run one at a time: two at once (the start-up read and a
+        manual one) would both find the same drift and raise its alert twice."""
+        async with self._one_at_a_time:
+            return await self._reconcile()
+
+    async def _reconcile(self) -> dict[str, int]:
         outbox = self._desired.outbox
         told = {sku: e.pushed for sku, e in outbox.entries.items() if not e.dirty and not e.in_flight}
         shown = await self._read(sorted(told))

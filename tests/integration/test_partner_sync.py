@@ -153,6 +153,7 @@ async def test_a_listing_that_drifted_at_the_partner_is_pushed_again_with_an_ale
     async with running(database_url) as run:
         run.stock(5, 2, 3)
         await run.shows({"SHEET-0": 5, "SHEET-1": 2, "SHEET-2": 3})
+        await run.read_agreed()
         run.partner.shown["SHEET-1"] = 40  # edited by hand at the partner
         read_before = run.sync.status()["reconciled"]  # the start-up read counts too
         assert await run.sync.reconcile() == {"checked": 3, "corrected": 1}
@@ -161,6 +162,17 @@ async def test_a_listing_that_drifted_at_the_partner_is_pushed_again_with_an_ale
         status = run.sync.status()
         # one read found the drift; a second may already have confirmed the correction
         assert status["reconciled"] - read_before in (1, 2) and status["drift_corrected"] == 1
+
+
+async def test_two_reads_at_once_find_a_drift_once_and_alert_once(database_url: str) -> None:
+    async with running(database_url) as run:
+        run.stock(5, 2, 3)
+        await run.shows({"SHEET-0": 5, "SHEET-1": 2, "SHEET-2": 3})
+        await run.read_agreed()
+        run.partner.shown["SHEET-1"] = 40
+        found = await asyncio.gather(run.sync.reconcile(), run.sync.reconcile())
+        assert sorted(f["corrected"] for f in found) == [0, 1]
+        assert [kind for kind, _, _ in run.alerts] == ["drift"]
 
 
 async def test_a_webhook_delivery_is_taken_once(database_url: str) -> None:
