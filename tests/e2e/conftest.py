@@ -38,7 +38,8 @@ def start_service(data_dir: Path, *, demo: bool = False, name: str = "threadcoun
                   extra_env: dict[str, str] | None = None, ports: tuple[int, int] | None = None) -> Service:
     web_port, ingress_port = ports or tuple(free_ports(2))
     token = secrets.token_urlsafe(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_")}
+    # the service's own settings only (the tests' Ray token stays the tests')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THREADCOUNT_", "RAY_AUTH_"))}
     env.update(
         THREADCOUNT_DATA_DIR=str(data_dir), THREADCOUNT_WEB_PORT=str(web_port),
         THREADCOUNT_INGRESS_PORT=str(ingress_port), THREADCOUNT_DEMO="1" if demo else "0",
