@@ -89,7 +89,7 @@ def secure_ray(data_dir: Path, local: bool) -> dict[str, str]:
         options["_node_ip_address"] = LOOPBACK
     # Ray reads RAY_AUTH_MODE into its config when it is imported: read it again, as Ray itself
     # does when it turns token authentication on.
-    from ray._raylet import Config
+    from ray._raylet import Config  # type: ignore[attr-defined]
 
     Config.initialize("")
     return options

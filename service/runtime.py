@@ -25,7 +25,7 @@ from service.processes import OWNER_VARIABLE, end_processes, owned_processes, sh
 from service.ray_security import RayAuthError, check_token_available, secure_ray
 from service.watch import AlertWatcher
 from store.catalog import Catalog
-from store.engine import is_sqlite, make_engine, reader
+from store.engine import is_sqlite, make_engine, postgres_tls, reader
 from store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,11 @@ class Runtime:
                 "a SQLite file. Set THREADCOUNT_DATABASE_URL to a PostgreSQL URL "
                 "(postgresql+asyncpg://...) or use THREADCOUNT_RAY_ADDRESS=local."
             )
+        if not is_sqlite(self.settings.database_url):
+            try:
+                postgres_tls(self.settings.database_url)
+            except (ValueError, OSError) as exc:
+                raise StartupError(f"THREADCOUNT_DATABASE_URL: {exc}") from None
         try:
             check_token_available(self.settings.data_dir, local=self.settings.ray_address == "local")
         except RayAuthError as exc:
