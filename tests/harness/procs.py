@@ -141,6 +141,20 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def listening(processes: list[psutil.Process]) -> list[tuple[str, str, int]]:
+    """(process name, address, port) of every TCP socket these processes LISTEN on."""
+    found = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            name = process.name()
+            found += [(name, c.laddr.ip, c.laddr.port) for c in process.net_connections("tcp")
+                      if c.status == psutil.CONN_LISTEN]
+    return found
+
+
 def _answers_ok(url: str, ssl_context: ssl.SSLContext | None = None) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1.0, context=ssl_context) as resp:
