@@ -25,6 +25,7 @@ from aiohttp import web
 
 from service.config import ConfigError, Settings, load_settings
 from service.runtime import Runtime, StartupError
+from service.tls import scheme, server_context
 
 log = logging.getLogger("threadcount")
 
@@ -42,14 +43,15 @@ def banner(runtime: Runtime) -> str:
     from web.dashboard.users import password_file
 
     token = f"the token in {runtime.token_file}" if runtime.token_file else "THREADCOUNT_ADMIN_TOKEN"
+    web_at = f"{scheme(s)}://{s.web_host}:{s.web_port}"
     password = "THREADCOUNT_ADMIN_PASSWORD" if s.admin_password else f"the password in {password_file(s)}"
     return "\n".join([
         f"Threadcount is ready in {runtime.ready_after:.1f}s "
         f"({s.shards} stock shards, store {s.database_url.split('://')[0]})",
-        f"  dashboard  http://{s.web_host}:{s.web_port}/  (log in as admin with {password})",
-        f"  REST API   http://{s.web_host}:{s.web_port}/api/v1  "
+        f"  dashboard  {web_at}/  (log in as admin with {password})",
+        f"  REST API   {web_at}/api/v1  "
         f"(OpenAPI: /api/v1/openapi.json; Authorization: Bearer <{token}>)",
-        f"  webhooks   http://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
+        f"  webhooks   {scheme(s)}://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
         *([f"  partners   {len(s.partners)} connectors starting in the background"
            + (" with their demo simulators (GET /api/v1/partners lists them)" if s.demo else "")]
           if s.partners else []),
@@ -74,13 +76,18 @@ async def serve(settings: Settings) -> int:
     runtime = Runtime(settings, on_ray_started=take_signals)
 
     app = create_app(runtime)
+    # With TLS: HTTPS only (a plain HTTP request fails its handshake). X-Forwarded-For/-Proto are
+    # believed from forwarded_allow_ips only (a reverse proxy on this machine by default).
     config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
-                            log_level="warning", access_log=False, lifespan="off", loop="none")
+                            log_level="warning", access_log=False, lifespan="off", loop="none",
+                            ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
+                            proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
     server = _Server(config)
     web_task = asyncio.create_task(server.serve())
     ingress = web.AppRunner(create_ingress(runtime), access_log=None)
     await ingress.setup()
-    await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port).start()
+    await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port,
+                      ssl_context=server_context(settings)).start()
 
     starting = asyncio.create_task(runtime.start())
     stopped = asyncio.create_task(stop.wait())
@@ -137,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
+        server_context(settings)  # a certificate and key that do not load stop us here, not later
         Runtime(settings).check_settings()
     except (ConfigError, StartupError) as exc:
         print(f"threadcount: {exc}", file=sys.stderr)

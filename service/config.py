@@ -41,6 +41,9 @@ class Settings:
     web_port: int = 8000
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8001
+    tls_cert: Path | None = None   # PEM files: with both, the web port and the ingress speak HTTPS only
+    tls_key: Path | None = None
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto the web port trusts
     demo: bool = False
     ray_address: str = "local"
     shards: int = 1
@@ -70,6 +73,7 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         f"sqlite+aiosqlite:///{data_dir / 'threadcount.db'}"
     )
     shards = env.get("THREADCOUNT_SHARDS") or ray.get("shards") or os.cpu_count() or 1
+    tls_cert, tls_key = _tls(web, env, base)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -77,6 +81,10 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         web_host=str(web.get("host", "127.0.0.1")),
         web_port=_int(env.get("THREADCOUNT_WEB_PORT") or web.get("port", 8000), "web port"),
         ingress_host=str(ingress.get("host", "127.0.0.1")),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        forwarded_allow_ips=str(env.get("THREADCOUNT_FORWARDED_ALLOW_IPS")
+                                or web.get("forwarded_allow_ips") or "127.0.0.1"),
         ingress_port=_int(env.get("THREADCOUNT_INGRESS_PORT") or ingress.get("port", 8001), "ingress port"),
         demo=_bool(env.get("THREADCOUNT_DEMO", raw.get("demo", False))),
         ray_address=str(env.get("THREADCOUNT_RAY_ADDRESS") or ray.get("address") or "local"),
@@ -90,6 +98,31 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         partners=_partners(raw.get("partners") or {}, env),
         simulators=_simulators(raw.get("simulators") or {}, env),
     )
+
+
+def _tls(web: dict[str, Any], env: dict[str, str], base: Path) -> tuple[Path | None, Path | None]:
+    """Both PEM files or neither; each must be a readable file."""
+    named = {"THREADCOUNT_TLS_CERT": env.get("THREADCOUNT_TLS_CERT") or web.get("tls_cert"),
+             "THREADCOUNT_TLS_KEY": env.get("THREADCOUNT_TLS_KEY") or web.get("tls_key")}
+    given = {name: value for name, value in named.items() if value}
+    if not given:
+        return None, None
+    if len(given) == 1:
+        (have,) = given
+        (missing,) = set(named) - {have}
+        raise ConfigError(f"{have} is set but {missing} is not (web.tls_cert and web.tls_key in "
+                          "config.yaml): TLS needs both the certificate and its key")
+    paths: list[Path] = []
+    for name, value in given.items():
+        path = Path(str(value))
+        path = path if path.is_absolute() else (base / path).resolve()
+        try:
+            with path.open("rb") as pem:
+                pem.read(1)
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
+        paths.append(path)
+    return paths[0], paths[1]
 
 
 def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:

@@ -98,7 +98,10 @@ class PartnerFleet:
         return Path(self.settings.data_dir) / "simulators"
 
     def webhook_url(self, partner_id: str) -> str:
-        return f"http://{self.settings.ingress_host}:{self.settings.ingress_port}/webhooks/{partner_id}"
+        from service.tls import scheme
+
+        return (f"{scheme(self.settings)}://{self.settings.ingress_host}:{self.settings.ingress_port}"
+                f"/webhooks/{partner_id}")
 
     async def start(self) -> None:
         configs = dict(self.settings.partners)

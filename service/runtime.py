@@ -22,9 +22,10 @@ from service.config import Settings
 from service.events import EventFeed
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
+from service.ray_security import RayAuthError, check_token_available, secure_ray
 from service.watch import AlertWatcher
 from store.catalog import Catalog
-from store.engine import is_sqlite, make_engine, reader
+from store.engine import is_sqlite, make_engine, postgres_tls, reader
 from store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,15 @@ class Runtime:
                 "a SQLite file. Set THREADCOUNT_DATABASE_URL to a PostgreSQL URL "
                 "(postgresql+asyncpg://...) or use THREADCOUNT_RAY_ADDRESS=local."
             )
+        if not is_sqlite(self.settings.database_url):
+            try:
+                postgres_tls(self.settings.database_url)
+            except (ValueError, OSError) as exc:
+                raise StartupError(f"THREADCOUNT_DATABASE_URL: {exc}") from None
+        try:
+            check_token_available(self.settings.data_dir, local=self.settings.ray_address == "local")
+        except RayAuthError as exc:
+            raise StartupError(str(exc)) from None
 
     def prepare_secrets(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -148,6 +158,8 @@ class Runtime:
 
         address = self.settings.ray_address
         options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
+        # token authentication always; an embedded Ray on loopback only
+        options.update(secure_ray(self.settings.data_dir, local=address == "local"))
         if address == "local":
             # Marks every process this Ray starts, so a stop can find workers whose pid it never
             # learned (an actor still starting when the process group was signalled).

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from inventory.desk import ShardUnavailable
 from service.runtime import Runtime
+from service.tls import tls_on
 from web import (
     api_alerts,
     api_catalog,
@@ -139,11 +140,12 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, hsts=tls_on(settings)),
             Middleware(BodyLimit),
             Middleware(BearerAuth, token=lambda: runtime.api_token),
             Middleware(DashboardSessions, secret_key=private_file(settings.data_dir / "session_secret",
-                                                                   secrets.token_urlsafe(48))),
+                                                                   secrets.token_urlsafe(48)),
+                       https_only=tls_on(settings)),
         ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, ShardUnavailable: unavailable},
     )

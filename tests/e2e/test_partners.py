@@ -28,6 +28,7 @@ from tests.e2e.partner_demo import (
     shown,
     wait_for,
 )
+from tests.harness.procs import LOOPBACK, listening
 
 
 def test_every_partner_is_listed_with_its_simulator_and_capabilities(api: httpx.Client, sims: dict[str, str]) -> None:
@@ -36,6 +37,19 @@ def test_every_partner_is_listed_with_its_simulator_and_capabilities(api: httpx.
         assert partners[partner]["base_url"].startswith("http://127.0.0.1:")
         assert "push" in partners[partner]["capabilities"]
         assert httpx.get(f"{sims[partner]}/_sim/listings", timeout=5).status_code == 200
+
+
+def test_every_socket_the_demo_listens_on_is_on_loopback(demo: Service, sims: dict[str, str]) -> None:
+    """run.py's whole process tree: the web port, the ingress, the simulators (HTTP, SFTP, moto's SQS)
+    and the embedded Ray (GCS, raylet, workers), which also runs with a private token."""
+    sockets = listening(demo.process.tree())
+    ports = {port for _, _, port in sockets}
+    assert {int(demo.env["THREADCOUNT_WEB_PORT"]), int(demo.env["THREADCOUNT_INGRESS_PORT"])} <= ports
+    assert any(name == "gcs_server" for name, _, _ in sockets), sockets
+    assert {int(url.rsplit(":", 1)[1]) for url in sims.values()} <= ports  # the simulators'
+    assert sum(name.startswith("python") for name, _, _ in sockets) > len(PARTNERS) + 2  # + SFTP, moto
+    assert [s for s in sockets if s[1] not in LOOPBACK] == []
+    assert (demo.data_dir / "ray_auth_token").stat().st_mode & 0o777 == 0o600
 
 
 def test_every_simulator_converges_to_what_our_stock_says_it_should_show(api: httpx.Client, sims: dict[str, str]) -> None:
