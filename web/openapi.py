@@ -282,7 +282,9 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
                                            "description": "Authorization: Bearer <token>"}},
             "parameters": {"IdempotencyKey": {
                 "name": "Idempotency-Key", "in": "header", "required": False, "schema": string(),
-                "description": "The same key again returns the first answer and applies nothing"}},
+                "description": "Scoped to the caller and the route: the same key with the same body returns "
+                               "the first answer and applies nothing; with another body it is refused "
+                               "(422 idempotency_key_reused)"}},
         },
     }
     if server_url:
