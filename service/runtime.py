@@ -22,7 +22,9 @@ from service.config import Settings
 from service.events import EventFeed
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
+from service.reconcile_jobs import ReconcileJob, ReconcileJobs
 from service.watch import AlertWatcher
+from store.audit import record
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, reader
 from store.migrate import upgrade
@@ -54,6 +56,7 @@ class Runtime:
         self._hub: Any = None
         self._events: EventFeed | None = None
         self.partners = PartnerFleet(self)
+        self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
@@ -202,6 +205,10 @@ class Runtime:
     async def reconcile_partner(self, partner_id: str) -> dict[str, int]:
         return await self.partners.reconcile(partner_id)
 
+    async def _reconciled(self, job: ReconcileJob) -> None:
+        detail: dict[str, Any] = dict(job.result or {}) if job.status == "done" else {"error": job.error}
+        await record(self.engine, job.actor, "partner.reconcile", job.partner_id, job=job.id, **detail)
+
     async def retry_dead_letter(self, partner_id: str, letter_id: int) -> dict[str, Any]:
         """Apply a partner order kept as a dead letter again (after its cause was fixed)."""
         return await self.partners.retry_dead_letter(partner_id, letter_id)
@@ -247,6 +254,7 @@ class Runtime:
         # answer, so nobody is waited for, and the workers are ended by pid below.
         ray_alive = self._ray_alive()
         wait = 1.0 if ray_alive else 0.0
+        await self.reconcile_jobs.stop()
         if self._partners_started is not None:
             self._partners_started.cancel()
             await asyncio.gather(self._partners_started, return_exceptions=True)
