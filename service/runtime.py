@@ -23,6 +23,7 @@ from service.events import EventFeed
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
 from service.reconcile_jobs import ReconcileJob, ReconcileJobs
+from service.retention import RetentionTask
 from service.watch import AlertWatcher
 from store.audit import record
 from store.catalog import Catalog
@@ -58,6 +59,7 @@ class Runtime:
         self.partners = PartnerFleet(self)
         self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
+        self._retention: RetentionTask | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
         self._owner = f"{os.getpid()}-{time.time_ns()}"
@@ -170,6 +172,8 @@ class Runtime:
         self._events.start()
         self._watcher = AlertWatcher(self)
         self._watcher.start()
+        self._retention = RetentionTask(self.engine, self.settings.retention)
+        self._retention.start()
         await self.heal_split_orders()
         if self.settings.demo:
             from service.demo import seed_demo
@@ -262,6 +266,8 @@ class Runtime:
         self._shard_pids.extend(self.partners.pids)
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._retention is not None:
+            await self._retention.stop()
         if self._events is not None:
             await self._events.stop()
         if self._desk is not None:
