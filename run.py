@@ -60,6 +60,7 @@ def banner(runtime: Runtime) -> str:
 async def serve(settings: Settings) -> int:
     from web.app import begin_shutdown, create_app
     from web.ingress import create_ingress
+    from web.slow_clients import guarded_protocol
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,11 +75,15 @@ async def serve(settings: Settings) -> int:
     runtime = Runtime(settings, on_ray_started=take_signals)
 
     app = create_app(runtime)
+    # a client gets client_timeout_s for its request's headers (and each body read, web/slow_clients)
     config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
-                            log_level="warning", access_log=False, lifespan="off", loop="none")
+                            log_level="warning", access_log=False, lifespan="off", loop="none",
+                            http=guarded_protocol(settings.client_timeout))
     server = _Server(config)
     web_task = asyncio.create_task(server.serve())
-    ingress = web.AppRunner(create_ingress(runtime), access_log=None)
+    # aiohttp closes a connection that has not sent a whole request within keepalive_timeout
+    ingress = web.AppRunner(create_ingress(runtime, settings.client_timeout), access_log=None,
+                            keepalive_timeout=settings.client_timeout)
     await ingress.setup()
     await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port).start()
 

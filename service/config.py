@@ -59,6 +59,7 @@ class Settings:
     channels: dict[str, ChannelRule] = field(default_factory=dict)
     partners: dict[str, PartnerConfig] = field(default_factory=dict)
     simulators: SimulatorSettings = field(default_factory=SimulatorSettings)
+    client_timeout: float = 10.0  # seconds for a request's headers, and for each read of its body
     retention: dict[str, float] = field(default_factory=dict)  # days kept, by table (service/retention)
 
 
@@ -97,8 +98,17 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         channels=_channels(raw.get("channels") or {}),
         partners=_partners(raw.get("partners") or {}, env),
         simulators=_simulators(raw.get("simulators") or {}, env),
+        client_timeout=_positive(env.get("THREADCOUNT_CLIENT_TIMEOUT") or raw.get("client_timeout_s", 10.0),
+                                 "client_timeout_s"),
         retention=_retention(raw.get("retention") or {}),
     )
+
+
+def _positive(value: Any, name: str) -> float:
+    number = _float(value, name)
+    if number <= 0:
+        raise ConfigError(f"{name} must be more than 0")
+    return number
 
 
 def _retention(raw: Any) -> dict[str, float]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from inventory.desk import ShardUnavailable
 from service.partners import UnknownPartner
@@ -29,7 +30,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def create_ingress(runtime: Runtime) -> web.Application:
+def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Application:
     fleet = runtime.partners
     refusals = RefusalLog(lambda: runtime.engine)
 
@@ -40,7 +41,16 @@ def create_ingress(runtime: Runtime) -> web.Application:
 
     async def webhook(request: web.Request) -> web.Response:
         partner_id = request.match_info["partner_id"]
-        body = await request.read()
+        try:
+            body = await asyncio.wait_for(request.read(), body_timeout)
+        except TimeoutError:
+            log.info("webhook for %s: the body stalled for over %.0f s; answered 408",
+                     partner_id, body_timeout)
+            return _error(408, "request_timeout", f"body: not received within {body_timeout:.0f} s")
+        except (ConnectionError, ClientPayloadError, HttpProcessingError) as exc:
+            # the partner went away mid-body: nobody is left to answer, and it will retry
+            log.info("webhook for %s: the client went away mid-body (%s)", partner_id, type(exc).__name__)
+            return _error(400, "incomplete_body", "body: the connection closed before the body ended")
         try:
             good = fleet.verify(partner_id, request.headers, body, fleet.webhook_url(partner_id))
         except UnknownPartner:
