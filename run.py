@@ -62,6 +62,7 @@ def banner(runtime: Runtime) -> str:
 async def serve(settings: Settings) -> int:
     from web.app import begin_shutdown, create_app
     from web.ingress import create_ingress
+    from web.slow_clients import guarded_protocol
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -77,14 +78,18 @@ async def serve(settings: Settings) -> int:
 
     app = create_app(runtime)
     # With TLS: HTTPS only (a plain HTTP request fails its handshake). X-Forwarded-For/-Proto are
-    # believed from forwarded_allow_ips only (a reverse proxy on this machine by default).
+    # believed from forwarded_allow_ips only (a reverse proxy on this machine by default). A client
+    # gets client_timeout_s for its request's headers (and each body read, web/slow_clients).
     config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
                             log_level="warning", access_log=False, lifespan="off", loop="none",
                             ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
-                            proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
+                            proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+                            http=guarded_protocol(settings.client_timeout))
     server = _Server(config)
     web_task = asyncio.create_task(server.serve())
-    ingress = web.AppRunner(create_ingress(runtime), access_log=None)
+    # aiohttp closes a connection that has not sent a whole request within keepalive_timeout
+    ingress = web.AppRunner(create_ingress(runtime, settings.client_timeout), access_log=None,
+                            keepalive_timeout=settings.client_timeout)
     await ingress.setup()
     await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port,
                       ssl_context=server_context(settings)).start()

@@ -18,6 +18,13 @@ class ConfigError(ValueError):
     pass
 
 
+# Days each table's rows are kept (config.yaml `retention:`; service/retention.py deletes the rest).
+# processed_events must outlast every partner's redelivery: Amazon's SQS queue keeps a message up to
+# 14 days, Square retries for 24 h, Shopify for 4 h; a redelivery older than the window is taken as new.
+DEFAULT_DAYS: dict[str, float] = {"sync_logs": 30, "processed_events": 30, "processed_commands": 30,
+                                  "audit_log": 365}
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelRule:
     policy: Policy = "reject"
@@ -55,6 +62,8 @@ class Settings:
     channels: dict[str, ChannelRule] = field(default_factory=dict)
     partners: dict[str, PartnerConfig] = field(default_factory=dict)
     simulators: SimulatorSettings = field(default_factory=SimulatorSettings)
+    client_timeout: float = 10.0  # seconds for a request's headers, and for each read of its body
+    retention: dict[str, float] = field(default_factory=dict)  # days kept, by table (service/retention)
 
 
 def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
@@ -97,6 +106,9 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         channels=_channels(raw.get("channels") or {}),
         partners=_partners(raw.get("partners") or {}, env),
         simulators=_simulators(raw.get("simulators") or {}, env),
+        client_timeout=_positive(env.get("THREADCOUNT_CLIENT_TIMEOUT") or raw.get("client_timeout_s", 10.0),
+                                 "client_timeout_s"),
+        retention=_retention(raw.get("retention") or {}),
     )
 
 
@@ -123,6 +135,27 @@ def _tls(web: dict[str, Any], env: dict[str, str], base: Path) -> tuple[Path | N
             raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
         paths.append(path)
     return paths[0], paths[1]
+
+
+def _positive(value: Any, name: str) -> float:
+    number = _float(value, name)
+    if number <= 0:
+        raise ConfigError(f"{name} must be more than 0")
+    return number
+
+
+def _retention(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise ConfigError("retention must be a mapping of table to days kept, like {sync_logs: 30}")
+    days = dict(DEFAULT_DAYS)
+    for table, value in raw.items():
+        if table not in DEFAULT_DAYS:
+            raise ConfigError(f"retention.{table}: not a table with retention; "
+                              f"one of {', '.join(DEFAULT_DAYS)}")
+        days[table] = _float(value, f"retention.{table}")
+        if days[table] <= 0:
+            raise ConfigError(f"retention.{table} must be more than 0 days")
+    return days
 
 
 def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:

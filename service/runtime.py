@@ -23,7 +23,10 @@ from service.events import EventFeed
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
 from service.ray_security import RayAuthError, check_token_available, secure_ray
+from service.reconcile_jobs import ReconcileJob, ReconcileJobs
+from service.retention import RetentionTask
 from service.watch import AlertWatcher
+from store.audit import record
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, postgres_tls, reader
 from store.migrate import upgrade
@@ -55,7 +58,9 @@ class Runtime:
         self._hub: Any = None
         self._events: EventFeed | None = None
         self.partners = PartnerFleet(self)
+        self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
+        self._retention: RetentionTask | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
         self._owner = f"{os.getpid()}-{time.time_ns()}"
@@ -179,6 +184,8 @@ class Runtime:
         self._events.start()
         self._watcher = AlertWatcher(self)
         self._watcher.start()
+        self._retention = RetentionTask(self.engine, self.settings.retention)
+        self._retention.start()
         await self.heal_split_orders()
         if self.settings.demo:
             from service.demo import seed_demo
@@ -213,6 +220,10 @@ class Runtime:
 
     async def reconcile_partner(self, partner_id: str) -> dict[str, int]:
         return await self.partners.reconcile(partner_id)
+
+    async def _reconciled(self, job: ReconcileJob) -> None:
+        detail: dict[str, Any] = dict(job.result or {}) if job.status == "done" else {"error": job.error}
+        await record(self.engine, job.actor, "partner.reconcile", job.partner_id, job=job.id, **detail)
 
     async def retry_dead_letter(self, partner_id: str, letter_id: int) -> dict[str, Any]:
         """Apply a partner order kept as a dead letter again (after its cause was fixed)."""
@@ -259,6 +270,7 @@ class Runtime:
         # answer, so nobody is waited for, and the workers are ended by pid below.
         ray_alive = self._ray_alive()
         wait = 1.0 if ray_alive else 0.0
+        await self.reconcile_jobs.stop()
         if self._partners_started is not None:
             self._partners_started.cancel()
             await asyncio.gather(self._partners_started, return_exceptions=True)
@@ -266,6 +278,8 @@ class Runtime:
         self._shard_pids.extend(self.partners.pids)
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._retention is not None:
+            await self._retention.stop()
         if self._events is not None:
             await self._events.stop()
         if self._desk is not None:

@@ -256,3 +256,15 @@ partner_dead_letters = Table(
     Column("updated_at", Float, nullable=False),
     Index("uq_partner_dead_letters_event", "partner_id", "event_id", unique=True),
 )
+
+# --- API idempotency keys (migration 0005_idempotency_keys) -----------------------------------
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # sha256 of (caller, route, Idempotency-Key): one key means something else for another caller or route
+    Column("scope", String(64), primary_key=True),
+    Column("body_hash", String(64), nullable=False),   # sha256 of the canonical JSON body first sent
+    Column("at", Float, nullable=False),
+    Index("ix_idempotency_keys_at", "at"),
+)

@@ -40,6 +40,7 @@ from web.openapi import openapi_document
 from web.problems import ApiError
 from web.responses import JSONResponse
 from web.security_headers import SecurityHeaders
+from web.slow_clients import SlowBodies
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -141,6 +142,7 @@ def create_app(runtime: Runtime) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
+            Middleware(SlowBodies, timeout=settings.client_timeout),
             Middleware(BodyLimit),
             Middleware(BearerAuth, token=lambda: runtime.api_token),
             Middleware(DashboardSessions, secret_key=private_file(settings.data_dir / "session_secret",

@@ -55,7 +55,9 @@ async def test_the_distributor_shows_the_capped_quantity_again_after_its_own_po_
                                        options={"min_846_interval_s": 0.3}))
     await sim.start(port=0)
     engine = make_engine(database_url)
-    spec = PartnerSpec("acme", "wholesale", sim.sftp_url, dict(sim.config.credentials), {"min_846_interval_s": 0.3})
+    spec = PartnerSpec("acme", "wholesale", sim.sftp_url,
+                       {**sim.config.credentials, "host_key_fingerprint": sim.host_key_fingerprint},
+                       {"min_846_interval_s": 0.3})
     connector = WholesaleConnector(spec, None, RateLimiter.under(WholesaleConnector.rates(spec)))
     config = PartnerConfig("acme", "wholesale", "Acme", sim.sftp_url, {}, {}, poll_interval=0.2, poll_jitter=0.0,
                            reconcile_interval=3600.0)
