@@ -4,6 +4,7 @@ exits 0.
 
     python run.py [--config PATH]
     python run.py check [--config PATH]      # prove stock rows equal the ledger fold
+    python run.py rotate-secrets [--config PATH]   # with the service stopped: a new key for partner secrets
 """
 
 from __future__ import annotations
@@ -141,9 +142,21 @@ async def check(settings: Settings) -> int:
     return 1 if mismatches else 0
 
 
+async def rotate_secrets(settings: Settings) -> int:
+    from service.secret_keys import rotate_secrets
+    from store.secrets import SecretKeyError
+
+    try:
+        print(await rotate_secrets(settings))
+    except SecretKeyError as exc:
+        print(f"threadcount: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Threadcount: real-time inventory")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check"])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check", "rotate-secrets"])
     parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.yaml"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -156,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvloop
 
-    runner = serve if args.command == "serve" else check
+    runner = {"serve": serve, "check": check, "rotate-secrets": rotate_secrets}[args.command]
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
         code = loop_runner.run(runner(settings))
     if runner is serve:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from inventory.commands import Policy
+from store.secrets import KEY_VARIABLE, SecretKeyError, fernet_key, split_keys
 from sync.config import PartnerConfig, PartnerConfigError, partners
 from sync.rules import ShowRule
 
@@ -59,6 +60,8 @@ class Settings:
     linger_ms: float = 1.0
     admin_token: str | None = None
     admin_password: str | None = None
+    # THREADCOUNT_SECRET_KEY then THREADCOUNT_SECRET_KEY_PREVIOUS, newest first; empty: DATA_DIR/secret.key
+    secret_keys: tuple[str, ...] = ()
     channels: dict[str, ChannelRule] = field(default_factory=dict)
     partners: dict[str, PartnerConfig] = field(default_factory=dict)
     simulators: SimulatorSettings = field(default_factory=SimulatorSettings)
@@ -103,6 +106,7 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         linger_ms=_float(batching.get("linger_ms", 1.0), "batching.linger_ms"),
         admin_token=env.get("THREADCOUNT_ADMIN_TOKEN") or None,
         admin_password=env.get("THREADCOUNT_ADMIN_PASSWORD") or None,
+        secret_keys=_secret_keys(env),
         channels=_channels(raw.get("channels") or {}),
         partners=_partners(raw.get("partners") or {}, env),
         simulators=_simulators(raw.get("simulators") or {}, env),
@@ -156,6 +160,18 @@ def _retention(raw: Any) -> dict[str, float]:
         if days[table] <= 0:
             raise ConfigError(f"retention.{table} must be more than 0 days")
     return days
+
+
+def _secret_keys(env: dict[str, str]) -> tuple[str, ...]:
+    keys = split_keys(env.get(KEY_VARIABLE), env.get(f"{KEY_VARIABLE}_PREVIOUS"))
+    if keys and not split_keys(env.get(KEY_VARIABLE)):
+        raise ConfigError(f"{KEY_VARIABLE}_PREVIOUS is set but {KEY_VARIABLE} is not: set the new key there")
+    try:
+        for key in keys:
+            fernet_key(key)
+    except SecretKeyError as exc:
+        raise ConfigError(str(exc)) from None
+    return tuple(keys)
 
 
 def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:

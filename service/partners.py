@@ -143,7 +143,8 @@ class PartnerFleet:
             name=f"threadcount-partner-{partner_id}",
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
                  self.settings.sqlite_synchronous, self.rt.shard_names,
-                 follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations)
+                 follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations,
+                 secret_keys=self.rt.secrets.keys)
 
     async def _ready(self, partner_id: str) -> None:
         actor = self.actors[partner_id]

@@ -16,6 +16,8 @@ import os
 import secrets
 from pathlib import Path
 
+from store.private_files import private_dir
+
 AUTH_MODE = "RAY_AUTH_MODE"
 AUTH_TOKEN = "RAY_AUTH_TOKEN"
 AUTH_TOKEN_PATH = "RAY_AUTH_TOKEN_PATH"
@@ -60,7 +62,7 @@ def check_token_available(data_dir: Path, local: bool, env: dict[str, str] | Non
 
 def write_private_token(path: Path) -> None:
     """A new token file, created with mode 600 (never readable by others, not even for a moment)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)   # the data folder, 0700 (store/private_files.py)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -25,11 +25,14 @@ from service.processes import OWNER_VARIABLE, end_processes, owned_processes, sh
 from service.ray_security import RayAuthError, check_token_available, secure_ray
 from service.reconcile_jobs import ReconcileJob, ReconcileJobs
 from service.retention import RetentionTask
+from service.secret_keys import secret_box
 from service.watch import AlertWatcher
 from store.audit import record
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, postgres_tls, reader
 from store.migrate import upgrade
+from store.private_files import private_dir, private_file
+from store.secrets import SecretBox, SecretKeyError, reseal
 
 log = logging.getLogger(__name__)
 RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
@@ -63,6 +66,7 @@ class Runtime:
         self._retention: RetentionTask | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
+        self._secrets: SecretBox | None = None
         self._owner = f"{os.getpid()}-{time.time_ns()}"
 
     @property
@@ -110,22 +114,35 @@ class Runtime:
         except RayAuthError as exc:
             raise StartupError(str(exc)) from None
 
+    @property
+    def secrets(self) -> SecretBox:
+        if self._secrets is None:
+            raise StartupError("the secret key is not loaded yet")
+        return self._secrets
+
     def prepare_secrets(self) -> None:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data folder (0700), the key that seals partner secrets, and the API token."""
+        private_dir(self.settings.data_dir)
+        try:
+            self._secrets = secret_box(self.settings)
+        except SecretKeyError as exc:
+            raise StartupError(str(exc)) from None
         if self.settings.admin_token:
             self.api_token = self.settings.admin_token
             return
         self.token_file = self.settings.data_dir / "admin_token"
-        if not self.token_file.exists():
-            # created private: a token written first and chmod-ed after is readable in between
-            descriptor = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as token:
-                token.write(secrets.token_urlsafe(32) + "\n")
-        self.api_token = self.token_file.read_text().strip()
+        self.api_token = private_file(self.token_file, secrets.token_urlsafe(32))
 
     async def open_store(self) -> None:
         await upgrade(self.settings.database_url)
         self._engine = make_engine(self.settings.database_url, self.settings.sqlite_synchronous)
+        try:
+            moved = await reseal(self._engine, self.secrets)
+        except SecretKeyError as exc:
+            raise StartupError(str(exc)) from None
+        if moved:
+            log.warning("partner secrets: %d partners' stored credentials (re-)encrypted with the newest key",
+                        moved)
         self._catalog = Catalog(self._engine)
         await self._catalog.refresh()
 

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from inventory.desk import ShardUnavailable
 from service.runtime import Runtime
 from service.tls import tls_on
+from store.private_files import private_file
 from web import (
     api_alerts,
     api_catalog,
@@ -35,7 +36,7 @@ from web.auth import BearerAuth
 from web.body_limit import BodyLimit
 from web.dashboard.session import current_user
 from web.dashboard.sessions_asgi import DashboardSessions
-from web.dashboard.users import admin_password, private_file
+from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
 from web.responses import JSONResponse

@@ -25,6 +25,7 @@ from sync.intake import IntakeReport, OrderIntake
 from sync.limits import RateLimiter
 from sync.partner_sync import PartnerSync
 from sync.rules import ShowRule
+from tests.harness.secret_box import fresh_box
 from tests.integration.conftest import small_catalog
 from tests.integration.test_wholesale_connector import eventually
 
@@ -66,7 +67,7 @@ async def test_the_distributor_shows_the_capped_quantity_again_after_its_own_po_
                                 Catalog(engine), engine)
     intake = ReservingIntake()
     sync = PartnerSync(config, connector, RateLimiter.under(WholesaleConnector.rates(spec)), desired, intake,
-                       engine, publish, alert)
+                       engine, publish, alert, fresh_box())
     await sync.start()
     try:
         sync.on_stock([VariantStock(fx.variants[0], {fx.east: (100, 0)}, 0)])
