@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check", "rotate-secrets"])
     parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.yaml"))
     args = parser.parse_args(argv)
+    # Whatever the service and its children (Ray's workers, the demo's simulators) create is their
+    # user's only: the SQLite -wal/-shm files, logs, the simulators' state in the data folder.
+    os.umask(0o077)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
