@@ -107,15 +107,17 @@ def _is_sealed(found: dict[str, Any]) -> bool:
 
 async def reseal(engine: AsyncEngine, box: SecretBox) -> int:
     """Every partner's stored credentials sealed with the newest key: plain rows (an older version)
-    and rows sealed with an older key are rewritten; a row no key opens raises SecretKeyError.
+    and rows sealed with an older key are rewritten; a row no key opens raises SecretKeyError, before
+    anything is written.
     A row changed meanwhile (its partner saved new tokens) is left to that newer save."""
     async with engine.connect() as conn:
         rows = (await conn.execute(select(partner_state.c.partner_id, partner_state.c.credentials))).all()
+    # every row opened before any is written: with a wrong key, plain rows are not sealed with it
+    moving = [(partner_id, stored, box.open(stored, f"credentials of partner {partner_id!r}"))
+              for partner_id, stored in rows if not box.sealed_with_newest(stored)]
     changed = 0
-    for partner_id, stored in rows:
-        if box.sealed_with_newest(stored):
-            continue
-        sealed = box.seal(box.open(stored, f"credentials of partner {partner_id!r}"))
+    for partner_id, stored, secrets in moving:
+        sealed = box.seal(secrets)
         async with engine.begin() as conn:
             done = await conn.execute(update(partner_state).where(and_(
                 partner_state.c.partner_id == partner_id, partner_state.c.credentials == stored,

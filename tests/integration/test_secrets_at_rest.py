@@ -65,6 +65,15 @@ async def stored_with(database_url: str, box: SecretBox) -> dict[str, dict[str, 
         await engine.dispose()
 
 
+async def make_plain(database_url: str, *partner_ids: str) -> None:
+    """The rows as the version before sealing wrote them."""
+    async with connection(database_url) as conn:
+        for partner_id in partner_ids:
+            await conn.execute(partner_state.update().where(partner_state.c.partner_id == partner_id)
+                               .values(credentials=json.dumps(DEMO_LIKE[partner_id])))
+        await conn.commit()
+
+
 def leaked(raw: bytes) -> list[str]:
     return [value for credentials in DEMO_LIKE.values() for value in credentials.values()
             if value.encode() in raw]
@@ -83,11 +92,7 @@ async def test_stored_partner_secrets_are_unreadable_in_the_database_and_open_wi
 async def test_plain_rows_of_an_older_version_are_read_and_sealed_at_the_next_start(
         database_url: str, tmp_path: Path) -> None:
     await store_demo_like(database_url, SecretBox([NEW]))
-    async with connection(database_url) as conn:   # as the version before sealing wrote them
-        for partner_id, credentials in DEMO_LIKE.items():
-            await conn.execute(partner_state.update().where(partner_state.c.partner_id == partner_id)
-                               .values(credentials=json.dumps(credentials)))
-        await conn.commit()
+    await make_plain(database_url, *DEMO_LIKE)
     assert await stored_with(database_url, SecretBox([NEW])) == DEMO_LIKE
     runtime = Runtime(settings_for(database_url, tmp_path, THREADCOUNT_SECRET_KEY=NEW))
     runtime.prepare_secrets()
@@ -127,15 +132,18 @@ async def test_rotate_secrets_makes_a_new_key_file_and_drops_the_old_key(databas
     assert leaked(await raw_store(database_url)) == []
 
 
-async def test_a_key_that_opens_nothing_stops_the_start_naming_the_variable(
+async def test_a_key_that_opens_nothing_stops_the_start_naming_the_variable_and_writes_nothing(
         database_url: str, tmp_path: Path) -> None:
     await store_demo_like(database_url, SecretBox([OLD]))
+    await make_plain(database_url, "wholesale")   # a row of an older version, which the start would seal
     runtime = Runtime(settings_for(database_url, tmp_path, THREADCOUNT_SECRET_KEY=NEW))
     runtime.prepare_secrets()
     with pytest.raises(StartupError, match=r"credentials of partner '\w+' were encrypted with a key that is "
                                            r"not in THREADCOUNT_SECRET_KEY"):
         await runtime.open_store()
     await runtime.engine.dispose()
+    assert leaked(await raw_store(database_url)) == list(DEMO_LIKE["wholesale"].values())  # still plain
+    assert await stored_with(database_url, SecretBox([OLD])) == DEMO_LIKE
 
 
 async def test_a_lost_key_file_stops_the_start_saying_to_restore_it(database_url: str, tmp_path: Path) -> None:
