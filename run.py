@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -146,6 +147,11 @@ async def rotate_secrets(settings: Settings) -> int:
     from service.secret_keys import rotate_secrets
     from store.secrets import SecretKeyError
 
+    # a running service would go on sealing with the key this drops
+    with contextlib.suppress(OSError), socket.create_connection((settings.web_host, settings.web_port), 1):
+        print(f"threadcount: something answers on {settings.web_host}:{settings.web_port}: stop the service "
+              f"before rotate-secrets", file=sys.stderr)
+        return 2
     try:
         print(await rotate_secrets(settings))
     except SecretKeyError as exc:

@@ -5,6 +5,7 @@ secrets to a new key file. Neither starts Ray."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,9 @@ async def a_store_with_a_sealed_partner(data: Path, box: SecretBox) -> None:
         await engine.dispose()
 
 
-def run(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run(data: Path, *args: str, web_port: int | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     web, ingress = free_ports(2)
+    web = web_port or web
     variables = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_")}
     variables.update(THREADCOUNT_DATA_DIR=str(data), THREADCOUNT_DEMO="0", THREADCOUNT_WEB_PORT=str(web),
                      THREADCOUNT_INGRESS_PORT=str(ingress), **env)
@@ -64,3 +66,13 @@ async def test_rotate_secrets_moves_a_stopped_stores_secrets_to_a_new_key_file(t
         assert await store.load_state(engine, "etsy", SecretBox(new)) == ("c1", SECRET)
     finally:
         await engine.dispose()
+
+
+async def test_rotate_secrets_refuses_while_the_service_answers_on_its_port(tmp_path: Path) -> None:
+    old = Fernet.generate_key().decode()
+    (tmp_path / "secret.key").write_text(old + "\n")
+    with socket.create_server(("127.0.0.1", 0)) as listening:   # as the running service's web port
+        done = run(tmp_path, "rotate-secrets", web_port=listening.getsockname()[1])
+    assert done.returncode == 2
+    assert "stop the service before rotate-secrets" in done.stderr
+    assert (tmp_path / "secret.key").read_text() == old + "\n"
