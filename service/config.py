@@ -58,10 +58,10 @@ class Settings:
     max_batch: int = 1000
     max_inflight: int = 1
     linger_ms: float = 1.0
-    admin_token: str | None = None
-    admin_password: str | None = None
+    admin_token: str | None = field(default=None, repr=False)
+    admin_password: str | None = field(default=None, repr=False)
     # THREADCOUNT_SECRET_KEY then THREADCOUNT_SECRET_KEY_PREVIOUS, newest first; empty: DATA_DIR/secret.key
-    secret_keys: tuple[str, ...] = ()
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
     channels: dict[str, ChannelRule] = field(default_factory=dict)
     partners: dict[str, PartnerConfig] = field(default_factory=dict)
     simulators: SimulatorSettings = field(default_factory=SimulatorSettings)

@@ -4,7 +4,7 @@ its polling schedule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.registry import KINDS
@@ -21,7 +21,7 @@ class PartnerConfig:
     kind: str
     name: str
     base_url: str                 # empty: the demo simulator's
-    credentials: dict[str, str]   # empty: generated for the demo simulator
+    credentials: dict[str, str] = field(repr=False)   # empty: generated for the demo simulator
     options: dict[str, Any]
     poll_interval: float = 5.0
     poll_jitter: float = 1.0

@@ -88,3 +88,15 @@ def test_a_wrong_key_is_a_clear_error_naming_the_variable_not_a_decryption_trace
     sealed = SecretBox([f"{PASSPHRASE} one"]).seal({"token": "t"})
     with pytest.raises(SecretKeyError, match=r"credentials of partner 'etsy'.*THREADCOUNT_SECRET_KEY"):
         SecretBox([f"{PASSPHRASE} two"]).open(sealed, "credentials of partner 'etsy'")
+
+
+def test_no_secret_shows_in_the_repr_of_the_settings_a_partners_config_or_its_spec(tmp_path: Path) -> None:
+    from connectors.base import PartnerSpec
+    from sync.config import PartnerConfig
+
+    settings = settings_with(tmp_path, THREADCOUNT_SECRET_KEY=PASSPHRASE, THREADCOUNT_ADMIN_TOKEN="tok-very-secret",
+                             THREADCOUNT_ADMIN_PASSWORD="pw-very-secret")
+    config = PartnerConfig("etsy", "etsy", "Etsy", "", {"refresh_token": "rt-very-secret"}, {})
+    spec = PartnerSpec("etsy", "etsy", "http://x", {"refresh_token": "rt-very-secret"})
+    for shown in (repr(settings), repr(config), repr(spec)):
+        assert "very-secret" not in shown and PASSPHRASE not in shown
