@@ -36,7 +36,7 @@ def letter_json(letter: letters.DeadLetter) -> dict[str, Any]:
 
 async def list_letters(request: Request) -> JSONResponse:
     partner_id = await _partner(request)
-    status = request.query_params.get("status") or None
+    status = request.query_params.get("status")  # `status=` is not "any status": refused as unknown
     if status is not None and status not in STATUSES:
         raise invalid("status", f"must be one of {', '.join(STATUSES)}, not {status!r}")
     limit = query_limit(request.query_params.get("limit"), 100, 1000)

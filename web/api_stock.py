@@ -20,11 +20,14 @@ from web.responses import JSONResponse
 from web.validation import query_limit
 from web.views import stock_view
 
+MAX_IDEMPOTENCY_KEY = 90
+
 
 def _command_id(request: Request) -> str:
     key = request.headers.get("idempotency-key")
-    if key is not None and not 0 < len(key) <= 90:
-        raise ApiError(400, "invalid_header", "Idempotency-Key: must be 1 to 90 characters")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(400, "invalid_header",
+                       f"Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
     return f"api:{key}" if key else f"api-{uuid.uuid4()}"
 
 
