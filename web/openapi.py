@@ -38,6 +38,7 @@ ERRORS = {
     "404": "Unknown resource",
     "409": "Conflict with the current state",
     "413": "Body over 1 MB",
+    "415": "The body is not sent as application/json",
     "422": "Valid JSON with invalid values",
     "503": "Starting, or a stock shard did not answer (a retry is safe)",
 }
@@ -67,7 +68,7 @@ def operation(op_id: str, summary: str, tag: str, responses: dict[str, Schema], 
     """One operation; 401/403 are added unless `public`, 400/422 whenever there is a body or query."""
     codes = set(errors)
     codes |= {"400", "422"} if body is not None or any(p["in"] == "query" for p in params or []) else set()
-    codes |= {"413"} if body is not None else set()
+    codes |= {"413", "415"} if body is not None else set()
     codes |= set() if public else {"401", "403", "503"}
     errs = {code: ok(ref("Error"), ERRORS[code]) for code in sorted(codes)}
     op: Schema = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": {**responses, **errs}}
@@ -93,7 +94,7 @@ def order_action(op_id: str, summary: str) -> Schema:
 
 # ---------------------------------------------------------------- components
 
-def schemas() -> dict[str, Schema]:
+def schemas(channels: list[str] | None = None) -> dict[str, Schema]:
     sku, location, text = string("Variant SKU"), string("Location code"), string()
     count = integer(0)
     # what a request may send (web/validation.py): the API takes text as sent, never trimmed
@@ -149,7 +150,8 @@ def schemas() -> dict[str, Schema]:
         "VariantStock": obj({"sku": sku, "available": count, "on_hand": count, "reserved": count,
                              "backordered": count, "locations": array(ref("LocationStock"))}),
         "OrderCreate": obj({
-            "channel": field_text(64, '"direct" or a configured channel/partner id'),
+            "channel": {**field_text(64, '"direct" or a configured channel/partner id'),
+                        **({"enum": channels} if channels else {})},
             "external_id": field_text(200, "The channel's own order id"),
             "lines": array(obj({"sku": sku_in, "quantity": whole(1)}), minItems=1, maxItems=100),
         }),
@@ -241,7 +243,7 @@ def paths() -> dict[str, Schema]:
             "post": operation("placeOrder", "Place an order", "orders", {
                 "201": ok(order, "A new order (possibly rejected or backordered)"),
                 "200": ok(order, "Seen before: the first answer, nothing applied twice"),
-            }, body=ref("OrderCreate"), errors=("404",)),
+            }, body=ref("OrderCreate"), errors=("409",)),
             "get": operation("findOrders", "Find orders", "orders", {"200": ok(array(order))}, params=[
                 query("channel", string(), "Only this channel"),
                 query("external_id", string(), "Only this channel order id"), limit(500, 50)]),
@@ -297,8 +299,9 @@ def partner_paths() -> dict[str, Schema]:
     }
 
 
-def openapi_document(server_url: str | None = None) -> dict[str, Any]:
-    """The whole document as a JSON-serialisable dict; `server_url` adds a `servers` entry."""
+def openapi_document(server_url: str | None = None, channels: list[str] | None = None) -> dict[str, Any]:
+    """The whole document as a JSON-serialisable dict; `server_url` adds a `servers` entry, and
+    `channels` (those config.yaml configures, as the running service serves it) the orders' choice."""
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Threadcount", "version": "1.0.0",
@@ -307,7 +310,7 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths(),
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas(channels),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "Authorization: Bearer <token>"}},
             "parameters": {"IdempotencyKey": {
