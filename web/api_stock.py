@@ -23,12 +23,14 @@ from web.views import stock_view
 MAX_IDEMPOTENCY_KEY = 90
 
 
-def _command_id(request: Request) -> str:
+def _command_id(request: Request, kind: str) -> str:
+    """The command's id: from the Idempotency-Key, scoped to the kind of change, so a key reused on
+    another route is another command (never the first route's answer)."""
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(400, "invalid_header",
                        f"Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    return f"api:{key}" if key else f"api-{uuid.uuid4()}"
+    return f"api:{kind}:{key}" if key else f"api-{uuid.uuid4()}"
 
 
 def _answer(rt: Runtime, result: VariantStock | Failure) -> JSONResponse:
@@ -38,27 +40,27 @@ def _answer(rt: Runtime, result: VariantStock | Failure) -> JSONResponse:
 
 
 async def receive(request: Request) -> JSONResponse:
-    rt, data, command_id = await _command_parts(request)
+    rt, data, command_id = await _command_parts(request, "receipt")
     return _answer(rt, await stock.receive(rt, await stock_input.receipt(rt, data, command_id),
                                            actor_of(request)))
 
 
 async def adjust(request: Request) -> JSONResponse:
-    rt, data, command_id = await _command_parts(request)
+    rt, data, command_id = await _command_parts(request, "adjustment")
     return _answer(rt, await stock.adjust(rt, await stock_input.adjustment(rt, data, command_id),
                                           actor_of(request)))
 
 
 async def transfer(request: Request) -> JSONResponse:
-    rt, data, command_id = await _command_parts(request)
+    rt, data, command_id = await _command_parts(request, "transfer")
     return _answer(rt, await stock.transfer(rt, await stock_input.transfer(rt, data, command_id),
                                             actor_of(request)))
 
 
-async def _command_parts(request: Request) -> tuple[Runtime, dict[str, Any], str]:
+async def _command_parts(request: Request, kind: str) -> tuple[Runtime, dict[str, Any], str]:
     rt = runtime(request)
     data = await json_body(request)
-    return rt, data, _command_id(request)
+    return rt, data, _command_id(request, kind)
 
 
 async def variant_stock(request: Request) -> JSONResponse:

@@ -316,7 +316,8 @@ def openapi_document(server_url: str | None = None, channels: list[str] | None =
             "parameters": {"IdempotencyKey": {
                 "name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": string(minLength=1, maxLength=MAX_IDEMPOTENCY_KEY),
-                "description": "The same key again returns the first answer and applies nothing"}},
+                "description": "The same key again on the same route returns the first answer "
+                               "and applies nothing"}},
         },
     }
     if server_url:

@@ -171,3 +171,18 @@ def test_the_served_document_lists_the_configured_channels_and_a_reused_order_id
     channel = document["components"]["schemas"]["OrderCreate"]["properties"]["channel"]
     assert "direct" in channel["enum"] and "shopify" in channel["enum"]
     assert "409" in document["paths"]["/api/v1/orders"]["post"]["responses"]
+
+
+def test_an_idempotency_key_used_for_an_adjustment_does_not_answer_a_receipt(conformance_service: Service) -> None:
+    key = {"Idempotency-Key": "conf-shared-key"}
+    with conformance_service.client() as api:
+        refused = api.post("/api/v1/stock/adjustments", headers=key, json={
+            "sku": SKUS[0], "location": "STORE-SOHO", "delta": -1, "reason": "loss"})
+        assert refused.status_code == 409, refused.text  # nothing there to lose
+        receipt = api.post("/api/v1/stock/receipts", headers=key, json={
+            "sku": SKUS[1], "location": "STORE-SOHO", "quantity": 3})
+        again = api.post("/api/v1/stock/receipts", headers=key, json={
+            "sku": SKUS[1], "location": "STORE-SOHO", "quantity": 3})
+    assert receipt.status_code == 201, receipt.text
+    assert receipt.json()["sku"] == SKUS[1]
+    assert again.json() == receipt.json()  # the same route again: the first answer, applied once
