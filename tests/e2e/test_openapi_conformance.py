@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def positive_data_acceptance_but_for_rules_no_schema_can_state(ctx: Any, respons
 def with_known_names(case: Case, service: Service) -> None:
     """Every other case that fits the document names what the service holds (a SKU, a location, an
     order), so the answers past the lookups - 201s, 409s - are checked too, not only 'unknown sku'."""
-    if case.meta is None or not case.meta.generation.mode.is_positive or hash(repr(case.body)) % 2:
+    if case.meta is None or not case.meta.generation.mode.is_positive or zlib.crc32(repr(case.body).encode()) % 2:
         return
     if isinstance(case.body, dict):
         known = {"sku": SKUS[0], "location": LOCATIONS[0], "from_location": LOCATIONS[0],
@@ -103,14 +104,14 @@ def with_known_names(case: Case, service: Service) -> None:
             case.path_parameters["id"] = service.env["CONF_ORDER_ID"]
         if case.path.startswith("/api/v1/partners/{id}"):
             partners = service.env["CONF_PARTNERS"].split(",")
-            case.path_parameters["id"] = partners[hash(repr(case.query)) % len(partners)]
+            case.path_parameters["id"] = partners[zlib.crc32(repr(case.query).encode()) % len(partners)]
 
 
 @schema.parametrize()
 def test_every_operation_answers_as_the_openapi_document_says(case: Case, conformance_service: Service) -> None:
     with_known_names(case, conformance_service)
     response = case.call_and_validate(
-        excluded_checks=[positive_data_acceptance],
+        timeout=60, excluded_checks=[positive_data_acceptance],
         additional_checks=[positive_data_acceptance_but_for_rules_no_schema_can_state])
     key = f"{case.meta.generation.mode.value if case.meta else '?'}:{response.status_code}"
     STATS[key] = STATS.get(key, 0) + 1
