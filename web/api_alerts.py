@@ -8,15 +8,21 @@ from starlette.routing import Route
 from store.alerts import open_alerts, recent_alerts
 from store.queries import iso
 from web.http import runtime
+from web.problems import ApiError
 from web.responses import JSONResponse
 from web.validation import query_limit
+
+ALL_FLAGS = ["0", "1", "true", "false"]  # all=1 or all=true: acknowledged alerts too
 
 
 async def list_alerts(request: Request) -> JSONResponse:
     params = request.query_params
     limit = query_limit(params.get("limit"), 100, 1000)
+    flag = params.get("all", "0")
+    if flag not in ALL_FLAGS:
+        raise ApiError(400, "invalid_query", f"all: must be one of {', '.join(ALL_FLAGS)}, not {flag[:20]!r}")
     engine = runtime(request).read_engine
-    found = await (recent_alerts(engine, limit) if params.get("all") in ("1", "true") else
+    found = await (recent_alerts(engine, limit) if flag in ("1", "true") else
                    open_alerts(engine, limit))
     return JSONResponse([{
         "id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "count": a.count,

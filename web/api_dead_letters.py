@@ -35,11 +35,11 @@ def letter_json(letter: letters.DeadLetter) -> dict[str, Any]:
 
 
 async def list_letters(request: Request) -> JSONResponse:
-    partner_id = await _partner(request)
-    status = request.query_params.get("status") or None
+    status = request.query_params.get("status")  # `status=` is not "any status": refused as unknown
     if status is not None and status not in STATUSES:
-        raise invalid("status", f"must be one of {', '.join(STATUSES)}, not {status!r}")
+        raise invalid("status", f"must be one of {', '.join(STATUSES)}, not {status[:20]!r}")
     limit = query_limit(request.query_params.get("limit"), 100, 1000)
+    partner_id = await _partner(request)
     found = await letters.for_partner(runtime(request).read_engine, partner_id, status, limit)
     return JSONResponse([letter_json(letter) for letter in found])
 

@@ -22,6 +22,7 @@ from web.responses import JSONResponse
 from web.validation import query_limit
 from web.views import stock_view
 
+MAX_IDEMPOTENCY_KEY = 90
 
 class _Key:
     """An Idempotency-Key scoped to its caller and route: the same key from another caller or on
@@ -29,8 +30,9 @@ class _Key:
 
     def __init__(self, request: Request, data: dict[str, Any]):
         key = request.headers.get("idempotency-key")
-        if key is not None and not 0 < len(key) <= 90:
-            raise ApiError(400, "invalid_header", "Idempotency-Key: must be 1 to 90 characters")
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise ApiError(400, "invalid_header",
+                           f"Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
         self.scope = self.body_hash = ""
         if key:
             self.scope = _sha256("\0".join((actor_of(request), request.url.path, key)))

@@ -61,7 +61,8 @@ async def home(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> JSONResponse:
-    return JSONResponse(openapi_document(str(request.base_url).rstrip("/")))
+    channels = list(request.app.state.runtime.settings.channels)
+    return JSONResponse(openapi_document(str(request.base_url).rstrip("/"), channels))
 
 
 async def api_error(request: Request, exc: Exception) -> Response:

@@ -31,6 +31,10 @@ async def json_body(request: Request) -> dict[str, Any]:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise ApiError(413, "body_too_large", f"body: at most {MAX_BODY} bytes")
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":  # what the OpenAPI document says every body is sent as
+        raise ApiError(415, "unsupported_media_type",
+                       f"Content-Type: must be application/json, not {media_type[:60] or 'missing'!r}")
     raw = bytearray()
     async for chunk in request.stream():
         raw.extend(chunk)

@@ -5,11 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.registry import KINDS as PARTNER_KINDS
-from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, LineStatus, OrderStatus
-from web.openapi_schema import Schema, array, date_time, enum, integer, nullable, obj, ref, string
+from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, REASON_SIGN, LineStatus, OrderStatus
+from web.api_alerts import ALL_FLAGS
+from web.api_stock import MAX_IDEMPOTENCY_KEY
+from web.openapi_schema import (
+    Schema,
+    array,
+    date_time,
+    enum,
+    integer,
+    nullable,
+    obj,
+    optional_text,
+    ref,
+    string,
+    whole,
+)
+from web.openapi_schema import text as field_text
+from web.validation import CODE
 
 JSON = "application/json"
-CODE_PATTERN = "^[A-Za-z0-9_.-]+$"
+CODE_PATTERN = CODE.pattern
 KINDS = ["warehouse", "store"]
 ORDER_STATUSES = [str(status) for status in OrderStatus]
 LINE_STATES = [str(state) for state in LineStatus]
@@ -22,6 +38,7 @@ ERRORS = {
     "404": "Unknown resource",
     "409": "Conflict with the current state",
     "413": "Body over 1 MB",
+    "415": "The body is not sent as application/json",
     "422": "Valid JSON with invalid values",
     "503": "Starting, or a stock shard did not answer (a retry is safe)",
 }
@@ -51,7 +68,7 @@ def operation(op_id: str, summary: str, tag: str, responses: dict[str, Schema], 
     """One operation; 401/403 are added unless `public`, 400/422 whenever there is a body or query."""
     codes = set(errors)
     codes |= {"400", "422"} if body is not None or any(p["in"] == "query" for p in params or []) else set()
-    codes |= {"413"} if body is not None else set()
+    codes |= {"413", "415"} if body is not None else set()
     codes |= set() if public else {"401", "403", "503"}
     errs = {code: ok(ref("Error"), ERRORS[code]) for code in sorted(codes)}
     op: Schema = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": {**responses, **errs}}
@@ -77,51 +94,66 @@ def order_action(op_id: str, summary: str) -> Schema:
 
 # ---------------------------------------------------------------- components
 
-def schemas() -> dict[str, Schema]:
+def schemas(channels: list[str] | None = None) -> dict[str, Schema]:
     sku, location, text = string("Variant SKU"), string("Location code"), string()
     count = integer(0)
-    where = {"sku": sku, "location": location}
-    why = {"reason": enum(REASONS), "note": string("Free text")}
-    non_zero = {"type": "integer", "not": {"const": 0}, "minimum": -MAX_ADJUSTMENT, "maximum": MAX_ADJUSTMENT,
+    # what a request may send (web/validation.py): the API takes text as sent, never trimmed
+    sku_in, location_in = field_text(100, "Variant SKU"), field_text(64, "Location code")
+    code_in = field_text(100, "SKU: letters, digits, '-', '_' and '.'", pattern=CODE_PATTERN)
+    reference = optional_text(200, "Your reference", lines=True)
+    note = optional_text(2000, "Free text", lines=True)
+    why = {"reason": enum(REASONS), "note": note}
+    non_zero = {**whole(-MAX_ADJUSTMENT, MAX_ADJUSTMENT), "not": {"const": 0},
                 "description": "Signed change of on_hand: damage and loss lower it, found and return "
                                "raise it"}
+    signs = [{"if": {"properties": {"reason": {"enum": [r for r in REASONS if REASON_SIGN.get(r) == sign]}}},
+              "then": {"properties": {"delta": bound}}}
+             for sign, bound in ((-1, {"maximum": -1}), (1, {"minimum": 1}))]
     return {
         "Error": obj({"error": obj({"code": string("snake_case error code"),
                                     "message": string("What is wrong, naming the field")})}),
         "Health": obj({"status": enum(["ok", "starting"])}),
         "LocationCreate": obj({
-            "code": string("Unique location code", minLength=1, maxLength=64, pattern=CODE_PATTERN),
-            "name": text, "kind": enum(KINDS),
-            "priority": integer(0, default=100, description="Lower allocates first"),
+            "code": field_text(64, "Unique location code", pattern=CODE_PATTERN),
+            "name": field_text(200), "kind": enum(KINDS),
+            "priority": whole(0, optional=True, default=100, description="Lower allocates first"),
         }, optional=("priority",)),
         "Location": obj({"code": text, "name": text, "kind": enum(KINDS), "priority": count}),
-        "VariantCreate": obj({"sku": sku, "size": text, "color": text, "material": text,
-                              "gtin": string("UPC-12 or EAN-13", pattern="^[0-9]{12,13}$")},
+        "VariantCreate": obj({"sku": code_in, "size": optional_text(40), "color": optional_text(40),
+                              "material": optional_text(40),
+                              "gtin": string("UPC-12 or EAN-13 with its GS1 check digit",
+                                             type=["string", "null"], pattern="^(?:[0-9]{12,13})?$")},
                              optional=("size", "color", "material", "gtin")),
-        "ProductCreate": obj({"sku": string("Product SKU"), "name": text, "description": text,
-                              "variants": array(ref("VariantCreate"), minItems=1)},
+        "ProductCreate": obj({"sku": code_in, "name": field_text(200),
+                              "description": optional_text(5000),
+                              "variants": array(ref("VariantCreate"), minItems=1, maxItems=1000,
+                                                description="Each with its own sku, none twice")},
                              optional=("description",)),
         "Variant": obj({"sku": sku, "size": text, "color": text, "material": text,
                         "reorder_point": nullable(integer()), "gtin": nullable(string("UPC-12 or EAN-13"))}),
         "Product": obj({"sku": text, "name": text, "description": text, "variants": array(ref("Variant"))}),
-        "Receipt": obj({**where, "quantity": integer(1), "reference": text}, optional=("reference",)),
+        "Receipt": obj({"sku": sku_in, "location": location_in, "quantity": whole(1),
+                        "reference": reference}, optional=("reference",)),
         "Adjustment": {
             "description": "Either a signed `delta` or an absolute `count` (never both), with a reason",
             "oneOf": [
-                obj({**where, "delta": non_zero, **why}, ("note",), **{"not": {"required": ["count"]}}),
-                obj({**where, "count": integer(0, maximum=MAX_ADJUSTMENT), **why}, ("note",),
-                    **{"not": {"required": ["delta"]}}),
+                obj({"sku": sku_in, "location": location_in, "delta": non_zero, **why}, ("note",),
+                    **{"not": {"required": ["count"]}, "allOf": signs}),
+                obj({"sku": sku_in, "location": location_in, "count": whole(0, MAX_ADJUSTMENT), **why},
+                    ("note",), **{"not": {"required": ["delta"]}}),
             ],
         },
-        "Transfer": obj({"sku": sku, "from_location": location, "to_location": location,
-                         "quantity": integer(1), "reference": text}, optional=("reference",)),
+        "Transfer": obj({"sku": sku_in, "from_location": location_in,
+                         "to_location": {**location_in, "description": "Another location than from_location"},
+                         "quantity": whole(1), "reference": reference}, optional=("reference",)),
         "LocationStock": obj({"location": location, "on_hand": count, "reserved": count, "available": count}),
         "VariantStock": obj({"sku": sku, "available": count, "on_hand": count, "reserved": count,
                              "backordered": count, "locations": array(ref("LocationStock"))}),
         "OrderCreate": obj({
-            "channel": string('"direct" or a configured channel/partner id'),
-            "external_id": string("The channel's own order id", minLength=1, maxLength=200),
-            "lines": array(obj({"sku": sku, "quantity": integer(1)}), minItems=1, maxItems=100),
+            "channel": {**field_text(64, '"direct" or a configured channel/partner id'),
+                        **({"enum": channels} if channels else {})},
+            "external_id": field_text(200, "The channel's own order id"),
+            "lines": array(obj({"sku": sku_in, "quantity": whole(1)}), minItems=1, maxItems=100),
         }),
         "Allocation": obj({"location": location, "quantity": integer(1)}),
         "OrderLine": obj({"sku": sku, "quantity": integer(1), "reserved": count, "backordered": count,
@@ -215,7 +247,7 @@ def paths() -> dict[str, Schema]:
             "post": operation("placeOrder", "Place an order", "orders", {
                 "201": ok(order, "A new order (possibly rejected or backordered)"),
                 "200": ok(order, "Seen before: the first answer, nothing applied twice"),
-            }, body=ref("OrderCreate"), errors=("404",)),
+            }, body=ref("OrderCreate"), errors=("409",)),
             "get": operation("findOrders", "Find orders", "orders", {"200": ok(array(order))}, params=[
                 query("channel", string(), "Only this channel"),
                 query("external_id", string(), "Only this channel order id"), limit(500, 50)]),
@@ -260,8 +292,8 @@ def partner_paths() -> dict[str, Schema]:
             {"202": ok(obj({"status": string()}), "Retrying")}, params=by_id, errors=("404",))},
         "/api/v1/alerts": {"get": operation(
             "listAlerts", "Open alerts (all=1: acknowledged ones too), newest first", "alerts",
-            {"200": ok(array(ref("Alert")))}, params=[query("all", string(), "1: include acknowledged"),
-                                                      limit(1000, 100)])},
+            {"200": ok(array(ref("Alert")))},
+            params=[query("all", enum(ALL_FLAGS), "1 or true: include acknowledged"), limit(1000, 100)])},
         "/api/v1/partners/{id}/dead-letters": {"get": operation(
             "partnerDeadLetters", "Partner orders that could not be applied as they stood, newest first",
             "partners", {"200": ok(array(ref("DeadLetter")))}, errors=("404",),
@@ -276,8 +308,9 @@ def partner_paths() -> dict[str, Schema]:
     }
 
 
-def openapi_document(server_url: str | None = None) -> dict[str, Any]:
-    """The whole document as a JSON-serialisable dict; `server_url` adds a `servers` entry."""
+def openapi_document(server_url: str | None = None, channels: list[str] | None = None) -> dict[str, Any]:
+    """The whole document as a JSON-serialisable dict; `server_url` adds a `servers` entry, and
+    `channels` (those config.yaml configures, as the running service serves it) the orders' choice."""
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Threadcount", "version": "1.0.0",
@@ -286,11 +319,12 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths(),
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas(channels),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "Authorization: Bearer <token>"}},
             "parameters": {"IdempotencyKey": {
-                "name": "Idempotency-Key", "in": "header", "required": False, "schema": string(),
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": string(minLength=1, maxLength=MAX_IDEMPOTENCY_KEY),
                 "description": "Scoped to the caller and the route: the same key with the same body returns "
                                "the first answer and applies nothing; with another body it is refused "
                                "(422 idempotency_key_reused)"}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -42,8 +43,15 @@ def test_a_body_object_is_passed_through() -> None:
 # -- text ----------------------------------------------------------------------------------------
 
 
-def test_text_is_stripped() -> None:
-    assert text({"name": "  Percale  "}, "name") == "Percale"
+@pytest.mark.parametrize("value", ["  Percale", "Percale ", "Percale\n", "\tPercale", "\u00a0Percale",
+                                   "Percale\u3000"])
+def test_text_that_begins_or_ends_with_a_space_is_refused_not_trimmed(value: str) -> None:
+    error = problem(text, {"name": value}, "name")
+    assert error.message == "name: must not begin or end with a space or a control character"
+
+
+def test_text_may_hold_spaces_inside() -> None:
+    assert text({"name": "Percale  sheet"}, "name") == "Percale  sheet"
 
 
 @pytest.mark.parametrize(("data", "problem_text"), [
@@ -83,7 +91,10 @@ def test_an_optional_text_field_may_be_missing_or_empty() -> None:
     assert text({"note": ""}, "note", required=False) == ""
     assert optional_text({}, "note") is None
     assert optional_text({"note": None}, "note") is None
-    assert optional_text({"note": " hi "}, "note") == "hi"
+    assert optional_text({"note": ""}, "note") is None
+    assert optional_text({"note": "hi\nthere"}, "note") == "hi\nthere"
+    assert_invalid(problem(optional_text, {"note": " hi "}, "note"), "note")
+    assert_invalid(problem(optional_text, {"note": "  "}, "note"), "note")
 
 
 def test_an_optional_text_field_still_has_a_maximum_length() -> None:
@@ -100,9 +111,16 @@ def test_a_bool_is_not_an_integer(value: bool) -> None:
     assert error.message == "quantity: must be a whole number"
 
 
-@pytest.mark.parametrize("value", [1.5, 2.0, "3", [1], {"n": 1}])
+@pytest.mark.parametrize("value", [1.5, float("nan"), float("inf"), "3", [1], {"n": 1}])
 def test_anything_but_an_int_is_not_a_whole_number(value: Any) -> None:
     assert_invalid(problem(integer, {"quantity": value}, "quantity"), "quantity")
+
+
+def test_a_number_with_no_fraction_is_the_whole_number_it_spells() -> None:
+    # JSON (and JSON Schema's "integer") do not tell 2.0 from 2: the OpenAPI document promises both
+    assert integer({"quantity": 2.0}, "quantity", minimum=1) == 2
+    assert isinstance(integer({"quantity": 2.0}, "quantity"), int)
+    assert_invalid(problem(integer, {"quantity": 1e10}, "quantity"), "quantity")
 
 
 def test_an_integer_is_accepted_within_its_limits() -> None:
@@ -166,13 +184,31 @@ def test_an_item_that_is_not_an_object_is_named_by_its_index() -> None:
     assert error.message == "lines[1]: must be an object"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(None, 50), ("", 50), ("1", 1), ("500", 500), (" 7", 7)])
+@pytest.mark.parametrize(("raw", "expected"), [(None, 50), ("1", 1), ("500", 500), ("07", 7)])
 def test_a_query_limit_defaults_and_parses(raw: str | None, expected: int) -> None:
     assert query_limit(raw, 50, 500) == expected
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "501", "ten", "1.5"])
+@pytest.mark.parametrize("raw", ["0", "-1", "501", "ten", "1.5", "", " 7", "+7", "1_0", "\u0663", "7\n", "9" * 5000])
 def test_a_bad_query_limit_is_a_400_that_names_the_limit(raw: str) -> None:
     error = problem(query_limit, raw, 50, 500)
     assert (error.status, error.code) == (400, "invalid_query")
     assert error.message.startswith("limit: ")
+
+
+def test_the_text_patterns_the_openapi_document_publishes_are_what_text_accepts() -> None:
+    from web.validation import LINES_PATTERN, TEXT_PATTERN
+
+    samples = ["a", "Percale sheet", " a", "a ", "a\tb", "a\nb", "\u00a0", "\ufeffa", "a\u2028", "é", "x" * 5]
+    for value in samples:
+        accepted = True
+        try:
+            text({"v": value}, "v")
+        except ApiError:
+            accepted = False
+        assert accepted == bool(re.fullmatch(TEXT_PATTERN, value)), value
+        try:
+            kept = optional_text({"v": value}, "v") is not None
+        except ApiError:
+            kept = False
+        assert kept == bool(re.fullmatch(LINES_PATTERN, value)), value
