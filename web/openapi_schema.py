@@ -45,3 +45,7 @@ def obj(properties: dict[str, Schema], optional: tuple[str, ...] = (), **extra: 
 
 def date_time() -> Schema:
     return string(format="date-time")
+
+
+def boolean() -> Schema:
+    return {"type": "boolean"}
