@@ -106,8 +106,8 @@ ROLES: dict[tuple[str, str], Need] = {
     ("GET", "/users"): A,
     ("POST", "/users"): A,
     ("POST", "/users/{username}"): A,
-    ("POST", "/users/keys"): A,
-    ("POST", "/users/keys/{id:int}/revoke"): A,
+    ("POST", "/keys"): A,
+    ("POST", "/keys/{id:int}/revoke"): A,
 }
 
 Handler = Callable[[Request], Awaitable[Response]]
