@@ -65,10 +65,11 @@ async def change_user(request: Request) -> Response:
     username = request.path_params["username"]
     values = form_values(form, ("action", "role", "password"))
     action = values["action"]
-    data: dict[str, Any] = {
+    by_action: dict[str, dict[str, Any]] = {
         "role": {"role": values["role"]}, "password": {"password": values["password"]},
         "disable": {"disabled": True}, "enable": {"disabled": False},
-    }.get(action, {})
+    }
+    data = by_action.get(action, {})
     if not data:
         return await _page(request, error=f"action: no user action {action!r}", status=422)
     try:
