@@ -128,6 +128,9 @@ async def key_used(engine: AsyncEngine, key_id: int, at: float) -> None:
 async def create_session(engine: AsyncEngine, session_hash: str, username: str, lifetime: float) -> None:
     now = time.time()
     async with engine.begin() as conn:
+        # the user's expired sessions go at the next login (by the username index), so rows do not pile up
+        expired = (sessions.c.username == username) & (sessions.c.expires_at <= now)
+        await conn.execute(delete(sessions).where(expired))
         await conn.execute(sessions.insert().values(id=session_hash, username=username, created_at=now,
                                                     last_seen_at=now, expires_at=now + lifetime))
 
