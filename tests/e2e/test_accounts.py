@@ -156,3 +156,15 @@ def test_last_used_is_written_beside_the_request_not_on_every_one(service: Servi
                                               key_id) == [(None,)]:
         time.sleep(0.05)
     assert sql(service, "SELECT last_used_at FROM api_keys WHERE id = ?", key_id) != [(None,)]
+
+
+def test_an_open_event_stream_ends_soon_after_its_user_is_disabled(service: Service) -> None:
+    username = make_user(service, "viewer")
+    with closing(log_in(service, username)) as browser, browser.stream("GET", "/stream") as answer:
+        assert answer.status_code == 200
+        with service.client() as admin:
+            assert admin.patch(f"/api/v1/users/{username}", json={"disabled": True}).status_code == 200
+        started = time.monotonic()
+        for _ in answer.iter_bytes():  # pings and events, until the server ends the stream
+            assert time.monotonic() - started < 15, "the stream outlived its session"
+    assert time.monotonic() - started < 15

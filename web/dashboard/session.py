@@ -57,6 +57,14 @@ async def current_principal(request: Request) -> Principal | None:
     return who
 
 
+async def session_stands(request: Request) -> bool:
+    """The request's session is still there (for a long-lived answer, the event stream)."""
+    session_id = request.session.get(SESSION_ID) if "session" in request.scope else None
+    if not isinstance(session_id, str) or not session_id:
+        return False
+    return await accounts_of(request).session_principal(session_id) is not None
+
+
 async def current_user(request: Request) -> str | None:
     who = await current_principal(request)
     return None if who is None else who.name
