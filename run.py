@@ -4,6 +4,7 @@ exits 0.
 
     python run.py [--config PATH]
     python run.py check [--config PATH]      # prove stock rows equal the ledger fold
+    python run.py rotate-secrets [--config PATH]   # with the service stopped: a new key for partner secrets
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from aiohttp import web
 
 from service.config import ConfigError, Settings, load_settings
 from service.runtime import Runtime, StartupError
+from service.tls import scheme, server_context
 
 log = logging.getLogger("threadcount")
 
@@ -42,14 +45,15 @@ def banner(runtime: Runtime) -> str:
     from web.dashboard.users import password_file
 
     token = f"the token in {runtime.token_file}" if runtime.token_file else "THREADCOUNT_ADMIN_TOKEN"
+    web_at = f"{scheme(s)}://{s.web_host}:{s.web_port}"
     password = "THREADCOUNT_ADMIN_PASSWORD" if s.admin_password else f"the password in {password_file(s)}"
     return "\n".join([
         f"Threadcount is ready in {runtime.ready_after:.1f}s "
         f"({s.shards} stock shards, store {s.database_url.split('://')[0]})",
-        f"  dashboard  http://{s.web_host}:{s.web_port}/  (log in as admin with {password})",
-        f"  REST API   http://{s.web_host}:{s.web_port}/api/v1  "
+        f"  dashboard  {web_at}/  (log in as admin with {password})",
+        f"  REST API   {web_at}/api/v1  "
         f"(OpenAPI: /api/v1/openapi.json; Authorization: Bearer <{token}>)",
-        f"  webhooks   http://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
+        f"  webhooks   {scheme(s)}://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
         *([f"  partners   {len(s.partners)} connectors starting in the background"
            + (" with their demo simulators (GET /api/v1/partners lists them)" if s.demo else "")]
           if s.partners else []),
@@ -60,6 +64,7 @@ def banner(runtime: Runtime) -> str:
 async def serve(settings: Settings) -> int:
     from web.app import begin_shutdown, create_app
     from web.ingress import create_ingress
+    from web.slow_clients import guarded_protocol
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,13 +79,22 @@ async def serve(settings: Settings) -> int:
     runtime = Runtime(settings, on_ray_started=take_signals)
 
     app = create_app(runtime)
+    # With TLS: HTTPS only (a plain HTTP request fails its handshake). X-Forwarded-For/-Proto are
+    # believed from forwarded_allow_ips only (a reverse proxy on this machine by default). A client
+    # gets client_timeout_s for its request's headers (and each body read, web/slow_clients).
     config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
-                            log_level="warning", access_log=False, lifespan="off", loop="none")
+                            log_level="warning", access_log=False, lifespan="off", loop="none",
+                            ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
+                            proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+                            http=guarded_protocol(settings.client_timeout))
     server = _Server(config)
     web_task = asyncio.create_task(server.serve())
-    ingress = web.AppRunner(create_ingress(runtime), access_log=None)
+    # aiohttp closes a connection that has not sent a whole request within keepalive_timeout
+    ingress = web.AppRunner(create_ingress(runtime, settings.client_timeout), access_log=None,
+                            keepalive_timeout=settings.client_timeout)
     await ingress.setup()
-    await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port).start()
+    await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port,
+                      ssl_context=server_context(settings)).start()
 
     starting = asyncio.create_task(runtime.start())
     stopped = asyncio.create_task(stop.wait())
@@ -129,21 +143,42 @@ async def check(settings: Settings) -> int:
     return 1 if mismatches else 0
 
 
+async def rotate_secrets(settings: Settings) -> int:
+    from service.secret_keys import rotate_secrets
+    from store.secrets import SecretKeyError
+
+    # a running service would go on sealing with the key this drops
+    with contextlib.suppress(OSError), socket.create_connection((settings.web_host, settings.web_port), 1):
+        print(f"threadcount: something answers on {settings.web_host}:{settings.web_port}: stop the service "
+              f"before rotate-secrets", file=sys.stderr)
+        return 2
+    try:
+        print(await rotate_secrets(settings))
+    except SecretKeyError as exc:
+        print(f"threadcount: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Threadcount: real-time inventory")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check"])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check", "rotate-secrets"])
     parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.yaml"))
     args = parser.parse_args(argv)
+    # Whatever the service and its children (Ray's workers, the demo's simulators) create is their
+    # user's only: the SQLite -wal/-shm files, logs, the simulators' state in the data folder.
+    os.umask(0o077)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
+        server_context(settings)  # a certificate and key that do not load stop us here, not later
         Runtime(settings).check_settings()
     except (ConfigError, StartupError) as exc:
         print(f"threadcount: {exc}", file=sys.stderr)
         return 2
     import uvloop
 
-    runner = serve if args.command == "serve" else check
+    runner = {"serve": serve, "check": check, "rotate-secrets": rotate_secrets}[args.command]
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
         code = loop_runner.run(runner(settings))
     if runner is serve:

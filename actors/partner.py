@@ -21,7 +21,7 @@ import asyncio
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors.listener import HubListener, find_hub, publish
@@ -31,6 +31,7 @@ from inventory.desk import Channel, StockDesk
 from inventory.event_log import Event
 from inventory.events import CatalogChanged, DomainEvent, PartnerStatusChanged, StockChanged
 from store.engine import make_engine
+from store.secrets import SecretBox
 from sync.assembly import PartnerPlan, assemble
 from sync.config import PartnerConfig
 from sync.partner_sync import PartnerSync
@@ -42,12 +43,13 @@ STATUS_EVERY = 1.0  # seconds between "partner" events on the hub
 class PartnerConnector:
     def __init__(self, config: PartnerConfig, spec: PartnerSpec, channel: Channel, show: ShowRule,
                  database_url: str, sqlite_synchronous: str, shard_names: list[str],
-                 follow: tuple[str, ...] | bool | None = False):
+                 follow: tuple[str, ...] | bool | None = False, *, secret_keys: Sequence[str]):
         """Shards are passed by name, not handle: a restarted actor finds them again, and its
         constructor arguments stay small enough to travel inline. `follow`: the channel's location
         codes (None: all), resolved again on every CatalogChanged, so a location added after start
-        serves this partner's orders and listings."""
-        self._plan = PartnerPlan(config, spec, channel, show, follow)
+        serves this partner's orders and listings. `secret_keys`: the service's Fernet keys, newest
+        first, which seal the credentials the store keeps (store/secrets.py)."""
+        self._plan = PartnerPlan(config, spec, channel, show, follow, box=SecretBox(secret_keys))
         self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
         self._sync: PartnerSync | None = None
         self._starting: asyncio.Lock | None = None

@@ -136,7 +136,7 @@ class PartnerSpec:
     id: str
     kind: str
     base_url: str
-    credentials: dict[str, str]
+    credentials: dict[str, str] = field(repr=False)   # never in a log line or an error
     options: dict[str, Any] = field(default_factory=dict)
     name: str = ""
 

@@ -1,9 +1,11 @@
 """A wholesale distributor trading X12 EDI (or CSV) files with us over SFTP.
 
-spec.base_url: "sftp://host:port". Credentials: `username`, `password`; optionally
-`host_key_fingerprint` ("SHA256:...", as `ssh-keygen -lf` prints it) or `known_hosts` (text in
-known_hosts format). With neither the server's host key is NOT checked: acceptable on loopback
-against the simulator, which makes a new key at each start; give one for a real distributor.
+spec.base_url: "sftp://host:port". Credentials: `username`, `password`, and the server's host key:
+`host_key_fingerprint` ("SHA256:...", as `ssh-keygen -lf` prints it) or `known_hosts` (a known_hosts
+file's path, or its text); either may also be an option. The key is checked before we authenticate,
+so a server with another key never sees the password. With neither, the connector refuses to
+connect (PartnerRejected naming the settings) unless the option `insecure_accept_any_host_key: true`
+says to accept any key. The demo's simulator hands its own key's fingerprint over.
 A refused password raises AuthExpired (our credentials need replacing; there is nothing to
 refresh); a host key that does not match raises PartnerRejected.
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -77,6 +80,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_846_INTERVAL = 2.0
+
+
+class _PinnedHostKey(asyncssh.SSHClient):
+    """Accepts only the host key with this SHA256 fingerprint (asyncssh then checks the server holds
+    its private half)."""
+
+    def __init__(self, fingerprint: str):
+        self._fingerprint = fingerprint
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        return bool(key.get_fingerprint("sha256") == self._fingerprint)
 
 
 class WholesaleConnector(Connector):
@@ -149,18 +163,29 @@ class WholesaleConnector(Connector):
         url, creds = urlsplit(self.spec.base_url), self.spec.credentials
         if not creds.get("username") or not creds.get("password"):
             raise PartnerRejected("wholesale credentials need a username and a password")
-        known = creds.get("known_hosts")
-        conn = await asyncssh.connect(
+        return await asyncssh.connect(
             url.hostname or "127.0.0.1", url.port or 22, username=creds["username"],
-            password=creds["password"], known_hosts=asyncssh.import_known_hosts(known) if known else None,
+            password=creds["password"], **self._host_key_check(),
             client_keys=None, agent_path=None, config=None, preferred_auth="password,keyboard-interactive",
             connect_timeout=self.timeout)
-        expected = creds.get("host_key_fingerprint")
-        key = conn.get_server_host_key()
-        if expected and (key is None or key.get_fingerprint("sha256") != expected):
-            conn.abort()
-            raise PartnerRejected(f"the server's host key is not {expected}: refusing to talk to it")
-        return conn
+
+    def _host_key_check(self) -> dict[str, Any]:
+        """How asyncssh checks the server's host key, before any authentication."""
+        settings = {**self.spec.options, **self.spec.credentials}
+        fingerprint, known = settings.get("host_key_fingerprint"), settings.get("known_hosts")
+        if fingerprint:
+            # no trusted keys (and not ~/.ssh/known_hosts): every key goes to validate_host_public_key
+            return {"known_hosts": lambda _host, _addr, _port: ([], [], []),
+                    "client_factory": lambda: _PinnedHostKey(str(fingerprint))}
+        if known:
+            text = str(known)
+            return {"known_hosts": text if "\n" not in text and os.path.isfile(text)
+                    else asyncssh.import_known_hosts(text)}
+        if str(self.spec.options.get("insecure_accept_any_host_key", "")).lower() in ("true", "1", "yes"):
+            return {"known_hosts": None}
+        raise PartnerRejected(f"{self.spec.id}: no host key to check the SFTP server against; set "
+                              "host_key_fingerprint or known_hosts (or, knowingly, the option "
+                              "insecure_accept_any_host_key: true)")
 
     async def _do(self, operation: str, action: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
         """One SFTP request, under the limiter, with errors translated once: a lost connection is
@@ -171,7 +196,8 @@ class WholesaleConnector(Connector):
         except asyncssh.PermissionDenied as exc:
             raise AuthExpired(f"the distributor refused our login: {exc.reason}") from exc
         except asyncssh.HostKeyNotVerifiable as exc:
-            raise PartnerRejected(f"the server's host key is not in known_hosts: {exc.reason}") from exc
+            raise PartnerRejected(f"the server's host key is not the one configured (known_hosts or "
+                                  f"host_key_fingerprint): {exc.reason}") from exc
         except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPPermissionDenied) as exc:
             raise PartnerRejected(f"{operation}: {exc.reason}") from exc
         except (asyncssh.SFTPFailure, asyncssh.SFTPOpUnsupported) as exc:

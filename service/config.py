@@ -10,12 +10,20 @@ from typing import Any
 import yaml
 
 from inventory.commands import Policy
+from store.secrets import KEY_VARIABLE, SecretKeyError, fernet_key, split_keys
 from sync.config import PartnerConfig, PartnerConfigError, partners
 from sync.rules import ShowRule
 
 
 class ConfigError(ValueError):
     pass
+
+
+# Days each table's rows are kept (config.yaml `retention:`; service/retention.py deletes the rest).
+# processed_events must outlast every partner's redelivery: Amazon's SQS queue keeps a message up to
+# 14 days, Square retries for 24 h, Shopify for 4 h; a redelivery older than the window is taken as new.
+DEFAULT_DAYS: dict[str, float] = {"sync_logs": 30, "processed_events": 30, "processed_commands": 30,
+                                  "audit_log": 365}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +49,24 @@ class Settings:
     web_port: int = 8000
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8001
+    tls_cert: Path | None = None   # PEM files: with both, the web port and the ingress speak HTTPS only
+    tls_key: Path | None = None
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto the web port trusts
     demo: bool = False
     ray_address: str = "local"
     shards: int = 1
     max_batch: int = 1000
     max_inflight: int = 1
     linger_ms: float = 1.0
-    admin_token: str | None = None
-    admin_password: str | None = None
+    admin_token: str | None = field(default=None, repr=False)
+    admin_password: str | None = field(default=None, repr=False)
+    # THREADCOUNT_SECRET_KEY then THREADCOUNT_SECRET_KEY_PREVIOUS, newest first; empty: DATA_DIR/secret.key
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
     channels: dict[str, ChannelRule] = field(default_factory=dict)
     partners: dict[str, PartnerConfig] = field(default_factory=dict)
     simulators: SimulatorSettings = field(default_factory=SimulatorSettings)
+    client_timeout: float = 10.0  # seconds for a request's headers, and for each read of its body
+    retention: dict[str, float] = field(default_factory=dict)  # days kept, by table (service/retention)
 
 
 def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
@@ -70,6 +85,7 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         f"sqlite+aiosqlite:///{data_dir / 'threadcount.db'}"
     )
     shards = env.get("THREADCOUNT_SHARDS") or ray.get("shards") or os.cpu_count() or 1
+    tls_cert, tls_key = _tls(web, env, base)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -77,6 +93,10 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         web_host=str(web.get("host", "127.0.0.1")),
         web_port=_int(env.get("THREADCOUNT_WEB_PORT") or web.get("port", 8000), "web port"),
         ingress_host=str(ingress.get("host", "127.0.0.1")),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        forwarded_allow_ips=str(env.get("THREADCOUNT_FORWARDED_ALLOW_IPS")
+                                or web.get("forwarded_allow_ips") or "127.0.0.1"),
         ingress_port=_int(env.get("THREADCOUNT_INGRESS_PORT") or ingress.get("port", 8001), "ingress port"),
         demo=_bool(env.get("THREADCOUNT_DEMO", raw.get("demo", False))),
         ray_address=str(env.get("THREADCOUNT_RAY_ADDRESS") or ray.get("address") or "local"),
@@ -86,10 +106,72 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         linger_ms=_float(batching.get("linger_ms", 1.0), "batching.linger_ms"),
         admin_token=env.get("THREADCOUNT_ADMIN_TOKEN") or None,
         admin_password=env.get("THREADCOUNT_ADMIN_PASSWORD") or None,
+        secret_keys=_secret_keys(env),
         channels=_channels(raw.get("channels") or {}),
         partners=_partners(raw.get("partners") or {}, env),
         simulators=_simulators(raw.get("simulators") or {}, env),
+        client_timeout=_positive(env.get("THREADCOUNT_CLIENT_TIMEOUT") or raw.get("client_timeout_s", 10.0),
+                                 "client_timeout_s"),
+        retention=_retention(raw.get("retention") or {}),
     )
+
+
+def _tls(web: dict[str, Any], env: dict[str, str], base: Path) -> tuple[Path | None, Path | None]:
+    """Both PEM files or neither; each must be a readable file."""
+    named = {"THREADCOUNT_TLS_CERT": env.get("THREADCOUNT_TLS_CERT") or web.get("tls_cert"),
+             "THREADCOUNT_TLS_KEY": env.get("THREADCOUNT_TLS_KEY") or web.get("tls_key")}
+    given = {name: value for name, value in named.items() if value}
+    if not given:
+        return None, None
+    if len(given) == 1:
+        (have,) = given
+        (missing,) = set(named) - {have}
+        raise ConfigError(f"{have} is set but {missing} is not (web.tls_cert and web.tls_key in "
+                          "config.yaml): TLS needs both the certificate and its key")
+    paths: list[Path] = []
+    for name, value in given.items():
+        path = Path(str(value))
+        path = path if path.is_absolute() else (base / path).resolve()
+        try:
+            with path.open("rb") as pem:
+                pem.read(1)
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def _positive(value: Any, name: str) -> float:
+    number = _float(value, name)
+    if number <= 0:
+        raise ConfigError(f"{name} must be more than 0")
+    return number
+
+
+def _retention(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise ConfigError("retention must be a mapping of table to days kept, like {sync_logs: 30}")
+    days = dict(DEFAULT_DAYS)
+    for table, value in raw.items():
+        if table not in DEFAULT_DAYS:
+            raise ConfigError(f"retention.{table}: not a table with retention; "
+                              f"one of {', '.join(DEFAULT_DAYS)}")
+        days[table] = _float(value, f"retention.{table}")
+        if days[table] <= 0:
+            raise ConfigError(f"retention.{table} must be more than 0 days")
+    return days
+
+
+def _secret_keys(env: dict[str, str]) -> tuple[str, ...]:
+    keys = split_keys(env.get(KEY_VARIABLE), env.get(f"{KEY_VARIABLE}_PREVIOUS"))
+    if keys and not split_keys(env.get(KEY_VARIABLE)):
+        raise ConfigError(f"{KEY_VARIABLE}_PREVIOUS is set but {KEY_VARIABLE} is not: set the new key there")
+    try:
+        for key in keys:
+            fernet_key(key)
+    except SecretKeyError as exc:
+        raise ConfigError(str(exc)) from None
+    return tuple(keys)
 
 
 def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:

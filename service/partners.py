@@ -98,7 +98,10 @@ class PartnerFleet:
         return Path(self.settings.data_dir) / "simulators"
 
     def webhook_url(self, partner_id: str) -> str:
-        return f"http://{self.settings.ingress_host}:{self.settings.ingress_port}/webhooks/{partner_id}"
+        from service.tls import scheme
+
+        return (f"{scheme(self.settings)}://{self.settings.ingress_host}:{self.settings.ingress_port}"
+                f"/webhooks/{partner_id}")
 
     async def start(self) -> None:
         configs = dict(self.settings.partners)
@@ -140,7 +143,8 @@ class PartnerFleet:
             name=f"threadcount-partner-{partner_id}",
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
                  self.settings.sqlite_synchronous, self.rt.shard_names,
-                 follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations)
+                 follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations,
+                 secret_keys=self.rt.secrets.keys)
 
     async def _ready(self, partner_id: str) -> None:
         actor = self.actors[partner_id]

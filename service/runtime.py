@@ -22,10 +22,17 @@ from service.config import Settings
 from service.events import EventFeed
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
+from service.ray_security import RayAuthError, check_token_available, secure_ray
+from service.reconcile_jobs import ReconcileJob, ReconcileJobs
+from service.retention import RetentionTask
+from service.secret_keys import secret_box
 from service.watch import AlertWatcher
+from store.audit import record
 from store.catalog import Catalog
-from store.engine import is_sqlite, make_engine, reader
+from store.engine import is_sqlite, make_engine, postgres_tls, reader
 from store.migrate import upgrade
+from store.private_files import private_dir, private_file
+from store.secrets import SecretBox, SecretKeyError, reseal
 
 log = logging.getLogger(__name__)
 RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
@@ -54,9 +61,12 @@ class Runtime:
         self._hub: Any = None
         self._events: EventFeed | None = None
         self.partners = PartnerFleet(self)
+        self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
+        self._retention: RetentionTask | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
+        self._secrets: SecretBox | None = None
         self._owner = f"{os.getpid()}-{time.time_ns()}"
 
     @property
@@ -94,23 +104,45 @@ class Runtime:
                 "a SQLite file. Set THREADCOUNT_DATABASE_URL to a PostgreSQL URL "
                 "(postgresql+asyncpg://...) or use THREADCOUNT_RAY_ADDRESS=local."
             )
+        if not is_sqlite(self.settings.database_url):
+            try:
+                postgres_tls(self.settings.database_url)
+            except (ValueError, OSError) as exc:
+                raise StartupError(f"THREADCOUNT_DATABASE_URL: {exc}") from None
+        try:
+            check_token_available(self.settings.data_dir, local=self.settings.ray_address == "local")
+        except RayAuthError as exc:
+            raise StartupError(str(exc)) from None
+
+    @property
+    def secrets(self) -> SecretBox:
+        if self._secrets is None:
+            raise StartupError("the secret key is not loaded yet")
+        return self._secrets
 
     def prepare_secrets(self) -> None:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data folder (0700), the key that seals partner secrets, and the API token."""
+        private_dir(self.settings.data_dir)
+        try:
+            self._secrets = secret_box(self.settings)
+        except SecretKeyError as exc:
+            raise StartupError(str(exc)) from None
         if self.settings.admin_token:
             self.api_token = self.settings.admin_token
             return
         self.token_file = self.settings.data_dir / "admin_token"
-        if not self.token_file.exists():
-            # created private: a token written first and chmod-ed after is readable in between
-            descriptor = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as token:
-                token.write(secrets.token_urlsafe(32) + "\n")
-        self.api_token = self.token_file.read_text().strip()
+        self.api_token = private_file(self.token_file, secrets.token_urlsafe(32))
 
     async def open_store(self) -> None:
         await upgrade(self.settings.database_url)
         self._engine = make_engine(self.settings.database_url, self.settings.sqlite_synchronous)
+        try:
+            moved = await reseal(self._engine, self.secrets)
+        except SecretKeyError as exc:
+            raise StartupError(str(exc)) from None
+        if moved:
+            log.warning("partner secrets: %d partners' stored credentials (re-)encrypted with the newest key",
+                        moved)
         self._catalog = Catalog(self._engine)
         await self._catalog.refresh()
 
@@ -148,6 +180,8 @@ class Runtime:
 
         address = self.settings.ray_address
         options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
+        # token authentication always; an embedded Ray on loopback only
+        options.update(secure_ray(self.settings.data_dir, local=address == "local"))
         if address == "local":
             # Marks every process this Ray starts, so a stop can find workers whose pid it never
             # learned (an actor still starting when the process group was signalled).
@@ -167,6 +201,8 @@ class Runtime:
         self._events.start()
         self._watcher = AlertWatcher(self)
         self._watcher.start()
+        self._retention = RetentionTask(self.engine, self.settings.retention)
+        self._retention.start()
         await self.heal_split_orders()
         if self.settings.demo:
             from service.demo import seed_demo
@@ -201,6 +237,10 @@ class Runtime:
 
     async def reconcile_partner(self, partner_id: str) -> dict[str, int]:
         return await self.partners.reconcile(partner_id)
+
+    async def _reconciled(self, job: ReconcileJob) -> None:
+        detail: dict[str, Any] = dict(job.result or {}) if job.status == "done" else {"error": job.error}
+        await record(self.engine, job.actor, "partner.reconcile", job.partner_id, job=job.id, **detail)
 
     async def retry_dead_letter(self, partner_id: str, letter_id: int) -> dict[str, Any]:
         """Apply a partner order kept as a dead letter again (after its cause was fixed)."""
@@ -247,6 +287,7 @@ class Runtime:
         # answer, so nobody is waited for, and the workers are ended by pid below.
         ray_alive = self._ray_alive()
         wait = 1.0 if ray_alive else 0.0
+        await self.reconcile_jobs.stop()
         if self._partners_started is not None:
             self._partners_started.cancel()
             await asyncio.gather(self._partners_started, return_exceptions=True)
@@ -254,6 +295,8 @@ class Runtime:
         self._shard_pids.extend(self.partners.pids)
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._retention is not None:
+            await self._retention.stop()
         if self._events is not None:
             await self._events.stop()
         if self._desk is not None:

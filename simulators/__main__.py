@@ -39,8 +39,8 @@ async def serve(plan: dict[str, Any]) -> None:
         ))
         await sim.start()
         sims[entry["id"]] = sim
-    where = {pid: {"base_url": sim.base_url, "endpoint": endpoint(sim), **queues.get(pid, {})}
-             for pid, sim in sims.items()}
+    where = {pid: {"base_url": sim.base_url, "endpoint": endpoint(sim), **queues.get(pid, {}),
+                   **host_key(sim)} for pid, sim in sims.items()}
     ports_file = Path(plan["ports_file"])
     temporary = ports_file.with_suffix(".tmp")
     temporary.write_text(json.dumps(where))
@@ -57,6 +57,12 @@ async def serve(plan: dict[str, Any]) -> None:
 def endpoint(sim: Simulator) -> str:
     """Where the connector talks to the partner: the HTTP API, or the SFTP server."""
     return str(getattr(sim, "sftp_url", None) or sim.base_url)
+
+
+def host_key(sim: Simulator) -> dict[str, Any]:
+    """An SFTP simulator's host key fingerprint, for its connector to check the server against."""
+    fingerprint = getattr(sim, "host_key_fingerprint", None)
+    return {"credentials": {"host_key_fingerprint": fingerprint}} if fingerprint else {}
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ def _refusal(message: Any, found: tuple[str, dict[str, Any]] | None) -> str:
 
 
 def asin(sku: str) -> str:
-    return f"B0{hashlib.sha1(sku.encode()).hexdigest()[:8].upper()}"
+    return f"B0{hashlib.sha1(sku.encode(), usedforsecurity=False).hexdigest()[:8].upper()}"
 
 
 def issue(code: str, message: str) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import defusedxml.ElementTree as defused
+from defusedxml import DefusedXmlException
+
 NS = "urn:ebay:apis:eBLBaseComponents"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 MOST_INVENTORY_STATUSES = 4
@@ -111,8 +114,8 @@ def read_envelope(raw: bytes) -> SoapRequest:
     """The call, the auth token and the request element; SoapFault when it is no SOAP 1.1 envelope
     with one eBay request in the body, or RequestRefused (37) naming an element the call does not define."""
     try:
-        root = ET.fromstring(raw)
-    except ET.ParseError as exc:
+        root = defused.fromstring(raw)  # no DTDs, no entities: a request body is anyone's XML
+    except (ET.ParseError, DefusedXmlException) as exc:
         raise SoapFault("soapenv:Client", f"The request is not well-formed XML: {exc}") from None
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise SoapFault("soapenv:VersionMismatch", "Only SOAP 1.1 envelopes are accepted.")

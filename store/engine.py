@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 
 
 def is_sqlite(url: str) -> bool:
@@ -19,7 +22,9 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", pool_size: int = 5) 
     BEGIN IMMEDIATE (unless made through `reader`) so several writer processes queue on the lock
     instead of failing when a read turns into a write."""
     if not is_sqlite(url):
-        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        url, connect_args = postgres_tls(url)
+        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                                   connect_args=connect_args)
     engine = create_async_engine(url, connect_args={"timeout": 60})
     _sqlite_setup(engine.sync_engine, sqlite_synchronous)
     return engine
@@ -60,3 +65,31 @@ def _sqlite_setup(engine: Engine, sqlite_synchronous: str, checkpoint_on_commit:
 def reader(engine: AsyncEngine) -> AsyncEngine:
     """The same pool for read-only work: on SQLite a plain BEGIN, so reads never queue behind writers."""
     return engine.execution_options(sqlite_begin="DEFERRED") if engine.dialect.name == "sqlite" else engine
+
+
+def postgres_tls(url: str) -> tuple[str, dict[str, Any]]:
+    """libpq's TLS parameters in a PostgreSQL URL (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`),
+    which asyncpg does not take, as asyncpg's `ssl` argument: the URL without them and the
+    connect_args. `sslmode` goes over as asyncpg's mode of the same name; a CA file or a client
+    certificate makes an SSLContext (verifying the host name only for verify-full)."""
+    parsed = make_url(url)
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in parsed.query.items()}
+    given = {k: query.pop(k) for k in LIBPQ_TLS if k in query}
+    if not given:
+        return url, {}
+    mode = given.get("sslmode", "prefer")
+    if mode not in SSLMODES:
+        raise ValueError(f"database URL: sslmode must be one of {', '.join(SSLMODES)}, not {mode!r}")
+    if "sslkey" in given and "sslcert" not in given:
+        raise ValueError("database URL: sslkey needs sslcert (the client certificate)")
+    bare = parsed.set(query=query).render_as_string(hide_password=False)
+    if mode == "disable" or not (given.get("sslrootcert") or given.get("sslcert")):
+        return bare, {"ssl": mode}
+    verify = mode in ("verify-ca", "verify-full")
+    context = ssl.create_default_context(cafile=given.get("sslrootcert") if verify else None)
+    context.check_hostname = mode == "verify-full"
+    if not verify:
+        context.verify_mode = ssl.CERT_NONE  # require/prefer/allow: encrypted, not verified (libpq's way)
+    if "sslcert" in given:
+        context.load_cert_chain(given["sslcert"], given.get("sslkey"))
+    return bare, {"ssl": context}

@@ -22,6 +22,7 @@ from store.schema import (
     sync_logs,
     variants,
 )
+from store.secrets import SecretBox
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +137,21 @@ async def sync_log(engine: AsyncEngine, partner_id: str, limit: int = 50) -> lis
         return [{str(k): v for k, v in row._mapping.items()} for row in await conn.execute(query)]
 
 
-async def load_state(engine: AsyncEngine, partner_id: str) -> tuple[str | None, dict[str, str]]:
+async def load_state(engine: AsyncEngine, partner_id: str, box: SecretBox
+                     ) -> tuple[str | None, dict[str, str]]:
+    """The cursor and the credentials, opened with `box` (see store/secrets.py)."""
     async with engine.connect() as conn:
         row = (await conn.execute(select(partner_state.c.cursor, partner_state.c.credentials)
                                   .where(partner_state.c.partner_id == partner_id))).first()
     if row is None:
         return None, {}
-    return row.cursor, json.loads(row.credentials or "{}")
+    return row.cursor, box.open(row.credentials, f"credentials of partner {partner_id!r}")
 
 
 async def save_state(engine: AsyncEngine, partner_id: str, cursor: str | None,
-                     credentials: dict[str, str]) -> None:
-    row = {"partner_id": partner_id, "cursor": cursor, "credentials": json.dumps(credentials, sort_keys=True),
+                     credentials: dict[str, str], box: SecretBox) -> None:
+    """The credentials are stored sealed with `box`'s newest key, never plain."""
+    row = {"partner_id": partner_id, "cursor": cursor, "credentials": box.seal(credentials),
            "updated_at": time.time()}
     async with engine.begin() as conn:
         await _upsert(conn, partner_state, [row], ["partner_id"], ["cursor", "credentials", "updated_at"])

@@ -237,7 +237,7 @@ users = Table(
     Column("username", String(100), primary_key=True),
     Column("password_hash", Text, nullable=False),
     Column("created_at", Float, nullable=False),
-    # migration 0005: roles, contact, disabling; a password change or a disable ends the sessions
+    # migration 0006: roles, contact, disabling; a password change or a disable ends the sessions
     Column("role", String(16), nullable=False, server_default="viewer"),
     Column("email", String(200), nullable=True),
     Column("phone", String(50), nullable=True),
@@ -246,7 +246,7 @@ users = Table(
     CheckConstraint("role IN ('viewer', 'clerk', 'manager', 'admin')", name="role"),
 )
 
-# --- API keys and dashboard sessions (migration 0005) -------------------------------------------
+# --- API keys and dashboard sessions (migration 0006) -------------------------------------------
 
 api_keys = Table(
     "api_keys",
@@ -287,4 +287,16 @@ partner_dead_letters = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("uq_partner_dead_letters_event", "partner_id", "event_id", unique=True),
+)
+
+# --- API idempotency keys (migration 0005_idempotency_keys) -----------------------------------
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # sha256 of (caller, route, Idempotency-Key): one key means something else for another caller or route
+    Column("scope", String(64), primary_key=True),
+    Column("body_hash", String(64), nullable=False),   # sha256 of the canonical JSON body first sent
+    Column("at", Float, nullable=False),
+    Index("ix_idempotency_keys_at", "at"),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import PartnerSpec
@@ -16,6 +16,7 @@ from inventory.events import AlertRaised
 from store import queries
 from store.alerts import raise_alert
 from store.catalog import Catalog
+from store.secrets import SecretBox
 from sync.calls import Alert
 from sync.config import PartnerConfig
 from sync.desired import DesiredQuantities
@@ -32,13 +33,14 @@ class PartnerPlan:
     """What the service decides about one partner: its config, endpoint and credentials, the
     channel its orders are placed on and the rule for what it is shown. `follow`: the channel's
     location codes (None: every location) to resolve again whenever the catalog changes; False:
-    the channel's locations stay as given."""
+    the channel's locations stay as given. `box`: seals the credentials the store keeps."""
 
     config: PartnerConfig
     spec: PartnerSpec
     channel: Channel
     show: ShowRule
     follow: tuple[str, ...] | bool | None = False
+    box: SecretBox = field(kw_only=True)
 
 
 async def assemble(plan: PartnerPlan, engine: Any, desk: StockDesk, session: Any, publish: Publish,
@@ -56,7 +58,7 @@ async def assemble(plan: PartnerPlan, engine: Any, desk: StockDesk, session: Any
     alert = alert_with(engine, publish)
     intake = OrderIntake(config.id, plan.channel, desk, catalog, stored_variants_with(engine), alert)
     desired = DesiredQuantities(config.id, plan.channel, plan.show, catalog, engine, follow=plan.follow)
-    return PartnerSync(config, connector, limiter, desired, intake, engine, publish, alert)
+    return PartnerSync(config, connector, limiter, desired, intake, engine, publish, alert, plan.box)
 
 
 def stored_variants_with(engine: Any) -> Callable[[str], Awaitable[list[int] | None]]:

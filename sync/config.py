@@ -4,7 +4,7 @@ its polling schedule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.registry import KINDS
@@ -21,7 +21,7 @@ class PartnerConfig:
     kind: str
     name: str
     base_url: str                 # empty: the demo simulator's
-    credentials: dict[str, str]   # empty: generated for the demo simulator
+    credentials: dict[str, str] = field(repr=False)   # empty: generated for the demo simulator
     options: dict[str, Any]
     poll_interval: float = 5.0
     poll_jitter: float = 1.0
@@ -49,6 +49,8 @@ def partners(raw: dict[str, Any], env: dict[str, str]) -> dict[str, PartnerConfi
                 declaration(spec.get("options") or {}, f"{where}.options")
             except RestConfigError as exc:
                 raise PartnerConfigError(str(exc)) from None
+        if kind == "wholesale" and spec.get("base_url"):
+            _host_key_given(spec, where)
         poll = spec.get("poll") or {}
         found[str(partner_id)] = PartnerConfig(
             id=str(partner_id),
@@ -66,6 +68,17 @@ def partners(raw: dict[str, Any], env: dict[str, str]) -> dict[str, PartnerConfi
             level_interval=_number(spec.get("level_interval_s", 60), f"{where}.level_interval_s"),
         )
     return found
+
+
+def _host_key_given(spec: dict[str, Any], where: str) -> None:
+    """An SFTP partner's server is checked by its host key: without one, a start refuses (the demo's
+    simulator, with no base_url, hands over its own)."""
+    given = {**(spec.get("options") or {}), **(spec.get("credentials") or {})}
+    if not (given.get("host_key_fingerprint") or given.get("known_hosts")
+            or given.get("insecure_accept_any_host_key") is True):
+        raise PartnerConfigError(f"{where}: an SFTP partner needs credentials.host_key_fingerprint "
+                                 "(SHA256:...) or credentials.known_hosts (a file's path or its text), "
+                                 "or, knowingly, options.insecure_accept_any_host_key: true")
 
 
 def _secret(value: Any, env: dict[str, str], where: str) -> str:

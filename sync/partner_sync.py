@@ -26,6 +26,7 @@ from connectors.base import Connector
 from inventory.commands import VariantStock
 from inventory.events import DomainEvent, PartnerStatusChanged
 from store import listings as store
+from store.secrets import SecretBox
 from sync.calls import Alert, PartnerCalls
 from sync.config import PartnerConfig
 from sync.dead_letters import DeadLetters
@@ -47,10 +48,11 @@ Publish = Callable[[DomainEvent], Awaitable[None]]
 class PartnerSync:
     def __init__(self, config: PartnerConfig, connector: Connector, limiter: RateLimiter,
                  desired: DesiredQuantities, intake: OrderIntake, engine: Any, publish: Publish,
-                 alert: Alert):
+                 alert: Alert, box: SecretBox):
+        """`box` seals the credentials the connector rewrites before they are stored."""
         self.config, self.connector, self._limiter = config, connector, limiter
         self.desired, self._engine, self._publish = desired, engine, publish
-        self.state = StoredState(engine, config.id, connector.spec.credentials)
+        self.state = StoredState(engine, config.id, connector.spec.credentials, box)
         self.calls = PartnerCalls(config.id, config.name, self.state, alert)
         self.pusher = Pusher(config.id, connector, limiter, self.calls, desired, engine, self._publish_status)
         self.dead_letters = DeadLetters(config.id, intake, engine, alert)

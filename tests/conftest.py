@@ -53,12 +53,16 @@ def _postgres_reachable() -> bool:
 
 
 @pytest.fixture(scope="session")
-def ray_session() -> Iterator[Any]:
+def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The tests' Ray, set up as run.py sets up its own: token authentication, loopback only."""
     import ray
 
+    from service.ray_security import secure_ray
+
     os.environ.setdefault("RAY_worker_niceness", "0")
+    options = secure_ray(tmp_path_factory.mktemp("ray"), local=True)
     ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, num_cpus=2,
-             namespace=f"threadcount-tests-{uuid.uuid4().hex[:6]}")
+             namespace=f"threadcount-tests-{uuid.uuid4().hex[:6]}", **options)
     yield ray
     ray.shutdown()
 

@@ -10,10 +10,11 @@ from starlette.routing import Route
 
 from connectors.registry import connector_class
 from service.partners import UnknownPartner
+from service.reconcile_jobs import job_view
 from store import listings as store
 from store.queries import iso
-from web.http import runtime
-from web.problems import not_found, partner_unavailable
+from web.http import actor_of, runtime
+from web.problems import not_found
 from web.responses import JSONResponse
 from web.validation import query_limit
 
@@ -69,15 +70,25 @@ def _listing(row: store.StoredListing) -> dict[str, Any]:
 
 
 async def reconcile(request: Request) -> JSONResponse:
+    """Starts a reconcile job (or finds the partner's running one) and answers at once: 202 with
+    the job and where to poll it."""
     partner_id = await _known(request)
+    rt = runtime(request)
     try:
-        return JSONResponse(await runtime(request).partners.reconcile(partner_id))
+        rt.partners.actor(partner_id)
     except UnknownPartner:
         raise not_found(f"id: partner {partner_id!r} is not running") from None
-    except Exception as exc:  # the partner failed to answer (its breaker, a 5xx): say so, change nothing
-        cause = getattr(exc, "cause", None) or exc
-        reason = f"{partner_id} could not be read: {type(cause).__name__}: {cause}"
-        raise partner_unavailable(reason) from None
+    job, _ = rt.reconcile_jobs.start(partner_id, actor_of(request))
+    return JSONResponse({"job": job_view(job, iso)}, status_code=202,
+                        headers={"Location": f"/api/v1/jobs/{job.id}"})
+
+
+async def job(request: Request) -> JSONResponse:
+    found = runtime(request).reconcile_jobs.get(request.path_params["id"])
+    if found is None:
+        raise not_found(f"id: no job {request.path_params['id']!r} (jobs live in the web process's "
+                        "memory: a restart forgets them)")
+    return JSONResponse({"job": job_view(found, iso)})
 
 
 async def retry(request: Request) -> JSONResponse:
@@ -102,4 +113,5 @@ routes = [
     Route("/api/v1/partners/{id}/reconcile", reconcile, methods=["POST"]),
     Route("/api/v1/partners/{id}/retry", retry, methods=["POST"]),
     Route("/api/v1/partners/{id}/sync-log", sync_log, methods=["GET"]),
+    Route("/api/v1/jobs/{id}", job, methods=["GET"]),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -11,7 +13,7 @@ from starlette.routing import Route
 from inventory.commands import Failure, VariantStock
 from service import stock
 from service.runtime import Runtime
-from store import queries
+from store import idempotency, queries
 from store.check import check_ledger
 from web import stock_input
 from web.http import actor_of, json_body, runtime
@@ -21,11 +23,30 @@ from web.validation import query_limit
 from web.views import stock_view
 
 
-def _command_id(request: Request) -> str:
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 0 < len(key) <= 90:
-        raise ApiError(400, "invalid_header", "Idempotency-Key: must be 1 to 90 characters")
-    return f"api:{key}" if key else f"api-{uuid.uuid4()}"
+class _Key:
+    """An Idempotency-Key scoped to its caller and route: the same key from another caller or on
+    another route is another key; reused with another body it is refused (422), not replayed."""
+
+    def __init__(self, request: Request, data: dict[str, Any]):
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 0 < len(key) <= 90:
+            raise ApiError(400, "invalid_header", "Idempotency-Key: must be 1 to 90 characters")
+        self.scope = self.body_hash = ""
+        if key:
+            self.scope = _sha256("\0".join((actor_of(request), request.url.path, key)))
+            self.body_hash = _sha256(json.dumps(data, sort_keys=True, separators=(",", ":")))
+        self.command_id = f"api:{self.scope}" if key else f"api-{uuid.uuid4()}"
+
+    async def claim(self, rt: Runtime) -> None:
+        """Called once the body is known good: a body refused as invalid does not use up the key."""
+        if self.scope and not await idempotency.claim(rt.engine, self.scope, self.body_hash):
+            raise ApiError(422, "idempotency_key_reused",
+                           "Idempotency-Key: already used on this route with another body; "
+                           "send the same body to replay the first answer, or use a new key")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _answer(rt: Runtime, result: VariantStock | Failure) -> JSONResponse:
@@ -35,27 +56,30 @@ def _answer(rt: Runtime, result: VariantStock | Failure) -> JSONResponse:
 
 
 async def receive(request: Request) -> JSONResponse:
-    rt, data, command_id = await _command_parts(request)
-    return _answer(rt, await stock.receive(rt, await stock_input.receipt(rt, data, command_id),
-                                           actor_of(request)))
+    rt, data, key = await _command_parts(request)
+    command = await stock_input.receipt(rt, data, key.command_id)
+    await key.claim(rt)
+    return _answer(rt, await stock.receive(rt, command, actor_of(request)))
 
 
 async def adjust(request: Request) -> JSONResponse:
-    rt, data, command_id = await _command_parts(request)
-    return _answer(rt, await stock.adjust(rt, await stock_input.adjustment(rt, data, command_id),
-                                          actor_of(request)))
+    rt, data, key = await _command_parts(request)
+    command = await stock_input.adjustment(rt, data, key.command_id)
+    await key.claim(rt)
+    return _answer(rt, await stock.adjust(rt, command, actor_of(request)))
 
 
 async def transfer(request: Request) -> JSONResponse:
-    rt, data, command_id = await _command_parts(request)
-    return _answer(rt, await stock.transfer(rt, await stock_input.transfer(rt, data, command_id),
-                                            actor_of(request)))
+    rt, data, key = await _command_parts(request)
+    command = await stock_input.transfer(rt, data, key.command_id)
+    await key.claim(rt)
+    return _answer(rt, await stock.transfer(rt, command, actor_of(request)))
 
 
-async def _command_parts(request: Request) -> tuple[Runtime, dict[str, Any], str]:
+async def _command_parts(request: Request) -> tuple[Runtime, dict[str, Any], _Key]:
     rt = runtime(request)
     data = await json_body(request)
-    return rt, data, _command_id(request)
+    return rt, data, _Key(request, data)
 
 
 async def variant_stock(request: Request) -> JSONResponse:

@@ -22,6 +22,8 @@ from starlette.staticfiles import StaticFiles
 from inventory.desk import ShardUnavailable
 from service.accounts import Accounts
 from service.runtime import Runtime
+from service.tls import tls_on
+from store.private_files import private_file
 from web import (
     api_accounts,
     api_alerts,
@@ -37,12 +39,13 @@ from web.auth import BearerAuth
 from web.body_limit import BodyLimit
 from web.dashboard.session import current_principal, current_user, to_login
 from web.dashboard.sessions_asgi import DashboardSessions
-from web.dashboard.users import admin_password, private_file
+from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
 from web.responses import JSONResponse
 from web.roles import guard
 from web.security_headers import SecurityHeaders
+from web.slow_clients import SlowBodies
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -145,12 +148,14 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=guard(routes, current_principal, to_login),
         middleware=[
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, hsts=tls_on(settings)),
+            Middleware(SlowBodies, timeout=settings.client_timeout),
             Middleware(BodyLimit),
             Middleware(BearerAuth, token=lambda: runtime.api_token, keys=accounts.key_principal,
                        ready=lambda: runtime.ready),
             Middleware(DashboardSessions, secret_key=private_file(settings.data_dir / "session_secret",
-                                                                   secrets.token_urlsafe(48))),
+                                                                   secrets.token_urlsafe(48)),
+                       https_only=tls_on(settings)),
         ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, ShardUnavailable: unavailable},
     )

@@ -1,7 +1,8 @@
 """The partner webhook ingress (aiohttp): `POST /webhooks/{partner_id}`.
 
 Each delivery's signature is checked on the raw body exactly as the partner signs it, by the
-partner's connector the fleet holds (bad or missing: 401, logged, nothing applied); then the
+partner's connector the fleet holds (bad or missing: 401, nothing applied, logged in the partner's
+sync log at most web/ingress_refusals.PER_MINUTE times a minute, the rest counted in one row); then the
 delivery goes straight to the partner's connector actor, whose sync dedupes it on the partner's
 event id, turns it into orders through the shards and answers after the commit. Only then do we
 answer 2xx, so a partner that does not hear back retries, and a retry is harmless. A signed delivery
@@ -13,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from inventory.desk import ShardUnavailable
 from service.partners import UnknownPartner
 from service.runtime import Runtime
-from store import listings as store
+from web.ingress_refusals import RefusalLog
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT = 4.5  # seconds: Shopify gives 5, Square 10; answering late makes them retry anyway
@@ -28,8 +30,9 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def create_ingress(runtime: Runtime) -> web.Application:
+def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Application:
     fleet = runtime.partners
+    refusals = RefusalLog(lambda: runtime.engine)
 
     async def healthz(_request: web.Request) -> web.Response:
         if runtime.ready:
@@ -38,16 +41,23 @@ def create_ingress(runtime: Runtime) -> web.Application:
 
     async def webhook(request: web.Request) -> web.Response:
         partner_id = request.match_info["partner_id"]
-        body = await request.read()
+        try:
+            body = await asyncio.wait_for(request.read(), body_timeout)
+        except TimeoutError:
+            log.info("webhook for %s: the body stalled for over %.0f s; answered 408",
+                     partner_id, body_timeout)
+            return _error(408, "request_timeout", f"body: not received within {body_timeout:.0f} s")
+        except (ConnectionError, ClientPayloadError, HttpProcessingError) as exc:
+            # the partner went away mid-body: nobody is left to answer, and it will retry
+            log.info("webhook for %s: the client went away mid-body (%s)", partner_id, type(exc).__name__)
+            return _error(400, "incomplete_body", "body: the connection closed before the body ended")
         try:
             good = fleet.verify(partner_id, request.headers, body, fleet.webhook_url(partner_id))
         except UnknownPartner:
             return _error(404, "unknown_partner",
                           f"partner_id: no partner {partner_id!r} takes webhooks here")
         if not good:
-            log.warning("webhook for %s refused: bad or missing signature", partner_id)
-            await store.log_sync(runtime.engine, partner_id, "webhook", False,
-                                 "refused: bad or missing signature")
+            await refusals.refused(partner_id, "bad or missing signature")
             return _error(401, "bad_signature",
                           f"signature: the delivery for {partner_id} is not signed with its secret")
         try:
@@ -66,7 +76,11 @@ def create_ingress(runtime: Runtime) -> web.Application:
                                                      f"{result.get('error', '')}")
         return web.json_response(result)
 
+    async def flush_refusals(_app: web.Application) -> None:
+        await refusals.flush()
+
     app = web.Application(client_max_size=2 * 1024 * 1024)
+    app.on_cleanup.append(flush_refusals)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/{partner_id}", webhook)
     return app

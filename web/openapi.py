@@ -163,6 +163,10 @@ def partner_schemas() -> dict[str, Schema]:
                         "pushed": nullable(integer(0)), "pushed_at": when, "desired_at": date_time(),
                         "last_error": nullable(string())}),
         "Reconciled": obj({"checked": integer(0), "corrected": integer(0)}),
+        "Job": obj({"id": string(), "kind": enum(["reconcile"]), "partner": string(),
+                    "status": enum(["running", "done", "failed"]), "started_at": date_time(),
+                    "finished_at": nullable(date_time()), "result": ref("Reconciled"),
+                    "error": string("Why it failed")}, optional=("result", "error")),
         "Alert": obj({"id": integer(), "kind": string("low_stock, backorder, oversell, sync_failure, drift, "
                                                       "unknown_sku, dead_letter"),
                       "key": string("What it is about (a sku, a partner, partner:order)"),
@@ -245,9 +249,14 @@ def partner_paths() -> dict[str, Schema]:
             "partners", {"200": ok(array(ref("Listing")))}, errors=("404",),
             params=[*by_id, query("sku", string(), "Only this variant")])},
         "/api/v1/partners/{id}/reconcile": {"post": operation(
-            "reconcilePartner", "Read what the partner shows now and correct drift", "partners",
-            {"200": ok(ref("Reconciled")), "502": ok(ref("Error"), "The partner could not be read")},
+            "reconcilePartner", "Start reading what the partner shows now and correcting drift: a job "
+            "to poll at its Location (the partner's running one, if it has one)", "partners",
+            {"202": {**ok(obj({"job": ref("Job")}), "Started, or already running"),
+                     "headers": {"Location": {"description": "/api/v1/jobs/{id}", "schema": string()}}}},
             params=by_id, errors=("404",))},
+        "/api/v1/jobs/{id}": {"get": operation(
+            "getJob", "A reconcile job: running, done with its result, or failed with the reason", "partners",
+            {"200": ok(obj({"job": ref("Job")}))}, params=[path_param("id", "Job id")], errors=("404",))},
         "/api/v1/partners/{id}/retry": {"post": operation(
             "retryPartner", "Close the circuit and retry failed pushes now", "partners",
             {"202": ok(obj({"status": string()}), "Retrying")}, params=by_id, errors=("404",))},
@@ -284,7 +293,9 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
                                            "description": "Bearer <the admin token or an API key>"}},
             "parameters": {"IdempotencyKey": {
                 "name": "Idempotency-Key", "in": "header", "required": False, "schema": string(),
-                "description": "The same key again returns the first answer and applies nothing"}},
+                "description": "Scoped to the caller and the route: the same key with the same body returns "
+                               "the first answer and applies nothing; with another body it is refused "
+                               "(422 idempotency_key_reused)"}},
         },
     }
     if server_url:

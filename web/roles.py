@@ -70,6 +70,7 @@ ROLES: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/partners/{id}/reconcile"): M,
     ("POST", "/api/v1/partners/{id}/retry"): M,
     ("GET", "/api/v1/partners/{id}/sync-log"): V,
+    ("GET", "/api/v1/jobs/{id}"): V,
     ("GET", "/api/v1/partners/{id}/dead-letters"): V,
     ("POST", "/api/v1/partners/{id}/dead-letters/{letter_id}/retry"): M,
     ("GET", "/api/v1/alerts"): V,

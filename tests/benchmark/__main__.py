@@ -1,5 +1,6 @@
 """python -m tests.benchmark: baseline vs Threadcount under the same order load, in one run, then the
-partner sync (demo mode, five simulators): initial sync, propagation latency, coalescing under a burst.
+partner sync (demo mode, every partner simulator): initial sync, propagation latency, shopper orders
+in from each partner, coalescing under a burst, and a restart until every simulator agrees again.
 
 Prints a comparison table, then the same figures as one JSON line (the last line of stdout).
 Progress goes to stderr. Exit status 1 when a measured part failed.
@@ -20,6 +21,7 @@ from tests.benchmark.engine import engine_benchmark
 from tests.benchmark.report import as_json_line, render
 from tests.benchmark.scenarios import Settings, run_baseline, run_threadcount
 from tests.benchmark.sync import run_sync
+from tests.benchmark.sync_orders import ORDERS_PER_PARTNER
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,9 +34,22 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-threadcount", action="store_true", help="do not run Threadcount")
     parser.add_argument("--skip-engine", action="store_true", help="do not run engine_benchmark()")
     parser.add_argument("--skip-sync", action="store_true", help="do not run the partner-sync scenario")
+    parser.add_argument("--sync-only", action="store_true",
+                        help="only the partner-sync scenario (= --skip-baseline --skip-threadcount --skip-engine)")
+    parser.add_argument("--partner-orders", type=int, default=ORDERS_PER_PARTNER, metavar="N",
+                        help=f"shopper orders at each simulator in the partner-sync run ({ORDERS_PER_PARTNER}; "
+                             "0: none)")
+    parser.add_argument("--skip-restart", action="store_true",
+                        help="partner sync without the restart at its end")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1:
         parser.error("--duration, --clients and --skus must be positive, --warmup non-negative")
+    if args.partner_orders < 0:
+        parser.error("--partner-orders must be 0 or more")
+    if args.sync_only and args.skip_sync:
+        parser.error("--sync-only and --skip-sync leave nothing to run")
+    if args.sync_only:
+        args.skip_baseline = args.skip_threadcount = args.skip_engine = True
     return args
 
 
@@ -80,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if not engine_skipped:
         engine = _attempt("engine", _engine)
         record["engine"] = None if engine.get("not_measured") else engine
-    record["sync"] = None if args.skip_sync else _attempt("sync", run_sync)
+    sync = partial(run_sync, partner_orders_each=args.partner_orders, restart=not args.skip_restart)
+    record["sync"] = None if args.skip_sync else _attempt("sync", sync)
     print(render(record))
     print(as_json_line(record), flush=True)
     parts = ("baseline", "threadcount", "engine", "sync")

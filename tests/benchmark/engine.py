@@ -306,7 +306,10 @@ async def _measure(directory: Path) -> dict[str, Any]:
     started_ray = not ray.is_initialized()
     if started_ray:
         began = time.perf_counter()
-        ray.init(address="local", include_dashboard=False, logging_level="ERROR")
+        from service.ray_security import secure_ray
+
+        ray.init(address="local", include_dashboard=False, logging_level="ERROR",
+                 **secure_ray(directory, local=True))
         _say(f"ray.init in {time.perf_counter() - began:.1f} s")
     shards: list[Any] = []
     try:

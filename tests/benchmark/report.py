@@ -102,6 +102,7 @@ def _sync_lines(sync: dict[str, Any] | None) -> list[str]:
         lines += [f"    {r[0]:<10}" + "".join(f"{cell:>9}" for cell in r[1:]) for r in rows]
         if propagation.get("orders_changing_no_partner"):
             lines.append(f"    orders that changed no partner's quantity: {propagation['orders_changing_no_partner']}")
+    lines += _partner_order_lines(sync.get("partner_orders"))
     burst = sync.get("burst") or {}
     if "orders" in burst:
         others = ", ".join(f"{n:,} {k}" for k, n in (burst.get("statuses") or {}).items() if k != "reserved")
@@ -133,13 +134,55 @@ def _sync_lines(sync: dict[str, Any] | None) -> list[str]:
                      + ", ".join(f"{p} {n}" for p, n in limited.items()) + f" ({verdict})")
     if sync.get("check_transport_errors"):
         lines.append(f"  checks that got no answer and were tried again: {sync['check_transport_errors']}")
+    lines += _restart_lines(sync.get("restart"))
     if "scenario_s" in sync:
         took, shutdown = _num(sync["scenario_s"], " s"), _num(sync.get("shutdown_s"), " s")
-        lines.append(f"  scenario {took}; shutdown {shutdown}, exit code {_num(sync.get('exit_code'))}")
+        lines.append(f"  scenario {took} (restart included); first run's shutdown {shutdown}, "
+                     f"exit code {_num(sync.get('exit_code'))}")
     if "error" in sync:
         lines.append(f"partner sync FAILED: {sync['error']}")
     for sample in burst.get("error_samples", []):
         lines.append(f"partner sync burst error sample: {sample}")
+    return lines
+
+
+def _partner_order_lines(orders: dict[str, Any] | None) -> list[str]:
+    """Shopper orders at the simulators, timed until GET /api/v1/orders returned them."""
+    if not orders:
+        return []
+    lines = [f"  shopper order at the simulator -> GET /api/v1/orders returns it (ms), {orders.get('orders')} "
+             f"single-line orders ({_num(orders.get('orders_per_s'))}/s round-robin), the orders read "
+             f"every {_num(orders.get('read_every_ms'))} ms; a polled partner's figure includes waiting for "
+             "its next poll (the interval shown):"]
+    rows = [("partner", "orders", "p50", "p99", "max", "missed", "  how the order comes")]
+    per_partner = orders.get("per_partner_ms") or {}
+    for name, figures in [*per_partner.items(), ("all", orders.get("overall_ms") or {})]:
+        cells = (_num(figures.get(k)) for k in ("orders", "p50", "p99", "max", "missed"))
+        rows.append((name, *cells, f"  {figures.get('how', '')}"))
+    lines += [f"    {r[0]:<10}" + "".join(f"{cell:>9}" for cell in r[1:-1]) + r[-1] for r in rows]
+    for refused in orders.get("refused_by_simulators") or ():
+        lines.append(f"    refused by the simulator: {refused}")
+    return lines
+
+
+def _restart_lines(again: dict[str, Any] | None) -> list[str]:
+    """The restart on the same data folder: until every simulator agrees with what we desire."""
+    if again is None:
+        return []
+    drifted = ", ".join(f"{p} {n}" for p, n in (again.get("drifted_listings") or {}).items()) or "none"
+    lines = [f"  restart (SIGTERM, two shops drifted while stopped: {drifted} listings; `python run.py` "
+             "again on the same data folder):"]
+    if "start_to_agreed_s" in again:
+        lines.append(f"    every simulator agrees {_num(again['start_to_agreed_s'], ' s')} after the new start "
+                     f"(ready {_num(again.get('start_to_ready_s'), ' s')}, simulators listed "
+                     f"{_num(again.get('start_to_simulators_listed_s'), ' s')})")
+    elif "start_to_ready_s" in again:
+        lines.append(f"    ready {_num(again['start_to_ready_s'], ' s')} after the new start; never agreed")
+    limited = again.get("rate_limited")
+    if limited is not None:
+        verdict = "none" if not any(limited.values()) else "VIOLATED"
+        lines.append("    rate-limit violations after the restart: "
+                     + ", ".join(f"{p} {n}" for p, n in limited.items()) + f" ({verdict})")
     return lines
 
 

@@ -4,9 +4,13 @@ off), spawned like the Threadcount run, then measured over HTTP:
 1. the initial full sync: from ready until every simulator shows what every listing should show;
 2. propagation: single-line orders one at a time, each on its own SKU; for every partner whose desired
    quantity changed, the time from sending the order to its simulator showing the new quantity;
-3. coalescing: a burst of orders on a few hot SKUs, then the desired changes against the listings
+3. partner orders in: shopper orders placed at each simulator, timed until the API returns them
+   (sync_orders.py);
+4. coalescing: a burst of orders on a few hot SKUs, then the desired changes against the listings
    pushed (the partners' own counters) and the time until every simulator shows the final values;
-4. the simulators' count of rate-limit violations (each must be 0).
+5. the simulators' count of rate-limit violations (each must be 0);
+6. a restart: run.py stopped, two shops drifted meanwhile, started again on the same data folder, timed
+   until every simulator agrees (sync_restart.py).
 """
 
 from __future__ import annotations
@@ -14,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import random
 import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,9 @@ import aiohttp
 import httpx
 
 from service.config import load_settings
+from tests.benchmark import sync_restart
 from tests.benchmark.scenarios import READY_TIMEOUT, _say, _stop, threadcount_env
+from tests.benchmark.sync_orders import ORDERS_PER_PARTNER, partner_orders
 from tests.benchmark.sync_watch import (
     COUNTERS,
     PARTNERS,
@@ -37,6 +41,7 @@ from tests.benchmark.sync_watch import (
     desired_quantities,
     partner_figures,
     sim_stats,
+    spread,
 )
 from tests.harness.procs import REPO_ROOT, ServerError, ServerProcess, free_ports
 
@@ -55,8 +60,9 @@ BURST_RESTOCK = 800
 CONNECT_RETRIES = 3
 
 
-def run_sync(result: dict[str, Any]) -> None:
-    """Fills ``result`` as it goes, so a failure keeps the figures measured before it."""
+def run_sync(result: dict[str, Any], partner_orders_each: int = ORDERS_PER_PARTNER, restart: bool = True) -> None:
+    """Fills ``result`` as it goes, so a failure keeps the figures measured before it.
+    ``partner_orders_each``: shopper orders per simulator (0: none); ``restart``: measure one."""
     if not (REPO_ROOT / "run.py").exists():
         raise FileNotFoundError(f"{REPO_ROOT / 'run.py'} does not exist yet")
     began = time.monotonic()
@@ -69,25 +75,33 @@ def run_sync(result: dict[str, Any]) -> None:
         server = ServerProcess("threadcount-sync", [sys.executable, "run.py"], env=env, log_path=log)
         base = f"http://127.0.0.1:{web_port}"
         try:
-            server.start()
-            ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
-            ready_at = time.monotonic()
-            result["start_to_ready_s"] = round(ready, 2)
-            _say(f"threadcount-sync: ready in {ready:.2f} s (demo, every partner simulator, no shoppers)")
-            asyncio.run(_scenario(base, token, env, server, ready_at, result))
-        except Exception as exc:
-            if not isinstance(exc, ServerError):
-                exc.add_note(f"last lines of the threadcount-sync log:\n{server.log_tail()}")
-            raise
+            try:
+                server.start()
+                ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
+                ready_at = time.monotonic()
+                result["start_to_ready_s"] = round(ready, 2)
+                _say(f"threadcount-sync: ready in {ready:.2f} s (demo, every partner simulator, no shoppers)")
+                sims = asyncio.run(_scenario(base, token, env, server, ready_at, partner_orders_each, result))
+            except Exception as exc:
+                if not isinstance(exc, ServerError):
+                    exc.add_note(f"last lines of the threadcount-sync log:\n{server.log_tail()}")
+                raise
+            finally:
+                _stop(server, result)
+            if restart:  # on the same data folder, the simulators' saved state included
+                result["restart"] = {}
+                channels = load_settings(REPO_ROOT / "config.yaml", env).channels
+                sync_restart.restart(env, token, Path(tmp), sims, channels, result["restart"])
         finally:
-            _stop(server, result)
             result["scenario_s"] = round(time.monotonic() - began, 1)
 
 
 async def _scenario(base: str, token: str, env: dict[str, str], server: ServerProcess, ready_at: float,
-                    result: dict[str, Any]) -> None:
+                    partner_orders_each: int, result: dict[str, Any]) -> dict[str, str]:
+    """The measures while the first run.py runs; {partner: its simulator's URL}."""
     headers = {"Authorization": f"Bearer {token}"}
-    channels = load_settings(REPO_ROOT / "config.yaml", env).channels
+    settings = load_settings(REPO_ROOT / "config.yaml", env)
+    channels = settings.channels
     async with (httpx.AsyncClient(base_url=base, headers=headers, timeout=30, transport=_retrying()) as api,
                 httpx.AsyncClient(timeout=10, transport=_retrying()) as plain):
         sims = await _partners(api, server)
@@ -101,6 +115,10 @@ async def _scenario(base: str, token: str, env: dict[str, str], server: ServerPr
             }
             _say(f"threadcount-sync: converged {converged_at - ready_at:.2f} s after ready")
             result["propagation"] = await _propagation(api, plain, sims, desired)
+            if partner_orders_each:
+                _, desired = await check.converged(time.monotonic() + CONVERGE_TIMEOUT, every=0.25)
+                result["partner_orders"] = await partner_orders(api, plain, sims, desired, settings.partners,
+                                                                partner_orders_each)
             burst: dict[str, Any] = {}
             result["burst"] = burst
             await _burst(base, headers, api, check, desired, burst)
@@ -113,6 +131,7 @@ async def _scenario(base: str, token: str, env: dict[str, str], server: ServerPr
                 result["service_lag_s"] = {p: {"p50": status[p].get("lag_p50_s"),
                                                "p99": status[p].get("lag_p99_s")} for p in PARTNERS}
             result["check_transport_errors"] = check.transport_errors
+    return sims
 
 
 # --- what the service and the simulators say ------------------------------------------------------
@@ -180,15 +199,15 @@ async def _propagation(api: httpx.AsyncClient, plain: httpx.AsyncClient, sims: d
         changed = [o[p] for o in outcomes if p in o]
         shown = [ms for ms in changed if ms is not None]
         every += shown
-        per_partner[p] = {"changes": len(changed), "missed": len(changed) - len(shown), **_spread(shown)}
+        per_partner[p] = {"changes": len(changed), "missed": len(changed) - len(shown), **spread(shown)}
     missed = sum(v["missed"] for v in per_partner.values())
     return {
         "orders": PROPAGATION_ORDERS,
         "orders_per_s": round(PROPAGATION_ORDERS / ordering_s, 1),
         "per_partner_ms": per_partner,
-        "overall_ms": {"changes": len(every) + missed, "missed": missed, **_spread(every)},
+        "overall_ms": {"changes": len(every) + missed, "missed": missed, **spread(every)},
         "orders_changing_no_partner": sum(1 for o in outcomes if not o),
-        "order_post_p50_ms": _spread(post_ms)["p50"],
+        "order_post_p50_ms": spread(post_ms)["p50"],
         "sim_reads": sum(w.reads for w in watches.values()),
         "sim_read_errors": sum(w.errors for w in watches.values()),
     }
@@ -215,18 +234,6 @@ async def _measure(api: httpx.AsyncClient, watches: dict[str, SimWatch], sku: st
     finally:
         for watch in watches.values():
             watch.forget(sku)
-
-
-def _pct(ordered: list[float], pct: float) -> float:
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
-
-
-def _spread(values: Iterable[float]) -> dict[str, float | None]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": None, "p99": None, "max": None}
-    return {"p50": round(_pct(ordered, 50), 1), "p99": round(_pct(ordered, 99), 1),
-            "max": round(ordered[-1], 1)}
 
 
 # --- coalescing under a burst ---------------------------------------------------------------------

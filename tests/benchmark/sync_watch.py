@@ -5,7 +5,9 @@ has converged; when each watched quantity first appeared)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -19,6 +21,19 @@ STABLE_FOR = 1.0             # converged means: still matching this long after i
 SIM_POLL_EVERY = 0.01        # seconds between reads of a simulator's listings
 STATUS_REFRESH = 2.5         # the service refreshes partner status every 2 s
 COUNTERS = ("desired_changes", "listings_pushed", "pushes", "pushes_saved_by_coalescing", "rate_limited")
+
+
+def _pct(ordered: list[float], pct: float) -> float:
+    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
+
+
+def spread(values: Iterable[float]) -> dict[str, float | None]:
+    """p50, p99 and max of ``values`` (None each when there are none)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": None, "p99": None, "max": None}
+    return {"p50": round(_pct(ordered, 50), 1), "p99": round(_pct(ordered, 99), 1),
+            "max": round(ordered[-1], 1)}
 
 
 async def partner_figures(api: httpx.AsyncClient) -> dict[str, dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,21 +25,25 @@ class Service:
     token: str
     data_dir: Path
     env: dict[str, str]
+    verify: ssl.SSLContext | bool = True  # with TLS: a context trusting the service's certificate
 
     def client(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.base, timeout=30,
+        return httpx.Client(base_url=self.base, timeout=30, verify=self.verify,
                             headers={"Authorization": f"Bearer {token or self.token}"})
 
     def async_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base, timeout=30,
+        return httpx.AsyncClient(base_url=self.base, timeout=30, verify=self.verify,
                                  headers={"Authorization": f"Bearer {self.token}"})
 
 
 def start_service(data_dir: Path, *, demo: bool = False, name: str = "threadcount",
-                  extra_env: dict[str, str] | None = None, ports: tuple[int, int] | None = None) -> Service:
+                  extra_env: dict[str, str] | None = None, ports: tuple[int, int] | None = None,
+                  trust: ssl.SSLContext | None = None) -> Service:
+    """`trust`: the service speaks HTTPS (extra_env names its certificate), verified with this."""
     web_port, ingress_port = ports or tuple(free_ports(2))
     token = secrets.token_urlsafe(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_")}
+    # the service's own settings only (the tests' Ray token stays the tests')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THREADCOUNT_", "RAY_AUTH_"))}
     env.update(
         THREADCOUNT_DATA_DIR=str(data_dir), THREADCOUNT_WEB_PORT=str(web_port),
         THREADCOUNT_INGRESS_PORT=str(ingress_port), THREADCOUNT_DEMO="1" if demo else "0",
@@ -49,9 +54,9 @@ def start_service(data_dir: Path, *, demo: bool = False, name: str = "threadcoun
     process = ServerProcess(name, [sys.executable, str(REPO / "run.py")], env=env,
                             log_path=data_dir / f"{name}.log")
     process.start()
-    base = f"http://127.0.0.1:{web_port}"
-    process.wait_ready(f"{base}/healthz", timeout=60)
-    return Service(process, base, token, data_dir, env)
+    base = f"{'https' if trust else 'http'}://127.0.0.1:{web_port}"
+    process.wait_ready(f"{base}/healthz", timeout=60, ssl_context=trust)
+    return Service(process, base, token, data_dir, env, trust or True)
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,12 @@ demo service (partner simulators on, shoppers off); then each page once in a rea
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -235,3 +238,37 @@ def test_each_page_renders_in_a_browser_and_a_new_alert_appears_without_a_reload
             page.screenshot(path=str(SCREENSHOTS / "alerts.png"), full_page=True)
         finally:
             browser.close()
+
+
+# --- secrets at rest: the demo's partner credentials are nowhere in the store, the API or the pages --
+
+SECRET_NAMES = ("secret", "token", "password", "key")
+
+
+def demo_secrets(data_dir: Path) -> set[str]:
+    """The demo partners' secrets as generated (and the simulators' extras, e.g. the SQS keys)."""
+    known = json.loads((data_dir / "demo_partner_credentials.json").read_text())
+    extras = json.loads((data_dir / "simulators.ports.json").read_text())
+    found = [*known.values(), *(where.get("credentials", {}) for where in extras.values())]
+    return {str(value) for credentials in found for name, value in credentials.items()
+            if any(word in name for word in SECRET_NAMES) and len(str(value)) >= 8}
+
+
+def sealed_partner_rows(data_dir: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{data_dir / 'threadcount.db'}?mode=ro", uri=True)) as db:
+        return int(db.execute("SELECT count(*) FROM partner_state WHERE credentials LIKE '{\"enc\": \"v1\"%'")
+                   .fetchone()[0])
+
+
+def test_no_partner_secret_is_in_the_database_file_the_partners_api_or_the_partners_page(
+        demo: Service, manager: httpx.Client) -> None:
+    wait_for(lambda: sealed_partner_rows(demo.data_dir) >= len(PARTNERS), 60, "every partner's state stored")
+    secrets = demo_secrets(demo.data_dir)
+    assert len(secrets) >= 15
+    stored = b"".join(p.read_bytes() for p in demo.data_dir.glob("threadcount.db*"))
+    with demo.client() as api:
+        answers = [api.get("/api/v1/partners").text,
+                   *(api.get(f"/api/v1/partners/{p}/sync-log").text for p in PARTNERS)]
+    answers.append(manager.get("/partners").text)
+    assert [s for s in secrets if s.encode() in stored] == []
+    assert [s for s in secrets if any(s in answer for answer in answers)] == []

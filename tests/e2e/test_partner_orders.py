@@ -230,3 +230,28 @@ def test_an_amazon_order_arrives_through_the_sellers_sqs_queue_and_its_message_i
     stats = httpx.get(f"{sims['amazon']}/_sim/stats", timeout=5).json()
     assert stats["calls:createSubscription"] == 1 and stats["notifications_delivered"] >= 1
     demo_.wait_for(lambda: waiting() == [0, 0], 10, "its SQS message deleted once the order committed")
+
+
+def test_a_store_opened_after_the_start_serves_a_shopify_order_for_stock_only_it_holds(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    # Shopify's channel names no locations: it takes every location, the ones created later too.
+    sku = demo_.a_sku_with_stock(api, sims, "shopify", at_least=1)
+    for row in api.get(f"/api/v1/variants/{sku}/stock").json()["locations"]:
+        if row["available"] > 0:   # nothing of it left anywhere else (what orders hold stays held)
+            api.post("/api/v1/stock/adjustments", json={
+                "sku": sku, "location": row["location"], "delta": -row["available"], "reason": "correction",
+            }).raise_for_status()
+    demo_.wait_for(lambda: demo_.shown(sims["shopify"]).get(sku) == 0, 10, "Shopify shows none of it", every=0.1)
+    api.post("/api/v1/locations", json={"code": "STORE-DUMBO", "name": "Dumbo pop-up", "kind": "store",
+                                        "priority": 40}).raise_for_status()
+    api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "STORE-DUMBO", "quantity": 3}
+             ).raise_for_status()
+    # shown: the new store's 3 less Shopify's buffer of 1
+    demo_.wait_for(lambda: demo_.shown(sims["shopify"]).get(sku) == 2, 10, "Shopify shows the new store's stock",
+                   every=0.1)
+    placed = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": sku, "quantity": 2}, timeout=10).json()
+    order = demo_.wait_for(lambda: demo_.order_of(api, "shopify", placed["order_id"]), 10, "the shopify order here")
+    assert order["status"] == "reserved"
+    assert order["lines"][0]["allocations"] == [{"location": "STORE-DUMBO", "quantity": 2}]
+    stock = {row["location"]: row for row in api.get(f"/api/v1/variants/{sku}/stock").json()["locations"]}
+    assert (stock["STORE-DUMBO"]["reserved"], stock["STORE-DUMBO"]["available"]) == (2, 1)

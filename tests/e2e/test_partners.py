@@ -28,6 +28,7 @@ from tests.e2e.partner_demo import (
     shown,
     wait_for,
 )
+from tests.harness.procs import LOOPBACK, listening
 
 
 def test_every_partner_is_listed_with_its_simulator_and_capabilities(api: httpx.Client, sims: dict[str, str]) -> None:
@@ -36,6 +37,19 @@ def test_every_partner_is_listed_with_its_simulator_and_capabilities(api: httpx.
         assert partners[partner]["base_url"].startswith("http://127.0.0.1:")
         assert "push" in partners[partner]["capabilities"]
         assert httpx.get(f"{sims[partner]}/_sim/listings", timeout=5).status_code == 200
+
+
+def test_every_socket_the_demo_listens_on_is_on_loopback(demo: Service, sims: dict[str, str]) -> None:
+    """run.py's whole process tree: the web port, the ingress, the simulators (HTTP, SFTP, moto's SQS)
+    and the embedded Ray (GCS, raylet, workers), which also runs with a private token."""
+    sockets = listening(demo.process.tree())
+    ports = {port for _, _, port in sockets}
+    assert {int(demo.env["THREADCOUNT_WEB_PORT"]), int(demo.env["THREADCOUNT_INGRESS_PORT"])} <= ports
+    assert any(name == "gcs_server" for name, _, _ in sockets), sockets
+    assert {int(url.rsplit(":", 1)[1]) for url in sims.values()} <= ports  # the simulators'
+    assert sum(name.startswith("python") for name, _, _ in sockets) > len(PARTNERS) + 2  # + SFTP, moto
+    assert [s for s in sockets if s[1] not in LOOPBACK] == []
+    assert (demo.data_dir / "ray_auth_token").stat().st_mode & 0o777 == 0o600
 
 
 def test_every_simulator_converges_to_what_our_stock_says_it_should_show(api: httpx.Client, sims: dict[str, str]) -> None:
@@ -73,11 +87,50 @@ def test_a_hand_edit_at_the_partner_is_found_and_corrected_by_reconciliation(
     sku = a_sku_with_stock(api, sims, "etsy", at_least=1)
     want = desired(api, "etsy")[sku]
     httpx.put(f"{sims['etsy']}/_sim/listings", json={sku: want + 7}, timeout=10).raise_for_status()
-    result = api.post("/api/v1/partners/etsy/reconcile").json()
-    assert result["corrected"] >= 1 and result["checked"] >= 1
+    started = api.post("/api/v1/partners/etsy/reconcile")
+    assert started.status_code == 202 and started.json()["job"]["status"] in ("running", "done")
+    assert started.headers["location"] == f"/api/v1/jobs/{started.json()['job']['id']}"
+    job = finished_job(api, started.headers["location"])
+    assert job["status"] == "done" and job["partner"] == "etsy", job
+    assert job["result"]["corrected"] >= 1 and job["result"]["checked"] >= 1
     wait_for(lambda: shown(sims["etsy"]).get(sku) == want, 10, "etsy shows the desired quantity again")
     log = api.get("/api/v1/partners/etsy/sync-log").json()
     assert any(row["kind"] == "reconcile" and sku in row["message"] for row in log)
+
+
+def finished_job(api: httpx.Client, location: str, timeout: float = 60) -> dict[str, Any]:
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = api.get(location).json()["job"]
+        return job if job["status"] != "running" else None
+    found: dict[str, Any] = wait_for(ended, timeout, f"the job at {location} ends", every=0.2)
+    return found
+
+
+def test_a_slow_reconcile_answers_at_once_and_a_second_one_meanwhile_returns_the_running_job(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    all_converged(api, sims)
+    httpx.post(f"{sims['etsy']}/_sim/faults", json={"latency_ms": 1500}, timeout=5).raise_for_status()
+    try:
+        asked = time.monotonic()
+        first, second = api.post("/api/v1/partners/etsy/reconcile"), api.post("/api/v1/partners/etsy/reconcile")
+        assert time.monotonic() - asked < 1.5 and (first.status_code, second.status_code) == (202, 202)
+        assert first.json()["job"]["status"] == "running" and second.json() == first.json()
+    finally:
+        httpx.post(f"{sims['etsy']}/_sim/faults", json={"latency_ms": 0}, timeout=5).raise_for_status()
+    assert finished_job(api, first.headers["location"])["status"] == "done"
+    assert api.get("/api/v1/jobs/no-such-job").status_code == 404
+
+
+def test_a_reconcile_of_a_partner_that_is_down_ends_failed_saying_why(api: httpx.Client, sims: dict[str, str]) -> None:
+    all_converged(api, sims)
+    httpx.post(f"{sims['etsy']}/_sim/faults", json={"down": True}, timeout=5).raise_for_status()
+    try:
+        job = finished_job(api, api.post("/api/v1/partners/etsy/reconcile").headers["location"])
+    finally:
+        httpx.post(f"{sims['etsy']}/_sim/faults", json={"down": False}, timeout=5).raise_for_status()
+    assert job["status"] == "failed" and "etsy could not be read" in job["error"] and "result" not in job
+    api.post("/api/v1/partners/etsy/retry")
+    wait_for(lambda: converged(api, sims, "etsy"), 60, "etsy converges after it is back", every=0.5)
 
 
 def test_a_failing_partner_does_not_slow_the_others_and_converges_after_it_recovers(

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -72,12 +73,12 @@ class ServerProcess:
                 start_new_session=True,
             )
 
-    def wait_ready(self, url: str, timeout: float) -> float:
-        """Seconds from spawn until ``url`` answers 200."""
+    def wait_ready(self, url: str, timeout: float, ssl_context: ssl.SSLContext | None = None) -> float:
+        """Seconds from spawn until ``url`` answers 200 (an https URL verified with ``ssl_context``)."""
         deadline = self._started_at + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            if _answers_ok(url):
+            if _answers_ok(url, ssl_context):
                 return time.monotonic() - self._started_at
             time.sleep(0.05)
         raise ServerError(
@@ -140,9 +141,23 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
-def _answers_ok(url: str) -> bool:
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def listening(processes: list[psutil.Process]) -> list[tuple[str, str, int]]:
+    """(process name, address, port) of every TCP socket these processes LISTEN on."""
+    found = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            name = process.name()
+            found += [(name, c.laddr.ip, c.laddr.port) for c in process.net_connections("tcp")
+                      if c.status == psutil.CONN_LISTEN]
+    return found
+
+
+def _answers_ok(url: str, ssl_context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1.0) as resp:
+        with urllib.request.urlopen(url, timeout=1.0, context=ssl_context) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False

@@ -26,6 +26,7 @@ from sync.dead_letters import DeadLetters
 from sync.intake import MAX_LINE_QUANTITY, OrderIntake
 from sync.order_taker import OrderTaker
 from sync.state import StoredState
+from tests.harness.secret_box import fresh_box
 from tests.integration.conftest import small_catalog
 from tests.integration.test_rest_connector import CONFIG
 from tests.unit.test_intake import FakeDesk
@@ -75,7 +76,7 @@ async def taking(database_url: str, connector: Any, partner_id: str = "shop") ->
 
     intake = OrderIntake(partner_id, Channel(partner_id, "backorder", (fx.east,)), desk,  # type: ignore[arg-type]
                          catalog, stored, alert)
-    state = StoredState(engine, partner_id, {})
+    state = StoredState(engine, partner_id, {}, fresh_box())
     await state.load()
     dead = DeadLetters(partner_id, intake, engine, alert)
     config = PartnerConfig(partner_id, "memory", "Shop", "", {}, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from store import listings as store
 from store.engine import make_engine
+from tests.harness.secret_box import fresh_box
 from tests.integration.conftest import small_catalog
 
 
@@ -35,10 +36,11 @@ async def test_cursor_credentials_and_processed_events_are_kept_per_partner(data
     engine = make_engine(database_url)
     try:
         await store.ensure_partner(engine, "etsy", "etsy", "Etsy", "http://x", "backorder", {})
-        assert await store.load_state(engine, "etsy") == (None, {})
-        await store.save_state(engine, "etsy", "c1", {"refresh_token": "r1"})
-        await store.save_state(engine, "etsy", "c2", {"refresh_token": "r2"})
-        assert await store.load_state(engine, "etsy") == ("c2", {"refresh_token": "r2"})
+        box = fresh_box()
+        assert await store.load_state(engine, "etsy", box) == (None, {})
+        await store.save_state(engine, "etsy", "c1", {"refresh_token": "r1"}, box)
+        await store.save_state(engine, "etsy", "c2", {"refresh_token": "r2"}, box)
+        assert await store.load_state(engine, "etsy", box) == ("c2", {"refresh_token": "r2"})
         await store.record_events(engine, "etsy", ["e1", "e2", "e1"])
         await store.record_events(engine, "etsy", ["e2", "e3"])  # a replay adds nothing twice
         assert await store.seen_events(engine, "etsy", ["e1", "e3", "e4"]) == {"e1", "e3"}

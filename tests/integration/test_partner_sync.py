@@ -34,6 +34,7 @@ from sync.intake import IntakeReport, OrderIntake
 from sync.limits import RateLimiter
 from sync.partner_sync import PartnerSync
 from sync.rules import ShowRule
+from tests.harness.secret_box import fresh_box
 from tests.integration.conftest import Fixture, small_catalog
 
 STATUS_KEYS = {
@@ -104,6 +105,9 @@ class Running:
                 await asyncio.sleep(0.01)
 
 
+BOX = fresh_box()  # one key for the module: a restarted sync reads what the first one sealed
+
+
 @contextlib.asynccontextmanager
 async def running(database_url: str, fx: Fixture | None = None, partner: MemoryPartner | None = None,
                   follow: tuple[str, ...] | bool | None = False) -> AsyncIterator[Running]:
@@ -124,7 +128,7 @@ async def running(database_url: str, fx: Fixture | None = None, partner: MemoryP
     catalog = Catalog(engine)
     desired = DesiredQuantities("mem", Channel("mem", "reject", (fx.east,)), ShowRule(), catalog, engine,
                                 follow=follow)
-    sync = PartnerSync(config, partner, RateLimiter({}), desired, intake, engine, publish, alert)
+    sync = PartnerSync(config, partner, RateLimiter({}), desired, intake, engine, publish, alert, BOX)
     await sync.start()
     try:
         yield Running(sync, partner, intake, alerts, fx, engine)
@@ -195,7 +199,7 @@ async def test_the_assembled_connector_has_buckets_under_its_rates_and_none_left
 
     spec = PartnerSpec("acme", "wholesale", "sftp://127.0.0.1:1", {}, {"min_846_interval_s": 4})
     plan = PartnerPlan(PartnerConfig("acme", "wholesale", "Acme", "", {}, {}), spec,
-                       Channel("acme", "reject", (fx.east,)), ShowRule())
+                       Channel("acme", "reject", (fx.east,)), ShowRule(), box=fresh_box())
     try:
         for restarted in (False, True):
             sync = await assemble(plan, engine, cast(StockDesk, None), None, publish, empty_buckets=restarted)

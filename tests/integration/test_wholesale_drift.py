@@ -25,6 +25,7 @@ from sync.intake import IntakeReport, OrderIntake
 from sync.limits import RateLimiter
 from sync.partner_sync import PartnerSync
 from sync.rules import ShowRule
+from tests.harness.secret_box import fresh_box
 from tests.integration.conftest import small_catalog
 from tests.integration.test_wholesale_connector import eventually
 
@@ -55,7 +56,9 @@ async def test_the_distributor_shows_the_capped_quantity_again_after_its_own_po_
                                        options={"min_846_interval_s": 0.3}))
     await sim.start(port=0)
     engine = make_engine(database_url)
-    spec = PartnerSpec("acme", "wholesale", sim.sftp_url, dict(sim.config.credentials), {"min_846_interval_s": 0.3})
+    spec = PartnerSpec("acme", "wholesale", sim.sftp_url,
+                       {**sim.config.credentials, "host_key_fingerprint": sim.host_key_fingerprint},
+                       {"min_846_interval_s": 0.3})
     connector = WholesaleConnector(spec, None, RateLimiter.under(WholesaleConnector.rates(spec)))
     config = PartnerConfig("acme", "wholesale", "Acme", sim.sftp_url, {}, {}, poll_interval=0.2, poll_jitter=0.0,
                            reconcile_interval=3600.0)
@@ -64,7 +67,7 @@ async def test_the_distributor_shows_the_capped_quantity_again_after_its_own_po_
                                 Catalog(engine), engine)
     intake = ReservingIntake()
     sync = PartnerSync(config, connector, RateLimiter.under(WholesaleConnector.rates(spec)), desired, intake,
-                       engine, publish, alert)
+                       engine, publish, alert, fresh_box())
     await sync.start()
     try:
         sync.on_stock([VariantStock(fx.variants[0], {fx.east: (100, 0)}, 0)])

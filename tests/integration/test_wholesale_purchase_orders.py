@@ -26,7 +26,8 @@ async def trading(sim_options: dict[str, Any] | None = None, our_options: dict[s
     sim = WholesaleSimulator(SimConfig("acme", WholesaleSimulator.demo_credentials("acme"), SKUS, initial_quantity=5,
                                        options={"min_846_interval_s": INTERVAL, **(sim_options or {})}))
     await sim.start(port=0)
-    spec = PartnerSpec("acme", "wholesale", sim.sftp_url, dict(sim.config.credentials),
+    spec = PartnerSpec("acme", "wholesale", sim.sftp_url,
+                       {**sim.config.credentials, "host_key_fingerprint": sim.host_key_fingerprint},
                        {"min_846_interval_s": INTERVAL, **(our_options or {})})
     connector = WholesaleConnector(spec, None, RateLimiter.under(WholesaleConnector.rates(spec)))
     try:

@@ -11,10 +11,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from service.config import load_settings
+from store.private_files import private_file
 from web.dashboard.forms import GENERAL, FormState, command_id, whole_number
 from web.dashboard.login import _next_page
 from web.dashboard.session import check_csrf, csrf_token, fresh_session
-from web.dashboard.users import admin_password, hash_password, password_matches, private_file
+from web.dashboard.users import admin_password, hash_password, password_matches
 from web.problems import ApiError, invalid
 
 

@@ -14,6 +14,7 @@ from sync import calls as partner_calls
 from sync.calls import PartnerCalls, PartnerDown
 from sync.resilience import Backoff, CircuitBreaker
 from sync.state import StoredState
+from tests.harness.secret_box import fresh_box
 from tests.unit.fake_clock import Clock
 
 # -- backoff ----------------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def calls_with(clock: Clock, alerts: list[str]) -> PartnerCalls:
     async def alert(kind: str, key: str, message: str) -> None:
         alerts.append(kind)
 
-    state = StoredState(None, "shop", {})  # credentials never change here, so the store is not called
+    state = StoredState(None, "shop", {}, fresh_box())  # credentials never change here, so the store is not called
     return PartnerCalls("shop", "Shop", state, alert, CircuitBreaker(threshold=2, cool_off=1.0, clock=clock),
                         Backoff(rand=lambda: 0.0))
 

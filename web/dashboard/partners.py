@@ -5,6 +5,7 @@ live; POST /partners/{id}/retry and /reconcile act on the connector."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -110,21 +111,40 @@ async def _act(request: Request, action: str) -> Response:
     if call is None:
         return await page(request, error="the partner connectors are not running; try again shortly",
                           status=503)
+    user = await current_user(request) or ""
+    if action == "reconcile":
+        return await _reconcile(request, rt, partner_id, user)
     try:
-        result = await asyncio.wait_for(call(partner_id), ACTION_WAIT)
+        await asyncio.wait_for(call(partner_id), ACTION_WAIT)
     except LookupError:
         return await page(request, error=f"partner: {partner_id!r} has no running connector", status=404)
     except Exception as exc:
         log.warning("%s of partner %s failed: %s", action, partner_id, exc)
         return await page(request, error=f"{action} of {partner_id} failed: {exc}", status=502)
-    user = await current_user(request) or ""
-    await record(rt.engine, user, f"partner.{action}", partner_id, **(result or {}))
-    if action == "reconcile" and isinstance(result, dict):
-        notice = (f"{partner_id}: reconciled, {result.get('checked', 0)} listings checked, "
-                  f"{result.get('corrected', 0)} corrected")
-    else:
-        notice = f"{partner_id}: retrying now (circuit closed, backoff cleared, waiting pushes sent)"
-    return await page(request, notice=notice)
+    await record(rt.engine, user, f"partner.{action}", partner_id)
+    return await page(request, notice=f"{partner_id}: retrying now (circuit closed, backoff cleared, "
+                                      "waiting pushes sent)")
+
+
+async def _reconcile(request: Request, rt: Runtime, partner_id: str, user: str) -> Response:
+    """The same job the API starts (or the partner's running one); its result is shown when it ends
+    within ACTION_WAIT, else the page says it is still running (the job records its end in the audit
+    trail and the partner's sync log either way)."""
+    try:
+        rt.partners.actor(partner_id)
+    except LookupError:
+        return await page(request, error=f"partner: {partner_id!r} has no running connector", status=404)
+    job, _ = rt.reconcile_jobs.start(partner_id, user)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(job.finished.wait()), ACTION_WAIT)
+    if job.status == "failed":
+        return await page(request, error=f"reconcile of {partner_id} failed: {job.error}", status=502)
+    if job.status == "running":
+        return await page(request, notice=f"{partner_id}: reconciling (job {job.id}); the result will be "
+                                          "in its sync log")
+    result = job.result or {}
+    return await page(request, notice=f"{partner_id}: reconciled, {result.get('checked', 0)} listings "
+                                      f"checked, {result.get('corrected', 0)} corrected")
 
 
 @require_user

@@ -11,11 +11,12 @@ MAX_AGE = 12 * 3600  # seconds: one working day; then log in again
 
 
 class DashboardSessions:
-    def __init__(self, app: ASGIApp, secret_key: str):
+    def __init__(self, app: ASGIApp, secret_key: str, https_only: bool = False):
         self.app = app
-        # HttpOnly is always set by Starlette; SameSite=Lax keeps cross-site POSTs cookie-less
+        # HttpOnly is always set by Starlette; SameSite=Lax keeps cross-site POSTs cookie-less;
+        # with TLS on the cookie is Secure too (never sent over plain HTTP)
         self.sessions = SessionMiddleware(app, secret_key=secret_key, session_cookie=COOKIE,
-                                          max_age=MAX_AGE, same_site="lax")
+                                          max_age=MAX_AGE, same_site="lax", https_only=https_only)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")

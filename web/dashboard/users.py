@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
 from pathlib import Path
@@ -17,24 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.accounts import hash_password, password_matches
 from service.config import Settings
+from store.private_files import private_file
 from store.schema import users
 
 log = logging.getLogger(__name__)
 ADMIN = "admin"
 __all__ = ["ADMIN", "admin_password", "ensure_admin", "hash_password", "password_matches", "private_file"]
-
-
-def private_file(path: Path, make: str) -> str:
-    """The file's content, writing `make` into it first if it does not exist: created with mode 0600
-    in one step, because a file written first and chmod-ed after is readable in between."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as out:
-        out.write(make + "\n")
-    return make
 
 
 def password_file(settings: Settings) -> Path:

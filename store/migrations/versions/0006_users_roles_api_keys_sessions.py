@@ -1,15 +1,15 @@
 """users get a role, contact and a disable switch; API keys (stored hashed); server-side sessions
 
-Revision ID: 0005_roles_keys_sessions
-Revises: 0003_partner_dead_letters
+Revision ID: 0006_roles_keys_sessions
+Revises: 0005_idempotency_keys
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_roles_keys_sessions"
-down_revision = "0003_partner_dead_letters"
+revision = "0006_roles_keys_sessions"
+down_revision = "0005_idempotency_keys"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,72 @@
+"""Slow and vanishing clients against `python run.py`: a client that trickles half its headers is
+disconnected within client_timeout_s on both ports; a half-sent body that stalls is answered 408; a
+client gone mid-body leaves no traceback in the log."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.conftest import Service, start_service
+
+TIMEOUT = 2  # seconds: THREADCOUNT_CLIENT_TIMEOUT for this service
+
+
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    running = start_service(tmp_path_factory.mktemp("slow"), extra_env={"THREADCOUNT_CLIENT_TIMEOUT": str(TIMEOUT)})
+    yield running
+    running.process.stop()
+
+
+def ports(service: Service) -> dict[str, int]:
+    return {"web": urlsplit(service.base).port or 0, "ingress": int(service.env["THREADCOUNT_INGRESS_PORT"])}
+
+
+def closed_after(sock: socket.socket, limit: float) -> float:
+    """Seconds until the server closed the connection (reading what it sends, if anything)."""
+    started = time.monotonic()
+    sock.settimeout(limit)
+    while sock.recv(4096):
+        pass
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("port", ["web", "ingress"])
+def test_a_client_that_sends_half_its_headers_and_stalls_is_disconnected_within_the_timeout(
+        patient: Service, port: str) -> None:
+    with socket.create_connection(("127.0.0.1", ports(patient)[port])) as sock:
+        sock.sendall(b"POST /webhooks/shopify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert closed_after(sock, TIMEOUT + 5) < TIMEOUT + 2
+
+
+def test_a_body_that_stalls_halfway_is_answered_408(patient: Service) -> None:
+    with socket.create_connection(("127.0.0.1", ports(patient)["web"])) as sock:
+        sock.sendall(b"POST /api/v1/stock/receipts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + patient.token.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"sku\":")
+        sock.settimeout(TIMEOUT + 5)
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
+
+
+def log_text(service: Service) -> str:
+    return Path(service.data_dir / "threadcount.log").read_text(errors="replace")
+
+
+@pytest.mark.parametrize(("port", "path"), [("web", "/api/v1/stock/receipts"), ("web", "/login"),
+                                            ("ingress", "/webhooks/shopify")])
+def test_a_client_gone_mid_body_leaves_no_traceback_in_the_log(patient: Service, port: str, path: str) -> None:
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", ports(patient)[port])) as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         f"Authorization: Bearer {patient.token}\r\nContent-Length: 1000\r\n\r\n".encode()
+                         + b'{"sku": "half')
+            time.sleep(0.1)
+    time.sleep(0.5)
+    patient.process.check_alive()
+    assert "Traceback" not in log_text(patient) and "Exception in ASGI" not in log_text(patient)
