@@ -237,6 +237,38 @@ users = Table(
     Column("username", String(100), primary_key=True),
     Column("password_hash", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # migration 0006: roles, contact, disabling; a password change or a disable ends the sessions
+    Column("role", String(16), nullable=False, server_default="viewer"),
+    Column("email", String(200), nullable=True),
+    Column("phone", String(50), nullable=True),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("password_changed_at", Float, nullable=True),
+    CheckConstraint("role IN ('viewer', 'clerk', 'manager', 'admin')", name="role"),
+)
+
+# --- API keys and dashboard sessions (migration 0006) -------------------------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),   # sha256 hex of the key; never the key
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    CheckConstraint("role IN ('viewer', 'clerk', 'manager', 'admin')", name="role"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),                     # sha256 hex of the cookie's session id
+    Column("username", String(100), ForeignKey("users.username"), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
 
 # --- partner orders that could not be applied (migration 0003_partner_dead_letters) -----------

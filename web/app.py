@@ -1,5 +1,6 @@
-"""The Starlette app: the REST API under /api/v1 (bearer token) and the managers' dashboard (session
-cookie), with the dashboard's static files and the npm packages it loads."""
+"""The Starlette app: the REST API under /api/v1 (bearer token or API key) and the dashboard (server-side
+session), with the dashboard's static files and the npm packages it loads. Every route is held to the
+role web/roles.py declares for it."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from inventory.desk import ShardUnavailable
+from service.accounts import Accounts
 from service.runtime import Runtime
 from service.tls import tls_on
 from store.private_files import private_file
 from web import (
+    api_accounts,
     api_alerts,
     api_catalog,
     api_dead_letters,
@@ -34,12 +37,13 @@ from web import (
 )
 from web.auth import BearerAuth
 from web.body_limit import BodyLimit
-from web.dashboard.session import current_user
+from web.dashboard.session import current_principal, current_user, to_login
 from web.dashboard.sessions_asgi import DashboardSessions
 from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
 from web.responses import JSONResponse
+from web.roles import guard
 from web.security_headers import SecurityHeaders
 from web.slow_clients import SlowBodies
 
@@ -137,16 +141,19 @@ def create_app(runtime: Runtime) -> Starlette:
         *api_partners.routes,
         *api_dead_letters.routes,
         *api_alerts.routes,
+        *api_accounts.routes,
         *dashboard.routes,
         *static_routes(),
     ]
+    accounts = Accounts(lambda: runtime.engine)
     app = Starlette(
-        routes=routes,
+        routes=guard(routes, current_principal, to_login),
         middleware=[
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
             Middleware(SlowBodies, timeout=settings.client_timeout),
             Middleware(BodyLimit),
-            Middleware(BearerAuth, token=lambda: runtime.api_token),
+            Middleware(BearerAuth, token=lambda: runtime.api_token, keys=accounts.key_principal,
+                       ready=lambda: runtime.ready),
             Middleware(DashboardSessions, secret_key=private_file(settings.data_dir / "session_secret",
                                                                    secrets.token_urlsafe(48)),
                        https_only=tls_on(settings)),
@@ -154,6 +161,7 @@ def create_app(runtime: Runtime) -> Starlette:
         exception_handlers={ApiError: api_error, HTTPException: http_error, ShardUnavailable: unavailable},
     )
     app.state.runtime = runtime
+    app.state.accounts = accounts
     app.state.templates = dashboard.build_environment()
     app.state.admin_password = admin_password(settings)
     app.state.admin_synced = False

@@ -1,20 +1,32 @@
-"""Bearer-token auth for the REST API, as plain ASGI middleware (cheap on the hot path)."""
+"""Bearer-token auth for the REST API, as plain ASGI middleware (cheap on the hot path).
+
+The bearer is THREADCOUNT_ADMIN_TOKEN (an admin: actor `admin-token`, checked without the store)
+or an API key (service/accounts.py: looked up by its hash, believed for at most a second). The
+caller's Principal goes into the scope for the role check (web/roles.py) and the ledger's actor."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.accounts import looks_like_key
+from service.principals import ADMIN_TOKEN, Principal
+
 PUBLIC = ("/api/v1/openapi.json",)
+PRINCIPAL = "principal"  # the scope key the caller's Principal is kept under
 
 
 class BearerAuth:
-    def __init__(self, app: ASGIApp, token: Callable[[], str]):
+    def __init__(self, app: ASGIApp, token: Callable[[], str],
+                 keys: Callable[[str], Awaitable[Principal | None]] | None = None,
+                 ready: Callable[[], bool] = lambda: True):
         self.app = app
         self._token = token
+        self._keys = keys
+        self._ready = ready
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -23,18 +35,34 @@ class BearerAuth:
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         scheme, _, given = header.partition(" ")
+        given = given.strip()
         expected = self._token()
+        who: Principal | None = None
         # Compared as bytes: compare_digest refuses non-ASCII text, and a header may carry any byte.
         if scheme.lower() == "bearer" and expected and hmac.compare_digest(
-                given.strip().encode("latin-1"), expected.encode()):
+                given.encode("latin-1"), expected.encode()):
+            who = ADMIN_TOKEN
+        elif scheme.lower() == "bearer" and self._keys is not None and looks_like_key(given):
+            if not self._ready():
+                await _answer(send, 503, "starting", "Threadcount is starting; try again in a moment")
+                return
+            who = await self._keys(given)
+        if who is not None:
+            scope[PRINCIPAL] = who
             await self.app(scope, receive, send)
             return
         message = "Authorization: a valid 'Bearer <token>' header is required"
         if header:
-            message = "Authorization: the bearer token is not valid"
-        body = json.dumps({"error": {"code": "unauthorized", "message": message}}).encode()
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer realm="threadcount"'),
-        ]})
-        await send({"type": "http.response.body", "body": body})
+            message = "Authorization: the bearer token is not valid (or the key was revoked)"
+        await _answer(send, 401, "unauthorized", message,
+                      [(b"www-authenticate", b'Bearer realm="threadcount"')])
+
+
+async def _answer(send: Send, status: int, code: str, message: str,
+                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]})
+    await send({"type": "http.response.body", "body": body})

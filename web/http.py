@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from service.principals import Principal
 from service.runtime import Runtime
 from web.body_limit import JSON
 from web.problems import ApiError, starting
@@ -66,6 +67,14 @@ def app_state(request: Request, name: str, make: Callable[[], T]) -> T:
     return found
 
 
+def principal_of(request: Request) -> Principal:
+    """The caller, as BearerAuth (the API) or the session (the dashboard) found it."""
+    found = request.scope.get("principal")
+    if not isinstance(found, Principal):
+        raise ApiError(401, "unauthorized", "Authorization: a valid 'Bearer <token>' header is required")
+    return found
+
+
 def actor_of(request: Request) -> str:
-    """Who the ledger and the audit trail name for an API call: the one admin key, for now."""
-    return "admin@api"
+    """Who the ledger and the audit trail name: the user, `key:<name>` or `admin-token`."""
+    return principal_of(request).name

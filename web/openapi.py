@@ -8,6 +8,7 @@ from connectors.registry import KINDS as PARTNER_KINDS
 from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, REASON_SIGN, LineStatus, OrderStatus
 from web.api_alerts import ALL_FLAGS
 from web.api_stock import MAX_IDEMPOTENCY_KEY
+from web.openapi_accounts import account_paths, account_schemas, stamp_roles
 from web.openapi_schema import (
     Schema,
     array,
@@ -33,8 +34,8 @@ LEDGER_KINDS = ["receipt", "adjustment", "transfer_out", "transfer_in", "reserve
 REASONS = list(ADJUST_REASONS)
 ERRORS = {
     "400": "Malformed request (not JSON, wrong shape)",
-    "401": "Missing or unknown bearer token",
-    "403": "The token lacks the permission for this route",
+    "401": "Missing, unknown or revoked bearer token or API key",
+    "403": "forbidden: the caller's role is below the role this route needs (x-threadcount-role)",
     "404": "Unknown resource",
     "409": "Conflict with the current state",
     "413": "Body over 1 MB",
@@ -266,6 +267,7 @@ def paths() -> dict[str, Schema]:
             "ledgerCheck", "Prove stock rows equal the fold of the ledger", "ledger",
             {"200": ok(ref("LedgerCheck"))})},
         **partner_paths(),
+        **account_paths(operation, ok, path_param),
     }
 
 
@@ -317,11 +319,11 @@ def openapi_document(server_url: str | None = None, channels: list[str] | None =
                  "description": "Real-time inventory for a sheets-and-linens business: "
                                 "one truth about stock, every channel told within seconds."},
         "security": [{"bearer": []}],
-        "paths": paths(),
+        "paths": stamp_roles(paths()),
         "components": {
-            "schemas": schemas(channels),
+            "schemas": {**schemas(channels), **account_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "Authorization: Bearer <token>"}},
+                                           "description": "Bearer <the admin token or an API key>"}},
             "parameters": {"IdempotencyKey": {
                 "name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": string(minLength=1, maxLength=MAX_IDEMPOTENCY_KEY),

@@ -71,3 +71,7 @@ def whole(minimum: int = -MAX_WHOLE, maximum: int = MAX_WHOLE, *, optional: bool
     """A JSON integer within validation.integer's bounds; `optional`: null means absent."""
     schema = integer(minimum, maximum=maximum, **extra)
     return nullable(schema) if optional else schema
+
+
+def boolean() -> Schema:
+    return {"type": "boolean"}

@@ -202,8 +202,8 @@ def test_a_rest_adjustment_lands_in_the_audit_trail_naming_the_api_caller(servic
     with sqlite3.connect(service.data_dir / "threadcount.db") as db:  # the trail has no REST route
         rows = db.execute("SELECT actor, action, detail FROM audit_log WHERE subject = ? ORDER BY id",
                           (sku,)).fetchall()
-    assert [(actor, action) for actor, action, _ in rows] == [("admin@api", "stock.receive"),
-                                                             ("admin@api", "stock.adjust")]
+    assert [(actor, action) for actor, action, _ in rows] == [("admin-token", "stock.receive"),
+                                                             ("admin-token", "stock.adjust")]
     detail = json.loads(rows[1][2])
     assert (detail["location"], detail["delta"], detail["reason"], detail["note"]) == ("WH-EAST", -2, "damage", "torn")
 

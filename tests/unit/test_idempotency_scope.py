@@ -7,12 +7,14 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
+from service.principals import Principal, Role
 from web import api_stock
 
 
 def request(path: str, key: str) -> Request:
     return Request({"type": "http", "method": "POST", "path": path, "query_string": b"",
-                    "headers": [(b"idempotency-key", key.encode())], "server": ("test", 80), "scheme": "http"})
+                    "headers": [(b"idempotency-key", key.encode())], "server": ("test", 80), "scheme": "http",
+                    "principal": Principal("key:sync", Role.CLERK)})  # as BearerAuth leaves it
 
 
 def test_the_same_key_and_body_from_another_caller_is_another_command(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,7 +39,8 @@ def when(timestamp: float | None) -> str:
 def build_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(csrf_input=csrf_input, vendor_script=vendor_script, OrderStatus=OrderStatus)
+    env.globals.update(csrf_input=csrf_input, vendor_script=vendor_script, OrderStatus=OrderStatus,
+                       can=lambda needed: False)  # render() gives each page the caller's own `can`
     env.filters.update(when=when, e=escape)
     return env
 
@@ -58,10 +59,11 @@ def _routes() -> list[BaseRoute]:
         reports,
         stock,
         stream,
+        users_page,
     )
 
     pages = (login, stock, controls, products, csv_io, orders, stream, reports, alerts, partners,
-             dead_letters)
+             dead_letters, users_page)
     return [route for page in pages for route in page.routes]
 
 

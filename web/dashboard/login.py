@@ -1,4 +1,5 @@
-"""Logging in and out of the dashboard."""
+"""Logging in and out of the dashboard: a disabled user cannot log in; logging out deletes the
+session in the store, so the old cookie opens nothing."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from web.dashboard.session import check_csrf, current_user, log_in, log_out, render
+from web.dashboard.session import accounts_of, check_csrf, current_user, log_in, log_out, render
 from web.dashboard.throttle import LoginThrottle
-from web.dashboard.users import authenticate, ensure_admin
+from web.dashboard.users import ensure_admin
 from web.http import app_state, runtime
 
 SMALL_FORM = {"max_files": 0, "max_fields": 8, "max_part_size": 4096}  # login and logout: a few short fields
@@ -44,17 +45,17 @@ async def login(request: Request) -> Response:
         context = {"next": target, "username": username,
                    "error": f"too many failed logins: try again in {wait} seconds"}
         return render(request, "login.html", context, status=429, headers={"Retry-After": str(wait)})
-    if not username or not password or not await authenticate(rt.engine, username, password):
+    if not username or not password or not await accounts_of(request).authenticate(username, password):
         throttle.failed(username, address)
         context = {"next": target, "username": username, "error": "username or password: not recognised"}
         return render(request, "login.html", context, status=401)
-    log_in(request, username)
+    await log_in(request, username)
     return RedirectResponse(_next_page(target), status_code=303)
 
 
 async def logout(request: Request) -> Response:
     await check_csrf(request, await request.form(**SMALL_FORM))
-    log_out(request)
+    await log_out(request)
     return RedirectResponse("/login", status_code=303)
 
 

@@ -1,8 +1,11 @@
 """Who is logged in, the CSRF token of their session, and rendering a page or one of its blocks.
 
-Sessions are Starlette's signed cookies (HttpOnly, SameSite=Lax). The CSRF token lives in the
-session: every form carries it as the hidden input `csrf_token`, every htmx request as the
-`X-CSRF-Token` header (set once with hx-headers on <body>)."""
+Sessions are kept in the store (the `sessions` table, by the hash of their id): the signed cookie
+(HttpOnly, SameSite=Lax) holds only the session id and the CSRF token, and every request asks the
+store (service/accounts.py: believed for at most a second, forgotten at once in this process on a
+logout, a password change or a disable) whether the session still stands and whose it is. The CSRF
+token lives in the cookie: every form carries it as the hidden input `csrf_token`, every htmx
+request as the `X-CSRF-Token` header (set once with hx-headers on <body>)."""
 
 from __future__ import annotations
 
@@ -19,27 +22,72 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from service.accounts import Accounts
+from service.principals import Principal, Role
+
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-async def current_user(request: Request) -> str | None:
-    if "session" not in request.scope:
+SESSION_ID = "sid"
+
+
+def accounts_of(request: Request) -> Accounts:
+    found: Accounts = request.app.state.accounts
+    return found
+
+
+async def current_principal(request: Request) -> Principal | None:
+    """The caller: set by BearerAuth for the API; for the dashboard, the session's user while the
+    session stands (not logged out, not expired, the user's password unchanged, not disabled)."""
+    found = request.scope.get("principal")
+    if isinstance(found, Principal):
+        return found
+    if "session" not in request.scope or not request.app.state.runtime.ready:
         return None
-    user = request.session.get("user")
-    return user if isinstance(user, str) and user else None
+    session_id = request.session.get(SESSION_ID)
+    if not isinstance(session_id, str) or not session_id:
+        return None
+    who = await accounts_of(request).session_principal(session_id)
+    if who is None:
+        request.session.pop(SESSION_ID, None)
+        return None
+    request.scope["principal"] = who
+    return who
 
 
-def log_in(request: Request, username: str) -> None:
-    """A fresh session (and CSRF token) at login, so a token planted before it is worthless."""
+async def session_stands(request: Request) -> bool:
+    """The request's session is still there (for a long-lived answer, the event stream)."""
+    session_id = request.session.get(SESSION_ID) if "session" in request.scope else None
+    if not isinstance(session_id, str) or not session_id:
+        return False
+    return await accounts_of(request).session_principal(session_id) is not None
+
+
+async def current_user(request: Request) -> str | None:
+    who = await current_principal(request)
+    return None if who is None else who.name
+
+
+def fresh_session(request: Request, session_id: str) -> None:
+    """A fresh cookie (and CSRF token) at login, so a token planted before it is worthless."""
     request.session.clear()
-    request.session["user"] = username
+    request.session[SESSION_ID] = session_id
     request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
-def log_out(request: Request) -> None:
+async def log_in(request: Request, username: str) -> None:
+    fresh_session(request, await accounts_of(request).start_session(username))
+
+
+async def log_out(request: Request) -> None:
+    """The session's row is deleted: the cookie, kept or copied, opens nothing any more."""
+    session_id = request.session.get(SESSION_ID)
+    if isinstance(session_id, str) and session_id and request.app.state.runtime.ready:
+        await accounts_of(request).end_session(session_id)
     request.session.clear()
+    request.scope.pop("principal", None)
 
 
 def require_user(handler: Handler) -> Handler:
@@ -50,6 +98,10 @@ def require_user(handler: Handler) -> Handler:
         return await handler(request)
 
     return guarded
+
+
+async def to_login(request: Request) -> Response:
+    return login_redirect(request)
 
 
 def login_redirect(request: Request) -> Response:
@@ -89,9 +141,13 @@ def render(request: Request, template: str, context: Mapping[str, Any] | None = 
     """The whole page, or only `block` of it: the fragment htmx swaps in is the page's own markup.
     A block rendered alone runs none of the template's top-level code: import macros inside it."""
     page = environment(request).get_template(template)
+    who = request.scope.get("principal")
+    who = who if isinstance(who, Principal) else None
     values = {
         "request": request,
-        "user": request.session.get("user") if "session" in request.scope else None,
+        "user": None if who is None else who.name,
+        "role": None if who is None else who.role.value,
+        "can": lambda needed: who is not None and who.may(Role(needed)),
         "csrf_token": csrf_token(request) if "session" in request.scope else "",
         **(context or {}),
     }

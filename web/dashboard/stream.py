@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
@@ -19,12 +21,13 @@ from starlette.routing import Route
 from service.events import Dropped, LiveEvent
 from service.runtime import Runtime
 from store.stock_grid import VariantInfo, variant_info
-from web.dashboard.session import environment, require_user
+from web.dashboard.session import environment, require_user, session_stands
 from web.dashboard.stock_rows import row_from_event
 from web.http import app_state, runtime
 
 PING_SECONDS = 10
 SEND_TIMEOUT = 10  # seconds: a browser that stops reading is cut off, not waited for
+RECHECK_SECONDS = 5  # an open stream ends within this long of its session's end
 Rendered = list[tuple[str, str]]  # (event name, data)
 Renderer = Callable[[Request, LiveEvent], Awaitable[Rendered]]
 _renderers: dict[str, Renderer] = {}
@@ -104,14 +107,24 @@ async def _live(request: Request, topics: set[str] | None) -> AsyncIterator[Serv
     if not isinstance(subscription, AsyncGenerator):
         raise TypeError("EventFeed.subscribe must be an async generator")
     closed = asyncio.ensure_future(closing.wait())
+    following: asyncio.Future[LiveEvent] | None = None
+    checked = time.monotonic()
     try:
         while True:
-            following = asyncio.ensure_future(anext(subscription))
-            done, _ = await asyncio.wait({following, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if following not in done:  # the server is stopping: end the stream, browsers come back
-                following.cancel()
+            if following is None:
+                following = asyncio.ensure_future(anext(subscription))
+            waiting: set[asyncio.Future[Any]] = {following, closed}
+            done, _ = await asyncio.wait(waiting, timeout=RECHECK_SECONDS,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if closed in done:  # the server is stopping: end the stream, browsers come back
                 return
-            live = following.result()
+            if time.monotonic() - checked >= RECHECK_SECONDS:
+                checked = time.monotonic()
+                if not await session_stands(request):  # logged out, disabled, password changed
+                    return
+            if following not in done:
+                continue
+            live, following = following.result(), None
             if topics is not None and live.topic not in topics:
                 continue
             for name, data in await _renderers.get(live.topic, render_json)(request, live):
@@ -120,6 +133,8 @@ async def _live(request: Request, topics: set[str] | None) -> AsyncIterator[Serv
         return  # fell behind or the feed stopped: the browser reconnects with its Last-Event-ID
     finally:
         closed.cancel()
+        if following is not None:
+            following.cancel()
         with contextlib.suppress(Exception):
             await subscription.aclose()
 

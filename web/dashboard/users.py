@@ -1,5 +1,6 @@
-"""The built-in dashboard user `admin`: its password (THREADCOUNT_ADMIN_PASSWORD, or generated once into
-DATA_DIR/admin_password), kept in the users table as an argon2 hash, and checked at login."""
+"""The built-in dashboard user `admin` (role admin): its password (THREADCOUNT_ADMIN_PASSWORD, or
+generated once into DATA_DIR/admin_password), kept in the users table as an argon2 hash. Other users
+are made by an admin (service/accounts.py)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,18 @@ import secrets
 import time
 from pathlib import Path
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.accounts import hash_password, password_matches
 from service.config import Settings
 from store.private_files import private_file
 from store.schema import users
 
 log = logging.getLogger(__name__)
 ADMIN = "admin"
-_hasher = PasswordHasher()
+__all__ = ["ADMIN", "admin_password", "ensure_admin", "hash_password", "password_matches", "private_file"]
 
 
 def password_file(settings: Settings) -> Path:
@@ -40,17 +40,6 @@ def admin_password(settings: Settings) -> str:
     return password
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def password_matches(stored_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 async def ensure_admin(engine: AsyncEngine, password: str) -> None:
     """The admin row holds the hash of the configured password: made when missing, replaced when
     the password was changed in the environment (the environment is the truth)."""
@@ -64,22 +53,9 @@ async def ensure_admin(engine: AsyncEngine, password: str) -> None:
     async with engine.begin() as conn:
         if stored is None:
             try:
-                await conn.execute(users.insert().values(username=ADMIN, password_hash=fresh,
+                await conn.execute(users.insert().values(username=ADMIN, password_hash=fresh, role="admin",
                                                          created_at=time.time()))
             except IntegrityError:  # another process made it meanwhile
                 return
         else:
             await conn.execute(update(users).where(users.c.username == ADMIN).values(password_hash=fresh))
-
-
-async def authenticate(engine: AsyncEngine, username: str, password: str) -> bool:
-    async with engine.connect() as conn:
-        stored = (await conn.execute(
-            select(users.c.password_hash).where(users.c.username == username)
-        )).scalar_one_or_none()
-    # argon2 takes tens of milliseconds of CPU by design: off the event loop, so logins (and guesses)
-    # do not stall every other request of this process
-    if stored is None:
-        await asyncio.to_thread(_hasher.hash, password)  # as slow as a real check: timing tells nothing
-        return False
-    return await asyncio.to_thread(password_matches, stored, password)
