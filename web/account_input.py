@@ -9,12 +9,13 @@ from typing import Any
 
 from service.principals import ORDER, Role
 from web.problems import ApiError, invalid
-from web.validation import text
+from web.validation import EDGE, text
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]*$")
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,40}$")
+# no space, control or other edge character anywhere in an address (the OpenAPI document says the same)
+EMAIL = re.compile(rf"^[^@{EDGE}]+@[^@{EDGE}]+\.[^@{EDGE}]+$")
+PHONE = re.compile(r"^\+?[0-9()\-.][0-9 ()\-.]{1,37}[0-9()\-.]$")  # 3 to 39 signs; spaces inside only
 RESERVED = {"admin-token"}  # the name the environment's token writes into the ledger
 MIN_PASSWORD = 8
 MAX_PASSWORD = 200

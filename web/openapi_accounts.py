@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from service.principals import ORDER
+from web.account_input import EMAIL, KEY_NAME, MAX_PASSWORD, MIN_PASSWORD, PHONE, USERNAME
 from web.openapi_schema import Schema, array, boolean, date_time, integer, nullable, obj, ref, string
 from web.roles import least_role, need_of
 
@@ -15,23 +16,32 @@ Operation = Callable[..., Schema]
 
 def account_schemas() -> dict[str, Schema]:
     role = string("viewer < clerk < manager < admin; each may do all the ones before may", enum=ROLE_VALUES)
-    contact = {"email": nullable(string(format="email")), "phone": nullable(string())}
+    contact = {"email": nullable(string("An e-mail address, or empty for none", maxLength=200,
+                                        pattern=_or_empty(EMAIL.pattern))),
+               "phone": nullable(string("Digits with '+', spaces, '-', '.', '(' and ')', or empty for none",
+                                        maxLength=40, pattern=_or_empty(PHONE.pattern)))}
+    password = string(minLength=MIN_PASSWORD, maxLength=MAX_PASSWORD)
+    shown = {"username": string(), "role": role, "email": nullable(string()), "phone": nullable(string())}
     return {
-        "User": obj({"username": string(), "role": role, **contact, "disabled": boolean(),
-                     "created_at": date_time()}),
-        "UserCreate": obj({"username": string(maxLength=100), "password": string(minLength=8, maxLength=200),
-                           "role": role, **contact}, optional=("email", "phone")),
-        "UserChange": obj({"role": role, "password": string(minLength=8, maxLength=200), **contact,
-                           "disabled": boolean()},
+        "User": obj({**shown, "disabled": boolean(), "created_at": date_time()}),
+        "UserCreate": obj({"username": string(minLength=1, maxLength=100, pattern=USERNAME.pattern),
+                           "password": password, "role": role, **contact}, optional=("email", "phone")),
+        "UserChange": obj({"role": nullable(role), "password": nullable(password), **contact,
+                           "disabled": nullable(boolean())},
                           optional=("role", "password", "email", "phone", "disabled"),
+                          additionalProperties=False,
                           description="A new password or disabled=true ends the user's sessions at once"),
         "ApiKey": obj({"id": integer(), "name": string(), "role": role, "created_at": date_time(),
                        "last_used_at": nullable(date_time()), "revoked_at": nullable(date_time())}),
-        "ApiKeyCreate": obj({"name": string(maxLength=100, pattern="^[A-Za-z0-9][A-Za-z0-9_.-]*$"),
+        "ApiKeyCreate": obj({"name": string(minLength=1, maxLength=100, pattern=KEY_NAME.pattern),
                              "role": role}),
         "ApiKeyCreated": obj({"id": integer(), "name": string(), "role": role,
                               "key": string("The key: shown this once, stored only as its hash")}),
     }
+
+
+def _or_empty(pattern: str) -> str:
+    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})?$"
 
 
 def account_paths(operation: Operation, ok: Callable[..., Schema],
