@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import pickle
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from inventory.commands import Command, Result
 from inventory.desk import ShardUnavailable
+
+log = logging.getLogger(__name__)
 
 Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
 PROTOCOL = 5
@@ -96,9 +99,12 @@ class ShardRouter:
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} answers to {len(batch)} commands")
         except Exception as exc:
+            # The reason stays in our log: Ray's errors carry task reprs, pids and addresses, and the
+            # message goes to callers outside (a 503's text).
+            log.warning("stock shard %s failed a batch of %d: %s", shard, len(batch), exc)
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(ShardUnavailable(f"stock shard {shard} failed: {exc}"))
+                    future.set_exception(ShardUnavailable(f"stock shard {shard} did not answer"))
         except asyncio.CancelledError:
             for _, future in batch:
                 if not future.done():

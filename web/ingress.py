@@ -64,8 +64,11 @@ def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Applicat
             actor = fleet.actor(partner_id)
             result = await asyncio.wait_for(actor.take_webhook.remote(dict(request.headers), body),
                                             WEBHOOK_TIMEOUT)
-        except (ShardUnavailable, TimeoutError) as exc:
+        except ShardUnavailable as exc:
             return _error(503, "unavailable", f"{exc}; the partner's retry is safe")
+        except TimeoutError:   # its text is empty: say what happened
+            return _error(503, "unavailable", f"the delivery was not taken within {WEBHOOK_TIMEOUT:g} s; "
+                                              "the partner's retry is safe")
         except Exception:
             # the details go to our log, never to the caller: a 5xx tells the partner to retry
             log.exception("webhook for %s failed", partner_id)

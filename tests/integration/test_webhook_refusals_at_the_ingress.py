@@ -3,6 +3,7 @@ sync log, never handed to its actor (nothing applied), and never a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -108,3 +109,19 @@ async def test_a_square_delivery_signed_over_the_listeners_own_address_is_refuse
     own = "http://127.0.0.1:8001/webhooks/square"
     answer = await client.post("/webhooks/square", data=body, headers={SIGNATURE_HEADER: signature(SQUARE_KEY, own, body)})
     assert answer.status == 401 and fleet.applied == 0
+
+
+async def test_a_delivery_its_actor_does_not_take_in_time_is_a_503_that_says_so(
+        ingress: Any, monkeypatch: Any) -> None:
+    client, fleet, _ = ingress
+    monkeypatch.setattr("web.ingress.WEBHOOK_TIMEOUT", 0.05)
+    stuck = SimpleNamespace(take_webhook=SimpleNamespace(remote=lambda headers, body: asyncio.sleep(5)))
+    monkeypatch.setattr(fleet, "actor", lambda partner_id: stuck)
+    stamp = str(int(time.time()))
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    headers = {"webhook-id": "msg_9", "webhook-timestamp": stamp,
+               "webhook-signature": sign_webhook(secret, "msg_9", stamp, ETSY_BODY)}
+    answer = await client.post("/webhooks/etsy", data=ETSY_BODY, headers=headers)
+    error = (await answer.json())["error"]
+    assert answer.status == 503 and error["code"] == "unavailable"
+    assert error["message"] == "the delivery was not taken within 0.05 s; the partner's retry is safe"

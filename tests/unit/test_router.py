@@ -150,7 +150,8 @@ async def test_a_failing_send_gives_shard_unavailable_to_every_caller_of_that_ba
         answers = await asyncio.gather(*(router.submit(0, rcv(n)) for n in range(20)),
                                        return_exceptions=True)
         assert all(isinstance(a, ShardUnavailable) for a in answers), answers
-        assert "actor died" in str(answers[0])
+        # what went wrong inside (Ray's reprs, pids, addresses) is logged, never told to the caller
+        assert str(answers[0]) == "stock shard 0 did not answer"
         assert router.batches_sent == 0
         send.fail = False  # the router keeps working once the shard is back
         assert isinstance(await router.submit(0, rcv(1)), VariantStock)
