@@ -12,12 +12,14 @@ from starlette.routing import Route
 from inventory.events import AlertAcknowledged
 from store.alerts import Alert, acknowledge, open_alerts, recent_alerts
 from store.audit import record
+from store.notifications import recent_attempts
 from store.schema import alerts
 from web.dashboard.session import check_csrf, current_user, render, require_user
 from web.http import runtime
 
 SHOWN = 200
 ACKNOWLEDGED_SHOWN = 50
+NOTIFICATIONS_SHOWN = 50
 
 
 async def alert_by_id(engine: AsyncEngine, alert_id: int) -> Alert | None:
@@ -34,7 +36,8 @@ async def page(request: Request, notice: str = "", error: str = "", status: int 
         engine = runtime(request).read_engine
         recent = await recent_alerts(engine, SHOWN + ACKNOWLEDGED_SHOWN)
         heard = [a for a in recent if a.acknowledged_at is not None][:ACKNOWLEDGED_SHOWN]
-        context.update(open=await open_alerts(engine, SHOWN), heard=heard)
+        context.update(open=await open_alerts(engine, SHOWN), heard=heard,
+                       sent=await recent_attempts(engine, NOTIFICATIONS_SHOWN))
     # the list shows the change at once, without waiting for the event to come round
     headers = {"HX-Trigger": "alerts-changed"} if notice else {}
     return render(request, "alerts.html", context, status=status, block=block, headers=headers)
@@ -66,7 +69,22 @@ async def acknowledge_alert(request: Request) -> Response:
     return await page(request, notice=f"Acknowledged: {found.message}")
 
 
+@require_user
+async def test_message(request: Request) -> Response:
+    await check_csrf(request, await request.form())
+    rt = runtime(request)
+    if not rt.notifier.enabled:
+        return await page(request, status=409,
+                          error="notifications: neither THREADCOUNT_SMTP_URL nor THREADCOUNT_SMS_URL is set")
+    count = await rt.notifier.send_test()
+    await record(rt.engine, await current_user(request) or "", "notifications.test", "", recipients=count)
+    if not count:
+        return await page(request, error="notifications: no recipient is configured", status=409)
+    return await page(request, notice=f"A test message is on its way to {count} recipients.")
+
+
 routes = [
     Route("/alerts", alerts_page, methods=["GET"]),
     Route("/alerts/{alert_id:int}/acknowledge", acknowledge_alert, methods=["POST"]),
+    Route("/alerts/test-message", test_message, methods=["POST"]),
 ]
