@@ -65,6 +65,7 @@ class Runtime:
         self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
         self._notifier: Notifier | None = None
+        self._outbox: Any = None  # the demo's mail server and SMS simulator
         self._retention: RetentionTask | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
@@ -216,7 +217,13 @@ class Runtime:
         self._events.start()
         self._watcher = AlertWatcher(self)
         self._watcher.start()
-        self._notifier = Notifier(self.engine, self.settings.notifications, self.alerts_link())
+        notify = self.settings.notifications
+        if self.settings.demo:
+            from service.demo_notify import DemoOutbox
+
+            self._outbox = DemoOutbox(self.settings.data_dir)
+            notify = await self._outbox.start(notify)
+        self._notifier = Notifier(self.engine, notify, self.alerts_link())
         self._notifier.start(self._events.subscribe)
         self._retention = RetentionTask(self.engine, self.settings.retention)
         self._retention.start()
@@ -314,6 +321,8 @@ class Runtime:
             await self._watcher.stop()
         if self._notifier is not None:
             await self._notifier.stop()
+        if self._outbox is not None:
+            await self._outbox.stop()
         if self._retention is not None:
             await self._retention.stop()
         if self._events is not None:
