@@ -1,6 +1,7 @@
 """Alert notifications, off the stock path: the Notifier listens to the event feed for alerts that
 open (a repeat of an open alert publishes nothing, so it sends nothing), finds who hears of each
-(config rules, the THREADCOUNT_NOTIFY_* recipients), and gathers them per (channel, recipient) for
+(config rules, the THREADCOUNT_NOTIFY_* recipients; after a reset of the feed, the alerts opened
+meanwhile are read from the store), and gathers them per (channel, recipient) for
 `digest_window` seconds: one alert is one message, a burst is one digest. Quiet hours hold a rule's
 messages until they end, then send what gathered as a digest. Each message is sent by a background
 task with retries and backoff; every attempt is a row in `notifications`."""
@@ -18,8 +19,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.events import Dropped
 from service.notify_config import NotifySettings, held_until
 from service.notify_send import SendError, email_message, send_email, send_sms
+from store.alerts import recent_alerts
 from store.notifications import contacts_of_roles, record_attempt
 
 log = logging.getLogger(__name__)
@@ -72,17 +75,37 @@ class Notifier:
         self._loops, self._tasks = [], set()
 
     async def _listen(self, events: Callable[[], AsyncIterator[Any]]) -> None:
+        started = time.time()
+        heard: set[int] = set()
         while True:
             try:
                 async for event in events():
                     if event.topic == "alert" and event.data.get("state") == "open":
                         data = event.data
-                        await self.opened(Opened(str(data["kind"]), str(data["key"]), str(data["message"])))
+                        if int(data["id"]) not in heard:
+                            heard.add(int(data["id"]))
+                            await self.opened(Opened(str(data["kind"]), str(data["key"]),
+                                                     str(data["message"])))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Dropped included: alerts missed while cut off are not notified
-                log.exception("notifier: the event feed ended; listening again")
+            except Dropped:
+                pass  # the feed was reset (the hub restarted, or we fell behind): catch up from the store
+            except Exception:
+                log.exception("notifier: handling an event failed; listening again")
                 await asyncio.sleep(1.0)
+            await self._catch_up(started, heard)
+
+    async def _catch_up(self, since: float, heard: set[int]) -> None:
+        """Alerts that opened since the notifier started and were not heard of as events."""
+        try:
+            missed = [a for a in await recent_alerts(self._engine, 1000)
+                      if a.raised_at >= since and a.id not in heard]
+        except Exception:
+            log.exception("notifier: reading the alerts missed failed")
+            return
+        for alert in sorted(missed, key=lambda a: a.raised_at):
+            heard.add(alert.id)
+            await self.opened(Opened(alert.kind, alert.key, alert.message))
 
     async def opened(self, alert: Opened) -> None:
         """An alert opened: queue it for everyone who hears of it. Never waits on a mail server."""

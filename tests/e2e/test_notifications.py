@@ -1,0 +1,90 @@
+"""Alert notifications from the running service: a low-stock alert reaches a real SMTP server within
+10 s, is listed by GET /api/v1/notifications and on /alerts, and a manager's test message goes out."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.e2e.conftest import Service, start_service
+from tests.e2e.test_dashboard_pages import PASSWORD, csrf_of, log_in, wait_for
+
+SKU = "NOTE-SHEET-Q-WHT"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    box = Inbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, inbox: tuple[Inbox, int]) -> Iterator[Service]:
+    running = start_service(Path(tmp_path_factory.mktemp("notify")), extra_env={
+        "THREADCOUNT_ADMIN_PASSWORD": PASSWORD, "THREADCOUNT_SMTP_URL": f"smtp://127.0.0.1:{inbox[1]}",
+        "THREADCOUNT_NOTIFY_EMAIL": "ops@example.com"})
+    yield running
+    running.process.stop()
+
+
+def test_a_low_stock_alert_is_mailed_within_ten_seconds_and_listed(service: Service,
+                                                                   inbox: tuple[Inbox, int]) -> None:
+    box, _ = inbox
+    with service.client() as api:
+        api.post("/api/v1/locations", json={"code": "WH-EAST", "name": "East", "kind": "warehouse",
+                                            "priority": 10}).raise_for_status()
+        api.post("/api/v1/products", json={"sku": "NOTE-SHEET", "name": "Sheet", "variants": [
+            {"sku": SKU, "size": "Q", "color": "WHT"}]}).raise_for_status()
+        api.post("/api/v1/stock/receipts", json={"sku": SKU, "location": "WH-EAST", "quantity": 3}
+                 ).raise_for_status()
+        manager = log_in(service.base)
+        token = csrf_of(manager.get("/alerts").text)
+        raised = time.monotonic()
+        answer = manager.post("/controls/reorder", data={"sku": SKU, "reorder_point": "5", "csrf_token": token})
+        assert answer.status_code == 200, answer.text
+        wait_for(lambda: box.messages, 10, "the low-stock e-mail")
+        assert time.monotonic() - raised < 10
+        mail = box.messages[0]
+        assert mail["To"] == "ops@example.com" and SKU in mail["Subject"]
+        assert f"{service.base}/alerts" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        listed = wait_for(lambda: api.get("/api/v1/notifications").json(), 10, "the attempt listed")
+        assert listed[0]["channel"] == "email" and listed[0]["outcome"] == "sent"
+        assert listed[0]["to"] == "ops@example.com" and listed[0]["alert_kind"] == "low_stock"
+        assert api.get("/api/v1/notifications?limit=0").status_code == 400
+        page = manager.get("/alerts").text
+        assert 'data-notification-outcome="sent"' in page and "Send a test message" in page
+        sent = manager.post("/alerts/test-message", data={"csrf_token": csrf_of(page)})
+        assert sent.status_code == 200 and "1 recipients" in sent.text
+        wait_for(lambda: len(box.messages) == 2, 10, "the test message")
+        assert "test message" in box.messages[1]["Subject"]
+        manager.close()
+
+
+def test_a_viewer_cannot_send_a_test_message(service: Service) -> None:
+    with httpx.Client(base_url=service.base, timeout=10) as stranger:
+        assert stranger.post("/alerts/test-message").status_code in (303, 401, 403)
