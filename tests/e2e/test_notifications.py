@@ -88,3 +88,47 @@ def test_a_low_stock_alert_is_mailed_within_ten_seconds_and_listed(service: Serv
 def test_a_viewer_cannot_send_a_test_message(service: Service) -> None:
     with httpx.Client(base_url=service.base, timeout=10) as stranger:
         assert stranger.post("/alerts/test-message").status_code in (303, 401, 403)
+
+
+@pytest.fixture(scope="module")
+def hanging_mail_server() -> Iterator[int]:
+    """Accepts connections and never says a word: every send waits for its timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(100)
+    yield int(listener.getsockname()[1])
+    listener.close()
+
+
+def test_orders_are_not_slowed_by_a_mail_server_that_never_answers(
+        tmp_path_factory: pytest.TempPathFactory, hanging_mail_server: int) -> None:
+    running = start_service(Path(tmp_path_factory.mktemp("hanging")), extra_env={
+        "THREADCOUNT_SMTP_URL": f"smtp://127.0.0.1:{hanging_mail_server}",
+        "THREADCOUNT_NOTIFY_EMAIL": "ops@example.com"})
+    try:
+        with running.client() as api:
+            for code, priority in (("WH-EAST", 10), ("WH-WEST", 20)):
+                api.post("/api/v1/locations", json={"code": code, "name": code, "kind": "warehouse",
+                                                    "priority": priority}).raise_for_status()
+            skus = [f"HANG-SHEET-{i}-WHT" for i in range(20)]
+            api.post("/api/v1/products", json={"sku": "HANG-SHEET", "name": "Sheet", "variants": [
+                {"sku": sku, "size": str(i), "color": "WHT"} for i, sku in enumerate(skus)]}).raise_for_status()
+            took = []
+            for i, sku in enumerate(skus):  # each backorders: an alert opens per order
+                started = time.monotonic()
+                answer = api.post("/api/v1/orders", json={"channel": "amazon", "external_id": f"hang-{i}",
+                                                          "lines": [{"sku": sku, "quantity": 2}]})
+                took.append(time.monotonic() - started)
+                assert answer.status_code == 201 and answer.json()["status"] == "backordered", answer.text
+            alerts = wait_for(lambda: len(api.get("/api/v1/alerts").json()) >= 20 or None, 20, "20 alerts")
+            assert alerts
+            time.sleep(6)  # the digest leaves now and hangs on the server; orders go on regardless
+            for i, sku in enumerate(skus):
+                started = time.monotonic()
+                api.post("/api/v1/orders", json={"channel": "amazon", "external_id": f"hang-again-{i}",
+                                                 "lines": [{"sku": sku, "quantity": 1}]}).raise_for_status()
+                took.append(time.monotonic() - started)
+            assert max(took) < 2.0, took  # a send waits 10 s for the silent server
+            assert [n for n in api.get("/api/v1/notifications").json() if n["outcome"] == "sent"] == []
+    finally:
+        running.process.stop()
