@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events import Dropped
-from service.notify_config import NotifySettings, held_until
+from service.notify_config import NotifySettings, Rule, held_until, parse_rules
 from service.notify_send import SendError, email_message, send_email, send_sms
 from store.alerts import recent_alerts
-from store.notifications import contacts_of_roles, record_attempt
+from store.notifications import contacts_of_roles, record_attempt, saved_rules
 
 log = logging.getLogger(__name__)
 TICK = 0.25  # seconds between looks at what is due
@@ -54,6 +54,17 @@ class Notifier:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._sending = asyncio.Semaphore(MAX_SENDING)
+        self.rules: tuple[Rule, ...] = settings.rules  # config.yaml's, until a manager saved others
+        self.rules_saved = False
+
+    async def load_rules(self) -> None:
+        """The rules a manager saved on the dashboard replace config.yaml's."""
+        text = await saved_rules(self._engine)
+        if text is not None:
+            try:
+                self.rules, self.rules_saved = parse_rules(text), True
+            except ValueError as exc:  # saved by a version that read them otherwise
+                log.error("notifications: the saved rules are not read (%s); config.yaml's hold", exc)
 
     @property
     def enabled(self) -> bool:
@@ -139,7 +150,7 @@ class Notifier:
             add("email", address, None)
         for number in self.settings.sms_to:
             add("sms", number, None)
-        for rule in self.settings.rules:
+        for rule in self.rules:
             if not rule.matches(kind):
                 continue
             held = held_until(rule.quiet_hours, wall)

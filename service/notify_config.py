@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import yaml
+
 CHANNELS = ("email", "sms")
 ROLES = ("viewer", "clerk", "manager", "admin")
 # Alerts carry no severity of their own: it follows from the kind.
@@ -98,6 +100,38 @@ def notify_settings(raw: Any, env: dict[str, str]) -> NotifySettings:
         backoff=_number(raw.get("backoff_s", 2.0), "notifications.backoff_s"),
         sender=str(raw.get("from") or "threadcount@localhost"),
     )
+
+
+def parse_rules(text: str) -> tuple[Rule, ...]:
+    """Rules as a manager writes them on the dashboard: YAML, a list of rules as in config.yaml."""
+    try:
+        raw = yaml.safe_load(text) if text.strip() else []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise NotifyConfigError(f"rules: not valid YAML{where}") from None
+    if not isinstance(raw, list):
+        raise NotifyConfigError("rules must be a YAML list of rules, each starting with '- '")
+    return tuple(_rule(i, spec) for i, spec in enumerate(raw))
+
+
+def rules_text(rules: tuple[Rule, ...]) -> str:
+    """Rules as YAML, for the dashboard's editor."""
+    out = []
+    for rule in rules:
+        spec: dict[str, Any] = {"kinds": list(rule.kinds) if rule.kinds is not None else "all"}
+        if rule.severities is not None:
+            spec["severities"] = list(rule.severities)
+        spec["channels"] = list(rule.channels)
+        if rule.to:
+            spec["to"] = list(rule.to)
+        if rule.roles:
+            spec["roles"] = list(rule.roles)
+        if rule.quiet_hours is not None:
+            (start, end) = rule.quiet_hours
+            spec["quiet_hours"] = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+        out.append(spec)
+    return str(yaml.safe_dump(out, sort_keys=False, default_flow_style=None)) if out else "[]\n"
 
 
 def smtp_target(url: str) -> SmtpTarget | None:

@@ -224,6 +224,7 @@ class Runtime:
             self._outbox = DemoOutbox(self.settings.data_dir)
             notify = await self._outbox.start(notify)
         self._notifier = Notifier(self.engine, notify, self.alerts_link())
+        await self._notifier.load_rules()
         self._notifier.start(self._events.subscribe)
         self._retention = RetentionTask(self.engine, self.settings.retention)
         self._retention.start()

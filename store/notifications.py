@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.schema import notifications, users
+from store.schema import notification_rules, notifications, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,17 @@ async def contacts_of_roles(engine: AsyncEngine,
     query = select(users.c.email, users.c.phone).where(users.c.role.in_(roles) & users.c.disabled.is_(False))
     async with engine.connect() as conn:
         return [(row[0], row[1]) for row in await conn.execute(query)]
+
+
+async def saved_rules(engine: AsyncEngine) -> str | None:
+    """The rules a manager saved (YAML text); None when config.yaml's hold."""
+    async with engine.connect() as conn:
+        return (await conn.execute(select(notification_rules.c.rules).where(notification_rules.c.id == 1))
+                ).scalar_one_or_none()
+
+
+async def save_rules(engine: AsyncEngine, text: str, by: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(notification_rules).where(notification_rules.c.id == 1))
+        await conn.execute(notification_rules.insert().values(id=1, rules=text, updated_at=time.time(),
+                                                              updated_by=by[:100]))

@@ -315,3 +315,12 @@ notifications = Table(
     Column("error", Text, nullable=True),
     Index("ix_notifications_at", "at"),
 )
+
+notification_rules = Table(
+    "notification_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),   # always 1: one set of rules
+    Column("rules", Text, nullable=False),                          # YAML, as the manager wrote it
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)

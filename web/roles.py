@@ -102,6 +102,7 @@ ROLES: dict[tuple[str, str], Need] = {
     ("GET", "/alerts"): V,
     ("POST", "/alerts/{alert_id:int}/acknowledge"): M,
     ("POST", "/alerts/test-message"): M,
+    ("POST", "/alerts/notification-rules"): M,
     ("GET", "/partners"): V,
     ("POST", "/partners/{partner_id}/retry"): M,
     ("POST", "/partners/{partner_id}/reconcile"): M,

@@ -85,9 +85,29 @@ def test_a_low_stock_alert_is_mailed_within_ten_seconds_and_listed(service: Serv
         manager.close()
 
 
+def test_a_manager_edits_the_rules_on_the_alerts_page(service: Service, inbox: tuple[Inbox, int]) -> None:
+    box, _ = inbox
+    manager = log_in(service.base)
+    page = manager.get("/alerts").text
+    assert "From config.yaml." in page and "roles: [manager]" in page
+    bad = manager.post("/alerts/notification-rules", data={"csrf_token": csrf_of(page),
+                                                           "rules": "- channels: [fax]\n  to: [a@x.com]"})
+    assert bad.status_code == 400 and "rules[0].channels" in bad.text and "[fax]" in bad.text
+    rules = "- kinds: all\n  channels: [email]\n  to: [rules@example.com]\n"
+    saved = manager.post("/alerts/notification-rules", data={"csrf_token": csrf_of(page), "rules": rules})
+    assert saved.status_code == 200 and "1 rules" in saved.text and "Saved on this page" in saved.text
+    before = len(box.messages)
+    sent = manager.post("/alerts/test-message", data={"csrf_token": csrf_of(saved.text)})
+    assert "2 recipients" in sent.text
+    wait_for(lambda: len(box.messages) == before + 2, 10, "two test messages")
+    assert {m["To"] for m in box.messages[before:]} == {"ops@example.com", "rules@example.com"}
+    manager.close()
+
+
 def test_a_viewer_cannot_send_a_test_message(service: Service) -> None:
     with httpx.Client(base_url=service.base, timeout=10) as stranger:
         assert stranger.post("/alerts/test-message").status_code in (303, 401, 403)
+        assert stranger.post("/alerts/notification-rules").status_code in (303, 401, 403)
 
 
 @pytest.fixture(scope="module")

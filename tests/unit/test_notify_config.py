@@ -78,3 +78,25 @@ def test_the_shipped_config_yaml_loads_its_notification_rules() -> None:
 
     settings = load_settings(Path(__file__).resolve().parents[2] / "config.yaml", {})
     assert settings.notifications.rules
+
+
+def test_rules_written_on_the_dashboard_are_read_as_config_yaml_reads_them_and_written_back() -> None:
+    from service.notify_config import parse_rules, rules_text
+
+    rules = parse_rules('- kinds: [low_stock]\n  channels: [email]\n  to: [a@x.com]\n  quiet_hours: "22:00-07:00"\n'
+                        "- kinds: all\n  severities: [critical]\n  channels: [sms]\n  roles: [manager]\n")
+    assert rules[0].quiet_hours == (22 * 60, 7 * 60) and rules[1].roles == ("manager",)
+    assert parse_rules(rules_text(rules)) == rules
+    assert parse_rules("") == ()
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("- kinds: [low_stock\n", "not valid YAML at line"),
+    ("kinds: all", "a YAML list"),
+    ("- channels: [fax]\n  to: [a@x.com]", r"rules\[0\]\.channels"),
+])
+def test_wrong_dashboard_rules_are_refused_naming_what_is_wrong(text: str, named: str) -> None:
+    from service.notify_config import NotifyConfigError, parse_rules
+
+    with pytest.raises(NotifyConfigError, match=named):
+        parse_rules(text)

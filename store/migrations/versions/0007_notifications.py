@@ -1,4 +1,5 @@
-"""notifications: every attempt to send an alert by e-mail or SMS, with its outcome
+"""notifications: every attempt to send an alert by e-mail or SMS, with its outcome; the rules a
+manager saved on the dashboard (replacing config.yaml's)
 
 Revision ID: 0007_notifications
 Revises: 0006_roles_keys_sessions
@@ -28,9 +29,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.create_index("ix_notifications_at", ["at"], unique=False)
+    op.create_table(
+        "notification_rules",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("rules", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.Column("updated_by", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_rules")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notification_rules")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index("ix_notifications_at")
     op.drop_table("notifications")
