@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events import Dropped
-from service.notify_config import NotifySettings, Rule, held_until, parse_rules
+from service.notify_config import SEVERITY, NotifySettings, Rule, held_until, parse_rules
 from service.notify_send import SendError, email_message, send_email, send_sms
 from store.alerts import recent_alerts
 from store.notifications import contacts_of_roles, record_attempt, saved_rules
@@ -168,7 +168,7 @@ class Notifier:
     async def send_test(self) -> int:
         """A test message now to every recipient of any rule or variable (quiet hours ignored)."""
         targets: set[tuple[str, str]] = set()
-        for kind in ("low_stock", "oversell", "unknown_sku"):
+        for kind in SEVERITY:  # every kind: whoever hears of any alert
             targets.update((await self.recipients(kind, self._now())).keys())
         for channel, to in sorted(targets):
             self._spawn(channel, to, "test", "Threadcount: a test message",

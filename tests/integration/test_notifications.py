@@ -209,3 +209,21 @@ async def test_quiet_hours_hold_alerts_and_send_them_as_one_digest_when_they_end
     finally:
         await notifier.stop()
         await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_test_message_reaches_every_recipient_whatever_kinds_their_rule_names(
+        database_url: str, inbox: tuple[Inbox, str]) -> None:
+    box, url = inbox
+    engine = make_engine(database_url)
+    rule = Rule(channels=("email",), kinds=("drift",), to=("drift@example.com",), quiet_hours=(0, 23 * 60 + 59))
+    notifier = Notifier(engine, NotifySettings(smtp=smtp_target(url), email_to=("ops@example.com",),
+                                               rules=(rule,)), "http://x")
+    try:
+        assert await notifier.send_test() == 2  # quiet hours aside
+        await wait_for(lambda: len(box.messages) == 2)
+        assert {m["To"] for m in box.messages} == {"ops@example.com", "drift@example.com"}
+        assert {a.alert_kind for a in await rows(engine, 2)} == {"test"}
+    finally:
+        await notifier.stop()
+        await engine.dispose()
