@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 # processed_events must outlast every partner's redelivery: Amazon's SQS queue keeps a message up to
 # 14 days, Square retries for 24 h, Shopify for 4 h; a redelivery older than the window is taken as new.
 DEFAULT_DAYS: dict[str, float] = {"sync_logs": 30, "processed_events": 30, "processed_commands": 30,
-                                  "audit_log": 365}
+                                  "audit_log": 365, "notifications": 90}
 
 
 @dataclass(frozen=True, slots=True)
