@@ -28,6 +28,7 @@ from store.notifications import contacts_of_roles, record_attempt, saved_rules
 log = logging.getLogger(__name__)
 TICK = 0.25  # seconds between looks at what is due
 MAX_SENDING = 8  # messages in flight at once
+DIGEST_LINES = 200  # alerts a digest lists; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,10 @@ class Notifier:
             self._spawn(channel, to, alert.kind, subject, [alert.message])
         else:
             subject = f"Threadcount: {len(alerts)} alerts opened"
-            self._spawn(channel, to, "digest", subject, [f"{a.kind}: {a.message}" for a in alerts])
+            lines = [f"{a.kind}: {a.message}" for a in alerts[:DIGEST_LINES]]
+            if len(alerts) > DIGEST_LINES:
+                lines.append(f"... and {len(alerts) - DIGEST_LINES} more: see the alerts page")
+            self._spawn(channel, to, "digest", subject, lines)
 
     def _spawn(self, channel: str, to: str, kind: str, subject: str, lines: list[str]) -> None:
         task = asyncio.ensure_future(self._deliver(channel, to, kind, subject, lines))
