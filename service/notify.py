@@ -95,9 +95,9 @@ class Notifier:
                     if event.topic == "alert" and event.data.get("state") == "open":
                         data = event.data
                         if int(data["id"]) not in heard:
-                            heard.add(int(data["id"]))
                             await self.opened(Opened(str(data["kind"]), str(data["key"]),
                                                      str(data["message"])))
+                            heard.add(int(data["id"]))  # after: one that failed is caught up below
             except asyncio.CancelledError:
                 raise
             except Dropped:
@@ -116,8 +116,8 @@ class Notifier:
             log.exception("notifier: reading the alerts missed failed")
             return
         for alert in sorted(missed, key=lambda a: a.raised_at):
-            heard.add(alert.id)
             await self.opened(Opened(alert.kind, alert.key, alert.message))
+            heard.add(alert.id)
 
     async def opened(self, alert: Opened) -> None:
         """An alert opened: queue it for everyone who hears of it. Never waits on a mail server."""
