@@ -33,6 +33,7 @@ from web import (
     api_partners,
     api_stock,
     dashboard,
+    metrics,
     problems,
 )
 from web.auth import BearerAuth
@@ -142,6 +143,7 @@ def create_app(runtime: Runtime) -> Starlette:
         *api_dead_letters.routes,
         *api_alerts.routes,
         *api_accounts.routes,
+        *metrics.routes,
         *dashboard.routes,
         *static_routes(),
     ]
@@ -149,6 +151,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=guard(routes, current_principal, to_login),
         middleware=[
+            Middleware(metrics.RequestTimer),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
             Middleware(SlowBodies, timeout=settings.client_timeout),
             Middleware(BodyLimit),

@@ -16,6 +16,7 @@ from service.accounts import looks_like_key
 from service.principals import ADMIN_TOKEN, Principal
 
 PUBLIC = ("/api/v1/openapi.json",)
+GUARDED = ("/metrics",)  # outside /api/ but held to a bearer token too
 PRINCIPAL = "principal"  # the scope key the caller's Principal is kept under
 
 
@@ -30,7 +31,8 @@ class BearerAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/") or path in PUBLIC:
+        guarded = path.startswith("/api/") or path in GUARDED
+        if scope["type"] != "http" or not guarded or path in PUBLIC:
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
