@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.accounts import log_in, make_key, make_user
 from tests.e2e.conftest import Service
-from tests.e2e.partner_demo import PARTNERS, desired, shown, wait_for
+from tests.e2e.partner_demo import PARTNERS, a_sku_with_stock, desired, shown, wait_for
 
 NAMED = ("threadcount_orders_total counter", "threadcount_http_request_duration_seconds histogram",
          "threadcount_shard_batch_size histogram", "threadcount_shard_commit_seconds histogram",
@@ -86,7 +86,8 @@ def test_orders_placed_move_the_orders_counter_of_their_channel(api: httpx.Clien
     assert total(api, "threadcount_orders_total", channel="direct", actor="web") == before + 3
     # a shopper's order at a partner is counted by that partner's connector
     shop_before = total(api, "threadcount_orders_total", channel="shopify", actor="partner-shopify")
-    answer = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10)
+    shop_sku = a_sku_with_stock(api, sims, "shopify")
+    answer = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": shop_sku, "quantity": 1}, timeout=10)
     assert answer.status_code == 200, answer.text
     wait_for(lambda: total(api, "threadcount_orders_total", channel="shopify", actor="partner-shopify")
              > shop_before, 10, "the shopify connector counted the order", every=0.2)
