@@ -47,8 +47,11 @@ def test_a_viewers_api_key_or_dashboard_session_may_scrape(demo: Service) -> Non
     _, _, key = make_key(demo, "viewer")
     with demo.client(key) as viewer:
         assert viewer.get("/metrics").status_code == 200
-    with log_in(demo, make_user(demo, "viewer")) as browser:
+    browser = log_in(demo, make_user(demo, "viewer"))
+    try:
         answer = browser.get("/metrics")
+    finally:
+        browser.close()
     assert answer.status_code == 200 and "threadcount_orders_total" in answer.text
 
 
