@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events import Dropped
+from service.metrics import NOTIFICATIONS
 from service.notify_config import SEVERITY, NotifySettings, Rule, held_until, parse_rules
 from service.notify_send import SendError, email_message, send_email, send_sms
 from store.alerts import recent_alerts
@@ -231,6 +232,7 @@ class Notifier:
             await send_sms(settings.sms, to, f"{body} {self._link}")
 
     async def _record(self, kind: str, channel: str, to: str, outcome: str, error: str | None) -> None:
+        NOTIFICATIONS.labels(channel, outcome).inc()
         try:
             await record_attempt(self._engine, kind, channel, to, outcome, error)
         except Exception:

@@ -20,6 +20,7 @@ from actors.shard import shard_actor_class
 from inventory.desk import Channel, StockDesk
 from service.config import Settings
 from service.events import EventFeed
+from service.metrics import Source, actor_source, order_placed
 from service.notify import Notifier
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
@@ -189,7 +190,7 @@ class Runtime:
             max_inflight=self.settings.max_inflight,
             linger=self.settings.linger_ms / 1000,
         )
-        self._desk = StockDesk(router)
+        self._desk = StockDesk(router, on_placed=order_placed)
 
     def _init_ray(self) -> None:
         import ray
@@ -274,6 +275,15 @@ class Runtime:
     @property
     def shard_names(self) -> list[str]:
         return list(self._shard_names)
+
+    def metric_sources(self) -> list[Source]:
+        """Every actor a /metrics scrape asks: the hub, each shard, each partner connector."""
+        sources = [actor_source({"actor": "hub"}, self._hub)] if self._hub is not None else []
+        sources += [actor_source({"actor": f"shard-{i}", "shard": str(i)}, shard)
+                    for i, shard in enumerate(self._shards)]
+        sources += [actor_source({"actor": f"partner-{partner_id}"}, actor)
+                    for partner_id, actor in self.partners.actors.items()]
+        return sources
 
     def default_channel(self, name: str) -> Channel:
         """A partner with no channel rule: reject, every location by priority."""

@@ -33,9 +33,10 @@ from web import (
     api_partners,
     api_stock,
     dashboard,
+    metrics,
     problems,
 )
-from web.auth import BearerAuth
+from web.auth import GUARDED, BearerAuth
 from web.body_limit import BodyLimit
 from web.dashboard.session import current_principal, current_user, to_login
 from web.dashboard.sessions_asgi import DashboardSessions
@@ -116,6 +117,16 @@ def _page_error(request: Request, status: int, message: str,
         return HTMLResponse(f"<h1>{status}</h1><p>{html.escape(message)}</p>", status_code=status)
 
 
+async def no_caller(request: Request) -> Response:
+    """The guard's answer to a request with neither a token nor a session: the dashboard's pages
+    send it to log in; /metrics (a scraper, not a browser) is refused as the API refuses it."""
+    if request.url.path in GUARDED:
+        return JSONResponse({"error": {"code": "unauthorized", "message": "Authorization: a valid "
+                                       "'Bearer <token>' header is required"}}, status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="threadcount"'})
+    return await to_login(request)
+
+
 def static_routes() -> list[BaseRoute]:
     """The npm packages are installed by `npm ci` and served from node_modules; without them the app
     still runs (the pages lose their live updates) and says what to do."""
@@ -142,13 +153,15 @@ def create_app(runtime: Runtime) -> Starlette:
         *api_dead_letters.routes,
         *api_alerts.routes,
         *api_accounts.routes,
+        *metrics.routes,
         *dashboard.routes,
         *static_routes(),
     ]
     accounts = Accounts(lambda: runtime.engine)
     app = Starlette(
-        routes=guard(routes, current_principal, to_login),
+        routes=guard(routes, current_principal, no_caller),
         middleware=[
+            Middleware(metrics.RequestTimer),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
             Middleware(SlowBodies, timeout=settings.client_timeout),
             Middleware(BodyLimit),

@@ -230,6 +230,9 @@ def paths() -> dict[str, Schema]:
         }, public=True)},
         "/api/v1/openapi.json": {"get": operation(
             "openapi", "This document", "meta", {"200": ok({"type": "object"})}, public=True)},
+        "/metrics": {"get": operation("metrics", "Prometheus figures of every process and actor", "meta", {
+            "200": {"description": "The Prometheus text format (version 0.0.4)",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}})},
         "/api/v1/locations": {
             "post": operation("createLocation", "Create a location", "locations", {
                 "201": ok(ref("Location"), "Created")}, body=ref("LocationCreate"), errors=("409",)),

@@ -81,6 +81,7 @@ ROLES: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/api-keys"): A,
     ("GET", "/api/v1/api-keys"): A,
     ("DELETE", "/api/v1/api-keys/{id}"): A,
+    ("GET", "/metrics"): V,
     # --- dashboard ------------------------------------------------------------------------------
     ("GET", "/stock"): V,
     ("GET", "/stream"): V,

@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 
+from service.metrics import NOTIFICATIONS
 from service.notify import Notifier, Opened
 from service.notify_config import NotifySettings, Rule, SmsTarget, smtp_target
 from simulators.sms import SmsSimulator
@@ -97,6 +98,7 @@ async def test_a_low_stock_alert_reaches_mail_and_sms_within_ten_seconds(
     engine = make_engine(database_url)
     notifier = Notifier(engine, settings(url, sms, digest_window=5.0), "http://127.0.0.1:8000/alerts")
     notifier.start()
+    sent_before = NOTIFICATIONS.labels("email", "sent")._value.get()
     try:
         await notifier.opened(Opened("low_stock", "SHEET-1", "SHEET-1: 2 available, at or below 5"))
         await wait_for(lambda: box.messages and sms.messages)
@@ -110,6 +112,7 @@ async def test_a_low_stock_alert_reaches_mail_and_sms_within_ten_seconds(
         attempts = await rows(engine, 2)
         assert sorted((a.channel, a.outcome, a.alert_kind) for a in attempts) == [
             ("email", "sent", "low_stock"), ("sms", "sent", "low_stock")]
+        assert NOTIFICATIONS.labels("email", "sent")._value.get() == sent_before + 1   # and on /metrics
     finally:
         await notifier.stop()
         await engine.dispose()
