@@ -30,6 +30,7 @@ from aiohttp import web
 
 from service.cli_help import help_epilog
 from service.config import ConfigError, Settings, load_settings
+from service.logs import configure_command, configure_service
 from service.runtime import Runtime, StartupError
 from service.tls import scheme, server_context
 from service.version import VERSION
@@ -59,9 +60,10 @@ def banner(runtime: Runtime) -> str:
         f"  REST API   {web_at}/api/v1  "
         f"(OpenAPI: /api/v1/openapi.json; Authorization: Bearer <{token}>)",
         f"  webhooks   {scheme(s)}://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
-        *([f"  partners   {len(s.partners)} connectors starting in the background"
+        *([f"  partners   {len(runtime.partners.expected())} connectors starting in the background"
            + (" with their demo simulators (GET /api/v1/partners lists them)" if s.demo else "")]
-          if s.partners else []),
+          if runtime.partners.expected() else []),
+        f"  logs       {s.data_dir / 'logs'}/ (readiness: {web_at}/readyz)",
         "  stop with Ctrl-C",
     ])
 
@@ -222,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
+        if args.command == "serve":
+            configure_service(settings.log_format, settings.data_dir)
+        else:
+            configure_command(settings.log_format, args.command)
         server_context(settings)  # a certificate and key that do not load stop us here, not later
         Runtime(settings).check_settings()
         listeners = listen(settings) if args.command == "serve" else None

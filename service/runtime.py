@@ -181,7 +181,11 @@ class Runtime:
         import ray
 
         address = self.settings.ray_address
-        options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
+        # Ray's own warnings at start and stop (its SIGTERM handler, the tokens) stay out of our
+        # stderr, and so do the workers' lines: each actor writes DATA_DIR/logs/<actor>.log itself,
+        # and its stderr is in Ray's session folder (README: Logs).
+        options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False,
+                                   "namespace": "threadcount"}
         # token authentication always; an embedded Ray on loopback only
         options.update(secure_ray(self.settings.data_dir, local=address == "local"))
         if address == "local":

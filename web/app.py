@@ -43,6 +43,7 @@ from web.dashboard.sessions_asgi import DashboardSessions
 from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
+from web.request_ids import RequestIds
 from web.responses import JSONResponse
 from web.roles import guard
 from web.security_headers import SecurityHeaders
@@ -165,6 +166,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=guard(routes, current_principal, to_login),
         middleware=[
+            Middleware(RequestIds),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
             Middleware(SlowBodies, timeout=settings.client_timeout),
             Middleware(BodyLimit),
