@@ -53,7 +53,8 @@ def test_readyz_is_ready_with_a_check_for_each_part_and_each_partner_without_a_t
 
 def test_a_partner_actor_that_does_not_answer_makes_readyz_503_naming_it_and_the_log_names_the_request(
         ops: Service, api: httpx.Client) -> None:
-    pid = {p["id"]: p for p in api.get("/api/v1/partners").json()}["etsy"]["sync"]["pid"]
+    pid = wait_for(lambda: {p["id"]: p for p in api.get("/api/v1/partners").json()}["etsy"]["sync"].get("pid"),
+                   60, "the etsy actor's pid")
     os.kill(pid, signal.SIGSTOP)
     try:
         answer = ready(ops, **{"X-Request-Id": "ready-probe-1"})
