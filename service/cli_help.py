@@ -34,6 +34,12 @@ ENVIRONMENT = [  # README's Configuration table, in short
     ("THREADCOUNT_CLIENT_TIMEOUT", "seconds a client gets for its headers and each body read (default 10)"),
     ("THREADCOUNT_LOG_FORMAT", "text (the default) or json: one JSON object a line, in DATA_DIR/logs/ and "
                                "on stderr"),
+    ("THREADCOUNT_SMTP_URL", "alert e-mail: smtp://[user:pass@]host:port (?starttls=1) or smtps://... "
+                             "(default: none; the demo runs its own mail server)"),
+    ("THREADCOUNT_NOTIFY_EMAIL", "comma-separated addresses that receive every alert"),
+    ("THREADCOUNT_SMS_URL", "alert texts through a Twilio-compatible API, with THREADCOUNT_SMS_ACCOUNT, "
+                            "THREADCOUNT_SMS_TOKEN and THREADCOUNT_SMS_FROM (all four together)"),
+    ("THREADCOUNT_NOTIFY_SMS", "comma-separated numbers (+E.164) that receive every alert"),
     ("RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH", "Ray's token (default: generated into DATA_DIR/ray_auth_token)"),
 ]
 

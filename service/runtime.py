@@ -21,6 +21,7 @@ from actors.shard import shard_actor_class
 from inventory.desk import Channel, StockDesk
 from service.config import Settings
 from service.events import EventFeed
+from service.notify import Notifier
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
 from service.ray_security import RayAuthError, check_token_available, secure_ray
@@ -65,6 +66,8 @@ class Runtime:
         self.partners = PartnerFleet(self)
         self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
+        self._notifier: Notifier | None = None
+        self._outbox: Any = None  # the demo's mail server and SMS simulator
         self._retention: RetentionTask | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
@@ -92,6 +95,19 @@ class Runtime:
         if self._events is None:
             raise StartupError("the event feed is not running yet")
         return self._events
+
+    @property
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            raise StartupError("the notifier is not running yet")
+        return self._notifier
+
+    def alerts_link(self) -> str:
+        """The dashboard's /alerts page, as messages link to it."""
+        s = self.settings
+        wildcard = s.web_host in ("0.0.0.0", "::", "")  # nosec B104 - compared, not bound: a link needs one host
+        host = "127.0.0.1" if wildcard else s.web_host
+        return f"{'https' if s.tls_cert else 'http'}://{host}:{s.web_port}/alerts"
 
     @property
     def desk(self) -> StockDesk:
@@ -207,6 +223,15 @@ class Runtime:
         self._events.start()
         self._watcher = AlertWatcher(self)
         self._watcher.start()
+        notify = self.settings.notifications
+        if self.settings.demo:
+            from service.demo_notify import DemoOutbox
+
+            self._outbox = DemoOutbox(self.settings.data_dir)
+            notify = await self._outbox.start(notify)
+        self._notifier = Notifier(self.engine, notify, self.alerts_link())
+        await self._notifier.load_rules()
+        self._notifier.start(self._events.subscribe)
         self._retention = RetentionTask(self.engine, self.settings.retention)
         self._retention.start()
         await self.heal_split_orders()
@@ -336,6 +361,10 @@ class Runtime:
         self._shard_pids.extend(self.partners.pids)
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._notifier is not None:
+            await self._notifier.stop()
+        if self._outbox is not None:
+            await self._outbox.stop()
         if self._retention is not None:
             await self._retention.stop()
         if self._events is not None:

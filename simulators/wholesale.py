@@ -118,10 +118,25 @@ class WholesaleSimulator(Simulator):
         (self.folder("outbound_846") / "rejected").mkdir(exist_ok=True)
         self.folder("inventory_report").parent.mkdir(parents=True, exist_ok=True)
         self._write_report()
-        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        self.host_key = self._load_host_key()
         self._acceptor = await listen(self, host, int(self.config.options.get("sftp_port", 0)), self.host_key)
         self.sftp_port = self._acceptor.get_port()
         self.spawn(self._watch())
+
+    def _load_host_key(self) -> asyncssh.SSHKey:
+        """A distributor's SFTP server keeps its host key: with a state folder the key is kept there
+        (mode 600) and used again after a restart, so clients that pinned it still connect."""
+        if self.config.state_dir is None:
+            return asyncssh.generate_private_key("ssh-ed25519")
+        path = self.config.state_dir / f"{self.config.partner_id}.host_key"
+        if path.exists():
+            return asyncssh.read_private_key(path)
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(key.export_private_key())
+        return key
 
     async def stop(self) -> None:
         if self._acceptor is not None:

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from connectors.base import AuthExpired, PartnerError, RateLimited
+from connectors.base import AuthExpired, PartnerError, PartnerRejected, RateLimited
 from sync.resilience import Backoff, CircuitBreaker
 from sync.state import StoredState
 
@@ -56,6 +56,10 @@ class PartnerCalls:
             except (PartnerError, AuthExpired) as exc:
                 await self._state.save_if_credentials_changed()
                 await self._failed(what, exc)
+                raise
+            except PartnerRejected as exc:   # refused as asked (a host key not the one pinned, a 4xx):
+                self.breaker.release()        # retrying cannot help, but the status says why
+                self.last_error = f"{what}: {exc}"
                 raise
             except BaseException:
                 self.breaker.release()

@@ -210,6 +210,10 @@ def partner_schemas() -> dict[str, Schema]:
                       "message": string(), "count": integer(1), "raised_at": date_time(),
                       "last_seen_at": date_time(), "acknowledged_at": when,
                       "acknowledged_by": nullable(string())}),
+        "Notification": obj({
+            "at": date_time(), "alert_kind": string("The alert's kind; digest for several, test for a test"),
+            "channel": enum(["email", "sms"]), "to": string("The address or number"),
+            "outcome": enum(["sent", "retrying", "failed"]), "error": nullable(string())}),
         "DeadLetter": obj({
             "id": integer(), "partner_id": string(), "order_id": string("The partner's order id"),
             "event_id": string(), "reason": string("Why it cannot apply as it stands"),
@@ -307,6 +311,9 @@ def partner_paths() -> dict[str, Schema]:
             "listAlerts", "Open alerts (all=1: acknowledged ones too), newest first", "alerts",
             {"200": ok(array(ref("Alert")))},
             params=[query("all", enum(ALL_FLAGS), "1 or true: include acknowledged"), limit(1000, 100)])},
+        "/api/v1/notifications": {"get": operation(
+            "listNotifications", "Every attempt to send an alert by e-mail or SMS, newest first", "alerts",
+            {"200": ok(array(ref("Notification")))}, params=[limit(1000, 100)])},
         "/api/v1/partners/{id}/dead-letters": {"get": operation(
             "partnerDeadLetters", "Partner orders that could not be applied as they stood, newest first",
             "partners", {"200": ok(array(ref("DeadLetter")))}, errors=("404",),

@@ -62,9 +62,15 @@ def test_after_a_restart_every_partner_shows_what_it_should_within_seconds_even_
             # Amazon is read one getListingsItem at a time at 5/s: its first read of the demo's ~480
             # listings takes about 100 s, and until it agreed Amazon is "unverified", not "in sync".
             quick = [p for p in PARTNERS if p != "amazon"]
-            partners = wait_for(lambda: (listed := {p["id"]: p for p in api.get("/api/v1/partners").json()})
-                                and all(listed[p]["in_sync"] for p in quick) and listed,
-                                30, "every partner but amazon in sync by a read that agreed", every=0.5)
+            try:
+                partners = wait_for(lambda: (listed := {p["id"]: p for p in api.get("/api/v1/partners").json()})
+                                    and all(listed[p]["in_sync"] for p in quick) and listed,
+                                    30, "every partner but amazon in sync by a read that agreed", every=0.5)
+            except AssertionError:
+                keys = ("status", "in_sync", "last_read_agreed", "pending", "circuit", "last_error")
+                print({p["id"]: {k: p.get(k, (p.get("sync") or {}).get(k)) for k in keys}
+                       for p in api.get("/api/v1/partners").json()})
+                raise
             assert all(partners[p]["last_read_agreed"] is True and partners[p]["last_read_at"] for p in quick)
             assert partners["amazon"]["status"] in ("unverified", "in_sync")
     finally:

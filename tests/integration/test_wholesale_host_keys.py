@@ -79,3 +79,21 @@ async def test_any_host_key_is_accepted_only_when_the_partner_says_so(sim: Whole
     await insecure.start()
     await insecure.close()
     assert sim.stats["logins"] == 1
+
+
+async def test_a_restarted_distributor_keeps_its_host_key_so_a_pinned_connector_still_connects(tmp_path: Path) -> None:
+    config = SimConfig("acme", WholesaleSimulator.demo_credentials("acme"), ["SKU-1"], state_dir=tmp_path)
+    first = WholesaleSimulator(config)
+    await first.start(port=0)
+    pinned = first.host_key_fingerprint
+    await first.stop()
+    again = WholesaleSimulator(config)
+    await again.start(port=0)
+    try:
+        assert again.host_key_fingerprint == pinned
+        assert (tmp_path / "acme.host_key").stat().st_mode & 0o777 == 0o600
+        good = connector(again, {"host_key_fingerprint": pinned})
+        await good.start()
+        await good.close()
+    finally:
+        await again.stop()

@@ -4,16 +4,17 @@ failing partner, and every partner call made through them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from connectors.base import PartnerError, RateLimited
+from connectors.base import PartnerError, PartnerRejected, RateLimited
 from sync import calls as partner_calls
 from sync.calls import PartnerCalls, PartnerDown
 from sync.resilience import Backoff, CircuitBreaker
-from sync.state import StoredState
+from sync.state import CONFIGURED, StoredState, _digest, kept
 from tests.harness.secret_box import fresh_box
 from tests.unit.fake_clock import Clock
 
@@ -227,3 +228,25 @@ async def test_a_429_that_asks_for_a_long_wait_is_alerted_and_shown_before_the_w
     assert await calls.call("push", answering(RateLimited("the day's calls are spent", 1800.0), 4)) == 4
     assert (slept, alerts, calls.breaker.failures) == ([1800.0], ["sync_failure"], 0)
     assert "day's calls are spent" in calls.figures()["last_error"]
+
+
+async def test_a_call_the_partner_refuses_outright_says_why_on_the_status_and_leaves_the_breaker_closed() -> None:
+    calls = calls_with(Clock(), [])
+
+    async def refused() -> int:
+        raise PartnerRejected("the server's host key is not the one configured")
+
+    with pytest.raises(PartnerRejected):
+        await calls.call("connect", refused)
+    assert calls.breaker.state == "closed"
+    assert calls.figures()["last_error"] == "connect: the server's host key is not the one configured"
+
+
+def test_a_stored_credential_gives_way_to_a_configured_one_changed_since_but_a_rotated_token_stays() -> None:
+    then = {"refresh_token": _digest("r1"), "host_key_fingerprint": _digest("SHA256:old")}
+    saved = {"refresh_token": "r2-rotated", "host_key_fingerprint": "SHA256:old", "access_token": "a",
+             CONFIGURED: json.dumps(then)}
+    now = {"refresh_token": _digest("r1"), "host_key_fingerprint": _digest("SHA256:new")}
+    assert kept(saved, now) == {"refresh_token": "r2-rotated", "access_token": "a"}
+    legacy = {"refresh_token": "r2-rotated", "host_key_fingerprint": "SHA256:old"}
+    assert kept(legacy, now) == legacy   # written before the digests: taken whole, as before
