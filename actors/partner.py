@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors.listener import HubListener, find_hub, publish
+from actors.logs import configure_actor
 from actors.metrics import PartnerMetrics, counting
 from actors.router import ShardRouter
 from connectors.base import PartnerSpec
@@ -50,6 +51,7 @@ class PartnerConnector:
         codes (None: all), resolved again on every CatalogChanged, so a location added after start
         serves this partner's orders and listings. `secret_keys`: the service's Fernet keys, newest
         first, which seal the credentials the store keeps (store/secrets.py)."""
+        configure_actor(f"partner-{config.id}")
         self._plan = PartnerPlan(config, spec, channel, show, follow, box=SecretBox(secret_keys))
         self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
         self._sync: PartnerSync | None = None

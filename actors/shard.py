@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from actors.listener import find_hub, publish
+from actors.logs import configure_actor
 from actors.metrics import ShardMetrics
 from inventory.book import StockBook
 from inventory.codec import result_from_json, result_to_json
@@ -242,6 +243,11 @@ class StockShard(ShardCore):
 
     _calls = 0
     _pending: dict[int, VariantStock] | None = None
+
+    def __init__(self, index: int, count: int, database_url: str, sqlite_synchronous: str = "FULL"):
+        configure_actor(f"shard-{index}")
+        super().__init__(index, count, database_url, sqlite_synchronous)
+
     _publisher: asyncio.Task[None] | None = None
     _hub: Any = None
 

@@ -4,11 +4,12 @@ order. The web app and the ingress hold one Runtime and ask it for what they nee
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from store.secrets import SecretBox, SecretKeyError, reseal
 log = logging.getLogger(__name__)
 RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
 SHARD_STOP_WAIT = 3.0
+READY_TIMEOUT = 1.0  # seconds each readiness check (GET /readyz) may take
 
 
 class StartupError(Exception):
@@ -196,7 +198,11 @@ class Runtime:
         import ray
 
         address = self.settings.ray_address
-        options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
+        # Ray's own warnings at start and stop (its SIGTERM handler, the tokens) stay out of our
+        # stderr, and so do the workers' lines: each actor writes DATA_DIR/logs/<actor>.log itself,
+        # and its stderr is in Ray's session folder (README: Logs).
+        options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False,
+                                   "namespace": "threadcount"}
         # token authentication always; an embedded Ray on loopback only
         options.update(secure_ray(self.settings.data_dir, local=address == "local"))
         if address == "local":
@@ -253,6 +259,41 @@ class Runtime:
 
         for order_id, variant_ids in await half_rejected_orders(self.read_engine):
             await self.desk.abort(order_id, variant_ids)
+
+    async def readiness(self, timeout: float = READY_TIMEOUT) -> dict[str, str]:
+        """Each part asked at once, each given `timeout` seconds: "ok" or "failed" by check name
+        (shards, hub, database, partner:<id> for every partner the service runs)."""
+        from sqlalchemy import text
+
+        async def database() -> None:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        async def shards() -> None:
+            if not self._shards:
+                raise StartupError("no shards yet")
+            await asyncio.gather(*(shard.pid.remote() for shard in self._shards))
+
+        async def answers(actor: Any) -> None:
+            if actor is None:
+                raise StartupError("not started yet")
+            await actor.pid.remote()
+
+        probes: dict[str, Callable[[], Awaitable[None]]] = {
+            "shards": shards, "hub": lambda: answers(self._hub), "database": database}
+        for partner_id in self.partners.expected():
+            probes[f"partner:{partner_id}"] = functools.partial(answers, self.partners.actors.get(partner_id))
+
+        async def check(name: str, probe: Callable[[], Awaitable[None]]) -> str:
+            try:
+                await asyncio.wait_for(probe(), timeout)
+            except Exception as exc:  # whatever the failure, the check failed; the log says why
+                log.warning("readiness: %s failed: %s", name, exc or type(exc).__name__)
+                return "failed"
+            return "ok"
+
+        states = await asyncio.gather(*(check(name, probe) for name, probe in probes.items()))
+        return dict(zip(probes, states, strict=True))
 
     async def partner_status(self) -> list[dict[str, Any]]:
         return await self.partners.status()

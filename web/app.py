@@ -23,6 +23,7 @@ from inventory.desk import ShardUnavailable
 from service.accounts import Accounts
 from service.runtime import Runtime
 from service.tls import tls_on
+from service.version import VERSION
 from store.private_files import private_file
 from web import (
     api_accounts,
@@ -43,6 +44,7 @@ from web.dashboard.sessions_asgi import DashboardSessions
 from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
+from web.request_ids import RequestIds
 from web.responses import JSONResponse
 from web.roles import guard
 from web.security_headers import SecurityHeaders
@@ -59,6 +61,19 @@ async def healthz(request: Request) -> JSONResponse:
     if request.app.state.runtime.ready:
         return JSONResponse({"status": "ok"})
     return JSONResponse({"status": "starting"}, status_code=503)
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: every part answers (each asked at once, with a short timeout); no details but the
+    names of the checks and ok/failed."""
+    checks = await request.app.state.runtime.readiness()
+    ready = bool(checks) and all(state == "ok" for state in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+async def version(request: Request) -> JSONResponse:
+    return JSONResponse({"version": VERSION})
 
 
 async def home(request: Request) -> Response:
@@ -145,6 +160,8 @@ def create_app(runtime: Runtime) -> Starlette:
     routes = [
         Route("/", home),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/api/v1/version", version),
         Route("/api/v1/openapi.json", openapi),
         *api_catalog.routes,
         *api_stock.routes,
@@ -161,6 +178,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=guard(routes, current_principal, no_caller),
         middleware=[
+            Middleware(RequestIds),
             Middleware(metrics.RequestTimer),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
             Middleware(SlowBodies, timeout=settings.client_timeout),

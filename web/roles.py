@@ -44,12 +44,13 @@ class By:
 Need = Role | By
 
 PUBLIC = frozenset({
-    ("GET", "/"), ("GET", "/healthz"), ("GET", "/api/v1/openapi.json"),
+    ("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/api/v1/openapi.json"),
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
 })
 
 ROLES: dict[tuple[str, str], Need] = {
     # --- REST -----------------------------------------------------------------------------------
+    ("GET", "/api/v1/version"): V,
     ("GET", "/api/v1/locations"): V,
     ("POST", "/api/v1/locations"): M,
     ("POST", "/api/v1/products"): M,
