@@ -7,13 +7,13 @@ caller's Principal goes into the scope for the role check (web/roles.py) and the
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.accounts import looks_like_key
 from service.principals import ADMIN_TOKEN, Principal
+from web.asgi_answers import send_error
 
 PUBLIC = ("/api/v1/openapi.json",)
 PRINCIPAL = "principal"  # the scope key the caller's Principal is kept under
@@ -44,7 +44,8 @@ class BearerAuth:
             who = ADMIN_TOKEN
         elif scheme.lower() == "bearer" and self._keys is not None and looks_like_key(given):
             if not self._ready():
-                await _answer(send, 503, "starting", "Threadcount is starting; try again in a moment")
+                await send_error(send, 503, "starting", "Threadcount is starting; try again in a moment",
+                                 headers=())
                 return
             who = await self._keys(given)
         if who is not None:
@@ -54,15 +55,6 @@ class BearerAuth:
         message = "Authorization: a valid 'Bearer <token>' header is required"
         if header:
             message = "Authorization: the bearer token is not valid (or the key was revoked)"
-        await _answer(send, 401, "unauthorized", message,
-                      [(b"www-authenticate", b'Bearer realm="threadcount"')])
+        await send_error(send, 401, "unauthorized", message,
+                         [(b"www-authenticate", b'Bearer realm="threadcount"')])
 
-
-async def _answer(send: Send, status: int, code: str, message: str,
-                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        *(extra or []),
-    ]})
-    await send({"type": "http.response.body", "body": body})

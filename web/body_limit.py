@@ -4,10 +4,11 @@ answered 413 at once, and a body that streams past it (chunked, or a lying heade
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.asgi_answers import send_error
 
 SMALL = 64 * 1024                  # a dashboard form: a few short fields
 JSON = 1024 * 1024                 # a REST body; an order of 100 lines is a few kilobytes
@@ -61,8 +62,4 @@ class BodyLimit:
 
 
 async def _too_large(send: Send, cap: int) -> None:
-    body = json.dumps({"error": {"code": "body_too_large", "message": f"body: at most {cap} bytes"}}).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 413, "body_too_large", f"body: at most {cap} bytes")

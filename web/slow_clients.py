@@ -8,13 +8,14 @@ traceback."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from web.asgi_answers import send_error
 
 log = logging.getLogger(__name__)
 CLIENT_TIMEOUT = 10.0  # seconds, the default of config.yaml's client_timeout_s
@@ -97,16 +98,9 @@ class SlowBodies:
             log.info("%s %s: the request body stalled for over %.0f s; answered 408",
                      scope.get("method"), scope.get("path"), self._timeout)
             if not started:
-                await _answer(send, 408, "request_timeout",
-                              f"body: not received within {self._timeout:.0f} s")
+                await send_error(send, 408, "request_timeout",
+                                 f"body: not received within {self._timeout:.0f} s")
         except (ClientDisconnect, ConnectionResetError) as exc:
             log.info("%s %s: the client went away mid-request (%s)", scope.get("method"), scope.get("path"),
                      type(exc).__name__)
 
-
-async def _answer(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
