@@ -5,6 +5,7 @@ exits 0.
     python run.py [--config PATH]
     python run.py check [--config PATH]      # prove stock rows equal the ledger fold
     python run.py rotate-secrets [--config PATH]   # with the service stopped: a new key for partner secrets
+    python run.py --help | --version
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import os
@@ -20,14 +22,18 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 from aiohttp import web
 
+from service.cli_help import help_epilog
 from service.config import ConfigError, Settings, load_settings
+from service.logs import configure_command, configure_service
 from service.runtime import Runtime, StartupError
 from service.tls import scheme, server_context
+from service.version import VERSION
 
 log = logging.getLogger("threadcount")
 
@@ -54,14 +60,57 @@ def banner(runtime: Runtime) -> str:
         f"  REST API   {web_at}/api/v1  "
         f"(OpenAPI: /api/v1/openapi.json; Authorization: Bearer <{token}>)",
         f"  webhooks   {scheme(s)}://{s.ingress_host}:{s.ingress_port}/webhooks/<partner_id>",
-        *([f"  partners   {len(s.partners)} connectors starting in the background"
+        *([f"  partners   {len(runtime.partners.expected())} connectors starting in the background"
            + (" with their demo simulators (GET /api/v1/partners lists them)" if s.demo else "")]
-          if s.partners else []),
+          if runtime.partners.expected() else []),
+        f"  logs       {s.data_dir / 'logs'}/ (readiness: {web_at}/readyz)",
         "  stop with Ctrl-C",
     ])
 
 
-async def serve(settings: Settings) -> int:
+@dataclass
+class Listeners:
+    """The web port's and the ingress's sockets, bound before anything starts."""
+
+    web: socket.socket
+    ingress: socket.socket
+
+
+class PortBusy(Exception):
+    pass
+
+
+def bind(host: str, port: int, variable: str, what: str) -> socket.socket:
+    """A listening socket on host:port, or PortBusy naming the port and the variable that moves it."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
+        raise PortBusy(f"the {what} port {port} on {host} {reason}: stop what holds it, or set {variable} "
+                       "to another port") from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def listen(settings: Settings) -> Listeners:
+    web_socket = bind(settings.web_host, settings.web_port, "THREADCOUNT_WEB_PORT", "web")
+    try:
+        ingress_socket = bind(settings.ingress_host, settings.ingress_port, "THREADCOUNT_INGRESS_PORT",
+                              "ingress")
+    except PortBusy:
+        web_socket.close()
+        raise
+    return Listeners(web_socket, ingress_socket)
+
+
+async def serve(settings: Settings, listeners: Listeners) -> int:
     from web.app import begin_shutdown, create_app
     from web.ingress import create_ingress
     from web.slow_clients import guarded_protocol
@@ -88,13 +137,12 @@ async def serve(settings: Settings) -> int:
                             proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                             http=guarded_protocol(settings.client_timeout))
     server = _Server(config)
-    web_task = asyncio.create_task(server.serve())
+    web_task = asyncio.create_task(server.serve(sockets=[listeners.web]))
     # aiohttp closes a connection that has not sent a whole request within keepalive_timeout
     ingress = web.AppRunner(create_ingress(runtime, settings.client_timeout), access_log=None,
                             keepalive_timeout=settings.client_timeout)
     await ingress.setup()
-    await web.TCPSite(ingress, settings.ingress_host, settings.ingress_port,
-                      ssl_context=server_context(settings)).start()
+    await web.SockSite(ingress, listeners.ingress, ssl_context=server_context(settings)).start()
 
     starting = asyncio.create_task(runtime.start())
     stopped = asyncio.create_task(stop.wait())
@@ -122,7 +170,7 @@ async def serve(settings: Settings) -> int:
         await asyncio.wait_for(web_task, 8)
     await ingress.cleanup()
     await runtime.stop()
-    log.warning("stopped in %.1fs", time.monotonic() - began)
+    log.info("stopped in %.1fs", time.monotonic() - began)
     return code
 
 
@@ -161,9 +209,14 @@ async def rotate_secrets(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Threadcount: real-time inventory")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check", "rotate-secrets"])
-    parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.yaml"))
+    parser = argparse.ArgumentParser(
+        prog="run.py", description="Threadcount: real-time inventory, one truth about stock for all channels",
+        epilog=help_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check", "rotate-secrets"],
+                        help="what to do (default: serve)")
+    parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.yaml"),
+                        help="the YAML settings file (default: config.yaml beside run.py)")
+    parser.add_argument("--version", action="version", version=f"threadcount {VERSION}")
     args = parser.parse_args(argv)
     # Whatever the service and its children (Ray's workers, the demo's simulators) create is their
     # user's only: the SQLite -wal/-shm files, logs, the simulators' state in the data folder.
@@ -171,17 +224,24 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
+        if args.command == "serve":
+            configure_service(settings.log_format, settings.data_dir)
+        else:
+            configure_command(settings.log_format, args.command)
         server_context(settings)  # a certificate and key that do not load stop us here, not later
         Runtime(settings).check_settings()
-    except (ConfigError, StartupError) as exc:
+        listeners = listen(settings) if args.command == "serve" else None
+    except (ConfigError, StartupError, PortBusy) as exc:
         print(f"threadcount: {exc}", file=sys.stderr)
         return 2
     import uvloop
 
-    runner = {"serve": serve, "check": check, "rotate-secrets": rotate_secrets}[args.command]
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
-        code = loop_runner.run(runner(settings))
-    if runner is serve:
+        if listeners is not None:
+            code = loop_runner.run(serve(settings, listeners))
+        else:
+            code = loop_runner.run(check(settings) if args.command == "check" else rotate_secrets(settings))
+    if listeners is not None:
         # Everything acknowledged is committed and the store is closed. If Ray's own processes died
         # with the process group, its shutdown (or Ray's atexit hook) would wait out long timeouts
         # for them: leave now.

@@ -14,6 +14,8 @@ import pickle
 import time
 from typing import Any
 
+from actors.logs import configure_actor
+from actors.metrics import HubMetrics
 from inventory.event_log import HUB_NAME, EventLog
 
 __all__ = ["HUB_NAME", "EventHub", "hub_actor_class"]
@@ -21,13 +23,17 @@ __all__ = ["HUB_NAME", "EventHub", "hub_actor_class"]
 
 class EventHub:
     def __init__(self, capacity: int = 50_000):
+        configure_actor("hub")
         self.log = EventLog(capacity, first_seq=int(time.time() * 1000) * 1000)
         self._changed = asyncio.Condition()
+        self.figures = HubMetrics()
 
     async def publish(self, packed: bytes) -> int:
         """`packed` is a pickled list of facts (inventory.events), each already committed."""
         # from one of our own Ray actors, which Ray itself pickles anyway; never from outside
-        head = self.log.append(pickle.loads(packed))  # nosec B301
+        facts = pickle.loads(packed)  # nosec B301
+        head = self.log.append(facts)
+        self.figures.events.inc(len(facts))
         async with self._changed:
             self._changed.notify_all()
         return head
@@ -44,6 +50,9 @@ class EventHub:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def metrics(self) -> list[Any]:
+        return self.figures.families()
 
 
 def hub_actor_class() -> Any:

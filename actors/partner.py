@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors.listener import HubListener, find_hub, publish
+from actors.logs import configure_actor
+from actors.metrics import PartnerMetrics, counting
 from actors.router import ShardRouter
 from connectors.base import PartnerSpec
 from inventory.desk import Channel, StockDesk
@@ -49,6 +51,7 @@ class PartnerConnector:
         codes (None: all), resolved again on every CatalogChanged, so a location added after start
         serves this partner's orders and listings. `secret_keys`: the service's Fernet keys, newest
         first, which seal the credentials the store keeps (store/secrets.py)."""
+        configure_actor(f"partner-{config.id}")
         self._plan = PartnerPlan(config, spec, channel, show, follow, box=SecretBox(secret_keys))
         self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
         self._sync: PartnerSync | None = None
@@ -57,6 +60,7 @@ class PartnerConnector:
         self._hub: Any = None
         self._last_status_event = 0.0
         self._session: Any = None
+        self.figures = PartnerMetrics(config.id)
 
     async def _started(self) -> PartnerSync:
         if self._starting is None:
@@ -71,10 +75,12 @@ class PartnerConnector:
         import ray
 
         engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
-        desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]))
+        desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]),
+                         on_placed=counting(self.figures.orders))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         sync = await assemble(self._plan, engine, desk, self._session, self._publish,
                               empty_buckets=_restarted(ray))
+        sync.pusher.lag_seen = self.figures.observe_lag
         await sync.start()
         self._listening = asyncio.ensure_future(HubListener(self._on_events, sync.level_pass).run())
         return sync
@@ -116,6 +122,14 @@ class PartnerConnector:
 
     async def retry_dead_letter(self, letter_id: int) -> dict[str, Any]:
         return await (await self._started()).retry_dead_letter(letter_id)
+
+    def metrics(self) -> list[Any]:
+        """This partner's figures as prometheus_client families (merged by service/metrics.py);
+        never waits for the sync to start."""
+        sync = self._sync
+        if sync is None:
+            return self.figures.families(None, {})
+        return self.figures.families(sync.calls.errors_total, sync.rate_limit_use())
 
     async def stop(self) -> None:
         if self._listening is not None:

@@ -17,11 +17,14 @@ import gc
 import logging
 import os
 import pickle
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from actors.listener import find_hub, publish
+from actors.logs import configure_actor
+from actors.metrics import ShardMetrics
 from inventory.book import StockBook
 from inventory.codec import result_from_json, result_to_json
 from inventory.commands import (
@@ -62,6 +65,7 @@ class ShardCore:
         self._committing = False
         self.book = StockBook(OrderSeqs(index % 128))
         self._results: OrderedDict[str, Result] = OrderedDict()
+        self.figures = ShardMetrics()
 
     def owns(self, variant_id: int) -> bool:
         return shard_of(variant_id, self.count) == self.index
@@ -110,6 +114,7 @@ class ShardCore:
                 # would not be found in the store by a replay.
                 self.book.forget_closed_parts(REMEMBERED_CLOSED_PARTS)
             await self._recall(commands)
+            self.figures.batch_size.observe(len(commands))
             changes = Changes()
             answers: list[Result] = []
             new_results: dict[str, str] = {}
@@ -167,7 +172,9 @@ class ShardCore:
                     rows = shard_store.BatchRows.merged([r for r, _ in taken])
                     try:
                         if not rows.empty:
+                            began = time.perf_counter()
                             await self.db.write(shard_store.write, rows)
+                            self.figures.commit_seconds.observe(time.perf_counter() - began)
                     except Exception as exc:
                         log.error("shard %d: group commit failed; reloading from the store: %s",
                                   self.index, exc)
@@ -236,6 +243,11 @@ class StockShard(ShardCore):
 
     _calls = 0
     _pending: dict[int, VariantStock] | None = None
+
+    def __init__(self, index: int, count: int, database_url: str, sqlite_synchronous: str = "FULL"):
+        configure_actor(f"shard-{index}")
+        super().__init__(index, count, database_url, sqlite_synchronous)
+
     _publisher: asyncio.Task[None] | None = None
     _hub: Any = None
 
@@ -285,6 +297,10 @@ class StockShard(ShardCore):
 
     def pid(self) -> int:
         return os.getpid()
+
+    def metrics(self) -> list[Any]:
+        """This shard's figures as prometheus_client families (merged by service/metrics.py)."""
+        return self.figures.families()
 
 
 def shard_actor_class() -> Any:

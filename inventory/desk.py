@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from inventory.allocation import order_status
 from inventory.commands import (
     AbortOrder,
     CancelOrder,
@@ -71,9 +72,14 @@ def order_id_for(channel: str, external_id: str) -> str:
     return f"ord_{digest[:24]}"
 
 
+OrderSeen = Callable[[str, str], None]  # channel, status: "refused", "duplicate" or the order's status
+
+
 class StockDesk:
-    def __init__(self, router: Router):
+    def __init__(self, router: Router, on_placed: OrderSeen | None = None):
+        """`on_placed` hears of every order this desk placed (a metrics counter); it must be cheap."""
         self.router = router
+        self._on_placed = on_placed
         self._placing: dict[str, asyncio.Future[None]] = {}
         self._seqs = OrderSeqs(128 + os.getpid() % 128)  # shards number theirs below 128
 
@@ -101,7 +107,10 @@ class StockDesk:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._placing[order_id] = done
         try:
-            return await self._place(order_id, channel, external_id, lines, actor)
+            outcome = await self._place(order_id, channel, external_id, lines, actor)
+            if self._on_placed is not None:
+                self._on_placed(channel.name, _status_label(outcome))
+            return outcome
         finally:
             del self._placing[order_id]
             done.set_result(None)
@@ -190,3 +199,9 @@ def _merge(order_id: str, parts: Iterable[OrderPartState], placed_at: float = 0.
     parts = list(parts)
     lines = sorted((line for part in parts for line in part.lines), key=lambda line: line.line_no)
     return OrderOutcome(order_id, any(part.created for part in parts), tuple(lines), placed_at)
+
+
+def _status_label(outcome: OrderOutcome | Failure) -> str:
+    if isinstance(outcome, Failure):
+        return "refused"
+    return order_status(outcome.lines).value if outcome.created else "duplicate"

@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
+from actors.logs import FORMAT_VARIABLE, log_format
 from inventory.commands import Policy
+from service.notify_config import NotifyConfigError, NotifySettings, notify_settings
 from store.secrets import KEY_VARIABLE, SecretKeyError, fernet_key, split_keys
 from sync.config import PartnerConfig, PartnerConfigError, partners
 from sync.rules import ShowRule
@@ -23,7 +25,7 @@ class ConfigError(ValueError):
 # processed_events must outlast every partner's redelivery: Amazon's SQS queue keeps a message up to
 # 14 days, Square retries for 24 h, Shopify for 4 h; a redelivery older than the window is taken as new.
 DEFAULT_DAYS: dict[str, float] = {"sync_logs": 30, "processed_events": 30, "processed_commands": 30,
-                                  "audit_log": 365}
+                                  "audit_log": 365, "notifications": 90}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class Settings:
     simulators: SimulatorSettings = field(default_factory=SimulatorSettings)
     client_timeout: float = 10.0  # seconds for a request's headers, and for each read of its body
     retention: dict[str, float] = field(default_factory=dict)  # days kept, by table (service/retention)
+    log_format: str = "text"  # or "json": one JSON object a line (actors/logs.py)
+    notifications: NotifySettings = field(default_factory=NotifySettings)  # alerts by e-mail and SMS
 
 
 def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
@@ -113,7 +117,23 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         client_timeout=_positive(env.get("THREADCOUNT_CLIENT_TIMEOUT") or raw.get("client_timeout_s", 10.0),
                                  "client_timeout_s"),
         retention=_retention(raw.get("retention") or {}),
+        log_format=_log_format(env.get(FORMAT_VARIABLE) or (raw.get("logging") or {}).get("format")),
+        notifications=_notifications(raw.get("notifications"), env),
     )
+
+
+def _log_format(value: Any) -> str:
+    try:
+        return log_format(None if value is None else str(value))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _notifications(raw: Any, env: dict[str, str]) -> NotifySettings:
+    try:
+        return notify_settings(raw, env)
+    except NotifyConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _tls(web: dict[str, Any], env: dict[str, str], base: Path) -> tuple[Path | None, Path | None]:

@@ -7,8 +7,10 @@ import random
 from typing import TYPE_CHECKING
 
 from inventory.commands import Receive
+from inventory.events import CatalogChanged
 from inventory.gtin import check_digit
 from store.catalog import NewVariant
+from store.stock_grid import set_reorder_points
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -31,6 +33,12 @@ PRODUCTS = [
     ("SHAM", "Pillow sham", PILLOW_SIZES),
 ]
 
+
+# Every REORDER_EVERY-th variant gets a reorder point one unit under its opening stock, so the stock
+# page's low-stock highlighting and the alerts show in the first minutes of the demo, as the
+# simulators' shoppers buy; every LOW_EVERY-th is at its point from the start.
+REORDER_EVERY = 8
+LOW_EVERY = 40
 
 # The demo's UPCs: a made-up GS1 company prefix, then an item number per variant.
 UPC_PREFIX = "084123"
@@ -62,15 +70,25 @@ async def seed_demo(runtime: Runtime) -> None:
         await catalog.add_location(code, name, kind, priority)
     rng = random.Random(7)
     receipts = []
+    points: dict[int, int] = {}
+    numbers = itertools.count()
     for sku, name, variants in demo_products():
         await catalog.add_product(sku, name, f"{name}, demo range", variants)
         for variant in variants:
             variant_id = await catalog.variant_id(variant.sku)
             if variant_id is None:
                 raise RuntimeError(f"demo variant {variant.sku} was not stored")
+            opening = 0
             for location in catalog.locations():
                 quantity = rng.choice([0, 2, 5, 12, 20, 40, 80]) // (3 if location.kind == "store" else 1)
+                opening += quantity
                 if quantity:
                     receipts.append(Receive(f"demo-seed:{variant.sku}:{location.code}", variant_id,
                                             location.id, quantity, "demo opening stock", "demo"))
+            number = next(numbers)
+            if number % REORDER_EVERY == 0:
+                points[variant_id] = opening if number % LOW_EVERY == 0 else max(opening - 1, 0)
     await runtime.desk.stock_commands(receipts)
+    await set_reorder_points(runtime.engine, points)
+    # the alert watcher reads the reorder points again
+    await runtime.events.publish(CatalogChanged(tuple(sku for sku, _, _ in demo_products())))

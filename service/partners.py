@@ -135,6 +135,10 @@ class PartnerFleet:
         await asyncio.gather(*(self._ready(pid) for pid in self.actors))
         self._supervisor = asyncio.ensure_future(self._supervise())
 
+    def expected(self) -> list[str]:
+        """The partners this service runs: those with a base_url, and with the demo the simulated ones."""
+        return [c.id for c in self.settings.partners.values() if c.base_url or self.settings.demo]
+
     def _start_actor(self, partner_id: str) -> None:
         config = self.configs[partner_id]
         channel = self.rt.channel(partner_id) or self.rt.default_channel(partner_id)

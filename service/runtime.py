@@ -4,11 +4,12 @@ order. The web app and the ingress hold one Runtime and ask it for what they nee
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from actors.shard import shard_actor_class
 from inventory.desk import Channel, StockDesk
 from service.config import Settings
 from service.events import EventFeed
+from service.metrics import Source, actor_source, order_placed
+from service.notify import Notifier
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
 from service.ray_security import RayAuthError, check_token_available, secure_ray
@@ -37,6 +40,7 @@ from store.secrets import SecretBox, SecretKeyError, reseal
 log = logging.getLogger(__name__)
 RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
 SHARD_STOP_WAIT = 3.0
+READY_TIMEOUT = 1.0  # seconds each readiness check (GET /readyz) may take
 
 
 class StartupError(Exception):
@@ -63,6 +67,8 @@ class Runtime:
         self.partners = PartnerFleet(self)
         self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
+        self._notifier: Notifier | None = None
+        self._outbox: Any = None  # the demo's mail server and SMS simulator
         self._retention: RetentionTask | None = None
         self._partners_started: asyncio.Task[None] | None = None
         self._ray_started = False
@@ -90,6 +96,19 @@ class Runtime:
         if self._events is None:
             raise StartupError("the event feed is not running yet")
         return self._events
+
+    @property
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            raise StartupError("the notifier is not running yet")
+        return self._notifier
+
+    def alerts_link(self) -> str:
+        """The dashboard's /alerts page, as messages link to it."""
+        s = self.settings
+        wildcard = s.web_host in ("0.0.0.0", "::", "")  # nosec B104 - compared, not bound: a link needs one host
+        host = "127.0.0.1" if wildcard else s.web_host
+        return f"{'https' if s.tls_cert else 'http'}://{host}:{s.web_port}/alerts"
 
     @property
     def desk(self) -> StockDesk:
@@ -173,13 +192,17 @@ class Runtime:
             max_inflight=self.settings.max_inflight,
             linger=self.settings.linger_ms / 1000,
         )
-        self._desk = StockDesk(router)
+        self._desk = StockDesk(router, on_placed=order_placed)
 
     def _init_ray(self) -> None:
         import ray
 
         address = self.settings.ray_address
-        options: dict[str, Any] = {"logging_level": logging.WARNING, "namespace": "threadcount"}
+        # Ray's own warnings at start and stop (its SIGTERM handler, the tokens) stay out of our
+        # stderr, and so do the workers' lines: each actor writes DATA_DIR/logs/<actor>.log itself,
+        # and its stderr is in Ray's session folder (README: Logs).
+        options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False,
+                                   "namespace": "threadcount"}
         # token authentication always; an embedded Ray on loopback only
         options.update(secure_ray(self.settings.data_dir, local=address == "local"))
         if address == "local":
@@ -201,6 +224,15 @@ class Runtime:
         self._events.start()
         self._watcher = AlertWatcher(self)
         self._watcher.start()
+        notify = self.settings.notifications
+        if self.settings.demo:
+            from service.demo_notify import DemoOutbox
+
+            self._outbox = DemoOutbox(self.settings.data_dir)
+            notify = await self._outbox.start(notify)
+        self._notifier = Notifier(self.engine, notify, self.alerts_link())
+        await self._notifier.load_rules()
+        self._notifier.start(self._events.subscribe)
         self._retention = RetentionTask(self.engine, self.settings.retention)
         self._retention.start()
         await self.heal_split_orders()
@@ -228,6 +260,41 @@ class Runtime:
         for order_id, variant_ids in await half_rejected_orders(self.read_engine):
             await self.desk.abort(order_id, variant_ids)
 
+    async def readiness(self, timeout: float = READY_TIMEOUT) -> dict[str, str]:
+        """Each part asked at once, each given `timeout` seconds: "ok" or "failed" by check name
+        (shards, hub, database, partner:<id> for every partner the service runs)."""
+        from sqlalchemy import text
+
+        async def database() -> None:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        async def shards() -> None:
+            if not self._shards:
+                raise StartupError("no shards yet")
+            await asyncio.gather(*(shard.pid.remote() for shard in self._shards))
+
+        async def answers(actor: Any) -> None:
+            if actor is None:
+                raise StartupError("not started yet")
+            await actor.pid.remote()
+
+        probes: dict[str, Callable[[], Awaitable[None]]] = {
+            "shards": shards, "hub": lambda: answers(self._hub), "database": database}
+        for partner_id in self.partners.expected():
+            probes[f"partner:{partner_id}"] = functools.partial(answers, self.partners.actors.get(partner_id))
+
+        async def check(name: str, probe: Callable[[], Awaitable[None]]) -> str:
+            try:
+                await asyncio.wait_for(probe(), timeout)
+            except Exception as exc:  # whatever the failure, the check failed; the log says why
+                log.warning("readiness: %s failed: %s", name, exc or type(exc).__name__)
+                return "failed"
+            return "ok"
+
+        states = await asyncio.gather(*(check(name, probe) for name, probe in probes.items()))
+        return dict(zip(probes, states, strict=True))
+
     async def partner_status(self) -> list[dict[str, Any]]:
         return await self.partners.status()
 
@@ -249,6 +316,15 @@ class Runtime:
     @property
     def shard_names(self) -> list[str]:
         return list(self._shard_names)
+
+    def metric_sources(self) -> list[Source]:
+        """Every actor a /metrics scrape asks: the hub, each shard, each partner connector."""
+        sources = [actor_source({"actor": "hub"}, self._hub)] if self._hub is not None else []
+        sources += [actor_source({"actor": f"shard-{i}", "shard": str(i)}, shard)
+                    for i, shard in enumerate(self._shards)]
+        sources += [actor_source({"actor": f"partner-{partner_id}"}, actor)
+                    for partner_id, actor in self.partners.actors.items()]
+        return sources
 
     def default_channel(self, name: str) -> Channel:
         """A partner with no channel rule: reject, every location by priority."""
@@ -295,6 +371,10 @@ class Runtime:
         self._shard_pids.extend(self.partners.pids)
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._notifier is not None:
+            await self._notifier.stop()
+        if self._outbox is not None:
+            await self._outbox.stop()
         if self._retention is not None:
             await self._retention.stop()
         if self._events is not None:

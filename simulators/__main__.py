@@ -11,12 +11,15 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from simulators.amazon_sqs_server import MotoSqs, seller_queue
 from simulators.base import SimConfig, Simulator
 from simulators.registry import simulator_class
+
+log = logging.getLogger("simulators")
 
 
 async def serve(plan: dict[str, Any]) -> None:
@@ -39,6 +42,8 @@ async def serve(plan: dict[str, Any]) -> None:
         ))
         await sim.start()
         sims[entry["id"]] = sim
+        log.info("%s simulator %s listening at %s%s", entry["kind"], entry["id"], endpoint(sim),
+                 "" if entry.get("shopper_interval") else " (shoppers still)")
     where = {pid: {"base_url": sim.base_url, "endpoint": endpoint(sim), **queues.get(pid, {}),
                    **host_key(sim)} for pid, sim in sims.items()}
     ports_file = Path(plan["ports_file"])
@@ -50,8 +55,10 @@ async def serve(plan: dict[str, Any]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    log.info("stopping %d simulators", len(sims))
     await asyncio.gather(*(sim.stop() for sim in sims.values()), return_exceptions=True)
     sqs.stop()
+    log.info("stopped")
 
 
 def endpoint(sim: Simulator) -> str:
@@ -65,8 +72,32 @@ def host_key(sim: Simulator) -> dict[str, Any]:
     return {"credentials": {"host_key_fingerprint": fingerprint}} if fingerprint else {}
 
 
+class JsonLines(logging.Formatter):
+    """THREADCOUNT_LOG_FORMAT=json, as the service's own lines (kept here: simulators import nothing of
+    the service's)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname, "logger": record.name, "message": record.getMessage(),
+                "process": "simulators", "pid": record.process}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging() -> None:
+    """stdout/stderr is DATA_DIR/simulators.log (the service opens it): what each simulator listens
+    on, its refusals and its faults at INFO, library noise at WARNING."""
+    handler = logging.StreamHandler(sys.stderr)
+    json_lines = os.environ.get("THREADCOUNT_LOG_FORMAT", "").strip().lower() == "json"
+    handler.setFormatter(JsonLines() if json_lines else
+                         logging.Formatter("%(asctime)s %(levelname)s simulators %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("simulators").setLevel(logging.INFO)
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s simulators %(levelname)s %(message)s")
+    configure_logging()
     plan = json.loads(Path(sys.argv[1]).read_text())
     asyncio.run(serve(plan))
 

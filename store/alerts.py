@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -60,6 +60,15 @@ async def acknowledge(engine: AsyncEngine, alert_id: int, by: str) -> bool:
 
 async def open_alerts(engine: AsyncEngine, limit: int = 200) -> list[Alert]:
     return await _select(engine, alerts.c.acknowledged_at.is_(None), limit)
+
+
+async def open_counts(engine: AsyncEngine) -> dict[str, int]:
+    """Open alerts per kind, every known kind named (0 when none is open)."""
+    query = (select(alerts.c.kind, func.count()).where(alerts.c.acknowledged_at.is_(None))
+             .group_by(alerts.c.kind))
+    async with engine.connect() as conn:
+        found = {str(kind): int(count) for kind, count in await conn.execute(query)}
+    return {**dict.fromkeys(KINDS, 0), **found}
 
 
 async def recent_alerts(engine: AsyncEngine, limit: int = 200) -> list[Alert]:

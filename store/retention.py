@@ -6,7 +6,14 @@ from __future__ import annotations
 from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.schema import audit_log, idempotency_keys, processed_commands, processed_events, sync_logs
+from store.schema import (
+    audit_log,
+    idempotency_keys,
+    notifications,
+    processed_commands,
+    processed_events,
+    sync_logs,
+)
 
 # the tables with a retention window, by the name config.yaml's `retention:` gives them
 TABLES: dict[str, tuple[Table, ...]] = {
@@ -15,6 +22,7 @@ TABLES: dict[str, tuple[Table, ...]] = {
     # an API Idempotency-Key's body hash lives as long as the command result it replays
     "processed_commands": (processed_commands, idempotency_keys),
     "audit_log": (audit_log,),
+    "notifications": (notifications,),
 }
 BATCH = 5000
 

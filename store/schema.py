@@ -300,3 +300,27 @@ idempotency_keys = Table(
     Column("at", Float, nullable=False),
     Index("ix_idempotency_keys_at", "at"),
 )
+
+# --- alert notifications sent, one row per attempt (migration 0007) ------------------------------
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("alert_kind", String(32), nullable=False),   # the alert's kind; "digest" for several, "test"
+    Column("channel", String(8), nullable=False),       # email | sms
+    Column("recipient", String(200), nullable=False),
+    Column("outcome", String(16), nullable=False),      # sent | retrying | failed
+    Column("error", Text, nullable=True),
+    Index("ix_notifications_at", "at"),
+)
+
+notification_rules = Table(
+    "notification_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),   # always 1: one set of rules
+    Column("rules", Text, nullable=False),                          # YAML, as the manager wrote it
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)

@@ -33,6 +33,7 @@ class PartnerCalls:
         self.breaker = breaker or CircuitBreaker()
         self._backoff = backoff or Backoff()
         self.rate_limited = 0
+        self.errors_total = 0  # failed calls since start (for threadcount_partner_errors_total)
         self._errors: deque[float] = deque(maxlen=1000)
         self.last_error = ""
 
@@ -79,6 +80,7 @@ class PartnerCalls:
     async def _failed(self, what: str, exc: Exception) -> None:
         was_open = self.breaker.state != "closed"
         self.breaker.failure()
+        self.errors_total += 1
         self._errors.append(time.time())
         self.last_error = f"{what}: {exc}"
         if not was_open and self.breaker.state == "open":

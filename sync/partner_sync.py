@@ -204,6 +204,9 @@ class PartnerSync:
             "rate_limited": self.calls.rate_limited,
         }
 
+    def rate_limit_use(self) -> dict[str, float]:
+        return self._limiter.usage()
+
     def _state(self) -> str:
         if not self.connected:
             return "connecting"

@@ -35,6 +35,8 @@ class Pusher:
         self.pushes = self.listings_pushed = self.push_failures = 0
         self._lags: deque[float] = deque(maxlen=5000)  # desired → pushed, seconds
         self.last_pushed_at: float | None = None
+        # each listing's lag as it is pushed; the actor points this at its histogram
+        self.lag_seen: Callable[[float], None] = _ignore
 
     def wake(self) -> None:
         """Something may differ now: look at once instead of at the next idle wake-up."""
@@ -83,6 +85,7 @@ class Pusher:
             variant_id = self._desired.catalog_id(entry.sku)
             if result is not None and result.ok:
                 self._lags.append(now - entry.desired_at)
+                self.lag_seen(now - entry.desired_at)
                 self._desired.outbox.pushed(entry, sent[entry.sku])
                 rows.append((variant_id, sent[entry.sku], now, ""))
             else:
@@ -108,3 +111,7 @@ class Pusher:
     def counters(self) -> dict[str, int]:
         return {"pushes": self.pushes, "listings_pushed": self.listings_pushed,
                 "push_failures": self.push_failures}
+
+
+def _ignore(_lag: float) -> None:
+    pass

@@ -1,4 +1,5 @@
-"""Alerts over REST: what the dashboard shows, for scripts and tests (acknowledging is the dashboard's)."""
+"""Alerts over REST: what the dashboard shows, for scripts and tests (acknowledging is the dashboard's);
+and the notifications sent of them (every attempt, by e-mail or SMS)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from store.alerts import open_alerts, recent_alerts
+from store.notifications import recent_attempts
 from store.queries import iso
 from web.http import runtime
 from web.problems import ApiError
@@ -32,4 +34,12 @@ async def list_alerts(request: Request) -> JSONResponse:
     } for a in found])
 
 
-routes = [Route("/api/v1/alerts", list_alerts, methods=["GET"])]
+async def list_notifications(request: Request) -> JSONResponse:
+    limit = query_limit(request.query_params.get("limit"), 100, 1000)
+    found = await recent_attempts(runtime(request).read_engine, limit)
+    return JSONResponse([{"at": iso(a.at), "alert_kind": a.alert_kind, "channel": a.channel, "to": a.to,
+                          "outcome": a.outcome, "error": a.error} for a in found])
+
+
+routes = [Route("/api/v1/alerts", list_alerts, methods=["GET"]),
+          Route("/api/v1/notifications", list_notifications, methods=["GET"])]

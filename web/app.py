@@ -23,6 +23,7 @@ from inventory.desk import ShardUnavailable
 from service.accounts import Accounts
 from service.runtime import Runtime
 from service.tls import tls_on
+from service.version import VERSION
 from store.private_files import private_file
 from web import (
     api_accounts,
@@ -33,15 +34,17 @@ from web import (
     api_partners,
     api_stock,
     dashboard,
+    metrics,
     problems,
 )
-from web.auth import BearerAuth
+from web.auth import GUARDED, BearerAuth
 from web.body_limit import BodyLimit
 from web.dashboard.session import current_principal, current_user, to_login
 from web.dashboard.sessions_asgi import DashboardSessions
 from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
+from web.request_ids import RequestIds
 from web.responses import JSONResponse
 from web.roles import guard
 from web.security_headers import SecurityHeaders
@@ -58,6 +61,19 @@ async def healthz(request: Request) -> JSONResponse:
     if request.app.state.runtime.ready:
         return JSONResponse({"status": "ok"})
     return JSONResponse({"status": "starting"}, status_code=503)
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: every part answers (each asked at once, with a short timeout); no details but the
+    names of the checks and ok/failed."""
+    checks = await request.app.state.runtime.readiness()
+    ready = bool(checks) and all(state == "ok" for state in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+async def version(request: Request) -> JSONResponse:
+    return JSONResponse({"version": VERSION})
 
 
 async def home(request: Request) -> Response:
@@ -116,6 +132,16 @@ def _page_error(request: Request, status: int, message: str,
         return HTMLResponse(f"<h1>{status}</h1><p>{html.escape(message)}</p>", status_code=status)
 
 
+async def no_caller(request: Request) -> Response:
+    """The guard's answer to a request with neither a token nor a session: the dashboard's pages
+    send it to log in; /metrics (a scraper, not a browser) is refused as the API refuses it."""
+    if request.url.path in GUARDED:
+        return JSONResponse({"error": {"code": "unauthorized", "message": "Authorization: a valid "
+                                       "'Bearer <token>' header is required"}}, status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="threadcount"'})
+    return await to_login(request)
+
+
 def static_routes() -> list[BaseRoute]:
     """The npm packages are installed by `npm ci` and served from node_modules; without them the app
     still runs (the pages lose their live updates) and says what to do."""
@@ -134,6 +160,8 @@ def create_app(runtime: Runtime) -> Starlette:
     routes = [
         Route("/", home),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/api/v1/version", version),
         Route("/api/v1/openapi.json", openapi),
         *api_catalog.routes,
         *api_stock.routes,
@@ -142,13 +170,16 @@ def create_app(runtime: Runtime) -> Starlette:
         *api_dead_letters.routes,
         *api_alerts.routes,
         *api_accounts.routes,
+        *metrics.routes,
         *dashboard.routes,
         *static_routes(),
     ]
     accounts = Accounts(lambda: runtime.engine)
     app = Starlette(
-        routes=guard(routes, current_principal, to_login),
+        routes=guard(routes, current_principal, no_caller),
         middleware=[
+            Middleware(RequestIds),
+            Middleware(metrics.RequestTimer),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
             Middleware(SlowBodies, timeout=settings.client_timeout),
             Middleware(BodyLimit),

@@ -16,6 +16,9 @@ from service.principals import ADMIN_TOKEN, Principal
 from web.asgi_answers import send_error
 
 PUBLIC = ("/api/v1/openapi.json",)
+# Outside /api/ but held to a bearer token too; without an Authorization header the request goes on
+# to the route's guard, which takes a dashboard session instead (else 401, web/app.py `no_caller`).
+GUARDED = ("/metrics",)
 PRINCIPAL = "principal"  # the scope key the caller's Principal is kept under
 
 
@@ -30,10 +33,14 @@ class BearerAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/") or path in PUBLIC:
+        guarded = path.startswith("/api/") or path in GUARDED
+        if scope["type"] != "http" or not guarded or path in PUBLIC:
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        if not header and path in GUARDED:
+            await self.app(scope, receive, send)
+            return
         scheme, _, given = header.partition(" ")
         given = given.strip()
         expected = self._token()

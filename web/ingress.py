@@ -21,6 +21,7 @@ from inventory.desk import ShardUnavailable
 from service.partners import UnknownPartner
 from service.runtime import Runtime
 from web.ingress_refusals import RefusalLog
+from web.request_ids import ingress_request_ids
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT = 4.5  # seconds: Shopify gives 5, Square 10; answering late makes them retry anyway
@@ -82,7 +83,7 @@ def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Applicat
     async def flush_refusals(_app: web.Application) -> None:
         await refusals.flush()
 
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[ingress_request_ids])
     app.on_cleanup.append(flush_refusals)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/{partner_id}", webhook)

@@ -6,6 +6,7 @@ from typing import Any
 
 from connectors.registry import KINDS as PARTNER_KINDS
 from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, REASON_SIGN, LineStatus, OrderStatus
+from service.version import VERSION
 from web.api_alerts import ALL_FLAGS
 from web.api_stock import MAX_IDEMPOTENCY_KEY
 from web.openapi_accounts import account_paths, account_schemas, stamp_roles
@@ -114,6 +115,10 @@ def schemas(channels: list[str] | None = None) -> dict[str, Schema]:
         "Error": obj({"error": obj({"code": string("snake_case error code"),
                                     "message": string("What is wrong, naming the field")})}),
         "Health": obj({"status": enum(["ok", "starting"])}),
+        "Ready": obj({"status": enum(["ready", "not_ready"]), "checks": {
+            "type": "object", "additionalProperties": enum(["ok", "failed"]),
+            "description": "shards, hub, database and partner:<id> for each partner"}}),
+        "Version": obj({"version": string("The package's version, as `python run.py --version` prints")}),
         "LocationCreate": obj({
             "code": field_text(64, "Unique location code", pattern=CODE_PATTERN),
             "name": field_text(200), "kind": enum(KINDS),
@@ -205,6 +210,10 @@ def partner_schemas() -> dict[str, Schema]:
                       "message": string(), "count": integer(1), "raised_at": date_time(),
                       "last_seen_at": date_time(), "acknowledged_at": when,
                       "acknowledged_by": nullable(string())}),
+        "Notification": obj({
+            "at": date_time(), "alert_kind": string("The alert's kind; digest for several, test for a test"),
+            "channel": enum(["email", "sms"]), "to": string("The address or number"),
+            "outcome": enum(["sent", "retrying", "failed"]), "error": nullable(string())}),
         "DeadLetter": obj({
             "id": integer(), "partner_id": string(), "order_id": string("The partner's order id"),
             "event_id": string(), "reason": string("Why it cannot apply as it stands"),
@@ -224,8 +233,17 @@ def paths() -> dict[str, Schema]:
         "/healthz": {"get": operation("health", "Ready to take orders?", "meta", {
             "200": ok(ref("Health"), "An order can be taken"), "503": ok(ref("Health"), "Still starting"),
         }, public=True)},
+        "/readyz": {"get": operation("ready", "Do the shards, the event hub, the database and every partner "
+                                     "actor answer (each within about a second)?", "meta", {
+            "200": ok(ref("Ready"), "Every check ok"), "503": ok(ref("Ready"), "Some check failed"),
+        }, public=True)},
         "/api/v1/openapi.json": {"get": operation(
             "openapi", "This document", "meta", {"200": ok({"type": "object"})}, public=True)},
+        "/metrics": {"get": operation("metrics", "Prometheus figures of every process and actor", "meta", {
+            "200": {"description": "The Prometheus text format (version 0.0.4)",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}})},
+        "/api/v1/version": {"get": operation("version", "The running version", "meta", {
+            "200": ok(ref("Version"))})},
         "/api/v1/locations": {
             "post": operation("createLocation", "Create a location", "locations", {
                 "201": ok(ref("Location"), "Created")}, body=ref("LocationCreate"), errors=("409",)),
@@ -296,6 +314,9 @@ def partner_paths() -> dict[str, Schema]:
             "listAlerts", "Open alerts (all=1: acknowledged ones too), newest first", "alerts",
             {"200": ok(array(ref("Alert")))},
             params=[query("all", enum(ALL_FLAGS), "1 or true: include acknowledged"), limit(1000, 100)])},
+        "/api/v1/notifications": {"get": operation(
+            "listNotifications", "Every attempt to send an alert by e-mail or SMS, newest first", "alerts",
+            {"200": ok(array(ref("Notification")))}, params=[limit(1000, 100)])},
         "/api/v1/partners/{id}/dead-letters": {"get": operation(
             "partnerDeadLetters", "Partner orders that could not be applied as they stood, newest first",
             "partners", {"200": ok(array(ref("DeadLetter")))}, errors=("404",),
@@ -315,7 +336,7 @@ def openapi_document(server_url: str | None = None, channels: list[str] | None =
     `channels` (those config.yaml configures, as the running service serves it) the orders' choice."""
     document: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": "Threadcount", "version": "1.0.0",
+        "info": {"title": "Threadcount", "version": VERSION,
                  "description": "Real-time inventory for a sheets-and-linens business: "
                                 "one truth about stock, every channel told within seconds."},
         "security": [{"bearer": []}],

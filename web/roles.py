@@ -44,12 +44,13 @@ class By:
 Need = Role | By
 
 PUBLIC = frozenset({
-    ("GET", "/"), ("GET", "/healthz"), ("GET", "/api/v1/openapi.json"),
+    ("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/api/v1/openapi.json"),
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
 })
 
 ROLES: dict[tuple[str, str], Need] = {
     # --- REST -----------------------------------------------------------------------------------
+    ("GET", "/api/v1/version"): V,
     ("GET", "/api/v1/locations"): V,
     ("POST", "/api/v1/locations"): M,
     ("POST", "/api/v1/products"): M,
@@ -74,12 +75,14 @@ ROLES: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/partners/{id}/dead-letters"): V,
     ("POST", "/api/v1/partners/{id}/dead-letters/{letter_id}/retry"): M,
     ("GET", "/api/v1/alerts"): V,
+    ("GET", "/api/v1/notifications"): V,
     ("POST", "/api/v1/users"): A,
     ("GET", "/api/v1/users"): A,
     ("PATCH", "/api/v1/users/{username}"): A,
     ("POST", "/api/v1/api-keys"): A,
     ("GET", "/api/v1/api-keys"): A,
     ("DELETE", "/api/v1/api-keys/{id}"): A,
+    ("GET", "/metrics"): V,
     # --- dashboard ------------------------------------------------------------------------------
     ("GET", "/stock"): V,
     ("GET", "/stream"): V,
@@ -100,6 +103,8 @@ ROLES: dict[tuple[str, str], Need] = {
     ("GET", "/reports/{name}.csv"): V,
     ("GET", "/alerts"): V,
     ("POST", "/alerts/{alert_id:int}/acknowledge"): M,
+    ("POST", "/alerts/test-message"): M,
+    ("POST", "/alerts/notification-rules"): M,
     ("GET", "/partners"): V,
     ("POST", "/partners/{partner_id}/retry"): M,
     ("POST", "/partners/{partner_id}/reconcile"): M,

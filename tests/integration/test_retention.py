@@ -13,7 +13,14 @@ from service.config import ConfigError, load_settings
 from service.retention import DAY, prune
 from store import listings as store
 from store.engine import make_engine
-from store.schema import audit_log, idempotency_keys, processed_commands, processed_events, sync_logs
+from store.schema import (
+    audit_log,
+    idempotency_keys,
+    notifications,
+    processed_commands,
+    processed_events,
+    sync_logs,
+)
 
 
 async def count(engine: Any, table: Any) -> int:
@@ -35,13 +42,17 @@ async def test_retention_deletes_old_rows_in_batches_and_keeps_new_ones(database
                 await conn.execute(processed_commands.insert().values(id=key, result="{}", at=at))
                 await conn.execute(idempotency_keys.insert().values(scope=key, body_hash="h", at=at))
                 await conn.execute(audit_log.insert().values(at=at, actor="a", action="x"))
-    days = {"sync_logs": 30, "processed_events": 30, "processed_commands": 30, "audit_log": 365}
+                await conn.execute(notifications.insert().values(at=at, alert_kind="low_stock", channel="email",
+                                                                 recipient="a@x.com", outcome="sent"))
+    days = {"sync_logs": 30, "processed_events": 30, "processed_commands": 30, "audit_log": 365,
+            "notifications": 90}
     deleted = await prune(engine, days, now=now, batch=3)
     assert deleted == {"sync_logs": 14, "processed_events": 14, "processed_commands": 14,
-                       "idempotency_keys": 14, "audit_log": 7}
+                       "idempotency_keys": 14, "audit_log": 7, "notifications": 7}
     for table in (sync_logs, processed_events, processed_commands, idempotency_keys):
         assert await count(engine, table) == 7
     assert await count(engine, audit_log) == 14
+    assert await count(engine, notifications) == 14
     async with engine.connect() as conn:
         kept = {row.event_id for row in await conn.execute(select(processed_events.c.event_id))}
     assert kept == {f"new-{i}" for i in range(7)}
@@ -52,7 +63,8 @@ def test_retention_days_come_from_the_config_and_a_wrong_table_is_named(tmp_path
     config = tmp_path / "config.yaml"
     config.write_text("retention: {sync_logs: 7}\n")
     assert load_settings(config, env={}).retention == {
-        "sync_logs": 7.0, "processed_events": 30, "processed_commands": 30, "audit_log": 365}
+        "sync_logs": 7.0, "processed_events": 30, "processed_commands": 30, "audit_log": 365,
+        "notifications": 90}
     config.write_text("retention: {orders: 7}\n")
     with pytest.raises(ConfigError, match=r"retention\.orders"):
         load_settings(config, env={})

@@ -125,3 +125,13 @@ async def test_a_delivery_its_actor_does_not_take_in_time_is_a_503_that_says_so(
     error = (await answer.json())["error"]
     assert answer.status == 503 and error["code"] == "unavailable"
     assert error["message"] == "the delivery was not taken within 0.05 s; the partner's retry is safe"
+
+
+async def test_an_ingress_answer_refused_or_not_carries_the_callers_request_id_or_a_new_one(ingress: Any) -> None:
+    client, _fleet, _engine = ingress
+    refused_answer = await client.post("/webhooks/etsy", data=ETSY_BODY, headers={"X-Request-Id": "hook-7"})
+    assert refused_answer.status == 401 and refused_answer.headers["X-Request-Id"] == "hook-7"
+    unsigned = await client.post("/webhooks/square", data=b"{}")
+    assert unsigned.status == 401 and len(unsigned.headers["X-Request-Id"]) == 32
+    health = await client.get("/healthz", headers={"X-Request-Id": "bad id"})
+    assert len(health.headers["X-Request-Id"]) == 32

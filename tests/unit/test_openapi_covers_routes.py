@@ -28,4 +28,4 @@ def test_every_operation_names_the_role_it_needs_as_the_role_table_does() -> Non
     assert "needs the role `manager`" in paths["/api/v1/orders/{id}/cancel"]["post"]["description"].lower()
     for path, operations in paths.items():
         for method, op in operations.items():
-            assert path in ("/healthz", "/api/v1/openapi.json") or "x-threadcount-role" in op, (method, path)
+            assert path in ("/healthz", "/readyz", "/api/v1/openapi.json") or "x-threadcount-role" in op, (method, path)

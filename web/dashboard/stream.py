@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from service.events import Dropped, LiveEvent
+from service.metrics import SSE_CLIENTS
 from service.runtime import Runtime
 from store.stock_grid import VariantInfo, variant_info
 from web.dashboard.session import environment, require_user, session_stands
@@ -109,6 +110,7 @@ async def _live(request: Request, topics: set[str] | None) -> AsyncIterator[Serv
     closed = asyncio.ensure_future(closing.wait())
     following: asyncio.Future[LiveEvent] | None = None
     checked = time.monotonic()
+    SSE_CLIENTS.inc()
     try:
         while True:
             if following is None:
@@ -132,6 +134,7 @@ async def _live(request: Request, topics: set[str] | None) -> AsyncIterator[Serv
     except (Dropped, StopAsyncIteration):
         return  # fell behind or the feed stopped: the browser reconnects with its Last-Event-ID
     finally:
+        SSE_CLIENTS.dec()
         closed.cancel()
         if following is not None:
             following.cancel()
