@@ -13,6 +13,7 @@ from inventory.commands import VariantStock
 from inventory.desk import Channel
 from store import listings as store
 from store.catalog import Catalog
+from sync.buffers import AdaptiveBuffers
 from sync.outbox import Outbox
 from sync.rules import ShowRule, available_in
 
@@ -28,13 +29,40 @@ class DesiredQuantities:
         self._catalog, self._engine = catalog, engine
         self.outbox = outbox or Outbox()
         self._saving = asyncio.Lock()
+        # `buffer: auto`: each listing's buffer follows its sales, so its desired quantity is derived
+        # again from the last available quantity seen when the buffer moves
+        self.buffers = AdaptiveBuffers(show.auto) if show.auto is not None else None
+        self._available: dict[str, int] = {}
 
     async def load(self) -> None:
         for row in await store.load_listings(self._engine, self._partner_id):
             self.outbox.load(row.sku, row.desired, row.desired_at, row.pushed, row.pushed_at)
 
-    def desired(self, levels: Mapping[int, tuple[int, int]]) -> int:
-        return self._show.shown(available_in(levels, self._channel.locations))
+    def desired(self, sku: str, levels: Mapping[int, tuple[int, int]]) -> int:
+        available = available_in(levels, self._channel.locations)
+        if self.buffers is None:
+            return self._show.shown(available)
+        self._available[sku] = available
+        return self._show.shown(available, self.buffers.size(sku))
+
+    def sold(self, lines: list[tuple[str, int]]) -> bool:
+        """The channel's own orders took these (sku, units): their buffers may grow. True when a
+        listing's desired quantity changed."""
+        if self.buffers is None:
+            return False
+        for sku, units in lines:
+            self.buffers.sold(sku, units)
+        return self.rebuffer()
+
+    def rebuffer(self) -> bool:
+        """Derive again the listings whose auto buffer moved. True when a desired quantity changed."""
+        changed = False
+        if self.buffers is not None:
+            for sku in self.buffers.moved():
+                if sku in self._available:
+                    shown = self._show.shown(self._available[sku], self.buffers.size(sku))
+                    changed |= self.outbox.want(sku, shown)
+        return changed
 
     def on_stock(self, stocks: list[VariantStock]) -> bool:
         """True when a listing's desired quantity changed."""
@@ -42,7 +70,7 @@ class DesiredQuantities:
         for stock in stocks:
             sku = self._catalog.skus.get(stock.variant_id)
             if sku is not None:
-                changed |= self.outbox.want(sku, self.desired(stock.levels))
+                changed |= self.outbox.want(sku, self.desired(sku, stock.levels))
         return changed
 
     @property
@@ -65,7 +93,7 @@ class DesiredQuantities:
         for variant_id, levels in (await store.all_levels(self._engine)).items():
             sku = self._catalog.skus.get(variant_id)
             if sku is not None:
-                self.outbox.want(sku, self.desired(levels))
+                self.outbox.want(sku, self.desired(sku, levels))
         await self.save()
 
     async def save(self) -> None:
@@ -100,4 +128,6 @@ class DesiredQuantities:
             "listings": len(self.outbox.entries),
             "desired_changes": self.outbox.desired_changes,
             "pushes_saved_by_coalescing": self.outbox.coalesced,
+            "buffer": (self.buffers.reasoning() if self.buffers is not None
+                       else {"mode": "fixed", "units": self._show.buffer}),
         }

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 SAVE_EVERY = 0.1  # seconds between saves of changed desired quantities
 START_READS = 4   # reads after connecting: the first finds drift, the next confirm its correction
 PUSHED_WAIT = 60.0  # seconds a start-up read waits for the corrections to be pushed
+REBUFFER_EVERY = 1.0  # seconds between looks at auto buffers that decayed since the last sale
 Publish = Callable[[DomainEvent], Awaitable[None]]
 
 
@@ -57,7 +58,7 @@ class PartnerSync:
         self.pusher = Pusher(config.id, connector, limiter, self.calls, desired, engine, self._publish_status)
         self.dead_letters = DeadLetters(config.id, intake, engine, alert)
         self.orders = OrderTaker(config, connector, self.calls, self.state, intake, engine, self._restate,
-                                 self.dead_letters)
+                                 self.dead_letters, self._sold)
         self.reconciler = Reconciler(config, connector, self.calls, desired, engine, alert, self.pusher.wake)
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -67,7 +68,9 @@ class PartnerSync:
         await self.desired.load()
         await self.state.load()
         await self.level_pass()
-        loops = (self._connect_then_run, self._save_forever, self._level_forever, self._reconcile_forever)
+        loops = [self._connect_then_run, self._save_forever, self._level_forever, self._reconcile_forever]
+        if self.desired.buffers is not None:
+            loops.append(self._rebuffer_forever)
         self._tasks.extend(asyncio.ensure_future(loop()) for loop in loops)
 
     async def stop(self) -> None:
@@ -88,6 +91,11 @@ class PartnerSync:
         """The partner sold these: what it shows moved by itself, so tell it again."""
         self.desired.outbox.restate(skus)
         self.pusher.wake()
+
+    def _sold(self, lines: list[tuple[str, int]]) -> None:
+        """The partner's own orders: an auto buffer may grow, and the partner is told at once."""
+        if self.desired.sold(lines):
+            self.pusher.wake()
 
     async def level_pass(self) -> None:
         """Also what follows a catalog change: a location added after start is one of the channel's
@@ -168,6 +176,12 @@ class PartnerSync:
             await asyncio.sleep(self.config.level_interval)
             with contextlib.suppress(Exception):
                 await self.level_pass()
+
+    async def _rebuffer_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REBUFFER_EVERY)
+            if self.desired.rebuffer():
+                self.pusher.wake()
 
     async def _reconcile_forever(self) -> None:
         while True:

@@ -86,6 +86,8 @@ class Pusher:
             if result is not None and result.ok:
                 self._lags.append(now - entry.desired_at)
                 self.lag_seen(now - entry.desired_at)
+                if self._desired.buffers is not None:
+                    self._desired.buffers.pushed(now - entry.desired_at)
                 self._desired.outbox.pushed(entry, sent[entry.sku])
                 rows.append((variant_id, sent[entry.sku], now, ""))
             else:
