@@ -1,0 +1,31 @@
+"""The partners page's buffer line: a fixed buffer, or an auto one with its reasoning."""
+
+from __future__ import annotations
+
+from sync.buffers import AdaptiveBuffers, AutoBuffer
+from tests.unit.fake_clock import Clock
+from web.dashboard.partners import buffer_reasoning
+
+
+def test_a_fixed_buffer_reads_as_the_units_every_listing_keeps_back() -> None:
+    assert buffer_reasoning({"mode": "fixed", "units": 1}) == (
+        "fixed: 1 unit kept back from every listing", [])
+
+
+def test_an_auto_buffer_gives_its_bounds_lag_and_each_held_listings_reasoning() -> None:
+    clock = Clock()
+    buffers = AdaptiveBuffers(AutoBuffer(minimum=0, maximum=5), clock=clock)
+    for _ in range(10):
+        buffers.pushed(1.9)
+    for _ in range(20):
+        buffers.sold("SHEET-Q", 1)
+        clock.advance(0.5)
+    summary, lines = buffer_reasoning(buffers.reasoning())
+    assert summary.startswith("auto, per listing: floor 0, ceiling 5; sync lag 1.90 s; the channel sells 0.")
+    assert summary.endswith("; 1 listing above the floor")
+    assert lines == ["SHEET-Q: 3 = what sells within 1.90 s in 90% of cases at 0.78 units/s (1.48 expected)"]
+
+
+def test_an_unmeasured_lag_says_it_is_assumed() -> None:
+    summary, lines = buffer_reasoning(AdaptiveBuffers(AutoBuffer()).reasoning())
+    assert "sync lag 1.00 s (assumed until a push is measured)" in summary and lines == []

@@ -1,0 +1,25 @@
+"""The OpenAPI schema of a partner's buffer (`sync.buffer` in GET /api/v1/partners): fixed, or auto with
+its reasoning (sync/buffers.py, AdaptiveBuffers.reasoning)."""
+
+from __future__ import annotations
+
+from web.openapi_schema import Schema, array, enum, integer, number, obj, string
+
+
+def buffer_schema() -> Schema:
+    fixed = obj({"mode": enum(["fixed"]), "units": integer(0, description="Kept back from every listing")})
+    hottest = obj({"sku": string("Variant SKU"), "units": integer(0, description="Its buffer now"),
+                   "rate_per_s": number("Units/s the channel's orders take of it"),
+                   "expected": number("Units expected to sell within the lag")})
+    auto = obj({
+        "mode": enum(["auto"]),
+        "floor": integer(0, description="buffer_min"), "ceiling": integer(0, description="buffer_max"),
+        "window_s": number("Seconds the sales speed is weighted over (buffer_window_s)"),
+        "confidence": number("Share of cases the buffer covers the sales within the lag (buffer_confidence)"),
+        "lag_s": number("The partner's sync lag: 90th percentile of its last 100 pushed listings"),
+        "lag_measured": {"type": "boolean", "description": "false: 1 s is assumed until a push is measured"},
+        "channel_rate_per_s": number("Units/s the channel's orders take, all listings"),
+        "listings_above_floor": integer(0),
+        "hottest": array(hottest, description="The fastest-selling listings above the floor (three at most)"),
+    }, description="buffer: auto, sized per listing from its sales speed and the partner's sync lag")
+    return {"oneOf": [fixed, auto], "description": "What the partner's listings keep back"}
