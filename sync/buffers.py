@@ -5,8 +5,10 @@ Per listing, the units the channel's own orders sold of it decay into a rate (an
 weighted moving average with time constant `window_s`, so a burst raises it within a few sales and it
 decays once the burst is over). The partner's sync lag is the `lag_quantile` (0.9) of the last
 `LAG_SAMPLES` listings pushed, each from the moment its desired quantity changed to the moment the
-partner accepted the push. Sales within the lag are taken as Poisson: the buffer is the smallest
-number of units that covers them with probability `confidence`, between `minimum` and `maximum`.
+partner accepted the push; for a partner whose orders are polled, the longest wait for the next poll
+(`order_delay_s`) is added, as a unit it sold may meanwhile be sold again elsewhere. Sales within the
+lag are taken as Poisson: the buffer is the smallest number of units that covers them with
+probability `confidence`, between `minimum` and `maximum`.
 
 Per listing rather than one figure for the channel: a channel's 0.8 units/s spread over 400 listings
 puts almost nothing at risk on any one of them, and a channel-wide buffer would both hold stock back on
@@ -83,8 +85,10 @@ class SalesSpeed:
 class AdaptiveBuffers:
     """The auto buffer of each of one partner's listings, and the reasoning behind it."""
 
-    def __init__(self, rule: AutoBuffer, clock: Callable[[], float] = time.time):
-        self.rule, self._clock = rule, clock
+    def __init__(self, rule: AutoBuffer, clock: Callable[[], float] = time.time, order_delay_s: float = 0.0):
+        """`order_delay_s`: how long the partner's orders may wait to reach us (its poll interval
+        and jitter when it sends no webhooks; 0 when it does)."""
+        self.rule, self._clock, self.order_delay_s = rule, clock, order_delay_s
         self._speeds: dict[str, SalesSpeed] = {}
         self._lags: deque[float] = deque(maxlen=LAG_SAMPLES)
         self._applied: dict[str, int] = {}   # the size each listing's desired quantity last used
@@ -97,6 +101,10 @@ class AdaptiveBuffers:
         self._lags.append(lag_s)
 
     def lag(self) -> float:
+        """Seconds a change may take to reach the partner, plus its orders' wait to reach us."""
+        return self.push_lag() + self.order_delay_s
+
+    def push_lag(self) -> float:
         if not self._lags:
             return self.rule.default_lag_s
         ordered = sorted(self._lags)
@@ -135,7 +143,8 @@ class AdaptiveBuffers:
                     for rate, sku in rates if (size := buffer_size(rate, lag, self.rule)) > self.rule.minimum]
         return {"mode": "auto", "floor": self.rule.minimum, "ceiling": self.rule.maximum,
                 "window_s": self.rule.window_s, "confidence": self.rule.confidence,
-                "lag_s": round(lag, 3), "lag_measured": bool(self._lags),
+                "lag_s": round(lag, 3), "push_lag_s": round(self.push_lag(), 3),
+                "order_delay_s": self.order_delay_s, "lag_measured": bool(self._lags),
                 "channel_rate_per_s": round(sum(rate for rate, _ in rates), 4),
                 "listings_above_floor": len(listings), "hottest": listings[:hottest]}
 

@@ -20,10 +20,12 @@ from sync.rules import ShowRule, available_in
 
 class DesiredQuantities:
     def __init__(self, partner_id: str, channel: Channel, show: ShowRule, catalog: Catalog, engine: Any,
-                 outbox: Outbox | None = None, follow: tuple[str, ...] | bool | None = False):
+                 outbox: Outbox | None = None, follow: tuple[str, ...] | bool | None = False,
+                 order_delay_s: float = 0.0):
         """`follow`: the channel's location codes (None: every location), resolved again from the
         catalog whenever it is read, so a location added after start counts; False: the channel's
-        locations stay as given."""
+        locations stay as given. `order_delay_s`: the longest wait of the partner's orders to reach
+        us (its poll interval and jitter when it sends no webhooks), which an auto buffer covers."""
         self._partner_id, self._channel, self._show = partner_id, channel, show
         self._follow = follow
         self._catalog, self._engine = catalog, engine
@@ -31,7 +33,8 @@ class DesiredQuantities:
         self._saving = asyncio.Lock()
         # `buffer: auto`: each listing's buffer follows its sales, so its desired quantity is derived
         # again from the last available quantity seen when the buffer moves
-        self.buffers = AdaptiveBuffers(show.auto) if show.auto is not None else None
+        self.buffers = (None if show.auto is None
+                        else AdaptiveBuffers(show.auto, order_delay_s=order_delay_s))
         self._available: dict[str, int] = {}
 
     async def load(self) -> None:

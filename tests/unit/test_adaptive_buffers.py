@@ -137,3 +137,18 @@ def test_sales_speed_decays_exponentially_over_its_window() -> None:
 def test_an_impossible_rule_is_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         AutoBuffer(**bad)  # type: ignore[arg-type]
+
+
+def test_a_partner_whose_orders_are_polled_adds_the_wait_for_the_next_poll_to_its_lag() -> None:
+    clock = Clock()
+    webhook, polled = AdaptiveBuffers(RULE, clock=clock), AdaptiveBuffers(RULE, clock=clock, order_delay_s=2.5)
+    for buffers in (webhook, polled):
+        for _ in range(10):
+            buffers.pushed(0.2)
+    assert (webhook.lag(), polled.lag()) == (0.2, 2.7)
+    for _ in range(4):
+        webhook.sold("SHEET-Q", 1)
+        polled.sold("SHEET-Q", 1)
+        clock.advance(0.5)
+    assert webhook.size("SHEET-Q") < polled.size("SHEET-Q")
+    assert polled.reasoning()["push_lag_s"] == 0.2 and polled.reasoning()["order_delay_s"] == 2.5

@@ -29,3 +29,10 @@ def test_an_auto_buffer_gives_its_bounds_lag_and_each_held_listings_reasoning() 
 def test_an_unmeasured_lag_says_it_is_assumed() -> None:
     summary, lines = buffer_reasoning(AdaptiveBuffers(AutoBuffer()).reasoning())
     assert "sync lag 1.00 s (assumed until a push is measured)" in summary and lines == []
+
+
+def test_a_polled_partners_lag_says_how_much_is_the_wait_for_its_orders() -> None:
+    buffers = AdaptiveBuffers(AutoBuffer(), order_delay_s=2.5)
+    buffers.pushed(0.25)
+    summary, _ = buffer_reasoning(buffers.reasoning())
+    assert "sync lag 2.75 s (pushes 0.25 s + orders polled, up to 2.50 s)" in summary

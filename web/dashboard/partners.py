@@ -68,6 +68,9 @@ def buffer_reasoning(buffer: dict[str, Any]) -> tuple[str, list[str]]:
         return f"fixed: {units} unit{'' if units == 1 else 's'} kept back from every listing", []
     lag = f"{buffer['lag_s']:.2f} s"
     measured = "" if buffer["lag_measured"] else " (assumed until a push is measured)"
+    if buffer.get("order_delay_s"):
+        measured += (f" (pushes {buffer['push_lag_s']:.2f} s + orders polled, up to "
+                     f"{buffer['order_delay_s']:.2f} s)")
     above = buffer["listings_above_floor"]
     summary = (f"auto, per listing: floor {buffer['floor']}, ceiling {buffer['ceiling']}; sync lag {lag}"
                f"{measured}; the channel sells {buffer['channel_rate_per_s']:.2f} units/s; "
