@@ -1,19 +1,25 @@
-"""Adaptive buffers (`buffer: auto`): how many units to keep back from one partner listing, sized from
-what is likely to sell there before a change of stock reaches the partner. Pure.
+"""Adaptive buffers (`buffer: auto`): per partner listing, the units likely to go before a change of
+stock reaches the partner; the listing is shown as 0 once its available pool is down to that many
+(sync/rules.py), and whole above it. Pure.
 
-Per listing, the units the channel's own orders sold of it decay into a rate (an exponentially
-weighted moving average with time constant `window_s`, so a burst raises it within a few sales and it
-decays once the burst is over). The partner's sync lag is the `lag_quantile` (0.9) of the last
-`LAG_SAMPLES` listings pushed, each from the moment its desired quantity changed to the moment the
-partner accepted the push; for a partner whose orders are polled, the longest wait for the next poll
-(`order_delay_s`) is added, as a unit it sold may meanwhile be sold again elsewhere. Sales within the
-lag are taken as Poisson: the buffer is the smallest number of units that covers them with
-probability `confidence`, between `minimum` and `maximum`.
+Per listing, every drop of its available stock (a sale on any channel, the partner's own included, or
+stock moved away: each leaves less than the partner was last told) decays into a rate, an
+exponentially weighted moving average with time constant `window_s`, so a burst raises it within a
+few sales and it decays once the burst is over. The partner's sync lag is the `lag_quantile` (0.9) of
+the last `LAG_SAMPLES` listings pushed, each from the moment its desired quantity changed to the
+moment the partner accepted the push; for a partner whose orders are polled, the longest wait for the
+next poll (`order_delay_s`) is added, as a unit it sold may meanwhile be sold again elsewhere. The
+units going within the lag are taken as Poisson: the buffer is the smallest number that covers them
+with probability `confidence`, between `minimum` and `maximum`.
 
-Per listing rather than one figure for the channel: a channel's 0.8 units/s spread over 400 listings
-puts almost nothing at risk on any one of them, and a channel-wide buffer would both hold stock back on
-every quiet listing and make every listing change (one push each, through the partner's rate limit)
-whenever the channel's pace moved."""
+Why these choices (tests/benchmark/buffers.py measures them): the rate of all drops, not only the
+channel's own orders, because the units a partner oversells are those other channels took while it
+was not yet told; hiding the last units rather than taking the buffer off every quantity, because
+only the last units are at risk, and a partner shown 12 instead of 10 sells no more than it would
+have. Per listing rather than one figure for the channel: a channel's 0.8 units/s spread over 400
+listings puts almost nothing at risk on any one of them, and a channel-wide buffer would both hold
+stock back on every quiet listing and make every listing change (one push each, through the
+partner's rate limit) whenever the channel's pace moved."""
 
 from __future__ import annotations
 
@@ -92,6 +98,17 @@ class AdaptiveBuffers:
         self._speeds: dict[str, SalesSpeed] = {}
         self._lags: deque[float] = deque(maxlen=LAG_SAMPLES)
         self._applied: dict[str, int] = {}   # the size each listing's desired quantity last used
+        self._available: dict[str, int] = {}   # each listing's available pool as last seen
+
+    def seen(self, sku: str, available: int) -> None:
+        """The listing's available pool now: a drop since the last look counts as units gone."""
+        before = self._available.get(sku)
+        if before is not None and available < before:
+            self.sold(sku, before - available)
+        self._available[sku] = available
+
+    def available(self, sku: str) -> int | None:
+        return self._available.get(sku)
 
     def sold(self, sku: str, units: int) -> None:
         now = self._clock()

@@ -31,11 +31,9 @@ class DesiredQuantities:
         self._catalog, self._engine = catalog, engine
         self.outbox = outbox or Outbox()
         self._saving = asyncio.Lock()
-        # `buffer: auto`: each listing's buffer follows its sales, so its desired quantity is derived
-        # again from the last available quantity seen when the buffer moves
+        # `buffer: auto`: each listing's buffer follows how fast its available stock goes
         self.buffers = (None if show.auto is None
                         else AdaptiveBuffers(show.auto, order_delay_s=order_delay_s))
-        self._available: dict[str, int] = {}
 
     async def load(self) -> None:
         for row in await store.load_listings(self._engine, self._partner_id):
@@ -45,26 +43,17 @@ class DesiredQuantities:
         available = available_in(levels, self._channel.locations)
         if self.buffers is None:
             return self._show.shown(available)
-        self._available[sku] = available
+        self.buffers.seen(sku, available)
         return self._show.shown(available, self.buffers.size(sku))
-
-    def sold(self, lines: list[tuple[str, int]]) -> bool:
-        """The channel's own orders took these (sku, units): their buffers may grow. True when a
-        listing's desired quantity changed."""
-        if self.buffers is None:
-            return False
-        for sku, units in lines:
-            self.buffers.sold(sku, units)
-        return self.rebuffer()
 
     def rebuffer(self) -> bool:
         """Derive again the listings whose auto buffer moved. True when a desired quantity changed."""
         changed = False
         if self.buffers is not None:
             for sku in self.buffers.moved():
-                if sku in self._available:
-                    shown = self._show.shown(self._available[sku], self.buffers.size(sku))
-                    changed |= self.outbox.want(sku, shown)
+                available = self.buffers.available(sku)
+                if available is not None:
+                    changed |= self.outbox.want(sku, self._show.shown(available, self.buffers.size(sku)))
         return changed
 
     def on_stock(self, stocks: list[VariantStock]) -> bool:

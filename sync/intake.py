@@ -35,7 +35,6 @@ class IntakeReport:
     problems: list[str] = field(default_factory=list)
     answers: list[OrderAnswer] = field(default_factory=list)   # new orders, line by line
     dead: list[tuple[OrderEvent, str]] = field(default_factory=list)   # events set aside, and why
-    sold: list[tuple[str, int]] = field(default_factory=list)   # (our sku, units) of new orders
 
 
 class UnusableOrder(Exception):
@@ -139,8 +138,6 @@ class OrderIntake:
             report.problems.append(f"{event.event_id}: {outcome.message}")
             return None
         self._answer(event, found, outcome.lines, report, quiet)
-        if outcome.created and not quiet:   # demand, filled or not: what the auto buffers follow
-            report.sold.extend((line[2], line[1]) for line in found if line is not None)
         status = order_status(outcome.lines)
         if quiet:
             return None if status == "rejected" else outcome

@@ -31,14 +31,11 @@ MALFORMED = (PartnerRejected, ValueError, KeyError, TypeError, AttributeError, I
 class OrderTaker:
     def __init__(self, config: PartnerConfig, connector: Connector, calls: PartnerCalls, state: StoredState,
                  intake: OrderIntake, engine: Any, restate: Callable[[Iterable[str]], None] | None = None,
-                 dead_letters: DeadLetters | None = None,
-                 sold: Callable[[list[tuple[str, int]]], None] | None = None):
-        """`restate(skus)` has those listings pushed again (connectors that `restate_after_sale`);
-        `sold` hears the (sku, units) of every new order (the auto buffers)."""
+                 dead_letters: DeadLetters | None = None):
+        """`restate(skus)` has those listings pushed again (connectors that `restate_after_sale`)."""
         self._config, self._connector, self._calls, self._state = config, connector, calls, state
         self._intake, self._engine, self._restate = intake, engine, restate
         self.dead_letters = dead_letters
-        self._sold = sold
         self.polls = self.orders_taken = self.webhooks = self.webhooks_duplicate = 0
         self.last_polled_at: float | None = None
 
@@ -82,8 +79,6 @@ class OrderTaker:
             await self.dead_letters.keep(report.dead)
         await store.record_events(self._engine, partner_id, [*(e.event_id for e in fresh), *also_seen])
         self.orders_taken += report.applied
-        if report.sold and self._sold is not None:
-            self._sold(report.sold)
         for problem in report.problems:
             log.warning("%s: %s", partner_id, problem)
         if report.answers:

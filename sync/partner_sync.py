@@ -58,7 +58,7 @@ class PartnerSync:
         self.pusher = Pusher(config.id, connector, limiter, self.calls, desired, engine, self._publish_status)
         self.dead_letters = DeadLetters(config.id, intake, engine, alert)
         self.orders = OrderTaker(config, connector, self.calls, self.state, intake, engine, self._restate,
-                                 self.dead_letters, self._sold)
+                                 self.dead_letters)
         self.reconciler = Reconciler(config, connector, self.calls, desired, engine, alert, self.pusher.wake)
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,11 +91,6 @@ class PartnerSync:
         """The partner sold these: what it shows moved by itself, so tell it again."""
         self.desired.outbox.restate(skus)
         self.pusher.wake()
-
-    def _sold(self, lines: list[tuple[str, int]]) -> None:
-        """The partner's own orders: an auto buffer may grow, and the partner is told at once."""
-        if self.desired.sold(lines):
-            self.pusher.wake()
 
     async def level_pass(self) -> None:
         """Also what follows a catalog change: a location added after start is one of the channel's

@@ -16,10 +16,14 @@ class ShowRule:
     pool_percent: int = 100         # show only this share of the pool
     auto: AutoBuffer | None = None  # `buffer: auto`: sized per listing (sync/buffers.py), not `buffer`
 
-    def shown(self, available: int, buffer: int | None = None) -> int:
-        """`buffer`: the auto buffer's size for this listing now (else the fixed one)."""
+    def shown(self, available: int, auto: int | None = None) -> int:
+        """`auto`: the listing's auto buffer now. A fixed buffer is taken off every listing; an auto
+        one hides the listing once the pool is down to it: a partner risks overselling only the last
+        units, so the rest is shown whole (the benchmark measures both)."""
         pool = max(0, available) * self.pool_percent // 100
-        quantity = max(0, pool - (self.buffer if buffer is None else buffer))
+        quantity = max(0, pool - self.buffer)
+        if auto is not None:
+            quantity = 0 if pool <= auto else pool
         return quantity if self.max_shown is None else min(quantity, self.max_shown)
 
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from sync.buffers import AdaptiveBuffers, AutoBuffer, SalesSpeed, buffer_size, units_within
+from sync.rules import ShowRule
 from tests.unit.fake_clock import Clock
 
 RULE = AutoBuffer(minimum=0, maximum=5, window_s=20.0, confidence=0.9)
@@ -152,3 +153,21 @@ def test_a_partner_whose_orders_are_polled_adds_the_wait_for_the_next_poll_to_it
         clock.advance(0.5)
     assert webhook.size("SHEET-Q") < polled.size("SHEET-Q")
     assert polled.reasoning()["push_lag_s"] == 0.2 and polled.reasoning()["order_delay_s"] == 2.5
+
+
+def test_every_drop_of_the_available_pool_counts_as_units_gone_and_a_rise_does_not() -> None:
+    clock = Clock()
+    buffers = AdaptiveBuffers(RULE, clock=clock)
+    buffers.seen("SHEET-Q", 10)        # the first look only remembers
+    buffers.seen("SHEET-Q", 7)         # three sold (on any channel) or moved away
+    buffers.seen("SHEET-Q", 30)        # received
+    assert buffers.rate("SHEET-Q") == pytest.approx(3 / 20)
+    assert buffers.available("SHEET-Q") == 30
+
+
+def test_an_auto_buffer_hides_the_listing_once_the_pool_is_down_to_it_and_shows_the_rest_whole() -> None:
+    rule = ShowRule(auto=RULE)
+    assert [rule.shown(available, 2) for available in (0, 1, 2, 3, 10)] == [0, 0, 0, 3, 10]
+    assert [rule.shown(available, 0) for available in (0, 1)] == [0, 1]
+    assert ShowRule(pool_percent=50, max_shown=4, auto=RULE).shown(10, 2) == 4   # share, then buffer, then cap
+    assert ShowRule(buffer=2).shown(10) == 8   # a fixed buffer still comes off every listing

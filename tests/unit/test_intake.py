@@ -121,15 +121,6 @@ async def test_a_created_order_reserves_its_lines_in_the_partners_name() -> None
     assert desk.stock == {1: 8, 2: 10, 3: 9}
 
 
-async def test_new_orders_report_their_units_as_sold_filled_or_not_and_a_replay_does_not() -> None:
-    intake, _, _ = make(stock={1: 1, 3: 5})
-    report = await intake.take([event(CREATED, "S-1", ("SHEET-Q-WHITE", 2)), event(SALE, "S-2", ("DUVET-Q", 1)),
-                                event(CREATED, "S-3", ("NOT-OURS", 4), ("DUVET-Q", 2))])
-    assert report.sold == [("SHEET-Q-WHITE", 2), ("DUVET-Q", 1), ("DUVET-Q", 2)]   # S-1 was rejected
-    again = await intake.take([event(CREATED, "S-3", ("NOT-OURS", 4), ("DUVET-Q", 2), event_id="e")])
-    assert again.sold == []
-
-
 async def test_the_same_created_event_twice_is_one_order() -> None:
     intake, desk, alerts = make()
     for _ in range(2):
