@@ -21,9 +21,10 @@ def test_an_auto_buffer_gives_its_bounds_lag_and_each_held_listings_reasoning() 
         buffers.sold("SHEET-Q", 1)
         clock.advance(0.5)
     summary, lines = buffer_reasoning(buffers.reasoning())
-    assert summary.startswith("auto, per listing: floor 0, ceiling 5; sync lag 1.90 s; the channel sells 0.")
+    assert summary.startswith("auto, per listing: floor 0, ceiling 5; sync lag 1.90 s; stock goes at 0.")
     assert summary.endswith("; 1 listing above the floor")
-    assert lines == ["SHEET-Q: 3 = what sells within 1.90 s in 90% of cases at 0.78 units/s (1.48 expected)"]
+    assert lines == ["SHEET-Q: shown as 0 from 3 left = what goes within 1.90 s in 90% of cases at 0.78 units/s "
+                     "(1.48 expected)"]
 
 
 def test_an_unmeasured_lag_says_it_is_assumed() -> None:

@@ -73,11 +73,12 @@ def buffer_reasoning(buffer: dict[str, Any]) -> tuple[str, list[str]]:
                      f"{buffer['order_delay_s']:.2f} s)")
     above = buffer["listings_above_floor"]
     summary = (f"auto, per listing: floor {buffer['floor']}, ceiling {buffer['ceiling']}; sync lag {lag}"
-               f"{measured}; the channel sells {buffer['channel_rate_per_s']:.2f} units/s; "
+               f"{measured}; stock goes at {buffer['channel_rate_per_s']:.2f} units/s; "
                f"{above} listing{'' if above == 1 else 's'} above the floor")
     confidence = round(100 * float(buffer["confidence"]))
-    lines = [f"{h['sku']}: {h['units']} = what sells within {lag} in {confidence}% of cases at "
-             f"{h['rate_per_s']:.2f} units/s ({h['expected']:.2f} expected)" for h in buffer["hottest"]]
+    lines = [f"{h['sku']}: shown as 0 from {h['units']} left = what goes within {lag} in {confidence}% of "
+             f"cases at {h['rate_per_s']:.2f} units/s ({h['expected']:.2f} expected)"
+             for h in buffer["hottest"]]
     return summary, lines
 
 
