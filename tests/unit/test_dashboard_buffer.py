@@ -1,10 +1,15 @@
-"""The partners page's buffer line: a fixed buffer, or an auto one with its reasoning."""
+"""The partners page's buffer line: a fixed buffer, or an auto one with its reasoning; and the API's
+`sync.buffer` against its OpenAPI schema."""
 
 from __future__ import annotations
+
+import jsonschema
+import pytest
 
 from sync.buffers import AdaptiveBuffers, AutoBuffer
 from tests.unit.fake_clock import Clock
 from web.dashboard.partners import buffer_reasoning
+from web.openapi import openapi_document
 
 
 def test_a_fixed_buffer_reads_as_the_units_every_listing_keeps_back() -> None:
@@ -37,3 +42,18 @@ def test_a_polled_partners_lag_says_how_much_is_the_wait_for_its_orders() -> Non
     buffers.pushed(0.25)
     summary, _ = buffer_reasoning(buffers.reasoning())
     assert "sync lag 2.75 s (pushes 0.25 s + orders polled, up to 2.50 s)" in summary
+
+
+def test_what_the_api_shows_of_a_buffer_fits_its_openapi_schema() -> None:
+    schema = openapi_document()["components"]["schemas"]["PartnerBuffer"]
+    clock = Clock()
+    buffers = AdaptiveBuffers(AutoBuffer(), clock=clock, order_delay_s=2.5)
+    buffers.pushed(0.3)
+    for available in range(20, 0, -1):
+        buffers.seen("SHEET-Q", available)
+        clock.advance(0.5)
+    assert buffers.reasoning()["hottest"]
+    for shown in (buffers.reasoning(), AdaptiveBuffers(AutoBuffer()).reasoning(), {"mode": "fixed", "units": 1}):
+        jsonschema.validate(shown, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"mode": "auto", "units": 1}, schema)
