@@ -13,6 +13,7 @@ from actors.logs import FORMAT_VARIABLE, log_format
 from inventory.commands import Policy
 from service.notify_config import NotifyConfigError, NotifySettings, notify_settings
 from store.secrets import KEY_VARIABLE, SecretKeyError, fernet_key, split_keys
+from sync.buffers import AutoBuffer
 from sync.config import PartnerConfig, PartnerConfigError, partners
 from sync.rules import ShowRule
 
@@ -213,16 +214,42 @@ def _channels(raw: dict[str, Any]) -> dict[str, ChannelRule]:
 
 def _show(name: str, spec: dict[str, Any]) -> ShowRule:
     max_shown = spec.get("max_shown")
+    auto = spec.get("buffer") == "auto"
+    stray = [key for key in AUTO_KEYS if key in spec and not auto]
+    if stray:
+        raise ConfigError(f"channels.{name}.{stray[0]} applies only with buffer: auto")
     rule = ShowRule(
-        buffer=_int(spec.get("buffer", 0), f"channels.{name}.buffer"),
+        buffer=0 if auto else _int(spec.get("buffer", 0), f"channels.{name}.buffer"),
         max_shown=None if max_shown is None else _int(max_shown, f"channels.{name}.max_shown"),
         pool_percent=_int(spec.get("pool_percent", 100), f"channels.{name}.pool_percent"),
+        auto=_auto_buffer(name, spec) if auto else None,
     )
     if rule.buffer < 0 or (rule.max_shown is not None and rule.max_shown < 0):
         raise ConfigError(f"channels.{name}: buffer and max_shown cannot be negative")
     if not 0 <= rule.pool_percent <= 100:
         raise ConfigError(f"channels.{name}.pool_percent must be between 0 and 100")
     return rule
+
+
+AUTO_KEYS = ("buffer_min", "buffer_max", "buffer_window_s", "buffer_confidence")
+
+
+def _auto_buffer(name: str, spec: dict[str, Any]) -> AutoBuffer:
+    """`buffer: auto` and its bounds (sync/buffers.py)."""
+    default = AutoBuffer()
+    try:
+        return AutoBuffer(
+            minimum=_int(spec.get("buffer_min", default.minimum), f"channels.{name}.buffer_min"),
+            maximum=_int(spec.get("buffer_max", default.maximum), f"channels.{name}.buffer_max"),
+            window_s=_float(spec.get("buffer_window_s", default.window_s),
+                            f"channels.{name}.buffer_window_s"),
+            confidence=_float(spec.get("buffer_confidence", default.confidence),
+                              f"channels.{name}.buffer_confidence"),
+        )
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"channels.{name}: {exc}") from None
 
 
 def _int(value: Any, name: str) -> int:

@@ -57,7 +57,9 @@ async def assemble(plan: PartnerPlan, engine: Any, desk: StockDesk, session: Any
     connector = kind(plan.spec, session, limiter)
     alert = alert_with(engine, publish)
     intake = OrderIntake(config.id, plan.channel, desk, catalog, stored_variants_with(engine), alert)
-    desired = DesiredQuantities(config.id, plan.channel, plan.show, catalog, engine, follow=plan.follow)
+    polled = "webhook" not in connector.capabilities
+    desired = DesiredQuantities(config.id, plan.channel, plan.show, catalog, engine, follow=plan.follow,
+                                order_delay_s=config.poll_interval + config.poll_jitter if polled else 0.0)
     return PartnerSync(config, connector, limiter, desired, intake, engine, publish, alert, plan.box)
 
 

@@ -13,28 +13,48 @@ from inventory.commands import VariantStock
 from inventory.desk import Channel
 from store import listings as store
 from store.catalog import Catalog
+from sync.buffers import AdaptiveBuffers
 from sync.outbox import Outbox
 from sync.rules import ShowRule, available_in
 
 
 class DesiredQuantities:
     def __init__(self, partner_id: str, channel: Channel, show: ShowRule, catalog: Catalog, engine: Any,
-                 outbox: Outbox | None = None, follow: tuple[str, ...] | bool | None = False):
+                 outbox: Outbox | None = None, follow: tuple[str, ...] | bool | None = False,
+                 order_delay_s: float = 0.0):
         """`follow`: the channel's location codes (None: every location), resolved again from the
         catalog whenever it is read, so a location added after start counts; False: the channel's
-        locations stay as given."""
+        locations stay as given. `order_delay_s`: the longest wait of the partner's orders to reach
+        us (its poll interval and jitter when it sends no webhooks), which an auto buffer covers."""
         self._partner_id, self._channel, self._show = partner_id, channel, show
         self._follow = follow
         self._catalog, self._engine = catalog, engine
         self.outbox = outbox or Outbox()
         self._saving = asyncio.Lock()
+        # `buffer: auto`: each listing's buffer follows how fast its available stock goes
+        self.buffers = (None if show.auto is None
+                        else AdaptiveBuffers(show.auto, order_delay_s=order_delay_s))
 
     async def load(self) -> None:
         for row in await store.load_listings(self._engine, self._partner_id):
             self.outbox.load(row.sku, row.desired, row.desired_at, row.pushed, row.pushed_at)
 
-    def desired(self, levels: Mapping[int, tuple[int, int]]) -> int:
-        return self._show.shown(available_in(levels, self._channel.locations))
+    def desired(self, sku: str, levels: Mapping[int, tuple[int, int]]) -> int:
+        available = available_in(levels, self._channel.locations)
+        if self.buffers is None:
+            return self._show.shown(available)
+        self.buffers.seen(sku, available)
+        return self._show.shown(available, self.buffers.size(sku))
+
+    def rebuffer(self) -> bool:
+        """Derive again the listings whose auto buffer moved. True when a desired quantity changed."""
+        changed = False
+        if self.buffers is not None:
+            for sku in self.buffers.moved():
+                available = self.buffers.available(sku)
+                if available is not None:
+                    changed |= self.outbox.want(sku, self._show.shown(available, self.buffers.size(sku)))
+        return changed
 
     def on_stock(self, stocks: list[VariantStock]) -> bool:
         """True when a listing's desired quantity changed."""
@@ -42,7 +62,7 @@ class DesiredQuantities:
         for stock in stocks:
             sku = self._catalog.skus.get(stock.variant_id)
             if sku is not None:
-                changed |= self.outbox.want(sku, self.desired(stock.levels))
+                changed |= self.outbox.want(sku, self.desired(sku, stock.levels))
         return changed
 
     @property
@@ -65,7 +85,7 @@ class DesiredQuantities:
         for variant_id, levels in (await store.all_levels(self._engine)).items():
             sku = self._catalog.skus.get(variant_id)
             if sku is not None:
-                self.outbox.want(sku, self.desired(levels))
+                self.outbox.want(sku, self.desired(sku, levels))
         await self.save()
 
     async def save(self) -> None:
@@ -100,4 +120,6 @@ class DesiredQuantities:
             "listings": len(self.outbox.entries),
             "desired_changes": self.outbox.desired_changes,
             "pushes_saved_by_coalescing": self.outbox.coalesced,
+            "buffer": (self.buffers.reasoning() if self.buffers is not None
+                       else {"mode": "fixed", "units": self._show.buffer}),
         }

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 SAVE_EVERY = 0.1  # seconds between saves of changed desired quantities
 START_READS = 4   # reads after connecting: the first finds drift, the next confirm its correction
 PUSHED_WAIT = 60.0  # seconds a start-up read waits for the corrections to be pushed
+REBUFFER_EVERY = 1.0  # seconds between looks at auto buffers that decayed since the last sale
 Publish = Callable[[DomainEvent], Awaitable[None]]
 
 
@@ -67,7 +68,9 @@ class PartnerSync:
         await self.desired.load()
         await self.state.load()
         await self.level_pass()
-        loops = (self._connect_then_run, self._save_forever, self._level_forever, self._reconcile_forever)
+        loops = [self._connect_then_run, self._save_forever, self._level_forever, self._reconcile_forever]
+        if self.desired.buffers is not None:
+            loops.append(self._rebuffer_forever)
         self._tasks.extend(asyncio.ensure_future(loop()) for loop in loops)
 
     async def stop(self) -> None:
@@ -168,6 +171,12 @@ class PartnerSync:
             await asyncio.sleep(self.config.level_interval)
             with contextlib.suppress(Exception):
                 await self.level_pass()
+
+    async def _rebuffer_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REBUFFER_EVERY)
+            if self.desired.rebuffer():
+                self.pusher.wake()
 
     async def _reconcile_forever(self) -> None:
         while True:

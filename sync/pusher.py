@@ -35,6 +35,7 @@ class Pusher:
         self.pushes = self.listings_pushed = self.push_failures = 0
         self._lags: deque[float] = deque(maxlen=5000)  # desired → pushed, seconds
         self.last_pushed_at: float | None = None
+        self.caught_up = False   # every listing was told once since start
         # each listing's lag as it is pushed; the actor points this at its histogram
         self.lag_seen: Callable[[float], None] = _ignore
 
@@ -86,12 +87,17 @@ class Pusher:
             if result is not None and result.ok:
                 self._lags.append(now - entry.desired_at)
                 self.lag_seen(now - entry.desired_at)
+                if self._desired.buffers is not None and self.caught_up:
+                    self._desired.buffers.pushed(now - entry.desired_at)
                 self._desired.outbox.pushed(entry, sent[entry.sku])
                 rows.append((variant_id, sent[entry.sku], now, ""))
             else:
                 error = result.error if result is not None else "the partner did not answer for it"
                 self._desired.outbox.failed(entry, error, FAILED_ITEM_RETRY)
                 rows.append((variant_id, None, None, error))
+        # The catch-up after a start (every listing at once, through the partner's rate limit) says
+        # nothing of how fast a change reaches the partner: auto buffers take their lag from after it.
+        self.caught_up = self.caught_up or not self._desired.outbox.pending()
         await store.save_pushed(self._engine, self._partner_id, rows)
         ok = sum(1 for r in rows if r[1] is not None)
         self.pushes += 1

@@ -21,7 +21,7 @@ from web.validation import query_limit
 SYNC_FIELDS = ("circuit", "pending", "oldest_pending_s", "lag_p50_s", "lag_p99_s", "errors_recent",
                "last_error", "rate_limit_use", "pushes", "listings_pushed", "pushes_saved_by_coalescing",
                "desired_changes", "orders_taken", "webhooks", "webhooks_duplicate", "drift_corrected",
-               "rate_limited", "pid")
+               "rate_limited", "buffer", "pid")
 
 
 async def list_partners(request: Request) -> JSONResponse:

@@ -10,6 +10,7 @@ from service.version import VERSION
 from web.api_alerts import ALL_FLAGS
 from web.api_stock import MAX_IDEMPOTENCY_KEY
 from web.openapi_accounts import account_paths, account_schemas, stamp_roles
+from web.openapi_buffers import buffer_schema
 from web.openapi_schema import (
     Schema,
     array,
@@ -193,8 +194,11 @@ def partner_schemas() -> dict[str, Schema]:
             "last_read_agreed": {"type": ["boolean", "null"], "description": "null: never read since start"},
             "last_sync_at": when, "capabilities": array(string()), "policy": enum(["reject", "backorder"]),
             "sync": {"type": "object", "description": "Live figures: circuit, pending, lag_p50_s, "
-                     "lag_p99_s, errors_recent, rate_limit_use, pushes, pushes_saved_by_coalescing, ..."},
+                     "lag_p99_s, errors_recent, rate_limit_use, pushes, pushes_saved_by_coalescing, ..., "
+                     "and buffer: what the partner's listings keep back",
+                     "properties": {"buffer": ref("PartnerBuffer")}},
         }),
+        "PartnerBuffer": buffer_schema(),
         "Listing": obj({"sku": string("Variant SKU"),
                         "desired": integer(0, description="What it should show"),
                         "pushed": nullable(integer(0)), "pushed_at": when, "desired_at": date_time(),

@@ -27,6 +27,13 @@ def integer(minimum: int | None = None, **extra: Any) -> Schema:
     return schema
 
 
+def number(description: str | None = None, **extra: Any) -> Schema:
+    schema: Schema = {"type": "number", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
 def nullable(schema: Schema) -> Schema:
     return {**schema, "type": [schema["type"], "null"]}
 

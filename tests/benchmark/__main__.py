@@ -1,6 +1,7 @@
 """python -m tests.benchmark: baseline vs Threadcount under the same order load, in one run, then the
 partner sync (demo mode, every partner simulator): initial sync, propagation latency, shopper orders
-in from each partner, coalescing under a burst, and a restart until every simulator agrees again.
+in from each partner, coalescing under a burst, and a restart until every simulator agrees again;
+last, fixed buffers against `buffer: auto` in a simulated sales burst (tests/benchmark/buffers.py).
 
 Prints a comparison table, then the same figures as one JSON line (the last line of stdout).
 Progress goes to stderr. Exit status 1 when a measured part failed.
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
+from tests.benchmark.buffers import compare as compare_buffers
 from tests.benchmark.engine import engine_benchmark
 from tests.benchmark.report import as_json_line, render
 from tests.benchmark.scenarios import Settings, run_baseline, run_threadcount
@@ -34,6 +36,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-threadcount", action="store_true", help="do not run Threadcount")
     parser.add_argument("--skip-engine", action="store_true", help="do not run engine_benchmark()")
     parser.add_argument("--skip-sync", action="store_true", help="do not run the partner-sync scenario")
+    parser.add_argument("--skip-buffers", action="store_true",
+                        help="do not run the buffer comparison (a simulation, about 10 s)")
+    parser.add_argument("--buffers-only", action="store_true",
+                        help="only the buffer comparison: fixed 0, fixed 3 and auto in a simulated sales burst")
     parser.add_argument("--sync-only", action="store_true",
                         help="only the partner-sync scenario (= --skip-baseline --skip-threadcount --skip-engine)")
     parser.add_argument("--partner-orders", type=int, default=ORDERS_PER_PARTNER, metavar="N",
@@ -49,7 +55,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.sync_only and args.skip_sync:
         parser.error("--sync-only and --skip-sync leave nothing to run")
     if args.sync_only:
-        args.skip_baseline = args.skip_threadcount = args.skip_engine = True
+        args.skip_baseline = args.skip_threadcount = args.skip_engine = args.skip_buffers = True
+    if args.buffers_only:
+        if args.skip_buffers or args.sync_only:
+            parser.error("--buffers-only with --skip-buffers or --sync-only leaves nothing to run")
+        args.skip_baseline = args.skip_threadcount = args.skip_engine = args.skip_sync = True
     return args
 
 
@@ -97,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         record["engine"] = None if engine.get("not_measured") else engine
     sync = partial(run_sync, partner_orders_each=args.partner_orders, restart=not args.skip_restart)
     record["sync"] = None if args.skip_sync else _attempt("sync", sync)
+    record["buffers"] = None if args.skip_buffers else _attempt("buffers", lambda r: r.update(compare_buffers()))
     print(render(record))
     print(as_json_line(record), flush=True)
-    parts = ("baseline", "threadcount", "engine", "sync")
+    parts = ("baseline", "threadcount", "engine", "sync", "buffers")
     failed = any(isinstance(record[k], dict) and "error" in record[k] for k in parts)
     return 1 if failed else 0
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.benchmark.buffers import buffer_lines
+
 Row = tuple[str, str, str]
 ROWS: tuple[tuple[str, str], ...] = (
     ("orders/s", "orders_per_s"),
@@ -213,6 +215,8 @@ def render(record: dict[str, Any]) -> str:
             lines.append(f"{name} error sample: {sample}")
     if "sync" in record:  # records from before the partner-sync scenario have no such key
         lines += _sync_lines(record["sync"])
+    if "buffers" in record:
+        lines += buffer_lines(record["buffers"])
     return "\n".join(lines)
 
 

@@ -177,7 +177,7 @@ def every_partner(html: str) -> str | None:
 
 def test_the_partners_page_shows_each_partners_sync_health(manager: httpx.Client) -> None:
     html = wait_for(lambda: every_partner(manager.get("/partners").text), 30, "every partner on the page")
-    for field in ("last-sync", "lag", "error-rate", "circuit", "rate-limit", "pending"):
+    for field in ("last-sync", "lag", "error-rate", "circuit", "rate-limit", "pending", "buffer"):
         assert html.count(f'data-field="{field}"') == len(PARTNERS)
     assert html.count(">Retry now</button>") == html.count(">Reconcile now</button>") == len(PARTNERS)
     assert {row["partner"] for row in csv_rows(manager, "partners")} == set(PARTNERS)
@@ -196,7 +196,10 @@ def test_reconcile_now_reports_what_it_checked_and_retry_now_answers(manager: ht
     assert answer.status_code == 200, answer.text
     assert re.search(r"etsy: reconciled, \d+ listings checked, \d+ corrected", answer.text)
     assert manager.post("/partners/etsy/retry", data={"csrf_token": token}).status_code == 200
-    assert "circuit" in manager.get("/partners").text and "unavailable" not in _partner_card(manager, "etsy")
+    etsy = _partner_card(manager, "etsy")
+    assert "circuit" in manager.get("/partners").text and "unavailable" not in etsy
+    assert "auto, per listing: floor 0, ceiling 4; sync lag" in etsy
+    assert "fixed: 1 unit kept back from every listing" in _partner_card(manager, "shopify")
 
 
 def _partner_card(manager: httpx.Client, partner_id: str) -> str:

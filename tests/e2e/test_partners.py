@@ -39,6 +39,13 @@ def test_every_partner_is_listed_with_its_simulator_and_capabilities(api: httpx.
         assert httpx.get(f"{sims[partner]}/_sim/listings", timeout=5).status_code == 200
 
 
+def test_each_partner_says_what_its_listings_keep_back(api: httpx.Client) -> None:
+    wait_for(lambda: all("buffer" in _sync(api, p) for p in ("etsy", "shopify")), 30, "live buffers")
+    etsy = _sync(api, "etsy")["buffer"]    # config.yaml: buffer: auto, buffer_min 0, buffer_max 4
+    assert (etsy["mode"], etsy["floor"], etsy["ceiling"]) == ("auto", 0, 4)
+    assert _sync(api, "shopify")["buffer"] == {"mode": "fixed", "units": 1}
+
+
 def test_every_socket_the_demo_listens_on_is_on_loopback(demo: Service, sims: dict[str, str]) -> None:
     """run.py's whole process tree: the web port, the ingress, the simulators (HTTP, SFTP, moto's SQS)
     and the embedded Ray (GCS, raylet, workers), which also runs with a private token."""

@@ -42,7 +42,7 @@ STATUS_KEYS = {
     "last_error", "pending", "oldest_pending_s", "listings", "desired_changes", "pushes_saved_by_coalescing",
     "lag_p50_s", "lag_p99_s", "pushes", "listings_pushed", "push_failures", "polls", "orders_taken",
     "webhooks", "webhooks_duplicate", "reconciled", "drift_corrected", "rate_limited",
-    "last_read_at", "last_read_agreed", "in_sync",
+    "last_read_at", "last_read_agreed", "in_sync", "buffer",
 }
 
 
@@ -105,16 +105,18 @@ class Running:
                 await asyncio.sleep(0.01)
 
 
+NO_RULE = ShowRule()
 BOX = fresh_box()  # one key for the module: a restarted sync reads what the first one sealed
 
 
 @contextlib.asynccontextmanager
 async def running(database_url: str, fx: Fixture | None = None, partner: MemoryPartner | None = None,
-                  follow: tuple[str, ...] | bool | None = False) -> AsyncIterator[Running]:
+                  follow: tuple[str, ...] | bool | None = False, show: ShowRule = NO_RULE,
+                  intake: RecordingIntake | None = None) -> AsyncIterator[Running]:
     """A started sync; given the fixture and partner of an earlier one, that sync restarted."""
     fx = fx or await small_catalog(database_url, variants=3)
     engine = make_engine(database_url)
-    partner, intake = partner or MemoryPartner(), RecordingIntake()
+    partner, intake = partner or MemoryPartner(), intake or RecordingIntake()
     alerts: list[tuple[str, str, str]] = []
 
     async def publish(fact: DomainEvent) -> None:
@@ -126,7 +128,7 @@ async def running(database_url: str, fx: Fixture | None = None, partner: MemoryP
     config = PartnerConfig("mem", "memory", "Memory", "", {}, {})
     await store.ensure_partner(engine, "mem", "memory", "Memory", "http://mem", "reject", {})
     catalog = Catalog(engine)
-    desired = DesiredQuantities("mem", Channel("mem", "reject", (fx.east,)), ShowRule(), catalog, engine,
+    desired = DesiredQuantities("mem", Channel("mem", "reject", (fx.east,)), show, catalog, engine,
                                 follow=follow)
     sync = PartnerSync(config, partner, RateLimiter({}), desired, intake, engine, publish, alert, BOX)
     await sync.start()

@@ -9,6 +9,7 @@ from textwrap import dedent
 import pytest
 
 from service.config import ConfigError, SimulatorSettings, load_settings
+from sync.buffers import AutoBuffer
 from sync.config import KINDS, PartnerConfig, PartnerConfigError, partners
 from sync.rules import ShowRule, available_in
 
@@ -65,6 +66,23 @@ def test_the_shipped_channels_carry_their_show_rules() -> None:
     assert channels["wholesale"].show == ShowRule(pool_percent=50, max_shown=500)
     assert channels["amazon"].show == ShowRule()
     assert channels["direct"].show == ShowRule()
+    assert channels["etsy"].show == ShowRule(auto=AutoBuffer(minimum=0, maximum=4))
+
+
+def test_buffer_auto_takes_its_floor_ceiling_window_and_confidence(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, """\
+        channels:
+          etsy:
+            buffer: auto
+            buffer_min: 1
+            buffer_max: 6
+            buffer_window_s: 45
+            buffer_confidence: 0.95
+          ebay:
+            buffer: auto
+    """), env={})
+    assert settings.channels["etsy"].show == ShowRule(auto=AutoBuffer(1, 6, 45.0, 0.95))
+    assert settings.channels["ebay"].show == ShowRule(auto=AutoBuffer())
 
 
 def test_a_channels_show_rule_comes_from_the_file(tmp_path: Path) -> None:
@@ -87,6 +105,11 @@ def test_a_channels_show_rule_comes_from_the_file(tmp_path: Path) -> None:
     ("max_shown: -5", "channels.etsy: buffer and max_shown cannot be negative"),
     ("pool_percent: 101", "channels.etsy.pool_percent must be between 0 and 100"),
     ("pool_percent: -1", "channels.etsy.pool_percent must be between 0 and 100"),
+    ("buffer_max: 3", "channels.etsy.buffer_max applies only with buffer: auto"),
+    ("buffer: auto\n    buffer_min: 4\n    buffer_max: 2",
+     "channels.etsy: buffer_min and buffer_max: 0 <= buffer_min <= buffer_max"),
+    ("buffer: auto\n    buffer_confidence: 1", "channels.etsy: buffer_confidence must be between 0 and 1 (exclusive)"),
+    ("buffer: auto\n    buffer_window_s: soon", "channels.etsy.buffer_window_s must be a number, not 'soon'"),
 ])
 def test_a_bad_show_rule_is_refused_naming_the_key(tmp_path: Path, line: str, message: str) -> None:
     path = write(tmp_path, f"channels:\n  etsy:\n    {line}\n")

@@ -54,6 +54,33 @@ class PartnerView:
     def ago(self, timestamp: float | None) -> str:
         return "never" if timestamp is None else duration(self.now - timestamp)
 
+    @property
+    def buffer(self) -> tuple[str, list[str]] | None:
+        """The buffer and its reasoning: a summary, and one line per listing an auto buffer holds
+        above its floor; None when the connector did not answer."""
+        found = (self.live or {}).get("buffer")
+        return None if not found else buffer_reasoning(found)
+
+
+def buffer_reasoning(buffer: dict[str, Any]) -> tuple[str, list[str]]:
+    if buffer.get("mode") != "auto":
+        units = buffer.get("units", 0)
+        return f"fixed: {units} unit{'' if units == 1 else 's'} kept back from every listing", []
+    lag = f"{buffer['lag_s']:.2f} s"
+    measured = "" if buffer["lag_measured"] else " (assumed until a push is measured)"
+    if buffer.get("order_delay_s"):
+        measured += (f" (pushes {buffer['push_lag_s']:.2f} s + orders polled, up to "
+                     f"{buffer['order_delay_s']:.2f} s)")
+    above = buffer["listings_above_floor"]
+    summary = (f"auto, per listing: floor {buffer['floor']}, ceiling {buffer['ceiling']}; sync lag {lag}"
+               f"{measured}; stock goes at {buffer['channel_rate_per_s']:.2f} units/s; "
+               f"{above} listing{'' if above == 1 else 's'} above the floor")
+    confidence = round(100 * float(buffer["confidence"]))
+    lines = [f"{h['sku']}: shown as 0 from {h['units']} left = what goes within {lag} in {confidence}% of "
+             f"cases at {h['rate_per_s']:.2f} units/s ({h['expected']:.2f} expected)"
+             for h in buffer["hottest"]]
+    return summary, lines
+
 
 def duration(seconds: float) -> str:
     seconds = max(0.0, seconds)
