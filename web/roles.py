@@ -55,6 +55,7 @@ ROLES: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/locations"): M,
     ("POST", "/api/v1/products"): M,
     ("GET", "/api/v1/products/{sku}"): V,
+    ("POST", "/api/v1/kits"): M,
     ("POST", "/api/v1/stock/receipts"): C,
     ("POST", "/api/v1/stock/adjustments"): C,
     ("POST", "/api/v1/stock/transfers"): C,
