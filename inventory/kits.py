@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from inventory.commands import LineState, LineStatus
 
-Levels = Mapping[int, tuple[int, int]]  # location id -> (on hand, reserved)
+Levels = Mapping[Any, tuple[int, int]]  # location (its id, or its code) -> (on hand, reserved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +42,12 @@ class KitStock:
     can still be sold, and the totals, which are not the sums of the per-location figures."""
 
     variant_id: int
-    levels: dict[int, tuple[int, int]]
+    levels: dict[Any, tuple[int, int]]
     on_hand: int
     available: int
 
 
-def kit_stock(kit: Kit, levels_of: Mapping[int, Levels], locations: Iterable[int] | None = None
+def kit_stock(kit: Kit, levels_of: Mapping[int, Levels], locations: Iterable[Any] | None = None
               ) -> KitStock:
     """`levels_of`: each component's levels (a missing component has none). `locations`: those
     counted (None: every location any component has)."""
@@ -57,7 +58,7 @@ def kit_stock(kit: Kit, levels_of: Mapping[int, Levels], locations: Iterable[int
         figures = [max(0, u) // per_kit for u, (_, per_kit) in zip(units, comps, strict=True)]
         return min(figures) if figures else 0
 
-    levels: dict[int, tuple[int, int]] = {}
+    levels: dict[Any, tuple[int, int]] = {}
     for loc in wanted:
         on_hand = kits(lv.get(loc, (0, 0))[0] for lv, _ in comps)
         available = kits(_free(lv, [loc]) for lv, _ in comps)
@@ -67,7 +68,7 @@ def kit_stock(kit: Kit, levels_of: Mapping[int, Levels], locations: Iterable[int
     return KitStock(kit.variant_id, levels, on_hand, available)
 
 
-def _free(levels: Levels, locations: Iterable[int]) -> int:
+def _free(levels: Levels, locations: Iterable[Any]) -> int:
     return sum(levels.get(loc, (0, 0))[0] - levels.get(loc, (0, 0))[1] for loc in locations)
 
 
@@ -152,3 +153,25 @@ def _state(states: Iterable[LineStatus]) -> LineStatus:
     if found == {LineStatus.CANCELLED}:
         return LineStatus.CANCELLED
     return LineStatus.FULFILLED
+
+
+class ComponentLevels:
+    """The latest levels of kit components as stock events bring them, so a kit's stock is derived
+    again the moment one of its components changes. Levels read from the store only fill gaps: an
+    event may already have brought newer ones."""
+
+    def __init__(self) -> None:
+        self.levels: dict[int, dict[int, tuple[int, int]]] = {}
+
+    def seed(self, levels: Mapping[int, Levels]) -> None:
+        for variant_id, found in levels.items():
+            self.levels.setdefault(variant_id, dict(found))
+
+    def update(self, variant_id: int, levels: Levels) -> None:
+        self.levels[variant_id] = dict(levels)
+
+    def missing(self, kits: Iterable[Kit]) -> set[int]:
+        return {c for kit in kits for c in kit.component_ids if c not in self.levels}
+
+    def stock(self, kit: Kit, locations: Iterable[int] | None = None) -> KitStock:
+        return kit_stock(kit, self.levels, locations)

@@ -52,6 +52,10 @@ class Catalog:
         self._kits_using: dict[int, list[Kit]] = {}
         self._settled: set[int] = set()  # variants known at the last refresh, kits or not
 
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
     async def refresh(self) -> None:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(select(variants.c.id, variants.c.sku, variants.c.gtin))).all()

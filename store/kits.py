@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inventory.kits import Kit, KitLine
-from store.schema import kit_components, kits, order_kit_lines, products, variants
+from store.schema import inventory, kit_components, kits, order_kit_lines, products, variants
 
 
 class KitInvalid(Exception):
@@ -108,3 +108,16 @@ async def plans(conn: AsyncConnection, signed: Sequence[tuple[str, str]], skus: 
             found.setdefault(r.order_id, []).append(
                 KitLine(r.line_no, r.kit_id, r.quantity, r.first_line, r.line_count))
     return {order_id: tuple(lines) for order_id, lines in found.items()}
+
+
+async def component_levels(engine: AsyncEngine, variant_ids: Iterable[int]
+                           ) -> dict[int, dict[int, tuple[int, int]]]:
+    """These variants' levels by location (a variant with no stock row has none)."""
+    ids = list(variant_ids)
+    found: dict[int, dict[int, tuple[int, int]]] = {variant_id: {} for variant_id in ids}
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(inventory.c.variant_id, inventory.c.location_id, inventory.c.on_hand,
+                                         inventory.c.reserved).where(inventory.c.variant_id.in_(ids)))
+        for variant_id, location_id, on_hand, reserved in rows:
+            found[variant_id][location_id] = (on_hand, reserved)
+    return found

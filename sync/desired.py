@@ -11,6 +11,7 @@ from typing import Any
 
 from inventory.commands import VariantStock
 from inventory.desk import Channel
+from inventory.kits import ComponentLevels, Kit
 from store import listings as store
 from store.catalog import Catalog
 from sync.outbox import Outbox
@@ -28,6 +29,7 @@ class DesiredQuantities:
         self._catalog, self._engine = catalog, engine
         self.outbox = outbox or Outbox()
         self._saving = asyncio.Lock()
+        self._components = ComponentLevels()  # kits' components, to derive the kits' quantities
 
     async def load(self) -> None:
         for row in await store.load_listings(self._engine, self._partner_id):
@@ -37,13 +39,28 @@ class DesiredQuantities:
         return self._show.shown(available_in(levels, self._channel.locations))
 
     def on_stock(self, stocks: list[VariantStock]) -> bool:
-        """True when a listing's desired quantity changed."""
+        """True when a listing's desired quantity changed. A component's change changes the kits
+        made of it in the same step (once the level pass has brought their other components)."""
         changed = False
+        kits: dict[int, Kit] = {}
         for stock in stocks:
             sku = self._catalog.skus.get(stock.variant_id)
             if sku is not None:
                 changed |= self.outbox.want(sku, self.desired(stock.levels))
+            for kit in self._catalog.kits_using(stock.variant_id):
+                self._components.update(stock.variant_id, stock.levels)
+                kits[kit.variant_id] = kit
+        for kit in kits.values():
+            if not self._components.missing([kit]):
+                changed |= self._want_kit(kit)
         return changed
+
+    def _want_kit(self, kit: Kit) -> bool:
+        sku = self._catalog.skus.get(kit.variant_id)
+        if sku is None:
+            return False
+        available = self._components.stock(kit, self._channel.locations).available
+        return self.outbox.want(sku, self._show.shown(available))
 
     @property
     def channel(self) -> Channel:
@@ -62,10 +79,15 @@ class DesiredQuantities:
     async def level_pass(self) -> None:
         """Derive every listing's desired quantity from the store: heals any lost event."""
         await self.catalog_changed()
+        kits = self._catalog.kits
         for variant_id, levels in (await store.all_levels(self._engine)).items():
             sku = self._catalog.skus.get(variant_id)
-            if sku is not None:
+            if self._catalog.kits_using(variant_id):
+                self._components.update(variant_id, levels)
+            if sku is not None and variant_id not in kits:
                 self.outbox.want(sku, self.desired(levels))
+        for kit in kits.values():
+            self._want_kit(kit)
         await self.save()
 
     async def save(self) -> None:
