@@ -82,6 +82,8 @@ async def upload(request: Request) -> Response:
         filename, text = await _upload(request)
         if kind == "stocktake":
             skus = await all_skus(rt.read_engine)
+            kits = await rt.catalog.kits_among(skus.values())  # a kit's stock is its components'
+            skus = {sku: variant_id for sku, variant_id in skus.items() if variant_id not in kits}
             counts, rejected = stocktake_rows(text, skus, {loc.code for loc in rt.catalog.locations()})
             job = jobs_of(request).start(Job(kind, filename, actor, len(counts), rejected),
                                          lambda job: apply_stocktake(rt, job, counts, skus))
