@@ -61,12 +61,12 @@ async def _component_ids(conn: AsyncConnection, components: Sequence[tuple[str, 
     for index, sku in enumerate(skus):
         field = f"components[{index}].sku"
         if sku in seen:
-            raise KitInvalid(field, f"{sku!r} is listed twice; give its quantity once")
+            raise KitInvalid(field, f"{sku!r} appears twice")
         seen.add(sku)
         if sku not in found:
             raise KitInvalid(field, f"unknown sku {sku!r}")
         if found[sku] in nested:
-            raise KitInvalid(field, f"{sku!r} is a kit; a kit is made of variants, not of kits")
+            raise KitInvalid(field, f"{sku!r} is a kit: a kit is made of variants, not of kits")
     return [found[sku] for sku in skus]
 
 

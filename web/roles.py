@@ -91,6 +91,8 @@ ROLES: dict[tuple[str, str], Need] = {
     ("POST", "/controls/{action}"): By("action", {"receive": C, "adjust": C, "transfer": C, "reorder": M}),
     ("GET", "/products/new"): V,
     ("POST", "/products/new"): M,
+    ("GET", "/kits/new"): V,
+    ("POST", "/kits/new"): M,
     ("GET", "/bulk"): V,
     ("GET", "/bulk/catalog.csv"): V,
     ("GET", "/bulk/stock.csv"): V,

@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.e2e.accounts import csrf_of, log_in, make_user
 from tests.e2e.conftest import Service
 from tests.e2e.test_api import new_skus, receive, stock
 
@@ -91,3 +92,19 @@ def test_a_kit_that_cannot_be_made_is_refused_naming_the_field(service: Service,
         assert taken.status_code == 409 and taken.json()["error"]["message"].startswith("sku:")
         receipt = api.post("/api/v1/stock/receipts", json={"sku": inner, "location": "WH-EAST", "quantity": 1})
         assert receipt.status_code == 422 and "kit" in receipt.json()["error"]["message"]
+
+
+def test_a_manager_defines_a_kit_on_the_dashboard_and_a_wrong_line_is_named(service: Service) -> None:
+    with service.client() as api:
+        sheet, pillow = new_skus(api, 2)
+    with log_in(service, make_user(service, "manager")) as browser:
+        csrf = csrf_of(browser.get("/kits/new").text)
+        sku = f"KIT-{uuid.uuid4().hex[:8].upper()}"
+        bad = browser.post("/kits/new", data={"sku": sku, "name": "Set", "components": f"{sheet}\n{pillow} x",
+                                              "csrf_token": csrf})
+        assert bad.status_code == 422 and "line 2" in bad.text
+        made = browser.post("/kits/new", data={"sku": sku, "name": "Set", "csrf_token": csrf,
+                                               "components": f"{sheet}\n{pillow} x 2"})
+        assert made.status_code == 200 and f"Created kit {sku}" in made.text
+    with service.client() as api:
+        assert api.get(f"/api/v1/variants/{sku}/stock").json()["available"] == 0
