@@ -9,7 +9,7 @@ import httpx
 
 from tests.e2e.accounts import log_in
 from tests.e2e.conftest import Service
-from tests.e2e.partner_demo import desired, shown, wait_for
+from tests.e2e.partner_demo import desired, order_of, shown, wait_for
 from tests.e2e.test_dashboard_pages import PASSWORD
 
 KIT = "BEDSET-COT-Q-WHT"
@@ -44,3 +44,15 @@ def test_a_component_change_reaches_the_kit_at_every_partner_like_any_stock_chan
         assert answer.status_code == 201, answer.text
     wait_for(lambda: shown(sims["amazon"]).get(KIT) == want + 5, 5, "amazon shows five more sets")
     assert api.get(f"/api/v1/variants/{KIT}/stock").json()["available"] >= want + 5
+
+
+def test_a_shopper_buys_a_sheet_set_at_a_partner_and_every_component_is_reserved(
+        api: httpx.Client, sims: dict[str, str]) -> None:
+    wait_for(lambda: (shown(sims["ebay"]).get(KIT) or 0) >= 1, 30, "ebay shows the set in stock")
+    before = {sku: free(api, sku) for sku in COMPONENTS}
+    placed = httpx.post(f"{sims['ebay']}/_sim/orders", json={"sku": KIT, "quantity": 1}, timeout=10).json()
+    order = wait_for(lambda: order_of(api, "ebay", placed["order_id"]), 10, "the eBay order of a set here")
+    [line] = order["lines"]
+    assert (order["status"], line["sku"], line["reserved"]) == ("reserved", KIT, 1)
+    assert [c["sku"] for c in line["components"]] == list(COMPONENTS)
+    assert {sku: free(api, sku) for sku in COMPONENTS} == {sku: n - 1 for sku, n in before.items()}
