@@ -4,6 +4,7 @@ fulfil it; the components move, the ledger names the kit order."""
 from __future__ import annotations
 
 import uuid
+from contextlib import closing
 
 import httpx
 import pytest
@@ -97,7 +98,7 @@ def test_a_kit_that_cannot_be_made_is_refused_naming_the_field(service: Service,
 def test_a_manager_defines_a_kit_on_the_dashboard_and_a_wrong_line_is_named(service: Service) -> None:
     with service.client() as api:
         sheet, pillow = new_skus(api, 2)
-    with log_in(service, make_user(service, "manager")) as browser:
+    with closing(log_in(service, make_user(service, "manager"))) as browser:
         csrf = csrf_of(browser.get("/kits/new").text)
         sku = f"KIT-{uuid.uuid4().hex[:8].upper()}"
         bad = browser.post("/kits/new", data={"sku": sku, "name": "Set", "components": f"{sheet}\n{pillow} x",
@@ -108,3 +109,16 @@ def test_a_manager_defines_a_kit_on_the_dashboard_and_a_wrong_line_is_named(serv
         assert made.status_code == 200 and f"Created kit {sku}" in made.text
     with service.client() as api:
         assert api.get(f"/api/v1/variants/{sku}/stock").json()["available"] == 0
+
+
+def test_the_dashboards_order_page_shows_a_kit_line_with_its_components(service: Service) -> None:
+    with service.client() as api:
+        sheet, pillow = new_skus(api, 2)
+        receive(api, sheet, "WH-EAST", 2)
+        receive(api, pillow, "WH-EAST", 2)
+        kit = new_kit(api, [(sheet, 1), (pillow, 2)])
+        order = api.post("/api/v1/orders", json={"channel": "direct", "external_id": uuid.uuid4().hex,
+                                                 "lines": [{"sku": kit, "quantity": 1}]}).json()
+    with closing(log_in(service, make_user(service, "viewer"))) as browser:
+        page = browser.get(f"/orders/{order['id']}").text
+    assert kit in page and sheet in page and pillow in page and "kit component" in page

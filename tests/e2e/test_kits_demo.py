@@ -4,6 +4,7 @@ stock grid, at every partner, and following their components live."""
 from __future__ import annotations
 
 import re
+from contextlib import closing
 
 import httpx
 
@@ -28,7 +29,7 @@ def test_the_demos_sheet_sets_are_what_their_components_allow(api: httpx.Client)
 
 
 def test_a_new_user_sees_the_sheet_sets_on_the_first_page(demo: Service) -> None:
-    with log_in(demo, "admin", PASSWORD) as browser:
+    with closing(log_in(demo, "admin", PASSWORD)) as browser:
         page = browser.get("/stock").text
     first_rows = re.findall(r'data-sku="([^"]+)" data-location="all"', page)[:20]
     assert KIT in first_rows
