@@ -96,7 +96,7 @@ ROLES: dict[tuple[str, str], Need] = {
     ("GET", "/bulk"): V,
     ("GET", "/bulk/catalog.csv"): V,
     ("GET", "/bulk/stock.csv"): V,
-    ("POST", "/bulk/{kind:str}"): By("kind", {"stocktake": C, "catalog": M}),
+    ("POST", "/bulk/{kind:str}"): By("kind", {"stocktake": C, "catalog": M, "kits": M}),
     ("GET", "/bulk/jobs/{id:str}"): V,
     ("GET", "/bulk/jobs/{id:str}/rejected.csv"): V,
     ("GET", "/orders"): V,

@@ -3,6 +3,7 @@ fulfil it; the components move, the ledger names the kit order."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import closing
 
@@ -122,3 +123,26 @@ def test_the_dashboards_order_page_shows_a_kit_line_with_its_components(service:
     with closing(log_in(service, make_user(service, "viewer"))) as browser:
         page = browser.get(f"/orders/{order['id']}").text
     assert kit in page and sheet in page and pillow in page and "kit component" in page
+
+
+def test_kits_imported_from_a_csv_are_made_whole_or_refused_row_by_row(service: Service) -> None:
+    with service.client() as api:
+        sheet, pillow = new_skus(api, 2)
+    good, bad = f"KIT-{uuid.uuid4().hex[:8].upper()}", f"KIT-{uuid.uuid4().hex[:8].upper()}"
+    text = (f"kit_sku,kit_name,component_sku,quantity\n{good},Queen set,{sheet},1\n{good},,{pillow},2\n"
+            f"{bad},Broken set,{sheet},1\n{bad},,NOPE-NOPE,1\n")
+    with closing(log_in(service, make_user(service, "manager"))) as browser:
+        csrf = csrf_of(browser.get("/bulk").text)
+        answer = browser.post("/bulk/kits", data={"csrf_token": csrf},
+                              files={"file": ("kits.csv", text.encode(), "text/csv")})
+        assert answer.status_code == 303, answer.text
+        job = answer.headers["location"]
+        for _ in range(100):  # the import runs as a job: its rejected rows grow until it is done
+            rejected = browser.get(f"{job}/rejected.csv").text
+            if "NOPE-NOPE" in rejected:
+                break
+            time.sleep(0.1)
+    assert "5,component_sku,unknown sku 'NOPE-NOPE'" in rejected and f"4,kit_sku,kit {bad} not made" in rejected
+    with service.client() as api:
+        assert api.get(f"/api/v1/variants/{good}/stock").status_code == 200
+        assert api.get(f"/api/v1/variants/{bad}/stock").status_code == 404
