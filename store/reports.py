@@ -16,7 +16,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from inventory.commands import LineStatus
+from store.kits import load_kits
 from store.schema import inventory, ledger, order_kit_lines, order_lines, orders, products, variants
+from store.stock_grid import kit_levels
 
 DAY = 86_400.0
 # Keys and timestamps are taken a moment apart, and shards' commits overlap: windows found through
@@ -233,13 +235,16 @@ async def days_of_cover(engine: AsyncEngine, window: Window) -> list[VariantCove
     sales = _sales(window)
     sold = (select(sales.c.variant_id, func.sum(sales.c.quantity).label("sold"))
             .group_by(sales.c.variant_id).subquery())
-    query = (select(variants.c.sku, func.coalesce(stock.c.available, 0), func.coalesce(sold.c.sold, 0))
+    query = (select(variants.c.id, variants.c.sku, func.coalesce(stock.c.available, 0),
+                    func.coalesce(sold.c.sold, 0))
              .select_from(variants.outerjoin(stock, stock.c.variant_id == variants.c.id)
                           .outerjoin(sold, sold.c.variant_id == variants.c.id)))
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
+    kits = await kit_levels(engine, list(await load_kits(engine)))  # a kit's stock is its components'
     found = []
-    for sku, available, units in rows:
+    for variant_id, sku, held, units in rows:
+        available = kits[variant_id].available if variant_id in kits else held
         daily = units / window.days
         days = None if units <= 0 else round(max(0, available) / daily, 1)
         found.append(VariantCover(sku, int(available), int(units), round(daily, 2), days))

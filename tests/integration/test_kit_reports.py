@@ -13,7 +13,7 @@ from inventory.kits import KitLine
 from store.engine import make_engine
 from store.kits import add_kit, record_plan
 from store.reports import Window, days_of_cover, turnover
-from store.schema import order_lines, orders
+from store.schema import inventory, order_lines, orders
 from tests.integration.conftest import small_catalog
 from tests.integration.test_shards import _database
 
@@ -41,8 +41,13 @@ async def test_a_kit_sold_counts_as_a_kit_and_as_its_components(tmp_path: Path, 
                 await record_plan(engine, order_id, f"sig-{order_id}", [KitLine(2, kit, 2, 2, 2)])
             await record_plan(engine, "o1", "another-signature", [KitLine(2, kit, 9, 2, 2)])  # never placed
             window = Window.last(1)
-            sold = {row.sku: row.sold for row in await days_of_cover(engine, window)}
-            assert (sold["SET-Q"], sold["SHEET-0"], sold["SHEET-1"]) == (4, 3 * 3 + 2 * 2, 2 * 4)
+            async with engine.begin() as conn:
+                await conn.execute(insert(inventory), [
+                    {"variant_id": v, "location_id": fx.east, "on_hand": n, "reserved": 0, "updated_at": now}
+                    for v, n in ((sheet, 7), (pillow, 6))])
+            cover = {row.sku: row for row in await days_of_cover(engine, window)}
+            assert (cover["SET-Q"].sold, cover["SHEET-0"].sold, cover["SHEET-1"].sold) == (4, 3 * 3 + 2 * 2, 2 * 4)
+            assert cover["SET-Q"].available == 3  # what its pillowcases allow
             by_product = {row.sku: row.sold for row in await turnover(engine, window)}
             assert (by_product["SET-Q"], by_product["SHEET"]) == (4, 3 * 3 + 2 * 2 + 2 * 4)
         finally:
