@@ -18,6 +18,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 import warnings
@@ -33,6 +34,7 @@ from inventory.desk import Channel, StockDesk
 from inventory.event_log import Event
 from inventory.events import CatalogChanged, DomainEvent, PartnerStatusChanged, StockChanged
 from store.engine import make_engine
+from store.kits import record_plan
 from store.secrets import SecretBox
 from sync.assembly import PartnerPlan, assemble
 from sync.config import PartnerConfig
@@ -76,7 +78,8 @@ class PartnerConnector:
 
         engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
         desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]),
-                         on_placed=counting(self.figures.orders))
+                         on_placed=counting(self.figures.orders),
+                         kit_plans=functools.partial(record_plan, engine))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         sync = await assemble(self._plan, engine, desk, self._session, self._publish,
                               empty_buckets=_restarted(ray))

@@ -30,6 +30,7 @@ from inventory.commands import (
     Result,
     StockCommand,
 )
+from inventory.kits import Kit, KitLine, expand
 from inventory.model import backordered_refusal
 from inventory.partition import OrderSeqs, shard_of
 
@@ -64,6 +65,7 @@ class OrderOutcome:
     created: bool
     lines: tuple[LineState, ...]
     placed_at: float = 0.0
+    kit_lines: tuple[KitLine, ...] = ()  # which of `lines` make each kit line (inventory.kits.fold)
 
 
 def order_id_for(channel: str, external_id: str) -> str:
@@ -75,11 +77,20 @@ def order_id_for(channel: str, external_id: str) -> str:
 OrderSeen = Callable[[str, str], None]  # channel, status: "refused", "duplicate" or the order's status
 
 
+class KitPlans(Protocol):
+    """Where an order's kit plan is kept (store.kits.record_plan), before its parts are placed."""
+
+    async def __call__(self, order_id: str, signature: str, plan: Sequence[KitLine]) -> None: ...
+
+
 class StockDesk:
-    def __init__(self, router: Router, on_placed: OrderSeen | None = None):
-        """`on_placed` hears of every order this desk placed (a metrics counter); it must be cheap."""
+    def __init__(self, router: Router, on_placed: OrderSeen | None = None,
+                 kit_plans: KitPlans | None = None):
+        """`on_placed` hears of every order this desk placed (a metrics counter); it must be cheap.
+        `kit_plans` keeps the plan of an order with kit lines (without it, kits are refused)."""
         self.router = router
         self._on_placed = on_placed
+        self._kit_plans = kit_plans
         self._placing: dict[str, asyncio.Future[None]] = {}
         self._seqs = OrderSeqs(128 + os.getpid() % 128)  # shards number theirs below 128
 
@@ -98,16 +109,23 @@ class StockDesk:
         return [answer for batch in answers for answer in batch]
 
     async def place_order(self, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
-                          actor: str | None = None) -> OrderOutcome | Failure:
+                          actor: str | None = None, kits: Mapping[int, Kit] | None = None
+                          ) -> OrderOutcome | Failure:
         """Two requests for one order (a partner's duplicate delivery) are taken one after the
-        other here, so every shard sees the first before the second (the replay)."""
+        other here, so every shard sees the first before the second (the replay).
+
+        `kits`: the definitions of the kits among the lines' variants. A kit line is placed as its
+        component lines, all in the one order, so the order's all-or-nothing rules, its replays and
+        its recovery cover every component; the plan that folds them back is kept first (a plan
+        whose order never got placed is never read)."""
         order_id = order_id_for(channel.name, external_id)
         while (earlier := self._placing.get(order_id)) is not None:
             await earlier
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._placing[order_id] = done
         try:
-            outcome = await self._place(order_id, channel, external_id, lines, actor)
+            expanded, plan = expand(lines, kits or {})
+            outcome = await self._place(order_id, channel, external_id, expanded, actor, plan)
             if self._on_placed is not None:
                 self._on_placed(channel.name, _status_label(outcome))
             return outcome
@@ -116,12 +134,18 @@ class StockDesk:
             done.set_result(None)
 
     async def _place(self, order_id: str, channel: Channel, external_id: str,
-                     lines: Sequence[tuple[int, int]], actor: str | None) -> OrderOutcome | Failure:
+                     lines: Sequence[tuple[int, int]], actor: str | None,
+                     plan: tuple[KitLine, ...] = ()) -> OrderOutcome | Failure:
         by_shard: dict[int, list[LineRequest]] = defaultdict(list)
         for line_no, (variant_id, quantity) in enumerate(lines, start=1):
             by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
         placed_at = time.time()
-        signature = hashlib.sha256(repr(list(lines)).encode()).hexdigest()[:32]
+        signed = repr(list(lines)) if not plan else repr((list(lines), plan))
+        signature = hashlib.sha256(signed.encode()).hexdigest()[:32]
+        if plan:
+            if self._kit_plans is None:
+                return Failure("invalid", "lines: kits cannot be ordered here")
+            await self._kit_plans(order_id, signature, plan)
         seq = self._seqs.next()  # one storage key for all the parts
         commands = {
             shard: PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
@@ -139,7 +163,7 @@ class StockDesk:
         if any(_has(part, LineStatus.REJECTED) for part in parts.values()):
             to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, LineStatus.OPEN)}
             parts.update(_parts_only(await self._to_shards(to_abort)))
-        return _merge(order_id, parts.values(), placed_at)
+        return _merge(order_id, parts.values(), placed_at, plan)
 
     async def fulfil(self, order_id: str, variant_ids: Iterable[int], actor: str | None = None
                      ) -> OrderOutcome | Failure:
@@ -195,10 +219,11 @@ def _parts_only(answers: dict[int, Result]) -> dict[int, OrderPartState]:
     return {s: a for s, a in answers.items() if isinstance(a, OrderPartState)}
 
 
-def _merge(order_id: str, parts: Iterable[OrderPartState], placed_at: float = 0.0) -> OrderOutcome:
+def _merge(order_id: str, parts: Iterable[OrderPartState], placed_at: float = 0.0,
+           plan: tuple[KitLine, ...] = ()) -> OrderOutcome:
     parts = list(parts)
     lines = sorted((line for part in parts for line in part.lines), key=lambda line: line.line_no)
-    return OrderOutcome(order_id, any(part.created for part in parts), tuple(lines), placed_at)
+    return OrderOutcome(order_id, any(part.created for part in parts), tuple(lines), placed_at, plan)
 
 
 def _status_label(outcome: OrderOutcome | Failure) -> str:

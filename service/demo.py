@@ -10,6 +10,7 @@ from inventory.commands import Receive
 from inventory.events import CatalogChanged
 from inventory.gtin import check_digit
 from store.catalog import NewVariant
+from store.kits import add_kit
 from store.stock_grid import set_reorder_points
 
 if TYPE_CHECKING:
@@ -32,6 +33,24 @@ PRODUCTS = [
     ("PILLOW", "Pillowcase pair", PILLOW_SIZES),
     ("SHAM", "Pillow sham", PILLOW_SIZES),
 ]
+
+
+# Sheet sets sold as kits, made of the range's own sheets and pillowcases: a queen set is a flat
+# sheet, a fitted sheet and a pair of pillowcases (the demo sells pillowcases in pairs). "BEDSET"
+# sorts before every other product, so a new user sees them at the top of the stock page.
+KIT_SIZES = [("Q", "queen", "STD"), ("K", "king", "KG")]
+KIT_COLORS = [("WHT", "white"), ("SGE", "sage")]
+
+
+def demo_kits() -> list[tuple[str, str, list[tuple[str, int]]]]:
+    """(kit SKU, name, [(component SKU, quantity per kit)])."""
+    found = []
+    for (mcode, material), (scode, size, pillow), (ccode, color) in itertools.product(
+            MATERIALS, KIT_SIZES, KIT_COLORS):
+        found.append((f"BEDSET-{mcode}-{scode}-{ccode}", f"{material.title()} {size} sheet set, {color}", [
+            (f"FLAT-{mcode}-{scode}-{ccode}", 1), (f"FSHEET-{mcode}-{scode}-{ccode}", 1),
+            (f"PILLOW-{mcode}-{pillow}-{ccode}", 1)]))
+    return found
 
 
 # Every REORDER_EVERY-th variant gets a reorder point one unit under its opening stock, so the stock
@@ -88,7 +107,11 @@ async def seed_demo(runtime: Runtime) -> None:
             number = next(numbers)
             if number % REORDER_EVERY == 0:
                 points[variant_id] = opening if number % LOW_EVERY == 0 else max(opening - 1, 0)
+    for sku, name, components in demo_kits():
+        await add_kit(runtime.engine, sku, name, components)
+    await catalog.refresh()
     await runtime.desk.stock_commands(receipts)
     await set_reorder_points(runtime.engine, points)
     # the alert watcher reads the reorder points again
-    await runtime.events.publish(CatalogChanged(tuple(sku for sku, _, _ in demo_products())))
+    products = [*(sku for sku, _, _ in demo_products()), *(sku for sku, _, _ in demo_kits())]
+    await runtime.events.publish(CatalogChanged(tuple(products)))

@@ -28,7 +28,9 @@ from inventory.events import (
     StockChanged,
     VariantChanged,
 )
+from inventory.kits import ComponentLevels, KitStock
 from store.catalog import Catalog
+from store.kits import component_levels
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1_000
@@ -53,6 +55,7 @@ class EventFeed:
         self._recent: deque[LiveEvent] = deque(maxlen=REPLAY)
         self._task: asyncio.Task[None] | None = None
         self._listener = HubListener(self._deliver, self._on_reset, poll_timeout=5.0, hub=hub)
+        self._components = ComponentLevels()
 
     def start(self) -> None:
         if self._task is None:
@@ -98,14 +101,32 @@ class EventFeed:
 
     async def _deliver(self, events: list[Event]) -> None:
         for event in events:
-            live = self._render(event)
-            if live is None:
-                continue
-            self._recent.append(live)
-            for queue in list(self._subscribers):
-                if not _offer(queue, live):
-                    self._subscribers.discard(queue)
-                    _offer_end(queue)
+            if isinstance(event.fact, CatalogChanged):
+                await self._catalog.refresh()  # a kit made in another process
+            for live in [self._render(event), *await self._kit_events(event)]:
+                if live is None:
+                    continue
+                self._recent.append(live)
+                for queue in list(self._subscribers):
+                    if not _offer(queue, live):
+                        self._subscribers.discard(queue)
+                        _offer_end(queue)
+
+    async def _kit_events(self, event: Event) -> list[LiveEvent]:
+        """A component's stock changed: so did every kit made of it, at once (same sequence number:
+        one fact). The other components' levels come from earlier events, or once from the store."""
+        if not isinstance(event.fact, StockChanged):
+            return []
+        stock = event.fact.stock
+        kits = self._catalog.kits_using(stock.variant_id)
+        if not kits:
+            return []
+        self._components.update(stock.variant_id, stock.levels)
+        missing = self._components.missing(kits)
+        if missing:
+            self._components.seed(await component_levels(self._catalog.engine, missing))
+        return [LiveEvent(event.seq, "stock", kit_data(self._catalog.sku(kit.variant_id),
+                                                       self._components.stock(kit))) for kit in kits]
 
     def _render(self, event: Event) -> LiveEvent | None:
         try:
@@ -137,6 +158,14 @@ def stock_data(sku: str, stock: VariantStock) -> dict[str, Any]:
     reserved = sum(pair[1] for pair in stock.levels.values())
     return {"variant_id": stock.variant_id, "sku": sku, "levels": dict(stock.levels),
             "available": on_hand - reserved, "backordered": stock.backordered}
+
+
+def kit_data(sku: str, stock: KitStock) -> dict[str, Any]:
+    """A kit's stock as events carry it: `stock_data`'s shape in kits, with `totals` (on hand,
+    reserved), since a kit's totals are not the sums of its locations' figures (inventory.kits)."""
+    return {"variant_id": stock.variant_id, "sku": sku, "levels": dict(stock.levels),
+            "available": stock.available, "backordered": 0,
+            "totals": [stock.on_hand, stock.on_hand - stock.available]}
 
 
 def _offer(queue: asyncio.Queue[LiveEvent | None], item: LiveEvent | None) -> bool:

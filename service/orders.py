@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 async def place(rt: Runtime, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
                 actor: str) -> OrderOutcome | Failure:
-    """`lines` are (variant id, quantity). Placing the same order again changes nothing."""
-    return await rt.desk.place_order(channel, external_id, lines, actor)
+    """`lines` are (variant id, quantity), kits among them. Placing the same order again changes
+    nothing."""
+    kits = await rt.catalog.kits_among(variant_id for variant_id, _ in lines)
+    return await rt.desk.place_order(channel, external_id, lines, actor, kits)
 
 
 async def fulfil(rt: Runtime, order_id: str, actor: str) -> StoredOrder | Failure:

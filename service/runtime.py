@@ -33,6 +33,7 @@ from service.watch import AlertWatcher
 from store.audit import record
 from store.catalog import Catalog
 from store.engine import is_sqlite, make_engine, postgres_tls, reader
+from store.kits import record_plan
 from store.migrate import upgrade
 from store.private_files import private_dir, private_file
 from store.secrets import SecretBox, SecretKeyError, reseal
@@ -192,7 +193,8 @@ class Runtime:
             max_inflight=self.settings.max_inflight,
             linger=self.settings.linger_ms / 1000,
         )
-        self._desk = StockDesk(router, on_placed=order_placed)
+        self._desk = StockDesk(router, on_placed=order_placed,
+                               kit_plans=functools.partial(record_plan, self.engine))
 
     def _init_ray(self) -> None:
         import ray

@@ -4,13 +4,15 @@ codes into ids. Other processes may add to the catalog, so a miss looks in the s
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inventory.kits import Kit
+from store.kits import load_kits
 from store.schema import locations, products, variants
 
 
@@ -46,6 +48,13 @@ class Catalog:
         self._codes: dict[int, str] = {}
         self._ordered: list[Location] = []  # by allocation priority; kept with the rest on refresh
         self._rank: dict[int, int] = {}
+        self._kits: dict[int, Kit] = {}
+        self._kits_using: dict[int, list[Kit]] = {}
+        self._settled: set[int] = set()  # variants known at the last refresh, kits or not
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
 
     async def refresh(self) -> None:
         async with self._engine.connect() as conn:
@@ -54,6 +63,8 @@ class Catalog:
             self._gtins = {r.sku: r.gtin for r in rows if r.gtin}
             self._skus = {r.id: r.sku for r in rows}
             loc_rows = (await conn.execute(select(locations))).all()
+        self._settled = set(self._skus)
+        self._set_kits(await load_kits(self._engine))
         self._locations = {
             r.code: Location(r.id, r.code, r.name, r.kind, r.priority) for r in loc_rows
         }
@@ -79,6 +90,31 @@ class Catalog:
             return None
         self._variant_ids[found.sku], self._skus[found.id] = found.id, found.sku
         return int(found.id), str(found.sku)
+
+    def _set_kits(self, found: Mapping[int, Kit]) -> None:
+        self._kits.update(found)
+        self._kits_using = {}
+        for kit in self._kits.values():
+            for component_id in kit.component_ids:
+                self._kits_using.setdefault(component_id, []).append(kit)
+
+    @property
+    def kits(self) -> Mapping[int, Kit]:
+        """Every kit known at the last refresh (or looked up since), by its variant id."""
+        return self._kits
+
+    def kits_using(self, component_id: int) -> list[Kit]:
+        return self._kits_using.get(component_id, [])
+
+    async def kits_among(self, variant_ids: Iterable[int]) -> dict[int, Kit]:
+        """The kits among these variants; a variant added since the last refresh is looked up (a
+        kit is made with its variant in one transaction and never changes, so no other can be)."""
+        ids = set(variant_ids)
+        unsettled = ids - self._settled
+        if unsettled:
+            self._set_kits(await load_kits(self._engine, unsettled))
+            self._settled |= unsettled
+        return {variant_id: self._kits[variant_id] for variant_id in ids if variant_id in self._kits}
 
     def sku(self, variant_id: int) -> str:
         """For ids that came back from a shard, so the catalog already holds them."""

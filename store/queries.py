@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inventory.commands import LineState, LineStatus, VariantStock
+from inventory.kits import KitLine
+from store.kits import plans
 from store.lines import decode_allocations
 from store.schema import (
     inventory,
@@ -69,6 +71,7 @@ class StoredOrder:
     placed_at: float
     lines: tuple[LineState, ...]
     skus: dict[int, str]
+    kit_lines: tuple[KitLine, ...] = ()  # which lines make each kit line (inventory.kits.fold)
 
 
 async def order(engine: AsyncEngine, order_id: str) -> StoredOrder | None:
@@ -99,15 +102,16 @@ async def orders_where(engine: AsyncEngine, *conditions: Any, limit: int) -> lis
             .where(order_lines.c.order_seq.in_([h.seq for h in heads]))
             .order_by(order_lines.c.line_no)
         )).all()
+        skus = {r.variant_id: r.sku for r in rows}
+        kit_plans = await plans(conn, [(h.id, h.signature) for h in heads], skus)
     lines: dict[int, list[LineState]] = {}
     for r in rows:
         lines.setdefault(r.order_seq, []).append(LineState(
             r.line_no, r.variant_id, r.quantity, decode_allocations(r.allocations), r.backordered,
             LineStatus(r.state)
         ))
-    skus = {r.variant_id: r.sku for r in rows}
-    return [StoredOrder(h.id, h.channel, h.external_id, h.placed_at, tuple(lines.get(h.seq, ())), skus)
-            for h in heads]
+    return [StoredOrder(h.id, h.channel, h.external_id, h.placed_at, tuple(lines.get(h.seq, ())), skus,
+                        kit_plans.get(h.id, ())) for h in heads]
 
 
 async def ledger_entries(engine: AsyncEngine, variant_id: int | None, location_id: int | None,

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, select
+from sqlalchemy import Integer, and_, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from inventory.commands import LineStatus
-from store.schema import inventory, ledger, order_lines, orders, products, variants
+from store.kits import load_kits
+from store.schema import inventory, ledger, order_kit_lines, order_lines, orders, products, variants
+from store.stock_grid import kit_levels
 
 DAY = 86_400.0
 # Keys and timestamps are taken a moment apart, and shards' commits overlap: windows found through
@@ -124,6 +126,22 @@ async def sales_by_channel(engine: AsyncEngine, window: Window) -> list[ChannelD
     return [ChannelDay(day_label(day), channel, int(n), int(units)) for day, channel, n, units in rows]
 
 
+def _sales(window: Window) -> Any:
+    """(variant_id, quantity) of every sold line of the window's orders, and of every kit line too:
+    a kit sold counts as a kit and, through its component lines, as the components it used. A kit
+    line is sold when its first component line is (they move together)."""
+    lines = (select(order_lines.c.variant_id, order_lines.c.quantity)
+             .join_from(orders, order_lines, order_lines.c.order_seq == orders.c.seq)
+             .where(_orders_in(window), order_lines.c.state.in_(SOLD)))
+    kit_lines = (select(order_kit_lines.c.kit_id.label("variant_id"), order_kit_lines.c.quantity)
+                 .join_from(orders, order_kit_lines, and_(order_kit_lines.c.order_id == orders.c.id,
+                                                         order_kit_lines.c.signature == orders.c.signature))
+                 .join(order_lines, and_(order_lines.c.order_seq == orders.c.seq,
+                                         order_lines.c.line_no == order_kit_lines.c.first_line))
+                 .where(_orders_in(window), order_lines.c.state.in_(SOLD)))
+    return union_all(lines, kit_lines).subquery()
+
+
 # -- turnover and sell-through per product -------------------------------------------------------
 
 
@@ -145,10 +163,9 @@ async def turnover(engine: AsyncEngine, window: Window) -> list[ProductTurnover]
                     func.sum(inventory.c.on_hand - inventory.c.reserved).label("available"))
              .join_from(inventory, variants, variants.c.id == inventory.c.variant_id)
              .group_by(variants.c.product_id).subquery())
-    sold = (select(variants.c.product_id, func.sum(order_lines.c.quantity).label("sold"))
-            .select_from(orders.join(order_lines, order_lines.c.order_seq == orders.c.seq)
-                         .join(variants, variants.c.id == order_lines.c.variant_id))
-            .where(_orders_in(window), order_lines.c.state.in_(SOLD))
+    sales = _sales(window)
+    sold = (select(variants.c.product_id, func.sum(sales.c.quantity).label("sold"))
+            .join_from(sales, variants, variants.c.id == sales.c.variant_id)
             .group_by(variants.c.product_id).subquery())
     async with engine.connect() as conn:
         # on hand at time t is today's minus every later move, so its integral over the window is
@@ -215,17 +232,19 @@ async def days_of_cover(engine: AsyncEngine, window: Window) -> list[VariantCove
     stock = (select(inventory.c.variant_id,
                     func.sum(inventory.c.on_hand - inventory.c.reserved).label("available"))
              .group_by(inventory.c.variant_id).subquery())
-    sold = (select(order_lines.c.variant_id, func.sum(order_lines.c.quantity).label("sold"))
-            .join_from(orders, order_lines, order_lines.c.order_seq == orders.c.seq)
-            .where(_orders_in(window), order_lines.c.state.in_(SOLD))
-            .group_by(order_lines.c.variant_id).subquery())
-    query = (select(variants.c.sku, func.coalesce(stock.c.available, 0), func.coalesce(sold.c.sold, 0))
+    sales = _sales(window)
+    sold = (select(sales.c.variant_id, func.sum(sales.c.quantity).label("sold"))
+            .group_by(sales.c.variant_id).subquery())
+    query = (select(variants.c.id, variants.c.sku, func.coalesce(stock.c.available, 0),
+                    func.coalesce(sold.c.sold, 0))
              .select_from(variants.outerjoin(stock, stock.c.variant_id == variants.c.id)
                           .outerjoin(sold, sold.c.variant_id == variants.c.id)))
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
+    kits = await kit_levels(engine, list(await load_kits(engine)))  # a kit's stock is its components'
     found = []
-    for sku, available, units in rows:
+    for variant_id, sku, held, units in rows:
+        available = kits[variant_id].available if variant_id in kits else held
         daily = units / window.days
         days = None if units <= 0 else round(max(0, available) / daily, 1)
         found.append(VariantCover(sku, int(available), int(units), round(daily, 2), days))

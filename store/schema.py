@@ -324,3 +324,39 @@ notification_rules = Table(
     Column("updated_at", Float, nullable=False),
     Column("updated_by", String(100), nullable=False),
 )
+
+# --- kits: a SKU sold as a set of component variants (migration 0008) -----------------------------
+
+kits = Table(
+    "kits",
+    metadata,
+    # a kit is also a variant (of a product of its own), so its SKU is unique among variants and
+    # partners list it like any variant; its stock is derived from its components (inventory.kits)
+    Column("variant_id", Id, ForeignKey("variants.id"), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+kit_components = Table(
+    "kit_components",
+    metadata,
+    Column("kit_id", Id, ForeignKey("kits.variant_id"), primary_key=True),
+    Column("component_id", Id, ForeignKey("variants.id"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+order_kit_lines = Table(
+    "order_kit_lines",
+    metadata,
+    # An order's kit lines as the client sent them: order lines first_line .. first_line+line_count-1
+    # are its components. Written before the order's parts (inventory.desk), so read only through
+    # the order's signature: a plan whose order was never placed, or placed with other lines, is ignored.
+    Column("order_id", String(40), primary_key=True),
+    Column("signature", String(64), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("kit_id", Id, ForeignKey("variants.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("first_line", Integer, nullable=False),
+    Column("line_count", Integer, nullable=False),
+)

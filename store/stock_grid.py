@@ -11,6 +11,8 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inventory.commands import LineStatus
+from inventory.kits import KitStock, kit_stock
+from store.kits import load_kits
 from store.schema import inventory, locations, order_lines, products, variants
 
 MAX_ROWS = 1000
@@ -106,6 +108,16 @@ async def _stock_of(conn: Any, variant_ids: list[int]
         .group_by(order_lines.c.variant_id))
     backorders = {variant_id: int(total) for variant_id, total in waiting}
     return levels, backorders
+
+
+async def kit_levels(engine: AsyncEngine, variant_ids: list[int]) -> dict[int, KitStock]:
+    """The kits among these variants with their stock by location code (inventory.kits)."""
+    kits = await load_kits(engine, variant_ids)
+    if not kits:
+        return {}
+    async with engine.connect() as conn:
+        levels, _ = await _stock_of(conn, sorted({c for kit in kits.values() for c in kit.component_ids}))
+    return {kit_id: kit_stock(kit, levels) for kit_id, kit in kits.items()}
 
 
 async def variant_info(engine: AsyncEngine, variant_id: int) -> VariantInfo | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from inventory.commands import VariantStock
 from inventory.desk import Channel
+from inventory.kits import ComponentLevels, Kit
 from store import listings as store
 from store.catalog import Catalog
 from sync.buffers import AdaptiveBuffers
@@ -34,13 +35,16 @@ class DesiredQuantities:
         # `buffer: auto`: each listing's buffer follows how fast its available stock goes
         self.buffers = (None if show.auto is None
                         else AdaptiveBuffers(show.auto, order_delay_s=order_delay_s))
+        self._components = ComponentLevels()  # kits' components, to derive the kits' quantities
 
     async def load(self) -> None:
         for row in await store.load_listings(self._engine, self._partner_id):
             self.outbox.load(row.sku, row.desired, row.desired_at, row.pushed, row.pushed_at)
 
     def desired(self, sku: str, levels: Mapping[int, tuple[int, int]]) -> int:
-        available = available_in(levels, self._channel.locations)
+        return self._shown(sku, available_in(levels, self._channel.locations))
+
+    def _shown(self, sku: str, available: int) -> int:
         if self.buffers is None:
             return self._show.shown(available)
         self.buffers.seen(sku, available)
@@ -57,13 +61,28 @@ class DesiredQuantities:
         return changed
 
     def on_stock(self, stocks: list[VariantStock]) -> bool:
-        """True when a listing's desired quantity changed."""
+        """True when a listing's desired quantity changed. A component's change changes the kits
+        made of it in the same step (once the level pass has brought their other components)."""
         changed = False
+        kits: dict[int, Kit] = {}
         for stock in stocks:
             sku = self._catalog.skus.get(stock.variant_id)
             if sku is not None:
                 changed |= self.outbox.want(sku, self.desired(sku, stock.levels))
+            for kit in self._catalog.kits_using(stock.variant_id):
+                self._components.update(stock.variant_id, stock.levels)
+                kits[kit.variant_id] = kit
+        for kit in kits.values():
+            if not self._components.missing([kit]):
+                changed |= self._want_kit(kit)
         return changed
+
+    def _want_kit(self, kit: Kit) -> bool:
+        sku = self._catalog.skus.get(kit.variant_id)
+        if sku is None:
+            return False
+        available = self._components.stock(kit, self._channel.locations).available
+        return self.outbox.want(sku, self._shown(sku, available))
 
     @property
     def channel(self) -> Channel:
@@ -82,10 +101,15 @@ class DesiredQuantities:
     async def level_pass(self) -> None:
         """Derive every listing's desired quantity from the store: heals any lost event."""
         await self.catalog_changed()
+        kits = self._catalog.kits
         for variant_id, levels in (await store.all_levels(self._engine)).items():
             sku = self._catalog.skus.get(variant_id)
-            if sku is not None:
+            if self._catalog.kits_using(variant_id):
+                self._components.update(variant_id, levels)
+            if sku is not None and variant_id not in kits:
                 self.outbox.want(sku, self.desired(sku, levels))
+        for kit in kits.values():
+            self._want_kit(kit)
         await self.save()
 
     async def save(self) -> None:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from connectors.base import LineAnswer, OrderAnswer, OrderEvent, OrderEventKind, OrderLine
 from inventory.allocation import order_status
-from inventory.commands import Failure, LineState, LineStatus
+from inventory.commands import Failure, LineStatus
 from inventory.desk import Channel, OrderOutcome, StockDesk, order_id_for
+from inventory.kits import ClientLine, fold
 from store.catalog import Catalog
 from sync.calls import Alert
 
@@ -133,11 +134,12 @@ class OrderIntake:
                 report.dead.append((event, f"no line we know: {', '.join(unknown)} not in the catalog"))
             self._answer(event, found, (), report, quiet)
             return None
-        outcome = await self._desk.place_order(self.channel, event.order_id, lines, self.actor)
+        kits = await self._catalog.kits_among(variant_id for variant_id, _ in lines)
+        outcome = await self._desk.place_order(self.channel, event.order_id, lines, self.actor, kits)
         if isinstance(outcome, Failure):
             report.problems.append(f"{event.event_id}: {outcome.message}")
             return None
-        self._answer(event, found, outcome.lines, report, quiet)
+        self._answer(event, found, fold(outcome.lines, outcome.kit_lines), report, quiet)
         status = order_status(outcome.lines)
         if quiet:
             return None if status == "rejected" else outcome
@@ -154,8 +156,9 @@ class OrderIntake:
         return outcome
 
     def _answer(self, event: OrderEvent, found: list[tuple[int, int, str] | None],
-                placed: tuple[LineState, ...], report: IntakeReport, quiet: bool) -> None:
-        """Line by line, for a new order: the placed lines come back in the order they were given."""
+                placed: Sequence[ClientLine], report: IntakeReport, quiet: bool) -> None:
+        """Line by line, for a new order: the placed lines come back in the order they were given
+        (a kit line folded back from its components)."""
         if quiet or event.kind is not OrderEventKind.CREATED:
             return
         states = iter(placed)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from inventory.commands import Failure, VariantStock
-from service import stock
+from service import kits, stock
 from service.runtime import Runtime
 from store import idempotency, queries
 from store.check import check_ledger
@@ -20,7 +20,7 @@ from web.http import actor_of, json_body, runtime
 from web.problems import ApiError, not_found, refused
 from web.responses import JSONResponse
 from web.validation import query_limit
-from web.views import stock_view
+from web.views import kit_stock_view, stock_view
 
 MAX_IDEMPOTENCY_KEY = 90
 
@@ -90,6 +90,9 @@ async def variant_stock(request: Request) -> JSONResponse:
     variant_id = await rt.catalog.variant_id(sku)
     if variant_id is None:
         raise not_found(f"sku: no variant {sku!r}")
+    kit = (await rt.catalog.kits_among([variant_id])).get(variant_id)
+    if kit is not None:
+        return JSONResponse(kit_stock_view(rt.catalog, sku, await kits.stock(rt, kit)))
     stock = await queries.variant_stock(rt.read_engine, variant_id)
     return JSONResponse(stock_view(rt.catalog, sku, stock))
 

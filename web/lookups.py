@@ -19,6 +19,15 @@ async def variant_of(rt: Runtime, values: Mapping[str, Any], field: str = "sku")
     return variant_id
 
 
+async def stocked_variant_of(rt: Runtime, values: Mapping[str, Any], field: str = "sku") -> int:
+    """A variant that holds stock of its own: a kit's stock is its components'."""
+    variant_id = await variant_of(rt, values, field)
+    if await rt.catalog.kits_among([variant_id]):
+        raise invalid(field, f"{values[field]!r} is a kit: its stock is its components' stock; "
+                             "receive, adjust or move the components")
+    return variant_id
+
+
 async def location_of(rt: Runtime, values: Mapping[str, Any], field: str) -> int:
     code = text(dict(values), field, max_length=64)
     location = await rt.catalog.location(code)

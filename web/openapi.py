@@ -11,6 +11,7 @@ from web.api_alerts import ALL_FLAGS
 from web.api_stock import MAX_IDEMPOTENCY_KEY
 from web.openapi_accounts import account_paths, account_schemas, stamp_roles
 from web.openapi_buffers import buffer_schema
+from web.openapi_kits import kit_paths, kit_schemas
 from web.openapi_schema import (
     Schema,
     array,
@@ -34,6 +35,8 @@ ORDER_STATUSES = [str(status) for status in OrderStatus]
 LINE_STATES = [str(state) for state in LineStatus]
 LEDGER_KINDS = ["receipt", "adjustment", "transfer_out", "transfer_in", "reserve", "release", "fulfil"]
 REASONS = list(ADJUST_REASONS)
+KIT_LINE = ("A kit line only: its component lines. The kit line's reserved and backordered count whole "
+            "kits; its allocations count, per location, the kits that location supplies alone")
 ERRORS = {
     "400": "Malformed request (not JSON, wrong shape)",
     "401": "Missing, unknown or revoked bearer token or API key",
@@ -164,7 +167,9 @@ def schemas(channels: list[str] | None = None) -> dict[str, Schema]:
         }),
         "Allocation": obj({"location": location, "quantity": integer(1)}),
         "OrderLine": obj({"sku": sku, "quantity": integer(1), "reserved": count, "backordered": count,
-                          "state": enum(LINE_STATES), "allocations": array(ref("Allocation"))}),
+                          "state": enum(LINE_STATES), "allocations": array(ref("Allocation")),
+                          "components": array(ref("OrderLine"), description=KIT_LINE)},
+                         optional=("components",)),
         "Order": obj({"id": text, "channel": text, "external_id": text, "status": enum(ORDER_STATUSES),
                       "placed_at": date_time(), "lines": array(ref("OrderLine"))}),
         "LedgerEntry": obj({
@@ -290,6 +295,7 @@ def paths() -> dict[str, Schema]:
             {"200": ok(ref("LedgerCheck"))})},
         **partner_paths(),
         **account_paths(operation, ok, path_param),
+        **kit_paths(operation, ok),
     }
 
 
@@ -346,7 +352,7 @@ def openapi_document(server_url: str | None = None, channels: list[str] | None =
         "security": [{"bearer": []}],
         "paths": stamp_roles(paths()),
         "components": {
-            "schemas": {**schemas(channels), **account_schemas()},
+            "schemas": {**schemas(channels), **account_schemas(), **kit_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "Bearer <the admin token or an API key>"}},
             "parameters": {"IdempotencyKey": {

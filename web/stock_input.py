@@ -10,7 +10,7 @@ from typing import Any
 
 from inventory.commands import ADJUST_REASONS, MAX_ADJUSTMENT, REASON_SIGN, Adjust, Receive, Transfer
 from service.runtime import Runtime
-from web.lookups import location_of, variant_of
+from web.lookups import location_of, stocked_variant_of
 from web.problems import invalid
 from web.validation import choice, integer, optional_text
 
@@ -18,7 +18,7 @@ from web.validation import choice, integer, optional_text
 async def receipt(rt: Runtime, data: Mapping[str, Any], command_id: str) -> Receive:
     return Receive(
         command_id=command_id,
-        variant_id=await variant_of(rt, data),
+        variant_id=await stocked_variant_of(rt, data),
         location_id=await location_of(rt, data, "location"),
         quantity=integer(dict(data), "quantity", minimum=1),
         reference=optional_text(dict(data), "reference", max_length=200),
@@ -28,7 +28,7 @@ async def receipt(rt: Runtime, data: Mapping[str, Any], command_id: str) -> Rece
 async def adjustment(rt: Runtime, data: Mapping[str, Any], command_id: str) -> Adjust:
     """Either `delta` (a change, not 0) or `count` (the counted on-hand quantity)."""
     values = dict(data)
-    variant_id = await variant_of(rt, values)
+    variant_id = await stocked_variant_of(rt, values)
     location_id = await location_of(rt, values, "location")
     if ("delta" in values) == ("count" in values):
         raise invalid("delta", "give either delta or count, not both and not neither")
@@ -48,7 +48,7 @@ async def adjustment(rt: Runtime, data: Mapping[str, Any], command_id: str) -> A
 
 async def transfer(rt: Runtime, data: Mapping[str, Any], command_id: str) -> Transfer:
     values = dict(data)
-    variant_id = await variant_of(rt, values)
+    variant_id = await stocked_variant_of(rt, values)
     source = await location_of(rt, values, "from_location")
     target = await location_of(rt, values, "to_location")
     if source == target:

@@ -27,10 +27,11 @@ SKUS = ("CONF-SHEET-Q", "CONF-SHEET-K")
 LOCATIONS = ("WH-EAST", "WH-WEST", "STORE-SOHO")
 # What a request can only get wrong against the data held, never against its shape: JSON Schema has
 # no words for "a SKU that exists", "no two variants alike", "not the same location twice" or a GS1
-# check digit, nor "an Idempotency-Key this caller already sent with another body". A 422 for one of
-# these is the right answer to data that fits the document.
+# check digit, "a variant that is not itself a kit", nor "an Idempotency-Key this caller already sent
+# with another body". A 422 for one of these is the right answer to data that fits the document.
 RULES_NO_SCHEMA_CAN_STATE = re.compile(
-    r"^[\w.\[\]]+: (unknown (sku|location) |'.*' appears twice$|must differ from from_location$|check digit is )"
+    r"^[\w.\[\]]+: (unknown (sku|location) |'.*' appears twice$|must differ from from_location$|check digit is "
+    r"|'.*' is a kit: )"
     r"|^Idempotency-Key: already used on this route with another body")
 STATS: dict[str, int] = {}
 

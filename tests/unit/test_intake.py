@@ -23,6 +23,9 @@ class FakeCatalog:
     async def variant_id(self, sku: str) -> int | None:
         return SKUS.get(sku)
 
+    async def kits_among(self, variant_ids: Iterable[int]) -> dict[int, Any]:
+        return {}
+
 
 class FakeDesk:
     def __init__(self, stock: dict[int, int]):
@@ -33,7 +36,7 @@ class FakeDesk:
         self.broken: Exception | None = None  # raised by fulfil, as a lost shard would
 
     async def place_order(self, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
-                          actor: str | None = None) -> OrderOutcome | Failure:
+                          actor: str | None = None, kits: Any = None) -> OrderOutcome | Failure:
         self.calls.append(("place", channel.name, external_id, list(lines), actor))
         if self.refuse is not None:
             return self.refuse

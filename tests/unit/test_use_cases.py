@@ -54,7 +54,7 @@ class FakeDesk:
         return VariantStock(command.variant_id, {EAST: (5, 1)}, 0)
 
     async def place_order(self, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
-                          actor: str | None = None) -> OrderOutcome | Failure:
+                          actor: str | None = None, kits: Any = None) -> OrderOutcome | Failure:
         order_id = f"ord_{external_id}"
         self.placed_by.append(actor)
         created = order_id not in self.seen
@@ -77,6 +77,9 @@ class FakeDesk:
 
 
 class FakeCatalog:
+    async def kits_among(self, variant_ids: Iterable[int]) -> dict[int, Any]:
+        return {}
+
     def sku(self, variant_id: int) -> str:
         return f"SKU-{variant_id}"
 

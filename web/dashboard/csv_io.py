@@ -25,11 +25,12 @@ from web.dashboard.csv_rows import (
     stocktake_rows,
 )
 from web.dashboard.jobs import Job, Jobs
+from web.dashboard.kit_csv import apply_kits, kit_rows
 from web.dashboard.session import check_csrf, current_user, render, require_user
 from web.http import app_state, runtime
 
 MAX_UPLOAD = CSV_FILE
-KINDS = ("stocktake", "catalog")
+KINDS = ("stocktake", "catalog", "kits")
 
 
 def jobs_of(request: Request) -> Jobs:
@@ -82,9 +83,15 @@ async def upload(request: Request) -> Response:
         filename, text = await _upload(request)
         if kind == "stocktake":
             skus = await all_skus(rt.read_engine)
+            kits = await rt.catalog.kits_among(skus.values())  # a kit's stock is its components'
+            skus = {sku: variant_id for sku, variant_id in skus.items() if variant_id not in kits}
             counts, rejected = stocktake_rows(text, skus, {loc.code for loc in rt.catalog.locations()})
             job = jobs_of(request).start(Job(kind, filename, actor, len(counts), rejected),
                                          lambda job: apply_stocktake(rt, job, counts, skus))
+        elif kind == "kits":
+            parts, rejected = kit_rows(text)
+            job = jobs_of(request).start(Job(kind, filename, actor, len(parts), rejected),
+                                         lambda job: apply_kits(rt, job, parts))
         else:
             products, rejected = catalog_rows(text)
             job = jobs_of(request).start(Job(kind, filename, actor, len(products), rejected),

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.stock_grid import MAX_ROWS, StockQuery, VariantInfo, stock_levels
+from inventory.kits import KitStock
+from store.stock_grid import MAX_ROWS, StockQuery, VariantInfo, kit_levels, stock_levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class StockRow:
     info: VariantInfo
     levels: Mapping[str, tuple[int, int]]  # location code -> (on hand, reserved)
     backordered: int = 0
+    totals: tuple[int, int] | None = None  # (on hand, reserved) of a kit: not its locations' sums
 
     def on_hand(self, location: str) -> int:
         return self.levels.get(location, (0, 0))[0]
@@ -31,10 +33,14 @@ class StockRow:
 
     @property
     def total_on_hand(self) -> int:
+        if self.totals is not None:
+            return self.totals[0]
         return sum(on_hand for on_hand, _ in self.levels.values())
 
     @property
     def total_reserved(self) -> int:
+        if self.totals is not None:
+            return self.totals[1]
         return sum(reserved for _, reserved in self.levels.values())
 
     @property
@@ -51,7 +57,9 @@ def row_from_event(info: VariantInfo, data: Mapping[str, Any], location_code: Ca
                    ) -> StockRow:
     """A live stock event as a grid row; its levels are by location id."""
     levels = {location_code(int(loc)): (int(pair[0]), int(pair[1])) for loc, pair in data["levels"].items()}
-    return StockRow(info, levels, int(data.get("backordered", 0)))
+    totals = data.get("totals")
+    return StockRow(info, levels, int(data.get("backordered", 0)),
+                    None if totals is None else (int(totals[0]), int(totals[1])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,4 +86,11 @@ class StockFilters(StockQuery):
 
 async def grid_rows(engine: AsyncEngine, filters: StockFilters, limit: int = MAX_ROWS) -> list[StockRow]:
     rows = [StockRow(*found) for found in await stock_levels(engine, filters, limit)]
+    kits = await kit_levels(engine, [row.info.variant_id for row in rows])
+    rows = [row if row.info.variant_id not in kits else _kit_row(row.info, kits[row.info.variant_id])
+            for row in rows]
     return [row for row in rows if row.low] if filters.low_only else rows
+
+
+def _kit_row(info: VariantInfo, stock: KitStock) -> StockRow:
+    return StockRow(info, stock.levels, 0, (stock.on_hand, stock.on_hand - stock.available))
