@@ -102,3 +102,21 @@ async def test_a_reconnecting_stream_gets_the_newest_row_of_each_variant_changed
     assert [line for line in from_start.split(b"\r\n") if line.startswith(b"id:")] == [b"id: 2", b"id: 3", b"id: 4"]
     assert live_after.startswith(b"id: 5\r\n")
     assert feed.rendered == [1, 2, 3, 4, 5], "replays send the rendered bytes, nothing rendered again"
+
+
+async def test_each_flush_is_prepared_once_with_all_its_events_before_any_is_rendered() -> None:
+    feed = FakeFeed()
+    prepared: list[tuple[list[int], list[int]]] = []
+
+    async def prepare(batch: list[LiveEvent]) -> None:
+        prepared.append(([live.seq for live in batch], list(feed.rendered)))
+
+    fanout = Fanout(feed.subscribe, feed.encode, every=0.2, prepare=prepare)
+    stream = fanout.join(None, None)
+    feed.queue.put_nowait(stock(1, 7))
+    await received(stream)
+    for seq in (2, 3, 4):
+        feed.queue.put_nowait(stock(seq, seq))
+    await received(stream)
+    fanout.close()
+    assert prepared == [([1], []), ([2, 3, 4], [1])]

@@ -35,6 +35,7 @@ RESUBSCRIBE_AFTER = 1.0
 COALESCED = ("stock", "variant")  # topics whose events are a variant's whole row: the newest suffices
 Encode = Callable[[LiveEvent], Awaitable[bytes]]
 Subscribe = Callable[[], AsyncIterator[LiveEvent]]
+Prepare = Callable[[list[LiveEvent]], Awaitable[None]]
 Topics = frozenset[str] | None
 
 
@@ -91,8 +92,10 @@ def coalescing_key(live: LiveEvent) -> Hashable:
 
 
 class Fanout:
-    def __init__(self, subscribe: Subscribe, encode: Encode, every: float = FLUSH_EVERY):
-        self._subscribe, self._encode, self._every = subscribe, encode, every
+    def __init__(self, subscribe: Subscribe, encode: Encode, every: float = FLUSH_EVERY,
+                 prepare: Prepare | None = None):
+        """`prepare` sees each flush's events before they are encoded (to read what they need at once)."""
+        self._subscribe, self._encode, self._every, self._prepare = subscribe, encode, every, prepare
         self._subscribers: set[Subscriber] = set()
         self._pending: OrderedDict[Hashable, LiveEvent] = OrderedDict()
         self._arrived = asyncio.Event()
@@ -162,6 +165,11 @@ class Fanout:
             await self._arrived.wait()
             self._arrived.clear()
             batch, self._pending = self._pending, OrderedDict()
+            if self._prepare is not None:
+                try:
+                    await self._prepare(list(batch.values()))
+                except Exception:
+                    log.exception("preparing %d live events failed; each is rendered alone", len(batch))
             frames = [frame for live in batch.values() if (frame := await self._render(live)).data]
             self._publish(frames)
             await asyncio.sleep(self._every)  # events arriving meanwhile coalesce into the next flush
