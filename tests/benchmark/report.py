@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.benchmark.streams import GRACE
+
 Row = tuple[str, str, str]
 ROWS: tuple[tuple[str, str], ...] = (
     ("orders/s", "orders_per_s"),
@@ -203,6 +205,8 @@ def _stream_lines(threadcount: dict[str, Any] | None) -> list[str]:
         f"streams = {figures.get('samples')} samples): p50 {_num(figures.get('p50_ms'))}, p99 "
         f"{_num(figures.get('p99_ms'))}, max {_num(figures.get('max_ms'))}, never seen {figures.get('missed')}; "
         f"streams ended by the server {figures.get('drops')}",
+        f"  the stream clients' own process used {_num(figures.get('client_cpu_s'), ' s')} of CPU on this machine "
+        f"(start to load end {_num(figures.get('open_to_load_end_s'), ' s')}, plus {GRACE:g} s after)",
     ]
 
 

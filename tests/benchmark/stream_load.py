@@ -33,11 +33,12 @@ def run_with_streams(plan: LoadPlan, count: int, marker: str, available: int, pa
             raise RuntimeError(f"stream clients failed to connect: {first!r} {child.stderr.read()[-2000:]}")
         opened = round(time.monotonic() - started, 2)
         load = run_load(plan)
+        loaded = round(time.monotonic() - started, 2)
         out, err = child.communicate(input="", timeout=CONNECT_TIMEOUT)  # stdin closed: probes stop
         lines = out.strip().splitlines()
         if child.returncode != 0 or not lines:
             raise RuntimeError(f"stream clients failed (exit {child.returncode}):\n{err[-2000:]}")
-        return {**load, "streams": {**json.loads(lines[-1]), "open_all_s": opened}}
+        return {**load, "streams": {**json.loads(lines[-1]), "open_all_s": opened, "open_to_load_end_s": loaded}}
     finally:
         if child.poll() is None:
             child.kill()

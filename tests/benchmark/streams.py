@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import resource
 import sys
 import threading
 import time
@@ -171,7 +172,13 @@ def summarize(streams: list[Stream], probes: Probes, figures: Figures) -> dict[s
     return {"streams": len(streams), "probes": len(probes.answered), "probe_errors": probes.errors[:5],
             "samples": len(latencies), "missed": missed, "p50_ms": _pct(latencies, 50),
             "p99_ms": _pct(latencies, 99), "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
-            "drops": figures.drops, "refused": figures.refused[:5]}
+            "drops": figures.drops, "refused": figures.refused[:5], "client_cpu_s": _cpu_seconds()}
+
+
+def _cpu_seconds() -> float:
+    """What this client process took of the shared machine (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
 
 
 def _stdin_closed(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
