@@ -3,7 +3,7 @@ filtered; and the reorder points managers set. Plain rows: web/dashboard builds 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -126,6 +126,19 @@ async def variant_info(engine: AsyncEngine, variant_id: int) -> VariantInfo | No
     async with engine.connect() as conn:
         row = (await conn.execute(query)).first()
     return None if row is None else _info(row)
+
+
+async def variant_infos(engine: AsyncEngine, variant_ids: Iterable[int]) -> dict[int, VariantInfo]:
+    """Several variants' details in one query per thousand (the live stream's first flush wants all)."""
+    wanted, found = sorted(set(variant_ids)), {}
+    async with engine.connect() as conn:
+        for start in range(0, len(wanted), 1_000):
+            query = (select(*_info_columns).join(products, products.c.id == variants.c.product_id)
+                     .where(variants.c.id.in_(wanted[start:start + 1_000])))
+            for row in (await conn.execute(query)).all():
+                info = _info(row)
+                found[info.variant_id] = info
+    return found
 
 
 async def filter_options(engine: AsyncEngine) -> dict[str, list[Any]]:

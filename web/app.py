@@ -42,6 +42,7 @@ from web.auth import GUARDED, BearerAuth
 from web.body_limit import BodyLimit
 from web.dashboard.session import current_principal, current_user, to_login
 from web.dashboard.sessions_asgi import DashboardSessions
+from web.dashboard.stream import end_streams
 from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
@@ -206,3 +207,4 @@ def begin_shutdown(app: Starlette) -> None:
     """Before the server stops: end the live streams (browsers reconnect to the next server), since
     the server waits for every open response and an event stream never finishes by itself."""
     app.state.closing.set()
+    end_streams(app)

@@ -32,6 +32,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before measuring (2)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (64)")
     parser.add_argument("--skus", type=int, default=200, help="variants the orders spread over (200)")
+    parser.add_argument("--streams", type=int, default=0, metavar="N",
+                        help="also run the load with N dashboard streams open (0: not)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the naive baseline")
     parser.add_argument("--skip-threadcount", action="store_true", help="do not run Threadcount")
     parser.add_argument("--skip-engine", action="store_true", help="do not run engine_benchmark()")
@@ -48,7 +50,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-restart", action="store_true",
                         help="partner sync without the restart at its end")
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1:
+    if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1 or args.streams < 0:
         parser.error("--duration, --clients and --skus must be positive, --warmup non-negative")
     if args.partner_orders < 0:
         parser.error("--partner-orders must be 0 or more")
@@ -92,7 +94,8 @@ def _engine(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus)
+    settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus,
+                        streams=args.streams)
     engine_skipped = args.skip_threadcount or args.skip_engine
     record: dict[str, Any] = {
         "settings": {**vars(settings), "cpus": os.cpu_count(), "engine_skipped": engine_skipped}

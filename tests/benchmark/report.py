@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.benchmark.buffers import buffer_lines
+from tests.benchmark.streams import GRACE
 
 Row = tuple[str, str, str]
 ROWS: tuple[tuple[str, str], ...] = (
@@ -188,6 +189,28 @@ def _restart_lines(again: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _stream_lines(threadcount: dict[str, Any] | None) -> list[str]:
+    """The load again with dashboard streams open: orders/s against the run without, and latency."""
+    streamed = (threadcount or {}).get("with_streams")
+    if not streamed:
+        return []
+    figures = streamed.get("streams") or {}
+    alone, together = (threadcount or {}).get("orders_per_s"), streamed.get("orders_per_s")
+    share = f"{together / alone:.0%}" if alone and together is not None else "-"
+    return [
+        "",
+        f"with {figures.get('streams')} dashboard streams open (all open in {_num(figures.get('open_all_s'), ' s')}):",
+        f"  orders/s {_num(together)} (p50 {_num(streamed.get('p50_ms'))} ms, p99 {_num(streamed.get('p99_ms'))} "
+        f"ms, errors {streamed.get('errors')}) = {share} of the run without streams ({_num(alone)})",
+        f"  stock change -> every stream (ms, {figures.get('probes')} probe orders x {figures.get('streams')} "
+        f"streams = {figures.get('samples')} samples): p50 {_num(figures.get('p50_ms'))}, p99 "
+        f"{_num(figures.get('p99_ms'))}, max {_num(figures.get('max_ms'))}, never seen {figures.get('missed')}; "
+        f"streams ended by the server {figures.get('drops')}",
+        f"  the stream clients' own process used {_num(figures.get('client_cpu_s'), ' s')} of CPU on this machine "
+        f"(start to load end {_num(figures.get('open_to_load_end_s'), ' s')}, plus {GRACE:g} s after)",
+    ]
+
+
 def render(record: dict[str, Any]) -> str:
     settings = record["settings"]
     baseline, threadcount = record.get("baseline"), record.get("threadcount")
@@ -213,6 +236,7 @@ def render(record: dict[str, Any]) -> str:
             lines += ["", f"{name} FAILED: {result['error']}"]
         for sample in result.get("error_samples", []):
             lines.append(f"{name} error sample: {sample}")
+    lines += _stream_lines(threadcount)
     if "sync" in record:  # records from before the partner-sync scenario have no such key
         lines += _sync_lines(record["sync"])
     if "buffers" in record:

@@ -14,6 +14,7 @@ from typing import Any
 from tests.benchmark import baseline
 from tests.benchmark.catalog import create_catalog
 from tests.benchmark.load import LoadPlan, run_load
+from tests.benchmark.stream_load import run_with_streams
 from tests.harness.procs import REPO_ROOT, RssSampler, ServerError, ServerProcess, free_ports
 
 READY_TIMEOUT = 60.0
@@ -29,6 +30,7 @@ class Settings:
     warmup: float
     duration: float
     skus: int
+    streams: int = 0
 
 
 def _say(message: str) -> None:
@@ -94,6 +96,7 @@ def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str
         THREADCOUNT_INGRESS_PORT=str(ingress_port),
         THREADCOUNT_DEMO="0",
         THREADCOUNT_ADMIN_TOKEN=token,
+        THREADCOUNT_ADMIN_PASSWORD=token,
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -115,8 +118,16 @@ def run_threadcount(settings: Settings, result: dict[str, Any]) -> None:
             ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
             result["start_to_ready_s"] = round(ready, 2)
             _say(f"threadcount: ready in {ready:.2f} s; creating {settings.skus} variants")
-            skus = asyncio.run(create_catalog(base, token, variants=settings.skus, quantity=STOCK_PER_SKU))
-            result.update(_load_and_sample(server, _plan(settings, base, skus, token)))
+            variants = settings.skus + (1 if settings.streams else 0)  # the streams' marker: no load on it
+            skus = asyncio.run(create_catalog(base, token, variants=variants, quantity=STOCK_PER_SKU))
+            marker = skus.pop() if settings.streams else ""
+            plan = _plan(settings, base, skus, token)
+            result.update(_load_and_sample(server, plan))
+            if settings.streams:
+                _say(f"threadcount: the load again with {settings.streams} dashboard streams open")
+                streamed = run_with_streams(plan, settings.streams, marker, STOCK_PER_SKU, token)
+                server.check_alive()
+                result["with_streams"] = streamed
         except Exception as exc:
             if not isinstance(exc, ServerError):
                 exc.add_note(f"last lines of the threadcount log:\n{server.log_tail()}")

@@ -1,36 +1,40 @@
 """GET /stream: the dashboard's server-sent events. Each live event becomes named SSE events
 (`stock-<variant_id>` carries the variant's grid row, rendered by the same macro as the page), with
 the feed's sequence number as the event id, so a reconnecting browser resumes where it left off
-(Last-Event-ID, or `last_id` in the query when htmx opens a fresh EventSource)."""
+(Last-Event-ID, or `last_id` in the query when htmx opens a fresh EventSource). An event is rendered
+once for all streams and its bytes fanned out (web/dashboard/fanout.py: coalescing, slow streams)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
+from jinja2 import Environment
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service.events import Dropped, LiveEvent
+from service.events import LiveEvent
 from service.metrics import SSE_CLIENTS
 from service.runtime import Runtime
-from store.stock_grid import VariantInfo, variant_info
-from web.dashboard.session import environment, require_user, session_stands
+from store.stock_grid import VariantInfo, variant_info, variant_infos
+from web.dashboard.fanout import NUDGE_SECONDS, Fanout
+from web.dashboard.session import require_user, session_stands
 from web.dashboard.stock_rows import row_from_event
-from web.http import app_state, runtime
+from web.http import runtime
 
 PING_SECONDS = 10
 SEND_TIMEOUT = 10  # seconds: a browser that stops reading is cut off, not waited for
 RECHECK_SECONDS = 5  # an open stream ends within this long of its session's end
 Rendered = list[tuple[str, str]]  # (event name, data)
-Renderer = Callable[[Request, LiveEvent], Awaitable[Rendered]]
+Renderer = Callable[[Starlette, LiveEvent], Awaitable[Rendered]]
+T = TypeVar("T")
 _renderers: dict[str, Renderer] = {}
 
 
@@ -55,6 +59,13 @@ class VariantInfoCache:
                 self.put(info)
         return info
 
+    async def load(self, rt: Runtime, variant_ids: set[int]) -> None:
+        """Those not held yet, in one query (a flush renders up to every variant at once)."""
+        missing = [variant_id for variant_id in variant_ids if variant_id not in self._found]
+        if missing:
+            for info in (await variant_infos(rt.read_engine, missing)).values():
+                self.put(info)
+
     def put(self, info: VariantInfo) -> None:
         self._found[info.variant_id] = info
         self._found.move_to_end(info.variant_id)
@@ -65,30 +76,49 @@ class VariantInfoCache:
         self._found.pop(variant_id, None)
 
 
-def variant_cache(request: Request) -> VariantInfoCache:
-    return app_state(request, "variant_cache", VariantInfoCache)
+def _kept(app: Starlette, name: str, make: Callable[[], T]) -> T:
+    """What the app keeps for every stream under `name`, made at first use."""
+    if not hasattr(app.state, name):
+        setattr(app.state, name, make())
+    found: T = getattr(app.state, name)
+    return found
 
 
-async def render_stock(request: Request, live: LiveEvent) -> Rendered:
-    rt: Runtime = request.app.state.runtime  # not web.http.runtime: a stream outlives "ready" at shutdown
-    info = await variant_cache(request).get(rt, live.data["variant_id"])
+def variant_cache(app: Starlette) -> VariantInfoCache:
+    return _kept(app, "variant_cache", VariantInfoCache)
+
+
+async def render_stock(app: Starlette, live: LiveEvent) -> Rendered:
+    rt: Runtime = app.state.runtime  # not web.http.runtime: a stream outlives "ready" at shutdown
+    info = await variant_cache(app).get(rt, live.data["variant_id"])
     if info is None:
         return []
-    macros = environment(request).get_template("stock_rows.html").module
+    templates: Environment = app.state.templates
+    macros = templates.get_template("stock_rows.html").module
     codes = [location.code for location in rt.catalog.locations()]
     row = row_from_event(info, live.data, rt.catalog.location_code)
     html = str(macros.stock_row(row, codes))  # type: ignore[attr-defined]
     return [(f"stock-{info.variant_id}", html)]
 
 
-async def render_variant(request: Request, live: LiveEvent) -> Rendered:
-    """A variant's details changed (its reorder point): read them again; the event carries the
-    variant's stock as stock events do (service.events.stock_data), so the row is rendered alike."""
-    variant_cache(request).forget(int(live.data["variant_id"]))
-    return await render_stock(request, live)
+async def render_variant(app: Starlette, live: LiveEvent) -> Rendered:
+    """A variant's details changed (its reorder point): `prepare` read them again; the event carries
+    the variant's stock as stock events do (service.events.stock_data), so the row is rendered alike."""
+    return await render_stock(app, live)
 
 
-async def render_json(_request: Request, live: LiveEvent) -> Rendered:
+async def prepare(app: Starlette, batch: list[LiveEvent]) -> None:
+    """Before a flush renders: the details of its variants the cache lacks, in one query rather than
+    one each (at the first flush under load, every variant: 200 reads in turn took seconds)."""
+    cache = variant_cache(app)
+    rows = [live for live in batch if live.topic in ("stock", "variant")]
+    for live in rows:
+        if live.topic == "variant":
+            cache.forget(int(live.data["variant_id"]))
+    await cache.load(app.state.runtime, {int(live.data["variant_id"]) for live in rows})
+
+
+async def render_json(_app: Starlette, live: LiveEvent) -> Rendered:
     return [(live.topic, json.dumps(live.data, default=str))]
 
 
@@ -96,59 +126,61 @@ register("stock", render_stock)
 register("variant", render_variant)
 
 
+async def encode(app: Starlette, live: LiveEvent) -> bytes:
+    """The event as every stream sends it: its SSE bytes (sse-starlette passes bytes through)."""
+    rendered = await _renderers.get(live.topic, render_json)(app, live)
+    return b"".join(ServerSentEvent(data=data, event=name, id=str(live.seq)).encode()
+                    for name, data in rendered)
+
+
+def fanout(app: Starlette) -> Fanout:
+    rt: Runtime = app.state.runtime
+    return _kept(app, "fanout", lambda: Fanout(rt.events.subscribe, partial(encode, app),
+                                             prepare=partial(prepare, app)))
+
+
+def end_streams(app: Starlette) -> None:
+    """At shutdown: end every open stream (the browsers reconnect to the next server)."""
+    found = getattr(app.state, "fanout", None)
+    if isinstance(found, Fanout):
+        found.close()
+
+
 def _last_id(request: Request) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_id") or ""
     return int(raw) if raw.isdigit() else None
 
 
-async def _live(request: Request, topics: set[str] | None) -> AsyncIterator[ServerSentEvent]:
-    rt = runtime(request)
-    closing: asyncio.Event = request.app.state.closing
-    subscription = rt.events.subscribe(_last_id(request))
-    if not isinstance(subscription, AsyncGenerator):
-        raise TypeError("EventFeed.subscribe must be an async generator")
-    closed = asyncio.ensure_future(closing.wait())
-    following: asyncio.Future[LiveEvent] | None = None
+async def _live(request: Request, topics: frozenset[str] | None) -> AsyncIterator[bytes]:
+    runtime(request)
+    if request.app.state.closing.is_set():
+        return
+    streams = fanout(request.app)
+    subscriber = streams.join(topics, _last_id(request))
     checked = time.monotonic()
     SSE_CLIENTS.inc()
     try:
-        while True:
-            if following is None:
-                following = asyncio.ensure_future(anext(subscription))
-            waiting: set[asyncio.Future[Any]] = {following, closed}
-            done, _ = await asyncio.wait(waiting, timeout=RECHECK_SECONDS,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if closed in done:  # the server is stopping: end the stream, browsers come back
-                return
-            if time.monotonic() - checked >= RECHECK_SECONDS:
+        while (chunk := await subscriber.next()) is not None:  # None: dropped, or the server stops
+            # woken at least every NUDGE_SECONDS, so the check comes within RECHECK_SECONDS
+            if time.monotonic() - checked >= RECHECK_SECONDS - NUDGE_SECONDS:
                 checked = time.monotonic()
                 if not await session_stands(request):  # logged out, disabled, password changed
                     return
-            if following not in done:
-                continue
-            live, following = following.result(), None
-            if topics is not None and live.topic not in topics:
-                continue
-            for name, data in await _renderers.get(live.topic, render_json)(request, live):
-                yield ServerSentEvent(data=data, event=name, id=str(live.seq))
-    except (Dropped, StopAsyncIteration):
-        return  # fell behind or the feed stopped: the browser reconnects with its Last-Event-ID
+            if chunk:
+                yield chunk
     finally:
         SSE_CLIENTS.dec()
-        closed.cancel()
-        if following is not None:
-            following.cancel()
-        with contextlib.suppress(Exception):
-            await subscription.aclose()
+        streams.leave(subscriber)
 
 
 @require_user
 async def stream(request: Request) -> Response:
     raw = request.query_params.get("topics", "")
-    topics = {topic.strip() for topic in raw.split(",") if topic.strip()} or None
-    if topics is not None and "stock" in topics:
+    topics = {topic.strip() for topic in raw.split(",") if topic.strip()}
+    if "stock" in topics:
         topics.add("variant")
-    return EventSourceResponse(_live(request, topics), ping=PING_SECONDS, send_timeout=SEND_TIMEOUT,
+    return EventSourceResponse(_live(request, frozenset(topics) or None), ping=PING_SECONDS,
+                               send_timeout=SEND_TIMEOUT,
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 

@@ -1,0 +1,237 @@
+"""Open dashboard streams while the order load runs: N logged-in `GET /stream?topics=stock` clients in
+one process with one asyncio loop (the machine has 2 cores: a thread or a process per stream would
+measure the client, not the server), and a probe that orders one unit of a marker SKU no load client
+touches every PROBE_EVERY seconds. Each probe's latency to each stream is from the moment the order's
+answer came back to the moment that stream first showed the marker's available count at or below the
+probe's value (rows are level-triggered: a later value also carries the earlier change).
+
+Streams are plain asyncio protocols that search the raw bytes for the marker's cell, so the client
+costs little CPU per byte; a stream the server ends reconnects with its last event id, as a browser.
+``python -m tests.benchmark.streams`` prints one line `connected N` once every stream is open, probes
+until its stdin closes, then prints its figures as one JSON line. The bearer token and the dashboard
+password travel in the environment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+TOKEN_ENV = "THREADCOUNT_BENCH_TOKEN"
+PASSWORD_ENV = "THREADCOUNT_BENCH_PASSWORD"
+PROBE_EVERY = 0.5
+GRACE = 5.0  # seconds after the load for the last probes to reach every stream
+TAIL = 512
+RECONNECT_AFTER = 0.2
+
+
+@dataclass
+class Figures:
+    drops: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+class Stream(asyncio.Protocol):
+    """One dashboard: the marker's available count as seen, with the time each new value arrived."""
+
+    def __init__(self, request: bytes, marker: bytes, figures: Figures):
+        self._request, self._marker, self._figures = request, marker, figures
+        self.sightings: list[tuple[int, float]] = []
+        self.last_id = b""
+        self.opened = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
+        self._tail = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        extra = b"Last-Event-ID: " + self.last_id + b"\r\n" if self.last_id else b""
+        transport.write(self._request.replace(b"\r\n\r\n", b"\r\n" + extra + b"\r\n", 1))
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        if not self.opened.done():
+            status = data.split(b"\r\n", 1)[0]
+            if b" 200 " not in status:
+                self._figures.refused.append(status.decode(errors="replace")[:200])
+            self.opened.set_result(None)
+        buf = self._tail + data
+        start = 0
+        while (found := buf.find(self._marker, start)) >= 0:
+            end = buf.find(b"<", found + len(self._marker))
+            if end < 0:
+                break
+            value = int(buf[found + len(self._marker):end])
+            if not self.sightings or value < self.sightings[-1][0]:
+                self.sightings.append((value, now))
+            start = end
+        at = buf.rfind(b"\nid: ")
+        if at >= 0 and (line_end := buf.find(b"\n", at + 5)) >= 0:
+            self.last_id = buf[at + 5:line_end].strip()
+        self._tail = buf[-TAIL:]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_result(None)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def seen_at(self, value: int) -> float | None:
+        for seen, at in self.sightings:
+            if seen <= value:
+                return at
+        return None
+
+
+async def log_in(base: str, password: str) -> str:
+    """The session cookie (name=value) of the dashboard's admin."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(base_url=base, cookie_jar=jar) as session:
+        async with session.get("/login") as page:
+            found = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+        if found is None:
+            raise RuntimeError("no csrf_token on /login")
+        form = {"username": "admin", "password": password, "csrf_token": found.group(1)}
+        async with session.post("/login", data=form, allow_redirects=False) as answer:
+            if answer.status != 303:
+                raise RuntimeError(f"POST /login answered {answer.status}")
+        cookies = jar.filter_cookies(aiohttp.client.URL(base))
+    return "; ".join(f"{name}={morsel.value}" for name, morsel in cookies.items())
+
+
+async def keep_open(stream_of: Any, stop: asyncio.Event, figures: Figures) -> None:
+    """Reconnect a stream the server ended, with its last event id, until told to stop."""
+    stream: Stream = await stream_of(None)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            await asyncio.wait([stream.closed, stopped], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                return
+            figures.drops += 1
+            await asyncio.sleep(RECONNECT_AFTER)
+            stream = await stream_of(stream)
+    finally:
+        stopped.cancel()
+
+
+@dataclass
+class Probes:
+    answered: list[tuple[int, float]] = field(default_factory=list)  # (available after it, answer time)
+    errors: list[str] = field(default_factory=list)
+
+
+async def probe(base: str, token: str, sku: str, start: int, stop: asyncio.Event, probes: Probes) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    expected, n = start, 0
+    async with aiohttp.ClientSession(base_url=base, headers=headers) as session:
+        while not stop.is_set():
+            n += 1
+            body = {"channel": "direct", "external_id": f"stream-probe-{os.getpid()}-{n}",
+                    "lines": [{"sku": sku, "quantity": 1}]}
+            async with session.post("/api/v1/orders", json=body) as answer:
+                await answer.read()
+                if 200 <= answer.status < 300:
+                    expected -= 1
+                    probes.answered.append((expected, time.monotonic()))
+                else:
+                    probes.errors.append(f"HTTP {answer.status}")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), PROBE_EVERY)
+
+
+def _pct(ordered: list[float], pct: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1] * 1000, 1)
+
+
+def summarize(streams: list[Stream], probes: Probes, figures: Figures) -> dict[str, Any]:
+    latencies: list[float] = []
+    missed = 0
+    for value, answered in probes.answered:
+        for stream in streams:
+            seen = stream.seen_at(value)
+            if seen is None:
+                missed += 1
+            else:
+                latencies.append(max(0.0, seen - answered))
+    latencies.sort()
+    return {"streams": len(streams), "probes": len(probes.answered), "probe_errors": probes.errors[:5],
+            "samples": len(latencies), "missed": missed, "p50_ms": _pct(latencies, 50),
+            "p99_ms": _pct(latencies, 99), "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+            "drops": figures.drops, "refused": figures.refused[:5], "client_cpu_s": _cpu_seconds()}
+
+
+def _cpu_seconds() -> float:
+    """What this client process took of the shared machine (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
+
+
+def _stdin_closed(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    sys.stdin.read()
+    loop.call_soon_threadsafe(stop.set)
+
+
+async def run(base: str, count: int, marker_sku: str, start: int, token: str, password: str) -> dict[str, Any]:
+    url = urlsplit(base)
+    cookie = await log_in(base, password)
+    request = (f"GET /stream?topics=stock HTTP/1.1\r\nHost: {url.netloc}\r\nAccept: text/event-stream\r\n"
+               f"Cookie: {cookie}\r\n\r\n").encode()
+    marker = f'data-sku="{marker_sku}" data-location="all">'.encode()
+    figures = Figures()
+    streams: list[Stream | None] = [None] * count
+    loop = asyncio.get_running_loop()
+
+    def opener(index: int) -> Any:
+        async def open_stream(previous: Stream | None) -> Stream:
+            _, stream = await loop.create_connection(lambda: Stream(request, marker, figures),
+                                                     url.hostname or "127.0.0.1", url.port or 80)
+            if previous is not None:  # keep what it saw; resume from its last id
+                stream.sightings, stream.last_id = previous.sightings, previous.last_id
+            streams[index] = stream
+            await stream.opened
+            return stream
+        return open_stream
+
+    stop = asyncio.Event()
+    keepers = [asyncio.ensure_future(keep_open(opener(i), stop, figures)) for i in range(count)]
+    while any(s is None or not s.opened.done() for s in streams):
+        await asyncio.sleep(0.05)
+    print(f"connected {count}", flush=True)
+    threading.Thread(target=_stdin_closed, args=(loop, stop), daemon=True).start()
+    probes = Probes()
+    await probe(base, token, marker_sku, start, stop, probes)
+    await asyncio.sleep(GRACE)
+    for keeper in keepers:
+        keeper.cancel()
+    return summarize([s for s in streams if isinstance(s, Stream)], probes, figures)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmark.streams", description=__doc__)
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--streams", type=int, required=True)
+    parser.add_argument("--marker", required=True, help="the SKU the probe orders (no load client does)")
+    parser.add_argument("--available", type=int, required=True, help="the marker's available count now")
+    args = parser.parse_args(argv)
+    figures = asyncio.run(run(args.base, args.streams, args.marker, args.available,
+                              os.environ[TOKEN_ENV], os.environ[PASSWORD_ENV]))
+    print(json.dumps(figures), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The dashboard streams' fan-out (web/dashboard/fanout.py): one render per event whatever the number
+of streams, slow streams dropped without holding up the others, resume after a last event id. No
+server: events are handed in through a fake feed and the renderer counts its calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from service.events import LiveEvent
+from web.dashboard.fanout import Fanout, Subscriber
+
+
+class FakeFeed:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
+        self.rendered: list[int] = []
+
+    async def subscribe(self) -> AsyncIterator[LiveEvent]:
+        while True:
+            yield await self.queue.get()
+
+    async def encode(self, live: LiveEvent) -> bytes:
+        self.rendered.append(live.seq)
+        return f"id: {live.seq}\r\nevent: stock-{live.data['variant_id']}\r\ndata: row\r\n\r\n".encode()
+
+
+def stock(seq: int, variant_id: int) -> LiveEvent:
+    return LiveEvent(seq, "stock", {"variant_id": variant_id})
+
+
+async def received(subscriber: Subscriber) -> bytes:
+    chunk = await asyncio.wait_for(subscriber.next(), 2)
+    assert chunk is not None, "the stream ended"
+    return chunk
+
+
+async def test_an_event_is_rendered_once_however_many_streams_are_open() -> None:
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0)
+    streams = [fanout.join(frozenset({"stock", "variant"}), None) for _ in range(50)]
+    feed.queue.put_nowait(stock(1, 7))
+    chunks = [await received(stream) for stream in streams]
+    fanout.close()
+    assert feed.rendered == [1] and fanout.renders == 1
+    assert set(chunks) == {b"id: 1\r\nevent: stock-7\r\ndata: row\r\n\r\n"}
+
+
+async def test_a_stream_filtered_to_other_topics_gets_nothing_of_a_stock_event() -> None:
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0)
+    alerts, rows = fanout.join(frozenset({"alert"}), None), fanout.join(frozenset({"stock"}), None)
+    feed.queue.put_nowait(stock(1, 7))
+    await received(rows)
+    await asyncio.sleep(0.05)
+    fanout.close()
+    assert await asyncio.wait_for(alerts.next(), 1) is None, "ended at close, without a chunk before"
+
+
+async def test_changes_to_one_variant_within_a_flush_are_sent_as_its_newest_row_only() -> None:
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0.2)
+    stream = fanout.join(None, None)
+    feed.queue.put_nowait(stock(1, 7))
+    await received(stream)  # the first after a quiet spell goes at once
+    for seq in (2, 3, 4):
+        feed.queue.put_nowait(stock(seq, 7))
+    chunk = await received(stream)
+    fanout.close()
+    assert chunk.startswith(b"id: 4\r\n") and b"id: 2" not in chunk and b"id: 3" not in chunk
+    assert feed.rendered == [1, 4]
+
+
+async def test_a_stream_that_never_reads_is_dropped_without_delaying_the_others() -> None:
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0)
+    slow, fast = fanout.join(None, None), fanout.join(None, None)
+    for seq in range(1, 41):  # twice the backlog a stream may have
+        feed.queue.put_nowait(stock(seq, seq))
+        assert (await received(fast)).startswith(f"id: {seq}\r\n".encode()), "the fast stream kept up"
+    fanout.close()
+    assert slow.ended and await slow.next() is None, "the slow stream was cut off"
+    assert fanout.streams() == 0
+
+
+async def test_a_reconnecting_stream_gets_the_newest_row_of_each_variant_changed_after_its_last_id() -> None:
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0)
+    watching = fanout.join(None, None)
+    for live in (stock(1, 7), stock(2, 8), stock(3, 7), stock(4, 9)):
+        feed.queue.put_nowait(live)
+        await received(watching)
+    resumed = fanout.join(None, last_id=2)
+    replayed = await received(resumed)
+    from_start = await received(fanout.join(None, last_id=0))
+    fresh = fanout.join(None, None)
+    feed.queue.put_nowait(stock(5, 8))
+    live_after = await received(resumed)
+    assert await received(fresh) == live_after
+    fanout.close()
+    assert replayed == b"id: 3\r\nevent: stock-7\r\ndata: row\r\n\r\nid: 4\r\nevent: stock-9\r\ndata: row\r\n\r\n"
+    assert [line for line in from_start.split(b"\r\n") if line.startswith(b"id:")] == [b"id: 2", b"id: 3", b"id: 4"]
+    assert live_after.startswith(b"id: 5\r\n")
+    assert feed.rendered == [1, 2, 3, 4, 5], "replays send the rendered bytes, nothing rendered again"
+
+
+async def test_each_flush_is_prepared_once_with_all_its_events_before_any_is_rendered() -> None:
+    feed = FakeFeed()
+    prepared: list[tuple[list[int], list[int]]] = []
+
+    async def prepare(batch: list[LiveEvent]) -> None:
+        prepared.append(([live.seq for live in batch], list(feed.rendered)))
+
+    fanout = Fanout(feed.subscribe, feed.encode, every=0.2, prepare=prepare)
+    stream = fanout.join(None, None)
+    feed.queue.put_nowait(stock(1, 7))
+    await received(stream)
+    for seq in (2, 3, 4):
+        feed.queue.put_nowait(stock(seq, seq))
+    await received(stream)
+    fanout.close()
+    assert prepared == [([1], []), ([2, 3, 4], [1])]

@@ -1,0 +1,207 @@
+"""The dashboard streams' fan-out: each live event is rendered ONCE, whatever the number of open
+streams, and its encoded SSE bytes are handed to every stream whose topics want it.
+
+One follower reads the process's EventFeed; a flusher renders what arrived (at most once every
+FLUSH_EVERY seconds, the first event after a quiet spell at once) and offers one chunk of bytes per
+topic filter to each subscriber's bounded backlog. Events for one variant that arrive within a flush
+are coalesced: only the newest row is sent (rows are level-triggered), under its own event id.
+
+Guarantees: the order path never waits on a stream (the feed drops its own slow subscribers, and this
+one only appends to in-memory backlogs); a subscriber more than SUBSCRIBER_CHUNKS flushes behind is
+dropped (its stream ends, the browser reconnects with its Last-Event-ID) and never slows the others.
+A reconnect with a last id gets the newest frame of every row changed since (the replay holds
+REPLAY_FRAMES rendered frames, newest per variant); the stock page also re-reads its grid whenever its
+stream (re)opens, which is the resync when the replay no longer reaches back that far or the feed
+missed events (then every stream is ended)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import NamedTuple
+
+from service.events import Dropped, LiveEvent
+
+log = logging.getLogger(__name__)
+# 0.25 s: on 2 cores, 500 streams x 200 changing rows is ~250 KB per stream per flush; a shorter
+# interval multiplies the bytes (rows change again within it), a longer one the latency
+FLUSH_EVERY = 0.25
+SUBSCRIBER_CHUNKS = 20  # flushes a stream may fall behind (about 5 s at the busiest) before it is dropped
+REPLAY_FRAMES = 5_000
+NUDGE_SECONDS = 1.0  # every stream wakes this often, to re-check its session
+RESUBSCRIBE_AFTER = 1.0
+COALESCED = ("stock", "variant")  # topics whose events are a variant's whole row: the newest suffices
+Encode = Callable[[LiveEvent], Awaitable[bytes]]
+Subscribe = Callable[[], AsyncIterator[LiveEvent]]
+Prepare = Callable[[list[LiveEvent]], Awaitable[None]]
+Topics = frozenset[str] | None
+
+
+class Frame(NamedTuple):
+    seq: int
+    topic: str
+    key: Hashable  # a newer frame with the same key replaces this one in the replay
+    data: bytes
+
+
+class Subscriber:
+    """One stream's backlog of chunks; `next` hands them over joined, b"" on a nudge, None at the end."""
+
+    def __init__(self, topics: Topics, limit: int = SUBSCRIBER_CHUNKS):
+        self.topics = topics
+        self.ended = False
+        self._chunks: deque[bytes] = deque()
+        self._limit = limit
+        self._ready = asyncio.Event()
+
+    def wants(self, topic: str) -> bool:
+        return self.topics is None or topic in self.topics
+
+    def offer(self, chunk: bytes) -> bool:
+        """False when the backlog is full: the caller drops this subscriber."""
+        if len(self._chunks) >= self._limit:
+            return False
+        self._chunks.append(chunk)
+        self._ready.set()
+        return True
+
+    def nudge(self) -> None:
+        self._ready.set()
+
+    def end(self) -> None:
+        self.ended = True
+        self._chunks.clear()
+        self._ready.set()
+
+    async def next(self) -> bytes | None:
+        await self._ready.wait()
+        self._ready.clear()
+        if self.ended:
+            return None
+        chunk = b"".join(self._chunks)
+        self._chunks.clear()
+        return chunk
+
+
+def coalescing_key(live: LiveEvent) -> Hashable:
+    if live.topic in COALESCED:
+        return ("row", live.data.get("variant_id"))
+    return ("event", live.seq)
+
+
+class Fanout:
+    def __init__(self, subscribe: Subscribe, encode: Encode, every: float = FLUSH_EVERY,
+                 prepare: Prepare | None = None):
+        """`prepare` sees each flush's events before they are encoded (to read what they need at once)."""
+        self._subscribe, self._encode, self._every, self._prepare = subscribe, encode, every, prepare
+        self._subscribers: set[Subscriber] = set()
+        self._pending: OrderedDict[Hashable, LiveEvent] = OrderedDict()
+        self._arrived = asyncio.Event()
+        self._replay: OrderedDict[Hashable, Frame] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self.renders = 0  # events rendered: one per event, not per stream
+
+    def join(self, topics: Topics, last_id: int | None) -> Subscriber:
+        """A new stream: what it missed after `last_id` (as replayed frames), then live chunks."""
+        subscriber = Subscriber(topics)
+        if self._closed:
+            subscriber.end()
+            return subscriber
+        self._start()
+        if last_id is not None:
+            missed = b"".join(frame.data for frame in self._replay.values()
+                              if frame.seq > last_id and subscriber.wants(frame.topic))
+            if missed:
+                subscriber.offer(missed)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def leave(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def streams(self) -> int:
+        return len(self._subscribers)
+
+    def close(self) -> None:
+        """Every stream ends now and no new one starts (at shutdown)."""
+        self._closed = True
+        self._end_all()
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+
+    def _start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.ensure_future(job()) for job in (self._follow, self._flush, self._nudge)]
+
+    def _end_all(self) -> None:
+        for subscriber in list(self._subscribers):
+            subscriber.end()
+        self._subscribers.clear()
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                async for live in self._subscribe():
+                    key = coalescing_key(live)
+                    replaced = self._pending.pop(key, None)
+                    if replaced is not None and replaced.topic == "variant":
+                        live = live._replace(topic="variant")  # keep the re-read of its details
+                    self._pending[key] = live
+                    self._arrived.set()
+            except Dropped:
+                pass
+            # the feed missed events or stopped: every stream ends, each page reconnects and re-reads
+            self._pending.clear()
+            self._replay.clear()
+            self._end_all()
+            await asyncio.sleep(RESUBSCRIBE_AFTER)
+
+    async def _flush(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            batch, self._pending = self._pending, OrderedDict()
+            if self._prepare is not None:
+                try:
+                    await self._prepare(list(batch.values()))
+                except Exception:
+                    log.exception("preparing %d live events failed; each is rendered alone", len(batch))
+            frames = [frame for live in batch.values() if (frame := await self._render(live)).data]
+            self._publish(frames)
+            await asyncio.sleep(self._every)  # events arriving meanwhile coalesce into the next flush
+
+    async def _render(self, live: LiveEvent) -> Frame:
+        self.renders += 1
+        try:
+            data = await self._encode(live)
+        except Exception:
+            log.exception("rendering live event %s (%s) failed; the streams go without it",
+                          live.seq, live.topic)
+            data = b""
+        return Frame(live.seq, live.topic, coalescing_key(live), data)
+
+    def _publish(self, frames: list[Frame]) -> None:
+        for frame in frames:
+            self._replay.pop(frame.key, None)
+            self._replay[frame.key] = frame
+        while len(self._replay) > REPLAY_FRAMES:
+            self._replay.popitem(last=False)
+        chunks: dict[Topics, bytes] = {}
+        for subscriber in list(self._subscribers):
+            chunk = chunks.get(subscriber.topics)
+            if chunk is None:
+                chunk = chunks[subscriber.topics] = b"".join(
+                    frame.data for frame in frames if subscriber.wants(frame.topic))
+            if chunk and not subscriber.offer(chunk):
+                self._subscribers.discard(subscriber)  # too far behind: it reconnects and resumes
+                subscriber.end()
+
+    async def _nudge(self) -> None:
+        while True:
+            await asyncio.sleep(NUDGE_SECONDS)
+            for subscriber in list(self._subscribers):
+                subscriber.nudge()
