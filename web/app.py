@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from inventory.desk import ShardUnavailable
+from service import tracing
 from service.accounts import Accounts
 from service.runtime import Runtime
 from service.tls import tls_on
@@ -178,6 +179,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=guard(routes, current_principal, no_caller),
         middleware=[
+            *(Middleware(cls, **options) for cls, options in tracing.asgi_middleware()),
             Middleware(RequestIds),
             Middleware(metrics.RequestTimer),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
