@@ -167,6 +167,8 @@ class PartnerConnector:
             await self._sync.stop()
         if self._session is not None:
             await self._session.close()
+        if tracing.enabled():
+            await asyncio.to_thread(tracing.flush)
 
     def pid(self) -> int:
         return os.getpid()

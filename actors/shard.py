@@ -292,6 +292,11 @@ class StockShard(ShardCore):
         except Exception as exc:  # listeners heal from the store on their next level pass
             log.warning("shard %d: could not publish stock events: %s", self.index, exc)
 
+    async def stop(self) -> None:
+        await super().stop()
+        if tracing.enabled():
+            await asyncio.to_thread(tracing.flush)
+
     async def apply_packed(self, packed: bytes, trace: tracing.Carrier | None = None) -> bytes:
         """`apply` for a pickled batch, answering pickled results (see ShardRouter.for_actors);
         `trace`: the caller's shard.call span, when traced."""

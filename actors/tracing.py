@@ -97,6 +97,13 @@ def stop() -> None:
     use(None)
 
 
+def flush(timeout: float = 2.0) -> None:
+    """Export what is buffered now (an actor's stop: Ray ends the process without atexit hooks).
+    Blocks up to `timeout` seconds: call it in a thread from an event loop."""
+    if _provider is not None:
+        _provider.force_flush(int(timeout * 1000))
+
+
 def here() -> SpanContext | None:
     """The current span's context when tracing is on and the span is sampled, else None."""
     if _tracer is None:

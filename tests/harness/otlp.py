@@ -1,0 +1,129 @@
+"""OTLP/HTTP trace receivers, standing in for a collector (or Datadog's or New Relic's intake): one that
+decodes every ExportTraceServiceRequest into the spans the tests read, and one that accepts and
+discards, in a thread of its own, for the benchmark's traced run."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiohttp import web
+
+PATH = "/v1/traces"
+
+
+@dataclass(frozen=True)
+class Received:
+    name: str
+    kind: int
+    trace_id: str
+    span_id: str
+    parent_id: str
+    process: str  # the resource's threadcount.process: web, shard-0, partner-<id>
+    attributes: dict[str, Any]
+    links: tuple[tuple[str, str], ...] = field(default=())
+
+
+class OtlpReceiver:
+    """`async with OtlpReceiver() as receiver:` then point OTEL_EXPORTER_OTLP_ENDPOINT at `receiver.url`."""
+
+    def __init__(self) -> None:
+        self.spans: list[Received] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> OtlpReceiver:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_post(PATH, self._export)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _export(self, request: web.Request) -> web.Response:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
+
+        body = await request.read()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        export = ExportTraceServiceRequest()
+        export.ParseFromString(body)
+        for resource_spans in export.resource_spans:
+            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                self.spans.extend(_received(span, resource.get("threadcount.process", ""))
+                                  for span in scope_spans.spans)
+        return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
+                            content_type="application/x-protobuf")
+
+    async def wait_for(self, found: Callable[[list[Received]], bool], timeout: float = 20.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while not found(self.spans):
+            if time.monotonic() > deadline:
+                names = sorted({(s.process, s.name) for s in self.spans})
+                raise AssertionError(f"not received within {timeout:g} s; received: {names}")
+            await asyncio.sleep(0.05)
+        return list(self.spans)
+
+
+def _received(span: Any, process: str) -> Received:
+    return Received(
+        name=span.name, kind=span.kind, trace_id=span.trace_id.hex(), span_id=span.span_id.hex(),
+        parent_id=span.parent_span_id.hex(), process=process,
+        attributes={a.key: _value(a.value) for a in span.attributes},
+        links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
+    )
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+class _Discard(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    counts: dict[str, int]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.counts["requests"] += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def discarding_receiver() -> Iterator[tuple[str, dict[str, int]]]:
+    """(url, counts): an OTLP/HTTP endpoint that answers every export 200 and keeps nothing but the
+    count of export requests."""
+    counts = {"requests": 0}
+    handler = type("Discard", (_Discard,), {"counts": counts})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="otlp-discard", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", counts
+    finally:
+        server.shutdown()
+        server.server_close()
