@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 from tests.benchmark import baseline
 from tests.benchmark.catalog import create_catalog
 from tests.benchmark.load import LoadPlan, run_load
+from tests.harness.otlp import discarding_receiver
 from tests.harness.procs import REPO_ROOT, RssSampler, ServerError, ServerProcess, free_ports
 
 READY_TIMEOUT = 60.0
@@ -21,6 +23,8 @@ STOP_TIMEOUT = 15.0
 STOCK_PER_SKU = 100_000
 # Inherited settings that would point the run at someone else's database or cluster.
 KEEP_FROM_ENV = {"THREADCOUNT_SHARDS"}
+# Threadcount's traces are on only with --otlp: an inherited endpoint would measure someone's collector.
+OTEL_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Settings:
     warmup: float
     duration: float
     skus: int
+    otlp: bool = False  # Threadcount traced, exporting to a receiver that discards (tests/harness/otlp.py)
 
 
 def _say(message: str) -> None:
@@ -86,8 +91,12 @@ def run_baseline(settings: Settings, result: dict[str, Any]) -> None:
             _stop(server, result)
 
 
-def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_") or k in KEEP_FROM_ENV}
+def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str,
+                    otlp_endpoint: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if (not k.startswith("THREADCOUNT_") or k in KEEP_FROM_ENV) and k not in OTEL_ENDPOINTS}
+    if otlp_endpoint:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_endpoint
     env.update(
         THREADCOUNT_DATA_DIR=str(data_dir),
         THREADCOUNT_WEB_PORT=str(web_port),
@@ -103,10 +112,20 @@ def run_threadcount(settings: Settings, result: dict[str, Any]) -> None:
     """Fills ``result`` as it goes, so a failure keeps the figures measured before it."""
     if not (REPO_ROOT / "run.py").exists():
         raise FileNotFoundError(f"{REPO_ROOT / 'run.py'} does not exist yet")
+    with contextlib.ExitStack() as stack:
+        endpoint = None
+        if settings.otlp:
+            endpoint, exports = stack.enter_context(discarding_receiver())
+            stack.callback(lambda: result.update(otlp_exports=exports["requests"]))
+        result["traced"] = settings.otlp
+        _run_threadcount(settings, result, endpoint)
+
+
+def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="tc-bench-threadcount-", ignore_cleanup_errors=True) as tmp:
         web_port, ingress_port = free_ports(2)
         token = secrets.token_urlsafe(32)
-        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token)
+        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token, otlp_endpoint)
         log = Path(tmp, "threadcount.log")
         server = ServerProcess("threadcount", [sys.executable, "run.py"], env=env, log_path=log)
         base = f"http://127.0.0.1:{web_port}"
