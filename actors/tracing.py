@@ -140,6 +140,16 @@ def trace_id() -> str | None:
     return f"{context.trace_id:032x}" if context.is_valid else None
 
 
+def server_span(name: str, headers: Mapping[str, str], attributes: Mapping[str, Any] | None = None
+                ) -> AbstractContextManager[Span | None]:
+    """A request's span (kind server), continuing the caller's `traceparent` if it sent one; no span
+    while tracing is off."""
+    if _tracer is None:
+        return _NO_SPAN
+    return _tracer.start_as_current_span(name, _w3c.extract(headers), kind=SpanKind.SERVER,
+                                         attributes=attributes)
+
+
 def detached() -> AbstractContextManager[object]:
     """No current span inside: for starting long-lived tasks from a call that may be traced (they
     copy the current context, and would otherwise log under that call's trace for ever)."""

@@ -1,14 +1,14 @@
 """Traces of the web process (actors/tracing.py has the how and the why): set up at start when
-OTEL_EXPORTER_OTLP_ENDPOINT is set, flushed at the stop; the web port's and the ingress's request
-spans come from OpenTelemetry's own ASGI and aiohttp-server middleware."""
+OTEL_EXPORTER_OTLP_ENDPOINT is set, flushed at the stop. The web port's request spans come from
+OpenTelemetry's own ASGI middleware; the ingress's from web/ingress_traces.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from actors.tracing import Carrier, carrier, enabled, provider, start, stop
+from actors.tracing import Carrier, carrier, enabled, provider, server_span, start, stop
 
-__all__ = ["Carrier", "asgi_middleware", "carrier", "enabled", "ingress_middleware", "start", "stop"]
+__all__ = ["Carrier", "asgi_middleware", "carrier", "enabled", "server_span", "start", "stop"]
 
 
 def asgi_middleware() -> list[tuple[Any, dict[str, Any]]]:
@@ -19,12 +19,3 @@ def asgi_middleware() -> list[tuple[Any, dict[str, Any]]]:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     return [(OpenTelemetryMiddleware, {"tracer_provider": provider(), "exclude_spans": ["receive", "send"]})]
-
-
-def ingress_middleware() -> list[Any]:
-    """The ingress's (aiohttp) request span while traces are on, else nothing."""
-    if not enabled():
-        return []
-    from opentelemetry.instrumentation.aiohttp_server import create_aiohttp_middleware
-
-    return [create_aiohttp_middleware(tracer_provider=provider())]

@@ -22,6 +22,7 @@ from service import tracing
 from service.partners import UnknownPartner
 from service.runtime import Runtime
 from web.ingress_refusals import RefusalLog
+from web.ingress_traces import ingress_middleware
 from web.request_ids import ingress_request_ids
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Applicat
         await refusals.flush()
 
     app = web.Application(client_max_size=2 * 1024 * 1024,
-                          middlewares=[*tracing.ingress_middleware(), ingress_request_ids])
+                          middlewares=[*ingress_middleware(), ingress_request_ids])
     app.on_cleanup.append(flush_refusals)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/{partner_id}", webhook)

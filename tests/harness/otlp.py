@@ -1,6 +1,7 @@
 """OTLP/HTTP trace receivers, standing in for a collector (or Datadog's or New Relic's intake): one that
 decodes every ExportTraceServiceRequest into the spans the tests read, and one that accepts and
-discards, in a thread of its own, for the benchmark's traced run."""
+discards, in a thread of its own, for the benchmark's traced run. And, for what one process does,
+tracing into OpenTelemetry's in-memory exporter."""
 
 from __future__ import annotations
 
@@ -17,6 +18,25 @@ from typing import Any
 from aiohttp import web
 
 PATH = "/v1/traces"
+
+
+@contextmanager
+def in_memory_spans() -> Iterator[Any]:
+    """Threadcount's tracing on in this process, into an InMemorySpanExporter (yielded); off after."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from actors import tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.use(None)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -23,17 +22,14 @@ from actors import tracing
 from actors.logs import configure
 from actors.router import ShardRouter
 from inventory.commands import Command, Receive, Result, VariantStock
+from tests.harness.otlp import in_memory_spans
 from tests.unit.test_logs import restored_logging  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use(provider)
-    yield exporter
-    tracing.use(None)
+    with in_memory_spans() as exporter:
+        yield exporter
 
 
 def named(exporter: InMemorySpanExporter, name: str) -> list[ReadableSpan]:
