@@ -1,6 +1,6 @@
 """OTLP/HTTP trace receivers, standing in for a collector (or Datadog's or New Relic's intake): one that
 decodes every ExportTraceServiceRequest into the spans the tests read, and one that accepts and
-discards, in a thread of its own, for the benchmark's traced run. And, for what one process does,
+discards (or keeps), in a thread of its own, for the benchmark's traced run and the e2e tests. And, for what one process does,
 tracing into OpenTelemetry's in-memory exporter."""
 
 from __future__ import annotations
@@ -75,21 +75,11 @@ class OtlpReceiver:
             await self._runner.cleanup()
 
     async def _export(self, request: web.Request) -> web.Response:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-            ExportTraceServiceResponse,
-        )
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
         body = await request.read()
-        if request.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        export = ExportTraceServiceRequest()
-        export.ParseFromString(body)
-        for resource_spans in export.resource_spans:
-            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                self.spans.extend(_received(span, resource.get("threadcount.process", ""))
-                                  for span in scope_spans.spans)
+        self.spans.extend(decoded(gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip"
+                                  else body))
         return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
                             content_type="application/x-protobuf")
 
@@ -101,6 +91,20 @@ class OtlpReceiver:
                 raise AssertionError(f"not received within {timeout:g} s; received: {names}")
             await asyncio.sleep(0.05)
         return list(self.spans)
+
+
+def decoded(body: bytes) -> list[Received]:
+    """The spans of one ExportTraceServiceRequest (protobuf)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    export = ExportTraceServiceRequest()
+    export.ParseFromString(body)
+    found = []
+    for resource_spans in export.resource_spans:
+        resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            found.extend(_received(span, resource.get("threadcount.process", "")) for span in scope_spans.spans)
+    return found
 
 
 def _received(span: Any, process: str) -> Received:
@@ -117,13 +121,37 @@ def _value(value: Any) -> Any:
     return getattr(value, kind) if kind else None
 
 
-class _Discard(BaseHTTPRequestHandler):
+class Collected:
+    """What a threaded receiver got: the count of export requests and, when kept, the spans."""
+
+    def __init__(self, keep: bool):
+        self.keep, self.requests, self.url = keep, 0, ""
+        self.spans: list[Received] = []
+        self._lock = threading.Lock()
+
+    def take(self, body: bytes, encoding: str | None) -> None:
+        spans = decoded(gzip.decompress(body) if encoding == "gzip" else body) if self.keep else []
+        with self._lock:
+            self.requests += 1
+            self.spans.extend(spans)
+
+    def wait_for(self, found: Callable[[list[Received]], bool], timeout: float = 30.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while not found(list(self.spans)):
+            if time.monotonic() > deadline:
+                names = sorted({(s.process, s.name) for s in self.spans})
+                raise AssertionError(f"not received within {timeout:g} s; received: {names}")
+            time.sleep(0.05)
+        return list(self.spans)
+
+
+class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    counts: dict[str, int]
+    collected: Collected
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.counts["requests"] += 1
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.collected.take(body, self.headers.get("Content-Encoding"))
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
@@ -134,16 +162,17 @@ class _Discard(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def discarding_receiver() -> Iterator[tuple[str, dict[str, int]]]:
-    """(url, counts): an OTLP/HTTP endpoint that answers every export 200 and keeps nothing but the
-    count of export requests."""
-    counts = {"requests": 0}
-    handler = type("Discard", (_Discard,), {"counts": counts})
+def threaded_receiver(keep: bool = False) -> Iterator[tuple[str, Collected]]:
+    """(url, collected): an OTLP/HTTP endpoint in a thread of its own that answers every export 200,
+    counts the exports and, with `keep`, decodes and keeps their spans (else discards them)."""
+    collected = Collected(keep)
+    handler = type("Receiver", (_Handler,), {"collected": collected})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="otlp-discard", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="otlp-receiver", daemon=True)
     thread.start()
+    collected.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", counts
+        yield collected.url, collected
     finally:
         server.shutdown()
         server.server_close()
