@@ -46,6 +46,7 @@ from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
 from web.request_ids import RequestIds
+from web.request_spans import RequestSpans
 from web.responses import JSONResponse
 from web.roles import guard
 from web.security_headers import SecurityHeaders
@@ -179,7 +180,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=guard(routes, current_principal, no_caller),
         middleware=[
-            *(Middleware(cls, **options) for cls, options in tracing.asgi_middleware()),
+            *([Middleware(RequestSpans)] if tracing.enabled() else []),
             Middleware(RequestIds),
             Middleware(metrics.RequestTimer),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),
