@@ -33,6 +33,8 @@ from service.config import ConfigError, Settings, load_settings
 from service.logs import configure_command, configure_service
 from service.runtime import Runtime, StartupError
 from service.tls import scheme, server_context
+from service.tracing import start as start_tracing
+from service.tracing import stop as stop_tracing
 from service.version import VERSION
 
 log = logging.getLogger("threadcount")
@@ -125,6 +127,7 @@ async def serve(settings: Settings, listeners: Listeners) -> int:
             loop.add_signal_handler(sig, stop.set)
 
     take_signals()
+    start_tracing("web")  # before the app: its request spans come from a middleware
     runtime = Runtime(settings, on_ray_started=take_signals)
 
     app = create_app(runtime)
@@ -170,6 +173,7 @@ async def serve(settings: Settings, listeners: Listeners) -> int:
         await asyncio.wait_for(web_task, 8)
     await ingress.cleanup()
     await runtime.stop()
+    stop_tracing()  # what is still buffered goes out before os._exit
     log.info("stopped in %.1fs", time.monotonic() - began)
     return code
 

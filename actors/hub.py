@@ -14,6 +14,7 @@ import pickle
 import time
 from typing import Any
 
+from actors import tracing
 from actors.logs import configure_actor
 from actors.metrics import HubMetrics
 from inventory.event_log import HUB_NAME, EventLog
@@ -24,6 +25,7 @@ __all__ = ["HUB_NAME", "EventHub", "hub_actor_class"]
 class EventHub:
     def __init__(self, capacity: int = 50_000):
         configure_actor("hub")
+        tracing.start("hub")  # it makes no span of its own yet: events carry their context through it
         self.log = EventLog(capacity, first_seq=int(time.time() * 1000) * 1000)
         self._changed = asyncio.Condition()
         self.figures = HubMetrics()

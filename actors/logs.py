@@ -1,7 +1,8 @@
 """Logging for every Threadcount process: the web process (service/logs.py) and each Ray actor (in its
 __init__, from the environment its worker inherits). `text` (the default) or `json`: one JSON object
-a line with ts, level, logger, message, process and, when known, request_id / trace_id. Lines go to
-stderr and, with a log folder, to a rotating file of the process's own there."""
+a line with ts, level, logger, message, process and, when known, request_id / trace_id (the current
+span's trace while traces are on, actors/tracing.py; else that of the request's `traceparent`). Lines
+go to stderr and, with a log folder, to a rotating file of the process's own there."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from actors import tracing
 
 FORMAT_VARIABLE = "THREADCOUNT_LOG_FORMAT"
 DIR_VARIABLE = "THREADCOUNT_LOG_DIR"  # set by the service for its actors: DATA_DIR/logs
@@ -37,7 +40,7 @@ class Context(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.process_name = self.process
         record.request_id = request_id.get()
-        record.trace_id = trace_id.get()
+        record.trace_id = tracing.trace_id() or trace_id.get()
         return True
 
 

@@ -13,18 +13,24 @@ Guarantees:
   runtime's supervisor calls `status` every few seconds) from what the store holds, with empty rate
   buckets (its last life may have just spent the partner's): listings whose pushed quantity differs
   from the desired one are pushed again (pushes set absolute quantities, so a repeat changes
-  nothing), and polling resumes from the stored cursor (orders are idempotent on their id)."""
+  nothing), and polling resumes from the stored cursor (orders are idempotent on their id).
+- Traced (actors/tracing.py): a webhook delivery is a `partner.webhook` span, the child of the
+  ingress's request span; a push is a `partner.push` span, the child of the first shard batch whose
+  stock change it tells and linked to the others (up to 8 per listing)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
+from actors import tracing
 from actors.listener import HubListener, find_hub, publish
 from actors.logs import configure_actor
 from actors.metrics import PartnerMetrics, counting
@@ -38,6 +44,7 @@ from store.kits import record_plan
 from store.secrets import SecretBox
 from sync.assembly import PartnerPlan, assemble
 from sync.config import PartnerConfig
+from sync.outbox import Entry
 from sync.partner_sync import PartnerSync
 from sync.rules import ShowRule
 
@@ -54,6 +61,8 @@ class PartnerConnector:
         serves this partner's orders and listings. `secret_keys`: the service's Fernet keys, newest
         first, which seal the credentials the store keeps (store/secrets.py)."""
         configure_actor(f"partner-{config.id}")
+        tracing.start(f"partner-{config.id}")
+        self._waiting = tracing.Waiting()  # the stock changes' batches, per variant, until pushed
         self._plan = PartnerPlan(config, spec, channel, show, follow, box=SecretBox(secret_keys))
         self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
         self._sync: PartnerSync | None = None
@@ -69,7 +78,8 @@ class PartnerConnector:
             self._starting = asyncio.Lock()
         async with self._starting:
             if self._sync is None:
-                self._sync = await self._start()
+                with tracing.detached():  # the first call may be a traced webhook
+                    self._sync = await self._start()
         return self._sync
 
     async def _start(self) -> PartnerSync:
@@ -84,6 +94,8 @@ class PartnerConnector:
         sync = await assemble(self._plan, engine, desk, self._session, self._publish,
                               empty_buckets=_restarted(ray))
         sync.pusher.lag_seen = self.figures.observe_lag
+        if tracing.enabled():
+            sync.pusher.traced = self._push_span
         await sync.start()
         self._listening = asyncio.ensure_future(HubListener(self._on_events, sync.level_pass).run())
         return sync
@@ -93,7 +105,19 @@ class PartnerConnector:
             return
         if any(isinstance(e.fact, CatalogChanged) for e in events):
             await self._sync.level_pass()   # before the stock: it may be at a new location
-        self._sync.on_stock([e.fact.stock for e in events if isinstance(e.fact, StockChanged)])
+        changes = [e.fact for e in events if isinstance(e.fact, StockChanged)]
+        if tracing.enabled():
+            for change in changes:
+                self._waiting.add(change.stock.variant_id, tracing.remote(change.trace))
+        self._sync.on_stock([change.stock for change in changes])
+
+    def _push_span(self, batch: list[Entry]) -> AbstractContextManager[object]:
+        variants = []
+        for entry in batch:
+            with contextlib.suppress(KeyError, AttributeError):  # a listing the catalog lost: no trace
+                variants.append(self._sync.desired.catalog_id(entry.sku))  # type: ignore[union-attr]
+        return tracing.span("partner.push", self._waiting.take(variants), tracing.SpanKind.CLIENT,
+                            {"threadcount.partner": self._plan.config.id, "threadcount.listings": len(batch)})
 
     async def _publish(self, fact: DomainEvent) -> None:
         now = time.monotonic()
@@ -113,9 +137,14 @@ class PartnerConnector:
     async def status(self) -> dict[str, Any]:
         return {**(await self._started()).status(), "pid": os.getpid()}
 
-    async def take_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        """A delivery whose signature the ingress verified; answers after its orders committed."""
-        return await (await self._started()).take_webhook(headers, body)
+    async def take_webhook(self, headers: Mapping[str, str], body: bytes,
+                           trace: tracing.Carrier | None = None) -> dict[str, Any]:
+        """A delivery whose signature the ingress verified; answers after its orders committed.
+        `trace`: the ingress request's span, when traced."""
+        sync = await self._started()
+        with tracing.span("partner.webhook", [tracing.remote(trace)], tracing.SpanKind.SERVER,
+                          {"threadcount.partner": self._plan.config.id}):
+            return await sync.take_webhook(headers, body)
 
     async def reconcile(self) -> dict[str, int]:
         return await (await self._started()).reconcile()
@@ -141,6 +170,8 @@ class PartnerConnector:
             await self._sync.stop()
         if self._session is not None:
             await self._session.close()
+        if tracing.enabled():
+            await asyncio.to_thread(tracing.flush)
 
     def pid(self) -> int:
         return os.getpid()

@@ -4,6 +4,10 @@ call, so a shard group-commits many at once (batching is where the speed is).
 Adaptive: a shard gets at most `max_inflight` calls at a time; whatever arrives meanwhile waits and
 goes in the next call, up to `max_batch` commands. Under light load a command goes at once (after
 `linger` seconds); under heavy load batches grow by themselves.
+
+Traced (actors/tracing.py): each command remembers the span it was submitted under; a call is one
+`shard.call` span, the child of its first traced command's span and linked to the others', whose
+context travels with the batch to the shard.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import pickle
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from actors import tracing
 from inventory.commands import Command, Result
 from inventory.desk import ShardUnavailable
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
+Waiting = tuple[Command, asyncio.Future[Result], tracing.SpanContext | None]
 PROTOCOL = 5
 
 
@@ -30,7 +36,7 @@ class ShardRouter:
         self.shard_count = shard_count
         self._send = send
         self._max_batch, self._linger = max_batch, linger
-        self._pending: list[list[tuple[Command, asyncio.Future[Result]]]] = [[] for _ in range(shard_count)]
+        self._pending: list[list[Waiting]] = [[] for _ in range(shard_count)]
         self._wake = [asyncio.Event() for _ in range(shard_count)]
         self._slots = [asyncio.Semaphore(max_inflight) for _ in range(shard_count)]
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -43,7 +49,10 @@ class ShardRouter:
         async def send(index: int, commands: list[Command]) -> list[Result]:
             # Packed by the standard pickler: Ray's cloudpickle calls back into Python for every
             # object, which for thousands of small commands cost more than the shard's own work.
-            packed = await shards[index].apply_packed.remote(pickle.dumps(commands, PROTOCOL))
+            batch = pickle.dumps(commands, PROTOCOL)
+            trace = tracing.carrier()  # the shard.call span's, when traced
+            call = shards[index].apply_packed
+            packed = await (call.remote(batch) if trace is None else call.remote(batch, trace))
             # from one of our own Ray actors, which Ray itself pickles anyway; never from outside
             answers: list[Result] = pickle.loads(packed)  # nosec B301
             return answers
@@ -52,14 +61,16 @@ class ShardRouter:
 
     async def submit(self, shard: int, command: Command) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending[shard].append((command, future))
+        self._pending[shard].append((command, future, tracing.here()))
         self._wake[shard].set()
         return await future
 
     async def submit_many(self, shard: int, commands: Sequence[Command]) -> list[Result]:
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in commands]
-        self._pending[shard].extend(zip(commands, futures, strict=True))
+        traced = tracing.here()
+        self._pending[shard].extend((command, future, traced) for command, future in zip(commands, futures,
+                                                                                          strict=True))
         self._wake[shard].set()
         return list(await asyncio.gather(*futures))
 
@@ -71,7 +82,7 @@ class ShardRouter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for pending in self._pending:
-            for _, future in pending:
+            for _, future, _ in pending:
                 if not future.done():
                     future.set_exception(ShardUnavailable("the router is closed"))
             pending.clear()
@@ -93,28 +104,37 @@ class ShardRouter:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _call(self, shard: int, batch: list[tuple[Command, asyncio.Future[Result]]]) -> None:
+    async def _call(self, shard: int, batch: list[Waiting]) -> None:
         try:
-            results = await self._send(shard, [command for command, _ in batch])
+            results = await self._traced_send(shard, batch)
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} answers to {len(batch)} commands")
         except Exception as exc:
             # The reason stays in our log: Ray's errors carry task reprs, pids and addresses, and the
             # message goes to callers outside (a 503's text).
             log.warning("stock shard %s failed a batch of %d: %s", shard, len(batch), exc)
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(ShardUnavailable(f"stock shard {shard} did not answer"))
         except asyncio.CancelledError:
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(ShardUnavailable("the router is closed"))
             raise
         else:
             self.batches_sent += 1
             self.commands_sent += len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, future, _), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
         finally:
             self._slots[shard].release()
+
+    async def _traced_send(self, shard: int, batch: list[Waiting]) -> list[Result]:
+        commands = [command for command, _, _ in batch]
+        if not tracing.enabled():
+            return await self._send(shard, commands)
+        attributes = {"threadcount.shard": shard, "threadcount.commands": len(commands)}
+        with tracing.span("shard.call", (traced for _, _, traced in batch), tracing.SpanKind.CLIENT,
+                          attributes):
+            return await self._send(shard, commands)

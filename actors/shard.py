@@ -8,11 +8,15 @@ Guarantees:
   by its command id, both recorded in the same transaction. A batch retried by Ray after a crash
   is answered from those records, never applied twice.
 - A restarted shard reloads its state from the store before it takes any command.
+- Traced (actors/tracing.py): a call is a `shard.batch` span, the child of the caller's `shard.call`;
+  a group commit is a `shard.commit` span, the child of its first batch's span and linked to the
+  others'; each stock event carries the context of the batch that made the change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 import os
@@ -22,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from actors import tracing
 from actors.listener import find_hub, publish
 from actors.logs import configure_actor
 from actors.metrics import ShardMetrics
@@ -57,7 +62,7 @@ class ShardCore:
         self._url, self._sync = database_url, sqlite_synchronous
         self._lock = asyncio.Lock()
         self._db: ShardDatabase | None = None
-        self._queue: list[tuple[shard_store.BatchRows, asyncio.Future[None]]] = []
+        self._queue: list[tuple[shard_store.BatchRows, asyncio.Future[None], tracing.SpanContext | None]] = []
         self._wake = asyncio.Event()
         self._settled = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
@@ -129,12 +134,13 @@ class ShardCore:
                     new_results[command_id] = result_to_json(result)
                 answers.append(result)
             levels = {key: self._level(*key) for key in changes.levels}
-            committed = self._enqueue(shard_store.rows_of(changes, levels, new_results))
+            batch = tracing.here()
+            committed = self._enqueue(shard_store.rows_of(changes, levels, new_results), batch)
             # taken now, published after the commit: memory may run ahead of the store meanwhile
             stocks = [self.book.stock_of(v) for v in _touched_variants(changes)]
         try:
             await committed  # raises if this batch's commit, or an earlier one, failed
-            self.committed(stocks)
+            self.committed(stocks, tracing.carrier(batch) if batch is not None else None)
         except Exception:
             async with self._lock:
                 if self._broken:
@@ -142,17 +148,21 @@ class ShardCore:
             raise
         return answers
 
-    def committed(self, stocks: list[VariantStock]) -> None:
-        """Called in commit order with the variants a committed batch changed; the actor publishes."""
+    def committed(self, stocks: list[VariantStock], trace: tracing.Carrier | None = None) -> None:
+        """Called in commit order with the variants a committed batch changed (and the batch's trace
+        context, when traced); the actor publishes."""
 
-    def _enqueue(self, rows: shard_store.BatchRows) -> asyncio.Future[None]:
+    def _enqueue(self, rows: shard_store.BatchRows, batch: tracing.SpanContext | None = None
+                 ) -> asyncio.Future[None]:
         """Queue a batch's rows for the committer; even an empty batch waits its turn, since its
         answers may rest on batches before it that are not committed yet."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((rows, future))
+        self._queue.append((rows, future, batch))
         self._wake.set()
         if self._committer is None or self._committer.done():
-            self._committer = asyncio.ensure_future(self._commit_forever())
+            # in a context of its own: not inside the span (or request) that happened to start it
+            self._committer = asyncio.get_running_loop().create_task(self._commit_forever(),
+                                                                     context=contextvars.Context())
         return future
 
     async def _commit_forever(self) -> None:
@@ -169,21 +179,26 @@ class ShardCore:
                 if self._broken:
                     error = RuntimeError(f"shard {self.index}: an earlier commit failed")
                 else:
-                    rows = shard_store.BatchRows.merged([r for r, _ in taken])
+                    rows = shard_store.BatchRows.merged([r for r, _, _ in taken])
                     try:
                         if not rows.empty:
-                            began = time.perf_counter()
-                            await self.db.write(shard_store.write, rows)
-                            self.figures.commit_seconds.observe(time.perf_counter() - began)
+                            await self._write(rows, [batch for _, _, batch in taken])
                     except Exception as exc:
                         log.error("shard %d: group commit failed; reloading from the store: %s",
                                   self.index, exc)
                         self._broken, error = True, exc
-                for _, future in taken:
+                for _, future, _ in taken:
                     if not future.done():
                         future.set_result(None) if error is None else future.set_exception(error)
                 self._committing = False
             self._settled.set()
+
+    async def _write(self, rows: shard_store.BatchRows, batches: list[tracing.SpanContext | None]) -> None:
+        with tracing.span("shard.commit", batches, attributes={"threadcount.shard": self.index,
+                                                               "threadcount.batches": len(batches)}):
+            began = time.perf_counter()
+            await self.db.write(shard_store.write, rows)
+            self.figures.commit_seconds.observe(time.perf_counter() - began)
 
     async def _recover(self) -> None:
         """Memory ran ahead of a commit that failed: let the queue drain, then reload."""
@@ -243,38 +258,53 @@ class StockShard(ShardCore):
 
     _calls = 0
     _pending: dict[int, VariantStock] | None = None
+    _traces: dict[int, tracing.Carrier] | None = None
 
     def __init__(self, index: int, count: int, database_url: str, sqlite_synchronous: str = "FULL"):
         configure_actor(f"shard-{index}")
+        tracing.start(f"shard-{index}")
         super().__init__(index, count, database_url, sqlite_synchronous)
 
     _publisher: asyncio.Task[None] | None = None
     _hub: Any = None
 
-    def committed(self, stocks: list[VariantStock]) -> None:
+    def committed(self, stocks: list[VariantStock], trace: tracing.Carrier | None = None) -> None:
         if not stocks:
             return
         if self._pending is None:
-            self._pending = {}
+            self._pending, self._traces = {}, {}
         for stock in stocks:
             self._pending[stock.variant_id] = stock
+        if trace is not None and self._traces is not None:
+            for stock in stocks:
+                self._traces[stock.variant_id] = trace
         if self._publisher is None or self._publisher.done():
             self._publisher = asyncio.ensure_future(self._publish_soon())
 
     async def _publish_soon(self) -> None:
         await asyncio.sleep(PUBLISH_EVERY)
         pending, self._pending = self._pending or {}, {}
+        traces, self._traces = self._traces or {}, {}
         try:
             self._hub = self._hub or find_hub()
-            await publish(self._hub, [StockChanged(stock) for stock in pending.values()])
+            await publish(self._hub, [StockChanged(stock, traces.get(variant_id))
+                                      for variant_id, stock in pending.items()])
         except Exception as exc:  # listeners heal from the store on their next level pass
             log.warning("shard %d: could not publish stock events: %s", self.index, exc)
 
-    async def apply_packed(self, packed: bytes) -> bytes:
-        """`apply` for a pickled batch, answering pickled results (see ShardRouter.for_actors)."""
+    async def stop(self) -> None:
+        await super().stop()
+        if tracing.enabled():
+            await asyncio.to_thread(tracing.flush)
+
+    async def apply_packed(self, packed: bytes, trace: tracing.Carrier | None = None) -> bytes:
+        """`apply` for a pickled batch, answering pickled results (see ShardRouter.for_actors);
+        `trace`: the caller's shard.call span, when traced."""
         # from one of our own Ray actors, which Ray itself pickles anyway; never from outside
         commands = pickle.loads(packed)  # nosec B301
-        answers = pickle.dumps(await self.apply(commands), pickle.HIGHEST_PROTOCOL)
+        with tracing.span("shard.batch", [tracing.remote(trace)], tracing.SpanKind.SERVER,
+                          {"threadcount.shard": self.index, "threadcount.commands": len(commands)}):
+            answers = pickle.dumps(await self.apply(commands), pickle.HIGHEST_PROTOCOL)
         self._calls += 1
         if self._calls % FREEZE_EVERY == 0:
             # Open orders pile up in the book, and the collector's full passes over them grew with

@@ -21,10 +21,12 @@ class Topic(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StockChanged:
-    """A committed batch changed this variant's stock (coalesced: the newest levels)."""
+    """A committed batch changed this variant's stock (coalesced: the newest levels). `trace`: the W3C
+    trace context (traceparent, tracestate) of the batch that made the change, while traces are on."""
 
     topic: ClassVar[Topic] = Topic.STOCK
     stock: VariantStock
+    trace: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

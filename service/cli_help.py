@@ -41,6 +41,8 @@ ENVIRONMENT = [  # README's Configuration table, in short
                             "THREADCOUNT_SMS_TOKEN and THREADCOUNT_SMS_FROM (all four together)"),
     ("THREADCOUNT_NOTIFY_SMS", "comma-separated numbers (+E.164) that receive every alert"),
     ("RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH", "Ray's token (default: generated into DATA_DIR/ray_auth_token)"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "traces go there over OTLP/HTTP (the other standard OTEL_* variables "
+                                    "apply; default: no traces)"),
 ]
 
 

@@ -1,7 +1,8 @@
 """The push loop of one partner's sync: wait for work (and for the token a whole push spends, where
 there is one, so the batch holds everything that changed meanwhile), take what differs zeros first
 in the connector's batch size, save the desired quantities, push, and record what the partner was
-told, per listing. Pushes set absolute quantities, so a repeated push changes nothing."""
+told, per listing. Pushes set absolute quantities, so a repeated push changes nothing. Each push runs
+inside `traced(batch)`, which the actor points at its span (actors/tracing.py) while traces are on."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from connectors.base import Connector, Listing
@@ -38,6 +40,7 @@ class Pusher:
         self.caught_up = False   # every listing was told once since start
         # each listing's lag as it is pushed; the actor points this at its histogram
         self.lag_seen: Callable[[float], None] = _ignore
+        self.traced: Callable[[list[Entry]], AbstractContextManager[object]] = _untraced
 
     def wake(self) -> None:
         """Something may differ now: look at once instead of at the next idle wake-up."""
@@ -52,8 +55,9 @@ class Pusher:
             if not batch:
                 continue
             try:
-                await self._desired.save()  # the store knows what we are about to promise
-                await self.push(batch)
+                with self.traced(batch):
+                    await self._desired.save()  # the store knows what we are about to promise
+                    await self.push(batch)
             except Exception as exc:
                 for entry in batch:
                     if entry.in_flight:
@@ -121,3 +125,7 @@ class Pusher:
 
 def _ignore(_lag: float) -> None:
     pass
+
+
+def _untraced(_batch: list[Entry]) -> AbstractContextManager[object]:
+    return nullcontext()

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from inventory.desk import ShardUnavailable
+from service import tracing
 from service.accounts import Accounts
 from service.runtime import Runtime
 from service.tls import tls_on
@@ -47,6 +48,7 @@ from web.dashboard.users import admin_password
 from web.openapi import openapi_document
 from web.problems import ApiError
 from web.request_ids import RequestIds
+from web.request_spans import RequestSpans
 from web.responses import JSONResponse
 from web.roles import guard
 from web.security_headers import SecurityHeaders
@@ -181,6 +183,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=guard(routes, current_principal, no_caller),
         middleware=[
+            *([Middleware(RequestSpans)] if tracing.enabled() else []),
             Middleware(RequestIds),
             Middleware(metrics.RequestTimer),
             Middleware(SecurityHeaders, hsts=tls_on(settings)),

@@ -18,9 +18,11 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from inventory.desk import ShardUnavailable
+from service import tracing
 from service.partners import UnknownPartner
 from service.runtime import Runtime
 from web.ingress_refusals import RefusalLog
+from web.ingress_traces import ingress_middleware
 from web.request_ids import ingress_request_ids
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,10 @@ def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Applicat
                           f"signature: the delivery for {partner_id} is not signed with its secret")
         try:
             actor = fleet.actor(partner_id)
-            result = await asyncio.wait_for(actor.take_webhook.remote(dict(request.headers), body),
-                                            WEBHOOK_TIMEOUT)
+            trace = tracing.carrier()  # the request's span, when traced
+            call = (actor.take_webhook.remote(dict(request.headers), body) if trace is None
+                    else actor.take_webhook.remote(dict(request.headers), body, trace))
+            result = await asyncio.wait_for(call, WEBHOOK_TIMEOUT)
         except ShardUnavailable as exc:
             return _error(503, "unavailable", f"{exc}; the partner's retry is safe")
         except TimeoutError:   # its text is empty: say what happened
@@ -83,7 +87,8 @@ def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Applicat
     async def flush_refusals(_app: web.Application) -> None:
         await refusals.flush()
 
-    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[ingress_request_ids])
+    app = web.Application(client_max_size=2 * 1024 * 1024,
+                          middlewares=[*ingress_middleware(), ingress_request_ids])
     app.on_cleanup.append(flush_refusals)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/{partner_id}", webhook)

@@ -49,6 +49,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "0: none)")
     parser.add_argument("--skip-restart", action="store_true",
                         help="partner sync without the restart at its end")
+    parser.add_argument("--otlp", action="store_true",
+                        help="Threadcount with traces on: OTEL_EXPORTER_OTLP_ENDPOINT points at a local "
+                             "receiver that discards them (without it any inherited endpoint is dropped: "
+                             "traces off); sample with OTEL_TRACES_SAMPLER, which is passed on")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1 or args.streams < 0:
         parser.error("--duration, --clients and --skus must be positive, --warmup non-negative")
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus,
-                        streams=args.streams)
+                        streams=args.streams, otlp=args.otlp)
     engine_skipped = args.skip_threadcount or args.skip_engine
     record: dict[str, Any] = {
         "settings": {**vars(settings), "cpus": os.cpu_count(), "engine_skipped": engine_skipped}

@@ -47,6 +47,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     errors_outside_window: int = 0
+    ok_total: int = 0  # answered orders, warm-up and drain included (for CPU per order)
     statuses: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
 
@@ -90,7 +91,9 @@ async def _client(
         in_window = window_start <= finished <= window_end
         if not ok:
             tally.record_error(outcome, in_window)
-        elif in_window:
+            continue
+        tally.ok_total += 1
+        if in_window:
             tally.latencies.append(finished - started)
             tally.statuses[outcome] += 1
 
@@ -126,6 +129,7 @@ def summarize(tally: Tally, duration: float) -> dict[str, Any]:
         "errors": tally.errors,
         "errors_outside_window": tally.errors_outside_window,
         "ok": len(ordered),
+        "ok_total": tally.ok_total,
         "statuses": dict(tally.statuses),
         "error_samples": tally.error_samples,
     }

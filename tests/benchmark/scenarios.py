@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
@@ -11,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from tests.benchmark import baseline
 from tests.benchmark.catalog import create_catalog
 from tests.benchmark.load import LoadPlan, run_load
 from tests.benchmark.stream_load import run_with_streams
+from tests.harness.otlp import threaded_receiver
 from tests.harness.procs import REPO_ROOT, RssSampler, ServerError, ServerProcess, free_ports
 
 READY_TIMEOUT = 60.0
@@ -22,6 +26,8 @@ STOP_TIMEOUT = 15.0
 STOCK_PER_SKU = 100_000
 # Inherited settings that would point the run at someone else's database or cluster.
 KEEP_FROM_ENV = {"THREADCOUNT_SHARDS"}
+# Threadcount's traces are on only with --otlp: an inherited endpoint would measure someone's collector.
+OTEL_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Settings:
     duration: float
     skus: int
     streams: int = 0
+    otlp: bool = False  # Threadcount traced, exporting to a receiver that discards (tests/harness/otlp.py)
 
 
 def _say(message: str) -> None:
@@ -39,10 +46,24 @@ def _say(message: str) -> None:
 
 def _load_and_sample(server: ServerProcess, plan: LoadPlan) -> dict[str, Any]:
     _say(f"{server.name}: {plan.clients} clients, {plan.warmup:g} s warm-up + {plan.duration:g} s measured")
+    cpu = _tree_cpu_s(server)
     with RssSampler(server) as rss:
         load = run_load(plan)
+    used = _tree_cpu_s(server) - cpu
     server.check_alive()
-    return {**load, "peak_rss_mb": rss.peak_mb, "peak_processes": rss.peak_processes}
+    # CPU the server's whole tree spent per answered order: steadier than orders/s on a shared machine
+    per_order = round(used * 1000 / load["ok_total"], 3) if load.get("ok_total") else None
+    return {**load, "peak_rss_mb": rss.peak_mb, "peak_processes": rss.peak_processes,
+            "cpu_ms_per_order": per_order}
+
+
+def _tree_cpu_s(server: ServerProcess) -> float:
+    total = 0.0
+    for process in server.tree():
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def _stop(server: ServerProcess, result: dict[str, Any]) -> None:
@@ -88,8 +109,12 @@ def run_baseline(settings: Settings, result: dict[str, Any]) -> None:
             _stop(server, result)
 
 
-def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADCOUNT_") or k in KEEP_FROM_ENV}
+def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str,
+                    otlp_endpoint: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if (not k.startswith("THREADCOUNT_") or k in KEEP_FROM_ENV) and k not in OTEL_ENDPOINTS}
+    if otlp_endpoint:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_endpoint
     env.update(
         THREADCOUNT_DATA_DIR=str(data_dir),
         THREADCOUNT_WEB_PORT=str(web_port),
@@ -106,10 +131,20 @@ def run_threadcount(settings: Settings, result: dict[str, Any]) -> None:
     """Fills ``result`` as it goes, so a failure keeps the figures measured before it."""
     if not (REPO_ROOT / "run.py").exists():
         raise FileNotFoundError(f"{REPO_ROOT / 'run.py'} does not exist yet")
+    with contextlib.ExitStack() as stack:
+        endpoint = None
+        if settings.otlp:
+            endpoint, exports = stack.enter_context(threaded_receiver())
+            stack.callback(lambda: result.update(otlp_exports=exports.requests))
+        result["traced"] = settings.otlp
+        _run_threadcount(settings, result, endpoint)
+
+
+def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="tc-bench-threadcount-", ignore_cleanup_errors=True) as tmp:
         web_port, ingress_port = free_ports(2)
         token = secrets.token_urlsafe(32)
-        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token)
+        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token, otlp_endpoint)
         log = Path(tmp, "threadcount.log")
         server = ServerProcess("threadcount", [sys.executable, "run.py"], env=env, log_path=log)
         base = f"http://127.0.0.1:{web_port}"

@@ -1,7 +1,9 @@
 """The demo as an operator runs it, with JSON logs: /readyz says ready when every part answers and
 names the partner whose actor does not; each request carries an X-Request-Id that its log lines name;
 the logs are JSON lines in DATA_DIR/logs/, the simulators' in DATA_DIR/simulators.log; the demo's
-reorder points show low stock from the start; Ray's noise stays off stderr and a stop is INFO."""
+reorder points show low stock from the start; Ray's noise stays off stderr and a stop is INFO. Traced
+(OTEL_EXPORTER_OTLP_ENDPOINT pointed at a receiver here): an order's trace, as the collector gets it
+from the web process, a shard actor and the partners' connector actors."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import os
 import re
 import signal
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +21,22 @@ import pytest
 
 from service.version import VERSION
 from tests.e2e.conftest import Service, start_service
-from tests.e2e.partner_demo import PARTNERS, all_listed, wait_for
+from tests.e2e.partner_demo import PARTNERS, all_listed, desired, wait_for
+from tests.harness.otlp import Collected, Received, threaded_receiver
 
 
 @pytest.fixture(scope="module")
-def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def traces() -> Iterator[Collected]:
+    with threaded_receiver(keep=True) as (_url, collected):
+        yield collected
+
+
+@pytest.fixture(scope="module")
+def ops(tmp_path_factory: pytest.TempPathFactory, traces: Collected) -> Iterator[Service]:
     running = start_service(tmp_path_factory.mktemp("ops"), demo=True,
-                            extra_env={"THREADCOUNT_SHOPPERS": "0", "THREADCOUNT_LOG_FORMAT": "json"})
+                            extra_env={"THREADCOUNT_SHOPPERS": "0", "THREADCOUNT_LOG_FORMAT": "json",
+                                       "OTEL_EXPORTER_OTLP_ENDPOINT": traces.url,
+                                       "OTEL_BSP_SCHEDULE_DELAY": "200"})
     yield running
     running.process.stop()
 
@@ -100,6 +112,30 @@ def test_logs_are_json_lines_in_the_data_folder_for_the_web_process_and_the_simu
     assert {"shard-0.log", "shard-1.log", "hub.log", "partner-etsy.log"} <= {p.name for p in folder.iterdir()}
     simulators = json_lines(ops.data_dir / "simulators.log")
     assert {p for p in PARTNERS if any(f"simulator {p} listening" in line["message"] for line in simulators)} == set(PARTNERS)
+
+
+def test_an_orders_trace_runs_from_its_request_through_a_shard_to_the_partners_pushes(
+        api: httpx.Client, traces: Collected) -> None:
+    sku = next(sku for sku, quantity in sorted(desired(api, "shopify").items()) if quantity >= 4)
+    trace_id, caller = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    answer = api.post("/api/v1/orders", headers={"traceparent": f"00-{trace_id}-{caller}-01"},
+                      json={"channel": "direct", "external_id": f"traced-{trace_id}", "lines": [{"sku": sku, "quantity": 1}]})
+    assert answer.status_code == 201
+    spans = traces.wait_for(lambda got: any(s.trace_id == trace_id and s.name == "partner.push" for s in got), 60)
+    ours = [s for s in spans if s.trace_id == trace_id]
+    (request,) = [s for s in ours if s.name == "POST /api/v1/orders"]
+    (call,) = [s for s in ours if s.name == "shard.call"]
+    (batch,) = [s for s in ours if s.name == "shard.batch"]
+    assert (request.process, request.parent_id, call.process, call.parent_id) == ("web", caller, "web", request.span_id)
+    assert batch.process.startswith("shard-") and batch.parent_id == call.span_id
+    assert [s for s in spans if s.name == "shard.commit" and under(s, batch)]  # parent, or a link if grouped
+    pushes = [s for s in ours if s.name == "partner.push"]
+    assert pushes and all(s.parent_id == batch.span_id and s.process.startswith("partner-") for s in pushes)
+
+
+def under(span: Received, parent: Received) -> bool:
+    return (span.trace_id, span.parent_id) == (parent.trace_id, parent.span_id) or \
+        (parent.trace_id, parent.span_id) in span.links
 
 
 def test_rays_noise_stays_off_stderr_and_a_stop_is_logged_at_info(ops: Service, api: httpx.Client) -> None:
