@@ -9,7 +9,7 @@ import hashlib
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +18,7 @@ from inventory.commands import (
     AbortOrder,
     CancelOrder,
     Command,
+    ConvertHold,
     Failure,
     FulfilOrder,
     InspectOrder,
@@ -98,19 +99,53 @@ class StockDesk:
         return [answer for batch in answers for answer in batch]
 
     async def place_order(self, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
-                          actor: str | None = None) -> OrderOutcome | Failure:
+                          actor: str | None = None, order_id: str | None = None) -> OrderOutcome | Failure:
         """Two requests for one order (a partner's duplicate delivery) are taken one after the
-        other here, so every shard sees the first before the second (the replay)."""
+        other here, so every shard sees the first before the second (the replay). `order_id` names
+        the order instead of channel + external id (a hold: inventory.holds)."""
+        order_id = order_id or order_id_for(channel.name, external_id)
+        outcome = await self._one_at_a_time(
+            order_id, lambda: self._place(order_id, channel, external_id, lines, actor))
+        if self._on_placed is not None:
+            self._on_placed(channel.name, _status_label(outcome))
+        return outcome
+
+    async def convert_hold(self, hold_id: str, channel: Channel, external_id: str,
+                           lines: Sequence[tuple[int, int]], pairs: Sequence[int], actor: str | None = None
+                           ) -> OrderOutcome | Failure:
+        """A new order that takes the units hold `hold_id` reserved: on each shard in one batch, so no
+        other order can take them in between. `pairs[i]` is the hold's line number whose units line
+        i + 1 takes (inventory.holds.pair_lines). Retried, it answers the order made the first time.
+        A refusal on one shard does not undo another's conversion: the caller decides (service.holds)."""
         order_id = order_id_for(channel.name, external_id)
+
+        async def convert() -> OrderOutcome | Failure:
+            by_shard: dict[int, list[LineRequest]] = defaultdict(list)
+            for line_no, (variant_id, quantity) in enumerate(lines, start=1):
+                by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
+            placed_at, seq = time.time(), self._seqs.next()
+            commands = {shard: ConvertHold(
+                PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
+                           tuple(reqs), placed_at, _signature(lines), actor, seq),
+                hold_id, tuple((req.line_no, pairs[req.line_no - 1]) for req in reqs))
+                for shard, reqs in by_shard.items()}
+            answers = await self._to_shards(commands)
+            refusal = next((a for a in answers.values() if isinstance(a, Failure)), None)
+            return refusal or _merge(order_id, _parts_only(answers).values(), placed_at)
+
+        outcome = await self._one_at_a_time(order_id, convert)
+        if self._on_placed is not None:
+            self._on_placed(channel.name, _status_label(outcome))
+        return outcome
+
+    async def _one_at_a_time(self, order_id: str, work: Callable[[], Awaitable[OrderOutcome | Failure]]
+                             ) -> OrderOutcome | Failure:
         while (earlier := self._placing.get(order_id)) is not None:
             await earlier
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._placing[order_id] = done
         try:
-            outcome = await self._place(order_id, channel, external_id, lines, actor)
-            if self._on_placed is not None:
-                self._on_placed(channel.name, _status_label(outcome))
-            return outcome
+            return await work()
         finally:
             del self._placing[order_id]
             done.set_result(None)
@@ -121,7 +156,7 @@ class StockDesk:
         for line_no, (variant_id, quantity) in enumerate(lines, start=1):
             by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
         placed_at = time.time()
-        signature = hashlib.sha256(repr(list(lines)).encode()).hexdigest()[:32]
+        signature = _signature(lines)
         seq = self._seqs.next()  # one storage key for all the parts
         commands = {
             shard: PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
@@ -185,6 +220,10 @@ class StockDesk:
         if len(shards) == 1:
             return [await self.router.submit(shards[0], command_for(shards[0]))]
         return list(await asyncio.gather(*(self.router.submit(s, command_for(s)) for s in shards)))
+
+
+def _signature(lines: Sequence[tuple[int, int]]) -> str:
+    return hashlib.sha256(repr(list(lines)).encode()).hexdigest()[:32]
 
 
 def _has(part: OrderPartState, state: LineStatus) -> bool:
