@@ -6,6 +6,7 @@ from __future__ import annotations
 from inventory import commands as c
 from inventory.book import StockBook
 from inventory.holds import ExpiryQueue, pair_lines
+from inventory.model import Changes
 from tests.unit.books import EAST, PILLOW, SHEET, WEST, levels, placed, receive, run, state, stocked_book
 from web.dashboard.holds import time_left
 
@@ -13,7 +14,7 @@ HOLD = "hld_1"
 
 
 def convert(book: StockBook, lines: list[tuple[int, int]], pairs: list[int], order_id: str = "o1"
-            ) -> tuple[c.Result, object]:
+            ) -> tuple[c.Result, Changes]:
     requests = tuple(c.LineRequest(no, v, q) for no, (v, q) in enumerate(lines, start=1))
     place = c.PlaceOrder(order_id, "shop", order_id, "reject", (EAST, WEST), requests, 1.0, repr(lines))
     return run(book, c.ConvertHold(place, HOLD, tuple((no, pair) for no, pair in enumerate(pairs, start=1))))
