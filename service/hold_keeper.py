@@ -11,7 +11,6 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -79,8 +78,12 @@ class HoldKeeper:
                 task.add_done_callback(self._work.discard)
             self._wake.clear()
             wait = self.seconds_to_next()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), None if wait is None else max(0.0, wait))
+            # asyncio.wait, not wait_for: a cancelled wait_for was seen to linger until its timeout
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait([woken], timeout=None if wait is None else max(0.0, wait))
+            finally:
+                woken.cancel()
 
     async def _expire(self, hold_id: str) -> None:
         try:
