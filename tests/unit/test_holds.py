@@ -109,3 +109,19 @@ def test_time_left_reads_as_hours_minutes_and_seconds_and_never_below_zero() -> 
     assert time_left(100.0, 100.0 - 125) == "2m 05s"
     assert time_left(100.0, 100.0 - 3723) == "1h 02m 03s"
     assert time_left(100.0, 101.0) == "0s"
+
+
+def test_the_holds_list_shows_each_hold_with_its_time_left_and_says_when_nothing_is_held() -> None:
+    from inventory.holds import HoldStatus
+    from store.holds import StoredHold
+    from web.dashboard import build_environment
+
+    block = build_environment().get_template("holds.html").blocks["hold_list"]
+    hold = StoredHold("hld_1", "direct", HoldStatus.HELD, [(SHEET, 2)], 0.0, 125.0, actor="alice")
+    rows = [{"hold": hold, "left": time_left(125.0, 0.0), "seconds": 125, "lines": "SHEET x 2"}]
+    env = build_environment()
+    shown = "".join(block(env.get_template("holds.html").new_context({"rows": rows, "shown": 200})))
+    assert 'data-hold="hld_1"' in shown and 'data-seconds="125"' in shown and "2m 05s" in shown
+    assert 'hx-trigger="every 1s"' in shown
+    empty = "".join(block(env.get_template("holds.html").new_context({"rows": [], "shown": 200})))
+    assert "Nothing is held." in empty
