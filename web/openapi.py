@@ -273,7 +273,7 @@ def paths() -> dict[str, Schema]:
             "post": operation("placeOrder", "Place an order", "orders", {
                 "201": ok(order, "A new order (possibly rejected or backordered)"),
                 "200": ok(order, "Seen before: the first answer, nothing applied twice"),
-            }, body=ref("OrderCreate"), errors=("409",)),
+            }, body=ref("OrderCreate"), errors=("404", "409")),  # 404: an unknown hold_id
             "get": operation("findOrders", "Find orders", "orders", {"200": ok(array(order))}, params=[
                 query("channel", string(), "Only this channel"),
                 query("external_id", string(), "Only this channel order id"), limit(500, 50)]),
