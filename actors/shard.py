@@ -36,6 +36,7 @@ from inventory.commands import (
     AbortOrder,
     CancelOrder,
     Command,
+    ConvertHold,
     Failure,
     FulfilOrder,
     InspectOrder,
@@ -214,12 +215,10 @@ class ShardCore:
 
     async def _recall(self, commands: Sequence[Command]) -> None:
         """Bring back from the store what this batch may replay: order parts and command results."""
-        order_ids = [
-            c.order_id
-            for c in commands
-            if isinstance(c, PlaceOrder | FulfilOrder | CancelOrder | AbortOrder | InspectOrder)
-            and c.order_id not in self.book.parts
-        ]
+        keyed = PlaceOrder | FulfilOrder | CancelOrder | AbortOrder | InspectOrder | ConvertHold
+        named = [c.order_id for c in commands if isinstance(c, keyed)]
+        named += [c.hold_id for c in commands if isinstance(c, ConvertHold)]
+        order_ids = [order_id for order_id in named if order_id not in self.book.parts]
         self.book.stored_orders = {}
         if order_ids:
             parts, stored = await self.db.read(shard_store.load_parts, order_ids, self.owns)

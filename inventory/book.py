@@ -14,6 +14,7 @@ from inventory.commands import (
     Adjust,
     CancelOrder,
     Command,
+    ConvertHold,
     Failure,
     FulfilOrder,
     InspectOrder,
@@ -95,6 +96,8 @@ class StockBook:
                 return self._fulfil(command, changes)
             case CancelOrder() | AbortOrder():
                 return self._release_order(command, changes)
+            case ConvertHold():
+                return self._convert(command, changes)
             case InspectOrder():
                 part = self.parts.get(command.order_id)
                 if part is None:
@@ -235,6 +238,38 @@ class StockBook:
             self._fill_backorders(variant_id, changes)
         return part.snapshot(created=False)
 
+    def _convert(self, cmd: ConvertHold, changes: Changes) -> Result:
+        """The hold's units move to the new order at the same locations: a release entry referencing
+        the hold, a reserve entry referencing the order, in this one batch."""
+        place, hold = cmd.place, self.parts.get(cmd.hold_id)
+        known, stored = self.parts.get(place.order_id), self.stored_orders.get(place.order_id)
+        if known is not None and not (hold is not None and hold.is_open):
+            return known.snapshot(created=False)  # made from this hold already: a replay
+        if known is not None or (stored is not None and stored[0] != place.signature):
+            return Failure("external_id_reused", f"external_id: {place.external_id!r} was already used on "
+                           f"channel {place.channel!r} for an order not made from hold {cmd.hold_id}")
+        refusal = _conversion_refusal(cmd, hold)
+        if refusal is not None or hold is None:
+            return refusal or _no_order(cmd.hold_id)
+        pairs, lines = dict(cmd.pairs), list[Line]()
+        part = OrderPart(place.order_id, place.channel, place.external_id, place.policy, place.locations,
+                         place.placed_at, lines, place.signature,
+                         stored[1] if stored else (place.seq or self.seqs.next()))
+        self.parts[part.order_id] = part
+        changes.add_part(part)
+        for req in place.lines:
+            held = hold.line(pairs[req.line_no])
+            for loc, quantity in held.allocations.items():
+                self._move(changes, held.variant_id, loc, "release", 0, -quantity, reference=hold.order_id,
+                           actor=place.actor)
+            line = Line(req.line_no, req.variant_id, req.quantity)
+            self._reserve(part, line, dict(held.allocations), changes, place.actor)
+            lines.append(line)
+            held.allocations.clear()
+            held.state = LineStatus.CANCELLED
+            changes.touch_line(hold, held)
+        return part.snapshot(created=True)
+
     # -- mechanics -------------------------------------------------------------------------------
 
     def _move(self, changes: Changes, variant_id: int, location_id: int, kind: str,
@@ -287,6 +322,20 @@ def _refusal(part: OrderPart, allowed_closed: LineStatus) -> Failure | None:
     for line in part.lines:
         if line.state not in (LineStatus.OPEN, allowed_closed):
             return Failure(f"order_{line.state}", f"order {part.order_id} is {line.state}")
+    return None
+
+
+def _conversion_refusal(cmd: ConvertHold, hold: OrderPart | None) -> Failure | None:
+    """Why this shard's part of the hold cannot become the order as asked; None when it can."""
+    if hold is None or not hold.is_open:
+        return Failure("hold_not_held", f"hold_id: hold {cmd.hold_id} no longer holds its units")
+    held = {line.line_no: line for line in hold.lines}
+    pairs = dict(cmd.pairs)
+    wanted = [(req, held.get(pairs.get(req.line_no, -1))) for req in cmd.place.lines]
+    if sorted(pairs.values()) != sorted(held) or len(pairs) != len(cmd.place.lines) or any(
+            line is None or line.state != LineStatus.OPEN or line.backordered
+            or (line.variant_id, line.quantity) != (req.variant_id, req.quantity) for req, line in wanted):
+        return Failure("hold_lines_differ", f"lines: not the lines of hold {cmd.hold_id}")
     return None
 
 

@@ -119,8 +119,23 @@ class AbortOrder(NamedTuple):
     actor: str | None = None
 
 
+class ConvertHold(NamedTuple):
+    """One shard's part of turning a hold into an order: the hold part's reserved units become the
+    new order part's, at the same locations, in one batch (one transaction: nobody can take them in
+    between). `pairs` names, for each line of `place`, the hold line whose units it takes. A replay
+    (the order part already made from this hold) answers that part and changes nothing."""
+
+    place: PlaceOrder
+    hold_id: str
+    pairs: tuple[tuple[int, int], ...]  # (order line_no, hold line_no)
+
+    @property
+    def order_id(self) -> str:
+        return self.place.order_id
+
+
 StockCommand = Receive | Adjust | Transfer
-OrderCommand = PlaceOrder | FulfilOrder | CancelOrder | AbortOrder | InspectOrder
+OrderCommand = PlaceOrder | FulfilOrder | CancelOrder | AbortOrder | InspectOrder | ConvertHold
 Command = StockCommand | OrderCommand
 
 

@@ -9,7 +9,7 @@ import hashlib
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +18,7 @@ from inventory.commands import (
     AbortOrder,
     CancelOrder,
     Command,
+    ConvertHold,
     Failure,
     FulfilOrder,
     InspectOrder,
@@ -109,26 +110,63 @@ class StockDesk:
         return [answer for batch in answers for answer in batch]
 
     async def place_order(self, channel: Channel, external_id: str, lines: Sequence[tuple[int, int]],
-                          actor: str | None = None, kits: Mapping[int, Kit] | None = None
-                          ) -> OrderOutcome | Failure:
+                          actor: str | None = None, kits: Mapping[int, Kit] | None = None,
+                          order_id: str | None = None) -> OrderOutcome | Failure:
         """Two requests for one order (a partner's duplicate delivery) are taken one after the
-        other here, so every shard sees the first before the second (the replay).
+        other here, so every shard sees the first before the second (the replay). `order_id` names
+        the order instead of channel + external id (a hold: inventory.holds).
 
         `kits`: the definitions of the kits among the lines' variants. A kit line is placed as its
         component lines, all in the one order, so the order's all-or-nothing rules, its replays and
         its recovery cover every component; the plan that folds them back is kept first (a plan
         whose order never got placed is never read)."""
+        order_id = order_id or order_id_for(channel.name, external_id)
+
+        async def place() -> OrderOutcome | Failure:
+            expanded, plan = expand(lines, kits or {})
+            return await self._place(order_id, channel, external_id, expanded, actor, plan)
+
+        outcome = await self._one_at_a_time(order_id, place)
+        if self._on_placed is not None:
+            self._on_placed(channel.name, _status_label(outcome))
+        return outcome
+
+    async def convert_hold(self, hold_id: str, channel: Channel, external_id: str,
+                           lines: Sequence[tuple[int, int]], pairs: Sequence[int], actor: str | None = None
+                           ) -> OrderOutcome | Failure:
+        """A new order that takes the units hold `hold_id` reserved: on each shard in one batch, so no
+        other order can take them in between. `pairs[i]` is the hold's line number whose units line
+        i + 1 takes (inventory.holds.pair_lines). Retried, it answers the order made the first time.
+        A refusal on one shard does not undo another's conversion: the caller decides (service.holds)."""
         order_id = order_id_for(channel.name, external_id)
+
+        async def convert() -> OrderOutcome | Failure:
+            by_shard: dict[int, list[LineRequest]] = defaultdict(list)
+            for line_no, (variant_id, quantity) in enumerate(lines, start=1):
+                by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
+            placed_at, seq = time.time(), self._seqs.next()
+            commands = {shard: ConvertHold(
+                PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
+                           tuple(reqs), placed_at, _signature(lines), actor, seq),
+                hold_id, tuple((req.line_no, pairs[req.line_no - 1]) for req in reqs))
+                for shard, reqs in by_shard.items()}
+            answers = await self._to_shards(commands)
+            refusal = next((a for a in answers.values() if isinstance(a, Failure)), None)
+            return refusal or _merge(order_id, _parts_only(answers).values(), placed_at)
+
+        outcome = await self._one_at_a_time(order_id, convert)
+        if self._on_placed is not None:
+            self._on_placed(channel.name, _status_label(outcome))
+        return outcome
+
+    async def _one_at_a_time(self, order_id: str, work: Callable[[], Awaitable[OrderOutcome | Failure]]
+                             ) -> OrderOutcome | Failure:
         while (earlier := self._placing.get(order_id)) is not None:
             await earlier
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._placing[order_id] = done
         try:
-            expanded, plan = expand(lines, kits or {})
-            outcome = await self._place(order_id, channel, external_id, expanded, actor, plan)
-            if self._on_placed is not None:
-                self._on_placed(channel.name, _status_label(outcome))
-            return outcome
+            return await work()
         finally:
             del self._placing[order_id]
             done.set_result(None)
@@ -140,8 +178,7 @@ class StockDesk:
         for line_no, (variant_id, quantity) in enumerate(lines, start=1):
             by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
         placed_at = time.time()
-        signed = repr(list(lines)) if not plan else repr((list(lines), plan))
-        signature = hashlib.sha256(signed.encode()).hexdigest()[:32]
+        signature = _signature(lines, plan)
         if plan:
             if self._kit_plans is None:
                 return Failure("invalid", "lines: kits cannot be ordered here")
@@ -209,6 +246,13 @@ class StockDesk:
         if len(shards) == 1:
             return [await self.router.submit(shards[0], command_for(shards[0]))]
         return list(await asyncio.gather(*(self.router.submit(s, command_for(s)) for s in shards)))
+
+
+def _signature(lines: Sequence[tuple[int, int]], plan: Sequence[KitLine] = ()) -> str:
+    """Of the whole order's lines (and its kit lines, when it has any: orders without kits keep the
+    signature they always had)."""
+    signed = repr(list(lines)) if not plan else repr((list(lines), plan))
+    return hashlib.sha256(signed.encode()).hexdigest()[:32]
 
 
 def _has(part: OrderPartState, state: LineStatus) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.hub import HUB_NAME, hub_actor_class
@@ -21,6 +22,7 @@ from actors.shard import shard_actor_class
 from inventory.desk import Channel, StockDesk
 from service.config import Settings
 from service.events import EventFeed
+from service.hold_keeper import HoldKeeper
 from service.metrics import Source, actor_source, order_placed
 from service.notify import Notifier
 from service.partners import PartnerFleet
@@ -36,6 +38,7 @@ from store.engine import is_sqlite, make_engine, postgres_tls, reader
 from store.kits import record_plan
 from store.migrate import upgrade
 from store.private_files import private_dir, private_file
+from store.queries import half_rejected_orders
 from store.secrets import SecretBox, SecretKeyError, reseal
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class Runtime:
         self._hub: Any = None
         self._events: EventFeed | None = None
         self.partners = PartnerFleet(self)
+        self.hold_keeper = HoldKeeper(self)
         self.reconcile_jobs = ReconcileJobs(self.partners.reconcile, self._reconciled)
         self._watcher: AlertWatcher | None = None
         self._notifier: Notifier | None = None
@@ -238,6 +242,7 @@ class Runtime:
         self._retention = RetentionTask(self.engine, self.settings.retention)
         self._retention.start()
         await self.heal_split_orders()
+        await self.hold_keeper.start()  # after the heal: a hold's part is an order part
         if self.settings.demo:
             from service.demo import seed_demo
 
@@ -255,18 +260,13 @@ class Runtime:
             log.exception("the partners did not start")
 
     async def heal_split_orders(self) -> None:
-        """Finish what a crash interrupted: an order rejected on one shard but still holding stock on
-        another is aborted there, as the desk would have done."""
-        from store.queries import half_rejected_orders
-
+        """After a crash: an order rejected on one shard but holding stock on another is aborted there."""
         for order_id, variant_ids in await half_rejected_orders(self.read_engine):
             await self.desk.abort(order_id, variant_ids)
 
     async def readiness(self, timeout: float = READY_TIMEOUT) -> dict[str, str]:
         """Each part asked at once, each given `timeout` seconds: "ok" or "failed" by check name
         (shards, hub, database, partner:<id> for every partner the service runs)."""
-        from sqlalchemy import text
-
         async def database() -> None:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
@@ -366,6 +366,7 @@ class Runtime:
         ray_alive = self._ray_alive()
         wait = 1.0 if ray_alive else 0.0
         await self.reconcile_jobs.stop()
+        await self.hold_keeper.stop()
         if self._partners_started is not None:
             self._partners_started.cancel()
             await asyncio.gather(self._partners_started, return_exceptions=True)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from inventory.commands import LineStatus
+from inventory.holds import HOLD_CHANNEL
 from store.kits import load_kits
 from store.schema import inventory, ledger, order_kit_lines, order_lines, orders, products, variants
 from store.stock_grid import kit_levels
@@ -72,8 +73,9 @@ def order_seq_floor(since: float) -> int:
 
 
 def _orders_in(window: Window) -> Any:
+    """Orders placed in the window; a hold's part (inventory.holds) is no sale."""
     return and_(orders.c.seq >= order_seq_floor(window.since), orders.c.placed_at >= window.since,
-                orders.c.placed_at < window.until)
+                orders.c.placed_at < window.until, orders.c.channel != HOLD_CHANNEL)
 
 
 async def _ledger_floor(conn: AsyncConnection, since: float) -> int:

@@ -360,3 +360,25 @@ order_kit_lines = Table(
     Column("first_line", Integer, nullable=False),
     Column("line_count", Integer, nullable=False),
 )
+
+# --- holds: short reservations kept by the shards as order parts (migration 0009) ----------------
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", String(40), primary_key=True),     # also the order id of its parts on the shards
+    Column("channel", String(64), nullable=False),
+    Column("status", String(16), nullable=False),   # held | released | expired | converted
+    Column("lines", Text, nullable=False),          # JSON [[variant_id, quantity], ...] in request order
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("closed_at", Float, nullable=True),
+    Column("actor", String(100), nullable=True),    # who made it
+    Column("closed_by", String(100), nullable=True),
+    # a conversion: the order it became, kept so a restart can finish it (service.hold_keeper)
+    Column("order_id", String(40), nullable=True),
+    Column("order_external_id", String(200), nullable=True),
+    Column("order_lines", Text, nullable=True),     # JSON, the order's lines in its order
+    CheckConstraint("status IN ('held', 'released', 'expired', 'converted')", name="status"),
+    Index("ix_holds_status_expires_at", "status", "expires_at"),
+)

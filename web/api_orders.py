@@ -1,4 +1,5 @@
-"""Orders: place (idempotent on channel + external id), read, list, fulfil, cancel."""
+"""Orders: place (idempotent on channel + external id; with `hold_id`, from a hold's units), read,
+list, fulfil, cancel."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from inventory.commands import Failure
-from service import orders
+from service import holds, orders
 from service.runtime import Runtime
 from store import queries
 from store.queries import StoredOrder
+from web.api_holds import request_lines
 from web.http import actor_of, json_body, runtime
 from web.problems import invalid, not_found, refused
 from web.responses import JSONResponse
-from web.validation import integer, items, query_limit, text
+from web.validation import CODE, query_limit, text
 from web.views import order_view
-
-MAX_LINES = 100
 
 
 async def place_order(request: Request) -> JSONResponse:
@@ -30,16 +30,12 @@ async def place_order(request: Request) -> JSONResponse:
     if channel is None:
         known = ", ".join(rt.settings.channels)
         raise invalid("channel", f"unknown channel {channel_name!r} (known: {known})")
-    lines = []
-    for index, line in enumerate(items(data, "lines", max_items=MAX_LINES)):
-        field = f"lines[{index}]"
-        sku = text(line, "sku", max_length=100, label=f"{field}.sku")
-        quantity = integer(line, "quantity", minimum=1, label=f"{field}.quantity")
-        variant_id = await rt.catalog.variant_id(sku)
-        if variant_id is None:
-            raise invalid(f"{field}.sku", f"unknown sku {sku!r}")
-        lines.append((variant_id, quantity))
-    outcome = await orders.place(rt, channel, external_id, lines, actor_of(request))
+    lines = await request_lines(rt, data)
+    if "hold_id" in data:  # the order takes a hold's units (service.holds.convert)
+        hold_id = text(data, "hold_id", max_length=40, pattern=CODE)
+        outcome = await holds.convert(rt, hold_id, channel, external_id, lines, actor_of(request))
+    else:
+        outcome = await orders.place(rt, channel, external_id, lines, actor_of(request))
     if isinstance(outcome, Failure):
         raise refused(outcome)
     if not outcome.created:  # seen before: the first answer, as the store holds it

@@ -11,6 +11,7 @@ from web.api_alerts import ALL_FLAGS
 from web.api_stock import MAX_IDEMPOTENCY_KEY
 from web.openapi_accounts import account_paths, account_schemas, stamp_roles
 from web.openapi_buffers import buffer_schema
+from web.openapi_holds import HOLD_ID, hold_paths, hold_schemas
 from web.openapi_kits import kit_paths, kit_schemas
 from web.openapi_schema import (
     Schema,
@@ -106,6 +107,9 @@ def schemas(channels: list[str] | None = None) -> dict[str, Schema]:
     # what a request may send (web/validation.py): the API takes text as sent, never trimmed
     sku_in, location_in = field_text(100, "Variant SKU"), field_text(64, "Location code")
     code_in = field_text(100, "SKU: letters, digits, '-', '_' and '.'", pattern=CODE_PATTERN)
+    channel_in = {**field_text(64, '"direct" or a configured channel/partner id'),
+                  **({"enum": channels} if channels else {})}
+    line_in = obj({"sku": sku_in, "quantity": whole(1)})
     reference = optional_text(200, "Your reference", lines=True)
     note = optional_text(2000, "Free text", lines=True)
     why = {"reason": enum(REASONS), "note": note}
@@ -160,11 +164,14 @@ def schemas(channels: list[str] | None = None) -> dict[str, Schema]:
         "VariantStock": obj({"sku": sku, "available": count, "on_hand": count, "reserved": count,
                              "backordered": count, "locations": array(ref("LocationStock"))}),
         "OrderCreate": obj({
-            "channel": {**field_text(64, '"direct" or a configured channel/partner id'),
-                        **({"enum": channels} if channels else {})},
+            "channel": channel_in,
             "external_id": field_text(200, "The channel's own order id"),
-            "lines": array(obj({"sku": sku_in, "quantity": whole(1)}), minItems=1, maxItems=100),
-        }),
+            "lines": array(line_in, minItems=1, maxItems=100),
+            "hold_id": {**HOLD_ID, "description": "The order takes this hold's units (its lines must be the "
+                        "hold's, in any order; 404 unknown hold, 409 hold_not_held, 422 hold_lines_differ "
+                        "or hold_channel_differs); the hold becomes converted"},
+        }, optional=("hold_id",)),
+        **hold_schemas(channel_in, line_in),
         "Allocation": obj({"location": location, "quantity": integer(1)}),
         "OrderLine": obj({"sku": sku, "quantity": integer(1), "reserved": count, "backordered": count,
                           "state": enum(LINE_STATES), "allocations": array(ref("Allocation")),
@@ -275,7 +282,7 @@ def paths() -> dict[str, Schema]:
             "post": operation("placeOrder", "Place an order", "orders", {
                 "201": ok(order, "A new order (possibly rejected or backordered)"),
                 "200": ok(order, "Seen before: the first answer, nothing applied twice"),
-            }, body=ref("OrderCreate"), errors=("409",)),
+            }, body=ref("OrderCreate"), errors=("404", "409")),  # 404: an unknown hold_id
             "get": operation("findOrders", "Find orders", "orders", {"200": ok(array(order))}, params=[
                 query("channel", string(), "Only this channel"),
                 query("external_id", string(), "Only this channel order id"), limit(500, 50)]),
@@ -294,6 +301,7 @@ def paths() -> dict[str, Schema]:
             "ledgerCheck", "Prove stock rows equal the fold of the ledger", "ledger",
             {"200": ok(ref("LedgerCheck"))})},
         **partner_paths(),
+        **hold_paths(operation, ok, path_param),
         **account_paths(operation, ok, path_param),
         **kit_paths(operation, ok),
     }

@@ -10,7 +10,10 @@ from __future__ import annotations
 from inventory.commands import Failure
 
 # A rule refused the command: 409 Conflict unless the code says otherwise.
-FAILURE_STATUS = {"not_found": 404, "invalid_adjustment": 422}
+# A hold asked to become an order with other lines or on another channel is invalid input (422); one no
+# longer held (released, expired, converted into another order) is a conflict (409 hold_not_held).
+FAILURE_STATUS = {"not_found": 404, "invalid_adjustment": 422, "hold_lines_differ": 422,
+                  "hold_channel_differs": 422}
 
 
 class ApiError(Exception):

@@ -67,6 +67,9 @@ ROLES: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/orders/{id}"): V,
     ("POST", "/api/v1/orders/{id}/fulfill"): C,
     ("POST", "/api/v1/orders/{id}/cancel"): M,
+    ("POST", "/api/v1/holds"): M,  # as placing an order
+    ("GET", "/api/v1/holds/{id}"): V,
+    ("POST", "/api/v1/holds/{id}/release"): M,
     ("GET", "/api/v1/partners"): V,
     ("GET", "/api/v1/partners/{id}/listings"): V,
     ("POST", "/api/v1/partners/{id}/reconcile"): M,
@@ -102,6 +105,7 @@ ROLES: dict[tuple[str, str], Need] = {
     ("GET", "/orders"): V,
     ("GET", "/orders/{id:str}"): V,
     ("POST", "/orders/{id:str}/{action:str}"): By("action", {"fulfil": C, "cancel": M}),
+    ("GET", "/holds"): V,
     ("GET", "/reports"): V,
     ("GET", "/reports/{name}.csv"): V,
     ("GET", "/alerts"): V,

@@ -52,6 +52,7 @@ def _routes() -> list[BaseRoute]:
         controls,
         csv_io,
         dead_letters,
+        holds,
         kits,
         login,
         orders,
@@ -63,7 +64,7 @@ def _routes() -> list[BaseRoute]:
         users_page,
     )
 
-    pages = (login, stock, controls, products, kits, csv_io, orders, stream, reports, alerts, partners,
+    pages = (login, stock, controls, products, kits, csv_io, orders, holds, stream, reports, alerts, partners,
              dead_letters, users_page)
     return [route for page in pages for route in page.routes]
 
