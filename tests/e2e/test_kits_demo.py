@@ -38,7 +38,7 @@ def test_a_new_user_sees_the_sheet_sets_on_the_first_page(demo: Service) -> None
 def test_a_component_change_reaches_the_kit_at_every_partner_like_any_stock_change(
         api: httpx.Client, sims: dict[str, str]) -> None:
     want = min(free(api, sku, CHANNEL) for sku in COMPONENTS)
-    wait_for(lambda: desired(api, "amazon").get(KIT) == want, 30, "amazon should show the kit")
+    wait_for(lambda: desired(api, "amazon", kits=True).get(KIT) == want, 30, "amazon should show the kit")
     wait_for(lambda: shown(sims["amazon"]).get(KIT) == want, 30, "amazon shows the kit")
     for sku in COMPONENTS:
         answer = api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "WH-EAST", "quantity": 5})
