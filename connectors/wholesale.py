@@ -40,6 +40,7 @@ the rename that makes the file visible, which is what the distributor measures),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -78,6 +79,7 @@ from connectors.wholesale_profile import X12Profile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CLOSE_WAIT_S = 5.0  # seconds for the server to answer our close
 
 DEFAULT_846_INTERVAL = 2.0
 
@@ -141,7 +143,9 @@ class WholesaleConnector(Connector):
         conn, self._conn, self._sftp = self._conn, None, None
         if conn is not None:
             conn.close()
-            await conn.wait_closed()
+            # a server that never answers the close must not hold up our stop
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(conn.wait_closed(), CLOSE_WAIT_S)
 
     async def _client(self) -> asyncssh.SFTPClient:
         """The one open session; SFTP servers drop idle connections, so a closed one is replaced
