@@ -175,6 +175,7 @@ class OrderPartState(NamedTuple):
     external_id: str
     created: bool
     lines: tuple[LineState, ...] = ()
+    seq: int = 0  # the order's storage key, which every part of it shares
 
 
 Result = Failure | VariantStock | OrderPartState

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -33,7 +32,7 @@ from inventory.commands import (
 )
 from inventory.kits import Kit, KitLine, expand
 from inventory.model import backordered_refusal
-from inventory.partition import OrderSeqs, shard_of
+from inventory.partition import shard_of
 
 
 class ShardUnavailable(Exception):
@@ -93,7 +92,6 @@ class StockDesk:
         self._on_placed = on_placed
         self._kit_plans = kit_plans
         self._placing: dict[str, asyncio.Future[None]] = {}
-        self._seqs = OrderSeqs(128 + os.getpid() % 128)  # shards number theirs below 128
 
     def shard(self, variant_id: int) -> int:
         return shard_of(variant_id, self.router.shard_count)
@@ -139,20 +137,21 @@ class StockDesk:
         i + 1 takes (inventory.holds.pair_lines). Retried, it answers the order made the first time.
         A refusal on one shard does not undo another's conversion: the caller decides (service.holds)."""
         order_id = order_id_for(channel.name, external_id)
+        by_shard: dict[int, list[LineRequest]] = defaultdict(list)
+        for line_no, (variant_id, quantity) in enumerate(lines, start=1):
+            by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
+        placed_at = time.time()
+
+        def command(shard: int, seq: int) -> Command:
+            reqs = by_shard[shard]
+            place = PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
+                               tuple(reqs), placed_at, _signature(lines), actor, seq)
+            return ConvertHold(place, hold_id, tuple((req.line_no, pairs[req.line_no - 1]) for req in reqs))
 
         async def convert() -> OrderOutcome | Failure:
-            by_shard: dict[int, list[LineRequest]] = defaultdict(list)
-            for line_no, (variant_id, quantity) in enumerate(lines, start=1):
-                by_shard[self.shard(variant_id)].append(LineRequest(line_no, variant_id, quantity))
-            placed_at, seq = time.time(), self._seqs.next()
-            commands = {shard: ConvertHold(
-                PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
-                           tuple(reqs), placed_at, _signature(lines), actor, seq),
-                hold_id, tuple((req.line_no, pairs[req.line_no - 1]) for req in reqs))
-                for shard, reqs in by_shard.items()}
-            answers = await self._to_shards(commands)
+            answers = await self._lead_first(list(by_shard), command)
             refusal = next((a for a in answers.values() if isinstance(a, Failure)), None)
-            return refusal or _merge(order_id, _parts_only(answers).values(), placed_at)
+            return refusal or _merge(order_id, _parts_only(answers), placed_at)
 
         outcome = await self._one_at_a_time(order_id, convert)
         if self._on_placed is not None:
@@ -183,15 +182,14 @@ class StockDesk:
             if self._kit_plans is None:
                 return Failure("invalid", "lines: kits cannot be ordered here")
             await self._kit_plans(order_id, signature, plan)
-        seq = self._seqs.next()  # one storage key for all the parts
-        commands = {
-            shard: PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
-                              tuple(reqs), placed_at, signature, actor, seq)
-            for shard, reqs in by_shard.items()
-        }
-        answers = await self._to_shards(commands)
+
+        def command(shard: int, seq: int) -> Command:
+            return PlaceOrder(order_id, channel.name, external_id, channel.policy, channel.locations,
+                              tuple(by_shard[shard]), placed_at, signature, actor, seq)
+
+        answers = await self._lead_first(list(by_shard), command)
         refusal = next((a for a in answers.values() if isinstance(a, Failure)), None)
-        parts = {s: a for s, a in answers.items() if isinstance(a, OrderPartState)}
+        parts = _parts_only(answers)
         if refusal is not None:
             # Parts this very call created belong to no order anyone will be told of: undo them.
             made = {s: AbortOrder(order_id, actor) for s, p in parts.items() if p.created}
@@ -200,8 +198,22 @@ class StockDesk:
         if any(_has(part, LineStatus.REJECTED) for part in parts.values()):
             to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, LineStatus.OPEN)}
             parts.update(_parts_only(await self._to_shards(to_abort)))
-        return _merge(order_id, parts.values(), placed_at, plan)
+        return _merge(order_id, parts, placed_at, plan)
 
+    async def _lead_first(self, shards: Sequence[int], command: Callable[[int, int], Command]
+                          ) -> dict[int, Result]:
+        """An order's parts, its lowest shard's (the lead's) before the others': the lead decides the
+        order's storage key (seq, which every part's lines hang off) and whether this call made the
+        order. So the same order placed by two processes at once (a duplicate delivery reaching two
+        web workers) is made once: the lead takes one first and answers the other as a replay, and
+        the other parts carry the lead's key whichever process reaches a shard first. `command(shard,
+        seq)` is a shard's part (seq 0: the lead picks the key). Costs an order that spans shards one
+        more round trip; an order on one shard (most) goes as before."""
+        lead, *rest = sorted(shards)
+        first = await self.router.submit(lead, command(lead, 0))
+        if not isinstance(first, OrderPartState) or not rest:
+            return {lead: first}
+        return {lead: first, **await self._to_shards({s: command(s, first.seq) for s in rest})}
     async def fulfil(self, order_id: str, variant_ids: Iterable[int], actor: str | None = None
                      ) -> OrderOutcome | Failure:
         """An order split over shards ships only whole: every part is inspected first, so one part
@@ -227,12 +239,13 @@ class StockDesk:
     async def _transition(self, order_id: str, variant_ids: Iterable[int],
                           command: FulfilOrder | CancelOrder | AbortOrder | InspectOrder
                           ) -> OrderOutcome | Failure:
-        shards = {self.shard(v) for v in variant_ids}
+        shards = sorted({self.shard(v) for v in variant_ids})
         answers = await self._each(shards, lambda shard: command)
         failures = [a for a in answers if isinstance(a, Failure)]
         if failures:
             return failures[0]
-        return _merge(order_id, [a for a in answers if isinstance(a, OrderPartState)])
+        return _merge(order_id, {s: a for s, a in zip(shards, answers, strict=True)
+                                 if isinstance(a, OrderPartState)})
 
     async def _to_shards(self, commands: Mapping[int, Command]) -> dict[int, Result]:
         shards = list(commands)
@@ -263,11 +276,13 @@ def _parts_only(answers: dict[int, Result]) -> dict[int, OrderPartState]:
     return {s: a for s, a in answers.items() if isinstance(a, OrderPartState)}
 
 
-def _merge(order_id: str, parts: Iterable[OrderPartState], placed_at: float = 0.0,
+def _merge(order_id: str, parts: Mapping[int, OrderPartState], placed_at: float = 0.0,
            plan: tuple[KitLine, ...] = ()) -> OrderOutcome:
-    parts = list(parts)
-    lines = sorted((line for part in parts for line in part.lines), key=lambda line: line.line_no)
-    return OrderOutcome(order_id, any(part.created for part in parts), tuple(lines), placed_at, plan)
+    """Whether the order was made here is its lead part's (the lowest shard's) answer alone: another
+    part may have been made by this call for an order another process made first (_lead_first)."""
+    lines = sorted((line for part in parts.values() for line in part.lines), key=lambda line: line.line_no)
+    created = parts[min(parts)].created if parts else False
+    return OrderOutcome(order_id, created, tuple(lines), placed_at, plan)
 
 
 def _status_label(outcome: OrderOutcome | Failure) -> str:

@@ -60,6 +60,7 @@ class OrderPart:
             external_id=self.external_id,
             created=created,
             lines=tuple(line.snapshot() for line in self.lines),
+            seq=self.seq,
         )
 
 
