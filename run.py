@@ -21,31 +21,22 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from aiohttp import web
 
 from service.cli_help import help_epilog
 from service.config import ConfigError, Settings, load_settings
-from service.logs import configure_command, configure_service
+from service.logs import configure_command, configure_service, configure_worker
 from service.runtime import Runtime, StartupError
 from service.tls import scheme, server_context
 from service.tracing import start as start_tracing
 from service.tracing import stop as stop_tracing
 from service.version import VERSION
+from service.web_workers import PLAN_VARIABLE, WorkerPlan
 
 log = logging.getLogger("threadcount")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: run.py owns the signals and the order of shutdown."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def banner(runtime: Runtime) -> str:
@@ -112,10 +103,11 @@ def listen(settings: Settings) -> Listeners:
     return Listeners(web_socket, ingress_socket)
 
 
-async def serve(settings: Settings, listeners: Listeners) -> int:
+async def serve(settings: Settings, listeners: Listeners, config_path: Path) -> int:
     from web.app import begin_shutdown, create_app
+    from web.forward import Tagged
     from web.ingress import create_ingress
-    from web.slow_clients import guarded_protocol
+    from web.serving import Workers, web_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -131,15 +123,7 @@ async def serve(settings: Settings, listeners: Listeners) -> int:
     runtime = Runtime(settings, on_ray_started=take_signals)
 
     app = create_app(runtime)
-    # With TLS: HTTPS only (a plain HTTP request fails its handshake). X-Forwarded-For/-Proto are
-    # believed from forwarded_allow_ips only (a reverse proxy on this machine by default). A client
-    # gets client_timeout_s for its request's headers (and each body read, web/slow_clients).
-    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
-                            log_level="warning", access_log=False, lifespan="off", loop="none",
-                            ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
-                            proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
-                            http=guarded_protocol(settings.client_timeout))
-    server = _Server(config)
+    server = web_server(Tagged(app) if settings.web_workers > 1 else app, settings)
     web_task = asyncio.create_task(server.serve(sockets=[listeners.web]))
     # aiohttp closes a connection that has not sent a whole request within keepalive_timeout
     ingress = web.AppRunner(create_ingress(runtime, settings.client_timeout), access_log=None,
@@ -147,6 +131,7 @@ async def serve(settings: Settings, listeners: Listeners) -> int:
     await ingress.setup()
     await web.SockSite(ingress, listeners.ingress, ssl_context=server_context(settings)).start()
 
+    workers: Workers | None = None
     starting = asyncio.create_task(runtime.start())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopped, web_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -156,6 +141,8 @@ async def serve(settings: Settings, listeners: Listeners) -> int:
         # young generation less often (full collections were the tail of the latency).
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
+        if settings.web_workers > 1:
+            workers = Workers(app, settings, config_path, runtime, listeners.web)
         print(banner(runtime), flush=True)
         await asyncio.wait({stopped, web_task}, return_when=asyncio.FIRST_COMPLETED)
     elif starting.done():
@@ -167,6 +154,8 @@ async def serve(settings: Settings, listeners: Listeners) -> int:
 
     began = time.monotonic()
     starting.cancel()
+    if workers is not None:
+        await workers.stop()
     begin_shutdown(app)  # end the live event streams, which would hold the server open
     server.should_exit = True  # stop accepting; in-flight requests finish
     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -212,12 +201,35 @@ async def rotate_secrets(settings: Settings) -> int:
     return 0
 
 
+def run_worker(settings: Settings) -> int:
+    """A web worker (service/web_workers.py): started by `serve` with its plan in the environment."""
+    from web.serving import serve_worker
+
+    plan_text = os.environ.get(PLAN_VARIABLE)
+    if not plan_text:
+        print(f"threadcount: `worker` is started by `python run.py` itself (THREADCOUNT_WEB_WORKERS); "
+              f"{PLAN_VARIABLE} is not set", file=sys.stderr)
+        return 2
+    plan = WorkerPlan.from_env(plan_text)
+    configure_worker(settings.log_format, settings.data_dir, plan.index)
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
+        code = loop_runner.run(serve_worker(settings, plan))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="run.py", description="Threadcount: real-time inventory, one truth about stock for all channels",
         epilog=help_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "check", "rotate-secrets"],
-                        help="what to do (default: serve)")
+    parser.add_argument("command", nargs="?", default="serve",
+                        choices=["serve", "check", "rotate-secrets", "worker"],
+                        help="what to do (default: serve; `worker` is started by serve itself, "
+                             "with THREADCOUNT_WEB_WORKERS)")
     parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.yaml"),
                         help="the YAML settings file (default: config.yaml beside run.py)")
     parser.add_argument("--version", action="version", version=f"threadcount {VERSION}")
@@ -228,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
+        if args.command == "worker":
+            return run_worker(settings)
         if args.command == "serve":
             configure_service(settings.log_format, settings.data_dir)
         else:
@@ -242,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
         if listeners is not None:
-            code = loop_runner.run(serve(settings, listeners))
+            code = loop_runner.run(serve(settings, listeners, args.config))
         else:
             code = loop_runner.run(check(settings) if args.command == "check" else rotate_secrets(settings))
     if listeners is not None:

@@ -50,6 +50,7 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    web_workers: int = 1  # processes serving the web port together (service/web_workers.py)
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8001
     tls_cert: Path | None = None   # PEM files: with both, the web port and the ingress speak HTTPS only
@@ -97,6 +98,7 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         sqlite_synchronous=str(raw.get("sqlite_synchronous", "FULL")),
         web_host=str(web.get("host", "127.0.0.1")),
         web_port=_int(env.get("THREADCOUNT_WEB_PORT") or web.get("port", 8000), "web port"),
+        web_workers=_web_workers(env.get("THREADCOUNT_WEB_WORKERS") or web.get("workers", 1)),
         ingress_host=str(ingress.get("host", "127.0.0.1")),
         tls_cert=tls_cert,
         tls_key=tls_key,
@@ -121,6 +123,17 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         log_format=_log_format(env.get(FORMAT_VARIABLE) or (raw.get("logging") or {}).get("format")),
         notifications=_notifications(raw.get("notifications"), env),
     )
+
+
+MAX_WEB_WORKERS = 32
+
+
+def _web_workers(value: Any) -> int:
+    count = _int(value, "web workers (THREADCOUNT_WEB_WORKERS)")
+    if not 1 <= count <= MAX_WEB_WORKERS:
+        raise ConfigError(f"web workers (THREADCOUNT_WEB_WORKERS): {count} is not between 1 and "
+                          f"{MAX_WEB_WORKERS}")
+    return count
 
 
 def _log_format(value: Any) -> str:

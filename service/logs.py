@@ -9,7 +9,8 @@ from pathlib import Path
 
 from actors.logs import DIR_VARIABLE, FORMAT_VARIABLE, configure, request_id, trace_id
 
-__all__ = ["configure_command", "configure_service", "log_folder", "request_id", "trace_id"]
+__all__ = ["configure_command", "configure_service", "configure_worker", "log_folder", "request_id",
+           "trace_id"]
 
 WEB_LOG = "threadcount.log"
 
@@ -24,6 +25,11 @@ def configure_service(fmt: str, data_dir: Path) -> Path | None:
     os.environ[FORMAT_VARIABLE] = fmt
     os.environ[DIR_VARIABLE] = str(folder)
     return configure("web", fmt, folder, WEB_LOG)
+
+
+def configure_worker(fmt: str, data_dir: Path, index: int) -> Path | None:
+    """A web worker's: stderr (the primary's) and DATA_DIR/logs/web-worker-<index>.log."""
+    return configure(f"web-worker-{index}", fmt, log_folder(data_dir))
 
 
 def configure_command(fmt: str, command: str) -> None:

@@ -1,0 +1,141 @@
+"""Web workers: `THREADCOUNT_WEB_WORKERS=N` processes serving the web port together.
+
+The first process (the primary, `python run.py`) starts everything as with one; once it is ready it
+starts N - 1 workers (`python run.py worker`), each given the primary's listening socket, so the
+kernel hands each new connection to whichever process accepts it first. A worker joins the
+primary's Ray as a second driver and finds the stock shards and the event hub by name; it serves
+the routes that scale (web/forward.py: orders, stock, the live stream) and passes the rest to the
+primary over a Unix socket.
+
+Why each worker is correct alone:
+- Same order, two processes at once: the shards decide. An order on one shard is one command to one
+  actor, which applies commands one at a time (the second is a replay); an order over several
+  shards is placed on its lowest shard first, which picks its storage key and answers the second
+  process as a replay (inventory.desk `_lead_first`).
+- Idempotency-Keys, sessions, holds and API keys live in the store, claimed by conditional writes.
+- Acknowledge after commit: a worker answers after the shard's answer, which comes after its commit.
+The primary keeps what only one process may do: partner connectors, the alert watcher and
+notifications, hold expiry, retention, login throttling, the demo.
+
+The primary restarts a worker that dies (after a second), and stops them first at its own stop: each
+finishes its requests in flight, then exits. A worker whose primary has gone exits too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PLAN_VARIABLE = "THREADCOUNT_WEB_WORKER"  # the plan a worker process is started with (JSON)
+RESTART_DELAY = 1.0  # seconds before a worker that died is started again
+STOP_WAIT = 10.0  # seconds the workers get to finish their requests at a stop
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """What a worker needs from its primary."""
+
+    index: int  # 1..N-1 (the primary is 0)
+    primary_pid: int
+    gcs_address: str
+    shard_names: list[str]
+    socket_path: str  # the primary's Unix socket for the routes a worker passes on
+    listen_fd: int  # the web port's listening socket, inherited
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls, text: str) -> WorkerPlan:
+        return cls(**json.loads(text))
+
+
+def private_socket_path() -> Path:
+    """A path for the workers' Unix socket in a new folder only this user can enter (short: Unix socket
+    paths are limited to about 100 bytes, and a data folder's path can be longer)."""
+    return Path(tempfile.mkdtemp(prefix="threadcount-")) / "web.sock"
+
+
+def unix_listener(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    os.chmod(path, 0o600)
+    sock.set_inheritable(False)
+    return sock
+
+
+class WebWorkers:
+    """The primary's side: starts, restarts and stops the worker processes."""
+
+    def __init__(self, count: int, command: list[str], base: WorkerPlan):
+        self._count, self._command, self._base = count, command, base
+        self._processes: dict[int, asyncio.subprocess.Process] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.restarts = 0
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes.values()]
+
+    def start(self) -> None:
+        self._tasks = [asyncio.ensure_future(self._keep(index)) for index in range(1, self._count)]
+
+    async def _keep(self, index: int) -> None:
+        """Worker `index`, started again whenever it exits before the stop."""
+        plan = WorkerPlan(**{**asdict(self._base), "index": index})
+        while not self._stopping:
+            process = await asyncio.create_subprocess_exec(
+                *self._command, env={**os.environ, PLAN_VARIABLE: plan.to_env()},
+                pass_fds=(plan.listen_fd,), stdin=asyncio.subprocess.DEVNULL)
+            self._processes[index] = process
+            code = await process.wait()
+            if self._stopping:
+                return
+            self.restarts += 1
+            log.warning("web worker %d (pid %d) exited with %s; starting it again", index, process.pid, code)
+            await asyncio.sleep(RESTART_DELAY)
+
+    async def stop(self, wait: float = STOP_WAIT) -> None:
+        """SIGTERM to every worker (each finishes its requests in flight), SIGKILL after `wait`."""
+        self._stopping = True
+        running = [p for p in self._processes.values() if p.returncode is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in running)), wait)
+        except TimeoutError:
+            for process in running:
+                if process.returncode is None:
+                    log.warning("web worker pid %d did not stop within %.0fs: killed", process.pid, wait)
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def worker_command(config: Path) -> list[str]:
+    run_py = Path(__file__).resolve().parents[1] / "run.py"
+    return [sys.executable, str(run_py), "worker", "--config", str(config)]
+
+
+async def watch_primary(primary_pid: int, stop: asyncio.Event, every: float = 1.0) -> None:
+    """In a worker: sets `stop` once the primary is gone (this process was handed to another parent)."""
+    while not stop.is_set():
+        if os.getppid() != primary_pid:
+            log.warning("the primary web process (pid %d) is gone: this worker stops", primary_pid)
+            stop.set()
+            return
+        await asyncio.sleep(every)

@@ -1,0 +1,87 @@
+"""A web worker's Runtime (service/web_workers.py): the primary's stock shards, event hub and store,
+and none of the primary's own services. It migrates nothing and starts no actor: it joins the
+primary's Ray as a second driver and finds the shards and the hub by name."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from actors.hub import HUB_NAME
+from actors.router import ShardRouter
+from inventory.desk import StockDesk
+from service.config import Settings
+from service.events import EventFeed
+from service.hold_keeper import HoldKeeper
+from service.metrics import order_placed
+from service.ray_security import secure_ray
+from service.runtime import Runtime
+from service.web_workers import WorkerPlan
+from store.catalog import Catalog
+from store.engine import make_engine
+from store.kits import record_plan
+
+log = logging.getLogger(__name__)
+RAY_LEAVE_WAIT = 3.0  # seconds
+
+
+class PrimaryTimesHolds(HoldKeeper):
+    """A hold made or converted here is timed by the primary's keeper, which reads every hold from
+    the store when it starts and settles each expiry by a conditional write: nothing to do here."""
+
+    def watch(self, hold_id: str, expires_at: float) -> None:
+        pass
+
+    def forget(self, hold_id: str) -> None:
+        pass
+
+
+class WorkerRuntime(Runtime):
+    def __init__(self, settings: Settings, plan: WorkerPlan):
+        super().__init__(settings)
+        self.plan = plan
+        self.hold_keeper = PrimaryTimesHolds(self)
+
+    async def start(self) -> None:
+        self.prepare_secrets()  # the key and the API token the primary made
+        self._engine = make_engine(self.settings.database_url, self.settings.sqlite_synchronous)
+        self._catalog = Catalog(self._engine)
+        await self._catalog.refresh()
+        shards, self._hub = await asyncio.to_thread(self._join_ray)
+        self._shards, self._shard_names = shards, list(self.plan.shard_names)
+        router = ShardRouter.for_actors(shards, max_batch=self.settings.max_batch,
+                                        max_inflight=self.settings.max_inflight,
+                                        linger=self.settings.linger_ms / 1000)
+        self._desk = StockDesk(router, on_placed=order_placed,
+                               kit_plans=functools.partial(record_plan, self.engine))
+        self._events = EventFeed(self.catalog, self._hub)  # a catalog change elsewhere refreshes ours
+        self._events.start()
+        self.ready = True
+
+    def _join_ray(self) -> tuple[list[Any], Any]:
+        import ray
+
+        local = self.settings.ray_address == "local"
+        options: dict[str, Any] = secure_ray(self.settings.data_dir, local=local)
+        ray.init(address=self.plan.gcs_address, namespace="threadcount", logging_level=logging.ERROR,
+                 log_to_driver=False, **options)
+        return [ray.get_actor(name) for name in self.plan.shard_names], ray.get_actor(HUB_NAME)
+
+    async def stop(self) -> None:
+        """After the worker's server has finished its requests in flight."""
+        self.ready = False
+        if self._events is not None:
+            await self._events.stop()
+        if self._desk is not None:
+            await self._desk.router.close()
+        if self._engine is not None:
+            await self._engine.dispose()
+        import ray
+
+        if ray.is_initialized():  # leaves the cluster; the actors are the primary's and live on
+            try:
+                await asyncio.wait_for(asyncio.to_thread(ray.shutdown), RAY_LEAVE_WAIT)
+            except TimeoutError:
+                log.warning("leaving Ray took over %.0fs", RAY_LEAVE_WAIT)

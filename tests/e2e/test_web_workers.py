@@ -1,0 +1,136 @@
+"""THREADCOUNT_WEB_WORKERS=2: two processes serve the one web port. Each is correct alone: an order
+delivered to both at once is made once, the primary keeps what only one process may do, a worker
+that dies is started again, and a stop ends them all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.e2e.conftest import Service, start_service
+from tests.e2e.test_api import new_skus, receive, stock
+
+pytestmark = pytest.mark.e2e
+WORKER = "x-threadcount-worker"
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    running = start_service(tmp_path_factory.mktemp("workers"), extra_env={"THREADCOUNT_WEB_WORKERS": "2"})
+    with running.client() as api:
+        for code, priority in [("WH-EAST", 10), ("WH-WEST", 20)]:
+            api.post("/api/v1/locations", json={"code": code, "name": code, "kind": "warehouse",
+                                                "priority": priority}).raise_for_status()
+    _wait_for_worker(running)
+    yield running
+    running.process.stop()
+
+
+def _answered_by(service: Service, path: str = "/healthz") -> str:
+    """Which process answered a request on a new connection."""
+    with service.client() as api:
+        return api.get(path).headers.get(WORKER, "")
+
+
+def _wait_for_worker(service: Service, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "1" in {_answered_by(service) for _ in range(8)}:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no answer from web worker 1 within {timeout}s")
+
+
+def _worker_pids(service: Service) -> list[int]:
+    found = []
+    for process in psutil.Process(service.process.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            command = process.cmdline()
+            if len(command) > 2 and command[1].endswith("run.py") and command[2] == "worker":
+                found.append(process.pid)
+    return found
+
+
+def test_both_processes_answer_on_the_one_port(two: Service) -> None:
+    seen = Counter(_answered_by(two) for _ in range(40))
+    assert set(seen) == {"0", "1"}, seen
+
+
+def test_a_worker_answers_orders_itself_and_passes_other_routes_to_the_primary(two: Service) -> None:
+    answered: dict[str, set[str]] = {"orders": set(), "products": set()}
+    for _ in range(30):
+        answered["orders"].add(_answered_by(two, "/api/v1/orders?limit=1"))
+        answered["products"].add(_answered_by(two, "/api/v1/locations"))
+    assert answered == {"orders": {"0", "1"}, "products": {"0"}}
+
+
+async def _post_on_new_connections(service: Service, body: dict[str, object], copies: int) -> list[httpx.Response]:
+    async def one() -> httpx.Response:
+        async with service.async_client() as client:  # its own connection: either process may take it
+            return await client.post("/api/v1/orders", json=body)
+    return list(await asyncio.gather(*(one() for _ in range(copies))))
+
+
+def test_an_order_delivered_to_both_processes_at_once_is_made_once(two: Service) -> None:
+    with two.client() as api:
+        skus = new_skus(api, 6)  # six variants: an order of all six spans both shards
+        for sku in skus:
+            receive(api, sku, "WH-EAST", 100)
+    made, workers = 0, set()
+    for _ in range(20):
+        body = {"channel": "direct", "external_id": f"dup-{uuid.uuid4().hex}",
+                "lines": [{"sku": sku, "quantity": 1 + i % 2} for i, sku in enumerate(skus)]}
+        answers = asyncio.run(_post_on_new_connections(two, body, 4))
+        assert {a.status_code for a in answers} <= {200, 201}, [a.text for a in answers]
+        assert len({a.json()["id"] for a in answers}) == 1
+        made += sum(a.status_code == 201 for a in answers)
+        workers |= {a.headers[WORKER] for a in answers}
+    assert made == 20
+    assert workers == {"0", "1"}
+    with two.client() as api:
+        assert [stock(api, sku)["reserved"] for sku in skus] == [20 * (1 + i % 2) for i in range(6)]
+        check = api.get("/api/v1/ledger/check").json()
+    assert check["ok"] is True, check
+
+
+def test_login_failures_are_counted_once_for_every_process(two: Service) -> None:
+    """Logins go to the primary, whose count of failures holds however the connections land."""
+    statuses = []
+    for _ in range(7):
+        with httpx.Client(base_url=two.base, timeout=30) as browser:
+            page = browser.get("/login")
+            token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+            statuses.append(browser.post("/login", data={"username": "nobody-here", "password": "wrong",
+                                                         "csrf_token": token}).status_code)
+    assert statuses[-1] == 429, statuses
+
+
+def test_a_killed_worker_is_started_again_while_the_port_keeps_answering(two: Service) -> None:
+    before = _worker_pids(two)
+    assert len(before) == 1, before
+    psutil.Process(before[0]).send_signal(signal.SIGKILL)
+    with two.client() as api:  # meanwhile the primary takes every connection
+        assert all(api.get("/healthz").status_code == 200 for _ in range(5))
+    _wait_for_worker(two, timeout=60)
+    after = _worker_pids(two)
+    assert len(after) == 1 and after != before, (before, after)
+
+
+def test_a_stop_ends_every_web_process(tmp_path: Path) -> None:
+    running = start_service(tmp_path / "stopping", extra_env={"THREADCOUNT_WEB_WORKERS": "3"})
+    _wait_for_worker(running)
+    workers = _worker_pids(running)
+    assert len(workers) == 2, workers
+    stopped = running.process.stop()
+    assert stopped is not None and stopped.exit_code == 0 and not stopped.killed, stopped
+    assert not [pid for pid in workers if psutil.pid_exists(pid)]
