@@ -10,6 +10,7 @@ COMMANDS = """commands:
   check           prove, on a stopped or running store, that every stock row equals the fold of the
                   ledger (exit 1 and the mismatches if not)
   rotate-secrets  with the service stopped: seal the partner secrets with a new key
+  worker          a web worker, started by serve itself when THREADCOUNT_WEB_WORKERS is over 1
 """
 
 ENVIRONMENT = [  # README's Configuration table, in short
@@ -17,6 +18,7 @@ ENVIRONMENT = [  # README's Configuration table, in short
                                  "(default: DATA_DIR/threadcount.db)"),
     ("THREADCOUNT_DATA_DIR", "the SQLite file, generated secrets and logs/ (default ./data)"),
     ("THREADCOUNT_WEB_PORT", "the REST API's and dashboard's port (default 8000)"),
+    ("THREADCOUNT_WEB_WORKERS", "processes serving the web port together, 1-32 (default 1)"),
     ("THREADCOUNT_INGRESS_PORT", "the partner webhook port (default 8001)"),
     ("THREADCOUNT_DEMO", "1: seed the demo catalog and start the partner simulators; 0: start empty"),
     ("THREADCOUNT_ADMIN_TOKEN", "the REST API's bearer token (default: generated into DATA_DIR/admin_token)"),

@@ -10,6 +10,7 @@ Progress goes to stderr. Exit status 1 when a measured part failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -34,6 +35,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skus", type=int, default=200, help="variants the orders spread over (200)")
     parser.add_argument("--streams", type=int, default=0, metavar="N",
                         help="also run the load with N dashboard streams open (0: not)")
+    parser.add_argument("--web-workers", default="1", metavar="N[,N...]",
+                        help="THREADCOUNT_WEB_WORKERS for the Threadcount run; several (1,2) run it once each, "
+                             "the first as `threadcount`, the others compared with it (1)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the naive baseline")
     parser.add_argument("--skip-threadcount", action="store_true", help="do not run Threadcount")
     parser.add_argument("--skip-engine", action="store_true", help="do not run engine_benchmark()")
@@ -54,6 +58,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "receiver that discards them (without it any inherited endpoint is dropped: "
                              "traces off); sample with OTEL_TRACES_SAMPLER, which is passed on")
     args = parser.parse_args(argv)
+    try:
+        args.web_workers = [int(n) for n in str(args.web_workers).split(",")]
+    except ValueError:
+        parser.error("--web-workers: whole numbers separated by commas, such as 1,2")
+    if not args.web_workers or min(args.web_workers) < 1:
+        parser.error("--web-workers: each count must be 1 or more")
     if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1 or args.streams < 0:
         parser.error("--duration, --clients and --skus must be positive, --warmup non-negative")
     if args.partner_orders < 0:
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus,
-                        streams=args.streams, otlp=args.otlp)
+                        streams=args.streams, otlp=args.otlp, web_workers=args.web_workers[0])
     engine_skipped = args.skip_threadcount or args.skip_engine
     record: dict[str, Any] = {
         "settings": {**vars(settings), "cpus": os.cpu_count(), "engine_skipped": engine_skipped}
@@ -108,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     record["threadcount"] = (
         None if args.skip_threadcount else _attempt("threadcount", partial(run_threadcount, settings))
     )
+    record["workers"] = {
+        str(n): _attempt(f"threadcount with {n} web workers",
+                         partial(run_threadcount, dataclasses.replace(settings, web_workers=n)))
+        for n in ([] if args.skip_threadcount else args.web_workers[1:])
+    }
     record["engine"] = None
     if not engine_skipped:
         engine = _attempt("engine", _engine)
@@ -119,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     print(as_json_line(record), flush=True)
     parts = ("baseline", "threadcount", "engine", "sync", "buffers")
     failed = any(isinstance(record[k], dict) and "error" in record[k] for k in parts)
+    failed = failed or any("error" in result for result in record["workers"].values())
     return 1 if failed else 0
 
 

@@ -237,11 +237,35 @@ def render(record: dict[str, Any]) -> str:
         for sample in result.get("error_samples", []):
             lines.append(f"{name} error sample: {sample}")
     lines += _stream_lines(threadcount)
+    lines += _worker_lines(threadcount, record.get("workers") or {})
     if "sync" in record:  # records from before the partner-sync scenario have no such key
         lines += _sync_lines(record["sync"])
     if "buffers" in record:
         lines += buffer_lines(record["buffers"])
     return "\n".join(lines)
+
+
+def _worker_lines(first: dict[str, Any] | None, others: dict[str, dict[str, Any]]) -> list[str]:
+    """Threadcount again with more web workers, against the first run (THREADCOUNT_WEB_WORKERS)."""
+    if not others or not first:
+        return []
+    lines = ["", "web workers (THREADCOUNT_WEB_WORKERS), the same load:"]
+    for result in [first, *others.values()]:
+        if "error" in result:
+            lines.append(f"  FAILED: {result['error'][:300]}")
+            continue
+        alone, base = result.get("orders_per_s"), first.get("orders_per_s")
+        share = f" = {alone / base:.0%} of {first.get('web_workers', 1)}" if alone and base else ""
+        lines.append(f"  {result.get('web_workers', 1)}: orders/s {_num(alone)}{share}, p50 {_num(result.get('p50_ms'))}"
+                     f" ms, p99 {_num(result.get('p99_ms'))} ms, peak RSS {_num(result.get('peak_rss_mb'))} MB")
+        streamed = result.get("with_streams")
+        if streamed:
+            figures = streamed.get("streams") or {}
+            lines.append(f"     with {figures.get('streams')} streams: orders/s {_num(streamed.get('orders_per_s'))}, "
+                         f"p99 {_num(streamed.get('p99_ms'))} ms; stock change -> every stream p50 "
+                         f"{_num(figures.get('p50_ms'))} ms, p99 {_num(figures.get('p99_ms'))} ms, "
+                         f"never seen {figures.get('missed')}")
+    return lines
 
 
 def as_json_line(record: dict[str, Any]) -> str:

@@ -8,10 +8,12 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from tests.benchmark import baseline
@@ -38,6 +40,7 @@ class Settings:
     skus: int
     streams: int = 0
     otlp: bool = False  # Threadcount traced, exporting to a receiver that discards (tests/harness/otlp.py)
+    web_workers: int = 1  # THREADCOUNT_WEB_WORKERS
 
 
 def _say(message: str) -> None:
@@ -110,7 +113,7 @@ def run_baseline(settings: Settings, result: dict[str, Any]) -> None:
 
 
 def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str,
-                    otlp_endpoint: str | None = None) -> dict[str, str]:
+                    otlp_endpoint: str | None = None, web_workers: int = 1) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if (not k.startswith("THREADCOUNT_") or k in KEEP_FROM_ENV) and k not in OTEL_ENDPOINTS}
     if otlp_endpoint:
@@ -122,6 +125,7 @@ def threadcount_env(data_dir: Path, web_port: int, ingress_port: int, token: str
         THREADCOUNT_DEMO="0",
         THREADCOUNT_ADMIN_TOKEN=token,
         THREADCOUNT_ADMIN_PASSWORD=token,
+        THREADCOUNT_WEB_WORKERS=str(web_workers),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -144,7 +148,8 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
     with tempfile.TemporaryDirectory(prefix="tc-bench-threadcount-", ignore_cleanup_errors=True) as tmp:
         web_port, ingress_port = free_ports(2)
         token = secrets.token_urlsafe(32)
-        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token, otlp_endpoint)
+        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token, otlp_endpoint,
+                              settings.web_workers)
         log = Path(tmp, "threadcount.log")
         server = ServerProcess("threadcount", [sys.executable, "run.py"], env=env, log_path=log)
         base = f"http://127.0.0.1:{web_port}"
@@ -152,6 +157,9 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
             server.start()
             ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
             result["start_to_ready_s"] = round(ready, 2)
+            result["web_workers"] = settings.web_workers
+            if settings.web_workers > 1:
+                result["workers_ready_s"] = round(wait_for_workers(base, settings.web_workers), 2)
             _say(f"threadcount: ready in {ready:.2f} s; creating {settings.skus} variants")
             variants = settings.skus + (1 if settings.streams else 0)  # the streams' marker: no load on it
             skus = asyncio.run(create_catalog(base, token, variants=variants, quantity=STOCK_PER_SKU))
@@ -169,6 +177,18 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
             raise
         finally:
             _stop(server, result)
+
+
+def wait_for_workers(base: str, count: int, timeout: float = 120) -> float:
+    """Seconds until every web process has answered (each answer names its process)."""
+    began = time.monotonic()
+    seen: set[str] = set()
+    while len(seen) < count:
+        if time.monotonic() - began > timeout:
+            raise ServerError(f"only web processes {sorted(seen)} of {count} answered within {timeout:g} s")
+        with httpx.Client(base_url=base, timeout=10) as client:  # a new connection each time
+            seen.add(client.get("/healthz").headers.get("x-threadcount-worker", "0"))
+    return time.monotonic() - began
 
 
 def _plan(settings: Settings, base: str, skus: list[str], token: str | None) -> LoadPlan:

@@ -180,3 +180,16 @@ def test_a_single_location_written_without_a_list_is_not_split_into_characters(t
     except ConfigError:
         return
     assert settings.channels["square"].locations == ("STORE-SOHO",)
+
+
+def test_web_workers_come_from_the_file_or_the_variable_and_default_to_one(tmp_path: Path) -> None:
+    assert load_settings(SHIPPED, env={}).web_workers == 1
+    config = write(tmp_path, "web:\n  workers: 3\n")
+    assert load_settings(config, env={}).web_workers == 3
+    assert load_settings(config, env={"THREADCOUNT_WEB_WORKERS": "2"}).web_workers == 2
+
+
+@pytest.mark.parametrize("value", ["0", "33", "two"])
+def test_a_web_worker_count_out_of_range_stops_the_start_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="THREADCOUNT_WEB_WORKERS"):
+        load_settings(SHIPPED, env={"THREADCOUNT_WEB_WORKERS": value})

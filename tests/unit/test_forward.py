@@ -1,0 +1,67 @@
+"""Web workers' split of the routes and the primary's trust in the workers' hop (web/forward.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from web.forward import FromWorkers, Tagged, served_by_worker
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/orders/ord_1/cancel", "/api/v1/stock/receipts",
+                                  "/api/v1/variants/SKU-1/stock", "/api/v1/ledger", "/api/v1/ledger/check",
+                                  "/stream", "/healthz", "/static/app.css"])
+def test_a_worker_answers_the_routes_that_scale_itself(path: str) -> None:
+    assert served_by_worker(path)
+
+
+@pytest.mark.parametrize("path", ["/login", "/", "/stock", "/api/v1/products", "/api/v1/variants/SKU-1",
+                                  "/api/v1/holds", "/api/v1/partners", "/metrics", "/readyz", "/api/v1/stocky"])
+def test_every_other_route_goes_to_the_primary(path: str) -> None:
+    assert not served_by_worker(path)
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.scope: dict[str, Any] = {}
+        self.sent: list[dict[str, Any]] = []
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scope = scope
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def send(self, message: Any) -> None:
+        self.sent.append(message)
+
+
+def _scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http", "path": "/login", "headers": headers, "client": None, "scheme": "http"}
+
+
+async def test_the_primary_takes_the_callers_address_and_scheme_from_a_worker_on_its_unix_socket() -> None:
+    seen = Seen()
+    await FromWorkers(seen.app)(_scope([(b"x-threadcount-client", b"203.0.113.7:5123"),
+                                        (b"x-threadcount-scheme", b"https"), (b"host", b"shop")]),
+                                None, seen.send)
+    assert seen.scope["client"] == ("203.0.113.7", 5123)
+    assert seen.scope["scheme"] == "https"
+    assert seen.scope["headers"] == [(b"host", b"shop")]
+    assert (b"x-threadcount-worker", b"0") in seen.sent[0]["headers"]
+
+
+async def test_on_its_tcp_port_the_primary_drops_the_workers_headers_a_caller_sent() -> None:
+    seen = Seen()
+    scope = {**_scope([(b"X-Threadcount-Client", b"10.0.0.1:1"), (b"host", b"shop")]), "client": ("198.51.100.2", 4)}
+    await Tagged(seen.app)(scope, None, seen.send)
+    assert seen.scope["client"] == ("198.51.100.2", 4)
+    assert seen.scope["headers"] == [(b"host", b"shop")]
+
+
+async def test_a_scheme_other_than_http_or_https_from_a_worker_is_taken_as_http() -> None:
+    seen = Seen()
+    await FromWorkers(seen.app)(_scope([(b"x-threadcount-scheme", b"gopher")]), None, seen.send)
+    assert seen.scope["scheme"] == "http"
+    assert seen.scope["client"] is None
