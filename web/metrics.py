@@ -26,7 +26,8 @@ async def metrics(request: Request) -> Response:
         own.append(alerts_open_family(await open_counts(rt.read_engine)))
     except Exception as exc:  # the store not open yet, or not answering: the rest still answers
         log.warning("metrics: open alerts not counted: %s", exc)
-    body = await scrape(rt.metric_sources(), own)
+    workers = getattr(request.app.state, "worker_sources", [])  # web/worker_metrics.py
+    body = await scrape([*rt.metric_sources(), *workers], own)
     return Response(body, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 

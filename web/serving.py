@@ -29,6 +29,7 @@ from service.web_workers import (
 )
 from web.forward import ForwardToPrimary, FromWorkers, WorkerApp
 from web.slow_clients import guarded_protocol
+from web.worker_metrics import serve_figures, socket_of, worker_source
 
 log = logging.getLogger(__name__)
 FINISH_WAIT = 8.0  # seconds the requests in flight get at a stop
@@ -69,6 +70,8 @@ class Workers:
                           str(self._path), web.fileno())
         self.processes = WebWorkers(settings.web_workers, worker_command(config_path), plan)
         self.processes.start()
+        folder = self._path.parent
+        app.state.worker_sources = [worker_source(folder, n) for n in range(1, settings.web_workers)]
 
     async def stop(self) -> None:
         """The workers first (their requests in flight may still need this socket), then the socket."""
@@ -77,7 +80,8 @@ class Workers:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self._task, FINISH_WAIT)
         with contextlib.suppress(OSError):
-            self._path.unlink()
+            for leftover in self._path.parent.iterdir():
+                leftover.unlink()
             self._path.parent.rmdir()
 
 
@@ -106,6 +110,7 @@ async def serve_worker(settings: Settings, plan: WorkerPlan) -> int:
     app = create_app(runtime)
     forward = ForwardToPrimary(plan.socket_path)
     server = web_server(WorkerApp(app, forward, plan.index), settings)
+    figures = await serve_figures(socket_of(Path(plan.socket_path).parent, plan.index))
     listener = socket.socket(fileno=plan.listen_fd)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     watching = asyncio.create_task(watch_primary(plan.primary_pid, stop))
@@ -117,6 +122,7 @@ async def serve_worker(settings: Settings, plan: WorkerPlan) -> int:
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await asyncio.wait_for(serving, FINISH_WAIT)
     watching.cancel()
+    await figures.cleanup()
     await forward.close()
     await runtime.stop()
     stop_tracing()

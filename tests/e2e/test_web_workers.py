@@ -134,3 +134,17 @@ def test_a_stop_ends_every_web_process(tmp_path: Path) -> None:
     stopped = running.process.stop()
     assert stopped is not None and stopped.exit_code == 0 and not stopped.killed, stopped
     assert not [pid for pid in workers if psutil.pid_exists(pid)]
+
+
+def test_the_primarys_metrics_include_the_orders_each_worker_placed(two: Service) -> None:
+    with two.client() as api:
+        sku = new_skus(api)[0]
+        receive(api, sku, "WH-EAST", 50)
+    for _ in range(10):  # new connections: some reach the worker
+        body = {"channel": "direct", "external_id": uuid.uuid4().hex, "lines": [{"sku": sku, "quantity": 1}]}
+        asyncio.run(_post_on_new_connections(two, body, 1))
+    with two.client() as api:
+        text = api.get("/metrics").text
+    placed = [line for line in text.splitlines()
+              if line.startswith("threadcount_orders_total") and 'actor="web-worker-1"' in line]
+    assert placed and sum(float(line.rsplit(" ", 1)[1]) for line in placed) > 0, placed
