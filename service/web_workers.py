@@ -31,13 +31,16 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 PLAN_VARIABLE = "THREADCOUNT_WEB_WORKER"  # the plan a worker process is started with (JSON)
-RESTART_DELAY = 1.0  # seconds before a worker that died is started again
+RESTART_DELAY = 1.0  # seconds before a worker that died is started again, doubled while it keeps dying
+RESTART_DELAY_MAX = 30.0
+LIVED_LONG = 60.0  # seconds: a worker that ran this long is started again after RESTART_DELAY
 STOP_WAIT = 10.0  # seconds the workers get to finish their requests at a stop
 
 
@@ -94,7 +97,9 @@ class WebWorkers:
     async def _keep(self, index: int) -> None:
         """Worker `index`, started again whenever it exits before the stop."""
         plan = WorkerPlan(**{**asdict(self._base), "index": index})
+        wait = 0.0
         while not self._stopping:
+            began = time.monotonic()
             process = await asyncio.create_subprocess_exec(
                 *self._command, env={**os.environ, PLAN_VARIABLE: plan.to_env()},
                 pass_fds=(plan.listen_fd,), stdin=asyncio.subprocess.DEVNULL)
@@ -103,8 +108,10 @@ class WebWorkers:
             if self._stopping:
                 return
             self.restarts += 1
-            log.warning("web worker %d (pid %d) exited with %s; starting it again", index, process.pid, code)
-            await asyncio.sleep(RESTART_DELAY)
+            wait = restart_wait(wait, time.monotonic() - began)
+            log.warning("web worker %d (pid %d) exited with %s; starting it again in %.0fs", index,
+                        process.pid, code, wait)
+            await asyncio.sleep(wait)
 
     async def stop(self, wait: float = STOP_WAIT) -> None:
         """SIGTERM to every worker (each finishes its requests in flight), SIGKILL after `wait`."""
@@ -124,6 +131,15 @@ class WebWorkers:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def restart_wait(last: float, lived: float) -> float:
+    """Seconds before a worker that exited is started again: RESTART_DELAY after one that ran a
+    while, doubled up to RESTART_DELAY_MAX while it keeps dying at once (a worker that cannot start
+    does not spin)."""
+    if lived > LIVED_LONG or last == 0:
+        return RESTART_DELAY
+    return min(last * 2, RESTART_DELAY_MAX)
 
 
 def worker_command(config: Path) -> list[str]:

@@ -65,3 +65,14 @@ async def test_a_scheme_other_than_http_or_https_from_a_worker_is_taken_as_http(
     await FromWorkers(seen.app)(_scope([(b"x-threadcount-scheme", b"gopher")]), None, seen.send)
     assert seen.scope["scheme"] == "http"
     assert seen.scope["client"] is None
+
+
+def test_a_worker_that_keeps_dying_at_once_waits_longer_each_time_and_one_that_ran_a_while_does_not() -> None:
+    from service.web_workers import RESTART_DELAY, RESTART_DELAY_MAX, restart_wait
+
+    waits = [restart_wait(0.0, 0.5)]
+    for _ in range(8):
+        waits.append(restart_wait(waits[-1], 0.5))
+    assert waits[:4] == [RESTART_DELAY, 2 * RESTART_DELAY, 4 * RESTART_DELAY, 8 * RESTART_DELAY]
+    assert waits[-1] == RESTART_DELAY_MAX
+    assert restart_wait(RESTART_DELAY_MAX, 3600) == RESTART_DELAY
