@@ -52,20 +52,37 @@ def _load_and_sample(server: ServerProcess, plan: LoadPlan) -> dict[str, Any]:
     cpu = _tree_cpu_s(server)
     with RssSampler(server) as rss:
         load = run_load(plan)
-    used = _tree_cpu_s(server) - cpu
+    used = {kind: seconds - cpu.get(kind, 0.0) for kind, seconds in _tree_cpu_s(server).items()}
     server.check_alive()
     # CPU the server's whole tree spent per answered order: steadier than orders/s on a shared machine
-    per_order = round(used * 1000 / load["ok_total"], 3) if load.get("ok_total") else None
+    ok = load.get("ok_total")
+    per_order = round(sum(used.values()) * 1000 / ok, 3) if ok else None
+    by_kind = {kind: round(seconds * 1000 / ok, 3) for kind, seconds in sorted(used.items())} if ok else {}
     return {**load, "peak_rss_mb": rss.peak_mb, "peak_processes": rss.peak_processes,
-            "cpu_ms_per_order": per_order}
+            "cpu_ms_per_order": per_order, "cpu_ms_per_order_by_process": by_kind}
 
 
-def _tree_cpu_s(server: ServerProcess) -> float:
-    total = 0.0
+PROCESS_KINDS = (("StockShard", "shards"), ("EventHub", "hub"), ("PartnerConnector", "partners"),
+                 ("run.py worker", "web workers"), ("gcs_server", "ray"), ("raylet", "ray"))
+
+
+def _kind(process: psutil.Process, root: int) -> str:
+    """Which part of the service a process of its tree is (the web process is the tree's root)."""
+    if process.pid == root:
+        return "web"
+    command = " ".join(process.cmdline())
+    return next((kind for mark, kind in PROCESS_KINDS if mark in command), "other")
+
+
+def _tree_cpu_s(server: ServerProcess) -> dict[str, float]:
+    """CPU seconds by kind of process (_kind) over the server's tree; exited processes are not counted."""
+    total: dict[str, float] = {}
+    root = server.pid
     for process in server.tree():
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             times = process.cpu_times()
-            total += times.user + times.system
+            kind = _kind(process, root)
+            total[kind] = total.get(kind, 0.0) + times.user + times.system
     return total
 
 
