@@ -29,6 +29,7 @@ class EventHub:
         self.log = EventLog(capacity, first_seq=int(time.time() * 1000) * 1000)
         self._changed = asyncio.Condition()
         self.figures = HubMetrics()
+        self._answer: tuple[tuple[int, int, int], bytes] | None = None  # by (since, head, limit)
 
     async def publish(self, packed: bytes) -> int:
         """`packed` is a pickled list of facts (inventory.events), each already committed."""
@@ -45,7 +46,12 @@ class EventHub:
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait_for(lambda: self.log.head > since), timeout)
-        return pickle.dumps(self.log.since(since, limit), pickle.HIGHEST_PROTOCOL)
+        # Listeners woken by one publish ask from the same place: the answer is packed once for all
+        # (with a web process per core each following the hub, packing was most of the hub's work).
+        key = (since, self.log.head, limit)
+        if self._answer is None or self._answer[0] != key:
+            self._answer = key, pickle.dumps(self.log.since(since, limit), pickle.HIGHEST_PROTOCOL)
+        return self._answer[1]
 
     def head(self) -> int:
         return self.log.head

@@ -61,6 +61,11 @@ class EventFeed:
         if self._task is None:
             self._task = asyncio.ensure_future(self._listener.run())
 
+    @property
+    def following(self) -> bool:
+        """Whether this feed follows the hub (from `start`, or its first subscriber's arrival)."""
+        return self._task is not None
+
     async def stop(self) -> None:
         for queue in list(self._subscribers):
             _offer(queue, None)
@@ -75,7 +80,9 @@ class EventFeed:
         await publish(self._hub, [fact])
 
     async def subscribe(self, last_id: int | None = None) -> AsyncIterator[LiveEvent]:
-        """Events after `last_id` still held for replay, then live ones, until dropped (Dropped)."""
+        """Events after `last_id` still held for replay, then live ones, until dropped (Dropped). A feed
+        not yet following the hub starts to."""
+        self.start()
         queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
         try:

@@ -25,6 +25,7 @@ from store.kits import record_plan
 
 log = logging.getLogger(__name__)
 RAY_LEAVE_WAIT = 3.0  # seconds
+CATALOG_REFRESH = 30.0  # seconds, while no stream is open here
 
 
 class PrimaryTimesHolds(HoldKeeper):
@@ -43,6 +44,7 @@ class WorkerRuntime(Runtime):
         super().__init__(settings)
         self.plan = plan
         self.hold_keeper = PrimaryTimesHolds(self)
+        self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.prepare_secrets()  # the key and the API token the primary made
@@ -56,9 +58,22 @@ class WorkerRuntime(Runtime):
                                         linger=self.settings.linger_ms / 1000)
         self._desk = StockDesk(router, on_placed=order_placed,
                                kit_plans=functools.partial(record_plan, self.engine))
-        self._events = EventFeed(self.catalog, self._hub)  # a catalog change elsewhere refreshes ours
-        self._events.start()
+        # Followed from the first stream on (a catalog change elsewhere then refreshes ours at once):
+        # every process that follows the hub costs the hub and itself work per event. Until then the
+        # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does
+        # not know is looked up in the store at once).
+        self._events = EventFeed(self.catalog, self._hub)
+        self._refresher = asyncio.ensure_future(self._refresh_catalog())
         self.ready = True
+
+    async def _refresh_catalog(self) -> None:
+        while True:
+            await asyncio.sleep(CATALOG_REFRESH)
+            if not self.events.following:
+                try:
+                    await self.catalog.refresh()
+                except Exception as exc:  # the store did not answer: next time
+                    log.warning("web worker: the catalog was not refreshed: %s", exc)
 
     def _join_ray(self) -> tuple[list[Any], Any]:
         import ray
@@ -72,6 +87,8 @@ class WorkerRuntime(Runtime):
     async def stop(self) -> None:
         """After the worker's server has finished its requests in flight."""
         self.ready = False
+        if self._refresher is not None:
+            self._refresher.cancel()
         if self._events is not None:
             await self._events.stop()
         if self._desk is not None:
