@@ -30,7 +30,7 @@ COPY simulators/ simulators/
 COPY store/ store/
 COPY service/ service/
 COPY web/ web/
-COPY run.py config.yaml README.md ./
+COPY run.py config.yaml ./
 # Installed in place (-e): the web app serves its templates, static files and ../node_modules from
 # beside its code, which a plain `pip install .` would leave behind; every process on every node,
 # the Ray workers that host the actors included, imports this one copy.
