@@ -20,6 +20,9 @@ ENVIRONMENT = [  # README's Configuration table, in short
     ("THREADCOUNT_WEB_PORT", "the REST API's and dashboard's port (default 8000)"),
     ("THREADCOUNT_WEB_WORKERS", "processes serving the web port together, 1-32 (default 1)"),
     ("THREADCOUNT_INGRESS_PORT", "the partner webhook port (default 8001)"),
+    ("THREADCOUNT_WEB_HOST", "the address the web port binds (default 127.0.0.1; 0.0.0.0: every "
+                            "interface, as in a container)"),
+    ("THREADCOUNT_INGRESS_HOST", "the address the webhook ingress binds (default 127.0.0.1)"),
     ("THREADCOUNT_DEMO", "1: seed the demo catalog and start the partner simulators; 0: start empty"),
     ("THREADCOUNT_ADMIN_TOKEN", "the REST API's bearer token (default: generated into DATA_DIR/admin_token)"),
     ("THREADCOUNT_ADMIN_PASSWORD", "the dashboard user admin's password (default: DATA_DIR/admin_password)"),

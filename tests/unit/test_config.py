@@ -89,6 +89,14 @@ def test_environment_variables_override_the_config_file(tmp_path: Path) -> None:
     assert (settings.admin_token, settings.admin_password) == ("s3cret", "hunter2")
 
 
+def test_the_host_variables_bind_both_ports_where_a_container_needs_them(tmp_path: Path) -> None:
+    path = write(tmp_path, "web:\n  host: 127.0.0.1\ningress:\n  host: 127.0.0.1\n")
+    assert (load_settings(path, env={}).web_host, load_settings(path, env={}).ingress_host) == ("127.0.0.1",) * 2
+    env = {"THREADCOUNT_WEB_HOST": "0.0.0.0", "THREADCOUNT_INGRESS_HOST": "0.0.0.0"}
+    settings = load_settings(path, env=env)
+    assert (settings.web_host, settings.ingress_host) == ("0.0.0.0", "0.0.0.0")
+
+
 def test_the_demo_variable_turns_the_demo_on_over_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "demo: 0\n")
     assert load_settings(path, env={}).demo is False
