@@ -24,7 +24,6 @@ from store.engine import make_engine
 from store.kits import record_plan
 
 log = logging.getLogger(__name__)
-RAY_LEAVE_WAIT = 3.0  # seconds
 CATALOG_REFRESH = 30.0  # seconds, while no stream is open here
 
 
@@ -95,10 +94,5 @@ class WorkerRuntime(Runtime):
             await self._desk.router.close()
         if self._engine is not None:
             await self._engine.dispose()
-        import ray
-
-        if ray.is_initialized():  # leaves the cluster; the actors are the primary's and live on
-            try:
-                await asyncio.wait_for(asyncio.to_thread(ray.shutdown), RAY_LEAVE_WAIT)
-            except TimeoutError:
-                log.warning("leaving Ray took over %.0fs", RAY_LEAVE_WAIT)
+        # Ray is left as the process exits: this driver owns no actor and no task, and a clean
+        # ray.shutdown took seconds on a busy machine for nothing.

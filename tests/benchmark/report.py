@@ -237,7 +237,7 @@ def render(record: dict[str, Any]) -> str:
         for sample in result.get("error_samples", []):
             lines.append(f"{name} error sample: {sample}")
     lines += _stream_lines(threadcount)
-    lines += _worker_lines(threadcount, record.get("workers") or {})
+    lines += _worker_lines(threadcount, record.get("workers") or [])
     if "sync" in record:  # records from before the partner-sync scenario have no such key
         lines += _sync_lines(record["sync"])
     if "buffers" in record:
@@ -245,12 +245,12 @@ def render(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _worker_lines(first: dict[str, Any] | None, others: dict[str, dict[str, Any]]) -> list[str]:
+def _worker_lines(first: dict[str, Any] | None, others: list[dict[str, Any]]) -> list[str]:
     """Threadcount again with more web workers, against the first run (THREADCOUNT_WEB_WORKERS)."""
     if not others or not first:
         return []
     lines = ["", "web workers (THREADCOUNT_WEB_WORKERS), the same load:"]
-    for result in [first, *others.values()]:
+    for result in [first, *others]:
         if "error" in result:
             lines.append(f"  FAILED: {result['error'][:300]}")
             continue
