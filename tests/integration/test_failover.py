@@ -18,10 +18,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from actors.hub import hub_actor_class
+from actors.listener import HUB_GRACE, HubListener, publish
 from actors.router import CALL_TIMEOUT, ShardRouter
 from actors.shard import ShardCore, shard_actor_class
 from inventory.commands import LineRequest, OrderPartState, PlaceOrder, Receive, VariantStock
 from inventory.desk import Channel, OrderOutcome, ShardUnavailable, StockDesk, order_id_for
+from inventory.events import CatalogChanged
 from inventory.partition import shard_of
 from store.engine import make_engine
 from store.schema import inventory, ledger, orders
@@ -279,3 +282,42 @@ def _database(store: str, tmp_path: Any) -> Any:
             return None
 
     return SQLite()
+
+
+async def test_a_listener_follows_the_event_hub_through_its_restart_and_resets(ray_session: Any) -> None:
+    """The web process's event feed (and each connector) listens through HubListener: after the hub's
+    process is killed, Ray restarts it and the listener resets (re-reads the store) and hears new events."""
+    hub = hub_actor_class().options(name=f"failover-hub-{os.getpid()}").remote()
+    heard: list[tuple[str, ...]] = []
+    resets = 0
+
+    async def on_events(events: list[Any]) -> None:
+        heard.extend(e.fact.products for e in events)
+
+    async def on_reset() -> None:
+        nonlocal resets
+        resets += 1
+
+    listening = asyncio.ensure_future(HubListener(on_events, on_reset, poll_timeout=1.0, hub=hub).run())
+    try:
+        await _until(lambda: resets == 1)
+        await publish(hub, [CatalogChanged(("before",))])
+        await _until(lambda: ("before",) in heard)
+        os.kill(await hub.pid.remote(), signal.SIGKILL)
+        killed_at = time.monotonic()
+        await _until(lambda: resets == 2, within=GOAL + HUB_GRACE)
+        await publish(hub, [CatalogChanged(("after",))])
+        await _until(lambda: ("after",) in heard)
+        print(f"\n[failover] hub SIGKILL: the listener heard the restarted hub after "
+              f"{time.monotonic() - killed_at:.2f} s")
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        ray_session.kill(hub, no_restart=True)
+
+
+async def _until(condition: Any, within: float = GOAL) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.05)
