@@ -48,7 +48,7 @@ def banner(runtime: Runtime) -> str:
     password = "THREADCOUNT_ADMIN_PASSWORD" if s.admin_password else f"the password in {password_file(s)}"
     return "\n".join([
         f"Threadcount is ready in {runtime.ready_after:.1f}s "
-        f"({s.shards} stock shards, store {s.database_url.split('://')[0]})",
+        f"({len(runtime.shard_names)} stock shards, store {s.database_url.split('://')[0]})",
         f"  dashboard  {web_at}/  (log in as admin with {password})",
         f"  REST API   {web_at}/api/v1  "
         f"(OpenAPI: /api/v1/openapi.json; Authorization: Bearer <{token}>)",

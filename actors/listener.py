@@ -1,6 +1,11 @@
 """Listening to the EventHub from anywhere (the web process, a connector actor): a long-poll loop
 that hands each batch of events to a callback, and says `reset` when events were missed (the hub
-restarted or the listener fell behind), so the caller re-reads the truth from the store."""
+restarted or the listener fell behind), so the caller re-reads the truth from the store.
+
+Bounded: each call to the hub is given its poll timeout plus HUB_GRACE seconds. A hub on a lost node
+is restarted by Ray (max_restarts=-1) once the node is declared dead; the call waiting on it meanwhile
+is given up, and the listener asks again and resets, so it follows the restarted hub within seconds
+rather than whenever Ray's retry of the old call comes back."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from inventory.events import DomainEvent
 log = logging.getLogger(__name__)
 OnEvents = Callable[[list[Event]], Awaitable[None]]
 OnReset = Callable[[], Awaitable[None]]
+HUB_GRACE = 5.0  # seconds past the poll timeout a call to the hub may take before it is given up
 
 
 def find_hub() -> Any | None:
@@ -55,15 +61,16 @@ class HubListener:
                         await asyncio.sleep(0.5)
                         continue
                 if self.since is None:
-                    self.since = await hub.head.remote()
+                    self.since = await asyncio.wait_for(hub.head.remote(), HUB_GRACE)
                     await self._on_reset()
-                packed = await hub.listen.remote(self.since, self._timeout)
+                packed = await asyncio.wait_for(hub.listen.remote(self.since, self._timeout),
+                                                self._timeout + HUB_GRACE)
                 # from one of our own Ray actors, which Ray itself pickles anyway; never from outside
                 answer: Listening = pickle.loads(packed)  # nosec B301
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the hub died: find it again and re-read the truth
-                log.warning("event hub unreachable (%s); listening again", exc)
+                log.warning("event hub unreachable (%s); listening again", exc or type(exc).__name__)
                 hub, self.since = self._known, None
                 await asyncio.sleep(0.5)
                 continue

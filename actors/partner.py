@@ -34,7 +34,7 @@ from actors import tracing
 from actors.listener import HubListener, find_hub, publish
 from actors.logs import configure_actor
 from actors.metrics import PartnerMetrics, counting
-from actors.router import ShardRouter
+from actors.router import CALL_TIMEOUT, ShardRouter
 from connectors.base import PartnerSpec
 from inventory.desk import Channel, StockDesk
 from inventory.event_log import Event
@@ -54,17 +54,21 @@ STATUS_EVERY = 1.0  # seconds between "partner" events on the hub
 class PartnerConnector:
     def __init__(self, config: PartnerConfig, spec: PartnerSpec, channel: Channel, show: ShowRule,
                  database_url: str, sqlite_synchronous: str, shard_names: list[str],
-                 follow: tuple[str, ...] | bool | None = False, *, secret_keys: Sequence[str]):
+                 follow: tuple[str, ...] | bool | None = False, *, secret_keys: Sequence[str],
+                 call_timeout: float | None = CALL_TIMEOUT):
         """Shards are passed by name, not handle: a restarted actor finds them again, and its
         constructor arguments stay small enough to travel inline. `follow`: the channel's location
         codes (None: all), resolved again on every CatalogChanged, so a location added after start
         serves this partner's orders and listings. `secret_keys`: the service's Fernet keys, newest
-        first, which seal the credentials the store keeps (store/secrets.py)."""
+        first, which seal the credentials the store keeps (store/secrets.py). `call_timeout`: seconds
+        a shard call may take before the orders it carries fail as ShardUnavailable (a webhook's
+        503, a poll retried next time; actors/router.py)."""
         configure_actor(f"partner-{config.id}")
         tracing.start(f"partner-{config.id}")
         self._waiting = tracing.Waiting()  # the stock changes' batches, per variant, until pushed
         self._plan = PartnerPlan(config, spec, channel, show, follow, box=SecretBox(secret_keys))
         self._url, self._sqlite_sync, self._shard_names = database_url, sqlite_synchronous, shard_names
+        self._call_timeout = call_timeout
         self._sync: PartnerSync | None = None
         self._starting: asyncio.Lock | None = None
         self._listening: asyncio.Task[None] | None = None
@@ -87,7 +91,8 @@ class PartnerConnector:
         import ray
 
         engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
-        desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names]),
+        desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names],
+                                                call_timeout=self._call_timeout),
                          on_placed=counting(self.figures.orders),
                          kit_plans=functools.partial(record_plan, engine))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))

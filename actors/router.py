@@ -8,6 +8,14 @@ goes in the next call, up to `max_batch` commands. Under light load a command go
 Traced (actors/tracing.py): each command remembers the span it was submitted under; a call is one
 `shard.call` span, the child of its first traced command's span and linked to the others', whose
 context travels with the batch to the shard.
+
+Bounded (the failover goal: a request caught in a shard's failover answers within 5 s): each call
+waits at most `call_timeout` seconds for the shard, and so does each caller, counted from its
+submit (its wait for a free slot included); past that the caller is told ShardUnavailable (a
+503 with Retry-After upstream). The command may still be applied later (Ray retries the call on the
+restarted shard: max_task_retries=-1); it is idempotent on its order / command id, so the caller's
+retry is answered from the shard's records, never applied twice. A late answer to a timed-out call
+is dropped: the call's slot was released once, when it timed out, and its futures were settled then.
 """
 
 from __future__ import annotations
@@ -28,14 +36,17 @@ log = logging.getLogger(__name__)
 Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
 Waiting = tuple[Command, asyncio.Future[Result], tracing.SpanContext | None]
 PROTOCOL = 5
+CALL_TIMEOUT = 4.0  # seconds; config ray.call_timeout_s, THREADCOUNT_CALL_TIMEOUT
 
 
 class ShardRouter:
     def __init__(self, send: Send, shard_count: int, max_batch: int = 1000, max_inflight: int = 1,
-                 linger: float = 0.001):
+                 linger: float = 0.001, call_timeout: float | None = CALL_TIMEOUT):
+        """`call_timeout`: seconds a call, and a caller, waits for a shard (None: no bound)."""
         self.shard_count = shard_count
         self._send = send
         self._max_batch, self._linger = max_batch, linger
+        self._timeout = call_timeout
         self._pending: list[list[Waiting]] = [[] for _ in range(shard_count)]
         self._wake = [asyncio.Event() for _ in range(shard_count)]
         self._slots = [asyncio.Semaphore(max_inflight) for _ in range(shard_count)]
@@ -43,6 +54,7 @@ class ShardRouter:
         self._flushers = [asyncio.create_task(self._flush(i)) for i in range(shard_count)]
         self.batches_sent = 0
         self.commands_sent = 0
+        self.calls_timed_out = 0
 
     @classmethod
     def for_actors(cls, shards: Sequence[Any], **options: Any) -> ShardRouter:
@@ -63,7 +75,7 @@ class ShardRouter:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending[shard].append((command, future, tracing.here()))
         self._wake[shard].set()
-        return await future
+        return await self._bounded(shard, future)
 
     async def submit_many(self, shard: int, commands: Sequence[Command]) -> list[Result]:
         loop = asyncio.get_running_loop()
@@ -72,7 +84,17 @@ class ShardRouter:
         self._pending[shard].extend((command, future, traced) for command, future in zip(commands, futures,
                                                                                           strict=True))
         self._wake[shard].set()
-        return list(await asyncio.gather(*futures))
+        return list(await self._bounded(shard, asyncio.gather(*futures)))
+
+    async def _bounded(self, shard: int, answer: Awaitable[Any]) -> Any:
+        """At most `call_timeout` seconds; a command given up on is cancelled, so it is dropped from
+        its batch if not sent yet, and a late answer finds its future done."""
+        if self._timeout is None:
+            return await answer
+        try:
+            return await asyncio.wait_for(answer, self._timeout)
+        except TimeoutError:
+            raise ShardUnavailable(f"stock shard {shard} did not answer within {self._timeout:g} s") from None
 
     async def close(self) -> None:
         """Stop sending; whoever still waits is told the shard is unavailable (a retry is safe)."""
@@ -93,6 +115,8 @@ class ShardRouter:
             await self._slots[shard].acquire()
             if self._linger and len(self._pending[shard]) < self._max_batch:
                 await asyncio.sleep(self._linger)
+            # callers that gave up (timed out) meanwhile are not sent
+            self._pending[shard] = [waiting for waiting in self._pending[shard] if not waiting[1].done()]
             batch = self._pending[shard][: self._max_batch]
             del self._pending[shard][: self._max_batch]
             if not self._pending[shard]:
@@ -106,12 +130,19 @@ class ShardRouter:
 
     async def _call(self, shard: int, batch: list[Waiting]) -> None:
         try:
-            results = await self._traced_send(shard, batch)
+            if self._timeout is None:
+                results = await self._traced_send(shard, batch)
+            else:
+                # on timeout the send is cancelled: Ray's late answer is dropped, the call's slot freed
+                results = await asyncio.wait_for(self._traced_send(shard, batch), self._timeout)
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} answers to {len(batch)} commands")
         except Exception as exc:
             # The reason stays in our log: Ray's errors carry task reprs, pids and addresses, and the
             # message goes to callers outside (a 503's text).
+            if isinstance(exc, TimeoutError):
+                self.calls_timed_out += 1
+                exc = TimeoutError(f"no answer within {self._timeout:g} s")
             log.warning("stock shard %s failed a batch of %d: %s", shard, len(batch), exc)
             for _, future, _ in batch:
                 if not future.done():

@@ -8,6 +8,10 @@ Guarantees:
   by its command id, both recorded in the same transaction. A batch retried by Ray after a crash
   is answered from those records, never applied twice.
 - A restarted shard reloads its state from the store before it takes any command.
+- Fenced (store/shard_epochs.py): each incarnation takes the next epoch of its shard before it
+  loads, and each group commit checks it in its own transaction. A stale incarnation (its node cut
+  off while Ray started the shard again elsewhere) can never commit: its commit is rolled back, and
+  from then on it answers every call with StaleShard (callers: ShardUnavailable, 503).
 - Traced (actors/tracing.py): a call is a `shard.batch` span, the child of the caller's `shard.call`;
   a group commit is a `shard.commit` span, the child of its first batch's span and linked to the
   others'; each stock event carries the context of the batch that made the change.
@@ -47,8 +51,9 @@ from inventory.commands import (
 from inventory.events import StockChanged
 from inventory.model import Changes
 from inventory.partition import OrderSeqs, shard_of
-from store import shard_store
+from store import shard_epochs, shard_store
 from store.shard_db import ShardDatabase
+from store.shard_epochs import StaleShard
 
 log = logging.getLogger(__name__)
 REMEMBERED_RESULTS = 100_000
@@ -68,6 +73,8 @@ class ShardCore:
         self._settled = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
         self._broken = False
+        self._stale = False
+        self.epoch = 0  # this incarnation's, taken at start
         self._committing = False
         self.book = StockBook(OrderSeqs(index % 128))
         self._results: OrderedDict[str, Result] = OrderedDict()
@@ -85,6 +92,8 @@ class ShardCore:
     async def start(self) -> None:
         if self._db is None:
             self._db = ShardDatabase(self._url, self._sync, checkpointer=self.index == 0)
+        # before the load: whatever an earlier incarnation commits from now on is refused
+        self.epoch = await self.db.write(shard_epochs.claim, self.index)
         await self._load()
 
     async def _load(self) -> None:
@@ -111,6 +120,8 @@ class ShardCore:
         applied in memory while this one is written; its rows queue behind this one's, and nobody is
         answered before every commit up to theirs has succeeded."""
         async with self._lock:
+            if self._stale:
+                raise StaleShard(f"shard {self.index}: a newer incarnation runs; this one takes no commands")
             if self._db is None:
                 await self.start()
             if self._broken:
@@ -144,7 +155,7 @@ class ShardCore:
             self.committed(stocks, tracing.carrier(batch) if batch is not None else None)
         except Exception:
             async with self._lock:
-                if self._broken:
+                if self._broken and not self._stale:
                     await self._recover()
             raise
         return answers
@@ -177,13 +188,19 @@ class ShardCore:
                 taken, self._queue = self._queue, []
                 self._committing = True
                 error: Exception | None = None
-                if self._broken:
+                if self._stale:
+                    error = StaleShard(f"shard {self.index}: a newer incarnation runs; not committed")
+                elif self._broken:
                     error = RuntimeError(f"shard {self.index}: an earlier commit failed")
                 else:
                     rows = shard_store.BatchRows.merged([r for r, _, _ in taken])
                     try:
                         if not rows.empty:
                             await self._write(rows, [batch for _, _, batch in taken])
+                    except StaleShard as exc:
+                        log.error("%s", exc)
+                        self._stale = self._broken = True
+                        error = exc
                     except Exception as exc:
                         log.error("shard %d: group commit failed; reloading from the store: %s",
                                   self.index, exc)
@@ -198,7 +215,7 @@ class ShardCore:
         with tracing.span("shard.commit", batches, attributes={"threadcount.shard": self.index,
                                                                "threadcount.batches": len(batches)}):
             began = time.perf_counter()
-            await self.db.write(shard_store.write, rows)
+            await self.db.write(shard_store.write_fenced, rows, self.index, self.epoch)
             self.figures.commit_seconds.observe(time.perf_counter() - began)
 
     async def _recover(self) -> None:

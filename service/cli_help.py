@@ -31,7 +31,10 @@ ENVIRONMENT = [  # README's Configuration table, in short
     ("THREADCOUNT_SECRET_KEY_PREVIOUS", "older keys still read while rotating"),
     ("THREADCOUNT_SHOPPERS", "0: the demo simulators' shoppers stay still (default 1)"),
     ("THREADCOUNT_RAY_ADDRESS", "local (an embedded Ray, the default) or a cluster address / auto"),
-    ("THREADCOUNT_SHARDS", "the number of stock shard actors (default: the CPU count)"),
+    ("THREADCOUNT_SHARDS", "the number of stock shard actors (default: the CPU count; in a cluster, "
+                           "the cluster's CPU total)"),
+    ("THREADCOUNT_CALL_TIMEOUT", "seconds a call to a stock shard may take before the request gets 503 "
+                                 "(default 4)"),
     ("THREADCOUNT_TLS_CERT", "PEM certificate (chain): HTTPS only on both ports, with THREADCOUNT_TLS_KEY"),
     ("THREADCOUNT_TLS_KEY", "the certificate's PEM key"),
     ("THREADCOUNT_FORWARDED_ALLOW_IPS", "proxies whose X-Forwarded-For/-Proto are believed "

@@ -3,7 +3,11 @@ talk to (one child process running all of them, with shoppers).
 
 The web process asks the fleet for status, has it verify a webhook's signature before passing the
 delivery to the partner's actor, and asks for retries and reconciliation. A supervisor calls every
-actor's `status` every few seconds, which also restarts the sync of an actor Ray restarted."""
+actor's `status` every few seconds, which also restarts the sync of an actor Ray restarted.
+
+Bounded: every call the web process makes to a connector (status, retry, a dead letter's retry) is
+given at most CALL_WAIT seconds; a connector restarting on a lost node answers ShardUnavailable (a
+503 with Retry-After; each of these calls is safe to repeat) rather than holding the request."""
 
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 from actors.partner import partner_actor_class
 from connectors.base import Connector, PartnerSpec
 from connectors.registry import connector_class
+from inventory.desk import ShardUnavailable
 from service.config import ChannelRule
+from service.ray_start import placement
 from simulators.registry import simulator_class
 from store import listings as store
 from sync.config import PartnerConfig
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 SUPERVISE_EVERY = 2.0
 SIMULATORS_READY_WAIT = 30.0
 STOP_WAIT = 2.0
+CALL_WAIT = 5.0  # seconds the web process waits for a connector's answer (reconcile runs as a job)
 
 
 class UnknownPartner(LookupError):
@@ -144,11 +151,11 @@ class PartnerFleet:
         channel = self.rt.channel(partner_id) or self.rt.default_channel(partner_id)
         show = (self.settings.channels.get(partner_id) or ChannelRule()).show
         self.actors[partner_id] = partner_actor_class().options(
-            name=f"threadcount-partner-{partner_id}",
+            name=f"threadcount-partner-{partner_id}", **placement(self.settings),
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
                  self.settings.sqlite_synchronous, self.rt.shard_names,
                  follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations,
-                 secret_keys=self.rt.secrets.keys)
+                 secret_keys=self.rt.secrets.keys, call_timeout=self.settings.call_timeout)
 
     async def _ready(self, partner_id: str) -> None:
         actor = self.actors[partner_id]
@@ -215,7 +222,7 @@ class PartnerFleet:
 
     async def _refresh(self, partner_id: str) -> dict[str, Any]:
         try:
-            found = await asyncio.wait_for(self.actors[partner_id].status.remote(), 5.0)
+            found = await asyncio.wait_for(self.actors[partner_id].status.remote(), CALL_WAIT)
         except Exception as exc:
             found = {**self.last_status.get(partner_id, {}), "status": "unreachable", "last_error": str(exc)}
         self.last_status[partner_id] = found
@@ -242,11 +249,19 @@ class PartnerFleet:
         return result
 
     async def retry(self, partner_id: str) -> None:
-        await self.actor(partner_id).retry.remote()
+        await self._bounded(partner_id, self.actor(partner_id).retry.remote())
 
     async def retry_dead_letter(self, partner_id: str, letter_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = await self.actor(partner_id).retry_dead_letter.remote(letter_id)
+        result: dict[str, Any] = await self._bounded(
+            partner_id, self.actor(partner_id).retry_dead_letter.remote(letter_id))
         return result
+
+    async def _bounded(self, partner_id: str, call: Any) -> Any:
+        try:
+            return await asyncio.wait_for(call, CALL_WAIT)
+        except TimeoutError:
+            raise ShardUnavailable(f"partner {partner_id}'s connector did not answer within "
+                                   f"{CALL_WAIT:g} s") from None
 
     async def stop(self, wait: float = STOP_WAIT) -> None:
         """Actors and simulators stop side by side, within `wait`; whatever is left is ended by

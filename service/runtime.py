@@ -26,8 +26,9 @@ from service.hold_keeper import HoldKeeper
 from service.metrics import Source, actor_source, order_placed
 from service.notify import Notifier
 from service.partners import PartnerFleet
-from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
-from service.ray_security import RayAuthError, check_token_available, secure_ray
+from service.processes import end_processes, owned_processes, shutdown_ray
+from service.ray_security import RayAuthError, check_token_available
+from service.ray_start import init_ray, placement, shard_count
 from service.reconcile_jobs import ReconcileJob, ReconcileJobs
 from service.retention import RetentionTask
 from service.secret_keys import secret_box
@@ -40,6 +41,7 @@ from store.migrate import upgrade
 from store.private_files import private_dir, private_file
 from store.queries import half_rejected_orders
 from store.secrets import SecretBox, SecretKeyError, reseal
+from store.shard_epochs import fence_all
 
 log = logging.getLogger(__name__)
 RAY_SHUTDOWN_WAIT = 3.0  # seconds; with its processes already gone Ray would wait much longer
@@ -180,11 +182,12 @@ class Runtime:
         # the hub first: shards publish to it from their first commit
         self._hub = hub_actor_class().options(name=HUB_NAME, get_if_exists=True).remote()
         actor = shard_actor_class()
-        count = self.settings.shards
+        count = await asyncio.to_thread(shard_count, self.settings)
+        await fence_all(self.engine)  # no shard of an earlier run commits once ours start
         self._shard_names = [f"threadcount-shard-{i}-of-{count}-{os.getpid()}" for i in range(count)]
         self._shards = [
-            actor.options(name=name).remote(i, count, self.settings.database_url,
-                                            self.settings.sqlite_synchronous)
+            actor.options(name=name, **placement(self.settings)).remote(
+                i, count, self.settings.database_url, self.settings.sqlite_synchronous)
             for i, name in enumerate(self._shard_names)
         ]
         await asyncio.gather(self._hub.head.remote(), *(shard.ready.remote() for shard in self._shards))
@@ -196,29 +199,13 @@ class Runtime:
             max_batch=self.settings.max_batch,
             max_inflight=self.settings.max_inflight,
             linger=self.settings.linger_ms / 1000,
+            call_timeout=self.settings.call_timeout,
         )
         self._desk = StockDesk(router, on_placed=order_placed,
                                kit_plans=functools.partial(record_plan, self.engine))
 
     def _init_ray(self) -> None:
-        import ray
-
-        address = self.settings.ray_address
-        # Ray's own warnings at start and stop (its SIGTERM handler, the tokens) stay out of our
-        # stderr, and so do the workers' lines: each actor writes DATA_DIR/logs/<actor>.log itself,
-        # and its stderr is in Ray's session folder (README: Logs).
-        options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False,
-                                   "namespace": "threadcount"}
-        # token authentication always; an embedded Ray on loopback only
-        options.update(secure_ray(self.settings.data_dir, local=address == "local"))
-        if address == "local":
-            # Marks every process this Ray starts, so a stop can find workers whose pid it never
-            # learned (an actor still starting when the process group was signalled).
-            os.environ[OWNER_VARIABLE] = self._owner
-            options.update(include_dashboard=False, num_cpus=os.cpu_count())
-            # Ray starts workers at nice 15; the shards are the critical path, not background work.
-            os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(address=address, **options)
+        init_ray(self.settings, self._owner)
         self._ray_started = True
 
     async def start(self) -> None:

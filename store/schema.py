@@ -382,3 +382,15 @@ holds = Table(
     CheckConstraint("status IN ('held', 'released', 'expired', 'converted')", name="status"),
     Index("ix_holds_status_expires_at", "status", "expires_at"),
 )
+
+# --- shard_epochs: each stock shard's incarnation, to fence off stale ones (migration 0010) --------
+
+shard_epochs = Table(
+    "shard_epochs",
+    metadata,
+    # A shard incarnation takes the next epoch when it starts, before it loads; every group commit
+    # checks in its own transaction that the epoch is still its own (store/shard_epochs.py).
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("started_at", Float, nullable=False),
+)

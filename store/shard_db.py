@@ -45,18 +45,17 @@ class ShardDatabase:
         async with self._async_engine.connect() as aconn:
             return await aconn.run_sync(fn, *args)
 
-    async def write(self, fn: Callable[..., None], *args: Any) -> None:
-        """`fn` runs in one transaction, committed before this returns."""
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn` runs in one transaction, committed before this returns (what it returns)."""
         async with self._writer:
             if self._sqlite:
-                await asyncio.get_running_loop().run_in_executor(self._thread, self._write, fn, args)
-                return
+                return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, fn, args)
             async with self._async_engine.begin() as aconn:
-                await aconn.run_sync(fn, *args)
+                return await aconn.run_sync(fn, *args)
 
-    def _write(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+    def _write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self._engine.begin() as conn:
-            fn(conn, *args)
+            return fn(conn, *args)
 
     async def close(self) -> None:
         if self._checkpointer is not None:

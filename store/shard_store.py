@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from inventory.commands import LineStatus
 from inventory.model import Changes, Line, OrderPart
+from store import shard_epochs
 from store.lines import decode_allocations, encode_allocations
 from store.schema import inventory, ledger, order_lines, orders, processed_commands
 
@@ -122,6 +123,13 @@ def rows_of(changes: Changes, levels: Mapping[tuple[int, int], tuple[int, int]],
                  e.reference, e.note, e.actor, e.command_id) for e in changes.ledger],
         results=[(cid, text, now) for cid, text in results.items()],
     )
+
+
+def write_fenced(conn: Connection, rows: BatchRows, shard: int, epoch: int) -> None:
+    """`write`, only while `epoch` is still the shard's (store/shard_epochs.py), checked first in
+    the same transaction: a stale incarnation's commit raises StaleShard and is rolled back."""
+    shard_epochs.check(conn, shard, epoch)
+    write(conn, rows)
 
 
 def write(conn: Connection, rows: BatchRows) -> None:

@@ -92,9 +92,11 @@ async def openapi(request: Request) -> JSONResponse:
 
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    # a 503 (a shard failing over, the service starting) says when to try again: the retry is safe
+    headers = {"Retry-After": problems.RETRY_AFTER} if exc.status == 503 else None
     if not request.url.path.startswith("/api/"):
-        return _page_error(request, exc.status, exc.message)
-    return JSONResponse(exc.body(), status_code=exc.status)
+        return _page_error(request, exc.status, exc.message, headers)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -23,6 +23,7 @@ from service.partners import UnknownPartner
 from service.runtime import Runtime
 from web.ingress_refusals import RefusalLog
 from web.ingress_traces import ingress_middleware
+from web.problems import RETRY_AFTER
 from web.request_ids import ingress_request_ids
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ WEBHOOK_TIMEOUT = 4.5  # seconds: Shopify gives 5, Square 10; answering late mak
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    # a 503 (a shard or the partner's connector failing over) says when to redeliver: it is safe
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
 def create_ingress(runtime: Runtime, body_timeout: float = 10.0) -> web.Application:

@@ -12,6 +12,10 @@ from inventory.commands import Failure
 # A rule refused the command: 409 Conflict unless the code says otherwise.
 # A hold asked to become an order with other lines or on another channel is invalid input (422); one no
 # longer held (released, expired, converted into another order) is a conflict (409 hold_not_held).
+# Seconds a 503 tells the client to wait (Retry-After): a shard restarted on this node answers within
+# about 1 s, one on a lost node within the 5 s failover goal; an earlier retry is still safe.
+RETRY_AFTER = "1"
+
 FAILURE_STATUS = {"not_found": 404, "invalid_adjustment": 422, "hold_lines_differ": 422,
                   "hold_channel_differs": 422}
 

@@ -125,6 +125,7 @@ async def test_a_delivery_its_actor_does_not_take_in_time_is_a_503_that_says_so(
     error = (await answer.json())["error"]
     assert answer.status == 503 and error["code"] == "unavailable"
     assert error["message"] == "the delivery was not taken within 0.05 s; the partner's retry is safe"
+    assert answer.headers["Retry-After"] == "1"
 
 
 async def test_an_ingress_answer_refused_or_not_carries_the_callers_request_id_or_a_new_one(ingress: Any) -> None:

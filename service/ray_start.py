@@ -1,0 +1,82 @@
+"""Starting (or joining) Ray, and sizing and placing the actors from what the cluster has.
+
+- Health checks: a Ray this service starts itself (`local`) has the GCS check each node every
+  second, with a 1 s timeout, and declare it dead after 3 misses in a row (HEALTH_CHECKS): a lost
+  node is declared dead, and its actors restarted elsewhere, ~3-4 s after it stops answering, so
+  order taking resumes within the 5 s goal. Ray 2.60's own defaults (3000 ms, 10000 ms, 5) take
+  15-25 s. Lower would risk false deaths: a node stalled by a GC pause or a loaded machine for over
+  3 s is declared dead and its actors restarted for nothing. A cluster started with `ray start` gets
+  them as RAY_health_check_* variables on every node (README: Joining a cluster); a RAY_* variable
+  set here wins over ours.
+- Shard count: `settings.shards` (THREADCOUNT_SHARDS / ray.shards, else this machine's CPUs) for a
+  local Ray; in a cluster, unless set explicitly, one shard per CPU of the whole cluster, at least 1.
+  A different count from one run to the next is safe: each shard loads from the store what it owns
+  under the count of its run, and the store keeps no shard number (store/shard_epochs.py fences
+  every shard of an earlier run, of whatever count, at start).
+- Placement: in a cluster the shards and partner connectors are spread across the nodes (SPREAD);
+  a local Ray has one node, and keeps Ray's default placement."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from service.config import Settings
+from service.processes import OWNER_VARIABLE
+from service.ray_security import secure_ray
+
+# Ray's names (src/ray/common/ray_config_def.h, checked against the gcs_server binary of Ray 2.60)
+HEALTH_CHECKS: dict[str, int] = {
+    "health_check_period_ms": 1000,
+    "health_check_timeout_ms": 1000,
+    "health_check_failure_threshold": 3,
+}
+
+
+def health_checks(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """HEALTH_CHECKS less those a RAY_<name> variable already sets (Ray reads those itself)."""
+    env = os.environ if env is None else env
+    return {name: value for name, value in HEALTH_CHECKS.items() if f"RAY_{name}" not in env}
+
+
+def init_ray(settings: Settings, owner: str) -> None:
+    """ray.init for this service: a new local Ray (marked with `owner`), or the cluster's."""
+    import ray
+
+    address = settings.ray_address
+    # Ray's own warnings at start and stop (its SIGTERM handler, the tokens) stay out of our
+    # stderr, and so do the workers' lines: each actor writes DATA_DIR/logs/<actor>.log itself,
+    # and its stderr is in Ray's session folder (README: Logs).
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False,
+                               "namespace": "threadcount"}
+    # token authentication always; an embedded Ray on loopback only
+    options.update(secure_ray(settings.data_dir, local=address == "local"))
+    if address == "local":
+        # Marks every process this Ray starts, so a stop can find workers whose pid it never
+        # learned (an actor still starting when the process group was signalled).
+        os.environ[OWNER_VARIABLE] = owner
+        options.update(include_dashboard=False, num_cpus=os.cpu_count(), _system_config=health_checks())
+        # Ray starts workers at nice 15; the shards are the critical path, not background work.
+        os.environ.setdefault("RAY_worker_niceness", "0")
+    ray.init(address=address, **options)
+
+
+def cluster_shard_count(resources: Mapping[str, float]) -> int:
+    """One shard per CPU of the cluster (ray.cluster_resources()), rounded, at least 1."""
+    return max(1, round(float(resources.get("CPU", 0))))
+
+
+def shard_count(settings: Settings) -> int:
+    """How many stock shards this run starts (after init_ray)."""
+    if settings.ray_address == "local" or settings.shards_given:
+        return settings.shards
+    import ray
+
+    return cluster_shard_count(ray.cluster_resources())
+
+
+def placement(settings: Settings) -> dict[str, Any]:
+    """Actor options that spread a kind of actor across the cluster's nodes (none for a local Ray)."""
+    return {} if settings.ray_address == "local" else {"scheduling_strategy": "SPREAD"}
