@@ -48,7 +48,9 @@ class Dropped(Exception):
 
 
 class EventFeed:
-    def __init__(self, catalog: Catalog, hub: Any):
+    def __init__(self, catalog: Catalog, hub: Any, follow_on_subscribe: bool = False):
+        """`follow_on_subscribe`: no need to call `start`; the first subscriber starts the feed."""
+        self._follow_on_subscribe = follow_on_subscribe
         self._catalog = catalog
         self._hub = hub
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
@@ -81,8 +83,9 @@ class EventFeed:
 
     async def subscribe(self, last_id: int | None = None) -> AsyncIterator[LiveEvent]:
         """Events after `last_id` still held for replay, then live ones, until dropped (Dropped). A feed
-        not yet following the hub starts to."""
-        self.start()
+        made to follow on demand starts following the hub now."""
+        if self._follow_on_subscribe:
+            self.start()
         queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
         try:

@@ -62,7 +62,7 @@ class WorkerRuntime(Runtime):
         # every process that follows the hub costs the hub and itself work per event. Until then the
         # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does
         # not know is looked up in the store at once).
-        self._events = EventFeed(self.catalog, self._hub)
+        self._events = EventFeed(self.catalog, self._hub, follow_on_subscribe=True)
         self._refresher = asyncio.ensure_future(self._refresh_catalog())
         self.ready = True
 
