@@ -7,7 +7,8 @@ on the open internet sends. Each round of each worker does one of each:
 - a failed dashboard login under a new made-up username (the login throttle remembers names);
 - a dashboard stream opened, a few bytes read, and dropped without a goodbye;
 - an order sent twice (200 the second time) and its external id reused for other lines (409);
-- a request to a path no route takes, each one different (the metrics' `route` label must not grow).
+- a request to a path no route takes, each one different, and one with an odd method (WebDAV's):
+  the metrics' `route` and `method` labels must not grow.
 
 ``python -m tests.benchmark.hostile --base URL --sku SKU --duration S`` prints one JSON line of counts
 by (what, status) when done. The bearer token and the admin password travel in the environment.
@@ -30,6 +31,7 @@ import aiohttp
 from tests.benchmark.streams import PASSWORD_ENV, TOKEN_ENV, log_in
 
 WORKERS = 4
+ODD_METHODS = ("PROPFIND", "MKCOL", "LOCK", "SEARCH", "REPORT", "PURGE")  # ones the HTTP parser takes
 PAUSE = 0.05  # seconds between a worker's requests: hostile, not a second order load
 
 
@@ -64,6 +66,7 @@ class Hostile:
         order["lines"] = [{"sku": self.sku, "quantity": 2}]
         await self._call("order_id_reused", "POST", "/api/v1/orders", json=order)
         await self._call("unmatched_path", "GET", f"/nowhere/{n}")
+        await self._call("odd_method", ODD_METHODS[hash(n) % len(ODD_METHODS)], f"/api/v1/orders/{n}")
 
     async def _failed_login(self, n: str) -> None:
         """A fresh client each time, as a credential-stuffing bot: its own cookie and CSRF token."""
