@@ -27,6 +27,7 @@ from service.metrics import Source, actor_source, order_placed
 from service.notify import Notifier
 from service.partners import PartnerFleet
 from service.processes import OWNER_VARIABLE, end_processes, owned_processes, shutdown_ray
+from service.ray_options import memory_options
 from service.ray_security import RayAuthError, check_token_available, secure_ray
 from service.reconcile_jobs import ReconcileJob, ReconcileJobs
 from service.retention import RetentionTask
@@ -191,12 +192,9 @@ class Runtime:
         if self.settings.ray_address == "local":
             self._shard_pids = list(await asyncio.gather(self._hub.pid.remote(),
                                                          *(shard.pid.remote() for shard in self._shards)))
-        router = ShardRouter.for_actors(
-            self._shards,
-            max_batch=self.settings.max_batch,
-            max_inflight=self.settings.max_inflight,
-            linger=self.settings.linger_ms / 1000,
-        )
+        router = ShardRouter.for_actors(self._shards, max_batch=self.settings.max_batch,
+                                        max_inflight=self.settings.max_inflight,
+                                        linger=self.settings.linger_ms / 1000)
         self._desk = StockDesk(router, on_placed=order_placed,
                                kit_plans=functools.partial(record_plan, self.engine))
 
@@ -215,7 +213,8 @@ class Runtime:
             # Marks every process this Ray starts, so a stop can find workers whose pid it never
             # learned (an actor still starting when the process group was signalled).
             os.environ[OWNER_VARIABLE] = self._owner
-            options.update(include_dashboard=False, num_cpus=os.cpu_count())
+            # Ray's task events off: they grow its GCS by ~200 MB under load (service/ray_options.py)
+            options.update(include_dashboard=False, num_cpus=os.cpu_count(), _system_config=memory_options())
             # Ray starts workers at nice 15; the shards are the critical path, not background work.
             os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(address=address, **options)
