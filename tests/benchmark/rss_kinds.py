@@ -1,7 +1,7 @@
 """Resident memory of a service's process tree, summed by kind of process.
 
 A kind is what the process is to Threadcount: `web` (run.py: web app, ingress, the driver), Ray's own
-`gcs_server`, `raylet` and its helpers (by their command), each actor by the log file it writes
+`gcs_server`, `raylet` and its helpers (by their program), each actor by the log file it writes
 (`DATA_DIR/logs/shard-0.log` -> `shard-0`, `hub`, `partner-etsy`: an actor's name is knowable that
 way without asking Ray), other Ray workers by their title (`ray::IDLE`), and the partner `simulators`.
 Several processes of one kind (idle workers) are summed, with their count.
@@ -17,7 +17,9 @@ from typing import Any, Protocol
 
 import psutil
 
-RAY_HELPERS = ("gcs_server", "raylet", "log_monitor", "dashboard_agent", "runtime_env", "monitor.py")
+# Ray's own programs, by the file name of the binary or the script (the first few arguments)
+RAY_PROGRAMS = {"gcs_server": "gcs_server", "raylet": "raylet", "log_monitor.py": "log_monitor",
+                "monitor.py": "ray_monitor", "dashboard.py": "ray_dashboard_head"}
 
 
 class ProcessLike(Protocol):
@@ -31,7 +33,9 @@ def _actor_log(process: ProcessLike) -> str | None:
     with contextlib.suppress(psutil.Error, OSError):
         for opened in process.open_files():
             path = PurePath(str(getattr(opened, "path", "")))
-            if path.suffix == ".log" and path.parent.name == "logs" and path.stem != "threadcount":
+            ray_session = path.parent.parent.name.startswith("session_")  # Ray's own logs/ folder
+            if path.suffix == ".log" and path.parent.name == "logs" and not ray_session \
+                    and path.stem != "threadcount":
                 return path.stem
     return None
 
@@ -45,9 +49,9 @@ def kind_of(process: ProcessLike) -> str:
     joined = " ".join(argv)
     if joined.startswith("ray::"):
         return _actor_log(process) or argv[0].split(" ")[0].split(".")[0]
-    for helper in RAY_HELPERS:
-        if helper in joined:
-            return helper.removesuffix(".py")
+    for arg in argv[:3]:
+        if (program := RAY_PROGRAMS.get(PurePath(arg).name)) is not None:
+            return program
     if "simulators" in argv:
         return "simulators"
     if any(arg.endswith("run.py") for arg in argv):

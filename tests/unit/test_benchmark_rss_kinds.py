@@ -41,7 +41,9 @@ def test_each_process_is_named_by_what_it_is_to_threadcount() -> None:
     assert kind_of(FakeProcess(["/site-packages/ray/core/src/ray/raylet/raylet", "--x"])) == "raylet"
     assert kind_of(FakeProcess([python, "-u", "/ray/_private/log_monitor.py"])) == "log_monitor"
     assert kind_of(FakeProcess([python, "-m", "simulators", "/tmp/plan.json"])) == "simulators"
-    shard = FakeProcess(["ray::StockShard.apply_packed", ""], files=["/data/logs/shard-1.log", "/x/y.sock"])
+    assert kind_of(FakeProcess([python, "/ray/dashboard/dashboard.py", "--x"])) == "ray_dashboard_head"
+    ray_logs = "/tmp/ray/session_2026-12-02_09-51-02_978400_11590/logs/python-core-worker-53fd_11797.log"
+    shard = FakeProcess(["ray::StockShard.apply_packed", ""], files=[ray_logs, "/data/logs/shard-1.log"])
     assert kind_of(shard) == "shard-1"
     assert kind_of(FakeProcess(["ray::IDLE", ""])) == "ray::IDLE"
     assert kind_of(FakeProcess(["ray::PartnerConnector"], files=["/data/logs/threadcount.log"])) == "ray::PartnerConnector"
