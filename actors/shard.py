@@ -56,7 +56,11 @@ from store.shard_db import ShardDatabase
 from store.shard_epochs import StaleShard
 
 log = logging.getLogger(__name__)
-REMEMBERED_RESULTS = 100_000
+# Answers of stock commands kept to answer a replay without the store (a new command id is looked
+# up in the store anyway): ~0.6 KB each, so at most ~6 MB a shard. Was 100,000 (~60 MB a shard).
+REMEMBERED_RESULTS = 10_000
+# Closed order parts kept (open ones are the shard's state): ~0.75 KB for a one-line order, so at
+# most ~37 MB a shard; the rest are answered from the store.
 REMEMBERED_CLOSED_PARTS = 50_000
 FREEZE_EVERY = 16  # calls
 PUBLISH_EVERY = 0.01  # seconds: stock events are coalesced per variant over this long

@@ -25,6 +25,7 @@ from typing import Any
 
 from service.config import Settings
 from service.processes import OWNER_VARIABLE
+from service.ray_options import memory_options
 from service.ray_security import secure_ray
 
 # Ray's names (src/ray/common/ray_config_def.h, checked against the gcs_server binary of Ray 2.60)
@@ -57,7 +58,9 @@ def init_ray(settings: Settings, owner: str) -> None:
         # Marks every process this Ray starts, so a stop can find workers whose pid it never
         # learned (an actor still starting when the process group was signalled).
         os.environ[OWNER_VARIABLE] = owner
-        options.update(include_dashboard=False, num_cpus=os.cpu_count(), _system_config=health_checks())
+        # Ray's task events off: they grew its GCS by ~200 MB under load (service/ray_options.py)
+        options.update(include_dashboard=False, num_cpus=os.cpu_count(),
+                       _system_config={**health_checks(), **memory_options()})
         # Ray starts workers at nice 15; the shards are the critical path, not background work.
         os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(address=address, **options)

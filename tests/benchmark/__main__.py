@@ -2,6 +2,8 @@
 partner sync (demo mode, every partner simulator): initial sync, propagation latency, shopper orders
 in from each partner, coalescing under a burst, and a restart until every simulator agrees again;
 last, fixed buffers against `buffer: auto` in a simulated sales burst (tests/benchmark/buffers.py).
+`--soak SECONDS` runs only the soak instead: memory of every process over a long hostile session
+(tests/benchmark/soak.py).
 
 Prints a comparison table, then the same figures as one JSON line (the last line of stdout).
 Progress goes to stderr. Exit status 1 when a measured part failed.
@@ -23,6 +25,7 @@ from tests.benchmark.buffers import compare as compare_buffers
 from tests.benchmark.engine import engine_benchmark
 from tests.benchmark.report import as_json_line, render
 from tests.benchmark.scenarios import Settings, run_baseline, run_threadcount
+from tests.benchmark.soak import render_soak, run_soak
 from tests.benchmark.sync import run_sync
 from tests.benchmark.sync_orders import ORDERS_PER_PARTNER
 
@@ -57,6 +60,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Threadcount with traces on: OTEL_EXPORTER_OTLP_ENDPOINT points at a local "
                              "receiver that discards them (without it any inherited endpoint is dropped: "
                              "traces off); sample with OTEL_TRACES_SAMPLER, which is passed on")
+    parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
+                        help="only the soak: demo mode with every simulator and shopper, the order load and "
+                             "hostile traffic for SECONDS; memory per kind of process, start -> end")
     args = parser.parse_args(argv)
     try:
         args.web_workers = [int(n) for n in str(args.web_workers).split(",")]
@@ -64,6 +70,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--web-workers: whole numbers separated by commas, such as 1,2")
     if not args.web_workers or min(args.web_workers) < 1:
         parser.error("--web-workers: each count must be 1 or more")
+    if args.soak is not None and args.soak <= 0:
+        parser.error("--soak needs a positive number of seconds")
     if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1 or args.streams < 0:
         parser.error("--duration, --clients and --skus must be positive, --warmup non-negative")
     if args.partner_orders < 0:
@@ -105,9 +113,18 @@ def _engine(result: dict[str, Any]) -> None:
         result.update(figures)
 
 
+def _soak(seconds: float, clients: int, skus: int) -> int:
+    result = _attempt("soak", partial(run_soak, seconds, clients=clients, skus=skus))
+    print(render_soak(seconds, result))
+    print(as_json_line({"soak": result}), flush=True)
+    return 1 if "error" in result else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if args.soak is not None:
+        return _soak(args.soak, args.clients, args.skus)
     settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus,
                         streams=args.streams, otlp=args.otlp, web_workers=args.web_workers[0])
     engine_skipped = args.skip_threadcount or args.skip_engine

@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from tests.unit.fake_clock import Clock
 from web.body_limit import BodyLimit
-from web.dashboard.throttle import PER_ADDRESS, PER_USER, WINDOW, LoginThrottle
+from web.dashboard.throttle import PER_ADDRESS, PER_USER, REMEMBERED, WINDOW, LoginThrottle
 
 
 def test_a_username_is_locked_after_five_failures_until_the_oldest_leaves_the_window() -> None:
@@ -35,6 +35,31 @@ def test_an_address_is_locked_after_twenty_failures_whatever_the_names() -> None
         throttle.failed(f"user{n}", "203.0.113.7")
     assert throttle.retry_after("someone-new", "203.0.113.7") == WINDOW
     assert throttle.retry_after("someone-new", "203.0.113.8") == 0
+
+
+def test_a_flood_of_made_up_names_from_a_locked_address_is_refused_and_remembers_nothing_more() -> None:
+    throttle = LoginThrottle(Clock())
+    for n in range(PER_ADDRESS):
+        throttle.failed(f"user{n}", "203.0.113.7")
+    held = throttle.remembered()
+    for n in range(5_000):  # what POST /login does: a look-up, and 429 without a failure recorded
+        assert throttle.retry_after(f"bot-{n}", "203.0.113.7") > 0
+    assert throttle.remembered() == held
+
+
+def test_at_most_ten_thousand_names_and_as_many_addresses_are_remembered() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(clock)
+    for n in range(3 * REMEMBERED):
+        throttle.failed(f"user{n}", f"10.{n // 65536}.{n // 256 % 256}.{n % 256}")
+    assert REMEMBERED <= 10_000 and throttle.remembered() == 2 * REMEMBERED
+    for _ in range(PER_USER - 1):
+        throttle.failed("kim", "10.9.9.9")
+    assert throttle.retry_after("kim", "10.9.9.8") == 0
+    throttle.failed("kim", "10.9.9.9")
+    assert throttle.retry_after("kim", "10.9.9.8") == WINDOW  # the newest are still counted
+    clock.advance(WINDOW)
+    assert throttle.retry_after("kim", "10.9.9.8") == 0 and throttle.remembered() <= 2 * REMEMBERED
 
 
 async def echo_length(scope: Scope, receive: Receive, send: Send) -> None:

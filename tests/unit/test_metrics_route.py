@@ -48,3 +48,17 @@ async def test_metrics_with_the_token_answers_the_web_process_figures_even_befor
     timed = [s for s in families["threadcount_http_request_duration_seconds"].samples
              if s.name.endswith("_count") and s.labels["route"] == "/api/v1/openapi.json"]
     assert timed and timed[0].labels["actor"] == "web" and timed[0].labels["status"] == "200"
+
+
+async def test_requests_with_made_up_methods_and_paths_add_no_series(client: httpx.AsyncClient) -> None:
+    # a long hostile session must not grow the registry: every label comes from a fixed set
+    for n in range(20):
+        await client.request(f"PROPFIND{n}" if n % 2 else "MKCOL", f"/nowhere/{n}")
+    answer = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    families = {family.name: family for family in text_string_to_metric_families(answer.text)}
+    unmatched = {(s.labels["method"], s.labels["route"], s.labels["status"])
+                 for s in families["threadcount_http_request_duration_seconds"].samples
+                 if s.name.endswith("_count") and s.labels["route"] == "unmatched"}
+    odd = {labels for labels in unmatched if labels[0] not in ("GET", "POST")}  # other tests' requests apart
+    assert {method for method, _, _ in odd} == {"other"}
+    assert len(odd) <= 2  # 404 and perhaps 405: never one per method or path

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 
 WINDOW = 15 * 60.0
@@ -17,11 +17,17 @@ REMEMBERED = 10_000
 
 
 class Failures:
-    """Times of recent failures per key, oldest first."""
+    """Times of recent failures per key, oldest first. Only a failure adds a key (a look-up never
+    does: a flood of made-up names refused with 429 must not grow it), and at most REMEMBERED keys are
+    kept, the least recently failed forgotten first; each key's times are a short list (at most
+    `limit`), which costs a fifth of a deque's memory."""
 
     def __init__(self, limit: int, clock: Callable[[], float]):
         self._limit, self._clock = limit, clock
-        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._seen: OrderedDict[str, list[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def wait(self, key: str) -> float:
         """Seconds until `key` may try again (0: now)."""
@@ -31,16 +37,25 @@ class Failures:
         return times[-self._limit] + WINDOW - self._clock()
 
     def add(self, key: str) -> None:
-        self._recent(key).append(self._clock())
+        times = self._recent(key)
+        times.append(self._clock())
+        del times[:-self._limit]
+        self._seen[key] = times
         self._seen.move_to_end(key)
         while len(self._seen) > REMEMBERED:
             self._seen.popitem(last=False)
 
-    def _recent(self, key: str) -> deque[float]:
-        times = self._seen.setdefault(key, deque(maxlen=self._limit))
-        while times and times[0] <= self._clock() - WINDOW:
-            times.popleft()
-        return times
+    def _recent(self, key: str) -> list[float]:
+        times = self._seen.get(key)
+        if times is None:
+            return []
+        cutoff = self._clock() - WINDOW
+        fresh = [at for at in times if at > cutoff]
+        if not fresh:
+            del self._seen[key]
+        elif len(fresh) < len(times):
+            self._seen[key] = fresh
+        return fresh
 
 
 class LoginThrottle:
@@ -51,6 +66,10 @@ class LoginThrottle:
     def retry_after(self, username: str, address: str) -> int:
         """Whole seconds to wait before a login for `username` from `address` is looked at; 0: go."""
         return math.ceil(max(self._users.wait(username.lower()), self._addresses.wait(address)))
+
+    def remembered(self) -> int:
+        """Names and addresses held now (at most REMEMBERED of each)."""
+        return len(self._users) + len(self._addresses)
 
     def failed(self, username: str, address: str) -> None:
         self._users.add(username.lower())
