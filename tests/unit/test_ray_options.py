@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service import runtime as runtime_module
+from service import ray_start
 from service.config import load_settings
 from service.processes import OWNER_VARIABLE
 from service.ray_options import memory_env, memory_options
@@ -32,7 +32,7 @@ def _ray_init_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: 
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(ray, "init", lambda address, **options: seen.update(options, address=address))
-    monkeypatch.setattr(runtime_module, "secure_ray", lambda data_dir, local: {})
+    monkeypatch.setattr(ray_start, "secure_ray", lambda data_dir, local: {})
     monkeypatch.setenv(OWNER_VARIABLE, "test")  # _init_ray sets these two: restored after the test
     monkeypatch.setenv("RAY_worker_niceness", "0")
     monkeypatch.delenv("RAY_task_events_report_interval_ms", raising=False)
