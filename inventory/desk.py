@@ -85,10 +85,14 @@ class KitPlans(Protocol):
 
 class StockDesk:
     def __init__(self, router: Router, on_placed: OrderSeen | None = None,
-                 kit_plans: KitPlans | None = None):
+                 kit_plans: KitPlans | None = None, deadline: float | None = None):
         """`on_placed` hears of every order this desk placed (a metrics counter); it must be cheap.
-        `kit_plans` keeps the plan of an order with kit lines (without it, kits are refused)."""
+        `kit_plans` keeps the plan of an order with kit lines (without it, kits are refused).
+        `deadline`: seconds an order may take in all (its wait behind a duplicate, its lead part,
+        the others, an abort), else ShardUnavailable: each router call is bounded on its own, and
+        an order makes up to three in a row."""
         self.router = router
+        self._deadline = deadline
         self._on_placed = on_placed
         self._kit_plans = kit_plans
         self._placing: dict[str, asyncio.Future[None]] = {}
@@ -124,7 +128,7 @@ class StockDesk:
             expanded, plan = expand(lines, kits or {})
             return await self._place(order_id, channel, external_id, expanded, actor, plan)
 
-        outcome = await self._one_at_a_time(order_id, place)
+        outcome = await self._within_deadline(self._one_at_a_time(order_id, place))
         if self._on_placed is not None:
             self._on_placed(channel.name, _status_label(outcome))
         return outcome
@@ -153,10 +157,21 @@ class StockDesk:
             refusal = next((a for a in answers.values() if isinstance(a, Failure)), None)
             return refusal or _merge(order_id, _parts_only(answers), placed_at)
 
-        outcome = await self._one_at_a_time(order_id, convert)
+        outcome = await self._within_deadline(self._one_at_a_time(order_id, convert))
         if self._on_placed is not None:
             self._on_placed(channel.name, _status_label(outcome))
         return outcome
+
+    async def _within_deadline(self, work: Awaitable[OrderOutcome | Failure]) -> OrderOutcome | Failure:
+        """A retry of an order cut off here is safe: each part is keyed by the order's id, so what
+        did reach a shard is replayed, and what did not is placed then."""
+        if self._deadline is None:
+            return await work
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await work
+        except TimeoutError:
+            raise ShardUnavailable(f"the order was not settled within {self._deadline:g} s") from None
 
     async def _one_at_a_time(self, order_id: str, work: Callable[[], Awaitable[OrderOutcome | Failure]]
                              ) -> OrderOutcome | Failure:

@@ -202,7 +202,8 @@ class Runtime:
             call_timeout=self.settings.call_timeout,
         )
         self._desk = StockDesk(router, on_placed=order_placed,
-                               kit_plans=functools.partial(record_plan, self.engine))
+                               kit_plans=functools.partial(record_plan, self.engine),
+                               deadline=self.settings.call_timeout)
 
     def _init_ray(self) -> None:
         init_ray(self.settings, self._owner)

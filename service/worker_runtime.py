@@ -57,7 +57,8 @@ class WorkerRuntime(Runtime):
                                         linger=self.settings.linger_ms / 1000,
                                         call_timeout=self.settings.call_timeout)
         self._desk = StockDesk(router, on_placed=order_placed,
-                               kit_plans=functools.partial(record_plan, self.engine))
+                               kit_plans=functools.partial(record_plan, self.engine),
+                               deadline=self.settings.call_timeout)
         # Followed from the first stream on (a catalog change elsewhere then refreshes ours at once):
         # every process that follows the hub costs the hub and itself work per event. Until then the
         # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does

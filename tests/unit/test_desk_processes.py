@@ -9,8 +9,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import pytest
+
 from inventory.commands import Command, PlaceOrder, Receive, Result, VariantStock
-from inventory.desk import OrderOutcome, StockDesk
+from inventory.desk import OrderOutcome, ShardUnavailable, StockDesk
 from tests.unit.test_desk import EAST, SHOP, A, B, Shards, outcome
 from tests.unit.test_router import router_for
 
@@ -92,3 +94,29 @@ async def test_an_order_on_one_shard_is_placed_in_one_call_and_the_shard_picks_i
     assert [type(c) for batch in sent for c in batch] == [PlaceOrder]
     assert sent[0][0].seq == 0  # type: ignore[attr-defined]
     assert shards.books[0].parts[placed.order_id].seq != 0
+
+
+async def test_an_order_not_settled_within_the_desks_deadline_is_answered_as_unavailable_and_a_retry_places_it(
+) -> None:
+    shards = Shards()
+    stalled = asyncio.Event()
+
+    async def send(index: int, commands: list[Command]) -> list[Result]:
+        if index == 1 and not stalled.is_set():
+            await asyncio.sleep(0.5)  # a shard caught in a failover: it answers, late
+        return await shards.send(index, commands)
+
+    async with router_for(send) as router:
+        desk = StockDesk(router, deadline=0.2)
+        stalled.set()
+        await seed(desk, A=5, B=5)
+        stalled.clear()
+        began = asyncio.get_running_loop().time()
+        with pytest.raises(ShardUnavailable):
+            await desk.place_order(SHOP, "late", [(A, 1), (B, 1)])
+        assert asyncio.get_running_loop().time() - began < 0.45
+        stalled.set()
+        await asyncio.sleep(0.5)  # the late call has applied the part meanwhile: the retry replays it
+        again = outcome(await desk.place_order(SHOP, "late", [(A, 1), (B, 1)]))
+    assert [line.state for line in again.lines] == ["open", "open"]
+    assert (shards.level(A), shards.level(B)) == ((5, 1), (5, 1))
