@@ -176,7 +176,7 @@ class StockDesk:
     async def _one_at_a_time(self, order_id: str, work: Callable[[], Awaitable[OrderOutcome | Failure]]
                              ) -> OrderOutcome | Failure:
         while (earlier := self._placing.get(order_id)) is not None:
-            await earlier
+            await asyncio.shield(earlier)  # a waiter given up on (its deadline) must not cancel it
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._placing[order_id] = done
         try:

@@ -120,3 +120,25 @@ async def test_an_order_not_settled_within_the_desks_deadline_is_answered_as_una
         again = outcome(await desk.place_order(SHOP, "late", [(A, 1), (B, 1)]))
     assert [line.state for line in again.lines] == ["open", "open"]
     assert (shards.level(A), shards.level(B)) == ((5, 1), (5, 1))
+
+
+async def test_a_duplicate_that_gives_up_waiting_does_not_break_the_order_it_waited_for() -> None:
+    shards = Shards()
+    slow = asyncio.Event()
+
+    async def send(index: int, commands: list[Command]) -> list[Result]:
+        if slow.is_set():
+            await asyncio.sleep(0.3)
+        return await shards.send(index, commands)
+
+    async with router_for(send) as router:
+        desk = StockDesk(router, deadline=5)
+        await seed(desk, A=5, B=5)
+        slow.set()
+        first = asyncio.ensure_future(desk.place_order(SHOP, "waited", [(A, 1)]))
+        await asyncio.sleep(0.05)
+        duplicate = asyncio.ensure_future(desk.place_order(SHOP, "waited", [(A, 1)]))
+        await asyncio.sleep(0.05)
+        duplicate.cancel()  # as its own deadline would
+        placed = outcome(await first)
+    assert placed.created and duplicate.cancelled()
