@@ -28,7 +28,7 @@ from service.notify import Notifier
 from service.partners import PartnerFleet
 from service.processes import end_processes, owned_processes, shutdown_ray
 from service.ray_security import RayAuthError, check_token_available
-from service.ray_start import init_ray, placement, shard_count
+from service.ray_start import init_ray, placement, shard_count, spread_nodes
 from service.reconcile_jobs import ReconcileJob, ReconcileJobs
 from service.retention import RetentionTask
 from service.secret_keys import secret_box
@@ -183,10 +183,11 @@ class Runtime:
         self._hub = hub_actor_class().options(name=HUB_NAME, get_if_exists=True).remote()
         actor = shard_actor_class()
         count = await asyncio.to_thread(shard_count, self.settings)
+        nodes = await asyncio.to_thread(spread_nodes, self.settings)
         await fence_all(self.engine)  # no shard of an earlier run commits once ours start
         self._shard_names = [f"threadcount-shard-{i}-of-{count}-{os.getpid()}" for i in range(count)]
         self._shards = [
-            actor.options(name=name, **placement(self.settings)).remote(
+            actor.options(name=name, **placement(self.settings, i, nodes)).remote(
                 i, count, self.settings.database_url, self.settings.sqlite_synchronous)
             for i, name in enumerate(self._shard_names)
         ]

@@ -43,7 +43,10 @@ def test_a_cluster_has_one_shard_per_cpu_of_the_cluster_unless_the_count_is_give
 def test_shards_and_connectors_are_spread_across_the_nodes_of_a_cluster_only(tmp_path: Path) -> None:
     local = settings(tmp_path)
     assert placement(local) == {}
-    assert placement(replace(local, ray_address="auto")) == {"scheduling_strategy": "SPREAD"}
+    cluster = replace(local, ray_address="auto")
+    assert placement(cluster) == {"scheduling_strategy": "SPREAD"}
+    spread = [placement(cluster, i, ["node-a", "node-b"])["scheduling_strategy"] for i in range(3)]
+    assert [(s.node_id, s.soft) for s in spread] == [("node-a", True), ("node-b", True), ("node-a", True)]
 
 
 def test_a_lost_node_is_declared_dead_within_about_3_s_and_a_ray_variable_wins() -> None:
