@@ -213,7 +213,7 @@ class Runtime:
             # Marks every process this Ray starts, so a stop can find workers whose pid it never
             # learned (an actor still starting when the process group was signalled).
             os.environ[OWNER_VARIABLE] = self._owner
-            # Ray's task events off: they grow its GCS by ~200 MB under load (service/ray_options.py)
+            # Ray's task events off: they grew its GCS by ~280 MB under load (service/ray_options.py)
             options.update(include_dashboard=False, num_cpus=os.cpu_count(), _system_config=memory_options())
             # Ray starts workers at nice 15; the shards are the critical path, not background work.
             os.environ.setdefault("RAY_worker_niceness", "0")
