@@ -45,8 +45,8 @@ def test_shards_and_connectors_are_spread_across_the_nodes_of_a_cluster_only(tmp
     assert placement(local) == {}
     cluster = replace(local, ray_address="auto")
     assert placement(cluster) == {"scheduling_strategy": "SPREAD"}
-    spread = [placement(cluster, i, ["node-a", "node-b"])["scheduling_strategy"] for i in range(3)]
-    assert [(s.node_id, s.soft) for s in spread] == [("node-a", True), ("node-b", True), ("node-a", True)]
+    spread = [placement(cluster, i, ["aa" * 28, "bb" * 28])["scheduling_strategy"] for i in range(3)]
+    assert [(s.node_id, s.soft) for s in spread] == [("aa" * 28, True), ("bb" * 28, True), ("aa" * 28, True)]
 
 
 def test_a_lost_node_is_declared_dead_within_about_3_s_and_a_ray_variable_wins() -> None:
