@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -49,11 +49,12 @@ def alive(service: Service) -> bool:
 
 
 def needed_after(request: pytest.FixtureRequest, fixture: str) -> bool:
-    """Whether a test after the requesting module's last one uses `fixture`."""
+    """Whether a test after the requesting module's last one uses the shared `fixture` (not a module's
+    own fixture of that name)."""
     items = request.session.items
     mine = [i for i, item in enumerate(items) if item.path == request.path]
     later = items[max(mine) + 1:] if mine else items
-    return any(fixture in getattr(item, "fixturenames", ()) for item in later)
+    return any(_uses_shared(item, fixture) for item in later)
 
 
 def in_sharing_order(items: list[pytest.Item], folder: Path, demo_modules: Sequence[str]) -> None:
@@ -68,17 +69,16 @@ def in_sharing_order(items: list[pytest.Item], folder: Path, demo_modules: Seque
 
 
 def _rank(item: pytest.Item, demo_modules: Sequence[str]) -> float:
-    uses = getattr(item, "fixturenames", ())
-    if "demo" in uses:
+    if _uses_shared(item, "demo"):
         module = Path(str(item.path)).stem
         return 2 + (demo_modules.index(module) if module in demo_modules else len(demo_modules) - 1.5)
-    if "service" in uses and _uses_the_sessions_service(item):
-        return 0
-    return 1
+    return 0 if _uses_shared(item, "service") else 1
 
 
-def _uses_the_sessions_service(item: pytest.Item) -> bool:
-    """False for a module that defines a `service` fixture of its own (with other settings)."""
+def _uses_shared(item: pytest.Item, fixture: str) -> bool:
+    """The test uses `fixture` as tests/e2e/conftest.py defines it (a module may define its own)."""
     definitions = getattr(item, "_fixtureinfo", None)
-    chain = definitions.name2fixturedefs.get("service", ()) if definitions is not None else ()
-    return bool(chain) and chain[-1].baseid.rstrip("/").endswith("e2e")
+    if definitions is None or fixture not in getattr(item, "fixturenames", ()):
+        return False
+    chain: Sequence[Any] = definitions.name2fixturedefs.get(fixture, ())
+    return bool(chain) and str(chain[-1].baseid).rstrip("/").endswith("e2e")
