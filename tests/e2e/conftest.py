@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.sharing import Shared, in_sharing_order, needed_after
 from tests.harness.procs import ServerProcess, free_ports
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,29 +60,66 @@ def start_service(data_dir: Path, *, demo: bool = False, name: str = "threadcoun
     return Service(process, base, token, data_dir, env, trust or True)
 
 
-@pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """One running service for the API tests, with the locations config.yaml's channels name."""
-    running = start_service(tmp_path_factory.mktemp("service"))
+# --- the shared services (tests/e2e/sharing.py) ---------------------------------------------------
+# Every module that asks for `service` shares one, and every module that asks for `demo` shares one
+# partner demo. A demo module sees what the demo modules before it did, so they run last in the tier,
+# in this order (an unlisted one just before the conformance):
+#   - test_kits_demo first: its page check wants the demo's catalogue as seeded;
+#   - test_partner_orders before test_partners: Amazon's SQS subscription is counted once, and
+#     test_partners SIGKILLs the Amazon actor (a new actor subscribes again);
+#   - test_dashboard_pages after the partner modules: the product it adds would be the first "SKU with
+#     stock" the partner tests pick;
+#   - test_openapi_conformance last: nobody after it sees its generated orders, users and stock.
+DEMO_MODULES = ("test_kits_demo", "test_metrics", "test_partner_orders", "test_partners",
+                "test_dashboard_pages", "test_openapi_conformance")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    in_sharing_order(items, Path(__file__).parent, DEMO_MODULES)
+
+
+def _api_service(folder: Path) -> Service:
+    """The API tests' service, with the locations config.yaml's channels name."""
+    running = start_service(folder)
     with running.client() as api:
         for code, kind, priority in [("WH-EAST", "warehouse", 10), ("WH-WEST", "warehouse", 20),
                                      ("STORE-SOHO", "store", 30)]:
             api.post("/api/v1/locations", json={"code": code, "name": code, "kind": kind,
                                                 "priority": priority}).raise_for_status()
-    yield running
-    running.process.stop()
+    return running
 
 
-# --- the partner demo (test_partners.py, test_partner_orders.py): one per module --------------------
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def _partner_demo(folder: Path) -> Service:
+    """The demo with every partner and its simulator, shoppers off, the dashboard admin's password set."""
     from tests.e2e.test_dashboard_pages import PASSWORD
 
-    running = start_service(tmp_path_factory.mktemp("partners"), demo=True,
-                            extra_env={"THREADCOUNT_SHOPPERS": "0", "THREADCOUNT_ADMIN_PASSWORD": PASSWORD})
-    yield running
-    running.process.stop()
+    return start_service(folder, demo=True, extra_env={"THREADCOUNT_SHOPPERS": "0",
+                                                       "THREADCOUNT_ADMIN_PASSWORD": PASSWORD})
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Shared]]:
+    services = {"service": Shared(lambda: _api_service(tmp_path_factory.mktemp("service"))),
+                "demo": Shared(lambda: _partner_demo(tmp_path_factory.mktemp("partners")))}
+    yield services
+    for one in services.values():
+        one.stop()
+
+
+@pytest.fixture(scope="module")
+def service(request: pytest.FixtureRequest, shared: dict[str, Shared]) -> Iterator[Service]:
+    """The session's service for the API tests (stopped after the last module that uses it)."""
+    yield shared["service"].get()
+    if not needed_after(request, "service"):
+        shared["service"].stop()
+
+
+@pytest.fixture(scope="module")
+def demo(request: pytest.FixtureRequest, shared: dict[str, Shared]) -> Iterator[Service]:
+    """The session's partner demo (stopped after the last module that uses it)."""
+    yield shared["demo"].get()
+    if not needed_after(request, "demo"):
+        shared["demo"].stop()
 
 
 @pytest.fixture(scope="module")

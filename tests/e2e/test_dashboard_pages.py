@@ -17,20 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Service, start_service
+from tests.e2e.conftest import Service
 from tests.e2e.partner_demo import PARTNERS
 
-PASSWORD = "dashboard-e2e-password"
+PASSWORD = "dashboard-e2e-password"  # the admin's in the session's demo (tests/e2e/conftest.py)
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 SKUS = ("E2E-SHEET-Q-WHT", "E2E-SHEET-K-WHT", "E2E-SHEET-Q-NVY")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    running = start_service(tmp_path_factory.mktemp("dashboard"), demo=True,
-                            extra_env={"THREADCOUNT_ADMIN_PASSWORD": PASSWORD, "THREADCOUNT_SHOPPERS": "0"})
-    yield running
-    running.process.stop()
 
 
 def log_in(base: str) -> httpx.Client:
