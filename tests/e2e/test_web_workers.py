@@ -11,7 +11,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psutil
@@ -126,16 +125,6 @@ def test_a_killed_worker_is_started_again_while_the_port_keeps_answering(two: Se
     assert len(after) == 1 and after != before, (before, after)
 
 
-def test_a_stop_ends_every_web_process(tmp_path: Path) -> None:
-    running = start_service(tmp_path / "stopping", extra_env={"THREADCOUNT_WEB_WORKERS": "3"})
-    _wait_for_worker(running)
-    workers = _worker_pids(running)
-    assert len(workers) == 2, workers
-    stopped = running.process.stop()
-    assert stopped is not None and stopped.exit_code == 0 and not stopped.killed, stopped
-    assert not [pid for pid in workers if psutil.pid_exists(pid)]
-
-
 def test_the_primarys_metrics_include_the_orders_each_worker_placed(two: Service) -> None:
     with two.client() as api:
         sku = new_skus(api)[0]
@@ -148,3 +137,12 @@ def test_the_primarys_metrics_include_the_orders_each_worker_placed(two: Service
     placed = [line for line in text.splitlines()
               if line.startswith("threadcount_orders_total") and 'actor="web-worker-1"' in line]
     assert placed and sum(float(line.rsplit(" ", 1)[1]) for line in placed) > 0, placed
+
+
+def test_a_stop_ends_every_web_process(two: Service) -> None:
+    """Last in the module: it stops the module's service."""
+    workers = _worker_pids(two)
+    assert len(workers) == 1, workers
+    stopped = two.process.stop()
+    assert stopped is not None and stopped.exit_code == 0 and not stopped.killed, stopped
+    assert not [pid for pid in workers if psutil.pid_exists(pid)]
