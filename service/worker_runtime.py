@@ -54,7 +54,7 @@ class WorkerRuntime(Runtime):
         self._shards, self._shard_names = shards, list(self.plan.shard_names)
         router = ShardRouter.for_actors(shards, max_batch=self.settings.max_batch,
                                         max_inflight=self.settings.max_inflight,
-                                        linger=self.settings.linger_ms / 1000,
+                                        linger=self.settings.router_linger,
                                         call_timeout=self.settings.call_timeout)
         self._desk = StockDesk(router, on_placed=order_placed,
                                kit_plans=functools.partial(record_plan, self.engine),
