@@ -29,6 +29,12 @@ NODE_MARK = "TCMN_NODE"
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]
 
 
+# Not passed on to a node, the probe or the driver: the test process's own Ray settings, and the
+# single-machine switch an embedded Ray (service/ray_security.py) sets in whatever process made one,
+# with which `ray start --address` refuses to join ("Multi-node Ray clusters are not supported").
+NOT_INHERITED = ("THREADCOUNT_", "RAY_AUTH_", "RAY_ADDRESS", "TCMN_", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+
+
 @dataclass
 class RayNode:
     name: str                      # "head", "n1", ...
@@ -57,8 +63,7 @@ class RayCluster:
 
     def env(self, node: str) -> dict[str, str]:
         """The environment of one node's `ray start` (and so of every process of that node)."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("THREADCOUNT_", "RAY_AUTH_", "RAY_ADDRESS", "TCMN_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
         env.update(self.health_env)
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token, RAY_worker_niceness="0",
                    PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1", **self.marks(node))
@@ -116,7 +121,7 @@ class RayCluster:
 
     def probe(self, timeout: float = 15) -> dict[str, list[dict[str, object]]]:
         """The GCS's view, read-only: nodes (id, ip, alive) and actors (name, state, node ip)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH_", "TCMN_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
         env.update(self.client_env(), PYTHONPATH=str(REPO_ROOT))
         done = subprocess.run([sys.executable, "-m", "tests.harness.ray_probe", self.address],
                               env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)

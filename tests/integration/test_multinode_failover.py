@@ -28,6 +28,7 @@ import pytest
 
 from tests.harness.cluster import Cluster, multinode_cluster, skip_reason
 from tests.harness.procs import REPO_ROOT, ServerProcess, free_ports
+from tests.harness.ray_nodes import NOT_INHERITED
 from tests.integration.order_storm import Fault, OrderStorm, StormRecord
 
 pytestmark = [pytest.mark.multinode, pytest.mark.postgres, pytest.mark.timeout(300)]
@@ -73,8 +74,7 @@ def cluster() -> Iterator[Cluster]:
 def service(cluster: Cluster, tmp_path: Path) -> Iterator[Running]:
     web_port, ingress_port = free_ports(2)
     token = secrets.token_urlsafe(16)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("THREADCOUNT_", "RAY_AUTH_", "RAY_ADDRESS", "TCMN_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
     env.update(cluster.driver_env(), THREADCOUNT_DATA_DIR=str(tmp_path / "data"),
                THREADCOUNT_WEB_PORT=str(web_port), THREADCOUNT_INGRESS_PORT=str(ingress_port),
                THREADCOUNT_DEMO="0", THREADCOUNT_SHOPPERS="0", THREADCOUNT_ADMIN_TOKEN=token,
@@ -172,8 +172,9 @@ def test_a_storm_of_duplicated_orders_survives_a_killed_host_and_a_cut_one_with_
         problems.append(f"{len(late)} requests took over {ANSWER_LIMIT_S + ANSWER_MARGIN_S} s to be answered "
                         f"(slowest {max(a.seconds for a in late):.1f} s, {sum(a.status is None for a in late)} "
                         "without any answer)")
-    if record.slowest(503) > ANSWER_LIMIT_S:
-        problems.append(f"the slowest 503 took {record.slowest(503):.1f} s (limit {ANSWER_LIMIT_S} s)")
+    if record.slowest(503) > ANSWER_LIMIT_S + ANSWER_MARGIN_S:
+        problems.append(f"the slowest 503 took {record.slowest(503):.1f} s (limit {ANSWER_LIMIT_S} s "
+                        f"+ {ANSWER_MARGIN_S} s)")
     assert problems == [], "\n".join(problems)
 
 
