@@ -1,6 +1,8 @@
 """Starting (or joining) Ray, and sizing and placing the actors from what the cluster has.
 
-- Health checks: a Ray this service starts itself (`local`) has the GCS check each node every
+- Health checks (HEALTH_CHECKS, for `ray start` on every node of a cluster; a Ray this service starts
+  itself, one node with nowhere to fail over to, keeps Ray's defaults: there fast checks only risked
+  declaring the one node dead on a loaded machine): the GCS checks each node every
   second, with a 1 s timeout, and declare it dead after 3 misses in a row (HEALTH_CHECKS): a lost
   node is declared dead, and its actors restarted elsewhere, ~3-4 s after it stops answering, so
   order taking resumes within the 5 s goal. Ray 2.60's own defaults (3000 ms, 10000 ms, 5) take
@@ -60,7 +62,7 @@ def init_ray(settings: Settings, owner: str) -> None:
         os.environ[OWNER_VARIABLE] = owner
         # Ray's task events off: they grew its GCS by ~200 MB under load (service/ray_options.py)
         options.update(include_dashboard=False, num_cpus=os.cpu_count(),
-                       _system_config={**health_checks(), **memory_options()})
+                       _system_config=memory_options())
         # Ray starts workers at nice 15; the shards are the critical path, not background work.
         os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(address=address, **options)
