@@ -1,22 +1,18 @@
 """Starting (or joining) Ray, and sizing and placing the actors from what the cluster has.
 
-- Health checks (HEALTH_CHECKS, for `ray start` on every node of a cluster; a Ray this service starts
-  itself, one node with nowhere to fail over to, keeps Ray's defaults: there fast checks only risked
-  declaring the one node dead on a loaded machine): the GCS checks each node every
-  second, with a 1 s timeout, and declare it dead after 3 misses in a row (HEALTH_CHECKS): a lost
-  node is declared dead, and its actors restarted elsewhere, ~3-4 s after it stops answering, so
-  order taking resumes within the 5 s goal. Ray 2.60's own defaults (3000 ms, 10000 ms, 5) take
-  15-25 s. Lower would risk false deaths: a node stalled by a GC pause or a loaded machine for over
-  3 s is declared dead and its actors restarted for nothing. A cluster started with `ray start` gets
-  them as RAY_health_check_* variables on every node (README: Joining a cluster); a RAY_* variable
-  set here wins over ours.
+- Health checks (HEALTH_CHECKS): on every node of a cluster, as RAY_health_check_* variables of
+  `ray start` (README: Joining a cluster), the GCS checks each node every second with a 1 s timeout
+  and declares it dead after 3 misses in a row: ~3-4 s after it stops answering, where Ray 2.60's
+  own defaults (3000 ms, 10000 ms, 5) take 15-25 s. Lower would risk false deaths (a node stalled by
+  a GC pause or a loaded machine). A Ray this service starts itself has one node and nowhere to fail
+  over to: it keeps Ray's defaults, since fast checks there could only declare that node dead.
 - Shard count: `settings.shards` (THREADCOUNT_SHARDS / ray.shards, else this machine's CPUs) for a
   local Ray; in a cluster, unless set explicitly, one shard per CPU of the whole cluster, at least 1.
   A different count from one run to the next is safe: each shard loads from the store what it owns
   under the count of its run, and the store keeps no shard number (store/shard_epochs.py fences
   every shard of an earlier run, of whatever count, at start).
-- Placement: in a cluster the shards and partner connectors are spread across the nodes (SPREAD);
-  a local Ray has one node, and keeps Ray's default placement."""
+- Placement: in a cluster the shards go round-robin to the alive nodes that offer CPUs (soft node
+  affinity) and the partner connectors are spread (SPREAD); a local Ray keeps Ray's default placement."""
 
 from __future__ import annotations
 
