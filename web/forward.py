@@ -47,6 +47,11 @@ def _ours(name: bytes) -> bool:
     return name.lower().startswith(b"x-threadcount-")
 
 
+def _without_ours(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` less every `x-threadcount-*` one, in their order."""
+    return [(k, v) for k, v in headers if not _ours(k)]
+
+
 class ForwardToPrimary:
     """An ASGI app that sends each HTTP request to the primary's Unix socket and streams the answer
     back. One connection pool for the worker's life (`close` at its end)."""
@@ -72,8 +77,8 @@ class ForwardToPrimary:
         if scope["type"] != "http":  # no websockets here; lifespan is off
             return
         client = scope.get("client") or ("", 0)
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
-                   if name.lower() not in HOP_BY_HOP and not _ours(name)]
+        headers = [(name.decode("latin-1"), value.decode("latin-1"))
+                   for name, value in _without_ours(scope["headers"]) if name.lower() not in HOP_BY_HOP]
         headers += [(CLIENT_HEADER.decode(), f"{client[0]}:{client[1]}"),
                     (SCHEME_HEADER.decode(), scope.get("scheme", "http"))]
         query = scope.get("query_string", b"")
@@ -86,9 +91,9 @@ class ForwardToPrimary:
                     scope["method"], url, headers=headers, data=_body(receive) if has_body else None,
                     allow_redirects=False, skip_auto_headers=SKIP_AUTO_HEADERS,
             ) as answer:
-                headers = [(k, v) for k, v in answer.raw_headers
-                           if k.lower() not in HOP_BY_HOP and k.lower() not in OWN_HEADERS]
-                await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+                back = [(k, v) for k, v in answer.raw_headers
+                        if k.lower() not in HOP_BY_HOP and k.lower() not in OWN_HEADERS]
+                await send({"type": "http.response.start", "status": answer.status, "headers": back})
                 async for chunk in answer.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
@@ -159,7 +164,7 @@ class Tagged:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if not _ours(k)]}
+        scope = {**scope, "headers": _without_ours(scope["headers"])}
         await self._app(scope, receive, tagged(send, b"0"))
 
 
@@ -177,7 +182,7 @@ class FromWorkers:
         found = dict((k.lower(), v) for k, v in scope["headers"] if _ours(k))
         host, _, port = found.get(CLIENT_HEADER, b"").decode("latin-1").rpartition(":")
         scheme = found.get(SCHEME_HEADER, b"http").decode("latin-1")
-        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if not _ours(k)],
+        scope = {**scope, "headers": _without_ours(scope["headers"]),
                  "client": (host, int(port)) if port.isdigit() else None,
                  "scheme": scheme if scheme in ("http", "https") else "http"}
         await self._app(scope, receive, tagged(send, b"0"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from web.forward import FromWorkers, Tagged, served_by_worker
+from web.forward import FromWorkers, Tagged, _without_ours, served_by_worker
 
 pytestmark = pytest.mark.unit
 
@@ -22,6 +22,12 @@ def test_a_worker_answers_the_routes_that_scale_itself(path: str) -> None:
                                   "/api/v1/holds", "/api/v1/partners", "/metrics", "/readyz", "/api/v1/stocky"])
 def test_every_other_route_goes_to_the_primary(path: str) -> None:
     assert not served_by_worker(path)
+
+
+def test_every_x_threadcount_header_is_dropped_whatever_its_case_and_the_rest_keep_their_order() -> None:
+    headers = [(b"host", b"shop"), (b"X-Threadcount-Client", b"10.0.0.1:1"), (b"cookie", b"a=1"),
+               (b"x-threadcount-scheme", b"https"), (b"x-threadcounter", b"kept")]
+    assert _without_ours(headers) == [(b"host", b"shop"), (b"cookie", b"a=1"), (b"x-threadcounter", b"kept")]
 
 
 class Seen:
