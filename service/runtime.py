@@ -195,16 +195,17 @@ class Runtime:
         if self.settings.ray_address == "local":
             self._shard_pids = list(await asyncio.gather(self._hub.pid.remote(),
                                                          *(shard.pid.remote() for shard in self._shards)))
-        router = ShardRouter.for_actors(
-            self._shards,
-            max_batch=self.settings.max_batch,
-            max_inflight=self.settings.max_inflight,
-            linger=self.settings.router_linger,
-            call_timeout=self.settings.call_timeout,
-        )
-        self._desk = StockDesk(router, on_placed=order_placed,
-                               kit_plans=functools.partial(record_plan, self.engine),
-                               deadline=self.settings.call_timeout)
+        self._desk = self.desk_over(self._shards)
+
+    def desk_over(self, shards: list[Any]) -> StockDesk:
+        """The desk this process places orders and stock commands through, over the shard actors."""
+        router = ShardRouter.for_actors(shards, max_batch=self.settings.max_batch,
+                                        max_inflight=self.settings.max_inflight,
+                                        linger=self.settings.router_linger,
+                                        call_timeout=self.settings.call_timeout)
+        return StockDesk(router, on_placed=order_placed,
+                         kit_plans=functools.partial(record_plan, self.engine),
+                         deadline=self.settings.call_timeout)
 
     def _init_ray(self) -> None:
         init_ray(self.settings, self._owner)

@@ -5,23 +5,18 @@ primary's Ray as a second driver and finds the shards and the hub by name."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
 from actors.hub import HUB_NAME
-from actors.router import ShardRouter
-from inventory.desk import StockDesk
 from service.config import Settings
 from service.events import EventFeed
 from service.hold_keeper import HoldKeeper
-from service.metrics import order_placed
 from service.ray_security import secure_ray
 from service.runtime import Runtime
 from service.web_workers import WorkerPlan
 from store.catalog import Catalog
 from store.engine import make_engine
-from store.kits import record_plan
 
 log = logging.getLogger(__name__)
 CATALOG_REFRESH = 30.0  # seconds, while no stream is open here
@@ -52,13 +47,7 @@ class WorkerRuntime(Runtime):
         await self._catalog.refresh()
         shards, self._hub = await asyncio.to_thread(self._join_ray)
         self._shards, self._shard_names = shards, list(self.plan.shard_names)
-        router = ShardRouter.for_actors(shards, max_batch=self.settings.max_batch,
-                                        max_inflight=self.settings.max_inflight,
-                                        linger=self.settings.router_linger,
-                                        call_timeout=self.settings.call_timeout)
-        self._desk = StockDesk(router, on_placed=order_placed,
-                               kit_plans=functools.partial(record_plan, self.engine),
-                               deadline=self.settings.call_timeout)
+        self._desk = self.desk_over(shards)
         # Followed from the first stream on (a catalog change elsewhere then refreshes ours at once):
         # every process that follows the hub costs the hub and itself work per event. Until then the
         # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does
