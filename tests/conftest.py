@@ -97,11 +97,18 @@ async def postgres_database() -> AsyncIterator[str]:
             await admin.close()
 
 
-@pytest_asyncio.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Each test that takes it runs on both stores."""
-    if request.param == "sqlite":
-        yield await sqlite_database(tmp_path)
+@contextlib.asynccontextmanager
+async def store_database(store: str, folder: Path) -> AsyncIterator[str]:
+    """A new, migrated database of `store`: "sqlite" (a file in `folder`) or "postgres"."""
+    if store == "sqlite":
+        yield await sqlite_database(folder)
     else:
         async with postgres_database() as url:
             yield url
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each test that takes it runs on both stores."""
+    async with store_database(request.param, tmp_path) as url:
+        yield url

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 
 from actors.hub import hub_actor_class
 from actors.listener import HUB_GRACE, HubListener, publish
-from actors.router import CALL_TIMEOUT, ShardRouter
-from actors.shard import ShardCore, shard_actor_class
+from actors.router import CALL_TIMEOUT
+from actors.shard import ShardCore
 from inventory.commands import LineRequest, OrderPartState, PlaceOrder, Receive, VariantStock
 from inventory.desk import Channel, OrderOutcome, ShardUnavailable, StockDesk, order_id_for
 from inventory.events import CatalogChanged
@@ -29,8 +29,16 @@ from inventory.partition import shard_of
 from store.engine import make_engine
 from store.schema import inventory, ledger, orders
 from store.shard_epochs import StaleShard, epochs, fence_all
-from tests.conftest import postgres_database, sqlite_database
-from tests.integration.conftest import Fixture, connection, ledger_fold_holds, small_catalog, table_count
+from tests.conftest import sqlite_database, store_database
+from tests.integration.conftest import (
+    Fixture,
+    Shards,
+    connection,
+    ledger_fold_holds,
+    reserve_entries_per_order,
+    small_catalog,
+    table_count,
+)
 
 GOAL = 5.0  # seconds: the longest any request may wait while a shard fails over
 
@@ -94,27 +102,9 @@ class Storm:
         assert all(isinstance(o, OrderOutcome) and not o.created and o.lines[0].reserved == 1 for o in again)
         orders_placed = len(self.acknowledged) + len(self.unavailable)
         assert await table_count(url, orders) == orders_placed
-        assert await _reserve_entries_per_order(url) == 1
+        assert await reserve_entries_per_order(url) == 1
         assert await ledger_fold_holds(url)
         assert await _reserved_in_store(url) == orders_placed
-
-
-class Shards:
-    """Two shard actors and a desk over them, as the service runs them (call timeout included)."""
-
-    def __init__(self, ray: Any, url: str, count: int = 2):
-        self.ray = ray
-        self.actors = [shard_actor_class().remote(i, count, url) for i in range(count)]
-        self.desk = StockDesk(ShardRouter.for_actors(self.actors, call_timeout=CALL_TIMEOUT))
-
-    async def __aenter__(self) -> Shards:
-        await asyncio.gather(*(a.ready.remote() for a in self.actors))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.desk.router.close()
-        for actor in self.actors:
-            self.ray.kill(actor, no_restart=True)
 
 
 async def stocked(desk: StockDesk, fx: Fixture) -> None:
@@ -171,7 +161,7 @@ async def test_a_shard_that_stops_answering_gets_503s_in_4_s_and_takes_orders_ag
 ) -> None:
     """SIGSTOP: the shard is alive but silent, as behind a cut network; SIGKILL after 4.5 s stands
     for Ray declaring its node dead. Meanwhile its callers hear ShardUnavailable at the call timeout."""
-    async with _database(store, tmp_path) as url:
+    async with store_database(store, tmp_path) as url:
         fx = await small_catalog(url, variants=8)
         async with Shards(ray_session, url) as shards:
             await stocked(shards.desk, fx)
@@ -258,30 +248,9 @@ async def test_a_service_start_fences_every_shard_of_an_earlier_run_whatever_its
     assert await ledger_fold_holds(database_url)
 
 
-async def _reserve_entries_per_order(url: str) -> int:
-    async with connection(url) as conn:
-        per_order = select(func.count().label("n")).where(ledger.c.kind == "reserve") \
-            .group_by(ledger.c.reference).subquery()
-        return int((await conn.execute(select(func.max(per_order.c.n)))).scalar_one())
-
-
 async def _reserved_in_store(url: str) -> int:
     async with connection(url) as conn:
         return int((await conn.execute(select(func.sum(inventory.c.reserved)))).scalar_one())
-
-
-def _database(store: str, tmp_path: Any) -> Any:
-    if store == "postgres":
-        return postgres_database()
-
-    class SQLite:
-        async def __aenter__(self) -> str:
-            return await sqlite_database(tmp_path)
-
-        async def __aexit__(self, *exc: object) -> None:
-            return None
-
-    return SQLite()
 
 
 async def test_a_listener_follows_the_event_hub_through_its_restart_and_resets(ray_session: Any) -> None:

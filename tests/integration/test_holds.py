@@ -23,8 +23,14 @@ from store.engine import make_engine, reader
 from store.holds import StoredHold
 from store.schema import ledger
 from tests.conftest import sqlite_database
-from tests.integration.conftest import Fixture, connection, ledger_fold_holds, small_catalog
-from tests.integration.test_shards import Engine, stock_rows
+from tests.integration.conftest import (
+    Fixture,
+    Shards,
+    connection,
+    ledger_fold_holds,
+    small_catalog,
+    stock_rows,
+)
 
 
 class HoldRuntime:
@@ -46,10 +52,10 @@ class HoldRuntime:
         await self.engine.dispose()
 
 
-async def setting(ray: Any, tmp_path: Path) -> tuple[Engine, HoldRuntime, Fixture]:
+async def setting(ray: Any, tmp_path: Path) -> tuple[Shards, HoldRuntime, Fixture]:
     url = await sqlite_database(tmp_path)
     fx = await small_catalog(url)
-    engine = await Engine(ray, url).__aenter__()
+    engine = await Shards(ray, url).__aenter__()
     for v in fx.variants:
         await engine.desk.stock_command(Receive(f"r{v}", v, fx.east, 5))
         await engine.desk.stock_command(Receive(f"w{v}", v, fx.west, 5))

@@ -12,13 +12,13 @@ from inventory.holds import HoldStatus
 from store import holds
 from store.engine import make_engine
 from store.holds import Conversion, StoredHold
-from tests.integration.test_shards import _database
+from tests.conftest import store_database
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 async def test_only_the_first_claim_ends_a_hold_and_a_refused_conversion_holds_it_again(
         tmp_path: Path, store: str) -> None:
-    async with _database(store, tmp_path) as url:
+    async with store_database(store, tmp_path) as url:
         engine = make_engine(url)
         try:
             now = time.time()

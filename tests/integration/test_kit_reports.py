@@ -14,13 +14,13 @@ from store.engine import make_engine
 from store.kits import add_kit, record_plan
 from store.reports import Window, days_of_cover, turnover
 from store.schema import inventory, order_lines, orders
+from tests.conftest import store_database
 from tests.integration.conftest import small_catalog
-from tests.integration.test_shards import _database
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 async def test_a_kit_sold_counts_as_a_kit_and_as_its_components(tmp_path: Path, store: str) -> None:
-    async with _database(store, tmp_path) as url:
+    async with store_database(store, tmp_path) as url:
         fx = await small_catalog(url)
         engine = make_engine(url)
         try:

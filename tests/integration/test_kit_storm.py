@@ -22,8 +22,8 @@ from inventory.partition import shard_of
 from store.engine import make_engine
 from store.kits import add_kit, load_kits, record_plan
 from store.queries import find_orders
-from tests.integration.conftest import Fixture, ledger_fold_holds, small_catalog
-from tests.integration.test_shards import Engine, _database, stock_rows
+from tests.conftest import store_database
+from tests.integration.conftest import Fixture, Shards, ledger_fold_holds, small_catalog, stock_rows
 
 CLIENTS, ORDERS_EACH = 24, 12
 Placed = dict[str, tuple[list[tuple[int, int]], OrderOutcome]]  # external id -> (lines, first answer)
@@ -78,13 +78,13 @@ def assert_whole(outcome: OrderOutcome) -> None:
 async def test_a_storm_of_kit_and_component_orders_with_a_shard_killed_oversells_nothing(
     ray_session: Any, tmp_path: Path, store: str
 ) -> None:
-    async with _database(store, tmp_path) as url:
+    async with store_database(store, tmp_path) as url:
         fx = await small_catalog(url)
         kits, items = await kits_over_two_shards(url, fx)
         direct = Channel("direct", "reject", (fx.east, fx.west))
         engine = make_engine(url)
         try:
-            async with Engine(ray_session, url) as shards:
+            async with Shards(ray_session, url) as shards:
                 desk = StockDesk(ShardRouter.for_actors(shards.actors),
                                  kit_plans=functools.partial(record_plan, engine))
                 received = {items[0]: 40, items[1]: 70, items[2]: 30}

@@ -8,39 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
-from actors.router import ShardRouter
-from actors.shard import shard_actor_class
 from inventory.commands import Failure, Receive
 from inventory.desk import Channel, OrderOutcome, ShardUnavailable, StockDesk
-from store.schema import inventory, ledger
-from tests.conftest import postgres_database, sqlite_database
-from tests.integration.conftest import Fixture, connection, ledger_fold_holds, small_catalog, table_count
-
-
-class Engine:
-    """Shards + router + desk over one database, as the service runs them."""
-
-    def __init__(self, ray: Any, url: str, shards: int = 2):
-        self.ray, self.url = ray, url
-        self.actors = [shard_actor_class().remote(i, shards, url) for i in range(shards)]
-        self.desk = StockDesk(ShardRouter.for_actors(self.actors))
-
-    async def __aenter__(self) -> Engine:
-        await asyncio.gather(*(a.ready.remote() for a in self.actors))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.desk.router.close()
-        for actor in self.actors:
-            self.ray.kill(actor, no_restart=True)
-
-
-async def stock_rows(url: str, variant: int) -> dict[int, tuple[int, int]]:
-    async with connection(url) as conn:
-        rows = (await conn.execute(select(inventory).where(inventory.c.variant_id == variant))).all()
-    return {r.location_id: (r.on_hand, r.reserved) for r in rows}
+from store.schema import ledger
+from tests.conftest import sqlite_database, store_database
+from tests.integration.conftest import (
+    Fixture,
+    Shards,
+    ledger_fold_holds,
+    reserve_entries_per_order,
+    small_catalog,
+    stock_rows,
+    table_count,
+)
 
 
 async def storm_one_variant(desk: StockDesk, fx: Fixture) -> list[OrderOutcome | Failure]:
@@ -55,9 +36,9 @@ async def storm_one_variant(desk: StockDesk, fx: Fixture) -> list[OrderOutcome |
 async def test_64_concurrent_clients_get_exactly_the_100_units_one_variant_holds_across_two_locations(
     ray_session: Any, tmp_path: Path, store: str
 ) -> None:
-    async with _database(store, tmp_path) as url:
+    async with store_database(store, tmp_path) as url:
         fx = await small_catalog(url)
-        async with Engine(ray_session, url) as engine:
+        async with Shards(ray_session, url) as engine:
             desk = engine.desk
             outcomes = await storm_one_variant(desk, fx)
             reserved = sum(line.reserved for o in outcomes if isinstance(o, OrderOutcome) for line in o.lines)
@@ -75,26 +56,12 @@ async def test_64_concurrent_clients_get_exactly_the_100_units_one_variant_holds
         assert await ledger_fold_holds(url)
 
 
-def _database(store: str, tmp_path: Path) -> Any:
-    if store == "postgres":
-        return postgres_database()
-
-    class SQLite:
-        async def __aenter__(self) -> str:
-            return await sqlite_database(tmp_path)
-
-        async def __aexit__(self, *exc: object) -> None:
-            return None
-
-    return SQLite()
-
-
 async def test_a_shard_killed_mid_storm_loses_no_acknowledged_order_and_applies_none_twice(
     ray_session: Any, tmp_path: Path
 ) -> None:
     url = await sqlite_database(tmp_path)
     fx = await small_catalog(url, variants=16)
-    async with Engine(ray_session, url) as engine:
+    async with Shards(ray_session, url) as engine:
         desk = engine.desk
         await asyncio.gather(*(desk.stock_command(Receive(f"r{v}", v, fx.east, 10_000)) for v in fx.variants))
         direct = Channel("direct", "reject", (fx.east, fx.west))
@@ -130,12 +97,4 @@ async def test_a_shard_killed_mid_storm_loses_no_acknowledged_order_and_applies_
             reserved_in_store += sum(r for _, r in (await stock_rows(url, v)).values())
         assert reserved_in_store >= len(acknowledged)
     assert await ledger_fold_holds(url)
-    assert await _reserve_entries_per_order(url) == 1
-
-
-async def _reserve_entries_per_order(url: str) -> int:
-    """The most reserve entries any one order has: 1 means none was applied twice."""
-    async with connection(url) as conn:
-        per_order = select(func.count().label("n")).where(ledger.c.kind == "reserve") \
-            .group_by(ledger.c.reference).subquery()
-        return int((await conn.execute(select(func.max(per_order.c.n)))).scalar_one())
+    assert await reserve_entries_per_order(url) == 1
