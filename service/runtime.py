@@ -199,7 +199,7 @@ class Runtime:
             self._shards,
             max_batch=self.settings.max_batch,
             max_inflight=self.settings.max_inflight,
-            linger=self.settings.router_linger,
+            linger=self.settings.linger_ms / 1000,
             call_timeout=self.settings.call_timeout,
         )
         self._desk = StockDesk(router, on_placed=order_placed,
