@@ -143,6 +143,7 @@ async def serve(settings: Settings, listeners: Listeners, config_path: Path) -> 
         gc.set_threshold(50_000, 20, 100)
         if settings.web_workers > 1:
             workers = Workers(app, settings, config_path, runtime, listeners.web)
+            await workers.start()
         print(banner(runtime), flush=True)
         await asyncio.wait({stopped, web_task}, return_when=asyncio.FIRST_COMPLETED)
     elif starting.done():

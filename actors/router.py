@@ -58,18 +58,7 @@ class ShardRouter:
 
     @classmethod
     def for_actors(cls, shards: Sequence[Any], **options: Any) -> ShardRouter:
-        async def send(index: int, commands: list[Command]) -> list[Result]:
-            # Packed by the standard pickler: Ray's cloudpickle calls back into Python for every
-            # object, which for thousands of small commands cost more than the shard's own work.
-            batch = pickle.dumps(commands, PROTOCOL)
-            trace = tracing.carrier()  # the shard.call span's, when traced
-            call = shards[index].apply_packed
-            packed = await (call.remote(batch) if trace is None else call.remote(batch, trace))
-            # from one of our own Ray actors, which Ray itself pickles anyway; never from outside
-            answers: list[Result] = pickle.loads(packed)  # nosec B301
-            return answers
-
-        return cls(send, len(shards), **options)
+        return cls(actors_send(shards), len(shards), **options)
 
     async def submit(self, shard: int, command: Command) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
@@ -169,3 +158,19 @@ class ShardRouter:
         with tracing.span("shard.call", (traced for _, _, traced in batch), tracing.SpanKind.CLIENT,
                           attributes):
             return await self._send(shard, commands)
+
+
+def actors_send(shards: Sequence[Any]) -> Send:
+    """A router's send to the shard actors (Ray handles, in shard order)."""
+    async def send(index: int, commands: list[Command]) -> list[Result]:
+        # Packed by the standard pickler: Ray's cloudpickle calls back into Python for every
+        # object, which for thousands of small commands cost more than the shard's own work.
+        batch = pickle.dumps(commands, PROTOCOL)
+        trace = tracing.carrier()  # the shard.call span's, when traced
+        call = shards[index].apply_packed
+        packed = await (call.remote(batch) if trace is None else call.remote(batch, trace))
+        # from one of our own Ray actors, which Ray itself pickles anyway; never from outside
+        answers: list[Result] = pickle.loads(packed)  # nosec B301
+        return answers
+
+    return send

@@ -78,14 +78,6 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object a line (actors/logs.py)
     notifications: NotifySettings = field(default_factory=NotifySettings)  # alerts by e-mail and SMS
 
-    @property
-    def router_linger(self) -> float:
-        """Seconds a process's ShardRouter lingers before a call: linger_ms times the web processes.
-        Each of N web processes sends the shards 1/N of the orders; without the longer linger their
-        batches were N times smaller and the shards' per-call cost (a Ray call, pickling, an answer)
-        N times larger: two processes on two cores took 35-40% fewer orders a second."""
-        return self.linger_ms * self.web_workers / 1000
-
 
 def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)

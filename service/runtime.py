@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.hub import HUB_NAME, hub_actor_class
-from actors.router import ShardRouter
+from actors.router import Send, ShardRouter, actors_send
 from actors.shard import shard_actor_class
 from inventory.desk import Channel, StockDesk
 from service.config import Settings
@@ -195,14 +195,14 @@ class Runtime:
         if self.settings.ray_address == "local":
             self._shard_pids = list(await asyncio.gather(self._hub.pid.remote(),
                                                          *(shard.pid.remote() for shard in self._shards)))
-        self._desk = self.desk_over(self._shards)
+        self._desk = self.desk_over(actors_send(self._shards), len(self._shards))
 
-    def desk_over(self, shards: list[Any]) -> StockDesk:
-        """The desk this process places orders and stock commands through, over the shard actors."""
-        router = ShardRouter.for_actors(shards, max_batch=self.settings.max_batch,
-                                        max_inflight=self.settings.max_inflight,
-                                        linger=self.settings.router_linger,
-                                        call_timeout=self.settings.call_timeout)
+    def desk_over(self, send: Send, shard_count: int) -> StockDesk:
+        """The desk this process places orders and stock commands through, its router calling `send`
+        (the shard actors in the primary; the primary's router in a web worker)."""
+        router = ShardRouter(send, shard_count, max_batch=self.settings.max_batch,
+                             max_inflight=self.settings.max_inflight, linger=self.settings.linger_ms / 1000,
+                             call_timeout=self.settings.call_timeout)
         return StockDesk(router, on_placed=order_placed,
                          kit_plans=functools.partial(record_plan, self.engine),
                          deadline=self.settings.call_timeout)

@@ -1,11 +1,14 @@
 """A web worker's Runtime (service/web_workers.py): the primary's stock shards, event hub and store,
 and none of the primary's own services. It migrates nothing and starts no actor: it joins the
-primary's Ray as a second driver and finds the shards and the hub by name."""
+primary's Ray as a second driver and finds the shards and the hub by name. Its commands reach the
+shards through the primary's router (service/shard_relay.py), so the shards batch every process's
+commands together."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from actors.hub import HUB_NAME
@@ -14,6 +17,7 @@ from service.events import EventFeed
 from service.hold_keeper import HoldKeeper
 from service.ray_security import secure_ray
 from service.runtime import Runtime
+from service.shard_relay import RelayClient, relay_path
 from service.web_workers import WorkerPlan
 from store.catalog import Catalog
 from store.engine import make_engine
@@ -39,6 +43,7 @@ class WorkerRuntime(Runtime):
         self.plan = plan
         self.hold_keeper = PrimaryTimesHolds(self)
         self._refresher: asyncio.Task[None] | None = None
+        self._relay: RelayClient | None = None
 
     async def start(self) -> None:
         self.prepare_secrets()  # the key and the API token the primary made
@@ -47,7 +52,9 @@ class WorkerRuntime(Runtime):
         await self._catalog.refresh()
         shards, self._hub = await asyncio.to_thread(self._join_ray)
         self._shards, self._shard_names = shards, list(self.plan.shard_names)
-        self._desk = self.desk_over(shards)
+        # to the shards through the primary's router (service/shard_relay.py: one router per machine)
+        self._relay = RelayClient(relay_path(Path(self.plan.socket_path).parent))
+        self._desk = self.desk_over(self._relay.send, len(shards))
         # Followed from the first stream on (a catalog change elsewhere then refreshes ours at once):
         # every process that follows the hub costs the hub and itself work per event. Until then the
         # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does
@@ -83,6 +90,8 @@ class WorkerRuntime(Runtime):
             await self._events.stop()
         if self._desk is not None:
             await self._desk.router.close()
+        if self._relay is not None:
+            await self._relay.close()
         if self._engine is not None:
             await self._engine.dispose()
         # Ray is left as the process exits: this driver owns no actor and no task, and a clean

@@ -19,6 +19,7 @@ import uvicorn
 
 from service.config import Settings
 from service.runtime import Runtime
+from service.shard_relay import RelayServer, relay_path, serve_relay
 from service.web_workers import (
     WebWorkers,
     WorkerPlan,
@@ -57,7 +58,8 @@ def web_server(app: Any, settings: Settings) -> QuietServer:
 
 
 class Workers:
-    """The primary's side: the Unix socket its workers pass requests to, and the worker processes."""
+    """The primary's side: the Unix sockets its workers pass requests and shard commands to, and the
+    worker processes."""
 
     def __init__(self, app: Any, settings: Settings, config_path: Path, runtime: Runtime, web: socket.socket):
         import ray
@@ -66,16 +68,25 @@ class Workers:
         self._server = QuietServer(uvicorn.Config(FromWorkers(app), log_level="warning", access_log=False,
                                                   lifespan="off", loop="none", proxy_headers=False))
         self._task = asyncio.ensure_future(self._server.serve(sockets=[unix_listener(self._path)]))
+        self._relay: RelayServer | None = None
+        self._runtime = runtime
         plan = WorkerPlan(0, os.getpid(), ray.get_runtime_context().gcs_address, runtime.shard_names,
                           str(self._path), web.fileno())
         self.processes = WebWorkers(settings.web_workers, worker_command(config_path), plan)
-        self.processes.start()
         folder = self._path.parent
         app.state.worker_sources = [worker_source(folder, n) for n in range(1, settings.web_workers)]
+
+    async def start(self) -> None:
+        """The shard relay (service/shard_relay.py) first: a worker sends its first order as soon as
+        it serves."""
+        self._relay = await serve_relay(relay_path(self._path.parent), self._runtime.desk.router)
+        self.processes.start()
 
     async def stop(self) -> None:
         """The workers first (their requests in flight may still need this socket), then the socket."""
         await self.processes.stop()
+        if self._relay is not None:
+            self._relay.close()
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self._task, FINISH_WAIT)

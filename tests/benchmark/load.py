@@ -50,6 +50,7 @@ class Tally:
     ok_total: int = 0  # answered orders, warm-up and drain included (for CPU per order)
     statuses: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
+    answered_by: Counter[str] = field(default_factory=Counter)  # X-Threadcount-Worker of each order in the window
 
     def record_error(self, note: str, in_window: bool) -> None:
         if in_window:
@@ -60,16 +61,17 @@ class Tally:
             self.error_samples.append(note)
 
 
-async def _post_order(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> tuple[str, bool]:
-    """(order status or error note, succeeded)."""
+async def _post_order(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> tuple[str, bool, str]:
+    """(order status or error note, succeeded, the web process that answered: "0" the primary)."""
     try:
         async with session.post(url, json=body) as resp:
             raw = await resp.read()
+            process = resp.headers.get("X-Threadcount-Worker", "0")
             if not 200 <= resp.status < 300:
-                return f"HTTP {resp.status}: {raw[:200].decode(errors='replace')}", False
-            return str(json.loads(raw).get("status", "?")), True
+                return f"HTTP {resp.status}: {raw[:200].decode(errors='replace')}", False, process
+            return str(json.loads(raw).get("status", "?")), True, process
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}", False
+        return f"{type(exc).__name__}: {exc}", False, ""
 
 
 async def _client(
@@ -86,7 +88,7 @@ async def _client(
             "lines": [{"sku": rng.choice(plan.skus), "quantity": 1}],
         }
         started = time.perf_counter()
-        outcome, ok = await _post_order(session, plan.url, body)
+        outcome, ok, process = await _post_order(session, plan.url, body)
         finished = time.perf_counter()
         in_window = window_start <= finished <= window_end
         if not ok:
@@ -96,6 +98,7 @@ async def _client(
         if in_window:
             tally.latencies.append(finished - started)
             tally.statuses[outcome] += 1
+            tally.answered_by[process] += 1
 
 
 async def generate(plan: LoadPlan) -> Tally:
@@ -132,6 +135,7 @@ def summarize(tally: Tally, duration: float) -> dict[str, Any]:
         "ok_total": tally.ok_total,
         "statuses": dict(tally.statuses),
         "error_samples": tally.error_samples,
+        "answered_by": dict(sorted(tally.answered_by.items())),
     }
 
 

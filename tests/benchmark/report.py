@@ -258,6 +258,11 @@ def _worker_lines(first: dict[str, Any] | None, others: list[dict[str, Any]]) ->
         share = f" = {alone / base:.0%} of {first.get('web_workers', 1)}" if alone and base else ""
         lines.append(f"  {result.get('web_workers', 1)}: orders/s {_num(alone)}{share}, p50 {_num(result.get('p50_ms'))}"
                      f" ms, p99 {_num(result.get('p99_ms'))} ms, peak RSS {_num(result.get('peak_rss_mb'))} MB")
+        answered = result.get("answered_by") or {}
+        if len(answered) > 1:
+            total = sum(answered.values())
+            lines.append("     orders answered by web process (0: the primary): "
+                         + ", ".join(f"{process} {count / total:.0%}" for process, count in answered.items()))
         split = result.get("cpu_ms_per_order_by_process") or {}
         if split:
             lines.append("     CPU ms per order: " + ", ".join(f"{kind} {ms:.3f}" for kind, ms in split.items()))

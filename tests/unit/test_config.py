@@ -201,9 +201,3 @@ def test_web_workers_come_from_the_file_or_the_variable_and_default_to_one(tmp_p
 def test_a_web_worker_count_out_of_range_stops_the_start_naming_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="THREADCOUNT_WEB_WORKERS"):
         load_settings(SHIPPED, env={"THREADCOUNT_WEB_WORKERS": value})
-
-
-def test_each_web_process_lingers_longer_the_more_of_them_share_the_shards() -> None:
-    settings = load_settings(SHIPPED, env={})
-    assert settings.router_linger == settings.linger_ms / 1000
-    assert load_settings(SHIPPED, env={"THREADCOUNT_WEB_WORKERS": "3"}).router_linger == 3 * settings.linger_ms / 1000
