@@ -3,9 +3,10 @@
 The first process (the primary, `python run.py`) starts everything as with one; once it is ready it
 starts N - 1 workers (`python run.py worker`), each given the primary's listening socket, so the
 kernel hands each new connection to whichever process accepts it first. A worker joins the
-primary's Ray as a second driver and finds the stock shards and the event hub by name; it serves
-the routes that scale (web/forward.py: orders, stock, the live stream) and passes the rest to the
-primary over a Unix socket.
+primary's Ray as a second driver and finds the event hub by name; its shard commands go through the
+primary's router (service/shard_relay.py), so the shards see one router whatever N. It serves the
+routes that scale (web/forward.py: orders, stock, the live stream) and passes the rest to the primary
+over a Unix socket.
 
 Why each worker is correct alone:
 - Same order, two processes at once: the shards decide. An order on one shard is one command to one
