@@ -17,7 +17,7 @@ deleted, the database dropped and the nodes' temp folders removed; before it sta
 an earlier run left (stale `tcmn-` namespaces and links, marked processes). `skip_reason` says why
 the cluster cannot run here (not root, no `ip`); under CI (`CI` set) callers fail instead of skipping.
 The Ray health-check settings (service/ray_start.py's health_env(), what a cluster's every `ray start`
-is given) go to every node and to the driver, so a lost node is declared dead in about 3 s."""
+is given) go to every node and to the driver, so a lost node is declared dead in 1-3 s."""
 
 from __future__ import annotations
 
