@@ -38,11 +38,11 @@ pytestmark = [pytest.mark.multinode, pytest.mark.postgres, pytest.mark.timeout(3
 # --- thresholds and sizes -----------------------------------------------------------------------
 # The goal is order taking back within 5 s of a fault and every request answered (a 503 at worst)
 # within 5 s. Measured here (health checks 500 ms / 500 ms / 3, call timeout 3 s), on two cores
-# shared with other work, in 6 runs: 2.5-5.4 s after the kill, 4.0-7.2 s after the cut (the node is
+# shared with other work, in 7 runs: 2.5-5.4 s after the kill, 4.0-7.2 s after the cut (the node is
 # declared dead in 2.5-3 s, then its shards start elsewhere), the slowest 503 3.7-6.0 s. The suite
 # asserts a bound this machine keeps; the figures printed are what to compare with the goal.
 FAILOVER_GOAL_S = 5.0
-FAILOVER_LIMIT_S = 9.0     # the longest a SKU may go without an answered order after a fault (seen: 7.2 s)
+FAILOVER_LIMIT_S = 9.0     # the longest a SKU may go without an answered order after a fault (seen: 7.2 s in 7 runs)
 ANSWER_LIMIT_S = 5.0       # every request gets an answer (a 503 at worst) within this ...
 ANSWER_MARGIN_S = 2.5      # ... plus this: the test's own client and the service share two cores (seen: 6.0 s)
 ATTEMPT_TIMEOUT_S = 15.0   # a client gives up on one attempt after this (and sends it again)
