@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[int, list[Command]], Awaitable[list[Result]]]
 Waiting = tuple[Command, asyncio.Future[Result], tracing.SpanContext | None]
 PROTOCOL = 5
-CALL_TIMEOUT = 4.0  # seconds; config ray.call_timeout_s, THREADCOUNT_CALL_TIMEOUT
+CALL_TIMEOUT = 3.0  # seconds; config ray.call_timeout_s, THREADCOUNT_CALL_TIMEOUT
 
 
 class ShardRouter:

@@ -34,7 +34,7 @@ ENVIRONMENT = [  # README's Configuration table, in short
     ("THREADCOUNT_SHARDS", "the number of stock shard actors (default: the CPU count; in a cluster, "
                            "the cluster's CPU total)"),
     ("THREADCOUNT_CALL_TIMEOUT", "seconds a call to a stock shard may take before the request gets 503 "
-                                 "(default 4)"),
+                                 "(default 3)"),
     ("THREADCOUNT_TLS_CERT", "PEM certificate (chain): HTTPS only on both ports, with THREADCOUNT_TLS_KEY"),
     ("THREADCOUNT_TLS_KEY", "the certificate's PEM key"),
     ("THREADCOUNT_FORWARDED_ALLOW_IPS", "proxies whose X-Forwarded-For/-Proto are believed "

@@ -62,7 +62,7 @@ class Settings:
     # whether THREADCOUNT_SHARDS / ray.shards set `shards`; if not, a cluster (ray_address not local)
     # has one shard per CPU of the whole cluster (service/ray_start.py), not of this machine
     shards_given: bool = False
-    call_timeout: float = 4.0  # seconds a shard call may take before its callers hear 503 (actors/router.py)
+    call_timeout: float = 3.0  # seconds a shard call may take before its callers hear 503 (actors/router.py)
     max_batch: int = 1000
     max_inflight: int = 1
     linger_ms: float = 1.0
@@ -113,7 +113,7 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
         ray_address=str(env.get("THREADCOUNT_RAY_ADDRESS") or ray.get("address") or "local"),
         shards=max(1, _int(shards, "shards")),
         shards_given=bool(env.get("THREADCOUNT_SHARDS") or ray.get("shards")),
-        call_timeout=_positive(env.get("THREADCOUNT_CALL_TIMEOUT") or ray.get("call_timeout_s", 4.0),
+        call_timeout=_positive(env.get("THREADCOUNT_CALL_TIMEOUT") or ray.get("call_timeout_s", 3.0),
                                "ray.call_timeout_s"),
         max_batch=_int(batching.get("max_batch", 1000), "batching.max_batch"),
         max_inflight=_int(batching.get("max_inflight", 1), "batching.max_inflight"),

@@ -1,11 +1,16 @@
 """Starting (or joining) Ray, and sizing and placing the actors from what the cluster has.
 
-- Health checks (HEALTH_CHECKS): on every node of a cluster, as RAY_health_check_* variables of
-  `ray start` (README: Joining a cluster), the GCS checks each node every second with a 1 s timeout
-  and declares it dead after 3 misses in a row: ~3-4 s after it stops answering, where Ray 2.60's
-  own defaults (3000 ms, 10000 ms, 5) take 15-25 s. Lower would risk false deaths (a node stalled by
-  a GC pause or a loaded machine). A Ray this service starts itself has one node and nowhere to fail
-  over to: it keeps Ray's defaults, since fast checks there could only declare that node dead.
+- Health checks (HEALTH_CHECKS; health_env() gives them as the RAY_<name> variables of `ray start`
+  on every node of a cluster, README: Joining a cluster): the GCS asks each node every 500 ms,
+  gives each check 500 ms and declares the node dead after 3 failures in a row. A check waits for
+  its answer, then the period: a node cut off the network costs each check timeout + period, so it
+  is declared dead 2.5-3 s after it stops answering; a killed one refuses each check at once and is
+  declared dead in 1-1.5 s. Ray 2.60's defaults (3000 ms, 10000 ms, 5) take 15-65 s. The price: a
+  node that cannot answer for 2.5 s in a row (a machine so loaded its raylet gets no CPU) is
+  declared dead and its actors restarted elsewhere (safe, the store fences the old ones, but a
+  failover for nothing); the figures measured are in README (How it works: Failover). A Ray this
+  service starts itself has one node and nowhere to fail over to: it keeps Ray's defaults, since
+  fast checks there could only declare that node dead.
 - Shard count: `settings.shards` (THREADCOUNT_SHARDS / ray.shards, else this machine's CPUs) for a
   local Ray; in a cluster, unless set explicitly, one shard per CPU of the whole cluster, at least 1.
   A different count from one run to the next is safe: each shard loads from the store what it owns
@@ -28,16 +33,15 @@ from service.ray_security import secure_ray
 
 # Ray's names (src/ray/common/ray_config_def.h, checked against the gcs_server binary of Ray 2.60)
 HEALTH_CHECKS: dict[str, int] = {
-    "health_check_period_ms": 1000,
-    "health_check_timeout_ms": 1000,
+    "health_check_period_ms": 500,
+    "health_check_timeout_ms": 500,
     "health_check_failure_threshold": 3,
 }
 
 
-def health_checks(env: Mapping[str, str] | None = None) -> dict[str, int]:
-    """HEALTH_CHECKS less those a RAY_<name> variable already sets (Ray reads those itself)."""
-    env = os.environ if env is None else env
-    return {name: value for name, value in HEALTH_CHECKS.items() if f"RAY_{name}" not in env}
+def health_env() -> dict[str, str]:
+    """HEALTH_CHECKS as the variables `ray start` reads (RAY_<name>), for every node of a cluster."""
+    return {f"RAY_{name}": str(value) for name, value in HEALTH_CHECKS.items()}
 
 
 def init_ray(settings: Settings, owner: str) -> None:

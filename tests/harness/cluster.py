@@ -16,8 +16,8 @@ every process of the cluster is SIGKILLed, the relay stopped, the namespaces, ve
 deleted, the database dropped and the nodes' temp folders removed; before it starts it removes what
 an earlier run left (stale `tcmn-` namespaces and links, marked processes). `skip_reason` says why
 the cluster cannot run here (not root, no `ip`); under CI (`CI` set) callers fail instead of skipping.
-The Ray health-check settings (HEALTH_ENV, what the failover work sets on every `ray start`) go to
-every node and to the driver, so a lost node is declared dead in about 3 s."""
+The Ray health-check settings (service/ray_start.py's health_env(), what a cluster's every `ray start`
+is given) go to every node and to the driver, so a lost node is declared dead in 1-3 s."""
 
 from __future__ import annotations
 
@@ -34,12 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from service.ray_start import health_env
 from tests.harness import netns
 from tests.harness.procs import REPO_ROOT, free_ports
 from tests.harness.ray_nodes import RayCluster, kill_marked
-
-HEALTH_ENV = {"RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "1000",
-              "RAY_health_check_failure_threshold": "3"}
 
 
 def skip_reason() -> str | None:
@@ -99,7 +97,7 @@ def multinode_cluster(hosts: int = 3, start_timeout: float = 60) -> Iterator[Clu
     made: list[netns.Host] = []
     relay: subprocess.Popen[str] | None = None
     database: str | None = None
-    ray = RayCluster(run, secrets.token_hex(32), root, netns.HEAD_IP, dict(HEALTH_ENV))
+    ray = RayCluster(run, secrets.token_hex(32), root, netns.HEAD_IP, health_env())
     try:
         netns.make_bridge()
         made += [netns.make_host(run, k) for k in range(1, hosts + 1)]

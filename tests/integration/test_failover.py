@@ -156,7 +156,7 @@ async def test_a_shard_killed_while_orders_are_in_flight_answers_every_request_w
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
-async def test_a_shard_that_stops_answering_gets_503s_in_4_s_and_takes_orders_again_once_restarted(
+async def test_a_shard_that_stops_answering_gets_503s_at_the_call_timeout_and_takes_orders_again_once_restarted(
     ray_session: Any, tmp_path: Any, store: str
 ) -> None:
     """SIGSTOP: the shard is alive but silent, as behind a cut network; SIGKILL after 4.5 s stands

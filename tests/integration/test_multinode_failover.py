@@ -7,9 +7,11 @@ worst) within ANSWER_LIMIT_S plus a margin for the test's own client.
 
 `python run.py` runs in the root namespace with the Ray head; the shards spread over the head and
 HOSTS hosts. The kill strikes the host holding the most shards, the cut the host that then holds
-the most (neither ever the head, whose GCS and driver the service cannot lose). The figures
-(failover times, slowest 503, slowest answer) are printed; every check is collected first, so one
-run shows all that fails. Heavy: deselect with `-m "not multinode"`; run under the shared lock."""
+the most (neither ever the head, whose GCS and driver the service cannot lose); the shards each
+host held when struck are printed, since the cut's host may hold none (Ray may restart the killed
+host's shards on the head) and then its figure measures no failover. The figures (failover times,
+slowest 503s and when they were sent, slowest answer) are printed; every check is collected first,
+so one run shows all that fails. Heavy: deselect with `-m "not multinode"`; run under the shared lock."""
 
 from __future__ import annotations
 
@@ -35,13 +37,14 @@ pytestmark = [pytest.mark.multinode, pytest.mark.postgres, pytest.mark.timeout(3
 
 # --- thresholds and sizes -----------------------------------------------------------------------
 # The goal is order taking back within 5 s of a fault and every request answered (a 503 at worst)
-# within 5 s. Measured here, on two cores shared with other work: 4.1-6.5 s after the kill, 7.0-7.9 s
-# after the cut (its calls wait out the 4 s call timeout before the shard is moved). The suite
+# within 5 s. Measured here (health checks 500 ms / 500 ms / 3, call timeout 3 s), on two cores
+# shared with other work, in 7 runs: 2.5-5.4 s after the kill, 4.0-7.2 s after the cut (the node is
+# declared dead in 2.5-3 s, then its shards start elsewhere), the slowest 503 3.7-6.0 s. The suite
 # asserts a bound this machine keeps; the figures printed are what to compare with the goal.
 FAILOVER_GOAL_S = 5.0
-FAILOVER_LIMIT_S = 10.0    # the longest a SKU may go without an answered order after a fault
+FAILOVER_LIMIT_S = 9.0     # the longest a SKU may go without an answered order after a fault (seen: 7.2 s in 7 runs)
 ANSWER_LIMIT_S = 5.0       # every request gets an answer (a 503 at worst) within this ...
-ANSWER_MARGIN_S = 3.0      # ... plus this: the test's own client and the service share two cores (seen: 6.3 s)
+ANSWER_MARGIN_S = 2.5      # ... plus this: the test's own client and the service share two cores (seen: 6.0 s)
 ATTEMPT_TIMEOUT_S = 15.0   # a client gives up on one attempt after this (and sends it again)
 HOSTS, SHARDS = 3, 4
 VARIANTS, UNITS = 8, 100     # 550-1,150 orders came in 40 s here: the storm sells out in its second half
@@ -113,10 +116,13 @@ def shards_per_host(cluster: Cluster) -> dict[str, list[int]]:
     return dict(placed)
 
 
-def busiest_host(cluster: Cluster, spare: set[str]) -> str:
+def busiest_host(cluster: Cluster, spare: set[str]) -> tuple[str, list[int]]:
+    """The host (never the head) with the most shards, and those shards (none: the fault strikes
+    no shard, and what is measured after it is not a failover)."""
     placed = shards_per_host(cluster)
     hosts = [h for h in cluster.hosts if h not in spare]
-    return max(hosts, key=lambda h: (len(placed.get(h, [])), -int(h[1:])))
+    host = max(hosts, key=lambda h: (len(placed.get(h, [])), -int(h[1:])))
+    return host, sorted(placed.get(host, []))
 
 
 def test_a_storm_of_duplicated_orders_survives_a_killed_host_and_a_cut_one_with_nothing_oversold_lost_or_applied_twice(
@@ -130,20 +136,20 @@ def test_a_storm_of_duplicated_orders_survives_a_killed_host_and_a_cut_one_with_
     if len(placement) < 2:
         problems.append(f"the shards run on {len(placement)} host(s), not several: {placement}")
 
-    victims: dict[str, str] = {}
+    victims: dict[str, tuple[str, list[int]]] = {}   # fault -> (host, the shards it held)
 
     def kill() -> float:
-        victims["killed"] = busiest_host(cluster, spare=set())
-        cluster.kill(victims["killed"])
+        victims["kill"] = busiest_host(cluster, spare=set())
+        cluster.kill(victims["kill"][0])
         return cluster.events[-1][0]
 
     def cut() -> float:
-        victims["cut"] = busiest_host(cluster, spare={victims["killed"]})
-        cluster.cut(victims["cut"])
+        victims["cut"] = busiest_host(cluster, spare={victims["kill"][0]})
+        cluster.cut(victims["cut"][0])
         return cluster.events[-1][0]
 
     def heal() -> float:
-        cluster.heal(victims["cut"])
+        cluster.heal(victims["cut"][0])
         return cluster.events[-1][0]
 
     faults = [Fault(KILL_AT, "kill", kill), Fault(CUT_AT, "cut", cut), Fault(HEAL_AT, "heal", heal)]
@@ -178,21 +184,27 @@ def test_a_storm_of_duplicated_orders_survives_a_killed_host_and_a_cut_one_with_
     assert problems == [], "\n".join(problems)
 
 
-def report(record: StormRecord, victims: dict[str, str], struck: dict[str, float],
+def report(record: StormRecord, victims: dict[str, tuple[str, list[int]]], struck: dict[str, float],
            failover: dict[str, dict[str, float]]) -> None:
     statuses = Counter(a.status for a in record.attempts)
     errors = Counter(a.error.split(":")[0] for a in record.attempts if a.status is None)
     print(f"storm: {len(record.orders)} orders, {len(record.attempts)} attempts {dict(statuses)} "
           f"(no answer: {dict(errors)}), {sum(len(v) for v in record.answers.values())} 2xx answers; "
-          f"victims {victims}")
+          f"victims (host, shards held) {victims}")
     sold = {sku: round(t - record.started, 1) for sku, t in record.last_reserved().items()}
     print(f"  last units reserved at (s into the storm): {dict(sorted(sold.items()))}")
     for name, at in struck.items():
         print(f"  {name} at +{at - record.started:.1f} s")
     for fault, gaps in failover.items():
         worst = sorted(gaps.items(), key=lambda kv: -kv[1])[:3]
+        held = "" if victims[fault][1] else " (its host held no shard: nothing failed over)"
         print(f"  failover after the {fault}: {max(gaps.values(), default=float('inf')):.2f} s "
-              f"(goal {FAILOVER_GOAL_S:g} s; worst SKUs {[(s, round(g, 2)) for s, g in worst]})")
+              f"(goal {FAILOVER_GOAL_S:g} s; worst SKUs {[(s, round(g, 2)) for s, g in worst]}){held}")
+    refusals = sorted((a for a in record.attempts if a.status == 503), key=lambda a: -a.seconds)
+    if refusals:
+        print(f"  503s: {len(refusals)}, {sum(a.seconds > ANSWER_LIMIT_S for a in refusals)} over "
+              f"{ANSWER_LIMIT_S:g} s; the slowest sent at "
+              f"{[f'+{a.started - record.started:.1f} s' for a in refusals[:3]]}")
     print(f"  slowest 503 {record.slowest(503):.2f} s; slowest 2xx "
           f"{max((a.seconds for a in record.attempts if a.status in (200, 201)), default=0):.2f} s; "
           f"slowest unanswered {record.slowest(None):.2f} s")

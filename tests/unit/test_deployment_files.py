@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from service.config import ConfigError, load_settings
+from service.ray_start import health_env
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -211,10 +212,9 @@ def test_the_cluster_sets_only_threadcount_and_ray_variables() -> None:
     assert {name.split("_")[0] for name in cluster_env_names()} <= {"THREADCOUNT", "RAY"}
 
 
-def test_the_head_detects_a_lost_node_within_seconds() -> None:
+def test_the_head_checks_the_nodes_with_the_health_checks_the_service_is_tuned_for() -> None:
     env = {entry["name"]: entry.get("value") for entry in head()["env"]}
-    assert (env["RAY_health_check_period_ms"], env["RAY_health_check_timeout_ms"],
-            env["RAY_health_check_failure_threshold"]) == ("1000", "1000", "3")
+    assert {name: env.get(name) for name in health_env()} == health_env()  # HEALTH_CHECKS, as strings
 
 
 def test_every_node_authenticates_to_ray_with_the_token_from_the_secret() -> None:
