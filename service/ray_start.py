@@ -16,8 +16,16 @@
   A different count from one run to the next is safe: each shard loads from the store what it owns
   under the count of its run, and the store keeps no shard number (store/shard_epochs.py fences
   every shard of an earlier run, of whatever count, at start).
-- Placement: in a cluster the shards go round-robin to the alive nodes that offer CPUs (soft node
-  affinity) and the partner connectors are spread (SPREAD); a local Ray keeps Ray's default placement."""
+- Placement: in a cluster the shards go round-robin to the alive nodes that offer CPUs, no node
+  starting with more than ceil(shards / nodes) (soft node affinity), each asking for PLACEMENT_CPUS.
+  The shard, hub and connector classes ask for none (num_cpus=0), and Ray 2.60 puts an actor that
+  asks for no resources on a random node whatever its strategy, unless the affinity is hard (the
+  zero-resource case of ClusterResourceScheduler::GetBestSchedulableNode): soft affinity alone was
+  measured to place 4 shards on 2-3 of 4 nodes, 0-1 of them where asked. A hard affinity would keep
+  a shard from restarting once its node is lost; with the CPU share, Ray honours the soft one, and a
+  shard whose node is lost restarts where Ray finds that share free (first the driver's node, if it
+  offers CPUs). The partner connectors ask for SPREAD, which for the same reason places each on a
+  random node. A local Ray keeps Ray's default placement and the classes' num_cpus=0."""
 
 from __future__ import annotations
 
@@ -32,6 +40,10 @@ from service.ray_options import memory_options
 from service.ray_security import secure_ray
 
 # Ray's names (src/ray/common/ray_config_def.h, checked against the gcs_server binary of Ray 2.60)
+# The CPU share a shard asks for in a cluster, so that Ray keeps its soft node affinity (module
+# docstring); a thousand shards fit in one CPU, and every shard's work is left to the OS to share.
+PLACEMENT_CPUS = 0.001
+
 HEALTH_CHECKS: dict[str, int] = {
     "health_check_period_ms": 500,
     "health_check_timeout_ms": 500,
@@ -85,23 +97,25 @@ def shard_count(settings: Settings) -> int:
 def placement(settings: Settings, index: int = 0, nodes: Sequence[str] = ()) -> dict[str, Any]:
     """Actor options that spread a kind of actor across the cluster's nodes (none for a local Ray):
     the `index`-th actor goes to nodes[index % len(nodes)] (`spread_nodes`), softly, so an actor
-    restarted after its node was lost goes wherever Ray finds room; without nodes, Ray's SPREAD."""
+    restarted after its node was lost goes wherever Ray finds room, and asks for PLACEMENT_CPUS,
+    without which Ray ignores the affinity (module docstring); without nodes, Ray's SPREAD."""
     if settings.ray_address == "local":
         return {}
     if not nodes:
         return {"scheduling_strategy": "SPREAD"}
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(nodes[index % len(nodes)], soft=True)}
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(nodes[index % len(nodes)], soft=True),
+            "num_cpus": PLACEMENT_CPUS}
 
 
 def spread_nodes(settings: Settings) -> list[str]:
-    """The alive nodes that offer CPUs (all alive nodes if none does), in a stable order: where the
-    shards go, one after another (Ray's SPREAD alone was seen to put all four on one of three)."""
+    """The alive nodes that offer CPUs, in a stable order: where the shards go, one after another.
+    None if no node offers CPUs (a shard's CPU share would fit nowhere; `placement` then asks for
+    SPREAD and no CPU)."""
     if settings.ray_address == "local":
         return []
     import ray
 
-    alive = [node for node in ray.nodes() if node.get("Alive")]
-    with_cpus = [node for node in alive if node.get("Resources", {}).get("CPU", 0) > 0]
-    return sorted(str(node["NodeID"]) for node in (with_cpus or alive))
+    return sorted(str(node["NodeID"]) for node in ray.nodes()
+                  if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0)
