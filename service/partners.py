@@ -28,7 +28,7 @@ from connectors.base import Connector, PartnerSpec
 from connectors.registry import connector_class
 from inventory.desk import ShardUnavailable
 from service.config import ChannelRule
-from service.ray_start import placement
+from service.ray_start import placement, spread_nodes
 from simulators.registry import simulator_class
 from store import listings as store
 from sync.config import PartnerConfig
@@ -150,8 +150,10 @@ class PartnerFleet:
         config = self.configs[partner_id]
         channel = self.rt.channel(partner_id) or self.rt.default_channel(partner_id)
         show = (self.settings.channels.get(partner_id) or ChannelRule()).show
+        # spread like the shards: the i-th connector to the i-th node of the cluster, softly
+        where = placement(self.settings, list(self.configs).index(partner_id), spread_nodes(self.settings))
         self.actors[partner_id] = partner_actor_class().options(
-            name=f"threadcount-partner-{partner_id}", **placement(self.settings),
+            name=f"threadcount-partner-{partner_id}", **where,
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
                  self.settings.sqlite_synchronous, self.rt.shard_names,
                  follow=(self.settings.channels.get(partner_id) or ChannelRule()).locations,

@@ -24,8 +24,8 @@
   measured to place 4 shards on 2-3 of 4 nodes, 0-1 of them where asked. A hard affinity would keep
   a shard from restarting once its node is lost; with the CPU share, Ray honours the soft one, and a
   shard whose node is lost restarts where Ray finds that share free (first the driver's node, if it
-  offers CPUs). The partner connectors ask for SPREAD, which for the same reason places each on a
-  random node. A local Ray keeps Ray's default placement and the classes' num_cpus=0."""
+  offers CPUs). The partner connectors are placed the same way (the i-th to the i-th node). A local
+  Ray keeps Ray's default placement and the classes' num_cpus=0."""
 
 from __future__ import annotations
 
