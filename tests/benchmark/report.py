@@ -208,7 +208,17 @@ def _stream_lines(threadcount: dict[str, Any] | None) -> list[str]:
         f"streams ended by the server {figures.get('drops')}",
         f"  the stream clients' own process used {_num(figures.get('client_cpu_s'), ' s')} of CPU on this machine "
         f"(start to load end {_num(figures.get('open_to_load_end_s'), ' s')}, plus {GRACE:g} s after)",
+        f"  bytes/s to the streams {_num(figures.get('bytes_per_s'))} ({_num(figures.get('reads_per_s'))} reads/s); "
+        f"the server's CPU s over the load, without -> with streams: {_cpu_split(threadcount, streamed)}",
+        f"  the machine's CPU s over the load, without -> with streams: "
+        f"{_cpu_split(threadcount, streamed, 'machine_cpu_s')}",
     ]
+
+
+def _cpu_split(alone: dict[str, Any] | None, together: dict[str, Any], key: str = "cpu_s_by_process") -> str:
+    before, after = (alone or {}).get(key) or {}, together.get(key) or {}
+    return ", ".join(f"{kind} {_num(before.get(kind))} -> {_num(after.get(kind))}"
+                     for kind in sorted(set(before) | set(after))) or "-"
 
 
 def render(record: dict[str, Any]) -> str:

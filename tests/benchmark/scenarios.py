@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,11 @@ def _say(message: str) -> None:
 
 def _load_and_sample(server: ServerProcess, plan: LoadPlan) -> dict[str, Any]:
     _say(f"{server.name}: {plan.clients} clients, {plan.warmup:g} s warm-up + {plan.duration:g} s measured")
-    cpu = _tree_cpu_s(server)
+    cpu, machine = _tree_cpu_s(server), psutil.cpu_times()
     with RssSampler(server) as rss:
         load = run_load(plan)
+    machine_used = {name: round(getattr(psutil.cpu_times(), name) - getattr(machine, name), 2)
+                    for name in MACHINE_CPU if hasattr(machine, name)}
     used = {kind: seconds - cpu.get(kind, 0.0) for kind, seconds in _tree_cpu_s(server).items()}
     server.check_alive()
     # CPU the server's whole tree spent per answered order: steadier than orders/s on a shared machine
@@ -59,9 +62,13 @@ def _load_and_sample(server: ServerProcess, plan: LoadPlan) -> dict[str, Any]:
     per_order = round(sum(used.values()) * 1000 / ok, 3) if ok else None
     by_kind = {kind: round(seconds * 1000 / ok, 3) for kind, seconds in sorted(used.items())} if ok else {}
     return {**load, "peak_rss_mb": rss.peak_mb, "peak_processes": rss.peak_processes,
-            "cpu_ms_per_order": per_order, "cpu_ms_per_order_by_process": by_kind}
+            "cpu_ms_per_order": per_order, "cpu_ms_per_order_by_process": by_kind,
+            "cpu_s_by_process": {kind: round(seconds, 2) for kind, seconds in sorted(used.items())},
+            "machine_cpu_s": machine_used}
 
 
+# the whole machine's CPU seconds over the load by kind (softirq: loopback TCP, charged to no process)
+MACHINE_CPU = ("user", "system", "softirq", "idle", "steal")
 PROCESS_KINDS = (("StockShard", "shards"), ("EventHub", "hub"), ("PartnerConnector", "partners"),
                  ("run.py worker", "web workers"), ("gcs_server", "ray"), ("raylet", "ray"))
 
@@ -185,7 +192,8 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
             result.update(_load_and_sample(server, plan))
             if settings.streams:
                 _say(f"threadcount: the load again with {settings.streams} dashboard streams open")
-                streamed = run_with_streams(plan, settings.streams, marker, STOCK_PER_SKU, token)
+                streamed = run_with_streams(plan, settings.streams, marker, STOCK_PER_SKU, token,
+                                            partial(_load_and_sample, server))
                 server.check_alive()
                 result["with_streams"] = streamed
         except Exception as exc:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tests.benchmark.load import LoadPlan, run_load
@@ -17,8 +18,10 @@ from tests.harness.procs import REPO_ROOT
 CONNECT_TIMEOUT = 120.0
 
 
-def run_with_streams(plan: LoadPlan, count: int, marker: str, available: int, password: str) -> dict[str, Any]:
-    """The load's figures with `count` streams open, and the streams' own figures under "streams"."""
+def run_with_streams(plan: LoadPlan, count: int, marker: str, available: int, password: str,
+                     measure: Callable[[LoadPlan], dict[str, Any]] = run_load) -> dict[str, Any]:
+    """The load's figures with `count` streams open (`measure` runs the load: the server's CPU can be
+    sampled around it), and the streams' own figures under "streams"."""
     base = plan.url.split("/api/", 1)[0]
     argv = [sys.executable, "-m", "tests.benchmark.streams", "--base", base, "--streams", str(count),
             "--marker", marker, "--available", str(available)]
@@ -32,7 +35,7 @@ def run_with_streams(plan: LoadPlan, count: int, marker: str, available: int, pa
         if not first.startswith("connected"):
             raise RuntimeError(f"stream clients failed to connect: {first!r} {child.stderr.read()[-2000:]}")
         opened = round(time.monotonic() - started, 2)
-        load = run_load(plan)
+        load = measure(plan)
         loaded = round(time.monotonic() - started, 2)
         out, err = child.communicate(input="", timeout=CONNECT_TIMEOUT)  # stdin closed: probes stop
         lines = out.strip().splitlines()

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from service.events import LiveEvent
-from web.dashboard.fanout import Fanout, Subscriber
+from web.dashboard.fanout import Fanout, Subscriber, flush_interval
 
 
 class FakeFeed:
@@ -120,3 +120,38 @@ async def test_each_flush_is_prepared_once_with_all_its_events_before_any_is_ren
     await received(stream)
     fanout.close()
     assert prepared == [([1], []), ([2, 3, 4], [1])]
+
+
+def test_flushes_grow_apart_with_the_bytes_of_the_last_one_within_the_shortest_and_longest_interval() -> None:
+    assert flush_interval(0, budget=1_000_000, shortest=0.25, longest=0.6) == 0.25
+    assert flush_interval(100_000, budget=1_000_000, shortest=0.25, longest=0.6) == 0.25
+    assert flush_interval(400_000, budget=1_000_000, shortest=0.25, longest=0.6) == 0.4
+    assert flush_interval(50_000_000, budget=1_000_000, shortest=0.25, longest=0.6) == 0.6
+    assert flush_interval(50_000_000, budget=1_000_000, shortest=0.25, longest=0.1) == 0.25
+
+
+async def test_a_flush_over_the_byte_budget_holds_the_next_one_back_and_counts_every_streams_bytes() -> None:
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0, longest=0.3, budget=100)  # 100 bytes a second
+    streams = [fanout.join(None, None) for _ in range(2)]
+    feed.queue.put_nowait(stock(1, 7))
+    first, _ = [await received(stream) for stream in streams]
+    flushed = asyncio.get_running_loop().time()
+    feed.queue.put_nowait(stock(2, 8))
+    await received(streams[0])
+    waited = asyncio.get_running_loop().time() - flushed
+    fanout.close()
+    assert fanout.interval == 0.3, "two streams' bytes over 100 a second: the longest interval"
+    assert 0.25 <= waited < 1.0, "the next change waited for the next flush, which came in its time"
+    assert fanout.sent == 2 * len(first) * 2
+
+
+async def test_a_flush_within_the_byte_budget_leaves_the_shortest_interval() -> None:
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0.05, longest=5, budget=1_000_000)
+    stream = fanout.join(None, None)
+    for seq in (1, 2):
+        feed.queue.put_nowait(stock(seq, seq))
+        await received(stream)
+    fanout.close()
+    assert fanout.interval == 0.05

@@ -1,10 +1,16 @@
 """The dashboard streams' fan-out: each live event is rendered ONCE, whatever the number of open
 streams, and its encoded SSE bytes are handed to every stream whose topics want it.
 
-One follower reads the process's EventFeed; a flusher renders what arrived (at most once every
-FLUSH_EVERY seconds, the first event after a quiet spell at once) and offers one chunk of bytes per
-topic filter to each subscriber's bounded backlog. Events for one variant that arrive within a flush
-are coalesced: only the newest row is sent (rows are level-triggered), under its own event id.
+One follower reads the process's EventFeed; a flusher renders what arrived (the first event after a
+quiet spell at once) and offers one chunk of bytes per topic filter to each subscriber's bounded
+backlog. Events for one variant that arrive within a flush are coalesced: only the newest row is sent
+(rows are level-triggered), under its own event id.
+
+Flushes are FLUSH_EVERY apart, or longer when the last one was big: its bytes (summed over every
+stream it went to) divided by STREAM_BYTES_PER_S, up to FLUSH_AT_MOST. So the bytes sent to streams
+stay under that budget, whatever the order rate, until the longest interval; past it rows change
+more often than they are sent, so the bytes are at most every variant's row once per FLUSH_AT_MOST
+per stream. A longer interval also coalesces more changes into one row.
 
 Guarantees: the order path never waits on a stream (the feed drops its own slow subscribers, and this
 one only appends to in-memory backlogs); a subscriber more than SUBSCRIBER_CHUNKS flushes behind is
@@ -25,10 +31,13 @@ from typing import NamedTuple
 from service.events import Dropped, LiveEvent
 
 log = logging.getLogger(__name__)
-# 0.25 s: on 2 cores, 500 streams x 200 changing rows is ~250 KB per stream per flush; a shorter
-# interval multiplies the bytes (rows change again within it), a longer one the latency
-FLUSH_EVERY = 0.25
-SUBSCRIBER_CHUNKS = 20  # flushes a stream may fall behind (about 5 s at the busiest) before it is dropped
+FLUSH_EVERY = 0.25  # seconds between flushes, the shortest
+# The longest: a change waits at most this long for its flush, and still reaches a stream within a second
+FLUSH_AT_MOST = 0.6
+# Bytes a second to all streams together before flushes grow further apart. On 2 cores with 64 order
+# clients, 500 streams at 0.25 s flushes received 213-239 MB/s, and orders/s fell to 64-81%
+STREAM_BYTES_PER_S = 20_000_000
+SUBSCRIBER_CHUNKS = 20  # flushes a stream may fall behind (5 to 12 s) before it is dropped
 REPLAY_FRAMES = 5_000
 NUDGE_SECONDS = 1.0  # every stream wakes this often, to re-check its session
 RESUBSCRIBE_AFTER = 1.0
@@ -85,6 +94,13 @@ class Subscriber:
         return chunk
 
 
+def flush_interval(sent: int, budget: float = STREAM_BYTES_PER_S, shortest: float = FLUSH_EVERY,
+                   longest: float = FLUSH_AT_MOST) -> float:
+    """Seconds from a flush that sent `sent` bytes (over every stream) to the next one: long enough to
+    keep to `budget` bytes a second, within [shortest, longest]."""
+    return min(max(longest, shortest), max(shortest, sent / budget))
+
+
 def coalescing_key(live: LiveEvent) -> Hashable:
     if live.topic in COALESCED:
         return ("row", live.data.get("variant_id"))
@@ -93,9 +109,12 @@ def coalescing_key(live: LiveEvent) -> Hashable:
 
 class Fanout:
     def __init__(self, subscribe: Subscribe, encode: Encode, every: float = FLUSH_EVERY,
-                 prepare: Prepare | None = None):
-        """`prepare` sees each flush's events before they are encoded (to read what they need at once)."""
+                 prepare: Prepare | None = None, longest: float = FLUSH_AT_MOST,
+                 budget: float = STREAM_BYTES_PER_S):
+        """`prepare` sees each flush's events before they are encoded (to read what they need at once);
+        flushes are `every` to `longest` seconds apart, as `budget` bytes a second allows (flush_interval)."""
         self._subscribe, self._encode, self._every, self._prepare = subscribe, encode, every, prepare
+        self._longest, self._budget = longest, budget
         self._subscribers: set[Subscriber] = set()
         self._pending: OrderedDict[Hashable, LiveEvent] = OrderedDict()
         self._arrived = asyncio.Event()
@@ -103,6 +122,8 @@ class Fanout:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self.renders = 0  # events rendered: one per event, not per stream
+        self.sent = 0  # bytes offered to streams, each stream's counted
+        self.interval = every  # seconds from the last flush to the next
 
     def join(self, topics: Topics, last_id: int | None) -> Subscriber:
         """A new stream: what it missed after `last_id` (as replayed frames), then live chunks."""
@@ -161,9 +182,11 @@ class Fanout:
             await asyncio.sleep(RESUBSCRIBE_AFTER)
 
     async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._arrived.wait()
             self._arrived.clear()
+            started = loop.time()
             batch, self._pending = self._pending, OrderedDict()
             if self._prepare is not None:
                 try:
@@ -171,8 +194,11 @@ class Fanout:
                 except Exception:
                     log.exception("preparing %d live events failed; each is rendered alone", len(batch))
             frames = [frame for live in batch.values() if (frame := await self._render(live)).data]
-            self._publish(frames)
-            await asyncio.sleep(self._every)  # events arriving meanwhile coalesce into the next flush
+            sent = self._publish(frames)
+            self.sent += sent
+            self.interval = flush_interval(sent, self._budget, self._every, self._longest)
+            # events arriving meanwhile coalesce into the next flush
+            await asyncio.sleep(max(0.0, started + self.interval - loop.time()))
 
     async def _render(self, live: LiveEvent) -> Frame:
         self.renders += 1
@@ -184,21 +210,28 @@ class Fanout:
             data = b""
         return Frame(live.seq, live.topic, coalescing_key(live), data)
 
-    def _publish(self, frames: list[Frame]) -> None:
+    def _publish(self, frames: list[Frame]) -> int:
+        """The bytes offered, summed over the subscribers."""
         for frame in frames:
             self._replay.pop(frame.key, None)
             self._replay[frame.key] = frame
         while len(self._replay) > REPLAY_FRAMES:
             self._replay.popitem(last=False)
         chunks: dict[Topics, bytes] = {}
+        sent = 0
         for subscriber in list(self._subscribers):
             chunk = chunks.get(subscriber.topics)
             if chunk is None:
                 chunk = chunks[subscriber.topics] = b"".join(
                     frame.data for frame in frames if subscriber.wants(frame.topic))
-            if chunk and not subscriber.offer(chunk):
+            if not chunk:
+                continue
+            if subscriber.offer(chunk):
+                sent += len(chunk)
+            else:
                 self._subscribers.discard(subscriber)  # too far behind: it reconnects and resumes
                 subscriber.end()
+        return sent
 
     async def _nudge(self) -> None:
         while True:
