@@ -6,6 +6,7 @@ the Ray shards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -54,38 +55,36 @@ def worker(folder: Path, call_timeout: float = 2.0) -> tuple[ShardRouter, RelayC
     return ShardRouter(client.send, shard_count=2, linger=0.001, call_timeout=call_timeout), client
 
 
-async def test_each_workers_commands_come_back_to_their_own_callers_with_the_shards_answers(folder: Path) -> None:
-    shards = Shards()
+@contextlib.asynccontextmanager
+async def two_workers(folder: Path, shards: Shards) -> AsyncIterator[list[ShardRouter]]:
+    """The primary's router and relay, and two workers' routers through it; all closed after."""
     router, server = await primary(folder, shards)
     workers = [worker(folder) for _ in range(2)]
     try:
-        answers = await asyncio.gather(*(workers[i % 2][0].submit(i % 2, receive(i)) for i in range(1, 201)))
-        assert [answer.backordered for answer in answers if isinstance(answer, VariantStock)] == list(range(1, 201))
-        assert all(answer.variant_id == i % 2 for i, answer in enumerate(answers, 1)
-                   if isinstance(answer, VariantStock))
+        yield [worker_router for worker_router, _ in workers]
     finally:
         for worker_router, client in workers:
             await worker_router.close()
             await client.close()
         server.close()
         await router.close()
+
+
+async def test_each_workers_commands_come_back_to_their_own_callers_with_the_shards_answers(folder: Path) -> None:
+    async with two_workers(folder, Shards()) as workers:
+        answers = await asyncio.gather(*(workers[i % 2].submit(i % 2, receive(i)) for i in range(1, 201)))
+        assert [answer.backordered for answer in answers if isinstance(answer, VariantStock)] == list(range(1, 201))
+        assert all(answer.variant_id == i % 2 for i, answer in enumerate(answers, 1)
+                   if isinstance(answer, VariantStock))
 
 
 async def test_two_workers_commands_reach_the_shards_in_fewer_calls_than_they_sent_batches(folder: Path) -> None:
     shards = Shards()
-    router, server = await primary(folder, shards)
-    workers = [worker(folder) for _ in range(2)]
-    try:
-        await asyncio.gather(*(workers[i % 2][0].submit(0, receive(i)) for i in range(1, 401)))
-        sent_by_workers = sum(w.batches_sent for w, _ in workers)
+    async with two_workers(folder, shards) as workers:
+        await asyncio.gather(*(workers[i % 2].submit(0, receive(i)) for i in range(1, 401)))
+        sent_by_workers = sum(w.batches_sent for w in workers)
         assert sum(len(call) for call in shards.calls) == 400
         assert len(shards.calls) < sent_by_workers  # one router per machine: the workers' batches merged
-    finally:
-        for worker_router, client in workers:
-            await worker_router.close()
-            await client.close()
-        server.close()
-        await router.close()
 
 
 async def test_a_shard_that_fails_answers_the_workers_callers_shard_unavailable(folder: Path) -> None:
