@@ -285,6 +285,8 @@ async def test_a_new_reorder_point_is_read_when_its_variant_event_comes_and_rais
         await conn.execute(update(variants).where(variants.c.id == shop.ids["SHEET-1"]).values(reorder_point=5))
     for seq in range(10, 15):  # a bulk change: one event per variant, one re-read
         await watcher.on_event(LiveEvent(seq, "variant", {"variant_id": shop.ids["SHEET-1"], "sku": "SHEET-1"}))
-    await asyncio.sleep(0.5)
+    deadline = asyncio.get_running_loop().time() + 10  # read SOON after (0.2 s), later on a loaded machine
+    while ("low_stock", "SHEET-1") not in [(d["kind"], d["key"]) for _, d in feed.published]:
+        assert asyncio.get_running_loop().time() < deadline, feed.published
+        await asyncio.sleep(0.05)
     await watcher.stop()
-    assert ("low_stock", "SHEET-1") in [(d["kind"], d["key"]) for _, d in feed.published]
