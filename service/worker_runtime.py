@@ -1,8 +1,8 @@
 """A web worker's Runtime (service/web_workers.py): the primary's stock shards, event hub and store,
 and none of the primary's own services. It migrates nothing and starts no actor: it joins the
-primary's Ray as a second driver and finds the shards and the hub by name. Its commands reach the
-shards through the primary's router (service/shard_relay.py), so the shards batch every process's
-commands together."""
+primary's Ray as a second driver and finds the hub by name. Its commands reach the shards through
+the primary's router (service/shard_relay.py), so the shards batch every process's commands
+together; it holds no shard handle of its own (/readyz and /metrics are the primary's)."""
 
 from __future__ import annotations
 
@@ -50,11 +50,11 @@ class WorkerRuntime(Runtime):
         self._engine = make_engine(self.settings.database_url, self.settings.sqlite_synchronous)
         self._catalog = Catalog(self._engine)
         await self._catalog.refresh()
-        shards, self._hub = await asyncio.to_thread(self._join_ray)
-        self._shards, self._shard_names = shards, list(self.plan.shard_names)
+        self._hub = await asyncio.to_thread(self._join_ray)
+        self._shard_names = list(self.plan.shard_names)
         # to the shards through the primary's router (service/shard_relay.py: one router per machine)
         self._relay = RelayClient(relay_path(Path(self.plan.socket_path).parent))
-        self._desk = self.desk_over(self._relay.send, len(shards))
+        self._desk = self.desk_over(self._relay.send, len(self._shard_names))
         # Followed from the first stream on (a catalog change elsewhere then refreshes ours at once):
         # every process that follows the hub costs the hub and itself work per event. Until then the
         # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does
@@ -72,14 +72,15 @@ class WorkerRuntime(Runtime):
                 except Exception as exc:  # the store did not answer: next time
                     log.warning("web worker: the catalog was not refreshed: %s", exc)
 
-    def _join_ray(self) -> tuple[list[Any], Any]:
+    def _join_ray(self) -> Any:
+        """The event hub's handle, once this process has joined the primary's Ray."""
         import ray
 
         local = self.settings.ray_address == "local"
         options: dict[str, Any] = secure_ray(self.settings.data_dir, local=local)
         ray.init(address=self.plan.gcs_address, namespace="threadcount", logging_level=logging.ERROR,
                  log_to_driver=False, **options)
-        return [ray.get_actor(name) for name in self.plan.shard_names], ray.get_actor(HUB_NAME)
+        return ray.get_actor(HUB_NAME)
 
     async def stop(self) -> None:
         """After the worker's server has finished its requests in flight."""
