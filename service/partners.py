@@ -135,10 +135,11 @@ class PartnerFleet:
                                        self.sim_urls.get(config.id, base_url), rule.policy, config.options)
             if config.id in fresh:
                 await store.clear_state(self.rt.engine, config.id)
-        for partner_id in self.configs:
-            # Creating an actor talks to Ray's GCS synchronously; should Ray go down meanwhile (a
-            # signal to the process group), a daemon thread waits instead of the event loop.
-            await in_daemon_thread(self._start_actor, partner_id)
+        # Creating an actor (and listing the nodes) talks to Ray's GCS synchronously; should Ray go
+        # down meanwhile (a signal to the process group), a daemon thread waits instead of the loop.
+        nodes = await in_daemon_thread(spread_nodes, self.settings)
+        for index, partner_id in enumerate(self.configs):
+            await in_daemon_thread(self._start_actor, partner_id, placement(self.settings, index, nodes))
         await asyncio.gather(*(self._ready(pid) for pid in self.actors))
         self._supervisor = asyncio.ensure_future(self._supervise())
 
@@ -146,12 +147,12 @@ class PartnerFleet:
         """The partners this service runs: those with a base_url, and with the demo the simulated ones."""
         return [c.id for c in self.settings.partners.values() if c.base_url or self.settings.demo]
 
-    def _start_actor(self, partner_id: str) -> None:
+    def _start_actor(self, partner_id: str, where: dict[str, Any]) -> None:
+        """`where`: its placement (service/ray_start.py): in a cluster the i-th connector on the i-th
+        node, like the shards."""
         config = self.configs[partner_id]
         channel = self.rt.channel(partner_id) or self.rt.default_channel(partner_id)
         show = (self.settings.channels.get(partner_id) or ChannelRule()).show
-        # spread like the shards: the i-th connector to the i-th node of the cluster, softly
-        where = placement(self.settings, list(self.configs).index(partner_id), spread_nodes(self.settings))
         self.actors[partner_id] = partner_actor_class().options(
             name=f"threadcount-partner-{partner_id}", **where,
         ).remote(config, self.specs[partner_id], channel, show, self.settings.database_url,
