@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import gc
 import logging
 import os
@@ -29,6 +28,7 @@ from aiohttp import web
 from service.cli_help import help_epilog
 from service.config import ConfigError, Settings, load_settings
 from service.logs import configure_command, configure_service, configure_worker
+from service.ports import PortBusy, bind
 from service.runtime import Runtime, StartupError
 from service.tls import scheme, server_context
 from service.tracing import start as start_tracing
@@ -69,31 +69,9 @@ class Listeners:
     ingress: socket.socket
 
 
-class PortBusy(Exception):
-    pass
-
-
-def bind(host: str, port: int, variable: str, what: str) -> socket.socket:
-    """A listening socket on host:port, or PortBusy naming the port and the variable that moves it."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError:
-            sock.close()
-            raise
-    except OSError as exc:
-        reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
-        raise PortBusy(f"the {what} port {port} on {host} {reason}: stop what holds it, or set {variable} "
-                       "to another port") from None
-    sock.set_inheritable(False)
-    return sock
-
-
 def listen(settings: Settings) -> Listeners:
-    web_socket = bind(settings.web_host, settings.web_port, "THREADCOUNT_WEB_PORT", "web")
+    web_socket = bind(settings.web_host, settings.web_port, "THREADCOUNT_WEB_PORT", "web",
+                      shared=settings.web_workers > 1)
     try:
         ingress_socket = bind(settings.ingress_host, settings.ingress_port, "THREADCOUNT_INGRESS_PORT",
                               "ingress")

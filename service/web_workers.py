@@ -1,8 +1,8 @@
 """Web workers: `THREADCOUNT_WEB_WORKERS=N` processes serving the web port together.
 
 The first process (the primary, `python run.py`) starts everything as with one; once it is ready it
-starts N - 1 workers (`python run.py worker`), each given the primary's listening socket, so the
-kernel hands each new connection to whichever process accepts it first. A worker joins the
+starts N - 1 workers (`python run.py worker`), each given a listening socket of its own on the web
+port, so the kernel spreads new connections over the processes (service/ports.py). A worker joins the
 primary's Ray as a second driver and finds the event hub by name; its shard commands go through the
 primary's router (service/shard_relay.py), so the shards see one router whatever N. It serves the
 routes that scale (web/forward.py: orders, stock, the live stream) and passes the rest to the primary
@@ -33,6 +33,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,7 +55,7 @@ class WorkerPlan:
     gcs_address: str
     shard_names: list[str]
     socket_path: str  # the primary's Unix socket for the routes a worker passes on
-    listen_fd: int  # the web port's listening socket, inherited
+    listen_fd: int  # this worker's socket on the web port, inherited (-1 in the primary's template)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -81,8 +82,10 @@ def unix_listener(path: Path) -> socket.socket:
 class WebWorkers:
     """The primary's side: starts, restarts and stops the worker processes."""
 
-    def __init__(self, count: int, command: list[str], base: WorkerPlan):
-        self._count, self._command, self._base = count, command, base
+    def __init__(self, count: int, command: list[str], base: WorkerPlan,
+                 listener: Callable[[], socket.socket]):
+        """`listener`: a new socket on the web port for each worker started (ports.join_port)."""
+        self._count, self._command, self._base, self._listener = count, command, base, listener
         self._processes: dict[int, asyncio.subprocess.Process] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -97,13 +100,16 @@ class WebWorkers:
 
     async def _keep(self, index: int) -> None:
         """Worker `index`, started again whenever it exits before the stop."""
-        plan = WorkerPlan(**{**asdict(self._base), "index": index})
         wait = 0.0
         while not self._stopping:
             began = time.monotonic()
-            process = await asyncio.create_subprocess_exec(
-                *self._command, env={**os.environ, PLAN_VARIABLE: plan.to_env()},
-                pass_fds=(plan.listen_fd,), stdin=asyncio.subprocess.DEVNULL)
+            # The worker's own socket, closed here once passed on: it lives only as long as the worker
+            # does, so connections are not queued for a worker that has died.
+            with self._listener() as listener:
+                plan = WorkerPlan(**{**asdict(self._base), "index": index, "listen_fd": listener.fileno()})
+                process = await asyncio.create_subprocess_exec(
+                    *self._command, env={**os.environ, PLAN_VARIABLE: plan.to_env()},
+                    pass_fds=(listener.fileno(),), stdin=asyncio.subprocess.DEVNULL)
             self._processes[index] = process
             code = await process.wait()
             if self._stopping:

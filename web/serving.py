@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from service.config import Settings
+from service.ports import join_port
 from service.runtime import Runtime
 from service.shard_relay import RelayServer, relay_path, serve_relay
 from service.web_workers import (
@@ -71,8 +72,9 @@ class Workers:
         self._relay: RelayServer | None = None
         self._runtime = runtime
         plan = WorkerPlan(0, os.getpid(), ray.get_runtime_context().gcs_address, runtime.shard_names,
-                          str(self._path), web.fileno())
-        self.processes = WebWorkers(settings.web_workers, worker_command(config_path), plan)
+                          str(self._path), -1)
+        self.processes = WebWorkers(settings.web_workers, worker_command(config_path), plan,
+                                    lambda: join_port(web))
         folder = self._path.parent
         app.state.worker_sources = [worker_source(folder, n) for n in range(1, settings.web_workers)]
 
