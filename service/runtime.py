@@ -197,11 +197,13 @@ class Runtime:
                                                          *(shard.pid.remote() for shard in self._shards)))
         self._desk = self.desk_over(actors_send(self._shards), len(self._shards))
 
-    def desk_over(self, send: Send, shard_count: int) -> StockDesk:
+    def desk_over(self, send: Send, shard_count: int, max_inflight: int | None = None) -> StockDesk:
         """The desk this process places orders and stock commands through, its router calling `send`
-        (the shard actors in the primary; the primary's router in a web worker)."""
+        (the shard actors in the primary; the primary's router in a web worker), with at most
+        `max_inflight` calls a shard at a time (batching.max_inflight when None)."""
+        inflight = self.settings.max_inflight if max_inflight is None else max_inflight
         router = ShardRouter(send, shard_count, max_batch=self.settings.max_batch,
-                             max_inflight=self.settings.max_inflight, linger=self.settings.linger_ms / 1000,
+                             max_inflight=inflight, linger=self.settings.linger_ms / 1000,
                              call_timeout=self.settings.call_timeout)
         return StockDesk(router, on_placed=order_placed,
                          kit_plans=functools.partial(record_plan, self.engine),

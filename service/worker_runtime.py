@@ -24,6 +24,10 @@ from store.engine import make_engine
 
 log = logging.getLogger(__name__)
 CATALOG_REFRESH = 30.0  # seconds, while no stream is open here
+# Batches a worker has on their way to the primary's router per shard. The primary's router is what
+# holds a shard to batching.max_inflight calls and merges; a worker that also waited for its one batch
+# to come back before sending the next made its orders wait for two of the shard's calls, not one.
+RELAY_INFLIGHT = 16
 
 
 class PrimaryTimesHolds(HoldKeeper):
@@ -54,7 +58,7 @@ class WorkerRuntime(Runtime):
         self._shard_names = list(self.plan.shard_names)
         # to the shards through the primary's router (service/shard_relay.py: one router per machine)
         self._relay = RelayClient(relay_path(Path(self.plan.socket_path).parent))
-        self._desk = self.desk_over(self._relay.send, len(self._shard_names))
+        self._desk = self.desk_over(self._relay.send, len(self._shard_names), max_inflight=RELAY_INFLIGHT)
         # Followed from the first stream on (a catalog change elsewhere then refreshes ours at once):
         # every process that follows the hub costs the hub and itself work per event. Until then the
         # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does
