@@ -5,8 +5,9 @@ touches every PROBE_EVERY seconds. Each probe's latency to each stream is from t
 answer came back to the moment that stream first showed the marker's available count at or below the
 probe's value (rows are level-triggered: a later value also carries the earlier change).
 
-Streams are plain asyncio protocols that search the raw bytes for the marker's cell, so the client
-costs little CPU per byte; a stream the server ends reconnects with its last event id, as a browser.
+Streams are plain asyncio protocols that search the bytes for the marker's cell, so the client costs
+little CPU per byte. Each offers deflate as a browser does; a compressed stream's chunks are undone
+and inflated (zlib) before the search. A stream the server ends reconnects with its last event id, as a browser.
 ``python -m tests.benchmark.streams`` prints one line `connected N` once every stream is open, probes
 until its stdin closes, then prints its figures as one JSON line. The bearer token and the dashboard
 password travel in the environment."""
@@ -24,6 +25,7 @@ import resource
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +49,43 @@ class Figures:
     reads: int = 0  # socket reads that brought some (about one per chunk the server sent)
 
 
+class Dechunked:
+    """HTTP/1.1 chunked transfer coding, undone: the data of the chunks in what arrives."""
+
+    def __init__(self) -> None:
+        self._left = 0  # bytes of the current chunk still to come
+        self._skip = 0  # of the CRLF after a chunk's data
+        self._line = b""  # a size line cut by a read
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out, i, n = [], 0, len(data)
+        while i < n:
+            if self._left:
+                take = min(self._left, n - i)
+                out.append(data[i:i + take])
+                i += take
+                self._left -= take
+                self._skip = 0 if self._left else 2
+            elif self._skip:
+                step = min(self._skip, n - i)
+                i += step
+                self._skip -= step
+            else:
+                if self._line:  # the start of this size line came in the read before
+                    data, i, self._line = self._line + data[i:], 0, b""
+                    n = len(data)
+                line_end = data.find(b"\r\n", i)
+                if line_end < 0:
+                    self._line = data[i:]
+                    break
+                size = int(data[i:line_end].split(b";")[0], 16)
+                i = line_end + 2
+                if size == 0:
+                    break
+                self._left = size
+        return out
+
+
 class Stream(asyncio.BufferedProtocol):
     """One dashboard: the marker's available count as seen, with the time each new value arrived.
 
@@ -63,6 +102,9 @@ class Stream(asyncio.BufferedProtocol):
         self.opened = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
         self._tail = b""
+        self._text_tail = b""  # of the inflated text
+        self._body = Dechunked()
+        self._inflater: Any = None  # zlib's decompressor, when the server compresses the stream
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -80,24 +122,37 @@ class Stream(asyncio.BufferedProtocol):
         buf, begin = self.shared, len(self._tail)
         stop = begin + nbytes
         if not self.opened.done():
-            line_end = buf.find(b"\r\n", begin, stop)
-            status = bytes(buf[begin:line_end if line_end >= 0 else stop])
-            if b" 200 " not in status:
-                self._figures.refused.append(status.decode(errors="replace")[:200])
+            head_end = buf.find(b"\r\n\r\n", begin, stop)
+            head = bytes(buf[begin:head_end if head_end >= 0 else stop])
+            if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                self._figures.refused.append(head.split(b"\r\n", 1)[0].decode(errors="replace")[:200])
+            if head_end >= 0 and b"\r\ncontent-encoding: deflate" in head.lower():
+                self._body = Dechunked()
+                self._inflater = zlib.decompressobj()
+                begin = head_end + 4
             self.opened.set_result(None)
-        start = 0
-        while (found := buf.find(self._marker, start, stop)) >= 0:
-            end = buf.find(b"<", found + len(self._marker), stop)
+        if self._inflater is not None:  # as a browser: the chunks' bytes, inflated, then searched
+            plain = b"".join(self._inflater.decompress(data) for data in self._body.feed(bytes(buf[begin:stop])))
+            text = self._text_tail + plain
+            self._scan(text, 0, len(text), now)
+            self._text_tail = text[-TAIL:]
+            return
+        self._scan(buf, 0, stop, now)
+        self._tail = bytes(buf[max(0, stop - TAIL):stop])
+
+    def _scan(self, text: bytes | bytearray, start: int, stop: int, now: float) -> None:
+        """The marker's values and the last event id in text[start:stop]."""
+        while (found := text.find(self._marker, start, stop)) >= 0:
+            end = text.find(b"<", found + len(self._marker), stop)
             if end < 0:
                 break
-            value = int(buf[found + len(self._marker):end])
+            value = int(text[found + len(self._marker):end])
             if not self.sightings or value < self.sightings[-1][0]:
                 self.sightings.append((value, now))
             start = end
-        at = buf.rfind(b"\nid: ", 0, stop)
-        if at >= 0 and (line_end := buf.find(b"\n", at + 5, stop)) >= 0:
-            self.last_id = bytes(buf[at + 5:line_end]).strip()
-        self._tail = bytes(buf[max(0, stop - TAIL):stop])
+        at = text.rfind(b"\nid: ", 0, stop)
+        if at >= 0 and (line_end := text.find(b"\n", at + 5, stop)) >= 0:
+            self.last_id = bytes(text[at + 5:line_end]).strip()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
@@ -210,7 +265,7 @@ async def run(base: str, count: int, marker_sku: str, start: int, token: str, pa
     url = urlsplit(base)
     cookie = await log_in(base, password)
     request = (f"GET /stream?topics=stock HTTP/1.1\r\nHost: {url.netloc}\r\nAccept: text/event-stream\r\n"
-               f"Cookie: {cookie}\r\n\r\n").encode()
+               f"Accept-Encoding: gzip, deflate, br\r\nCookie: {cookie}\r\n\r\n").encode()  # as a browser
     marker = f'data-sku="{marker_sku}" data-location="all">'.encode()
     figures = Figures()
     streams: list[Stream | None] = [None] * count

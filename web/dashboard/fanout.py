@@ -12,6 +12,9 @@ stay under that budget, whatever the order rate, until the longest interval; pas
 more often than they are sent, so the bytes are at most every variant's row once per FLUSH_AT_MOST
 per stream. A longer interval also coalesces more changes into one row.
 
+A stream whose browser offers deflate gets each chunk compressed, once for every stream that takes
+it (web/dashboard/deflate.py).
+
 Guarantees: the order path never waits on a stream (the feed drops its own slow subscribers, and this
 one only appends to in-memory backlogs); a subscriber more than SUBSCRIBER_CHUNKS flushes behind is
 dropped (its stream ends, the browser reconnects with its Last-Event-ID) and never slows the others.
@@ -29,6 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import NamedTuple
 
 from service.events import Dropped, LiveEvent
+from web.dashboard.deflate import PING, PING_SEGMENT, Chunk, DeflateStream
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 0.25  # seconds between flushes, the shortest
@@ -56,19 +60,22 @@ class Frame(NamedTuple):
 
 
 class Subscriber:
-    """One stream's backlog of chunks; `next` hands them over joined, b"" on a nudge, None at the end."""
+    """One stream's backlog of chunks; `next` hands them over joined, b"" on a nudge, None at the end.
+    With `deflate`, what `next` hands over is that stream's zlib stream (web/dashboard/deflate.py):
+    the chunks' shared segments, and `finish` gives its last bytes."""
 
-    def __init__(self, topics: Topics, limit: int = SUBSCRIBER_CHUNKS):
+    def __init__(self, topics: Topics, limit: int = SUBSCRIBER_CHUNKS, deflate: bool = False):
         self.topics = topics
         self.ended = False
-        self._chunks: deque[bytes] = deque()
+        self.deflate = DeflateStream() if deflate else None
+        self._chunks: deque[Chunk] = deque()
         self._limit = limit
         self._ready = asyncio.Event()
 
     def wants(self, topic: str) -> bool:
         return self.topics is None or topic in self.topics
 
-    def offer(self, chunk: bytes) -> bool:
+    def offer(self, chunk: Chunk) -> bool:
         """False when the backlog is full: the caller drops this subscriber."""
         if len(self._chunks) >= self._limit:
             return False
@@ -89,9 +96,18 @@ class Subscriber:
         self._ready.clear()
         if self.ended:
             return None
-        chunk = b"".join(self._chunks)
+        chunks = list(self._chunks)
         self._chunks.clear()
-        return chunk
+        if self.deflate is not None:
+            return self.deflate.write(chunk.segment() for chunk in chunks) if chunks else b""
+        return chunks[0].plain if len(chunks) == 1 else b"".join(chunk.plain for chunk in chunks)
+
+    def ping(self) -> bytes:
+        return self.deflate.write((PING_SEGMENT,)) if self.deflate is not None else PING
+
+    def finish(self) -> bytes:
+        """The stream's last bytes (the end of its zlib stream; nothing when plain)."""
+        return self.deflate.end() if self.deflate is not None else b""
 
 
 def flush_interval(sent: int, budget: float = STREAM_BYTES_PER_S, shortest: float = FLUSH_EVERY,
@@ -125,9 +141,10 @@ class Fanout:
         self.sent = 0  # bytes offered to streams, each stream's counted
         self.interval = every  # seconds from the last flush to the next
 
-    def join(self, topics: Topics, last_id: int | None) -> Subscriber:
-        """A new stream: what it missed after `last_id` (as replayed frames), then live chunks."""
-        subscriber = Subscriber(topics)
+    def join(self, topics: Topics, last_id: int | None, deflate: bool = False) -> Subscriber:
+        """A new stream: what it missed after `last_id` (as replayed frames), then live chunks
+        (`deflate`: compressed, web/dashboard/deflate.py)."""
+        subscriber = Subscriber(topics, deflate=deflate)
         if self._closed:
             subscriber.end()
             return subscriber
@@ -136,7 +153,7 @@ class Fanout:
             missed = b"".join(frame.data for frame in self._replay.values()
                               if frame.seq > last_id and subscriber.wants(frame.topic))
             if missed:
-                subscriber.offer(missed)
+                subscriber.offer(Chunk(missed))
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -211,23 +228,24 @@ class Fanout:
         return Frame(live.seq, live.topic, coalescing_key(live), data)
 
     def _publish(self, frames: list[Frame]) -> int:
-        """The bytes offered, summed over the subscribers."""
+        """The bytes offered, summed over the subscribers (before compression: the budget bounds the
+        rendering and the sends as well as the bytes)."""
         for frame in frames:
             self._replay.pop(frame.key, None)
             self._replay[frame.key] = frame
         while len(self._replay) > REPLAY_FRAMES:
             self._replay.popitem(last=False)
-        chunks: dict[Topics, bytes] = {}
+        chunks: dict[Topics, Chunk] = {}
         sent = 0
         for subscriber in list(self._subscribers):
             chunk = chunks.get(subscriber.topics)
             if chunk is None:
-                chunk = chunks[subscriber.topics] = b"".join(
-                    frame.data for frame in frames if subscriber.wants(frame.topic))
-            if not chunk:
+                chunk = chunks[subscriber.topics] = Chunk(b"".join(
+                    frame.data for frame in frames if subscriber.wants(frame.topic)))
+            if not chunk.plain:
                 continue
             if subscriber.offer(chunk):
-                sent += len(chunk)
+                sent += len(chunk.plain)
             else:
                 self._subscribers.discard(subscriber)  # too far behind: it reconnects and resumes
                 subscriber.end()

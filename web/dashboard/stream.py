@@ -2,7 +2,8 @@
 (`stock-<variant_id>` carries the variant's grid row, rendered by the same macro as the page), with
 the feed's sequence number as the event id, so a reconnecting browser resumes where it left off
 (Last-Event-ID, or `last_id` in the query when htmx opens a fresh EventSource). An event is rendered
-once for all streams and its bytes fanned out (web/dashboard/fanout.py: coalescing, slow streams)."""
+once for all streams and its bytes fanned out (web/dashboard/fanout.py: coalescing, slow streams),
+compressed once for every stream whose browser offers deflate (web/dashboard/deflate.py)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ from service.events import LiveEvent
 from service.metrics import SSE_CLIENTS
 from service.runtime import Runtime
 from store.stock_grid import VariantInfo, variant_info, variant_infos
+from web.dashboard.deflate import accepts_deflate
 from web.dashboard.fanout import NUDGE_SECONDS, Fanout
 from web.dashboard.session import require_user, session_stands
 from web.dashboard.stock_rows import row_from_event
 from web.http import runtime
 
-PING_SECONDS = 10
+PING_SECONDS = 10  # a quiet stream sends a comment this often
+NO_PINGS = 365 * 24 * 3600  # sse-starlette's own ping interval: never
 SEND_TIMEOUT = 10  # seconds: a browser that stops reading is cut off, not waited for
 RECHECK_SECONDS = 5  # an open stream ends within this long of its session's end
 # the template's line breaks and indents between tags: each line would cost the stream a `data: ` line
@@ -160,23 +163,31 @@ def _last_id(request: Request) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-async def _live(request: Request, topics: frozenset[str] | None) -> AsyncIterator[bytes]:
+async def _live(request: Request, topics: frozenset[str] | None, deflate: bool) -> AsyncIterator[bytes]:
+    """The stream's bytes: chunks as they come, a ping after PING_SECONDS without one, and the end of
+    the compressed stream when it ends (the browser's going away is no end: nothing more is sent)."""
     runtime(request)
     if request.app.state.closing.is_set():
         return
     streams = fanout(request.app)
-    subscriber = streams.join(topics, _last_id(request))
-    checked = time.monotonic()
+    subscriber = streams.join(topics, _last_id(request), deflate)
+    checked = sent = time.monotonic()
     SSE_CLIENTS.inc()
     try:
         while (chunk := await subscriber.next()) is not None:  # None: dropped, or the server stops
             # woken at least every NUDGE_SECONDS, so the check comes within RECHECK_SECONDS
-            if time.monotonic() - checked >= RECHECK_SECONDS - NUDGE_SECONDS:
-                checked = time.monotonic()
+            now = time.monotonic()
+            if now - checked >= RECHECK_SECONDS - NUDGE_SECONDS:
+                checked = now
                 if not await session_stands(request):  # logged out, disabled, password changed
-                    return
+                    break
+            if not chunk and now - sent >= PING_SECONDS:
+                chunk = subscriber.ping()
             if chunk:
+                sent = now
                 yield chunk
+        if last := subscriber.finish():
+            yield last
     finally:
         SSE_CLIENTS.dec()
         streams.leave(subscriber)
@@ -188,9 +199,12 @@ async def stream(request: Request) -> Response:
     topics = {topic.strip() for topic in raw.split(",") if topic.strip()}
     if "stock" in topics:
         topics.add("variant")
-    return EventSourceResponse(_live(request, frozenset(topics) or None), ping=PING_SECONDS,
-                               send_timeout=SEND_TIMEOUT,
-                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    deflate = accepts_deflate(request.headers.get("accept-encoding", ""))
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Vary": "Accept-Encoding",
+               **({"Content-Encoding": "deflate"} if deflate else {})}
+    # the pings are _live's, in the stream's encoding: sse-starlette's own would go uncompressed
+    return EventSourceResponse(_live(request, frozenset(topics) or None, deflate), ping=NO_PINGS,
+                               send_timeout=SEND_TIMEOUT, headers=headers)
 
 
 routes = [Route("/stream", stream, methods=["GET"])]
