@@ -159,13 +159,17 @@ class PartnerSync:
                 while self.desired.outbox.pending() and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
             pushes_first = True
+            read_before = self.reconciler.last_read_at
             try:
                 found = await self.reconciler.reconcile()
             except Exception as exc:
                 log.warning("%s: reading the partner failed: %s", self.config.id, exc)
                 await self.calls.pause()
                 continue
-            if not found["corrected"] and not self.desired.outbox.pending():
+            # a read made while every listing was being pushed checked nothing (last_read_at stays):
+            # agreed only once a read has compared what was told
+            checked = self.reconciler.last_read_at != read_before
+            if checked and not found["corrected"] and not self.desired.outbox.pending():
                 return
 
     def _confirm_corrections(self) -> None:
