@@ -60,11 +60,14 @@ class HubListener:
                     if hub is None:
                         await asyncio.sleep(0.5)
                         continue
+                # asyncio.timeout, not wait_for: on 3.11 wait_for returns an answer that arrives as
+                # the task is cancelled, swallowing the cancel, and this loop would never stop
                 if self.since is None:
-                    self.since = await asyncio.wait_for(hub.head.remote(), HUB_GRACE)
+                    async with asyncio.timeout(HUB_GRACE):
+                        self.since = await hub.head.remote()
                     await self._on_reset()
-                packed = await asyncio.wait_for(hub.listen.remote(self.since, self._timeout),
-                                                self._timeout + HUB_GRACE)
+                async with asyncio.timeout(self._timeout + HUB_GRACE):
+                    packed = await hub.listen.remote(self.since, self._timeout)
                 # from one of our own Ray actors, which Ray itself pickles anyway; never from outside
                 answer: Listening = pickle.loads(packed)  # nosec B301
             except asyncio.CancelledError:

@@ -145,7 +145,8 @@ class WholesaleConnector(Connector):
             conn.close()
             # a server that never answers the close must not hold up our stop
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(conn.wait_closed(), CLOSE_WAIT_S)
+                async with asyncio.timeout(CLOSE_WAIT_S):
+                    await conn.wait_closed()
 
     async def _client(self) -> asyncssh.SFTPClient:
         """The one open session; SFTP servers drop idle connections, so a closed one is replaced
@@ -193,10 +194,13 @@ class WholesaleConnector(Connector):
 
     async def _do(self, operation: str, action: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
         """One SFTP request, under the limiter, with errors translated once: a lost connection is
-        dropped (the next request reconnects) and raised as PartnerError."""
+        dropped (the next request reconnects) and raised as PartnerError. Bounded by asyncio.timeout,
+        not wait_for: on Python 3.11 wait_for returns the result when the request finishes just as
+        the caller is cancelled, swallowing the cancel, and a poll loop that should stop runs on."""
         await self.limiter.acquire(operation)
         try:
-            return await asyncio.wait_for(self._run(action), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await self._run(action)
         except asyncssh.PermissionDenied as exc:
             raise AuthExpired(f"the distributor refused our login: {exc.reason}") from exc
         except asyncssh.HostKeyNotVerifiable as exc:

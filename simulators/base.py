@@ -29,7 +29,9 @@ from simulators.state import StateFile
 from simulators.webhooks import Courier, HeadersFor
 
 __all__ = ["Faults", "SimConfig", "SimOrder", "Simulator", "bound_port"]
+log = logging.getLogger(__name__)
 SAVE_EVERY = 0.5  # seconds: changes within it are saved together
+STOP_WAIT = 10.0  # seconds stop() waits for the simulator's own tasks to end once cancelled
 
 
 @dataclass
@@ -182,9 +184,17 @@ class Simulator(ABC):
             self.spawn(self._save_forever())
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:  # bounded: a task that ignores its cancel is named, not waited for for ever
+            done, pending = await asyncio.wait(tasks, timeout=STOP_WAIT)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()
+            if pending:
+                log.error("%s simulator: %d task(s) did not end when cancelled: %s", self.kind, len(pending),
+                          ", ".join(sorted(getattr(t.get_coro(), "__qualname__", "?") for t in pending)))
         with contextlib.suppress(OSError, TypeError, ValueError):
             self.save_state()
         if self._runner is not None:

@@ -55,8 +55,9 @@ class JumpingClock(SystemClock):
     async def sleep(self, seconds: float) -> None:
         end = self.monotonic() + seconds
         while (left := end - self.monotonic()) > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._jump.wait(), left)
+            with contextlib.suppress(TimeoutError):   # not wait_for: on 3.11 it can swallow a cancel
+                async with asyncio.timeout(left):
+                    await self._jump.wait()
 
     def jump(self, seconds: float) -> None:
         self.jumped += seconds

@@ -43,6 +43,7 @@ SAVE_EVERY = 0.1  # seconds between saves of changed desired quantities
 START_READS = 4   # reads after connecting: the first finds drift, the next confirm its correction
 PUSHED_WAIT = 60.0  # seconds a start-up read waits for the corrections to be pushed
 REBUFFER_EVERY = 1.0  # seconds between looks at auto buffers that decayed since the last sale
+STOP_WAIT = 10.0  # seconds stop() gives the loops to end, and then the last save, and the close
 Publish = Callable[[DomainEvent], Awaitable[None]]
 
 
@@ -74,12 +75,24 @@ class PartnerSync:
         self._tasks.extend(asyncio.ensure_future(loop()) for loop in loops)
 
     async def stop(self) -> None:
+        """Bounded: a loop that does not end when cancelled, or a save or a close that never returns,
+        is logged and left rather than holding up the actor's stop (or a test) for ever."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self.desired.save()
-            await self.connector.close()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=STOP_WAIT)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()   # retrieved, as gather(return_exceptions=True) did
+            if pending:
+                log.error("%s: %d loop(s) did not end when cancelled: %s", self.config.id, len(pending),
+                          ", ".join(sorted(getattr(t.get_coro(), "__qualname__", "?") for t in pending)))
+        for last in (self.desired.save, self.connector.close):
+            try:
+                async with asyncio.timeout(STOP_WAIT):
+                    await last()
+            except Exception as exc:
+                log.warning("%s: %s at stop failed: %r", self.config.id, last.__name__, exc)
 
     # --- what the actor passes on ------------------------------------------------------------------
 
@@ -146,13 +159,17 @@ class PartnerSync:
                 while self.desired.outbox.pending() and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
             pushes_first = True
+            read_before = self.reconciler.last_read_at
             try:
                 found = await self.reconciler.reconcile()
             except Exception as exc:
                 log.warning("%s: reading the partner failed: %s", self.config.id, exc)
                 await self.calls.pause()
                 continue
-            if not found["corrected"] and not self.desired.outbox.pending():
+            # a read made while every listing was being pushed checked nothing (last_read_at stays):
+            # agreed only once a read has compared what was told
+            checked = self.reconciler.last_read_at != read_before
+            if checked and not found["corrected"] and not self.desired.outbox.pending():
                 return
 
     def _confirm_corrections(self) -> None:

@@ -74,8 +74,11 @@ class Pusher:
     async def _wait_for_work(self) -> None:
         next_at = self._desired.outbox.next_ready_at()
         timeout = IDLE_WAIT if next_at is None else max(0.0, min(IDLE_WAIT, next_at - time.time()))
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes as wake() is
+        # called, and this loop would outlive PartnerSync.stop()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
         self._wake.clear()
 
     async def push(self, batch: list[Entry]) -> None:

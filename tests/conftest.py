@@ -1,7 +1,9 @@
-"""Shared fixtures: one Ray instance for the session, fresh SQLite files and PostgreSQL databases."""
+"""Shared fixtures: one Ray instance for the session, fresh SQLite files and PostgreSQL databases,
+and no test leaving tasks running on the session's event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -16,9 +18,11 @@ import pytest
 import pytest_asyncio
 
 from store.migrate import upgrade
+from tests.harness.loop_guard import cancel_leftovers
 
 PG_HOST = os.environ.get("THREADCOUNT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 TIERS = ("unit", "integration", "e2e")
+log = logging.getLogger(__name__)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,6 +54,23 @@ def _postgres_reachable() -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def no_tasks_left_behind(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Tasks a test started (itself included, when pytest-timeout ended it mid-await) and left
+    running are cancelled after it, named in a warning with where each waited: on the one session
+    loop they would otherwise run on in every later test. Wider-scoped fixtures are set up before
+    this one, so their tasks are never touched (loop_guard)."""
+    before = asyncio.all_tasks()
+    yield
+    found, stuck = await cancel_leftovers(before)
+    if found:
+        log.warning("%s left %d task(s) running, cancelled: %s", request.node.nodeid, len(found),
+                    "; ".join(found))
+    if stuck:
+        log.warning("%s: %d task(s) did not finish after being cancelled: %s", request.node.nodeid,
+                    len(stuck), "; ".join(stuck))
 
 
 @pytest.fixture(scope="session")
