@@ -56,7 +56,18 @@ def _postgres_reachable() -> bool:
     return True
 
 
-@pytest_asyncio.fixture(autouse=True)
+@pytest.fixture(autouse=True)
+def tasks_checked(request: pytest.FixtureRequest) -> None:
+    """Every test gets no_tasks_left_behind, except while a loop already runs in this thread: the
+    browser tests' Playwright sync API runs its own for the module, and the session loop cannot run
+    inside it (those tests start no tasks on the session loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        request.getfixturevalue("no_tasks_left_behind")
+
+
+@pytest_asyncio.fixture
 async def no_tasks_left_behind(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Tasks a test started (itself included, when pytest-timeout ended it mid-await) and left
     running are cancelled after it, named in a warning with where each waited: on the one session

@@ -56,10 +56,11 @@ class Dechunked:
         self._left = 0  # bytes of the current chunk still to come
         self._skip = 0  # of the CRLF after a chunk's data
         self._line = b""  # a size line cut by a read
+        self._ended = False  # the last chunk (size 0) came: what follows is no data
 
     def feed(self, data: bytes) -> list[bytes]:
         out, i, n = [], 0, len(data)
-        while i < n:
+        while i < n and not self._ended:
             if self._left:
                 take = min(self._left, n - i)
                 out.append(data[i:i + take])
@@ -81,6 +82,7 @@ class Dechunked:
                 size = int(data[i:line_end].split(b";")[0], 16)
                 i = line_end + 2
                 if size == 0:
+                    self._ended = True
                     break
                 self._left = size
         return out
