@@ -38,6 +38,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skus", type=int, default=200, help="variants the orders spread over (200)")
     parser.add_argument("--streams", type=int, default=0, metavar="N",
                         help="also run the load with N dashboard streams open (0: not)")
+    parser.add_argument("--plain-streams", action="store_true",
+                        help="the streams do not offer deflate, so they get the bytes uncompressed")
     parser.add_argument("--web-workers", default="1", metavar="N[,N...]",
                         help="THREADCOUNT_WEB_WORKERS for the Threadcount run; several (1,2) run it once each, "
                              "the first as `threadcount`, the others compared with it (1)")
@@ -126,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak is not None:
         return _soak(args.soak, args.clients, args.skus)
     settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus,
-                        streams=args.streams, otlp=args.otlp, web_workers=args.web_workers[0])
+                        streams=args.streams, otlp=args.otlp, web_workers=args.web_workers[0],
+                        plain_streams=args.plain_streams)
     engine_skipped = args.skip_threadcount or args.skip_engine
     record: dict[str, Any] = {
         "settings": {**vars(settings), "cpus": os.cpu_count(), "engine_skipped": engine_skipped}

@@ -42,6 +42,7 @@ class Settings:
     streams: int = 0
     otlp: bool = False  # Threadcount traced, exporting to a receiver that discards (tests/harness/otlp.py)
     web_workers: int = 1  # THREADCOUNT_WEB_WORKERS
+    plain_streams: bool = False  # the streams do not offer deflate
 
 
 def _say(message: str) -> None:
@@ -193,7 +194,7 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
             if settings.streams:
                 _say(f"threadcount: the load again with {settings.streams} dashboard streams open")
                 streamed = run_with_streams(plan, settings.streams, marker, STOCK_PER_SKU, token,
-                                            partial(_load_and_sample, server))
+                                            partial(_load_and_sample, server), settings.plain_streams)
                 server.check_alive()
                 result["with_streams"] = streamed
         except Exception as exc:

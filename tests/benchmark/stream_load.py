@@ -19,12 +19,12 @@ CONNECT_TIMEOUT = 120.0
 
 
 def run_with_streams(plan: LoadPlan, count: int, marker: str, available: int, password: str,
-                     measure: Callable[[LoadPlan], dict[str, Any]] = run_load) -> dict[str, Any]:
+                     measure: Callable[[LoadPlan], dict[str, Any]] = run_load, plain: bool = False) -> dict[str, Any]:
     """The load's figures with `count` streams open (`measure` runs the load: the server's CPU can be
     sampled around it), and the streams' own figures under "streams"."""
     base = plan.url.split("/api/", 1)[0]
     argv = [sys.executable, "-m", "tests.benchmark.streams", "--base", base, "--streams", str(count),
-            "--marker", marker, "--available", str(available)]
+            "--marker", marker, "--available", str(available), *(["--plain"] if plain else [])]
     env = {**os.environ, TOKEN_ENV: plan.token or "", PASSWORD_ENV: password}
     started = time.monotonic()
     child = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -134,10 +134,12 @@ class Stream(asyncio.BufferedProtocol):
                 begin = head_end + 4
             self.opened.set_result(None)
         if self._inflater is not None:  # as a browser: the chunks' bytes, inflated, then searched
-            plain = b"".join(self._inflater.decompress(data) for data in self._body.feed(bytes(buf[begin:stop])))
-            text = self._text_tail + plain
-            self._scan(text, 0, len(text), now)
-            self._text_tail = text[-TAIL:]
+            for data in self._body.feed(bytes(buf[begin:stop])):
+                plain = self._inflater.decompress(data)
+                seam = self._text_tail + plain[:TAIL]  # a cell cut between two reads, without a copy of all
+                self._scan(seam, 0, len(seam), now)
+                self._scan(plain, 0, len(plain), now)
+                self._text_tail = plain[-TAIL:] if len(plain) >= TAIL else (self._text_tail + plain)[-TAIL:]
             return
         self._scan(buf, 0, stop, now)
         self._tail = bytes(buf[max(0, stop - TAIL):stop])
@@ -263,11 +265,14 @@ def _stdin_closed(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     loop.call_soon_threadsafe(stop.set)
 
 
-async def run(base: str, count: int, marker_sku: str, start: int, token: str, password: str) -> dict[str, Any]:
+async def run(base: str, count: int, marker_sku: str, start: int, token: str, password: str,
+              plain: bool = False) -> dict[str, Any]:
+    """`plain`: the streams do not offer deflate (the server sends the bytes uncompressed)."""
     url = urlsplit(base)
     cookie = await log_in(base, password)
     request = (f"GET /stream?topics=stock HTTP/1.1\r\nHost: {url.netloc}\r\nAccept: text/event-stream\r\n"
-               f"Accept-Encoding: gzip, deflate, br\r\nCookie: {cookie}\r\n\r\n").encode()  # as a browser
+               + ("" if plain else "Accept-Encoding: gzip, deflate, br\r\n")  # as a browser
+               + f"Cookie: {cookie}\r\n\r\n").encode()
     marker = f'data-sku="{marker_sku}" data-location="all">'.encode()
     figures = Figures()
     streams: list[Stream | None] = [None] * count
@@ -309,9 +314,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--streams", type=int, required=True)
     parser.add_argument("--marker", required=True, help="the SKU the probe orders (no load client does)")
     parser.add_argument("--available", type=int, required=True, help="the marker's available count now")
+    parser.add_argument("--plain", action="store_true", help="do not offer deflate")
     args = parser.parse_args(argv)
     figures = asyncio.run(run(args.base, args.streams, args.marker, args.available,
-                              os.environ[TOKEN_ENV], os.environ[PASSWORD_ENV]))
+                              os.environ[TOKEN_ENV], os.environ[PASSWORD_ENV], args.plain))
     print(json.dumps(figures), flush=True)
 
 

@@ -37,7 +37,7 @@ from web.dashboard.deflate import PING, PING_SEGMENT, Chunk, DeflateStream
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 0.25  # seconds between flushes, the shortest
 # The longest: a change waits at most this long for its flush, and still reaches a stream within a second
-FLUSH_AT_MOST = 0.6
+FLUSH_AT_MOST = 0.5
 # Bytes a second to all streams together before flushes grow further apart. On 2 cores with 64 order
 # clients, 500 streams at 0.25 s flushes received 213-239 MB/s, and orders/s fell to 64-81%
 STREAM_BYTES_PER_S = 20_000_000
