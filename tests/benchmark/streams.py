@@ -7,7 +7,8 @@ probe's value (rows are level-triggered: a later value also carries the earlier 
 
 Streams are plain asyncio protocols that search the bytes for the marker's cell, so the client costs
 little CPU per byte. Each offers deflate as a browser does; a compressed stream's chunks are undone
-and inflated (zlib) before the search. A stream the server ends reconnects with its last event id, as a browser.
+and inflated (zlib) before the search. A stream the server ends reconnects with its last event id,
+as a browser.
 ``python -m tests.benchmark.streams`` prints one line `connected N` once every stream is open, probes
 until its stdin closes, then prints its figures as one JSON line. The bearer token and the dashboard
 password travel in the environment."""
@@ -105,8 +106,8 @@ class Stream(asyncio.BufferedProtocol):
         self.closed = asyncio.get_running_loop().create_future()
         self._tail = b""
         self._text_tail = b""  # of the inflated text
-        self._body = Dechunked()
-        self._inflater: Any = None  # zlib's decompressor, when the server compresses the stream
+        self._body = Dechunked()  # the body's chunks, read once the server compresses the stream
+        self._inflater: Any = None  # zlib's decompressor, when it does
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -129,7 +130,6 @@ class Stream(asyncio.BufferedProtocol):
             if b" 200 " not in head.split(b"\r\n", 1)[0]:
                 self._figures.refused.append(head.split(b"\r\n", 1)[0].decode(errors="replace")[:200])
             if head_end >= 0 and b"\r\ncontent-encoding: deflate" in head.lower():
-                self._body = Dechunked()
                 self._inflater = zlib.decompressobj()
                 begin = head_end + 4
             self.opened.set_result(None)

@@ -23,10 +23,7 @@ from typing import NamedTuple
 LEVEL = 6  # 1.8 ms for a 190 KB flush of 200 rows, 16.6 times smaller (level 1: 0.6 ms, 11.4 times)
 HEADER = b"\x78\x9c"  # deflate, 32 KB window, no preset dictionary
 ADLER_MOD = 65521
-_final = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-FINAL_BLOCK = _final.flush(zlib.Z_FINISH)  # an empty block marked last
-
-
+FINAL_BLOCK = zlib.compressobj(LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)  # an empty block marked last
 PING = b": ping\r\n\r\n"  # an SSE comment: keeps proxies from closing a quiet stream
 
 
