@@ -187,7 +187,14 @@ async def test_a_shard_that_stops_answering_gets_503s_at_the_call_timeout_and_ta
             report(f"SIGSTOP then SIGKILL ({store})", storm, stopped_at=stopped_at - storm.began,
                    killed_at=killed_at - storm.began, kill_to_first_order=resumed)
             refused = [a for a in storm.answers if not a.ok]
-            assert refused and all(a.shard == 0 for a in refused)
+            assert refused and any(a.shard == 0 for a in refused)
+            # on SQLite a shard stopped mid-commit holds the file's one writer lock until it is
+            # killed: the other shard's batches then wait on it and answer 503 at the call timeout too
+            others = [a for a in refused if a.shard != 0]
+            if store == "postgres":
+                assert not others
+            else:
+                assert all(stopped_at - 1.0 < a.sent < killed_at for a in others)  # caught by the stop
             assert all(CALL_TIMEOUT - 0.2 < a.took < CALL_TIMEOUT + 0.5 for a in refused)
             assert max(a.took for a in storm.answers) < GOAL
             if store == "postgres":  # on SQLite a shard stopped mid-commit holds the file's writer lock
