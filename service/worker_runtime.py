@@ -27,7 +27,10 @@ CATALOG_REFRESH = 30.0  # seconds, while no stream is open here
 # Batches a worker has on their way to the primary's router per shard. The primary's router is what
 # holds a shard to batching.max_inflight calls and merges; a worker that also waited for its one batch
 # to come back before sending the next made its orders wait for two of the shard's calls, not one.
-RELAY_INFLIGHT = 16
+# Measured on two cores, 64 clients, two processes (orders/s of the two): 4 in flight 936-1,120
+# (p99 156-208 ms), 8: 892 and 990, 16: 859-1,168 (p99 192-234 ms); 2: 1,124 and 1,181 on a quieter
+# machine. Within the runs' noise of each other; 4 a little ahead on average and on p99.
+RELAY_INFLIGHT = 4
 
 
 class PrimaryTimesHolds(HoldKeeper):
