@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from connectors.limits import RateSpec
 
@@ -65,8 +65,10 @@ class RateLimiter:
     with no published limit uses the `default` spec, if any, else is not limited."""
 
     def __init__(self, specs: Mapping[str, RateSpec], default: RateSpec | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self._clock = clock
+        self._sleep = sleep
         self._default = default
         self.buckets = {name: TokenBucket(spec, clock) for name, spec in specs.items()}
         self.waited = 0.0
@@ -91,7 +93,7 @@ class RateLimiter:
         cost = min(cost, bucket.spec.burst)
         while (wait := bucket.try_take(cost)) > 0:
             self.waited += wait
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
     def would_wait(self, operation: str, cost: float = 1.0) -> bool:
         bucket = self.bucket(operation)

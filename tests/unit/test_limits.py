@@ -9,7 +9,6 @@ from connectors.base import PartnerSpec
 from connectors.limits import RateSpec
 from connectors.square import SquareConnector
 from connectors.wholesale import WholesaleConnector
-from sync import limits
 from sync.limits import RateLimiter, TokenBucket
 from tests.unit.fake_clock import Clock
 
@@ -19,17 +18,21 @@ def clock() -> Clock:
     return Clock()
 
 
+class Slept(list[float]):
+    """The limiter's sleep: time passes on the fake clock, at once; each wait is recorded."""
+
+    def __init__(self, clock: Clock):
+        super().__init__()
+        self._clock = clock
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        self._clock.advance(seconds)
+
+
 @pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> list[float]:
-    """asyncio.sleep as seen by the limiter: time passes on the fake clock, at once."""
-    record: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        record.append(seconds)
-        clock.advance(seconds)
-
-    monkeypatch.setattr(limits.asyncio, "sleep", sleep)
-    return record
+def slept(clock: Clock) -> Slept:
+    return Slept(clock)
 
 
 def test_a_scaled_spec_keeps_a_safety_margin_but_at_least_one_token_of_burst() -> None:
@@ -131,8 +134,8 @@ def test_usage_reports_every_bucket_rounded_for_the_dashboard(clock: Clock) -> N
     assert limiter.usage() == {"a": 0.333, "b": 0.0}
 
 
-async def test_acquire_waits_exactly_until_a_token_is_there(clock: Clock, slept: list[float]) -> None:
-    limiter = RateLimiter({"push": RateSpec(rate=4.0, burst=2.0)}, clock=clock)
+async def test_acquire_waits_exactly_until_a_token_is_there(clock: Clock, slept: Slept) -> None:
+    limiter = RateLimiter({"push": RateSpec(rate=4.0, burst=2.0)}, clock=clock, sleep=slept)
     start = clock.now
     for _ in range(4):
         await limiter.acquire("push")
@@ -141,16 +144,16 @@ async def test_acquire_waits_exactly_until_a_token_is_there(clock: Clock, slept:
     assert limiter.waited == 0.5
 
 
-async def test_acquire_waits_out_a_retry_after_first(clock: Clock, slept: list[float]) -> None:
-    limiter = RateLimiter({"push": RateSpec(rate=1.0, burst=1.0)}, clock=clock)
+async def test_acquire_waits_out_a_retry_after_first(clock: Clock, slept: Slept) -> None:
+    limiter = RateLimiter({"push": RateSpec(rate=1.0, burst=1.0)}, clock=clock, sleep=slept)
     limiter.honour("push", 3.0)
     await limiter.acquire("push")
     assert slept == [3.0]
     assert limiter.would_wait("push") is True  # the token that came back was taken
 
 
-async def test_acquire_never_waits_for_an_unlimited_operation(clock: Clock, slept: list[float]) -> None:
-    limiter = RateLimiter({}, clock=clock)
+async def test_acquire_never_waits_for_an_unlimited_operation(clock: Clock, slept: Slept) -> None:
+    limiter = RateLimiter({}, clock=clock, sleep=slept)
     for _ in range(1_000):
         await limiter.acquire("anything")
     assert (slept, limiter.waited) == ([], 0.0)
@@ -181,8 +184,8 @@ def test_a_connector_publishes_its_rates_as_its_options_set_them() -> None:
 
 
 async def test_a_cost_above_the_burst_spends_the_whole_bucket_instead_of_waiting_forever(
-        clock: Clock, slept: list[float]) -> None:
-    limiter = RateLimiter({"graphql": RateSpec(rate=10.0, burst=5.0)}, clock=clock)
+        clock: Clock, slept: Slept) -> None:
+    limiter = RateLimiter({"graphql": RateSpec(rate=10.0, burst=5.0)}, clock=clock, sleep=slept)
     await limiter.acquire("graphql", 50.0)
     assert slept == []
     assert limiter.would_wait("graphql")
