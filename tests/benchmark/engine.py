@@ -363,7 +363,12 @@ def engine_benchmark() -> dict[str, Any] | None:
     and a temporary SQLite file; raises if the store afterwards disagrees with what was acknowledged.
     """
     directory = Path(tempfile.mkdtemp(prefix="tc-bench-engine-"))
+    environment = dict(os.environ)  # Ray's token set-up writes its path here (service.ray_security)
     try:
         return asyncio.run(_measure(directory))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+        # what comes next starts services of its own: a token path into the folder just removed
+        # made the partner-sync scenario's service refuse to start
+        os.environ.clear()
+        os.environ.update(environment)
