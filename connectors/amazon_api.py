@@ -72,10 +72,12 @@ class SellingPartnerApi(ConnectorClient):
 
     async def _attempt(self, op: str, method: str, url: str | URL, auth: bool, grantless: bool,
                        request: dict[str, Any]) -> tuple[int, Any, str | None]:
-        await self.limiter.acquire(op)
         token = None
         if auth:
             token = await self.grantless_token() if grantless else await self.access_token()
+        # the bucket's token last, just before the send: taken before a token refresh, the calls
+        # queued behind the refresh all went out at once when it came, faster than Amazon's rate
+        await self.limiter.acquire(op)
         status, answer = await self.send(method, url, token=token, **request)
         return status, answer, token
 

@@ -187,6 +187,22 @@ async def test_many_skus_through_the_connectors_own_limiter_never_trip_amazons_b
     assert sim.stats["rate_limited"] == 0
 
 
+async def test_calls_that_waited_for_a_slow_token_refresh_still_reach_amazon_no_faster_than_its_rate(
+        session: aiohttp.ClientSession) -> None:
+    """Each call takes its token from our bucket just before it is sent: taken before the seller's
+    access token, the calls that queued behind its refresh all went out together when it came."""
+    async with running() as sim:
+        async with session.post(f"{sim.base_url}/_sim/faults", json={"latency_ms": 1000}) as answer:
+            assert answer.status == 200
+        connector = connect(sim, session)   # no access token yet: the first call fetches it
+
+        outcomes = await asyncio.gather(*(connector.read_listings(["SHEET-001"]) for _ in range(12)),
+                                        return_exceptions=True)
+
+    assert outcomes == [{"SHEET-001": 0}] * 12
+    assert sim.stats["calls:getListingsItem"] == 12 and sim.stats["rate_limited"] == 0
+
+
 async def test_answers_carry_the_usage_plans_rate_and_throttling_has_amazons_shape(
         sim: AmazonSimulator, session: aiohttp.ClientSession) -> None:
     connector = connect(sim, session)
