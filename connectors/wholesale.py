@@ -196,11 +196,15 @@ class WholesaleConnector(Connector):
         """One SFTP request, under the limiter, with errors translated once: a lost connection is
         dropped (the next request reconnects) and raised as PartnerError. Bounded by asyncio.timeout,
         not wait_for: on Python 3.11 wait_for returns the result when the request finishes just as
-        the caller is cancelled, swallowing the cancel, and a poll loop that should stop runs on."""
-        await self.limiter.acquire(operation)
+        the caller is cancelled, swallowing the cancel, and a poll loop that should stop runs on.
+        The limiter's token is taken once the session is open, just before the request: taken before a
+        slow (re)connect, the requests queued behind it would all go out at once when it came."""
         try:
             async with asyncio.timeout(self.timeout):
-                return await self._run(action)
+                sftp = await self._client()
+            await self.limiter.acquire(operation)
+            async with asyncio.timeout(self.timeout):
+                return await action(sftp)
         except asyncssh.PermissionDenied as exc:
             raise AuthExpired(f"the distributor refused our login: {exc.reason}") from exc
         except asyncssh.HostKeyNotVerifiable as exc:
@@ -213,9 +217,6 @@ class WholesaleConnector(Connector):
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             await self._drop()
             raise PartnerError(f"{operation}: the distributor's SFTP server failed: {exc!r}") from exc
-
-    async def _run(self, action: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
-        return await action(await self._client())
 
     async def _drop(self) -> None:
         conn, self._conn, self._sftp = self._conn, None, None
