@@ -7,8 +7,8 @@ probe's value (rows are level-triggered: a later value also carries the earlier 
 
 Streams are plain asyncio protocols that search the bytes for the marker's cell, so the client costs
 little CPU per byte. Each offers deflate as a browser does; a compressed stream's chunks are undone
-and inflated (zlib) before the search. A stream the server ends reconnects with its last event id,
-as a browser.
+and inflated (zlib) before the search, each distinct chunk once for all the streams that bring it
+(`Segments`). A stream the server ends reconnects with its last event id, as a browser.
 ``python -m tests.benchmark.streams`` prints one line `connected N` once every stream is open, probes
 until its stdin closes, then prints its figures as one JSON line. The bearer token and the dashboard
 password travel in the environment."""
@@ -38,6 +38,7 @@ PASSWORD_ENV = "THREADCOUNT_BENCH_PASSWORD"
 PROBE_EVERY = 0.5
 GRACE = 5.0  # seconds after the load for the last probes to reach every stream
 TAIL = 512
+ZLIB_HEADER = b"\x78\x9c"  # deflate, 32 KB window: what the server starts a compressed body with
 READ_BYTES = 256 * 1024
 RECONNECT_AFTER = 0.2
 
@@ -51,10 +52,12 @@ class Figures:
 
 
 class Dechunked:
-    """HTTP/1.1 chunked transfer coding, undone: the data of the chunks in what arrives."""
+    """HTTP/1.1 chunked transfer coding, undone: the whole chunks in what arrives (a chunk cut by
+    a read comes out once its last byte has)."""
 
     def __init__(self) -> None:
         self._left = 0  # bytes of the current chunk still to come
+        self._parts: list[bytes] = []  # of the current chunk, so far
         self._skip = 0  # of the CRLF after a chunk's data
         self._line = b""  # a size line cut by a read
         self._ended = False  # the last chunk (size 0) came: what follows is no data
@@ -64,10 +67,12 @@ class Dechunked:
         while i < n and not self._ended:
             if self._left:
                 take = min(self._left, n - i)
-                out.append(data[i:i + take])
+                self._parts.append(data[i:i + take])
                 i += take
                 self._left -= take
-                self._skip = 0 if self._left else 2
+                if not self._left:
+                    out.append(self._parts[0] if len(self._parts) == 1 else b"".join(self._parts))
+                    self._parts, self._skip = [], 2
             elif self._skip:
                 step = min(self._skip, n - i)
                 i += step
@@ -89,6 +94,57 @@ class Dechunked:
         return out
 
 
+class Segments:
+    """What the marker's cell shows in each compressed chunk, read once however many streams bring it.
+
+    The server deflates each flush once, as a segment that stands alone (a fresh compressor ended by
+    a sync flush), and sends every stream the same bytes; a chunk is one or more whole segments and
+    holds whole events. So a chunk's bytes always inflate to the same text, and the 500 streams'
+    copies of one flush are inflated and searched once, not 500 times: on this machine the clients
+    share the two cores with the server they measure (inflating each copy cost them about 2 s of CPU
+    in an 8 s load)."""
+
+    KEEP = 256  # distinct chunks remembered; the streams all read a flush within a second
+
+    def __init__(self, marker: bytes):
+        self._marker = marker
+        self._seen: dict[bytes, tuple[list[int], bytes]] = {}
+        self.inflated = 0  # chunks inflated: one per distinct chunk
+
+    def read(self, chunk: bytes) -> tuple[list[int], bytes]:
+        """The marker's values in the chunk, in order, and the chunk's last event id (b"": none)."""
+        found = self._seen.get(chunk)
+        if found is None:
+            if len(self._seen) >= self.KEEP:
+                self._seen.clear()
+            text = zlib.decompressobj(-zlib.MAX_WBITS).decompress(chunk)
+            self.inflated += 1
+            found = self._seen[chunk] = (marker_values(text, self._marker), last_event_id(text))
+        return found
+
+
+def marker_values(text: bytes | bytearray, marker: bytes, start: int = 0, stop: int | None = None) -> list[int]:
+    """The values of the marker's cells in text[start:stop], in order."""
+    stop = len(text) if stop is None else stop
+    values = []
+    while (found := text.find(marker, start, stop)) >= 0:
+        end = text.find(b"<", found + len(marker), stop)
+        if end < 0:
+            break
+        values.append(int(text[found + len(marker):end]))
+        start = end
+    return values
+
+
+def last_event_id(text: bytes | bytearray, stop: int | None = None) -> bytes:
+    """The id of the last event in text[:stop] (b"": none), its line whole."""
+    stop = len(text) if stop is None else stop
+    at = text.rfind(b"\nid: ", 0, stop) + 1  # 0: not found, or an id line that begins the text
+    if (at or text.startswith(b"id: ")) and (line_end := text.find(b"\n", at + 4, stop)) >= 0:
+        return bytes(text[at + 4:line_end]).strip()
+    return b""
+
+
 class Stream(asyncio.BufferedProtocol):
     """One dashboard: the marker's available count as seen, with the time each new value arrived.
 
@@ -98,16 +154,17 @@ class Stream(asyncio.BufferedProtocol):
 
     shared = bytearray(TAIL + READ_BYTES)
 
-    def __init__(self, request: bytes, marker: bytes, figures: Figures):
+    def __init__(self, request: bytes, marker: bytes, figures: Figures, segments: Segments):
         self._request, self._marker, self._figures = request, marker, figures
         self.sightings: list[tuple[int, float]] = []
         self.last_id = b""
         self.opened = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
         self._tail = b""
-        self._text_tail = b""  # of the inflated text
         self._body = Dechunked()  # the body's chunks, read once the server compresses the stream
-        self._inflater: Any = None  # zlib's decompressor, when it does
+        self._segments: Segments | None = None  # the chunks' text, when it does
+        self._all_segments = segments
+        self._header = ZLIB_HEADER  # of the zlib stream, before its first segment
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -130,33 +187,25 @@ class Stream(asyncio.BufferedProtocol):
             if b" 200 " not in head.split(b"\r\n", 1)[0]:
                 self._figures.refused.append(head.split(b"\r\n", 1)[0].decode(errors="replace")[:200])
             if head_end >= 0 and b"\r\ncontent-encoding: deflate" in head.lower():
-                self._inflater = zlib.decompressobj()
+                self._segments = self._all_segments
                 begin = head_end + 4
             self.opened.set_result(None)
-        if self._inflater is not None:  # as a browser: the chunks' bytes, inflated, then searched
-            for data in self._body.feed(bytes(buf[begin:stop])):
-                plain = self._inflater.decompress(data)
-                seam = self._text_tail + plain[:TAIL]  # a cell cut between two reads, without a copy of all
-                self._scan(seam, 0, len(seam), now)
-                self._scan(plain, 0, len(plain), now)
-                self._text_tail = plain[-TAIL:] if len(plain) >= TAIL else (self._text_tail + plain)[-TAIL:]
+        if self._segments is not None:  # as a browser: the chunks' bytes, inflated, then searched
+            for chunk in self._body.feed(bytes(buf[begin:stop])):
+                if self._header:  # the zlib stream's header, at the start of its first chunk
+                    chunk, self._header = chunk[len(self._header):], self._header[len(chunk):]
+                values, last_id = self._segments.read(chunk)
+                self._saw(values, now)
+                self.last_id = last_id or self.last_id
             return
-        self._scan(buf, 0, stop, now)
+        self._saw(marker_values(buf, self._marker, 0, stop), now)
+        self.last_id = last_event_id(buf, stop) or self.last_id
         self._tail = bytes(buf[max(0, stop - TAIL):stop])
 
-    def _scan(self, text: bytes | bytearray, start: int, stop: int, now: float) -> None:
-        """The marker's values and the last event id in text[start:stop]."""
-        while (found := text.find(self._marker, start, stop)) >= 0:
-            end = text.find(b"<", found + len(self._marker), stop)
-            if end < 0:
-                break
-            value = int(text[found + len(self._marker):end])
+    def _saw(self, values: list[int], now: float) -> None:
+        for value in values:
             if not self.sightings or value < self.sightings[-1][0]:
                 self.sightings.append((value, now))
-            start = end
-        at = text.rfind(b"\nid: ", 0, stop)
-        if at >= 0 and (line_end := text.find(b"\n", at + 5, stop)) >= 0:
-            self.last_id = bytes(text[at + 5:line_end]).strip()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
@@ -275,12 +324,13 @@ async def run(base: str, count: int, marker_sku: str, start: int, token: str, pa
                + f"Cookie: {cookie}\r\n\r\n").encode()
     marker = f'data-sku="{marker_sku}" data-location="all">'.encode()
     figures = Figures()
+    segments = Segments(marker)
     streams: list[Stream | None] = [None] * count
     loop = asyncio.get_running_loop()
 
     def opener(index: int) -> Any:
         async def open_stream(previous: Stream | None) -> Stream:
-            _, stream = await loop.create_connection(lambda: Stream(request, marker, figures),
+            _, stream = await loop.create_connection(lambda: Stream(request, marker, figures, segments),
                                                      url.hostname or "127.0.0.1", url.port or 80)
             if previous is not None:  # keep what it saw; resume from its last id
                 stream.sightings, stream.last_id = previous.sightings, previous.last_id
