@@ -30,7 +30,7 @@ from service.web_workers import (
     worker_command,
 )
 from web.forward import ForwardToPrimary, FromWorkers, WorkerApp
-from web.slow_clients import guarded_protocol
+from web.slow_clients import KEEP_ALIVE_S, guarded_protocol
 from web.worker_metrics import serve_figures, socket_of, worker_source
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def web_server(app: Any, settings: Settings) -> QuietServer:
                             log_level="warning", access_log=False, lifespan="off", loop="none",
                             ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
                             proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
-                            http=guarded_protocol(settings.client_timeout))
+                            http=guarded_protocol(settings.client_timeout), timeout_keep_alive=KEEP_ALIVE_S)
     return QuietServer(config)
 
 

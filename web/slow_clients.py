@@ -1,8 +1,11 @@
 """Slow and vanishing clients on the web port. uvicorn's HTTP protocol has no timeout for a request's
 headers (a client can trickle them for ever, holding a descriptor), so `guarded_protocol` closes a
-connection whose request headers are not complete within the timeout of its start (or of the last
-answer on a kept-alive connection). `SlowBodies` gives each read of a request body the same timeout
-(a stalled body is answered 408) and turns a client gone mid-body into one INFO line, not a
+connection whose request headers are not complete within the timeout of its start (or, on a
+kept-alive connection, of the next request's first bytes). A kept-alive connection may idle
+KEEP_ALIVE_S between requests: longer than HTTP clients keep an idle connection for reuse (httpx 5 s,
+aiohttp 15 s), since a client that sends on a connection the server closes at that moment gets a
+connection error instead of an answer. `SlowBodies` gives each read of a request body the same
+timeout (a stalled body is answered 408) and turns a client gone mid-body into one INFO line, not a
 traceback."""
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from web.asgi_answers import send_error
 
 log = logging.getLogger(__name__)
 CLIENT_TIMEOUT = 10.0  # seconds, the default of config.yaml's client_timeout_s
+# Seconds a kept-alive connection may wait for its next request (nginx's default). It was uvicorn's
+# 5 s, the same as httpx's idle expiry: a multi-node test's client sent on connections the server was
+# closing, and got no answer.
+KEEP_ALIVE_S = 75
 
 
 def guarded_protocol(header_timeout: float) -> type[HttpToolsProtocol]:
@@ -45,14 +52,15 @@ def guarded_protocol(header_timeout: float) -> type[HttpToolsProtocol]:
             super().connection_made(transport)
             self._arm()
 
+        def data_received(self, data: bytes) -> None:
+            # the first bytes of a request on a kept-alive connection: its headers get the timeout
+            if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm()
+            super().data_received(data)
+
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

@@ -1,6 +1,7 @@
 """Slow and vanishing clients against `python run.py`: a client that trickles half its headers is
-disconnected within client_timeout_s on both ports; a half-sent body that stalls is answered 408; a
-client gone mid-body leaves no traceback in the log."""
+disconnected within client_timeout_s on both ports, also in its second request on a kept-alive
+connection, which may idle between requests longer than that; a half-sent body that stalls is
+answered 408; a client gone mid-body leaves no traceback in the log."""
 
 from __future__ import annotations
 
@@ -42,6 +43,44 @@ def test_a_client_that_sends_half_its_headers_and_stalls_is_disconnected_within_
         patient: Service, port: str) -> None:
     with socket.create_connection(("127.0.0.1", ports(patient)[port])) as sock:
         sock.sendall(b"POST /webhooks/shopify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert closed_after(sock, TIMEOUT + 5) < TIMEOUT + 2
+
+
+def healthz(sock: socket.socket) -> bytes:
+    """One GET /healthz on a kept-alive connection: the answer's head and body."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    sock.settimeout(5)
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < content_length(answer):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def content_length(answer: bytes) -> int:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def test_a_kept_alive_connection_idle_longer_than_the_header_timeout_and_than_httpx_keeps_one_still_takes_a_request(
+        patient: Service) -> None:
+    with socket.create_connection(("127.0.0.1", ports(patient)["web"])) as sock:
+        assert healthz(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(max(TIMEOUT, 5) + 1.5)  # httpx reuses a connection idle up to 5 s
+        assert healthz(sock).startswith(b"HTTP/1.1 200")
+
+
+def test_the_next_request_on_a_kept_alive_connection_that_stalls_in_its_headers_is_disconnected(
+        patient: Service) -> None:
+    with socket.create_connection(("127.0.0.1", ports(patient)["web"])) as sock:
+        assert healthz(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(1)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         assert closed_after(sock, TIMEOUT + 5) < TIMEOUT + 2
 
 

@@ -208,6 +208,10 @@ def report(record: StormRecord, victims: dict[str, tuple[str, list[int]]], struc
         print(f"  503s: {len(refusals)}, {sum(a.seconds > ANSWER_LIMIT_S for a in refusals)} over "
               f"{ANSWER_LIMIT_S:g} s; the slowest sent at "
               f"{[f'+{a.started - record.started:.1f} s' for a in refusals[:3]]}")
+    silent = [a for a in record.attempts if a.status is None]
+    if silent:
+        print(f"  no answer ({len(silent)}), sent at / after: "
+              f"{[f'+{a.started - record.started:.1f} s / {a.seconds:.2f} s {a.error[:60]}' for a in silent[:5]]}")
     print(f"  slowest 503 {record.slowest(503):.2f} s; slowest 2xx "
           f"{max((a.seconds for a in record.attempts if a.status in (200, 201)), default=0):.2f} s; "
           f"slowest unanswered {record.slowest(None):.2f} s")
