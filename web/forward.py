@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.slow_clients import KEEP_ALIVE_S
+
 log = logging.getLogger(__name__)
 
 CLIENT_HEADER = b"x-threadcount-client"
@@ -52,6 +54,9 @@ def _without_ours(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes
     return [(k, v) for k, v in headers if not _ours(k)]
 
 
+IDLE_S = KEEP_ALIVE_S / 2  # seconds an idle connection to the primary is kept for reuse
+
+
 class ForwardToPrimary:
     """An ASGI app that sends each HTTP request to the primary's Unix socket and streams the answer
     back. One connection pool for the worker's life (`close` at its end)."""
@@ -63,7 +68,9 @@ class ForwardToPrimary:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.UnixConnector(path=self._path, limit=0),
+                # an idle connection is let go well before the primary's end closes it (KEEP_ALIVE_S):
+                # a request sent on one as it closed would get no answer
+                connector=aiohttp.UnixConnector(path=self._path, limit=0, keepalive_timeout=IDLE_S),
                 # a page or a CSV import may take long; the caller's own timeouts bound the rest
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
                 auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())

@@ -66,8 +66,11 @@ class Workers:
         import ray
 
         self._path = private_socket_path()
+        # its workers' pools let an idle connection go first (web/forward.py), so none sends on one
+        # this end is closing
         self._server = QuietServer(uvicorn.Config(FromWorkers(app), log_level="warning", access_log=False,
-                                                  lifespan="off", loop="none", proxy_headers=False))
+                                                  lifespan="off", loop="none", proxy_headers=False,
+                                                  timeout_keep_alive=KEEP_ALIVE_S))
         self._task = asyncio.ensure_future(self._server.serve(sockets=[unix_listener(self._path)]))
         self._relay: RelayServer | None = None
         self._runtime = runtime
