@@ -319,7 +319,10 @@ async def run(base: str, count: int, marker_sku: str, start: int, token: str, pa
     """`plain`: the streams do not offer deflate (the server sends the bytes uncompressed)."""
     url = urlsplit(base)
     cookie = await log_in(base, password)
+    # Connection: close: a stream the server ends (its last chunk sent) is then also a closed
+    # connection, which is what a Stream reconnects on, as a browser reconnects when the response ends
     request = (f"GET /stream?topics=stock HTTP/1.1\r\nHost: {url.netloc}\r\nAccept: text/event-stream\r\n"
+               "Connection: close\r\n"
                + ("" if plain else "Accept-Encoding: gzip, deflate, br\r\n")  # as a browser
                + f"Cookie: {cookie}\r\n\r\n").encode()
     marker = f'data-sku="{marker_sku}" data-location="all">'.encode()
