@@ -5,6 +5,7 @@ answered 408; a client gone mid-body leaves no traceback in the log."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 from collections.abc import Iterator
@@ -46,42 +47,41 @@ def test_a_client_that_sends_half_its_headers_and_stalls_is_disconnected_within_
         assert closed_after(sock, TIMEOUT + 5) < TIMEOUT + 2
 
 
-def healthz(sock: socket.socket) -> bytes:
-    """One GET /healthz on a kept-alive connection: the answer's head and body."""
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    sock.settimeout(5)
-    answer = b""
-    while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < content_length(answer):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        answer += chunk
-    return answer
+def healthz(conn: http.client.HTTPConnection) -> int:
+    """One GET /healthz on the connection, its answer read whole: the status."""
+    conn.request("GET", "/healthz")
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
 
 
-def content_length(answer: bytes) -> int:
-    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value)
-    return 0
+def kept_alive(service: Service) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", ports(service)["web"], timeout=5)
 
 
 def test_a_kept_alive_connection_idle_longer_than_the_header_timeout_and_than_httpx_keeps_one_still_takes_a_request(
         patient: Service) -> None:
-    with socket.create_connection(("127.0.0.1", ports(patient)["web"])) as sock:
-        assert healthz(sock).startswith(b"HTTP/1.1 200")
+    conn = kept_alive(patient)
+    try:
+        assert healthz(conn) == 200
+        first = conn.sock
         time.sleep(max(TIMEOUT, 5) + 1.5)  # httpx reuses a connection idle up to 5 s
-        assert healthz(sock).startswith(b"HTTP/1.1 200")
+        assert healthz(conn) == 200  # http.client does not retry: a closed connection would raise
+        assert conn.sock is first
+    finally:
+        conn.close()
 
 
 def test_the_next_request_on_a_kept_alive_connection_that_stalls_in_its_headers_is_disconnected(
         patient: Service) -> None:
-    with socket.create_connection(("127.0.0.1", ports(patient)["web"])) as sock:
-        assert healthz(sock).startswith(b"HTTP/1.1 200")
+    conn = kept_alive(patient)
+    try:
+        assert healthz(conn) == 200
         time.sleep(1)
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-        assert closed_after(sock, TIMEOUT + 5) < TIMEOUT + 2
+        conn.sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert closed_after(conn.sock, TIMEOUT + 5) < TIMEOUT + 2
+    finally:
+        conn.close()
 
 
 def test_a_body_that_stalls_halfway_is_answered_408(patient: Service) -> None:
