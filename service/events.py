@@ -48,9 +48,7 @@ class Dropped(Exception):
 
 
 class EventFeed:
-    def __init__(self, catalog: Catalog, hub: Any, follow_on_subscribe: bool = False):
-        """`follow_on_subscribe`: no need to call `start`; the first subscriber starts the feed."""
-        self._follow_on_subscribe = follow_on_subscribe
+    def __init__(self, catalog: Catalog, hub: Any):
         self._catalog = catalog
         self._hub = hub
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
@@ -62,11 +60,6 @@ class EventFeed:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.ensure_future(self._listener.run())
-
-    @property
-    def following(self) -> bool:
-        """Whether this feed follows the hub (from `start`, or its first subscriber's arrival)."""
-        return self._task is not None
 
     async def stop(self) -> None:
         for queue in list(self._subscribers):
@@ -82,10 +75,7 @@ class EventFeed:
         await publish(self._hub, [fact])
 
     async def subscribe(self, last_id: int | None = None) -> AsyncIterator[LiveEvent]:
-        """Events after `last_id` still held for replay, then live ones, until dropped (Dropped). A feed
-        made to follow on demand starts following the hub now."""
-        if self._follow_on_subscribe:
-            self.start()
+        """Events after `last_id` still held for replay, then live ones, until dropped (Dropped)."""
         queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
         try:

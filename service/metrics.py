@@ -9,7 +9,8 @@ format requires.
 
 Other parts of the service count here: orders placed through the web process (`ORDERS`, the
 StockDesk's `on_placed`), HTTP request durations (web/metrics.py), open SSE streams (`SSE_CLIENTS`),
-and notifications sent (`NOTIFICATIONS`, labels channel and outcome)."""
+live events rendered for them (`STREAM_RENDERS`), and notifications sent (`NOTIFICATIONS`, labels
+channel and outcome)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ HTTP_SECONDS = Histogram("threadcount_http_request_duration_seconds",
                          "Seconds the web process took per HTTP request, by route template",
                          ["method", "route", "status"], buckets=SECONDS_BUCKETS, registry=REGISTRY)
 SSE_CLIENTS = Gauge("threadcount_sse_clients", "Open dashboard event streams (/stream)", registry=REGISTRY)
+STREAM_RENDERS = Counter("threadcount_stream_renders", "Live events rendered for the dashboard's streams: "
+                         "once each, whatever the number of streams and of web processes", registry=REGISTRY)
 NOTIFICATIONS = Counter("threadcount_notifications", "Notifications sent, by channel and outcome",
                         ["channel", "outcome"], registry=REGISTRY)
 SCRAPE_ERRORS = Counter("threadcount_scrape_errors", "Actors that did not answer a scrape in time",

@@ -23,7 +23,7 @@ from store.catalog import Catalog
 from store.engine import make_engine
 
 log = logging.getLogger(__name__)
-CATALOG_REFRESH = 30.0  # seconds, while no stream is open here
+CATALOG_REFRESH = 30.0  # seconds
 # Batches a worker has on their way to the primary's router per shard. The primary's router is what
 # holds a shard to batching.max_inflight calls and merges; a worker that also waited for its one batch
 # to come back before sending the next made its orders wait for two of the shard's calls, not one.
@@ -62,22 +62,21 @@ class WorkerRuntime(Runtime):
         # to the shards through the primary's router (service/shard_relay.py: one router per machine)
         self._relay = RelayClient(relay_path(Path(self.plan.socket_path).parent))
         self._desk = self.desk_over(self._relay.send, len(self._shard_names), max_inflight=RELAY_INFLIGHT)
-        # Followed from the first stream on (a catalog change elsewhere then refreshes ours at once):
-        # every process that follows the hub costs the hub and itself work per event. Until then the
+        # Publishes only: the streams here take the primary's rendered frames (web/dashboard/frames.py),
+        # and every process that follows the hub costs the hub and itself work per event. So the
         # catalog is refreshed every CATALOG_REFRESH seconds (and a SKU, kit or location code it does
         # not know is looked up in the store at once).
-        self._events = EventFeed(self.catalog, self._hub, follow_on_subscribe=True)
+        self._events = EventFeed(self.catalog, self._hub)
         self._refresher = asyncio.ensure_future(self._refresh_catalog())
         self.ready = True
 
     async def _refresh_catalog(self) -> None:
         while True:
             await asyncio.sleep(CATALOG_REFRESH)
-            if not self.events.following:
-                try:
-                    await self.catalog.refresh()
-                except Exception as exc:  # the store did not answer: next time
-                    log.warning("web worker: the catalog was not refreshed: %s", exc)
+            try:
+                await self.catalog.refresh()
+            except Exception as exc:  # the store did not answer: next time
+                log.warning("web worker: the catalog was not refreshed: %s", exc)
 
     def _join_ray(self) -> Any:
         """The event hub's handle, once this process has joined the primary's Ray."""

@@ -29,6 +29,8 @@ from service.web_workers import (
     watch_primary,
     worker_command,
 )
+from web.dashboard.frames import FrameServer, frames_path, serve_frames
+from web.dashboard.stream import fanout
 from web.forward import ForwardToPrimary, FromWorkers, WorkerApp
 from web.slow_clients import KEEP_ALIVE_S, guarded_protocol
 from web.worker_metrics import serve_figures, socket_of, worker_source
@@ -73,7 +75,9 @@ class Workers:
                                                   timeout_keep_alive=KEEP_ALIVE_S))
         self._task = asyncio.ensure_future(self._server.serve(sockets=[unix_listener(self._path)]))
         self._relay: RelayServer | None = None
+        self._frames: FrameServer | None = None
         self._runtime = runtime
+        self._app = app
         plan = WorkerPlan(0, os.getpid(), ray.get_runtime_context().gcs_address, runtime.shard_names,
                           str(self._path), -1)
         self.processes = WebWorkers(settings.web_workers, worker_command(config_path), plan,
@@ -85,6 +89,8 @@ class Workers:
         """The shard relay (service/shard_relay.py) first: a worker sends its first order as soon as
         it serves."""
         self._relay = await serve_relay(relay_path(self._path.parent), self._runtime.desk.router)
+        # the dashboard's frames, rendered here once for every process's streams
+        self._frames = await serve_frames(frames_path(self._path.parent), lambda: fanout(self._app))
         self.processes.start()
 
     async def stop(self) -> None:
@@ -92,6 +98,8 @@ class Workers:
         await self.processes.stop()
         if self._relay is not None:
             self._relay.close()
+        if self._frames is not None:
+            self._frames.close()
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self._task, FINISH_WAIT)
@@ -124,6 +132,7 @@ async def serve_worker(settings: Settings, plan: WorkerPlan) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # again: Ray's init installs its own SIGTERM handler
         loop.add_signal_handler(sig, stop.set)
     app = create_app(runtime)
+    app.state.frames_from = frames_path(Path(plan.socket_path).parent)  # web/dashboard/frames.py
     forward = ForwardToPrimary(plan.socket_path)
     server = web_server(WorkerApp(app, forward, plan.index), settings)
     figures = await serve_figures(socket_of(Path(plan.socket_path).parent, plan.index))

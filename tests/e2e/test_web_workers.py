@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import time
 import uuid
@@ -16,6 +17,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.e2e.accounts import log_in, make_user
 from tests.e2e.conftest import Service, start_service
 from tests.e2e.test_api import new_skus, receive, stock
 
@@ -137,6 +139,65 @@ def test_the_primarys_metrics_include_the_orders_each_worker_placed(two: Service
     placed = [line for line in text.splitlines()
               if line.startswith("threadcount_orders_total") and 'actor="web-worker-1"' in line]
     assert placed and sum(float(line.rsplit(" ", 1)[1]) for line in placed) > 0, placed
+
+
+async def _stream_on(service: Service, cookies: httpx.Cookies, process: str, sku: str,
+                     seen: dict[str, float]) -> None:
+    """A dashboard stream answered by `process`, open (and opened again when it ends, as a browser's
+    EventSource would) until it carries `sku`'s row; when it did goes in `seen`."""
+    while process not in seen:
+        async with (httpx.AsyncClient(base_url=service.base, cookies=cookies, timeout=30) as browser,
+                    browser.stream("GET", "/stream", params={"topics": "stock"},
+                                   headers={"Accept-Encoding": "identity"}) as answer):
+            assert answer.status_code == 200, answer.status_code
+            if answer.headers.get(WORKER) != process:
+                continue  # another process took this connection: a new one
+            async for line in answer.aiter_lines():
+                if line.startswith("data:") and sku in line:
+                    seen[process] = time.monotonic()
+                    return
+
+
+async def _watch_while_changing(service: Service, cookies: httpx.Cookies, sku: str) -> dict[str, float]:
+    seen: dict[str, float] = {}
+    streams = [asyncio.ensure_future(_stream_on(service, cookies, process, sku, seen)) for process in "01"]
+    try:
+        async with service.async_client() as api:
+            for _ in range(40):  # a change every half second, until a stream in each process showed one
+                if len(seen) == 2:
+                    break
+                answer = await api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "WH-EAST",
+                                                                        "quantity": 1})
+                assert answer.status_code == 201, answer.text
+                await asyncio.sleep(0.5)
+    finally:
+        for stream in streams:
+            stream.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
+    return seen
+
+
+def _renders(text: str) -> dict[str, float]:
+    """threadcount_stream_renders_total by process: "primary", or the worker's actor label."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("threadcount_stream_renders_total"):
+            worker = re.search(r'actor="(web-worker-\d+)"', line)
+            found[worker.group(1) if worker else "primary"] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def test_a_stock_change_reaches_the_streams_of_both_processes_rendered_by_the_primary_alone(two: Service) -> None:
+    with two.client() as api:
+        sku = new_skus(api)[0]
+    browser = log_in(two, make_user(two, "viewer"))
+    seen = asyncio.run(_watch_while_changing(two, browser.cookies, sku))
+    browser.close()
+    assert set(seen) == {"0", "1"}, f"a stream in each process showed the change: {seen}"
+    with two.client() as api:
+        renders = _renders(api.get("/metrics").text)
+    assert renders.get("primary", 0) >= 1, renders
+    assert renders.get("web-worker-1") == 0, f"the worker rendered nothing itself: {renders}"
 
 
 def test_a_stop_ends_every_web_process(two: Service) -> None:

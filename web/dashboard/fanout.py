@@ -21,7 +21,11 @@ dropped (its stream ends, the browser reconnects with its Last-Event-ID) and nev
 A reconnect with a last id gets the newest frame of every row changed since (the replay holds
 REPLAY_FRAMES rendered frames, newest per variant); the stock page also re-reads its grid whenever its
 stream (re)opens, which is the resync when the replay no longer reaches back that far or the feed
-missed events (then every stream is ended)."""
+missed events (then every stream is ended).
+
+With web workers the primary's fan-out is the only one that renders: each flush's frames also go to
+its `watchers` (web/dashboard/frames.py ships them to every worker, whose `Streams` hand them to
+their own streams), and the flush interval counts the bytes the workers' streams were offered too."""
 
 from __future__ import annotations
 
@@ -29,9 +33,10 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from service.events import Dropped, LiveEvent
+from service.metrics import STREAM_RENDERS
 from web.dashboard.deflate import PING, PING_SEGMENT, Chunk, DeflateStream
 
 log = logging.getLogger(__name__)
@@ -123,23 +128,31 @@ def coalescing_key(live: LiveEvent) -> Hashable:
     return ("event", live.seq)
 
 
-class Fanout:
-    def __init__(self, subscribe: Subscribe, encode: Encode, every: float = FLUSH_EVERY,
-                 prepare: Prepare | None = None, longest: float = FLUSH_AT_MOST,
-                 budget: float = STREAM_BYTES_PER_S):
-        """`prepare` sees each flush's events before they are encoded (to read what they need at once);
-        flushes are `every` to `longest` seconds apart, as `budget` bytes a second allows (flush_interval)."""
-        self._subscribe, self._encode, self._every, self._prepare = subscribe, encode, every, prepare
-        self._longest, self._budget = longest, budget
+class Watcher(Protocol):
+    """What takes every flush's frames besides this process's streams (a worker's, through
+    web/dashboard/frames.py)."""
+
+    @property
+    def sent(self) -> int:
+        """The bytes its streams were last offered in a flush (for the byte budget)."""
+
+    def flushed(self, frames: list[Frame]) -> None:
+        """A flush's frames, in the order they were rendered; it must not wait."""
+
+    def reset(self) -> None:
+        """Events were missed: every stream ends and its page re-reads."""
+
+
+class Streams:
+    """A process's open streams and its replay: what a flush's frames become for each of them. The
+    frames come from a `Fanout` in this process, or from the primary's (web/dashboard/frames.py)."""
+
+    def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
-        self._pending: OrderedDict[Hashable, LiveEvent] = OrderedDict()
-        self._arrived = asyncio.Event()
         self._replay: OrderedDict[Hashable, Frame] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
-        self.renders = 0  # events rendered: one per event, not per stream
         self.sent = 0  # bytes offered to streams, each stream's counted
-        self.interval = every  # seconds from the last flush to the next
 
     def join(self, topics: Topics, last_id: int | None, deflate: bool = False) -> Subscriber:
         """A new stream: what it missed after `last_id` (as replayed frames), then live chunks
@@ -171,61 +184,24 @@ class Fanout:
             task.cancel()
         self._tasks.clear()
 
+    def _jobs(self) -> list[Callable[[], Awaitable[None]]]:
+        """What runs from the first stream on, until `close`."""
+        return [self._nudge]
+
     def _start(self) -> None:
         if not self._tasks:
-            self._tasks = [asyncio.ensure_future(job()) for job in (self._follow, self._flush, self._nudge)]
+            self._tasks = [asyncio.ensure_future(job()) for job in self._jobs()]
 
     def _end_all(self) -> None:
         for subscriber in list(self._subscribers):
             subscriber.end()
         self._subscribers.clear()
 
-    async def _follow(self) -> None:
-        while True:
-            try:
-                async for live in self._subscribe():
-                    key = coalescing_key(live)
-                    replaced = self._pending.pop(key, None)
-                    if replaced is not None and replaced.topic == "variant":
-                        live = live._replace(topic="variant")  # keep the re-read of its details
-                    self._pending[key] = live
-                    self._arrived.set()
-            except Dropped:
-                pass
-            # the feed missed events or stopped: every stream ends, each page reconnects and re-reads
-            self._pending.clear()
-            self._replay.clear()
-            self._end_all()
-            await asyncio.sleep(RESUBSCRIBE_AFTER)
-
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._arrived.wait()
-            self._arrived.clear()
-            started = loop.time()
-            batch, self._pending = self._pending, OrderedDict()
-            if self._prepare is not None:
-                try:
-                    await self._prepare(list(batch.values()))
-                except Exception:
-                    log.exception("preparing %d live events failed; each is rendered alone", len(batch))
-            frames = [frame for live in batch.values() if (frame := await self._render(live)).data]
-            sent = self._publish(frames)
-            self.sent += sent
-            self.interval = flush_interval(sent, self._budget, self._every, self._longest)
-            # events arriving meanwhile coalesce into the next flush
-            await asyncio.sleep(max(0.0, started + self.interval - loop.time()))
-
-    async def _render(self, live: LiveEvent) -> Frame:
-        self.renders += 1
-        try:
-            data = await self._encode(live)
-        except Exception:
-            log.exception("rendering live event %s (%s) failed; the streams go without it",
-                          live.seq, live.topic)
-            data = b""
-        return Frame(live.seq, live.topic, coalescing_key(live), data)
+    def _forget(self) -> None:
+        """Events were missed: the replay can no longer be trusted, and every stream ends (each page
+        reconnects and re-reads what it shows)."""
+        self._replay.clear()
+        self._end_all()
 
     def _publish(self, frames: list[Frame]) -> int:
         """The bytes offered, summed over the subscribers (before compression: the budget bounds the
@@ -249,6 +225,7 @@ class Fanout:
             else:
                 self._subscribers.discard(subscriber)  # too far behind: it reconnects and resumes
                 subscriber.end()
+        self.sent += sent
         return sent
 
     async def _nudge(self) -> None:
@@ -256,3 +233,86 @@ class Fanout:
             await asyncio.sleep(NUDGE_SECONDS)
             for subscriber in list(self._subscribers):
                 subscriber.nudge()
+
+
+class Fanout(Streams):
+    """The fan-out that renders: it follows this process's EventFeed."""
+
+    def __init__(self, subscribe: Subscribe, encode: Encode, every: float = FLUSH_EVERY,
+                 prepare: Prepare | None = None, longest: float = FLUSH_AT_MOST,
+                 budget: float = STREAM_BYTES_PER_S):
+        """`prepare` sees each flush's events before they are encoded (to read what they need at once);
+        flushes are `every` to `longest` seconds apart, as `budget` bytes a second allows (flush_interval)."""
+        super().__init__()
+        self._subscribe, self._encode, self._every, self._prepare = subscribe, encode, every, prepare
+        self._longest, self._budget = longest, budget
+        self._pending: OrderedDict[Hashable, LiveEvent] = OrderedDict()
+        self._arrived = asyncio.Event()
+        self._watchers: set[Watcher] = set()
+        self.renders = 0  # events rendered: one per event, not per stream
+        self.interval = every  # seconds from the last flush to the next
+
+    def watch(self, watcher: Watcher) -> list[Frame]:
+        """`watcher` gets every flush's frames from now on (this fan-out runs from now, streams here or
+        not); returned: the replay so far, oldest first."""
+        self._start()
+        self._watchers.add(watcher)
+        return list(self._replay.values())
+
+    def unwatch(self, watcher: Watcher) -> None:
+        self._watchers.discard(watcher)
+
+    def _jobs(self) -> list[Callable[[], Awaitable[None]]]:
+        return [self._follow, self._flush, *super()._jobs()]
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                async for live in self._subscribe():
+                    key = coalescing_key(live)
+                    replaced = self._pending.pop(key, None)
+                    if replaced is not None and replaced.topic == "variant":
+                        live = live._replace(topic="variant")  # keep the re-read of its details
+                    self._pending[key] = live
+                    self._arrived.set()
+            except Dropped:
+                pass
+            # the feed missed events or stopped: every stream ends, each page reconnects and re-reads
+            self._pending.clear()
+            self._forget()
+            for watcher in list(self._watchers):
+                watcher.reset()
+            await asyncio.sleep(RESUBSCRIBE_AFTER)
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            started = loop.time()
+            batch, self._pending = self._pending, OrderedDict()
+            if self._prepare is not None:
+                try:
+                    await self._prepare(list(batch.values()))
+                except Exception:
+                    log.exception("preparing %d live events failed; each is rendered alone", len(batch))
+            frames = [frame for live in batch.values() if (frame := await self._render(live)).data]
+            sent = self._publish(frames)
+            for watcher in list(self._watchers):
+                if frames:
+                    watcher.flushed(frames)
+                sent += watcher.sent
+            self.interval = flush_interval(sent, self._budget, self._every, self._longest)
+            # events arriving meanwhile coalesce into the next flush
+            await asyncio.sleep(max(0.0, started + self.interval - loop.time()))
+
+    async def _render(self, live: LiveEvent) -> Frame:
+        self.renders += 1
+        STREAM_RENDERS.inc()
+        try:
+            data = await self._encode(live)
+        except Exception:
+            log.exception("rendering live event %s (%s) failed; the streams go without it",
+                          live.seq, live.topic)
+            data = b""
+        return Frame(live.seq, live.topic, coalescing_key(live), data)

@@ -3,7 +3,8 @@
 the feed's sequence number as the event id, so a reconnecting browser resumes where it left off
 (Last-Event-ID, or `last_id` in the query when htmx opens a fresh EventSource). An event is rendered
 once for all streams and its bytes fanned out (web/dashboard/fanout.py: coalescing, slow streams),
-compressed once for every stream whose browser offers deflate (web/dashboard/deflate.py)."""
+compressed once for every stream whose browser offers deflate (web/dashboard/deflate.py). With web
+workers only the primary renders: a worker's streams get its frames (web/dashboard/frames.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 from jinja2 import Environment
@@ -27,7 +29,8 @@ from service.metrics import SSE_CLIENTS
 from service.runtime import Runtime
 from store.stock_grid import VariantInfo, variant_info, variant_infos
 from web.dashboard.deflate import accepts_deflate
-from web.dashboard.fanout import NUDGE_SECONDS, Fanout
+from web.dashboard.fanout import NUDGE_SECONDS, Fanout, Streams
+from web.dashboard.frames import RelayedStreams
 from web.dashboard.session import require_user, session_stands
 from web.dashboard.stock_rows import row_from_event
 from web.http import runtime
@@ -146,15 +149,26 @@ async def encode(app: Starlette, live: LiveEvent) -> bytes:
 
 
 def fanout(app: Starlette) -> Fanout:
+    """The process's rendering fan-out (the primary's, with web workers)."""
     rt: Runtime = app.state.runtime
     return _kept(app, "fanout", lambda: Fanout(rt.events.subscribe, partial(encode, app),
                                              prepare=partial(prepare, app)))
 
 
+def streams_of(app: Starlette) -> Streams:
+    """Where this process's streams get their frames: its own fan-out, or in a web worker the
+    primary's (`app.state.frames_from`, web/dashboard/frames.py), so each event is rendered once
+    whatever the number of processes."""
+    relayed: Path | None = getattr(app.state, "frames_from", None)
+    if relayed is None:
+        return fanout(app)
+    return _kept(app, "fanout", lambda: RelayedStreams(relayed))
+
+
 def end_streams(app: Starlette) -> None:
     """At shutdown: end every open stream (the browsers reconnect to the next server)."""
     found = getattr(app.state, "fanout", None)
-    if isinstance(found, Fanout):
+    if isinstance(found, Streams):
         found.close()
 
 
@@ -169,7 +183,7 @@ async def _live(request: Request, topics: frozenset[str] | None, deflate: bool) 
     runtime(request)
     if request.app.state.closing.is_set():
         return
-    streams = fanout(request.app)
+    streams = streams_of(request.app)
     subscriber = streams.join(topics, _last_id(request), deflate)
     checked = sent = time.monotonic()
     SSE_CLIENTS.inc()

@@ -1,0 +1,152 @@
+"""With web workers, the dashboard's live events are rendered once for every process: the primary's
+fan-out (web/dashboard/fanout.py) renders each flush, and every worker's streams get the same frames
+over a Unix socket in the primary's private folder (`frames.sock`, beside the shard relay's). A
+worker follows no event hub for its streams and renders nothing.
+
+The primary serves (`FrameServer`, one watcher of its fan-out for every worker), from a worker's first
+stream on (`RelayedStreams` connects then). Messages are framed as the shard relay's (a 4-byte length,
+then a pickle), between this user's own processes only:
+- to the worker: `("replay", frames)` first (the primary's replay, so a worker's reconnecting
+  stream resumes from its Last-Event-ID), then `("flush", frames)` for each flush, or `("reset",)`
+  when the primary's feed missed events (every stream ends, each page re-reads);
+- to the primary: `("sent", bytes)` after each flush, what the worker's streams were offered, so the
+  flushes spread out as the streams of every process together grow (the byte budget is the machine's).
+
+Slow never spreads: a worker whose socket holds more than MAX_BUFFERED unsent bytes is cut off
+without slowing the primary's streams or the other workers. A worker that loses the connection (cut
+off, or the primary's end went) ends its streams and connects again after RECONNECT_AFTER seconds;
+so does one whose first replay arrives after streams joined (they may have missed frames): their
+browsers reconnect and resume from their Last-Event-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from service.shard_relay import frame, read_frame
+from web.dashboard.fanout import Fanout, Frame, Streams
+
+log = logging.getLogger(__name__)
+MAX_BUFFERED = 16 * 1024 * 1024  # bytes waiting for a worker before it is cut off (flushes of ~200 KB)
+RECONNECT_AFTER = 1.0
+
+
+def frames_path(folder: Path) -> Path:
+    """The primary's frames socket, in the folder of its other worker sockets."""
+    return folder / "frames.sock"
+
+
+class FrameServer:
+    """The primary's side: one watcher of its fan-out for every worker connected (each flush pickled
+    once for all of them)."""
+
+    def __init__(self, fanout: Callable[[], Fanout]):
+        """`fanout`: the primary's, made at first use (a worker's first stream may come first)."""
+        self._fanout = fanout
+        self._server: asyncio.Server | None = None
+        self._workers: dict[asyncio.StreamWriter, int] = {}  # -> bytes its streams were last offered
+
+    @property
+    def sent(self) -> int:
+        return sum(self._workers.values())
+
+    async def start(self, path: Path) -> None:
+        self._server = await asyncio.start_unix_server(self._connection, path=str(path))
+        path.chmod(0o600)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._workers):
+            writer.close()
+
+    def flushed(self, frames: list[Frame]) -> None:
+        self._send(frame(("flush", frames)))
+
+    def reset(self) -> None:
+        self._send(frame(("reset",)))
+
+    def _send(self, message: bytes) -> None:
+        for writer in list(self._workers):
+            if writer.is_closing():
+                continue
+            if writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+                log.warning("dashboard frames: a web worker fell %d bytes behind; cut off, it reconnects",
+                            writer.transport.get_write_buffer_size())
+                writer.transport.abort()  # not close(): that would wait for the unsent bytes to go
+                continue
+            writer.write(message)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        fanout = self._fanout()
+        self._workers[writer] = 0
+        writer.write(frame(("replay", fanout.watch(self))))
+        try:
+            while True:
+                kind, sent = await read_frame(reader)
+                if kind == "sent" and isinstance(sent, int):
+                    self._workers[writer] = sent
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the worker went, or was cut off
+        except Exception as exc:
+            log.warning("dashboard frames: a web worker's connection failed: %s", exc)
+        finally:
+            self._workers.pop(writer, None)
+            if not self._workers:
+                fanout.unwatch(self)
+            writer.close()
+
+
+async def serve_frames(path: Path, fanout: Callable[[], Fanout]) -> FrameServer:
+    server = FrameServer(fanout)
+    await server.start(path)
+    return server
+
+
+class RelayedStreams(Streams):
+    """A web worker's streams: the frames the primary's fan-out rendered, from the first stream on."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self._path = path
+        self.replays = 0  # the primary's replays taken: one at each connection
+
+    def _jobs(self) -> list[Callable[[], Awaitable[None]]]:
+        return [self._follow, *super()._jobs()]
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                reader, writer = await asyncio.open_unix_connection(str(self._path))
+            except OSError as exc:
+                log.warning("dashboard frames: the primary web process does not answer (%s)", exc)
+                await asyncio.sleep(RECONNECT_AFTER)
+                continue
+            try:
+                await self._take(reader, writer)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                log.warning("dashboard frames: the primary's connection ended; the streams here reconnect")
+            except Exception as exc:
+                log.warning("dashboard frames: reading the primary's frames failed: %s", exc)
+            finally:
+                writer.close()
+            self._forget()
+            await asyncio.sleep(RECONNECT_AFTER)
+
+    async def _take(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            message = await read_frame(reader)
+            kind = message[0]
+            if kind == "flush":
+                writer.write(frame(("sent", self._publish(message[1]))))
+            elif kind == "replay":
+                # streams that joined before it may have missed frames: they end, and resume from it
+                self._forget()
+                self._publish(message[1])
+                self.replays += 1
+            elif kind == "reset":
+                self._forget()
+            else:
+                raise ValueError(f"a frames message of kind {kind!r}")
