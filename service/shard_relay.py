@@ -60,12 +60,11 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
     return pickle.loads(await reader.readexactly(size))  # nosec B301
 
 
-class RelayServer:
-    """The primary's side: each batch a worker sends goes to `router` (mixed with the primary's own
-    commands); its answer goes back when the router has it."""
+class WorkersServer:
+    """A Unix socket server of the primary's for its web workers, in its private folder (0700, the
+    socket 0600), and the workers' connections to it."""
 
-    def __init__(self, router: Router):
-        self._router = router
+    def __init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -74,11 +73,23 @@ class RelayServer:
         path.chmod(0o600)
 
     def close(self) -> None:
-        """No new connection; each open one ends, so a worker's callers still waiting hear at once."""
+        """No new connection; each open one ends (so a worker waiting on it hears at once)."""
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
             writer.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class RelayServer(WorkersServer):
+    """The primary's side: each batch a worker sends goes to `router` (mixed with the primary's own
+    commands); its answer goes back when the router has it."""
+
+    def __init__(self, router: Router):
+        super().__init__()
+        self._router = router
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)

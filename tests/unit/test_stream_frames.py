@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from web.dashboard.frames import FrameServer, RelayedStreams, frames_path, serve
 
 
 @pytest.fixture
-def folder() -> AsyncIterator[Path]:
+def folder() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="tc-") as name:  # short: a Unix socket's path is short
         yield Path(name)
 
@@ -67,112 +67,120 @@ async def connected(streams: RelayedStreams, topics: frozenset[str] | None = Non
     return streams.join(topics, last_id)
 
 
-async def setup(folder: Path, **fanout_options: float) -> tuple[Feed, Fanout, FrameServer]:
-    feed = Feed()
-    fanout = Fanout(feed.subscribe, feed.encode, **{"every": 0.0, **fanout_options})
-    server = await serve_frames(frames_path(folder), lambda: fanout)
-    return feed, fanout, server
+class Primary:
+    """The primary's fan-out on a fake feed, its frames server, and the workers' streams made here:
+    all closed at the test's end."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.feed = Feed()
+        self.fanout = Fanout(self.feed.subscribe, self.feed.encode, every=0.0)
+        self.server: FrameServer | None = None
+        self.workers: list[RelayedStreams] = []
+
+    async def serve(self) -> FrameServer:
+        self.server = await serve_frames(frames_path(self.folder), lambda: self.fanout)
+        return self.server
+
+    def worker(self) -> RelayedStreams:
+        self.workers.append(RelayedStreams(frames_path(self.folder)))
+        return self.workers[-1]
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+        self.fanout.close()
+        if self.server is not None:
+            self.server.close()
 
 
-async def test_an_event_is_rendered_once_for_the_streams_of_the_primary_and_of_every_worker(folder: Path) -> None:
-    feed, fanout, server = await setup(folder)
-    workers = [RelayedStreams(frames_path(folder)) for _ in range(2)]
-    streams = [await connected(worker, frozenset({"stock"})) for worker in workers]
-    here = fanout.join(frozenset({"stock"}), None)
-    feed.queue.put_nowait(stock(1, 7))
+@pytest.fixture
+async def primary(folder: Path) -> AsyncIterator[Primary]:
+    made = Primary(folder)
+    await made.serve()
+    yield made
+    made.close()
+
+
+async def test_an_event_is_rendered_once_for_the_streams_of_the_primary_and_of_every_worker(primary: Primary) -> None:
+    streams = [await connected(primary.worker(), frozenset({"stock"})) for _ in range(2)]
+    here = primary.fanout.join(frozenset({"stock"}), None)
+    primary.feed.queue.put_nowait(stock(1, 7))
     chunks = [await received(stream) for stream in [here, *streams]]
-    for worker in workers:
-        worker.close()
-    fanout.close()
-    server.close()
     assert set(chunks) == {b"id: 1\r\nevent: stock-7\r\ndata: row\r\n\r\n"}
-    assert feed.rendered == [1] and fanout.renders == 1
+    assert primary.feed.rendered == [1] and primary.fanout.renders == 1
 
 
-async def test_a_reconnecting_worker_stream_resumes_from_the_primarys_replay(folder: Path) -> None:
-    feed, fanout, server = await setup(folder)
-    here = fanout.join(None, None)
+async def test_a_reconnecting_worker_stream_resumes_from_the_primarys_replay(primary: Primary) -> None:
+    here = primary.fanout.join(None, None)
     for live in (stock(1, 7), stock(2, 8), stock(3, 7)):
-        feed.queue.put_nowait(live)
+        primary.feed.queue.put_nowait(live)
         await received(here)
-    worker = RelayedStreams(frames_path(folder))
-    resumed = await connected(worker, last_id=1)
+    resumed = await connected(primary.worker(), last_id=1)
     replayed = await received(resumed)
-    feed.queue.put_nowait(stock(4, 9))
+    primary.feed.queue.put_nowait(stock(4, 9))
     live_after = await received(resumed)
-    worker.close()
-    fanout.close()
-    server.close()
     assert replayed == b"id: 2\r\nevent: stock-8\r\ndata: row\r\n\r\nid: 3\r\nevent: stock-7\r\ndata: row\r\n\r\n"
     assert live_after.startswith(b"id: 4\r\n")
-    assert feed.rendered == [1, 2, 3, 4]
+    assert primary.feed.rendered == [1, 2, 3, 4]
 
 
-async def test_a_reset_at_the_primary_ends_the_workers_streams_and_they_take_frames_again(folder: Path) -> None:
-    feed, fanout, server = await setup(folder)
-    worker = RelayedStreams(frames_path(folder))
+async def test_a_reset_at_the_primary_ends_the_workers_streams_and_they_take_frames_again(primary: Primary) -> None:
+    worker = primary.worker()
     stream = await connected(worker)
-    feed.queue.put_nowait(stock(1, 7))
+    primary.feed.queue.put_nowait(stock(1, 7))
     await received(stream)
-
-    feed.queue.put_nowait(None)  # type: ignore[arg-type]
+    primary.feed.queue.put_nowait(None)  # type: ignore[arg-type]
     assert await asyncio.wait_for(stream.next(), 2) is None, "the worker's stream ended on the reset"
     again = worker.join(None, last_id=1)
-    feed.queue.put_nowait(stock(2, 8))
+    primary.feed.queue.put_nowait(stock(2, 8))
     chunk = await data(again)
-    worker.close()
-    fanout.close()
-    server.close()
     assert chunk.startswith(b"id: 2\r\n")
 
 
 async def test_a_worker_that_loses_the_primary_ends_its_streams_and_connects_again(
-        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        primary: Primary, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(frames, "RECONNECT_AFTER", 0.05)
-    feed, fanout, server = await setup(folder)
-    worker = RelayedStreams(frames_path(folder))
+    worker = primary.worker()
     stream = await connected(worker)
-    server.close()  # the primary's end of every worker's connection
+    assert primary.server is not None
+    primary.server.close()  # the primary's end of every worker's connection
     assert await asyncio.wait_for(stream.next(), 2) is None
-    server = await serve_frames(frames_path(folder), lambda: fanout)
+    await primary.serve()
     await until(lambda: worker.replays == 2)
     back = await connected(worker)
-    feed.queue.put_nowait(stock(1, 7))
+    primary.feed.queue.put_nowait(stock(1, 7))
     chunk = await received(back)
-    worker.close()
-    fanout.close()
-    server.close()
     assert chunk.startswith(b"id: 1\r\n")
 
 
 async def test_a_worker_that_stops_reading_is_cut_off_without_slowing_the_primarys_streams(
-        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        primary: Primary, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(frames, "MAX_BUFFERED", 64 * 1024)
-    feed, fanout, server = await setup(folder)
-    _, writer = await asyncio.open_unix_connection(str(frames_path(folder)))  # it never reads
-    await until(lambda: server.sent == 0 and len(server._workers) == 1)
-    here = fanout.join(None, None)
-    feed.pad = b"x" * 20_000
+    server = primary.server
+    assert server is not None
+    _, writer = await asyncio.open_unix_connection(str(frames_path(primary.folder)))  # it never reads
+    await until(lambda: server.workers == 1)
+    here = primary.fanout.join(None, None)
+    primary.feed.pad = b"x" * 20_000
     for seq in range(1, 41):
-        feed.queue.put_nowait(stock(seq, seq))
+        primary.feed.queue.put_nowait(stock(seq, seq))
         assert (await received(here)).startswith(f"id: {seq}\r\n".encode()), "the primary's stream kept up"
-    await until(lambda: not server._workers)
+    await until(lambda: server.workers == 0)
     writer.close()
-    fanout.close()
-    server.close()
 
 
 async def test_the_bytes_a_workers_streams_were_offered_count_in_the_primarys_byte_budget(folder: Path) -> None:
-    feed, fanout, server = await setup(folder, longest=0.3, budget=100)
-    worker = RelayedStreams(frames_path(folder))
+    primary = Primary(folder)
+    primary.fanout = Fanout(primary.feed.subscribe, primary.feed.encode, every=0, longest=0.3, budget=100)
+    server = await primary.serve()
+    worker = primary.worker()
     streams = [await connected(worker) for _ in range(2)]
-    feed.queue.put_nowait(stock(1, 7))
+    primary.feed.queue.put_nowait(stock(1, 7))
     first, _ = [await received(stream) for stream in streams]
     await until(lambda: server.sent == 2 * len(first))
-    feed.queue.put_nowait(stock(2, 8))
+    primary.feed.queue.put_nowait(stock(2, 8))
     await received(streams[0])
-    worker.close()
-    fanout.close()
-    server.close()
-    assert fanout.sent == 0, "no stream in the primary"
-    assert fanout.interval == 0.3, "the worker's two streams' bytes over 100 a second: the longest interval"
+    primary.close()
+    assert primary.fanout.sent == 0, "no stream in the primary"
+    assert primary.fanout.interval == 0.3, "the worker's two streams' bytes over 100 a second: the longest interval"

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from service.shard_relay import frame, read_frame
+from service.shard_relay import WorkersServer, frame, read_frame
 from web.dashboard.fanout import Fanout, Frame, Streams
 
 log = logging.getLogger(__name__)
@@ -38,29 +38,24 @@ def frames_path(folder: Path) -> Path:
     return folder / "frames.sock"
 
 
-class FrameServer:
+class FrameServer(WorkersServer):
     """The primary's side: one watcher of its fan-out for every worker connected (each flush pickled
     once for all of them)."""
 
     def __init__(self, fanout: Callable[[], Fanout]):
         """`fanout`: the primary's, made at first use (a worker's first stream may come first)."""
+        super().__init__()
         self._fanout = fanout
-        self._server: asyncio.Server | None = None
-        self._workers: dict[asyncio.StreamWriter, int] = {}  # -> bytes its streams were last offered
+        self._sent: dict[asyncio.StreamWriter, int] = {}  # bytes each worker's streams were last offered
 
     @property
     def sent(self) -> int:
-        return sum(self._workers.values())
+        return sum(self._sent.values())
 
-    async def start(self, path: Path) -> None:
-        self._server = await asyncio.start_unix_server(self._connection, path=str(path))
-        path.chmod(0o600)
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._workers):
-            writer.close()
+    @property
+    def workers(self) -> int:
+        """Workers connected."""
+        return len(self._writers)
 
     def flushed(self, frames: list[Frame]) -> None:
         self._send(frame(("flush", frames)))
@@ -69,7 +64,7 @@ class FrameServer:
         self._send(frame(("reset",)))
 
     def _send(self, message: bytes) -> None:
-        for writer in list(self._workers):
+        for writer in list(self._writers):
             if writer.is_closing():
                 continue
             if writer.transport.get_write_buffer_size() > MAX_BUFFERED:
@@ -81,20 +76,21 @@ class FrameServer:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         fanout = self._fanout()
-        self._workers[writer] = 0
+        self._writers.add(writer)
         writer.write(frame(("replay", fanout.watch(self))))
         try:
             while True:
                 kind, sent = await read_frame(reader)
                 if kind == "sent" and isinstance(sent, int):
-                    self._workers[writer] = sent
+                    self._sent[writer] = sent
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the worker went, or was cut off
         except Exception as exc:
             log.warning("dashboard frames: a web worker's connection failed: %s", exc)
         finally:
-            self._workers.pop(writer, None)
-            if not self._workers:
+            self._writers.discard(writer)
+            self._sent.pop(writer, None)
+            if not self._writers:
                 fanout.unwatch(self)
             writer.close()
 
