@@ -189,19 +189,37 @@ def _restart_lines(again: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def without_streams(result: dict[str, Any]) -> float | None:
+    """The orders/s the streams' load is compared with: the mean of the loads without streams before
+    and after it (loads one after another drift), or the one before in a record without the after."""
+    before = result.get("orders_per_s")
+    after = (result.get("after_streams") or {}).get("orders_per_s")
+    if before is None or after is None:
+        return before
+    return float((before + after) / 2)
+
+
+def _share(part: float | None, whole: float | None) -> str:
+    return f"{part / whole:.0%}" if whole and part is not None else "-"
+
+
 def _stream_lines(threadcount: dict[str, Any] | None) -> list[str]:
-    """The load again with dashboard streams open: orders/s against the run without, and latency."""
+    """The load again with dashboard streams open: orders/s against the runs without, and latency."""
     streamed = (threadcount or {}).get("with_streams")
-    if not streamed:
+    if not streamed or threadcount is None:
         return []
     figures = streamed.get("streams") or {}
-    alone, together = (threadcount or {}).get("orders_per_s"), streamed.get("orders_per_s")
-    share = f"{together / alone:.0%}" if alone and together is not None else "-"
+    before, together = threadcount.get("orders_per_s"), streamed.get("orders_per_s")
+    after = threadcount.get("after_streams") or {}
+    alone = without_streams(threadcount)
     return [
         "",
         f"with {figures.get('streams')} dashboard streams open (all open in {_num(figures.get('open_all_s'), ' s')}):",
         f"  orders/s {_num(together)} (p50 {_num(streamed.get('p50_ms'))} ms, p99 {_num(streamed.get('p99_ms'))} "
-        f"ms, errors {streamed.get('errors')}) = {share} of the run without streams ({_num(alone)})",
+        f"ms, errors {streamed.get('errors')}) = {_share(together, alone)} of the runs without streams "
+        f"before and after it ({_num(before)} and {_num(after.get('orders_per_s'))}, p99 "
+        f"{_num(threadcount.get('p99_ms'))} and {_num(after.get('p99_ms'))} ms; the one after took "
+        f"{_share(after.get('orders_per_s'), before)} of the one before: the drift between loads)",
         f"  stock change -> every stream (ms, {figures.get('probes')} probe orders x {figures.get('streams')} "
         f"streams = {figures.get('samples')} samples): p50 {_num(figures.get('p50_ms'))}, p99 "
         f"{_num(figures.get('p99_ms'))}, max {_num(figures.get('max_ms'))}, never seen {figures.get('missed')}; "
@@ -279,7 +297,9 @@ def _worker_lines(first: dict[str, Any] | None, others: list[dict[str, Any]]) ->
         streamed = result.get("with_streams")
         if streamed:
             figures = streamed.get("streams") or {}
-            lines.append(f"     with {figures.get('streams')} streams: orders/s {_num(streamed.get('orders_per_s'))}, "
+            lines.append(f"     with {figures.get('streams')} streams: orders/s {_num(streamed.get('orders_per_s'))} "
+                         f"= {_share(streamed.get('orders_per_s'), without_streams(result))} of the runs without "
+                         f"before and after ({_num((result.get('after_streams') or {}).get('orders_per_s'))} after), "
                          f"p99 {_num(streamed.get('p99_ms'))} ms; stock change -> every stream p50 "
                          f"{_num(figures.get('p50_ms'))} ms, p99 {_num(figures.get('p99_ms'))} ms, "
                          f"never seen {figures.get('missed')}")

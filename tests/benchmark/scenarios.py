@@ -23,6 +23,7 @@ from tests.benchmark.load import LoadPlan, run_load
 from tests.benchmark.stream_load import run_with_streams
 from tests.harness.otlp import threaded_receiver
 from tests.harness.procs import REPO_ROOT, RssSampler, ServerError, ServerProcess, free_ports
+from web.dashboard.fanout import IDLE_STOP
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -197,6 +198,14 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
                                             partial(_load_and_sample, server), settings.plain_streams)
                 server.check_alive()
                 result["with_streams"] = streamed
+                # The streams' load is compared with the mean of a load without streams before and
+                # after it, so a drift from one load to the next is not counted as the streams' cost;
+                # the one after once the server has stopped following for the streams (IDLE_STOP).
+                time.sleep(IDLE_STOP + 2)
+                _say("threadcount: the load again without streams (the drift between loads)")
+                after = _load_and_sample(server, plan)
+                result["after_streams"] = {key: after.get(key) for key in
+                                           ("orders_per_s", "p50_ms", "p99_ms", "errors", "machine_cpu_s")}
         except Exception as exc:
             if not isinstance(exc, ServerError):
                 exc.add_note(f"last lines of the threadcount log:\n{server.log_tail()}")

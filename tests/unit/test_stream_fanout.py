@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
 from service.events import LiveEvent
+from web.dashboard import fanout as fanouts
 from web.dashboard.fanout import Fanout, Subscriber, flush_interval
 
 
@@ -15,10 +18,15 @@ class FakeFeed:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
         self.rendered: list[int] = []
+        self.followers = 0  # subscriptions open now
 
     async def subscribe(self) -> AsyncIterator[LiveEvent]:
-        while True:
-            yield await self.queue.get()
+        self.followers += 1
+        try:
+            while True:
+                yield await self.queue.get()
+        finally:
+            self.followers -= 1
 
     async def encode(self, live: LiveEvent) -> bytes:
         self.rendered.append(live.seq)
@@ -155,3 +163,25 @@ async def test_a_flush_within_the_byte_budget_leaves_the_shortest_interval() -> 
         await received(stream)
     fanout.close()
     assert fanout.interval == 0.05
+
+
+async def test_with_no_stream_left_a_while_the_fanout_stops_following_and_rendering_until_the_next(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fanouts, "IDLE_STOP", 0.2)
+    feed = FakeFeed()
+    fanout = Fanout(feed.subscribe, feed.encode, every=0)
+    first = fanout.join(None, None)
+    feed.queue.put_nowait(stock(1, 7))
+    await received(first)
+    fanout.leave(first)
+    back = fanout.join(None, last_id=0)  # a reload within IDLE_STOP: nothing stops
+    assert await received(back) == b"id: 1\r\nevent: stock-7\r\ndata: row\r\n\r\n", "the replay"
+    fanout.leave(back)
+    await asyncio.sleep(0.4)
+    assert feed.followers == 0, "no longer following: nothing is rendered"
+    again = fanout.join(None, last_id=0)
+    feed.queue.put_nowait(stock(2, 8))
+    chunk = await received(again)
+    fanout.close()
+    assert chunk == b"id: 2\r\nevent: stock-8\r\ndata: row\r\n\r\n", "following again, the old replay forgotten"
+    assert feed.rendered == [1, 2]

@@ -15,6 +15,7 @@ import pytest
 
 from service.events import Dropped, LiveEvent
 from tests.unit.test_stream_fanout import FakeFeed, received, stock
+from web.dashboard import fanout as fanouts
 from web.dashboard import frames
 from web.dashboard.fanout import Fanout, Subscriber
 from web.dashboard.frames import FrameServer, RelayedStreams, frames_path, serve_frames
@@ -61,7 +62,7 @@ async def connected(streams: RelayedStreams, topics: frozenset[str] | None = Non
     """A worker stream joined once the worker has the primary's replay: the first stream starts the
     connection and is ended when the replay comes (it may have missed frames), and its browser comes
     back like this one."""
-    if not streams.replays:
+    if not streams.live:
         first = streams.join(topics, None)
         assert await asyncio.wait_for(first.next(), 2) is None, "ended when the replay came"
     return streams.join(topics, last_id)
@@ -184,3 +185,17 @@ async def test_the_bytes_a_workers_streams_were_offered_count_in_the_primarys_by
     primary.close()
     assert primary.fanout.sent == 0, "no stream in the primary"
     assert primary.fanout.interval == 0.3, "the worker's two streams' bytes over 100 a second: the longest interval"
+
+
+async def test_a_worker_whose_last_stream_left_a_while_ago_lets_the_primary_stop_rendering(
+        primary: Primary, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fanouts, "IDLE_STOP", 0.2)
+    worker = primary.worker()
+    stream = await connected(worker)
+    assert primary.server is not None and primary.server.workers == 1
+    worker.leave(stream)
+    await until(lambda: primary.server is not None and primary.server.workers == 0)
+    await until(lambda: primary.feed.followers == 0)
+    back = await connected(worker)  # the next stream connects again
+    primary.feed.queue.put_nowait(stock(1, 7))
+    assert (await received(back)).startswith(b"id: 1\r\n")

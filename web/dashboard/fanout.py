@@ -15,6 +15,10 @@ per stream. A longer interval also coalesces more changes into one row.
 A stream whose browser offers deflate gets each chunk compressed, once for every stream that takes
 it (web/dashboard/deflate.py).
 
+Nothing is followed or rendered while no stream is open: IDLE_STOP seconds after the last one left,
+the fan-out stops (and forgets its replay, since what comes meanwhile is not followed); the next
+stream starts it again.
+
 Guarantees: the order path never waits on a stream (the feed drops its own slow subscribers, and this
 one only appends to in-memory backlogs); a subscriber more than SUBSCRIBER_CHUNKS flushes behind is
 dropped (its stream ends, the browser reconnects with its Last-Event-ID) and never slows the others.
@@ -50,6 +54,7 @@ SUBSCRIBER_CHUNKS = 20  # flushes a stream may fall behind (5 to 12 s) before it
 REPLAY_FRAMES = 5_000
 NUDGE_SECONDS = 1.0  # every stream wakes this often, to re-check its session
 RESUBSCRIBE_AFTER = 1.0
+IDLE_STOP = 10.0  # seconds without a stream (or a web worker taking frames) before following stops
 COALESCED = ("stock", "variant")  # topics whose events are a variant's whole row: the newest suffices
 Encode = Callable[[LiveEvent], Awaitable[bytes]]
 Subscribe = Callable[[], AsyncIterator[LiveEvent]]
@@ -151,6 +156,7 @@ class Streams:
         self._subscribers: set[Subscriber] = set()
         self._replay: OrderedDict[Hashable, Frame] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
+        self._idle: asyncio.TimerHandle | None = None  # the stop IDLE_STOP after the last stream left
         self._closed = False
         self.sent = 0  # bytes offered to streams, each stream's counted
 
@@ -161,6 +167,9 @@ class Streams:
         if self._closed:
             subscriber.end()
             return subscriber
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         self._start()
         if last_id is not None:
             missed = b"".join(frame.data for frame in self._replay.values()
@@ -171,7 +180,27 @@ class Streams:
         return subscriber
 
     def leave(self, subscriber: Subscriber) -> None:
+        """A stream ended (every stream's last call, whatever ended it)."""
         self._subscribers.discard(subscriber)
+        self._stop_when_idle()
+
+    def _in_use(self) -> bool:
+        return bool(self._subscribers)
+
+    def _stop_when_idle(self) -> None:
+        """With nothing left to take the frames, stop following and rendering IDLE_STOP seconds on (a
+        page reloading or reconnecting within that keeps it going)."""
+        if self._tasks and self._idle is None and not self._in_use():
+            self._idle = asyncio.get_running_loop().call_later(IDLE_STOP, self._stop_if_idle)
+
+    def _stop_if_idle(self) -> None:
+        self._idle = None
+        if self._in_use() or self._closed:
+            return
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []  # the next stream starts them again
+        self._forget()  # what comes meanwhile is not followed: the replay would have a gap
 
     def streams(self) -> int:
         return len(self._subscribers)
@@ -180,6 +209,8 @@ class Streams:
         """Every stream ends now and no new one starts (at shutdown)."""
         self._closed = True
         self._end_all()
+        if self._idle is not None:
+            self._idle.cancel()
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
@@ -261,6 +292,14 @@ class Fanout(Streams):
 
     def unwatch(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)
+        self._stop_when_idle()
+
+    def _in_use(self) -> bool:
+        return super()._in_use() or bool(self._watchers)
+
+    def _forget(self) -> None:
+        self._pending.clear()
+        super()._forget()
 
     def _jobs(self) -> list[Callable[[], Awaitable[None]]]:
         return [self._follow, self._flush, *super()._jobs()]
@@ -278,7 +317,6 @@ class Fanout(Streams):
             except Dropped:
                 pass
             # the feed missed events or stopped: every stream ends, each page reconnects and re-reads
-            self._pending.clear()
             self._forget()
             for watcher in list(self._watchers):
                 watcher.reset()

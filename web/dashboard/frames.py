@@ -108,6 +108,7 @@ class RelayedStreams(Streams):
         super().__init__()
         self._path = path
         self.replays = 0  # the primary's replays taken: one at each connection
+        self.live = False  # connected, and this connection's replay taken
 
     def _jobs(self) -> list[Callable[[], Awaitable[None]]]:
         return [self._follow, *super()._jobs()]
@@ -127,6 +128,7 @@ class RelayedStreams(Streams):
             except Exception as exc:
                 log.warning("dashboard frames: reading the primary's frames failed: %s", exc)
             finally:
+                self.live = False
                 writer.close()
             self._forget()
             await asyncio.sleep(RECONNECT_AFTER)
@@ -142,6 +144,7 @@ class RelayedStreams(Streams):
                 self._forget()
                 self._publish(message[1])
                 self.replays += 1
+                self.live = True
             elif kind == "reset":
                 self._forget()
             else:

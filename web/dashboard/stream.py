@@ -31,6 +31,7 @@ from store.stock_grid import VariantInfo, variant_info, variant_infos
 from web.dashboard.deflate import accepts_deflate
 from web.dashboard.fanout import NUDGE_SECONDS, Fanout, Streams
 from web.dashboard.frames import RelayedStreams
+from web.dashboard.row_skeletons import Macro, RowSkeletons
 from web.dashboard.session import require_user, session_stands
 from web.dashboard.stock_rows import row_from_event
 from web.http import runtime
@@ -103,11 +104,20 @@ async def render_stock(app: Starlette, live: LiveEvent) -> Rendered:
     if info is None:
         return []
     templates: Environment = app.state.templates
-    macros = templates.get_template("stock_rows.html").module
     codes = [location.code for location in rt.catalog.locations()]
     row = row_from_event(info, live.data, rt.catalog.location_code)
-    html = str(macros.stock_row(row, codes))  # type: ignore[attr-defined]
-    return [(f"stock-{info.variant_id}", compact(html))]
+    html = row_skeletons(app).render(partial(_row_macro, templates), row, codes, compact)
+    return [(f"stock-{info.variant_id}", html)]
+
+
+def _row_macro(templates: Environment) -> Macro:
+    """The page's own row macro (web/templates/stock_rows.html)."""
+    macro: Macro = templates.get_template("stock_rows.html").module.stock_row  # type: ignore[attr-defined]
+    return macro
+
+
+def row_skeletons(app: Starlette) -> RowSkeletons:
+    return _kept(app, "row_skeletons", RowSkeletons)
 
 
 def compact(html: str) -> str:
