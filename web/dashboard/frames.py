@@ -3,8 +3,10 @@ fan-out (web/dashboard/fanout.py) renders each flush, and every worker's streams
 over a Unix socket in the primary's private folder (`frames.sock`, beside the shard relay's). A
 worker follows no event hub for its streams and renders nothing.
 
-The primary serves (`FrameServer`, one watcher of its fan-out for every worker), from a worker's first
-stream on (`RelayedStreams` connects then). Messages are framed as the shard relay's (a 4-byte length,
+The primary serves (`FrameServer`, one watcher of its fan-out for every worker). A worker connects
+at its first stream (`RelayedStreams`), and lets the connection go IDLE_STOP seconds after its last
+stream left (web/dashboard/fanout.py), so the primary stops rendering once no process has a stream.
+Messages are framed as the shard relay's (a 4-byte length,
 then a pickle), between this user's own processes only:
 - to the worker: `("replay", frames)` first (the primary's replay, so a worker's reconnecting
   stream resumes from its Last-Event-ID), then `("flush", frames)` for each flush, or `("reset",)`
@@ -14,9 +16,9 @@ then a pickle), between this user's own processes only:
 
 Slow never spreads: a worker whose socket holds more than MAX_BUFFERED unsent bytes is cut off
 without slowing the primary's streams or the other workers. A worker that loses the connection (cut
-off, or the primary's end went) ends its streams and connects again after RECONNECT_AFTER seconds;
-so does one whose first replay arrives after streams joined (they may have missed frames): their
-browsers reconnect and resume from their Last-Event-ID."""
+off, or the primary's end went) ends its streams and connects again after RECONNECT_AFTER seconds.
+The streams that joined a worker before its connection's replay came are ended when it comes (they
+may have missed frames). Their browsers reconnect and resume from their Last-Event-ID."""
 
 from __future__ import annotations
 
