@@ -6,8 +6,8 @@ worker follows no event hub for its streams and renders nothing.
 The primary serves (`FrameServer`, one watcher of its fan-out for every worker). A worker connects
 at its first stream (`RelayedStreams`), and lets the connection go IDLE_STOP seconds after its last
 stream left (web/dashboard/fanout.py), so the primary stops rendering once no process has a stream.
-Messages are framed as the shard relay's (a 4-byte length,
-then a pickle), between this user's own processes only:
+Messages are framed as the shard relay's (a 4-byte length, then a pickle), between this user's own
+processes only:
 - to the worker: `("replay", frames)` first (the primary's replay, so a worker's reconnecting
   stream resumes from its Last-Event-ID), then `("flush", frames)` for each flush, or `("reset",)`
   when the primary's feed missed events (every stream ends, each page re-reads);
