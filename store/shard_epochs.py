@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,12 +42,15 @@ def claim(conn: Connection, shard: int) -> int:
     return int(conn.execute(statement).scalar_one())
 
 
+# built once: it runs in every group commit
+CHECK = (update(shard_epochs)
+         .where(shard_epochs.c.shard == bindparam("k_shard"), shard_epochs.c.epoch == bindparam("k_epoch"))
+         .values(epoch=shard_epochs.c.epoch))
+
+
 def check(conn: Connection, shard: int, epoch: int) -> None:
     """In the commit's own transaction: raises StaleShard unless `epoch` is still the shard's."""
-    matched = conn.execute(
-        update(shard_epochs).where(shard_epochs.c.shard == shard, shard_epochs.c.epoch == epoch)
-        .values(epoch=shard_epochs.c.epoch)
-    ).rowcount
+    matched = conn.execute(CHECK, {"k_shard": shard, "k_epoch": epoch}).rowcount
     if matched != 1:
         raise StaleShard(f"shard {shard}: epoch {epoch} is no longer this shard's (a newer incarnation "
                          "started); this one takes no more commands")

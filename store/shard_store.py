@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -37,14 +37,23 @@ def load_open_parts(conn: Connection, owns: Owns) -> list[OrderPart]:
     return _parts(conn, [row.order_seq for row in conn.execute(query).all()], owns)
 
 
+# Built once: a look-up per batch built its statement anew, which cost more than running it.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+STORED_ORDERS = select(orders.c.id, orders.c.signature, orders.c.seq).where(orders.c.id.in_(_IDS))
+ORDER_HEADS = select(orders).where(orders.c.seq.in_(_IDS))
+ORDER_LINES = (select(order_lines).where(order_lines.c.order_seq.in_(_IDS))
+               .order_by(order_lines.c.order_seq, order_lines.c.line_no))
+STORED_RESULTS = select(processed_commands.c.id, processed_commands.c.result).where(
+    processed_commands.c.id.in_(_IDS))
+
+
 def load_parts(conn: Connection, order_ids: Sequence[str], owns: Owns
                ) -> tuple[list[OrderPart], dict[str, tuple[str, int]]]:
     """The parts of these orders that exist here, and the (signature, seq) of every one of these
     orders the store holds; one indexed look-up when (as usual) it holds none."""
     stored: dict[str, tuple[str, int]] = {}
     for chunk in _chunks(order_ids):
-        query = select(orders.c.id, orders.c.signature, orders.c.seq).where(orders.c.id.in_(chunk))
-        stored.update({r.id: (r.signature, r.seq) for r in conn.execute(query).all()})
+        stored.update({r.id: (r.signature, r.seq) for r in conn.execute(STORED_ORDERS, {"ids": chunk}).all()})
     parts = _parts(conn, [seq for _, seq in stored.values()], owns) if stored else []
     return parts, stored
 
@@ -52,11 +61,8 @@ def load_parts(conn: Connection, order_ids: Sequence[str], owns: Owns
 def _parts(conn: Connection, seqs: Sequence[int], owns: Owns) -> list[OrderPart]:
     parts: dict[int, OrderPart] = {}
     for chunk in _chunks(seqs):
-        heads = {r.seq: r for r in conn.execute(select(orders).where(orders.c.seq.in_(chunk))).all()}
-        line_rows = conn.execute(
-            select(order_lines).where(order_lines.c.order_seq.in_(chunk))
-            .order_by(order_lines.c.order_seq, order_lines.c.line_no)
-        )
+        heads = {r.seq: r for r in conn.execute(ORDER_HEADS, {"ids": chunk}).all()}
+        line_rows = conn.execute(ORDER_LINES, {"ids": chunk})
         for r in line_rows.all():
             if not owns(r.variant_id):
                 continue
@@ -77,10 +83,7 @@ def _parts(conn: Connection, seqs: Sequence[int], owns: Owns) -> list[OrderPart]
 def load_results(conn: Connection, command_ids: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in _chunks(command_ids):
-        query = select(processed_commands.c.id, processed_commands.c.result).where(
-            processed_commands.c.id.in_(chunk)
-        )
-        found.update({r.id: r.result for r in conn.execute(query).all()})
+        found.update({r.id: r.result for r in conn.execute(STORED_RESULTS, {"ids": chunk}).all()})
     return found
 
 
@@ -134,26 +137,24 @@ def write_fenced(conn: Connection, rows: BatchRows, shard: int, epoch: int) -> N
 
 def write(conn: Connection, rows: BatchRows) -> None:
     """Every row of the batch; the caller's transaction makes it all or nothing. Rows go as tuples
-    to the driver's executemany: building dicts per row was a third of the cost."""
+    to the driver's executemany: building dicts per row was a third of the cost. A statement is built
+    only the first time (`_run`): building one per batch was a tenth of a shard's CPU."""
     if rows.orders:
         # every part of an order inserts the same header; the first one stays
-        _run(conn, "orders", _insert_ignoring(conn, orders, ORDER_COLUMNS), ORDER_COLUMNS, rows.orders)
-        _run(conn, "order_lines", insert(order_lines).values(_binds(LINE_COLUMNS)), LINE_COLUMNS,
+        _run(conn, "orders", lambda: _insert_ignoring(conn, orders, ORDER_COLUMNS), ORDER_COLUMNS,
+             rows.orders)
+        _run(conn, "order_lines", lambda: insert(order_lines).values(_binds(LINE_COLUMNS)), LINE_COLUMNS,
              rows.new_lines)
     if rows.changed_lines:
-        statement = update(order_lines).where(
-            order_lines.c.order_seq == bindparam("k_order"), order_lines.c.line_no == bindparam("k_line")
-        ).values(backordered=bindparam("backordered"), state=bindparam("state"),
-                 allocations=bindparam("allocations"))
-        _run(conn, "order_lines.update", statement, UPDATE_LINE_BINDS, rows.changed_lines)
+        _run(conn, "order_lines.update", _line_update, UPDATE_LINE_BINDS, rows.changed_lines)
     if rows.levels:
-        _run(conn, "inventory", _inventory_upsert(conn), INVENTORY_COLUMNS, rows.levels)
+        _run(conn, "inventory", lambda: _inventory_upsert(conn), INVENTORY_COLUMNS, rows.levels)
     if rows.ledger:
-        _run(conn, "ledger", insert(ledger).values(_binds(LEDGER_COLUMNS)), LEDGER_COLUMNS, rows.ledger)
+        _run(conn, "ledger", lambda: insert(ledger).values(_binds(LEDGER_COLUMNS)), LEDGER_COLUMNS,
+             rows.ledger)
     if rows.results:
-        done = ("id", "result", "at")
-        _run(conn, "processed_commands", _insert_ignoring(conn, processed_commands, done), done,
-             rows.results)
+        _run(conn, "processed_commands", lambda: _insert_ignoring(conn, processed_commands, DONE_COLUMNS),
+             DONE_COLUMNS, rows.results)
 
 
 ORDER_COLUMNS = ("seq", "id", "channel", "external_id", "policy", "locations", "placed_at", "signature")
@@ -162,6 +163,7 @@ LEDGER_COLUMNS = ("at", "variant_id", "location_id", "kind", "delta_on_hand", "d
                   "reference", "note", "actor", "command_id")
 INVENTORY_COLUMNS = ("variant_id", "location_id", "on_hand", "reserved", "updated_at")
 UPDATE_LINE_BINDS = ("backordered", "state", "allocations", "k_order", "k_line")
+DONE_COLUMNS = ("id", "result", "at")
 
 
 def _binds(columns: Sequence[str]) -> dict[str, Any]:
@@ -173,6 +175,13 @@ def _insert_ignoring(conn: Connection, table: Table, columns: Sequence[str]) -> 
     return dialect.insert(table).values(_binds(columns)).on_conflict_do_nothing()
 
 
+def _line_update() -> Any:
+    return update(order_lines).where(
+        order_lines.c.order_seq == bindparam("k_order"), order_lines.c.line_no == bindparam("k_line")
+    ).values(backordered=bindparam("backordered"), state=bindparam("state"),
+             allocations=bindparam("allocations"))
+
+
 def _inventory_upsert(conn: Connection) -> Any:
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
     statement = dialect.insert(inventory).values(_binds(INVENTORY_COLUMNS))
@@ -182,16 +191,16 @@ def _inventory_upsert(conn: Connection) -> Any:
     )
 
 
-# Compiled once per dialect and statement, then run as the driver's own executemany. Rows are built
-# in `names` order; the compiled statement's bind order may differ, so it is mapped once here.
+# Built and compiled once per dialect and statement, then run as the driver's own executemany. Rows
+# are built in `names` order; the compiled statement's bind order may differ, so it is mapped once here.
 _compiled: dict[tuple[str, str], tuple[str, tuple[int, ...] | None]] = {}
 
 
-def _run(conn: Connection, name: str, statement: Any, names: Sequence[str], rows: list[tuple[Any, ...]]
-         ) -> None:
+def _run(conn: Connection, name: str, build: Callable[[], Any], names: Sequence[str],
+         rows: list[tuple[Any, ...]]) -> None:
     key = (conn.dialect.name, name)
     if key not in _compiled:
-        compiled = statement.compile(dialect=conn.dialect)
+        compiled = build().compile(dialect=conn.dialect)
         binds = tuple(compiled.positiontup or ())
         if sorted(binds) != sorted(names):
             raise RuntimeError(f"{name}: statement binds {binds}, rows carry {tuple(names)}")
