@@ -34,6 +34,7 @@ from actors import tracing
 from actors.listener import find_hub, publish
 from actors.logs import configure_actor
 from actors.metrics import ShardMetrics
+from actors.stock_publisher import StockPublisher
 from inventory.book import StockBook
 from inventory.codec import result_from_json, result_to_json
 from inventory.commands import (
@@ -63,7 +64,7 @@ REMEMBERED_RESULTS = 10_000
 # most ~37 MB a shard; the rest are answered from the store.
 REMEMBERED_CLOSED_PARTS = 50_000
 FREEZE_EVERY = 16  # calls
-PUBLISH_EVERY = 0.01  # seconds: stock events are coalesced per variant over this long
+PUBLISH_EVERY = 0.05  # seconds: under load a shard publishes its stock events at most this often
 
 
 class ShardCore:
@@ -273,44 +274,28 @@ def _touched_variants(changes: Changes) -> set[int]:
 
 class StockShard(ShardCore):
     """The Ray actor: a thin async wrapper; `ready` also forces the reload after a restart. After
-    each commit it publishes the changed variants' stock to the EventHub, coalesced per variant
-    over PUBLISH_EVERY seconds (the newest committed level wins)."""
+    each commit it publishes the changed variants' stock to the EventHub, coalesced per variant (the
+    newest committed level wins): at once after a quiet spell, under load at most every PUBLISH_EVERY
+    seconds (actors/stock_publisher.py)."""
 
     _calls = 0
-    _pending: dict[int, VariantStock] | None = None
-    _traces: dict[int, tracing.Carrier] | None = None
 
     def __init__(self, index: int, count: int, database_url: str, sqlite_synchronous: str = "FULL"):
         configure_actor(f"shard-{index}")
         tracing.start(f"shard-{index}")
         super().__init__(index, count, database_url, sqlite_synchronous)
 
-    _publisher: asyncio.Task[None] | None = None
+    _publisher: StockPublisher | None = None
     _hub: Any = None
 
     def committed(self, stocks: list[VariantStock], trace: tracing.Carrier | None = None) -> None:
-        if not stocks:
-            return
-        if self._pending is None:
-            self._pending, self._traces = {}, {}
-        for stock in stocks:
-            self._pending[stock.variant_id] = stock
-        if trace is not None and self._traces is not None:
-            for stock in stocks:
-                self._traces[stock.variant_id] = trace
-        if self._publisher is None or self._publisher.done():
-            self._publisher = asyncio.ensure_future(self._publish_soon())
+        if self._publisher is None:
+            self._publisher = StockPublisher(self._to_hub, PUBLISH_EVERY, f"shard {self.index}")
+        self._publisher.add(stocks, trace)
 
-    async def _publish_soon(self) -> None:
-        await asyncio.sleep(PUBLISH_EVERY)
-        pending, self._pending = self._pending or {}, {}
-        traces, self._traces = self._traces or {}, {}
-        try:
-            self._hub = self._hub or find_hub()
-            await publish(self._hub, [StockChanged(stock, traces.get(variant_id))
-                                      for variant_id, stock in pending.items()])
-        except Exception as exc:  # listeners heal from the store on their next level pass
-            log.warning("shard %d: could not publish stock events: %s", self.index, exc)
+    async def _to_hub(self, facts: list[StockChanged]) -> None:
+        self._hub = self._hub or find_hub()
+        await publish(self._hub, facts)
 
     async def stop(self) -> None:
         await super().stop()
