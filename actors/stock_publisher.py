@@ -14,12 +14,12 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 
+from actors.tracing import Carrier
 from inventory.commands import VariantStock
 from inventory.events import StockChanged
 
 log = logging.getLogger(__name__)
 Send = Callable[[list[StockChanged]], Awaitable[None]]
-Carrier = dict[str, str]
 
 
 class StockPublisher:
@@ -50,8 +50,3 @@ class StockPublisher:
             await self._send([StockChanged(stock, trace) for stock, trace in pending.values()])
         except Exception as exc:  # listeners heal from the store on their next level pass
             log.warning("%s: could not publish stock events: %s", self._name, exc)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)

@@ -37,7 +37,7 @@ def load_open_parts(conn: Connection, owns: Owns) -> list[OrderPart]:
     return _parts(conn, [row.order_seq for row in conn.execute(query).all()], owns)
 
 
-# Built once: a look-up per batch built its statement anew, which cost more than running it.
+# Built once: a look-up per batch had built its statement anew, a good part of its cost.
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 STORED_ORDERS = select(orders.c.id, orders.c.signature, orders.c.seq).where(orders.c.id.in_(_IDS))
 ORDER_HEADS = select(orders).where(orders.c.seq.in_(_IDS))
@@ -138,7 +138,7 @@ def write_fenced(conn: Connection, rows: BatchRows, shard: int, epoch: int) -> N
 def write(conn: Connection, rows: BatchRows) -> None:
     """Every row of the batch; the caller's transaction makes it all or nothing. Rows go as tuples
     to the driver's executemany: building dicts per row was a third of the cost. A statement is built
-    only the first time (`_run`): building one per batch was a tenth of a shard's CPU."""
+    only the first time (`_run`): building one per batch was a tenth of a shard's Python time."""
     if rows.orders:
         # every part of an order inserts the same header; the first one stays
         _run(conn, "orders", lambda: _insert_ignoring(conn, orders, ORDER_COLUMNS), ORDER_COLUMNS,

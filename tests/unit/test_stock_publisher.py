@@ -98,4 +98,3 @@ async def test_a_failed_publish_is_logged_and_the_next_change_still_goes_out(
     publisher.add([stock(1, 2)])
     await settle(0.05)
     assert [fact.stock for fact in hub.sent[-1][1]] == [stock(1, 2)]
-    await publisher.close()
