@@ -34,7 +34,7 @@ from service.tls import scheme, server_context
 from service.tracing import start as start_tracing
 from service.tracing import stop as stop_tracing
 from service.version import VERSION
-from service.web_workers import PLAN_VARIABLE, WorkerPlan
+from service.web_workers import PLAN_VARIABLE, WorkerPlan, few_cpus_warning
 
 log = logging.getLogger("threadcount")
 
@@ -120,6 +120,8 @@ async def serve(settings: Settings, listeners: Listeners, config_path: Path) -> 
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         if settings.web_workers > 1:
+            if (warning := few_cpus_warning(settings.web_workers, os.cpu_count())) is not None:
+                log.warning("%s", warning)
             workers = Workers(app, settings, config_path, runtime, listeners.web)
             await workers.start()
         print(banner(runtime), flush=True)

@@ -44,6 +44,9 @@ RESTART_DELAY = 1.0  # seconds before a worker that died is started again, doubl
 RESTART_DELAY_MAX = 30.0
 LIVED_LONG = 60.0  # seconds: a worker that ran this long is started again after RESTART_DELAY
 STOP_WAIT = 10.0  # seconds the workers get to finish their requests at a stop
+# At most this many CPUs, a second web process was measured to take fewer orders than one (README,
+# "Web workers": the machine is full before one web process is)
+FEW_CPUS = 2
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,16 @@ def restart_wait(last: float, lived: float) -> float:
     if lived > LIVED_LONG or last == 0:
         return RESTART_DELAY
     return min(last * 2, RESTART_DELAY_MAX)
+
+
+def few_cpus_warning(workers: int, cpus: int | None) -> str | None:
+    """What the log says at start when `workers` web processes run on a machine of `cpus` CPUs too
+    small to gain from them; None when there is nothing to say."""
+    if workers <= 1 or cpus is None or cpus > FEW_CPUS:
+        return None
+    return (f"{workers} web processes on {cpus} CPU{'s' if cpus > 1 else ''}: on a machine this small a "
+            "second web process was measured to take fewer orders a second than one (README, \"Web "
+            "workers\"); THREADCOUNT_WEB_WORKERS=1 is the faster setting here")
 
 
 def worker_command(config: Path) -> list[str]:

@@ -82,3 +82,15 @@ def test_a_worker_that_keeps_dying_at_once_waits_longer_each_time_and_one_that_r
     assert waits[:4] == [RESTART_DELAY, 2 * RESTART_DELAY, 4 * RESTART_DELAY, 8 * RESTART_DELAY]
     assert waits[-1] == RESTART_DELAY_MAX
     assert restart_wait(RESTART_DELAY_MAX, 3600) == RESTART_DELAY
+
+
+def test_web_workers_on_a_two_cpu_machine_are_warned_about_and_on_a_bigger_one_or_alone_are_not() -> None:
+    from service.web_workers import few_cpus_warning
+
+    warning = few_cpus_warning(2, 2)
+    assert warning is not None
+    assert "2 web processes on 2 CPUs" in warning and "THREADCOUNT_WEB_WORKERS=1" in warning
+    assert few_cpus_warning(3, 1) is not None
+    assert few_cpus_warning(1, 2) is None      # one process: nothing to say
+    assert few_cpus_warning(2, 4) is None      # more cores: the web tier is what one process caps
+    assert few_cpus_warning(2, None) is None   # the CPU count is unknown
