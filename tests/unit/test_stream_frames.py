@@ -1,8 +1,9 @@
 """The dashboard's frames from the primary to its web workers (web/dashboard/frames.py), over a real
 Unix socket: each event is rendered once, by the primary, for the streams of every process; a
-worker's reconnecting stream resumes from the primary's replay; a reset or a lost primary ends the
-worker's streams; a worker that stops reading is cut off without slowing the primary's streams; and
-the workers' bytes count in the flushes' byte budget. A fake feed stands in for the event hub."""
+worker's reconnecting stream resumes from the primary's replay, and one that joins before the
+worker has it waits for it, not ended; a reset or a lost primary ends the worker's streams; a
+worker that stops reading is cut off without slowing the primary's streams; and the workers' bytes
+count in the flushes' byte budget. A fake feed stands in for the event hub."""
 
 from __future__ import annotations
 
@@ -59,13 +60,11 @@ async def data(subscriber: Subscriber) -> bytes:
 
 async def connected(streams: RelayedStreams, topics: frozenset[str] | None = None,
                     last_id: int | None = None) -> Subscriber:
-    """A worker stream joined once the worker has the primary's replay: the first stream starts the
-    connection and is ended when the replay comes (it may have missed frames), and its browser comes
-    back like this one."""
-    if not streams.live:
-        first = streams.join(topics, None)
-        assert await asyncio.wait_for(first.next(), 2) is None, "ended when the replay came"
-    return streams.join(topics, last_id)
+    """A worker stream, once the worker has the primary's replay (a worker's first stream starts the
+    connection and waits for the replay)."""
+    subscriber = streams.join(topics, last_id)
+    await until(lambda: streams.live)
+    return subscriber
 
 
 class Primary:
@@ -113,17 +112,40 @@ async def test_an_event_is_rendered_once_for_the_streams_of_the_primary_and_of_e
 
 
 async def test_a_reconnecting_worker_stream_resumes_from_the_primarys_replay(primary: Primary) -> None:
+    """Whether it joined the worker before the replay came (the worker's first stream) or after."""
     here = primary.fanout.join(None, None)
     for live in (stock(1, 7), stock(2, 8), stock(3, 7)):
         primary.feed.queue.put_nowait(live)
         await received(here)
-    resumed = await connected(primary.worker(), last_id=1)
+    worker = primary.worker()
+    resumed = worker.join(None, last_id=1)
+    assert not worker.live, "joined before the replay came"
     replayed = await received(resumed)
+    later = worker.join(None, last_id=2)  # after it
+    assert await received(later) == b"id: 3\r\nevent: stock-7\r\ndata: row\r\n\r\n"
     primary.feed.queue.put_nowait(stock(4, 9))
     live_after = await received(resumed)
     assert replayed == b"id: 2\r\nevent: stock-8\r\ndata: row\r\n\r\nid: 3\r\nevent: stock-7\r\ndata: row\r\n\r\n"
     assert live_after.startswith(b"id: 4\r\n")
+    assert (await received(later)).startswith(b"id: 4\r\n")
     assert primary.feed.rendered == [1, 2, 3, 4]
+
+
+async def test_streams_that_join_a_worker_before_its_replay_came_are_kept_and_take_only_what_comes_after(
+        primary: Primary) -> None:
+    """A new stream (no Last-Event-ID) takes nothing of the replay, as on the primary; none is ended."""
+    here = primary.fanout.join(None, None)
+    for live in (stock(1, 7), stock(2, 8)):
+        primary.feed.queue.put_nowait(live)
+        await received(here)
+    worker = primary.worker()
+    early = [worker.join(None, None), worker.join(frozenset({"stock"}), None)]
+    await until(lambda: worker.live)
+    assert worker.streams() == 2 and not any(stream.ended for stream in early)
+    primary.feed.queue.put_nowait(stock(3, 9))
+    assert [await data(stream) for stream in early] == [b"id: 3\r\nevent: stock-9\r\ndata: row\r\n\r\n"] * 2
+    worker.leave(early[0])
+    assert worker.streams() == 1
 
 
 async def test_a_reset_at_the_primary_ends_the_workers_streams_and_they_take_frames_again(primary: Primary) -> None:

@@ -172,12 +172,16 @@ class Streams:
             self._idle = None
         self._start()
         if last_id is not None:
-            missed = b"".join(frame.data for frame in self._replay.values()
-                              if frame.seq > last_id and subscriber.wants(frame.topic))
-            if missed:
-                subscriber.offer(Chunk(missed))
+            self._catch_up(subscriber, last_id)
         self._subscribers.add(subscriber)
         return subscriber
+
+    def _catch_up(self, subscriber: Subscriber, last_id: int) -> None:
+        """Offers `subscriber` what the replay holds after `last_id`."""
+        missed = b"".join(frame.data for frame in self._replay.values()
+                          if frame.seq > last_id and subscriber.wants(frame.topic))
+        if missed:
+            subscriber.offer(Chunk(missed))
 
     def leave(self, subscriber: Subscriber) -> None:
         """A stream ended (every stream's last call, whatever ended it)."""
@@ -237,11 +241,7 @@ class Streams:
     def _publish(self, frames: list[Frame]) -> int:
         """The bytes offered, summed over the subscribers (before compression: the budget bounds the
         rendering and the sends as well as the bytes)."""
-        for frame in frames:
-            self._replay.pop(frame.key, None)
-            self._replay[frame.key] = frame
-        while len(self._replay) > REPLAY_FRAMES:
-            self._replay.popitem(last=False)
+        self._remember(frames)
         chunks: dict[Topics, Chunk] = {}
         sent = 0
         for subscriber in list(self._subscribers):
@@ -258,6 +258,15 @@ class Streams:
                 subscriber.end()
         self.sent += sent
         return sent
+
+    def _remember(self, frames: list[Frame]) -> None:
+        """`frames` in the replay, each replacing the older frame of its key; the oldest go past
+        REPLAY_FRAMES."""
+        for frame in frames:
+            self._replay.pop(frame.key, None)
+            self._replay[frame.key] = frame
+        while len(self._replay) > REPLAY_FRAMES:
+            self._replay.popitem(last=False)
 
     async def _nudge(self) -> None:
         while True:

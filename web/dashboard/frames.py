@@ -17,8 +17,9 @@ processes only:
 Slow never spreads: a worker whose socket holds more than MAX_BUFFERED unsent bytes is cut off
 without slowing the primary's streams or the other workers. A worker that loses the connection (cut
 off, or the primary's end went) ends its streams and connects again after RECONNECT_AFTER seconds.
-The streams that joined a worker before its connection's replay came are ended when it comes (they
-may have missed frames). Their browsers reconnect and resume from their Last-Event-ID."""
+A stream that joins a worker before its connection's replay has come waits for it, then takes what
+the replay holds after its Last-Event-ID (none of it without one, as on the primary) and the
+flushes after it: no frame comes to a worker before its connection's replay, so it misses nothing."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from service.shard_relay import WorkersServer, frame, read_frame
-from web.dashboard.fanout import Fanout, Frame, Streams
+from web.dashboard.fanout import Fanout, Frame, Streams, Subscriber, Topics
 
 log = logging.getLogger(__name__)
 MAX_BUFFERED = 16 * 1024 * 1024  # bytes waiting for a worker before it is cut off (flushes of ~200 KB)
@@ -111,6 +112,22 @@ class RelayedStreams(Streams):
         self._path = path
         self.replays = 0  # the primary's replays taken: one at each connection
         self.live = False  # connected, and this connection's replay taken
+        # the streams that joined before it, each with its Last-Event-ID: caught up when it comes
+        self._waiting: dict[Subscriber, int | None] = {}
+
+    def join(self, topics: Topics, last_id: int | None, deflate: bool = False) -> Subscriber:
+        subscriber = super().join(topics, last_id, deflate)  # not live: the replay is empty
+        if not self.live and not subscriber.ended:
+            self._waiting[subscriber] = last_id
+        return subscriber
+
+    def leave(self, subscriber: Subscriber) -> None:
+        self._waiting.pop(subscriber, None)
+        super().leave(subscriber)
+
+    def _end_all(self) -> None:
+        self._waiting.clear()
+        super()._end_all()
 
     def _jobs(self) -> list[Callable[[], Awaitable[None]]]:
         return [self._follow, *super()._jobs()]
@@ -142,12 +159,21 @@ class RelayedStreams(Streams):
             if kind == "flush":
                 writer.write(frame(("sent", self._publish(message[1]))))
             elif kind == "replay":
-                # streams that joined before it may have missed frames: they end, and resume from it
-                self._forget()
-                self._publish(message[1])
-                self.replays += 1
-                self.live = True
+                self._replay_came(message[1])
             elif kind == "reset":
                 self._forget()
             else:
                 raise ValueError(f"a frames message of kind {kind!r}")
+
+    def _replay_came(self, frames: list[Frame]) -> None:
+        """This connection's first message: the primary's replay. Nothing came before it on this
+        connection, so the streams waiting for it missed nothing it does not hold: each takes what it
+        holds after its Last-Event-ID, then the flushes."""
+        waiting, self._waiting = self._waiting, {}
+        self._replay.clear()
+        self._remember(frames)
+        self.replays += 1
+        self.live = True
+        for subscriber, last_id in waiting.items():
+            if last_id is not None and not subscriber.ended:
+                self._catch_up(subscriber, last_id)
