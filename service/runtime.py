@@ -29,6 +29,7 @@ from service.partners import PartnerFleet
 from service.processes import end_processes, owned_processes, shutdown_ray
 from service.ray_security import RayAuthError, check_token_available
 from service.ray_start import init_ray, placement, shard_count, spread_nodes
+from service.readiness import ReadinessLog
 from service.reconcile_jobs import ReconcileJob, ReconcileJobs
 from service.retention import RetentionTask
 from service.secret_keys import secret_box
@@ -81,6 +82,7 @@ class Runtime:
         self._ray_started = False
         self._secrets: SecretBox | None = None
         self._owner = f"{os.getpid()}-{time.time_ns()}"
+        self._readiness_log = ReadinessLog(self._starting)  # GET /readyz's checks and their log
 
     @property
     def engine(self) -> AsyncEngine:
@@ -278,17 +280,13 @@ class Runtime:
         for partner_id in self.partners.expected():
             probes[f"partner:{partner_id}"] = functools.partial(answers, self.partners.actors.get(partner_id))
 
-        async def check(name: str, probe: Callable[[], Awaitable[None]]) -> str:
-            try:
-                await asyncio.wait_for(probe(), timeout)
-            except Exception as exc:  # whatever the failure, the check failed; the log says why
-                log.warning("readiness: %s failed: %s", name, exc or type(exc).__name__)
-                return "failed"
-            return "ok"
-
-        states = await asyncio.gather(*(check(name, probe) for name, probe in probes.items()))
+        states = await asyncio.gather(*(self._readiness_log.check(name, probe, timeout)
+                                        for name, probe in probes.items()))
         return dict(zip(probes, states, strict=True))
 
+    def _starting(self) -> bool:
+        """Still starting: the service, or its partners (which connect in the background)."""
+        return not self.ready or self._partners_started is None or not self._partners_started.done()
     async def partner_status(self) -> list[dict[str, Any]]:
         return await self.partners.status()
 
