@@ -15,6 +15,7 @@ import pickle
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from actors.logs import reason
 from inventory.event_log import HUB_NAME, Event, Listening
 from inventory.events import DomainEvent
 
@@ -73,7 +74,7 @@ class HubListener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the hub died: find it again and re-read the truth
-                log.warning("event hub unreachable (%s); listening again", exc or type(exc).__name__)
+                log.warning("event hub unreachable (%s); listening again", reason(exc))
                 hub, self.since = self._known, None
                 await asyncio.sleep(0.5)
                 continue

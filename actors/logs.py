@@ -59,6 +59,12 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+def reason(exc: BaseException) -> str:
+    """An exception's message for a log line, or its type's name when it has none (a timeout's is
+    empty: `exc or ...` would print nothing, an exception being always true)."""
+    return str(exc) or type(exc).__name__
+
+
 def log_format(value: str | None) -> str:
     """The format named, or ValueError naming the variable and the choices."""
     chosen = (value or "text").strip().lower()

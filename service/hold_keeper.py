@@ -15,6 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from actors.logs import reason
 from inventory.commands import Failure
 from inventory.holds import ExpiryQueue, HoldStatus, pair_lines
 from store import holds as stored_holds
@@ -106,7 +107,7 @@ class HoldKeeper:
                 return
             except Exception as exc:  # ShardUnavailable, Ray's errors while a shard restarts
                 log.warning("hold %s: the shards did not release its units yet (%s); asking again", hold.id,
-                            exc or type(exc).__name__)
+                            reason(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MOST)
 

@@ -10,7 +10,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-log = logging.getLogger("service.runtime")
+from actors.logs import reason
+
+log = logging.getLogger("service.runtime")  # the logger these lines always had
 
 
 class ReadinessLog:
@@ -28,7 +30,7 @@ class ReadinessLog:
             self.failed(name, f"no answer within {timeout:g} s", starting=self._starting())
             return "failed"
         except Exception as exc:  # whatever the failure, the check failed; the log says why
-            self.failed(name, str(exc) or type(exc).__name__, starting=self._starting())
+            self.failed(name, reason(exc), starting=self._starting())
             return "failed"
         self.passed(name)
         return "ok"

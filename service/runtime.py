@@ -287,6 +287,7 @@ class Runtime:
     def _starting(self) -> bool:
         """Still starting: the service, or its partners (which connect in the background)."""
         return not self.ready or self._partners_started is None or not self._partners_started.done()
+
     async def partner_status(self) -> list[dict[str, Any]]:
         return await self.partners.status()
 

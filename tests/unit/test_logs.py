@@ -79,3 +79,10 @@ def test_the_trace_id_is_read_from_a_valid_traceparent_only() -> None:
     assert trace_of(b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") == "0af7651916cd43dd8448eb211c80319c"
     assert trace_of(b"00-" + b"0" * 32 + b"-b7ad6b7169203331-01") is None
     assert trace_of(b"garbage") is None and trace_of(None) is None
+
+
+def test_a_logged_reason_is_the_exceptions_message_or_its_type_when_it_has_none() -> None:
+    from actors.logs import reason
+
+    assert reason(ConnectionError("refused")) == "refused"
+    assert reason(TimeoutError()) == "TimeoutError"  # asyncio.timeout's and wait_for's: no message
