@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from store.migrate import upgrade
+from tests.harness import code_checks
 from tests.harness.loop_guard import cancel_leftovers
 
 PG_HOST = os.environ.get("THREADCOUNT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -41,6 +42,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
         if skip_pg is not None and item.get_closest_marker("postgres") is not None:
             item.add_marker(skip_pg)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The code checks whose tests were collected start now, in the background at the lowest CPU
+    priority (tests/harness/code_checks.py): they take the time the service tests spend waiting."""
+    for item in session.items:
+        name = item.name.removeprefix("test_").split("_finds_nothing")[0]
+        if item.path.name == "test_code_quality.py" and name in code_checks.CHECKS:
+            code_checks.start(name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    code_checks.stop_all()
 
 
 def _postgres_required() -> bool:

@@ -56,7 +56,6 @@ def test_after_a_restart_every_partner_shows_what_it_should_within_seconds_even_
         assert state["listings"] == before[partner]   # what it showed was saved
         state["listings"] = dict.fromkeys(state["listings"], quantity)
         state_file.write_text(json.dumps(state))
-    time.sleep(5)
     started, started_at = time.monotonic(), time.time()
     again = start_service(data, demo=True, extra_env=NO_SHOPPERS)
     try:
