@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 OWNER_VARIABLE = "THREADCOUNT_OWNER"
 
@@ -29,7 +31,7 @@ def owned_processes(owner: str) -> list[int]:
     return found
 
 
-def end_processes(pids: list[int], grace: float = 1.0) -> None:
+def end_processes(pids: list[int], grace: float = 0.5) -> None:
     """Shard workers live in process groups of their own: when Ray's own processes died with ours,
     nobody else would end them (and a worker whose raylet is gone may not act on SIGTERM). By now
     everything acknowledged is committed, so what is still running after `grace` is killed."""
@@ -39,9 +41,39 @@ def end_processes(pids: list[int], grace: float = 1.0) -> None:
         deadline = time.monotonic() + grace
         while alive and time.monotonic() < deadline:
             time.sleep(0.05)
-            alive = [pid for pid in alive if _signal(pid, 0)]
+            alive = [pid for pid in alive if _signal(pid, 0) and not _zombie(pid)]
         if not alive:
             return
+
+
+def end_now(pids: list[int]) -> None:
+    """SIGKILL, for processes that keep nothing of ours (Ray's GCS and raylet take a second or more to
+    act on a SIGTERM once their peers are gone)."""
+    for pid in pids:
+        _signal(pid, signal.SIGKILL)
+
+
+def ray_node_processes() -> list[subprocess.Popen[bytes]] | None:
+    """The processes of the local Ray this process started (its GCS, raylet, agents), or None when
+    that is not knowable."""
+    try:
+        import ray
+
+        node: Any = ray._private.worker.global_worker.node
+        return [info.process for infos in node.all_processes.values() for info in infos]
+    except Exception:
+        return None
+
+
+def _zombie(pid: int) -> bool:
+    """The process has ended and only waits for its parent to read its exit status: Ray's own
+    processes, children of this one, are such once a signal to the group ended them, and a signal
+    still "reaches" them."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False  # gone (then the signal says so), or no /proc here
+    return stat[stat.rfind(b")") + 2:][:1] == b"Z"  # the state follows the name, which may hold ")"
 
 
 def _signal(pid: int, sig: int) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.hub import HUB_NAME, hub_actor_class
+from actors.logs import reason
 from actors.router import Send, ShardRouter, actors_send
 from actors.shard import shard_actor_class
 from inventory.desk import Channel, StockDesk
@@ -26,7 +27,7 @@ from service.hold_keeper import HoldKeeper
 from service.metrics import Source, actor_source, order_placed
 from service.notify import Notifier
 from service.partners import PartnerFleet
-from service.processes import end_processes, owned_processes, shutdown_ray
+from service.processes import end_now, end_processes, owned_processes, ray_node_processes, shutdown_ray
 from service.ray_security import RayAuthError, check_token_available
 from service.ray_start import init_ray, placement, shard_count, spread_nodes
 from service.readiness import ReadinessLog
@@ -337,16 +338,8 @@ class Runtime:
 
     def _ray_alive(self) -> bool:
         """Whether the local Ray this process started still has all its own processes."""
-        if not self._ray_started:
-            return True
-        try:
-            import ray
-
-            node: Any = ray._private.worker.global_worker.node
-            return all(info.process.poll() is None
-                       for infos in node.all_processes.values() for info in infos)
-        except Exception:  # not knowable: assume alive and wait as usual
-            return True
+        found = ray_node_processes() if self._ray_started else None
+        return found is None or all(process.poll() is None for process in found)
 
     async def stop(self) -> None:
         """Called once the web server has finished the requests in flight, so every acknowledged
@@ -375,15 +368,20 @@ class Runtime:
             await self._events.stop()
         if self._desk is not None:
             await self._desk.router.close()
-        if self._shards:
+        if self._shards and not ray_alive:  # nothing could answer: their processes are ended below
+            log.info("Ray's processes were ended with ours (a signal to the process group): "
+                     "the stock shards are ended by pid")
+        elif self._shards:
             try:
                 await asyncio.wait_for(asyncio.gather(*(s.stop.remote() for s in self._shards)),
-                                       SHARD_STOP_WAIT * wait)
-            except Exception as exc:  # with the process group signalled, Ray may be gone already
-                log.warning("the stock shards did not stop cleanly: %s", exc)
-        if self._ray_started and ray_alive:
-            await shutdown_ray(RAY_SHUTDOWN_WAIT)
+                                       SHARD_STOP_WAIT)
+            except Exception as exc:
+                log.warning("the stock shards did not stop cleanly: %s", reason(exc))
         leftovers = set(self._shard_pids)
+        if self._ray_started and self._ray_alive():  # again: a signal to the group ends them meanwhile
+            await shutdown_ray(RAY_SHUTDOWN_WAIT)
+        elif self._ray_started:  # Ray's own, its GCS and raylet, hold nothing of ours: not waited for
+            end_now([process.pid for process in ray_node_processes() or []])
         if self._ray_started and self.settings.ray_address == "local":
             leftovers.update(await asyncio.to_thread(owned_processes, self._owner))
         await asyncio.to_thread(end_processes, sorted(leftovers))
