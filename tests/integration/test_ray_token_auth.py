@@ -71,11 +71,19 @@ def test_the_embedded_ray_listens_on_loopback_only(ray_session: Any) -> None:
     assert gcs_address(ray_session).startswith("127.0.0.1:")
     me = psutil.Process()
     listening = [(p.name(), c.laddr.ip, c.laddr.port)
-                 for p in [me, *me.children(recursive=True)] if "ray" in " ".join(p.cmdline()).lower()
-                 or p.pid == me.pid
+                 for p in [me, *me.children(recursive=True)] if p.pid == me.pid or "ray" in _command(p)
                  for c in _listening(p)]
     assert listening, "Ray's processes listen somewhere"
     assert all(_loopback(ip) for _, ip, _ in listening), listening
+
+
+def _command(process: psutil.Process) -> str:
+    """The process's command line, lower case; "" for one that ended meanwhile (another test's child
+    that is gone, or ended and not yet waited for)."""
+    try:
+        return " ".join(process.cmdline()).lower()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # ZombieProcess is a NoSuchProcess
+        return ""
 
 
 def _listening(process: psutil.Process) -> list[Any]:
