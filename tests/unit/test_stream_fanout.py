@@ -185,3 +185,18 @@ async def test_with_no_stream_left_a_while_the_fanout_stops_following_and_render
     fanout.close()
     assert chunk == b"id: 2\r\nevent: stock-8\r\ndata: row\r\n\r\n", "following again, the old replay forgotten"
     assert feed.rendered == [1, 2]
+
+
+async def test_a_nudge_wakes_only_a_stream_that_no_chunk_woke_since_the_last_one() -> None:
+    from web.dashboard.deflate import Chunk
+
+    fed, idle = Subscriber(None), Subscriber(None)
+    assert fed.offer(Chunk(b"data: row\r\n\r\n"))
+    assert await received(fed) == b"data: row\r\n\r\n"
+    fed.nudge()
+    idle.nudge()
+    assert await received(idle) == b""  # woken for nothing but its session check
+    with pytest.raises(TimeoutError):  # the chunk woke it: this nudge does not
+        await asyncio.wait_for(fed.next(), 0.05)
+    fed.nudge()  # nothing came since the last nudge: woken, 2 nudges after its last chunk at most
+    assert await received(fed) == b""

@@ -52,7 +52,9 @@ FLUSH_AT_MOST = 0.5
 STREAM_BYTES_PER_S = 20_000_000
 SUBSCRIBER_CHUNKS = 20  # flushes a stream may fall behind (5 to 12 s) before it is dropped
 REPLAY_FRAMES = 5_000
-NUDGE_SECONDS = 1.0  # every stream wakes this often, to re-check its session
+# a stream that took no chunk since the last nudge is woken this often, to re-check its session (one
+# that took a chunk was woken by it): every stream wakes at least every 2 x NUDGE_SECONDS
+NUDGE_SECONDS = 1.0
 RESUBSCRIBE_AFTER = 1.0
 IDLE_STOP = 10.0  # seconds without a stream (or a web worker taking frames) before following stops
 COALESCED = ("stock", "variant")  # topics whose events are a variant's whole row: the newest suffices
@@ -81,6 +83,7 @@ class Subscriber:
         self._chunks: deque[Chunk] = deque()
         self._limit = limit
         self._ready = asyncio.Event()
+        self._fed = False  # a chunk came since the last nudge
 
     def wants(self, topic: str) -> bool:
         return self.topics is None or topic in self.topics
@@ -90,11 +93,17 @@ class Subscriber:
         if len(self._chunks) >= self._limit:
             return False
         self._chunks.append(chunk)
+        self._fed = True
         self._ready.set()
         return True
 
     def nudge(self) -> None:
-        self._ready.set()
+        """Wakes the stream unless a chunk did since the last nudge (under load, 500 streams woken
+        each second for nothing)."""
+        if self._fed:
+            self._fed = False
+        else:
+            self._ready.set()
 
     def end(self) -> None:
         self.ended = True

@@ -199,9 +199,9 @@ async def _live(request: Request, topics: frozenset[str] | None, deflate: bool) 
     SSE_CLIENTS.inc()
     try:
         while (chunk := await subscriber.next()) is not None:  # None: dropped, or the server stops
-            # woken at least every NUDGE_SECONDS, so the check comes within RECHECK_SECONDS
+            # woken at least every 2 x NUDGE_SECONDS, so the check comes within RECHECK_SECONDS
             now = time.monotonic()
-            if now - checked >= RECHECK_SECONDS - NUDGE_SECONDS:
+            if now - checked >= RECHECK_SECONDS - 2 * NUDGE_SECONDS:
                 checked = now
                 if not await session_stands(request):  # logged out, disabled, password changed
                     break
