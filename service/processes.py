@@ -46,11 +46,12 @@ def end_processes(pids: list[int], grace: float = 0.5) -> None:
             return
 
 
-def end_now(pids: list[int]) -> None:
+def end_now(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGKILL, for processes that keep nothing of ours (Ray's GCS and raylet take a second or more to
-    act on a SIGTERM once their peers are gone)."""
-    for pid in pids:
-        _signal(pid, signal.SIGKILL)
+    act on a SIGTERM once their peers are gone). Through Popen, which signals none already waited for
+    (its pid may be another process's by now)."""
+    for process in processes:
+        process.kill()
 
 
 def ray_node_processes() -> list[subprocess.Popen[bytes]] | None:

@@ -381,7 +381,7 @@ class Runtime:
         if self._ray_started and self._ray_alive():  # again: a signal to the group ends them meanwhile
             await shutdown_ray(RAY_SHUTDOWN_WAIT)
         elif self._ray_started:  # Ray's own, its GCS and raylet, hold nothing of ours: not waited for
-            end_now([process.pid for process in ray_node_processes() or []])
+            end_now(ray_node_processes() or [])
         if self._ray_started and self.settings.ray_address == "local":
             leftovers.update(await asyncio.to_thread(owned_processes, self._owner))
         await asyncio.to_thread(end_processes, sorted(leftovers))

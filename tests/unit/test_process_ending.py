@@ -45,7 +45,8 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace() -> None:
         child.wait()
 
 
-def test_ending_now_is_a_sigkill() -> None:
+def test_ending_now_is_a_sigkill_and_signals_no_process_already_waited_for() -> None:
     child = a_child()
-    end_now([child.pid])
+    end_now([child])
     assert child.wait(5) == -signal.SIGKILL
+    end_now([child])  # its pid may be another process's by now: not signalled again
