@@ -212,7 +212,9 @@ class StockDesk:
             return refusal
         if any(_has(part, LineStatus.REJECTED) for part in parts.values()):
             to_abort = {s: AbortOrder(order_id, actor) for s, p in parts.items() if _has(p, LineStatus.OPEN)}
-            parts.update(_parts_only(await self._to_shards(to_abort)))
+            # an abort's answer never made the part: whether this call made it stays the place's
+            aborted = _parts_only(await self._to_shards(to_abort))
+            parts.update({s: part._replace(created=parts[s].created) for s, part in aborted.items()})
         return _merge(order_id, parts, placed_at, plan)
 
     async def _lead_first(self, shards: Sequence[int], command: Callable[[int, int], Command]

@@ -121,6 +121,7 @@ async def test_a_rejected_part_rejects_the_whole_order_and_releases_the_other_sh
     shards = Shards()
     async with desk_over(shards, A=5, B=1) as desk:
         placed = outcome(await desk.place_order(SHOP, "1002", [(A, 2), (B, 3)]))
+    assert placed.created, "made by this call (201), though the lead's part was aborted after"
     assert [line.state for line in placed.lines] == ["rejected", "rejected"]
     assert all(line.reserved == 0 for line in placed.lines)
     assert order_status(placed.lines) == "rejected"
