@@ -86,7 +86,8 @@ def test_a_changed_body_timestamp_breaks_the_signature() -> None:
     assert not signature_ok(read_notification(body), KEYS, at)
 
 
-@pytest.mark.parametrize("body", [b"", b"not xml", b"<a/>", notification(time.time(), signature="")])
+@pytest.mark.parametrize("body", [b"", b"not xml", b"<a/>", notification(time.time(), signature="")],
+                         ids=["empty", "not-xml", "other-xml", "unsigned-envelope"])
 def test_a_body_that_is_no_signed_envelope_is_refused(body: bytes) -> None:
     assert not signature_ok(read_notification(body), KEYS, time.time())
 
