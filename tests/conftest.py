@@ -42,11 +42,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
         if skip_pg is not None and item.get_closest_marker("postgres") is not None:
             item.add_marker(skip_pg)
+    for item, group in zip(items, process_groups(items), strict=True):
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def process_groups(items: list[pytest.Item]) -> list[str]:
+    """Which tests run in one process when the suite runs in several (`--dist loadgroup`): a test
+    file's tests together (its module fixtures start once), and every e2e file that uses the
+    session's shared `demo`, or its shared `service`, with the others that do, in their order
+    (tests/e2e/sharing.py): each shared service is started once, and its users see one another's
+    work in the order they were written for."""
+    from tests.e2e.sharing import uses_shared
+
+    module_group: dict[Path, str] = {}
+    for item in items:
+        path = Path(str(item.path))
+        for fixture in ("demo", "service"):
+            if uses_shared(item, fixture) and module_group.get(path) != "e2e-shared-demo":
+                module_group[path] = f"e2e-shared-{fixture}"
+    return [module_group.get(Path(str(item.path)), item.nodeid.split("::")[0]) for item in items]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The code checks whose tests were collected start now, in the background at the lowest CPU
-    priority (tests/harness/code_checks.py): they take the time the service tests spend waiting."""
+    priority (tests/harness/code_checks.py): they take the time the service tests spend waiting. In
+    a run of several processes (xdist) none knows at collection which tests it will get: each check
+    runs in its own test, still at nice 19, while the other process goes on."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     for item in session.items:
         name = item.name.removeprefix("test_").split("_finds_nothing")[0]
         if item.path.name == "test_code_quality.py" and name in code_checks.CHECKS:
