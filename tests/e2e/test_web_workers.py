@@ -62,6 +62,15 @@ def _worker_pids(service: Service) -> list[int]:
     return found
 
 
+def _wait_until_ended(process: psutil.Process, timeout: float = 10) -> None:
+    """Until `process` has exited (a zombie its parent has not reaped yet holds no socket)."""
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(psutil.NoSuchProcess):
+        while process.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, f"process {process.pid} still running after SIGKILL"
+            time.sleep(0.01)
+
+
 def test_both_processes_answer_on_the_one_port(two: Service) -> None:
     seen = Counter(_answered_by(two) for _ in range(40))
     assert set(seen) == {"0", "1"}, seen
@@ -119,7 +128,9 @@ def test_login_failures_are_counted_once_for_every_process(two: Service) -> None
 def test_a_killed_worker_is_started_again_while_the_port_keeps_answering(two: Service) -> None:
     before = _worker_pids(two)
     assert len(before) == 1, before
-    psutil.Process(before[0]).send_signal(signal.SIGKILL)
+    killed = psutil.Process(before[0])
+    killed.send_signal(signal.SIGKILL)
+    _wait_until_ended(killed)  # a connection queued at its socket in the instant it dies is reset
     with two.client() as api:  # meanwhile the primary takes every connection
         assert all(api.get("/healthz").status_code == 200 for _ in range(5))
     _wait_for_worker(two, timeout=60)
