@@ -52,14 +52,13 @@ def process_groups(items: list[pytest.Item]) -> list[str]:
     session's shared `demo`, or its shared `service`, with the others that do, in their order
     (tests/e2e/sharing.py): each shared service is started once, and its users see one another's
     work in the order they were written for."""
-    from tests.e2e.sharing import uses_shared
+    from tests.e2e.sharing import shared_by
 
     module_group: dict[Path, str] = {}
     for item in items:
-        path = Path(str(item.path))
-        for fixture in ("demo", "service"):
-            if uses_shared(item, fixture) and module_group.get(path) != "e2e-shared-demo":
-                module_group[path] = f"e2e-shared-{fixture}"
+        path, shared = Path(str(item.path)), shared_by(item)
+        if shared is not None and module_group.get(path) != "e2e-shared-demo":  # a module's demo wins
+            module_group[path] = f"e2e-shared-{shared}"
     return [module_group.get(Path(str(item.path)), item.nodeid.split("::")[0]) for item in items]
 
 

@@ -54,7 +54,7 @@ def needed_after(request: pytest.FixtureRequest, fixture: str) -> bool:
     items = request.session.items
     mine = [i for i, item in enumerate(items) if item.path == request.path]
     later = items[max(mine) + 1:] if mine else items
-    return any(uses_shared(item, fixture) for item in later)
+    return any(_uses_shared(item, fixture) for item in later)
 
 
 def in_sharing_order(items: list[pytest.Item], folder: Path, demo_modules: Sequence[str]) -> None:
@@ -69,13 +69,19 @@ def in_sharing_order(items: list[pytest.Item], folder: Path, demo_modules: Seque
 
 
 def _rank(item: pytest.Item, demo_modules: Sequence[str]) -> float:
-    if uses_shared(item, "demo"):
+    shared = shared_by(item)
+    if shared == "demo":
         module = Path(str(item.path)).stem
         return 2 + (demo_modules.index(module) if module in demo_modules else len(demo_modules) - 1.5)
-    return 0 if uses_shared(item, "service") else 1
+    return 0 if shared == "service" else 1
 
 
-def uses_shared(item: pytest.Item, fixture: str) -> bool:
+def shared_by(item: pytest.Item) -> str | None:
+    """The shared service the test uses: "demo", "service" (the demo, if it used both), or None."""
+    return next((fixture for fixture in ("demo", "service") if _uses_shared(item, fixture)), None)
+
+
+def _uses_shared(item: pytest.Item, fixture: str) -> bool:
     """The test uses `fixture` as tests/e2e/conftest.py defines it (a module may define its own)."""
     definitions = getattr(item, "_fixtureinfo", None)
     if definitions is None or fixture not in getattr(item, "fixturenames", ()):
