@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -115,10 +114,7 @@ async def serve(settings: Settings, listeners: Listeners, config_path: Path) -> 
     await asyncio.wait({starting, stopped, web_task}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
     if starting.done() and starting.exception() is None:
-        # What start-up built lives for the whole run: keep the collector off it, and collect the
-        # young generation less often (full collections were the tail of the latency).
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
+        runtime.settle()  # what start-up built lives for the whole run: the collector off it
         if settings.web_workers > 1:
             if (warning := few_cpus_warning(settings.web_workers, os.cpu_count())) is not None:
                 log.warning("%s", warning)

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from actors import tracing
+from actors.collector import settle_after_start
 from actors.listener import find_hub, publish
 from actors.logs import configure_actor
 from actors.metrics import ShardMetrics
@@ -324,10 +325,8 @@ class StockShard(ShardCore):
         async with self._lock:
             if self._db is None:
                 await self.start()
-                # The loaded book lives as long as the process: keep the collector off it, and run
-                # the young generation less often (full collections stalled whole batches).
-                gc.freeze()
-                gc.set_threshold(50_000, 20, 100)
+                # The loaded book lives as long as the process (full collections stalled whole batches)
+                settle_after_start()
         return self.index
 
     def pid(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from actors.collector import settle_after_start
 from actors.hub import HUB_NAME, hub_actor_class
 from actors.logs import reason
 from actors.router import Send, ShardRouter, actors_send
@@ -247,6 +248,10 @@ class Runtime:
         # orders can be taken now; partners connect in the background (a slow partner never
         # delays the service)
         self._partners_started = asyncio.ensure_future(self._start_partners())
+
+    def settle(self) -> None:
+        """Once this web process has started (the primary or a worker): actors/collector.py."""
+        settle_after_start()
 
     async def _start_partners(self) -> None:
         try:

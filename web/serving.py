@@ -132,6 +132,7 @@ async def serve_worker(settings: Settings, plan: WorkerPlan) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # again: Ray's init installs its own SIGTERM handler
         loop.add_signal_handler(sig, stop.set)
     app = create_app(runtime)
+    runtime.settle()  # as the primary does: the collector off what start-up built
     app.state.frames_from = frames_path(Path(plan.socket_path).parent)  # web/dashboard/frames.py
     forward = ForwardToPrimary(plan.socket_path)
     server = web_server(WorkerApp(app, forward, plan.index), settings)
