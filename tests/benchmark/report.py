@@ -293,7 +293,9 @@ def _worker_lines(first: dict[str, Any] | None, others: list[dict[str, Any]]) ->
                          + ", ".join(f"{process} {count / total:.0%}" for process, count in answered.items()))
         split = result.get("cpu_ms_per_order_by_process") or {}
         if split:
-            lines.append("     CPU ms per order: " + ", ".join(f"{kind} {ms:.3f}" for kind, ms in split.items()))
+            generator = result.get("generator_cpu_ms_per_order")
+            lines.append("     CPU ms per order: " + ", ".join(f"{kind} {ms:.3f}" for kind, ms in split.items())
+                         + (f"; the load generator {generator:.3f}" if generator is not None else ""))
         streamed = result.get("with_streams")
         if streamed:
             figures = streamed.get("streams") or {}
