@@ -64,7 +64,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "traces off); sample with OTEL_TRACES_SAMPLER, which is passed on")
     parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
                         help="only the soak: demo mode with every simulator and shopper, the order load and "
-                             "hostile traffic for SECONDS; memory per kind of process, start -> end")
+                             "hostile traffic for SECONDS; memory per kind of process, start -> end (with "
+                             "the first --web-workers count)")
     args = parser.parse_args(argv)
     try:
         args.web_workers = [int(n) for n in str(args.web_workers).split(",")]
@@ -115,8 +116,8 @@ def _engine(result: dict[str, Any]) -> None:
         result.update(figures)
 
 
-def _soak(seconds: float, clients: int, skus: int) -> int:
-    result = _attempt("soak", partial(run_soak, seconds, clients=clients, skus=skus))
+def _soak(seconds: float, clients: int, skus: int, web_workers: int) -> int:
+    result = _attempt("soak", partial(run_soak, seconds, clients=clients, skus=skus, web_workers=web_workers))
     print(render_soak(seconds, result))
     print(as_json_line({"soak": result}), flush=True)
     return 1 if "error" in result else 0
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if args.soak is not None:
-        return _soak(args.soak, args.clients, args.skus)
+        return _soak(args.soak, args.clients, args.skus, args.web_workers[0])
     settings = Settings(clients=args.clients, warmup=args.warmup, duration=args.duration, skus=args.skus,
                         streams=args.streams, otlp=args.otlp, web_workers=args.web_workers[0],
                         plain_streams=args.plain_streams)

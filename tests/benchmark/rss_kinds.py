@@ -1,6 +1,7 @@
 """Resident memory of a service's process tree, summed by kind of process.
 
-A kind is what the process is to Threadcount: `web` (run.py: web app, ingress, the driver), Ray's own
+A kind is what the process is to Threadcount: `web` (run.py: web app, ingress, the driver), `web
+worker` (`run.py worker`, THREADCOUNT_WEB_WORKERS), Ray's own
 `gcs_server`, `raylet` and its helpers (by their program), each actor by the log file it writes
 (`DATA_DIR/logs/shard-0.log` -> `shard-0`, `hub`, `partner-etsy`: an actor's name is knowable that
 way without asking Ray), other Ray workers by their title (`ray::IDLE`), and the partner `simulators`.
@@ -54,8 +55,9 @@ def kind_of(process: ProcessLike) -> str:
             return program
     if "simulators" in argv:
         return "simulators"
-    if any(arg.endswith("run.py") for arg in argv):
-        return "web"
+    for at, arg in enumerate(argv):
+        if arg.endswith("run.py"):
+            return "web worker" if argv[at + 1:at + 2] == ["worker"] else "web"
     return PurePath(argv[0]).name if argv else "other"
 
 

@@ -29,7 +29,7 @@ import httpx
 from tests.benchmark.catalog import create_catalog
 from tests.benchmark.load import LoadPlan, run_load
 from tests.benchmark.rss_kinds import Sample, growth_table, mb, sample
-from tests.benchmark.scenarios import STOCK_PER_SKU, _say, _stop, threadcount_env
+from tests.benchmark.scenarios import STOCK_PER_SKU, _say, _stop, threadcount_env, wait_for_workers
 from tests.benchmark.streams import PASSWORD_ENV, TOKEN_ENV
 from tests.harness.procs import REPO_ROOT, ServerError, ServerProcess, free_ports
 
@@ -52,12 +52,13 @@ def _figures(at: float, found: Sample) -> dict[str, Any]:
             "mb": {k: mb(v) for k, v in sorted(found.rss.items())}, "processes": dict(sorted(found.count.items()))}
 
 
-def run_soak(seconds: float, result: dict[str, Any], clients: int = 64, skus: int = 200) -> None:
+def run_soak(seconds: float, result: dict[str, Any], clients: int = 64, skus: int = 200,
+             web_workers: int = 1) -> None:
     """Fills ``result`` as it goes, so a failure keeps the figures measured before it."""
     with tempfile.TemporaryDirectory(prefix="tc-bench-soak-", ignore_cleanup_errors=True) as tmp:
         web_port, ingress_port = free_ports(2)
         token = secrets.token_urlsafe(32)
-        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token)
+        env = threadcount_env(Path(tmp, "data"), web_port, ingress_port, token, web_workers=web_workers)
         env.update(THREADCOUNT_DEMO="1", THREADCOUNT_SHOPPERS="1")
         server = ServerProcess("threadcount-soak", [sys.executable, "run.py"], env=env,
                                log_path=Path(tmp, "threadcount-soak.log"))
@@ -65,6 +66,9 @@ def run_soak(seconds: float, result: dict[str, Any], clients: int = 64, skus: in
         try:
             server.start()
             result["start_to_ready_s"] = round(server.wait_ready(f"{base}/healthz", READY_TIMEOUT), 2)
+            result["web_workers"] = web_workers
+            if web_workers > 1:
+                wait_for_workers(base, web_workers)
             _say(f"soak: ready; creating {skus} variants, then {WARMUP:g} s warm-up + {seconds:g} s measured")
             pool = asyncio.run(create_catalog(base, token, variants=skus, quantity=STOCK_PER_SKU))
             _measure(server, base, token, pool, seconds, clients, result)

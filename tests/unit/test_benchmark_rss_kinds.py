@@ -37,6 +37,7 @@ class FakeProcess:
 def test_each_process_is_named_by_what_it_is_to_threadcount() -> None:
     python = "/usr/bin/python3"
     assert kind_of(FakeProcess([python, "run.py"])) == "web"
+    assert kind_of(FakeProcess([python, "/srv/threadcount/run.py", "worker", "--config", "c.yaml"])) == "web worker"
     assert kind_of(FakeProcess(["/site-packages/ray/core/src/ray/gcs/gcs_server", "--port=1"])) == "gcs_server"
     assert kind_of(FakeProcess(["/site-packages/ray/core/src/ray/raylet/raylet", "--x"])) == "raylet"
     assert kind_of(FakeProcess([python, "-u", "/ray/_private/log_monitor.py"])) == "log_monitor"
