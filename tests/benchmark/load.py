@@ -68,7 +68,7 @@ Answer = tuple[int, dict[str, str], bytes]  # status, headers by lower-case name
 class Connection:
     """One kept-alive HTTP/1.1 connection that posts JSON and reads the answer: the least a client
     can do per request. The generator shares two cores with the service it measures, and a
-    general-purpose client (aiohttp's) cost 0.38-0.44 ms of CPU an order here, a third of what the
+    general-purpose client (aiohttp's) cost 0.35-0.44 ms of CPU an order here, a third of what the
     service itself spent (README: The benchmark)."""
 
     def __init__(self, host: str, port: int, path: str, token: str | None):
