@@ -183,9 +183,7 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
             server.start()
             ready = server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
             result["start_to_ready_s"] = round(ready, 2)
-            result["web_workers"] = settings.web_workers
-            if settings.web_workers > 1:
-                result["workers_ready_s"] = round(wait_for_workers(base, settings.web_workers), 2)
+            workers_ready(base, settings.web_workers, result)
             _say(f"threadcount: ready in {ready:.2f} s; creating {settings.skus} variants")
             variants = settings.skus + (1 if settings.streams else 0)  # the streams' marker: no load on it
             skus = asyncio.run(create_catalog(base, token, variants=variants, quantity=STOCK_PER_SKU))
@@ -212,6 +210,13 @@ def _run_threadcount(settings: Settings, result: dict[str, Any], otlp_endpoint: 
             raise
         finally:
             _stop(server, result)
+
+
+def workers_ready(base: str, count: int, result: dict[str, Any]) -> None:
+    """Once the primary is ready: until each of the `count` web processes answers (result: how long)."""
+    result["web_workers"] = count
+    if count > 1:
+        result["workers_ready_s"] = round(wait_for_workers(base, count), 2)
 
 
 def wait_for_workers(base: str, count: int, timeout: float = 120) -> float:

@@ -29,7 +29,7 @@ import httpx
 from tests.benchmark.catalog import create_catalog
 from tests.benchmark.load import LoadPlan, run_load
 from tests.benchmark.rss_kinds import Sample, growth_table, mb, sample
-from tests.benchmark.scenarios import STOCK_PER_SKU, _say, _stop, threadcount_env, wait_for_workers
+from tests.benchmark.scenarios import STOCK_PER_SKU, _say, _stop, threadcount_env, workers_ready
 from tests.benchmark.streams import PASSWORD_ENV, TOKEN_ENV
 from tests.harness.procs import REPO_ROOT, ServerError, ServerProcess, free_ports
 
@@ -66,9 +66,7 @@ def run_soak(seconds: float, result: dict[str, Any], clients: int = 64, skus: in
         try:
             server.start()
             result["start_to_ready_s"] = round(server.wait_ready(f"{base}/healthz", READY_TIMEOUT), 2)
-            result["web_workers"] = web_workers
-            if web_workers > 1:
-                wait_for_workers(base, web_workers)
+            workers_ready(base, web_workers, result)
             _say(f"soak: ready; creating {skus} variants, then {WARMUP:g} s warm-up + {seconds:g} s measured")
             pool = asyncio.run(create_catalog(base, token, variants=skus, quantity=STOCK_PER_SKU))
             _measure(server, base, token, pool, seconds, clients, result)
