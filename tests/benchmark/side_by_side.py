@@ -1,0 +1,136 @@
+"""Two services at once, one with 1 web process and one with 2 (or the counts given), the same order
+load alternating between them in pairs (AB, BA, AB, ...): both meet the same spells of a shared
+host, whose speed moved by a third between minutes, where `python -m tests.benchmark --web-workers
+1,2` starts one service after the other. Prints each run, then the ratio of each pair (second count
+over first), their median and mean, and the CPU per order of each kind of process over all runs;
+the last line of stdout is the same as JSON.
+
+    python -m tests.benchmark.side_by_side --pairs 10      # 6 s measured a run after 1 s of warm-up
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.benchmark.catalog import create_catalog
+from tests.benchmark.load import LoadPlan, run_load
+from tests.benchmark.scenarios import (
+    READY_TIMEOUT,
+    STOCK_PER_SKU,
+    _say,
+    _tree_cpu_s,
+    threadcount_env,
+    workers_ready,
+)
+from tests.harness.procs import ServerProcess, free_ports
+
+
+@dataclass
+class Side:
+    """One of the two services and what its runs measured."""
+
+    web_workers: int
+    plan: LoadPlan
+    server: ServerProcess
+    orders_per_s: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # by kind of process, the generator's included
+    orders: int = 0
+
+    def run(self) -> None:
+        before = _tree_cpu_s(self.server)
+        load = run_load(self.plan)
+        self.server.check_alive()
+        for kind, seconds in _tree_cpu_s(self.server).items():
+            self.cpu_s[kind] = self.cpu_s.get(kind, 0.0) + seconds - before.get(kind, 0.0)
+        generator = load["generator_cpu_ms_per_order"] * load["ok_total"] / 1000
+        self.cpu_s["load generator"] = self.cpu_s.get("load generator", 0.0) + generator
+        self.orders += load["ok_total"]
+        self.orders_per_s.append(load["orders_per_s"])
+        self.p99_ms.append(load["p99_ms"])
+        _say(f"{self.web_workers} web process(es): {load['orders_per_s']:,.0f} orders/s, p99 {load['p99_ms']} ms,"
+             f" errors {load['errors']}")
+
+    def cpu_ms_per_order(self) -> dict[str, float]:
+        return {kind: round(seconds * 1000 / max(self.orders, 1), 3) for kind, seconds in sorted(self.cpu_s.items())}
+
+
+def pair_ratios(first: list[float], second: list[float]) -> dict[str, Any]:
+    """Each pair's second over first, and their median and mean."""
+    ratios = [b / a for a, b in zip(first, second, strict=True) if a]
+    return {"ratios": [round(r, 3) for r in ratios],
+            "median": round(statistics.median(ratios), 3) if ratios else None,
+            "mean": round(statistics.mean(ratios), 3) if ratios else None}
+
+
+def _start(stack: contextlib.ExitStack, folder: Path, web_workers: int, args: argparse.Namespace) -> Side:
+    folder.mkdir()
+    web_port, ingress_port = free_ports(2)
+    token = secrets.token_urlsafe(32)
+    env = threadcount_env(folder / "data", web_port, ingress_port, token, web_workers=web_workers)
+    server = ServerProcess(f"threadcount-{web_workers}", [sys.executable, "run.py"], env=env,
+                           log_path=folder / "threadcount.log")
+    stack.callback(server.stop)
+    base = f"http://127.0.0.1:{web_port}"
+    server.start()
+    server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
+    workers_ready(base, web_workers, {})
+    skus = asyncio.run(create_catalog(base, token, variants=args.skus, quantity=STOCK_PER_SKU))
+    plan = LoadPlan(f"{base}/api/v1/orders", skus, args.clients, args.warmup, args.duration, token)
+    _say(f"threadcount with {web_workers} web process(es): ready")
+    return Side(web_workers, plan, server)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmark.side_by_side", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument("--web-workers", default="1,2", metavar="A,B", help="the two services' counts (1,2)")
+    parser.add_argument("--duration", type=float, default=6.0, help="measured seconds a run (6)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds a run (1)")
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--skus", type=int, default=200)
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.web_workers.split(",") if n.strip().isdigit()]
+    if len(counts) != 2 or min(counts) < 1 or args.pairs < 1:
+        parser.error("--web-workers needs two counts of 1 or more, such as 1,2; --pairs 1 or more")
+    args.web_workers = counts
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tc-bench-side-", ignore_cleanup_errors=True) as tmp, \
+            contextlib.ExitStack() as stack:
+        sides = [_start(stack, Path(tmp, str(at)), count, args) for at, count in enumerate(args.web_workers)]
+        for pair in range(args.pairs):
+            for side in sides if pair % 2 == 0 else sides[::-1]:
+                side.run()
+    first, second = sides
+    result = {"web_workers": args.web_workers, "pairs": args.pairs,
+              **pair_ratios(first.orders_per_s, second.orders_per_s),
+              "sides": [{"web_workers": side.web_workers, "orders_per_s": side.orders_per_s, "p99_ms": side.p99_ms,
+                         "cpu_ms_per_order": side.cpu_ms_per_order()} for side in sides]}
+    share = (f"median {result['median']:.0%}, mean {result['mean']:.0%}" if result["ratios"]
+             else "no pair answered")
+    print(f"{second.web_workers} web processes against {first.web_workers}, {args.pairs} pairs: {share} (pairs: "
+          + ", ".join(f"{r:.0%}" for r in result["ratios"]) + ")")
+    for side in sides:
+        print(f"  {side.web_workers}: orders/s {', '.join(f'{x:,.0f}' for x in side.orders_per_s)}; CPU ms per order "
+              + ", ".join(f"{kind} {ms:.3f}" for kind, ms in side.cpu_ms_per_order().items()))
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
