@@ -58,9 +58,12 @@ def available(api: httpx.Client, sku: str) -> int:
     return api.get(f"/api/v1/variants/{sku}/stock").json()["available"]
 
 
-def a_sku_with_stock(api: httpx.Client, sims: dict[str, str], partner: str, at_least: int = 4) -> str:
-    listed = desired(api, partner)
-    return next(sku for sku, quantity in sorted(listed.items()) if quantity >= at_least)
+def a_sku_with_stock(api: httpx.Client, partner: str, at_least: int = 4, timeout: float = 60) -> str:
+    """The first SKU the partner lists with at least `at_least` available, once it lists one: a test
+    run on its own meets a demo that may still be making its first listings."""
+    def found() -> str | None:
+        return next((sku for sku, quantity in sorted(desired(api, partner).items()) if quantity >= at_least), None)
+    return wait_for(found, timeout, f"{partner} to list a SKU with {at_least} or more", every=0.2)
 
 
 def order_of(api: httpx.Client, channel: str, external_id: str) -> dict[str, Any] | None:

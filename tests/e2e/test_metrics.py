@@ -87,7 +87,7 @@ def test_one_scrape_names_every_figure_from_the_web_process_each_shard_and_each_
 
 
 def test_orders_placed_move_the_orders_counter_of_their_channel(api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = next(iter(sorted(desired(api, "amazon"))))
+    sku = a_sku_with_stock(api, "amazon", at_least=0)
     before = total(api, "threadcount_orders_total", channel="direct", actor="web")
     for _ in range(3):
         body = {"channel": "direct", "external_id": f"m-{uuid.uuid4().hex[:12]}",
@@ -96,7 +96,7 @@ def test_orders_placed_move_the_orders_counter_of_their_channel(api: httpx.Clien
     assert total(api, "threadcount_orders_total", channel="direct", actor="web") == before + 3
     # a shopper's order at a partner is counted by that partner's connector
     shop_before = total(api, "threadcount_orders_total", channel="shopify", actor="partner-shopify")
-    shop_sku = a_sku_with_stock(api, sims, "shopify")
+    shop_sku = a_sku_with_stock(api, "shopify")
     answer = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": shop_sku, "quantity": 1}, timeout=10)
     assert answer.status_code == 200, answer.text
     wait_for(lambda: total(api, "threadcount_orders_total", channel="shopify", actor="partner-shopify")
@@ -105,7 +105,7 @@ def test_orders_placed_move_the_orders_counter_of_their_channel(api: httpx.Clien
 
 def test_a_stock_change_that_reaches_a_partner_moves_its_push_lag_count(
         api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = sorted(desired(api, "etsy"))[-1]
+    sku = wait_for(lambda: sorted(desired(api, "etsy")), 60, "etsy's listings", every=0.2)[-1]
     wait_for(lambda: shown(sims["etsy"]).get(sku) == desired(api, "etsy")[sku], 30, "etsy in sync", every=0.2)
     before = total(api, "threadcount_partner_push_lag_seconds_count", partner="etsy")
     received = api.post("/api/v1/stock/receipts", json={"sku": sku, "location": "WH-WEST", "quantity": 5})

@@ -33,7 +33,7 @@ def _ingress(demo: Service) -> str:
 
 def test_twenty_duplicate_deliveries_of_one_webhook_change_stock_once(demo: Service, api: httpx.Client,
                                                                         sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "shopify", at_least=3)
+    sku = demo_.a_sku_with_stock(api, "shopify", at_least=3)
     before = demo_.available(api, sku)
     body, headers = _shopify_webhook(demo, 990001, sku, 2)
     url = f"{_ingress(demo)}/webhooks/shopify"
@@ -47,7 +47,7 @@ def test_twenty_duplicate_deliveries_of_one_webhook_change_stock_once(demo: Serv
 
 def test_a_tampered_or_unsigned_webhook_is_refused_with_401_and_changes_nothing(
         demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "shopify", at_least=2)
+    sku = demo_.a_sku_with_stock(api, "shopify", at_least=2)
     before = demo_.available(api, sku)
     body, headers = _shopify_webhook(demo, 990002, sku, 1)
     url = f"{_ingress(demo)}/webhooks/shopify"
@@ -67,14 +67,14 @@ def test_a_tampered_or_unsigned_webhook_is_refused_with_401_and_changes_nothing(
 
 
 def test_partner_orders_follow_the_partners_lifecycle(api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "shopify", at_least=3)
+    sku = demo_.a_sku_with_stock(api, "shopify", at_least=3)
     placed = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
     order = demo_.wait_for(lambda: demo_.order_of(api, "shopify", placed["order_id"]), 10, "the shopify order here")
     assert order["status"] == "reserved"
     httpx.post(f"{sims['shopify']}/_sim/orders/{placed['order_id']}/ship", timeout=10).raise_for_status()
     demo_.wait_for(lambda: (demo_.order_of(api, "shopify", placed["order_id"]) or {}).get("status") == "fulfilled", 10,
              "the shipped order fulfilled here")
-    sale_sku = demo_.a_sku_with_stock(api, sims, "square", at_least=1)
+    sale_sku = demo_.a_sku_with_stock(api, "square", at_least=1)
     sale = httpx.post(f"{sims['square']}/_sim/orders", json={"sku": sale_sku, "quantity": 1}, timeout=10).json()
     demo_.wait_for(lambda: (demo_.order_of(api, "square", sale["order_id"]) or {}).get("status") == "fulfilled", 10,
              "the in-store sale reserved and fulfilled at once")
@@ -83,7 +83,7 @@ def test_partner_orders_follow_the_partners_lifecycle(api: httpx.Client, sims: d
 def test_an_ebay_shopper_order_reaches_us_and_a_stock_change_reaches_ebay_within_seconds(
         api: httpx.Client, sims: dict[str, str]) -> None:
     demo_.all_converged(api, sims)
-    sku = demo_.a_sku_with_stock(api, sims, "ebay", at_least=3)
+    sku = demo_.a_sku_with_stock(api, "ebay", at_least=3)
     before, listed = demo_.available(api, sku), demo_.desired(api, "ebay")[sku]
     placed = httpx.post(f"{sims['ebay']}/_sim/orders", json={"sku": sku, "quantity": 2}, timeout=10).json()
     order = demo_.wait_for(lambda: demo_.order_of(api, "ebay", placed["order_id"]), 5, "the eBay order here (notification)")
@@ -119,7 +119,7 @@ def _explain_ebay(api: httpx.Client, sims: dict[str, str], sku: str, want: int) 
 
 def test_a_stale_or_wrongly_signed_ebay_notification_is_refused_with_401_and_changes_nothing(
         demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "ebay", at_least=1)
+    sku = demo_.a_sku_with_stock(api, "ebay", at_least=1)
     before = demo_.available(api, sku)
     url = f"{_ingress(demo)}/webhooks/ebay"
     headers = {"Content-Type": "text/xml; charset=utf-8",
@@ -133,7 +133,7 @@ def test_a_stale_or_wrongly_signed_ebay_notification_is_refused_with_401_and_cha
 
 
 def test_a_wholesale_purchase_order_becomes_an_order_and_gets_a_997(api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "wholesale", at_least=2)
+    sku = demo_.a_sku_with_stock(api, "wholesale", at_least=2)
     placed = httpx.post(f"{sims['wholesale']}/_sim/orders", json={"sku": sku, "quantity": 2}, timeout=10).json()
     demo_.wait_for(lambda: demo_.order_of(api, "wholesale", placed["order_id"]), 20, "the 850 taken as an order", every=0.2)
     demo_.wait_for(lambda: httpx.get(f"{sims['wholesale']}/_sim/stats").json().get("acks_received", 0) >= 1, 20,
@@ -142,7 +142,7 @@ def test_a_wholesale_purchase_order_becomes_an_order_and_gets_a_997(api: httpx.C
 
 def test_a_wholesale_purchase_order_is_answered_line_by_line_with_an_855_the_distributor_accepts(
         api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "wholesale", at_least=2)
+    sku = demo_.a_sku_with_stock(api, "wholesale", at_least=2)
     stats = f"{sims['wholesale']}/_sim/stats"
     before = httpx.get(stats).json().get("po_acks_received", 0)
     placed = httpx.post(f"{sims['wholesale']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
@@ -154,7 +154,7 @@ def test_a_wholesale_purchase_order_is_answered_line_by_line_with_an_855_the_dis
 
 def test_a_partner_order_for_stock_that_is_gone_is_rejected_cancelled_at_the_partner_and_raises_an_alert(
         demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "shopify", at_least=1)
+    sku = demo_.a_sku_with_stock(api, "shopify", at_least=1)
     too_many = demo_.available(api, sku) + 5
     placed = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": sku, "quantity": too_many},
                         timeout=10).json()
@@ -173,7 +173,7 @@ def test_a_partner_order_for_stock_that_is_gone_is_rejected_cancelled_at_the_par
 
 def test_a_shopper_order_at_the_boutique_described_only_by_config_reaches_threadcount(
         api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "boutique", at_least=2)
+    sku = demo_.a_sku_with_stock(api, "boutique", at_least=2)
     placed = httpx.post(f"{sims['boutique']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
     order = demo_.wait_for(lambda: demo_.order_of(api, "boutique", placed["order_id"]), 10, "the boutique's order here")
     assert order["status"] == "reserved"
@@ -199,7 +199,7 @@ def test_a_signed_delivery_that_cannot_be_read_gets_a_400_naming_it_and_no_inter
 
 def test_an_order_over_the_cap_is_a_dead_letter_with_an_alert_and_a_retry_and_blocks_nothing(
         demo: Service, api: httpx.Client, sims: dict[str, str]) -> None:
-    sku = demo_.a_sku_with_stock(api, sims, "shopify", at_least=2)
+    sku = demo_.a_sku_with_stock(api, "shopify", at_least=2)
     body, headers = _shopify_webhook(demo, 990010, sku, 10**12)
     answer = httpx.post(f"{_ingress(demo)}/webhooks/shopify", content=body, headers=headers, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -219,7 +219,7 @@ def test_a_boutique_order_with_a_line_without_a_sku_is_a_dead_letter_on_the_part
     bad = httpx.post(f"{sims['boutique']}/_sim/boutique/orders", json={"items": [{"qty": 1, "price": "9.00"}]},
                      timeout=10).json()
     letter = demo_.wait_for(lambda: _letters(api, "boutique", bad["order_id"]), 10, "the boutique's dead letter")[0]
-    sku = demo_.a_sku_with_stock(api, sims, "boutique", at_least=2)
+    sku = demo_.a_sku_with_stock(api, "boutique", at_least=2)
     good = httpx.post(f"{sims['boutique']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
     demo_.wait_for(lambda: demo_.order_of(api, "boutique", good["order_id"]), 10, "the next boutique order taken")
     manager = log_in(demo.base)
@@ -242,7 +242,7 @@ def test_an_amazon_order_arrives_through_the_sellers_sqs_queue_and_its_message_i
         found = queue.get_queue_attributes(QueueUrl=where["options"]["queue_url"], AttributeNames=names)
         return [int(found["Attributes"][name]) for name in names]
 
-    sku = demo_.a_sku_with_stock(api, sims, "amazon", at_least=2)
+    sku = demo_.a_sku_with_stock(api, "amazon", at_least=2)
     placed = httpx.post(f"{sims['amazon']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10).json()
     demo_.wait_for(lambda: demo_.order_of(api, "amazon", placed["order_id"]), 10, "the amazon order here")
     stats = httpx.get(f"{sims['amazon']}/_sim/stats", timeout=5).json()
@@ -253,7 +253,7 @@ def test_an_amazon_order_arrives_through_the_sellers_sqs_queue_and_its_message_i
 def test_a_store_opened_after_the_start_serves_a_shopify_order_for_stock_only_it_holds(
         api: httpx.Client, sims: dict[str, str]) -> None:
     # Shopify's channel names no locations: it takes every location, the ones created later too.
-    sku = demo_.a_sku_with_stock(api, sims, "shopify", at_least=1)
+    sku = demo_.a_sku_with_stock(api, "shopify", at_least=1)
     for row in api.get(f"/api/v1/variants/{sku}/stock").json()["locations"]:
         if row["available"] > 0:   # nothing of it left anywhere else (what orders hold stays held)
             api.post("/api/v1/stock/adjustments", json={

@@ -72,7 +72,7 @@ def test_a_shopper_order_on_one_simulator_changes_what_every_other_shows_within_
         api: httpx.Client, sims: dict[str, str]) -> None:
     all_converged(api, sims)
     for round_no in range(12):
-        sku = a_sku_with_stock(api, sims, "amazon", at_least=3 + round_no % 3)
+        sku = a_sku_with_stock(api, "amazon", at_least=3 + round_no % 3)
         before = {p: desired(api, p)[sku] for p in ("amazon", "etsy")}
         started = time.monotonic()
         answer = httpx.post(f"{sims['shopify']}/_sim/orders", json={"sku": sku, "quantity": 1}, timeout=10)
@@ -91,7 +91,7 @@ def test_a_shopper_order_on_one_simulator_changes_what_every_other_shows_within_
 def test_a_hand_edit_at_the_partner_is_found_and_corrected_by_reconciliation(
         api: httpx.Client, sims: dict[str, str]) -> None:
     all_converged(api, sims)
-    sku = a_sku_with_stock(api, sims, "etsy", at_least=1)
+    sku = a_sku_with_stock(api, "etsy", at_least=1)
     want = desired(api, "etsy")[sku]
     httpx.put(f"{sims['etsy']}/_sim/listings", json={sku: want + 7}, timeout=10).raise_for_status()
     started = api.post("/api/v1/partners/etsy/reconcile")
@@ -147,7 +147,7 @@ def test_a_failing_partner_does_not_slow_the_others_and_converges_after_it_recov
     try:
         failing_since = time.monotonic()
         while time.monotonic() - failing_since < 30:
-            sku = a_sku_with_stock(api, sims, "amazon", at_least=2)
+            sku = a_sku_with_stock(api, "amazon", at_least=2)
             before = desired(api, "amazon")[sku]
             api.post("/api/v1/orders", json={"channel": "direct", "external_id": f"fail-{uuid.uuid4()}",
                                              "lines": [{"sku": sku, "quantity": 1}]}).raise_for_status()

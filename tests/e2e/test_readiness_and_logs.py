@@ -21,7 +21,7 @@ import pytest
 
 from service.version import VERSION
 from tests.e2e.conftest import Service, start_service
-from tests.e2e.partner_demo import PARTNERS, all_listed, desired, wait_for
+from tests.e2e.partner_demo import PARTNERS, a_sku_with_stock, all_listed, wait_for
 from tests.harness.otlp import Collected, Received, threaded_receiver
 
 
@@ -116,7 +116,7 @@ def test_logs_are_json_lines_in_the_data_folder_for_the_web_process_and_the_simu
 
 def test_an_orders_trace_runs_from_its_request_through_a_shard_to_the_partners_pushes(
         api: httpx.Client, traces: Collected) -> None:
-    sku = next(sku for sku, quantity in sorted(desired(api, "shopify").items()) if quantity >= 4)
+    sku = a_sku_with_stock(api, "shopify")
     trace_id, caller = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     answer = api.post("/api/v1/orders", headers={"traceparent": f"00-{trace_id}-{caller}-01"},
                       json={"channel": "direct", "external_id": f"traced-{trace_id}", "lines": [{"sku": sku, "quantity": 1}]})
