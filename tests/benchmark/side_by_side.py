@@ -6,6 +6,7 @@ over first), their median and mean, and the CPU per order of each kind of proces
 the last line of stdout is the same as JSON.
 
     python -m tests.benchmark.side_by_side --pairs 10      # 6 s measured a run after 1 s of warm-up
+    python -m tests.benchmark.side_by_side --web-workers 1,1 --shards 2,1   # the shard count instead
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Side:
     """One of the two services and what its runs measured."""
 
     web_workers: int
+    shards: int | None  # THREADCOUNT_SHARDS, None: the service's default (the CPU count)
     plan: LoadPlan
     server: ServerProcess
     orders_per_s: list[float] = field(default_factory=list)
@@ -58,8 +60,11 @@ class Side:
         self.orders += load["ok_total"]
         self.orders_per_s.append(load["orders_per_s"])
         self.p99_ms.append(load["p99_ms"])
-        _say(f"{self.web_workers} web process(es): {load['orders_per_s']:,.0f} orders/s, p99 {load['p99_ms']} ms,"
-             f" errors {load['errors']}")
+        _say(f"{self.label}: {load['orders_per_s']:,.0f} orders/s, p99 {load['p99_ms']} ms, errors {load['errors']}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.web_workers} web" + ("" if self.shards is None else f" {self.shards} shard(s)")
 
     def cpu_ms_per_order(self) -> dict[str, float]:
         return {kind: round(seconds * 1000 / max(self.orders, 1), 3) for kind, seconds in sorted(self.cpu_s.items())}
@@ -73,11 +78,14 @@ def pair_ratios(first: list[float], second: list[float]) -> dict[str, Any]:
             "mean": round(statistics.mean(ratios), 3) if ratios else None}
 
 
-def _start(stack: contextlib.ExitStack, folder: Path, web_workers: int, args: argparse.Namespace) -> Side:
+def _start(stack: contextlib.ExitStack, folder: Path, web_workers: int, shards: int | None,
+           args: argparse.Namespace) -> Side:
     folder.mkdir()
     web_port, ingress_port = free_ports(2)
     token = secrets.token_urlsafe(32)
     env = threadcount_env(folder / "data", web_port, ingress_port, token, web_workers=web_workers)
+    if shards is not None:
+        env["THREADCOUNT_SHARDS"] = str(shards)
     server = ServerProcess(f"threadcount-{web_workers}", [sys.executable, "run.py"], env=env,
                            log_path=folder / "threadcount.log")
     stack.callback(server.stop)
@@ -87,8 +95,9 @@ def _start(stack: contextlib.ExitStack, folder: Path, web_workers: int, args: ar
     workers_ready(base, web_workers, {})
     skus = asyncio.run(create_catalog(base, token, variants=args.skus, quantity=STOCK_PER_SKU))
     plan = LoadPlan(f"{base}/api/v1/orders", skus, args.clients, args.warmup, args.duration, token)
-    _say(f"threadcount with {web_workers} web process(es): ready")
-    return Side(web_workers, plan, server)
+    side = Side(web_workers, shards, plan, server)
+    _say(f"threadcount with {side.label}: ready")
+    return side
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -96,37 +105,46 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--web-workers", default="1,2", metavar="A,B", help="the two services' counts (1,2)")
+    parser.add_argument("--shards", metavar="A,B", help="the two services' THREADCOUNT_SHARDS (the CPU count)")
     parser.add_argument("--duration", type=float, default=6.0, help="measured seconds a run (6)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds a run (1)")
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--skus", type=int, default=200)
     args = parser.parse_args(argv)
-    counts = [int(n) for n in args.web_workers.split(",") if n.strip().isdigit()]
-    if len(counts) != 2 or min(counts) < 1 or args.pairs < 1:
-        parser.error("--web-workers needs two counts of 1 or more, such as 1,2; --pairs 1 or more")
-    args.web_workers = counts
+    args.web_workers = _two_counts(parser, "--web-workers", args.web_workers)
+    args.shards = [None, None] if args.shards is None else _two_counts(parser, "--shards", args.shards)
+    if args.pairs < 1:
+        parser.error("--pairs needs 1 or more")
     return args
+
+
+def _two_counts(parser: argparse.ArgumentParser, option: str, text: str) -> list[int]:
+    counts = [int(n) for n in text.split(",") if n.strip().isdigit()]
+    if len(counts) != 2 or min(counts) < 1:
+        parser.error(f"{option} needs two counts of 1 or more, such as 1,2")
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tc-bench-side-", ignore_cleanup_errors=True) as tmp, \
             contextlib.ExitStack() as stack:
-        sides = [_start(stack, Path(tmp, str(at)), count, args) for at, count in enumerate(args.web_workers)]
+        sides = [_start(stack, Path(tmp, str(at)), count, shards, args)
+                 for at, (count, shards) in enumerate(zip(args.web_workers, args.shards, strict=True))]
         for pair in range(args.pairs):
             for side in sides if pair % 2 == 0 else sides[::-1]:
                 side.run()
     first, second = sides
-    result = {"web_workers": args.web_workers, "pairs": args.pairs,
+    result = {"web_workers": args.web_workers, "shards": args.shards, "pairs": args.pairs,
               **pair_ratios(first.orders_per_s, second.orders_per_s),
-              "sides": [{"web_workers": side.web_workers, "orders_per_s": side.orders_per_s, "p99_ms": side.p99_ms,
+              "sides": [{"web_workers": side.web_workers, "shards": side.shards, "orders_per_s": side.orders_per_s, "p99_ms": side.p99_ms,
                          "cpu_ms_per_order": side.cpu_ms_per_order()} for side in sides]}
     share = (f"median {result['median']:.0%}, mean {result['mean']:.0%}" if result["ratios"]
              else "no pair answered")
-    print(f"{second.web_workers} web processes against {first.web_workers}, {args.pairs} pairs: {share} (pairs: "
+    print(f"{second.label} against {first.label}, {args.pairs} pairs: {share} (pairs: "
           + ", ".join(f"{r:.0%}" for r in result["ratios"]) + ")")
     for side in sides:
-        print(f"  {side.web_workers}: orders/s {', '.join(f'{x:,.0f}' for x in side.orders_per_s)}; CPU ms per order "
+        print(f"  {side.label}: orders/s {', '.join(f'{x:,.0f}' for x in side.orders_per_s)}; CPU ms per order "
               + ", ".join(f"{kind} {ms:.3f}" for kind, ms in side.cpu_ms_per_order().items()))
     print(json.dumps(result), flush=True)
     return 0

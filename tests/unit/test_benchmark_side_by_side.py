@@ -1,11 +1,11 @@
 """The side-by-side benchmark compares each pair of runs, second count over first, and skips a pair
-whose first run answered nothing."""
+whose first run answered nothing; each side may have its own web process and shard counts."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.benchmark.side_by_side import pair_ratios
+from tests.benchmark.side_by_side import _parse_args, pair_ratios
 
 pytestmark = pytest.mark.unit
 
@@ -18,3 +18,16 @@ def test_each_pair_is_the_second_run_over_the_first_with_their_median_and_mean()
 def test_a_pair_whose_first_run_answered_nothing_is_left_out() -> None:
     assert pair_ratios([0.0, 1000.0], [500.0, 950.0])["ratios"] == [0.95]
     assert pair_ratios([0.0], [10.0]) == {"ratios": [], "median": None, "mean": None}
+
+
+def test_each_side_has_its_web_process_count_and_its_shard_count_or_the_services_default() -> None:
+    default = _parse_args([])
+    assert (default.web_workers, default.shards) == ([1, 2], [None, None])
+    chosen = _parse_args(["--web-workers", "1,1", "--shards", "2,1", "--pairs", "3"])
+    assert (chosen.web_workers, chosen.shards, chosen.pairs) == ([1, 1], [2, 1], 3)
+
+
+@pytest.mark.parametrize("argv", [["--shards", "2"], ["--shards", "0,1"], ["--web-workers", "1,x"], ["--pairs", "0"]])
+def test_a_count_that_is_not_two_counts_of_one_or_more_is_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parse_args(argv)
