@@ -109,7 +109,8 @@ def test_logs_are_json_lines_in_the_data_folder_for_the_web_process_and_the_simu
     folder = ops.data_dir / "logs"
     lines = json_lines(folder / "threadcount.log")
     assert lines and all({"ts", "level", "logger", "message", "process"} <= set(line) for line in lines)
-    assert {"shard-0.log", "shard-1.log", "hub.log", "partner-etsy.log"} <= {p.name for p in folder.iterdir()}
+    wanted = {"shard-0.log", "shard-1.log", "hub.log", "partner-etsy.log"}  # a partner's once its actor has logged
+    wait_for(lambda: wanted <= {p.name for p in folder.iterdir()}, 60, f"the logs {sorted(wanted)}", every=0.2)
     simulators = json_lines(ops.data_dir / "simulators.log")
     assert {p for p in PARTNERS if any(f"simulator {p} listening" in line["message"] for line in simulators)} == set(PARTNERS)
 
