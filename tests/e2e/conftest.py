@@ -91,10 +91,16 @@ def _api_service(folder: Path) -> Service:
 
 def _partner_demo(folder: Path) -> Service:
     """The demo with every partner and its simulator, shoppers off, the dashboard admin's password set."""
+    from tests.e2e.partner_demo import wait_for
     from tests.e2e.test_dashboard_pages import PASSWORD
 
-    return start_service(folder, demo=True, extra_env={"THREADCOUNT_SHOPPERS": "0",
-                                                       "THREADCOUNT_ADMIN_PASSWORD": PASSWORD})
+    running = start_service(folder, demo=True, extra_env={"THREADCOUNT_SHOPPERS": "0",
+                                                          "THREADCOUNT_ADMIN_PASSWORD": PASSWORD})
+    # Ready, not just up: every partner's connector answers. A test that meets the demo first (run on its
+    # own, or the first of its module in an xdist process of its own) would otherwise see partners missing.
+    with running.client() as api:
+        wait_for(lambda: api.get("/readyz").status_code == 200, 90, "the demo ready (/readyz)", every=0.2)
+    return running
 
 
 @pytest.fixture(scope="session")
