@@ -211,9 +211,7 @@ def test_a_connector_actor_killed_mid_push_resumes_without_a_lost_or_doubled_cha
 
 
 def _sync(api: httpx.Client, partner: str) -> dict[str, Any]:
-    """The partner's sync figures; {} while the service has not listed the partner yet."""
-    listed = {p["id"]: p for p in api.get("/api/v1/partners").json()}
-    return listed[partner]["sync"] if partner in listed else {}
+    return {p["id"]: p for p in api.get("/api/v1/partners").json()}[partner]["sync"]
 
 
 def _actor_pid(api: httpx.Client, partner: str) -> int | None:
