@@ -77,8 +77,8 @@ class SellingPartnerApi(ConnectorClient):
             token = await self.grantless_token() if grantless else await self.access_token()
         # the bucket's token last, just before the send: taken before a token refresh, the calls
         # queued behind the refresh all went out at once when it came, faster than Amazon's rate
-        await self.limiter.acquire(op)
-        status, answer = await self.send(method, url, token=token, **request)
+        async with self.limiter.sending(op):
+            status, answer = await self.send(method, url, token=token, **request)
         return status, answer, token
 
     def checked(self, op: str, status: int, answer: Any) -> Any:
@@ -127,8 +127,8 @@ class SellingPartnerApi(ConnectorClient):
 
     async def _lwa(self, form: dict[str, str], what: str) -> dict[str, Any]:
         """A token answer from LWA; AuthExpired when it refuses `what`, PartnerError when it fails."""
-        await self.limiter.acquire("lwaToken")
-        status, answer = await self.send("POST", self._auth_url, data=form)
+        async with self.limiter.sending("lwaToken"):
+            status, answer = await self.send("POST", self._auth_url, data=form)
         if status >= 500:
             raise PartnerError(f"LWA token: {status} {answer}")
         if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):

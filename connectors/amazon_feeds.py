@@ -71,8 +71,8 @@ class FeedPush:
     async def _report(self, document_id: str) -> dict[str, Any]:
         api = self.api
         where = await api.call("getFeedDocument", "GET", api.url(f"{fmt.FEEDS_PATH}/documents/{document_id}"))
-        await api.limiter.acquire("downloadFeedDocument")
-        status, raw = await api.send("GET", URL(where["url"], encoded=True))
+        async with api.limiter.sending("downloadFeedDocument"):
+            status, raw = await api.send("GET", URL(where["url"], encoded=True))
         if where.get("compressionAlgorithm") == "GZIP" and isinstance(raw, bytes):
             raw = decoded(gzip.decompress(raw))
         report = api.checked("downloadFeedDocument", status, raw)

@@ -116,11 +116,11 @@ class EbayApi(ConnectorClient):
         """The call's response as plain data; raises for what no retry of the same call can mend
         and for limits, returns Ack Failure/PartialFailure for the caller to read per item."""
         client = await self.client()
-        await self.limiter.acquire(operation)
         service = AsyncServiceProxy(client, client.wsdl.bindings[BINDING], address=self.address(call))
         headers = {"RequesterCredentials": {"eBayAuthToken": self.spec.credentials.get("auth_token", "")}}
         try:
-            reply = await getattr(service, call)(Version=self.version(), _soapheaders=headers, **body)
+            async with self.limiter.sending(operation):
+                reply = await getattr(service, call)(Version=self.version(), _soapheaders=headers, **body)
         except Fault as exc:
             kind = PartnerRejected if "client" in str(exc.code or "").lower() else PartnerError
             raise kind(f"eBay {call} SOAP fault {exc.code}: {exc.message}") from exc

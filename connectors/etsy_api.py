@@ -64,19 +64,19 @@ class EtsyApi(ConnectorClient):
     async def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                     json_body: Any = None, form: Mapping[str, str] | None = None,
                     token: str | None = None) -> tuple[int, Any]:
-        await self.limiter.acquire("daily")
-        await self.limiter.acquire("request")
-        self.quota.sent()
         creds = self.spec.credentials
         headers = {"x-api-key": f"{creds['keystring']}:{creds['shared_secret']}"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         url = self.spec.base_url.rstrip("/") + path
+        await self.limiter.acquire("daily")
         try:
-            async with self._connector.session.request(method, url, params=params, json=json_body, data=form,
-                                                       headers=headers) as answer:
-                text = await answer.text()
-                status, answer_headers = answer.status, answer.headers
+            async with self.limiter.sending("request"):
+                self.quota.sent()
+                async with self._connector.session.request(method, url, params=params, json=json_body,
+                                                           data=form, headers=headers) as answer:
+                    text = await answer.text()
+                    status, answer_headers = answer.status, answer.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise PartnerError(f"Etsy {method} {path}: {exc!r}") from exc
         data = _json(text)

@@ -4,6 +4,7 @@ a token before each request, and a Retry-After passed on. The buckets themselves
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,10 @@ class Limiter(Protocol):
     async def acquire(self, operation: str, cost: float = 1.0) -> None:
         """Wait until a request of this operation may be made, and take its tokens."""
 
+    def sending(self, operation: str, cost: float = 1.0) -> AbstractAsyncContextManager[None]:
+        """`acquire` on entering; the request is made inside. The partner counts it when it
+        arrives, which may be as late as its answer: the limiter learns when that was."""
+
     def would_wait(self, operation: str, cost: float = 1.0) -> bool:
         """Would `acquire` wait now? Takes nothing."""
 
@@ -33,6 +38,9 @@ class NoLimiter:
     mistake, so it is refused rather than sent unpaced."""
 
     async def acquire(self, operation: str, cost: float = 1.0) -> None:
+        raise RuntimeError(f"{operation}: this connector was made without a rate limiter")
+
+    def sending(self, operation: str, cost: float = 1.0) -> AbstractAsyncContextManager[None]:
         raise RuntimeError(f"{operation}: this connector was made without a rate limiter")
 
     def would_wait(self, operation: str, cost: float = 1.0) -> bool:

@@ -48,8 +48,8 @@ class RestApi(ConnectorClient):
 
     async def _send(self, method: str, path: str, body: Any, params: Sequence[tuple[str, str]]) -> _Answer:
         headers = {"Accept": "application/json", **self._declared.headers, **await self._auth_headers()}
-        await self.limiter.acquire("api")
-        return await self._request(method, path, headers, json=body, params=list(params))
+        async with self.limiter.sending("api"):
+            return await self._request(method, path, headers, json=body, params=list(params))
 
     async def _request(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> _Answer:
         url = self.spec.base_url.rstrip("/") + path
@@ -96,9 +96,9 @@ class RestApi(ConnectorClient):
                     "client_secret": creds.get("client_secret", "")}
             if self._declared.auth.scope:
                 form["scope"] = self._declared.auth.scope
-            await self.limiter.acquire("api")
-            status, payload, retry_after = await self._request(
-                "POST", self._declared.auth.token_path, {"Accept": "application/json"}, data=form)
+            async with self.limiter.sending("api"):
+                status, payload, retry_after = await self._request(
+                    "POST", self._declared.auth.token_path, {"Accept": "application/json"}, data=form)
             if status in (400, 401):
                 raise AuthExpired(f"{self.spec.id} refused the client credentials ({status}): {payload}")
             payload = self._answer("POST token", status, payload, retry_after)

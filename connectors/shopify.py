@@ -114,11 +114,11 @@ class ShopifyConnector(Connector):
                     **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
         if self.session is None:
             raise PartnerError("Shopify connector has no HTTP session")
-        await self.limiter.acquire(op, cost)
         headers = {"X-Shopify-Access-Token": self.spec.credentials["access_token"],
                    "Accept": "application/json"}
         try:
-            async with self.session.request(method, self.api + path, headers=headers, **kwargs) as answer:
+            async with self.limiter.sending(op, cost), self.session.request(
+                    method, self.api + path, headers=headers, **kwargs) as answer:
                 status, answer_headers, text = answer.status, answer.headers, await answer.text()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise PartnerError(f"Shopify {method} {path}: {exc!r}") from exc

@@ -60,15 +60,13 @@ class SquareApi(ConnectorClient):
 
     async def _send(self, method: str, path: str, token: str | None, body: Any,
                     params: Mapping[str, str] | None) -> tuple[int, dict[str, Any], float | None]:
-        operation = "api" if token else "oauth"
-        await self.limiter.acquire(operation)
         headers = {"Square-Version": self._version, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         url = self.spec.base_url.rstrip("/") + path
         try:
-            async with self._http().request(method, url, json=body, params=params, headers=headers,
-                                            timeout=TIMEOUT) as answer:
+            async with self.limiter.sending("api" if token else "oauth"), self._http().request(
+                    method, url, json=body, params=params, headers=headers, timeout=TIMEOUT) as answer:
                 try:
                     payload = await answer.json(content_type=None)
                 except ValueError:

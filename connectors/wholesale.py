@@ -202,8 +202,7 @@ class WholesaleConnector(Connector):
         try:
             async with asyncio.timeout(self.timeout):
                 sftp = await self._client()
-            await self.limiter.acquire(operation)
-            async with asyncio.timeout(self.timeout):
+            async with self.limiter.sending(operation), asyncio.timeout(self.timeout):
                 return await action(sftp)
         except asyncssh.PermissionDenied as exc:
             raise AuthExpired(f"the distributor refused our login: {exc.reason}") from exc

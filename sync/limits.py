@@ -5,8 +5,9 @@ connectors' limiter (connectors.limits.Limiter): whoever builds a connector pass
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from connectors.limits import RateSpec
 
@@ -22,12 +23,25 @@ class TokenBucket:
         self._tokens = spec.burst if full else 0.0
         self._at = clock()
         self._blocked_until = 0.0
+        self.refilled = 0.0   # every token ever given back, for `unrefill`
 
     def _refill(self) -> float:
         now = self._clock()
+        before = self._tokens
         self._tokens = min(self.spec.burst, self._tokens + (now - self._at) * self.spec.rate)
+        self.refilled += max(0.0, self._tokens - before)
         self._at = now
         return now
+
+    def unrefill(self, since: float) -> None:
+        """Take back what refilled since `refilled` was `since`: the time a request was in flight.
+        The partner counts a request when it reaches it, anywhere between our send and its answer
+        (a slow sender, a busy partner): paced as if it arrived when sent, a request that arrived
+        late and the next, sent at once after its answer, reach the partner closer together than
+        our rate. With no refill while its own request was in flight, a sequence of calls keeps
+        the rate at whatever moments the partner counted them (the next waits may go below zero)."""
+        self._refill()
+        self._tokens -= max(0.0, self.refilled - since)
 
     def try_take(self, cost: float = 1.0) -> float:
         """Take `cost` tokens and return 0, or take nothing and return the seconds to wait."""
@@ -41,7 +55,8 @@ class TokenBucket:
         now = self._refill()
         if now < self._blocked_until:
             return self._blocked_until - now
-        return max(0.0, (cost - self._tokens) / self.spec.rate)
+        short = cost - self._tokens
+        return 0.0 if short <= 1e-9 else short / self.spec.rate   # float dust is not a wait
 
     @property
     def tokens(self) -> float:
@@ -94,6 +109,19 @@ class RateLimiter:
         while (wait := bucket.try_take(cost)) > 0:
             self.waited += wait
             await self._sleep(wait)
+
+    @contextlib.asynccontextmanager
+    async def sending(self, operation: str, cost: float = 1.0) -> AsyncIterator[None]:
+        """`acquire`, then the request inside; on leaving (its answer, or a failure), the tokens
+        that refilled while it was in flight are taken back (TokenBucket.unrefill)."""
+        await self.acquire(operation, cost)
+        bucket = self.bucket(operation)
+        since = bucket.refilled if bucket is not None else 0.0
+        try:
+            yield
+        finally:
+            if bucket is not None:
+                bucket.unrefill(since)
 
     def would_wait(self, operation: str, cost: float = 1.0) -> bool:
         bucket = self.bucket(operation)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
 
 from connectors.amazon import AmazonConnector
@@ -9,7 +12,7 @@ from connectors.base import PartnerSpec
 from connectors.limits import RateSpec
 from connectors.square import SquareConnector
 from connectors.wholesale import WholesaleConnector
-from sync.limits import RateLimiter, TokenBucket
+from sync.limits import SAFETY, RateLimiter, TokenBucket
 from tests.unit.fake_clock import Clock
 
 
@@ -166,6 +169,51 @@ def test_a_drained_limiter_makes_the_next_call_wait_a_whole_token() -> None:
     bucket = limiter.bucket("patch")
     assert bucket is not None
     assert bucket.try_take() == pytest.approx(0.2)
+
+
+async def test_a_request_in_flight_earns_the_next_no_tokens(clock: Clock, slept: Slept) -> None:
+    limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=1.0)}, clock=clock, sleep=slept)
+    async with limiter.sending("search"):
+        clock.advance(1.0)   # the answer took a second: the partner may have counted it just now
+    await limiter.acquire("search")
+    assert slept == [pytest.approx(0.5)]
+
+
+async def test_a_failed_request_also_gives_back_what_refilled_while_it_was_in_flight(
+        clock: Clock, slept: Slept) -> None:
+    limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=1.0)}, clock=clock, sleep=slept)
+    with pytest.raises(TimeoutError):
+        async with limiter.sending("search"):
+            clock.advance(1.0)
+            raise TimeoutError
+    await limiter.acquire("search")
+    assert slept == [pytest.approx(0.5)]
+
+
+async def _calls_the_partner_refused(unrefill: bool) -> int:
+    """Calls one after another at our nine tenths of a partner's 5/s, burst 5: the first is
+    answered in 0.2 s and the partner counted it only then (a connection being opened, a busy
+    partner); the next five are answered at once. The partner's own bucket says how many it refused."""
+    clock = Clock()
+    limiter = RateLimiter({"search": RateSpec(5.0, 5.0).scaled(SAFETY)}, clock=clock, sleep=Slept(clock))
+    partner = TokenBucket(RateSpec(5.0, 5.0), clock)
+    refused = 0
+    for flight in (0.2, 0.0, 0.0, 0.0, 0.0, 0.0):
+        async with limiter.sending("search") if unrefill else _acquired(limiter, "search"):
+            clock.advance(flight)
+            refused += partner.try_take() > 0
+    return refused
+
+
+@contextlib.asynccontextmanager
+async def _acquired(limiter: RateLimiter, operation: str) -> AsyncIterator[None]:
+    await limiter.acquire(operation)
+    yield
+
+
+async def test_calls_paced_from_their_answers_keep_the_partners_rate_wherever_it_counts_them() -> None:
+    assert await _calls_the_partner_refused(unrefill=False) > 0   # paced from the sends alone
+    assert await _calls_the_partner_refused(unrefill=True) == 0
 
 
 def test_a_limiter_under_published_rates_runs_each_bucket_at_nine_tenths() -> None:
