@@ -25,6 +25,7 @@ from tests.benchmark.buffers import compare as compare_buffers
 from tests.benchmark.engine import engine_benchmark
 from tests.benchmark.report import as_json_line, render
 from tests.benchmark.scenarios import Settings, run_baseline, run_threadcount
+from tests.benchmark.side_by_side import counts
 from tests.benchmark.soak import render_soak, run_soak
 from tests.benchmark.sync import run_sync
 from tests.benchmark.sync_orders import ORDERS_PER_PARTNER
@@ -67,12 +68,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "hostile traffic for SECONDS; memory per kind of process, start -> end (with "
                              "the first --web-workers count)")
     args = parser.parse_args(argv)
-    try:
-        args.web_workers = [int(n) for n in str(args.web_workers).split(",")]
-    except ValueError:
-        parser.error("--web-workers: whole numbers separated by commas, such as 1,2")
-    if not args.web_workers or min(args.web_workers) < 1:
-        parser.error("--web-workers: each count must be 1 or more")
+    args.web_workers = counts(parser, "--web-workers", args.web_workers)
     if args.soak is not None and args.soak <= 0:
         parser.error("--soak needs a positive number of seconds")
     if args.duration <= 0 or args.warmup < 0 or args.clients < 1 or args.skus < 1 or args.streams < 0:

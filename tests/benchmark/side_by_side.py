@@ -111,18 +111,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--skus", type=int, default=200)
     args = parser.parse_args(argv)
-    args.web_workers = _two_counts(parser, "--web-workers", args.web_workers)
-    args.shards = [None, None] if args.shards is None else _two_counts(parser, "--shards", args.shards)
+    args.web_workers = counts(parser, "--web-workers", args.web_workers, exactly=2)
+    args.shards = [None, None] if args.shards is None else counts(parser, "--shards", args.shards, exactly=2)
     if args.pairs < 1:
         parser.error("--pairs needs 1 or more")
     return args
 
 
-def _two_counts(parser: argparse.ArgumentParser, option: str, text: str) -> list[int]:
-    counts = [int(n) for n in text.split(",") if n.strip().isdigit()]
-    if len(counts) != 2 or min(counts) < 1:
-        parser.error(f"{option} needs two counts of 1 or more, such as 1,2")
-    return counts
+def counts(parser: argparse.ArgumentParser, option: str, text: str, exactly: int | None = None) -> list[int]:
+    """An option's counts of 1 or more separated by commas (`exactly` that many), or the parser's error."""
+    given = [part.strip() for part in str(text).split(",")]
+    if not all(part.isdigit() and int(part) >= 1 for part in given) or len(given) != (exactly or len(given)):
+        how_many = "two counts" if exactly == 2 else f"{exactly} counts" if exactly else "counts"
+        parser.error(f"{option} needs {how_many} of 1 or more separated by commas, such as 1,2")
+    return [int(part) for part in given]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.benchmark.__main__ import _parse_args as benchmark_args
 from tests.benchmark.side_by_side import _parse_args, pair_ratios
 
 pytestmark = pytest.mark.unit
@@ -31,3 +32,10 @@ def test_each_side_has_its_web_process_count_and_its_shard_count_or_the_services
 def test_a_count_that_is_not_two_counts_of_one_or_more_is_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         _parse_args(argv)
+
+
+def test_the_benchmarks_web_process_counts_are_any_number_of_counts_of_one_or_more() -> None:
+    assert benchmark_args(["--web-workers", "1,2,4"]).web_workers == [1, 2, 4]
+    for wrong in ("0", "1,", "two", "1,-2"):
+        with pytest.raises(SystemExit):
+            benchmark_args(["--web-workers", wrong])
