@@ -71,8 +71,9 @@ class TokenBucket:
 
     @property
     def used(self) -> float:
-        """Share of the bucket in use, 0..1 (for the dashboard's rate-limit gauge)."""
-        return 1.0 - self.tokens / self.spec.burst
+        """Share of the bucket in use, 0..1 (for the dashboard's rate-limit gauge; a bucket owing
+        tokens after `unrefill` is wholly in use)."""
+        return min(1.0, 1.0 - self.tokens / self.spec.burst)
 
 
 class RateLimiter:

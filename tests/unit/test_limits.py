@@ -179,6 +179,15 @@ async def test_a_request_in_flight_earns_the_next_no_tokens(clock: Clock, slept:
     assert slept == [pytest.approx(0.5)]
 
 
+async def test_a_bucket_owing_tokens_after_a_long_flight_shows_as_wholly_in_use(clock: Clock) -> None:
+    limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=2.0)}, clock=clock)
+    async with limiter.sending("search"), limiter.sending("search"):   # two in flight at once
+        clock.advance(3.0)
+    bucket = limiter.bucket("search")
+    assert bucket is not None and bucket.tokens < 0   # each took back the refill of its flight
+    assert limiter.usage() == {"search": 1.0}
+
+
 async def test_a_failed_request_also_gives_back_what_refilled_while_it_was_in_flight(
         clock: Clock, slept: Slept) -> None:
     limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=1.0)}, clock=clock, sleep=slept)
