@@ -23,25 +23,29 @@ class TokenBucket:
         self._tokens = spec.burst if full else 0.0
         self._at = clock()
         self._blocked_until = 0.0
-        self.refilled = 0.0   # every token ever given back, for `unrefill`
+        self.in_flight = 0
 
     def _refill(self) -> float:
         now = self._clock()
-        before = self._tokens
-        self._tokens = min(self.spec.burst, self._tokens + (now - self._at) * self.spec.rate)
-        self.refilled += max(0.0, self._tokens - before)
+        if not self.in_flight:
+            self._tokens = min(self.spec.burst, self._tokens + (now - self._at) * self.spec.rate)
         self._at = now
         return now
 
-    def unrefill(self, since: float) -> None:
-        """Take back what refilled since `refilled` was `since`: the time a request was in flight.
+    def sent(self) -> None:
+        """A request taken from this bucket is on its way: no refill until every one has landed.
         The partner counts a request when it reaches it, anywhere between our send and its answer
-        (a slow sender, a busy partner): paced as if it arrived when sent, a request that arrived
-        late and the next, sent at once after its answer, reach the partner closer together than
-        our rate. With no refill while its own request was in flight, a sequence of calls keeps
-        the rate at whatever moments the partner counted them (the next waits may go below zero)."""
+        (a slow sender, a busy partner). Refilled from the sends, a request that arrived late and
+        the next, sent at once after its answer, reach the partner closer together than our rate;
+        refilled only while nothing is in flight, our bucket holds at most what the partner's holds
+        in any window, wherever in their flights it counted the requests."""
         self._refill()
-        self._tokens -= max(0.0, self.refilled - since)
+        self.in_flight += 1
+
+    def landed(self) -> None:
+        """A request `sent` has its answer (or failed)."""
+        self._refill()
+        self.in_flight -= 1
 
     def try_take(self, cost: float = 1.0) -> float:
         """Take `cost` tokens and return 0, or take nothing and return the seconds to wait."""
@@ -71,9 +75,8 @@ class TokenBucket:
 
     @property
     def used(self) -> float:
-        """Share of the bucket in use, 0..1 (for the dashboard's rate-limit gauge; a bucket owing
-        tokens after `unrefill` is wholly in use)."""
-        return min(1.0, 1.0 - self.tokens / self.spec.burst)
+        """Share of the bucket in use, 0..1 (for the dashboard's rate-limit gauge)."""
+        return 1.0 - self.tokens / self.spec.burst
 
 
 class RateLimiter:
@@ -113,16 +116,18 @@ class RateLimiter:
 
     @contextlib.asynccontextmanager
     async def sending(self, operation: str, cost: float = 1.0) -> AsyncIterator[None]:
-        """`acquire`, then the request inside; on leaving (its answer, or a failure), the tokens
-        that refilled while it was in flight are taken back (TokenBucket.unrefill)."""
+        """`acquire`, then the request inside, during which its bucket does not refill
+        (TokenBucket.sent) until it leaves: its answer, or a failure."""
         await self.acquire(operation, cost)
         bucket = self.bucket(operation)
-        since = bucket.refilled if bucket is not None else 0.0
+        if bucket is None:
+            yield
+            return
+        bucket.sent()
         try:
             yield
         finally:
-            if bucket is not None:
-                bucket.unrefill(since)
+            bucket.landed()
 
     def would_wait(self, operation: str, cost: float = 1.0) -> bool:
         bucket = self.bucket(operation)

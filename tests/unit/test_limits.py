@@ -179,17 +179,19 @@ async def test_a_request_in_flight_earns_the_next_no_tokens(clock: Clock, slept:
     assert slept == [pytest.approx(0.5)]
 
 
-async def test_a_bucket_owing_tokens_after_a_long_flight_shows_as_wholly_in_use(clock: Clock) -> None:
-    limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=2.0)}, clock=clock)
-    async with limiter.sending("search"), limiter.sending("search"):   # two in flight at once
-        clock.advance(3.0)
+async def test_a_bucket_refills_only_once_none_of_its_requests_is_in_flight(clock: Clock, slept: Slept) -> None:
+    limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=2.0)}, clock=clock, sleep=slept)
+    async with limiter.sending("search"):
+        async with limiter.sending("search"):
+            clock.advance(1.0)
+        clock.advance(1.0)   # the first still in flight
     bucket = limiter.bucket("search")
-    assert bucket is not None and bucket.tokens < 0   # each took back the refill of its flight
-    assert limiter.usage() == {"search": 1.0}
+    assert bucket is not None and bucket.tokens == 0.0 and bucket.in_flight == 0
+    clock.advance(0.25)
+    assert bucket.tokens == pytest.approx(0.5)
 
 
-async def test_a_failed_request_also_gives_back_what_refilled_while_it_was_in_flight(
-        clock: Clock, slept: Slept) -> None:
+async def test_a_failed_request_lands_too(clock: Clock, slept: Slept) -> None:
     limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=1.0)}, clock=clock, sleep=slept)
     with pytest.raises(TimeoutError):
         async with limiter.sending("search"):
@@ -199,7 +201,7 @@ async def test_a_failed_request_also_gives_back_what_refilled_while_it_was_in_fl
     assert slept == [pytest.approx(0.5)]
 
 
-async def _calls_the_partner_refused(unrefill: bool) -> int:
+async def _calls_the_partner_refused(in_flight_counted: bool) -> int:
     """Calls one after another at our nine tenths of a partner's 5/s, burst 5: the first is
     answered in 0.2 s and the partner counted it only then (a connection being opened, a busy
     partner); the next five are answered at once. The partner's own bucket says how many it refused."""
@@ -208,7 +210,7 @@ async def _calls_the_partner_refused(unrefill: bool) -> int:
     partner = TokenBucket(RateSpec(5.0, 5.0), clock)
     refused = 0
     for flight in (0.2, 0.0, 0.0, 0.0, 0.0, 0.0):
-        async with limiter.sending("search") if unrefill else _acquired(limiter, "search"):
+        async with limiter.sending("search") if in_flight_counted else _acquired(limiter, "search"):
             clock.advance(flight)
             refused += partner.try_take() > 0
     return refused
@@ -221,8 +223,8 @@ async def _acquired(limiter: RateLimiter, operation: str) -> AsyncIterator[None]
 
 
 async def test_calls_paced_from_their_answers_keep_the_partners_rate_wherever_it_counts_them() -> None:
-    assert await _calls_the_partner_refused(unrefill=False) > 0   # paced from the sends alone
-    assert await _calls_the_partner_refused(unrefill=True) == 0
+    assert await _calls_the_partner_refused(in_flight_counted=False) > 0   # paced from the sends alone
+    assert await _calls_the_partner_refused(in_flight_counted=True) == 0
 
 
 def test_a_limiter_under_published_rates_runs_each_bucket_at_nine_tenths() -> None:
