@@ -12,7 +12,7 @@ from connectors.base import PartnerSpec
 from connectors.limits import RateSpec
 from connectors.square import SquareConnector
 from connectors.wholesale import WholesaleConnector
-from sync.limits import SAFETY, RateLimiter, TokenBucket
+from sync.limits import RateLimiter, TokenBucket
 from tests.unit.fake_clock import Clock
 
 
@@ -179,7 +179,7 @@ async def test_a_request_in_flight_earns_the_next_no_tokens(clock: Clock, slept:
     assert slept == [pytest.approx(0.5)]
 
 
-async def test_a_bucket_refills_only_once_none_of_its_requests_is_in_flight(clock: Clock, slept: Slept) -> None:
+async def test_with_no_grace_a_bucket_refills_only_once_none_of_its_requests_is_in_flight(clock: Clock, slept: Slept) -> None:
     limiter = RateLimiter({"search": RateSpec(rate=2.0, burst=2.0)}, clock=clock, sleep=slept)
     async with limiter.sending("search"):
         async with limiter.sending("search"):
@@ -189,6 +189,22 @@ async def test_a_bucket_refills_only_once_none_of_its_requests_is_in_flight(cloc
     assert bucket is not None and bucket.tokens == 0.0 and bucket.in_flight == 0
     clock.advance(0.25)
     assert bucket.tokens == pytest.approx(0.5)
+
+
+async def test_a_bucket_refills_while_its_request_is_in_flight_only_for_the_grace_its_margin_allows(
+        clock: Clock) -> None:
+    limiter = RateLimiter.under({"patch": RateSpec(rate=5.0, burst=5.0)}, clock=clock)
+    bucket = limiter.bucket("patch")
+    assert bucket is not None and bucket.grace == pytest.approx(0.5 / 4.5)   # half a token at 4.5/s
+    for _ in range(3):
+        await limiter.acquire("patch")
+    async with limiter.sending("patch"):                # 0.5 left
+        clock.advance(0.1)
+        assert bucket.tokens == pytest.approx(0.5 + 0.45)   # within the grace: refilled
+        clock.advance(1.0)
+        assert bucket.tokens == pytest.approx(0.5 + 0.5)    # past it: nothing more
+    clock.advance(0.1)
+    assert bucket.tokens == pytest.approx(1.0 + 0.45)       # landed: refilling again
 
 
 async def test_a_failed_request_lands_too(clock: Clock, slept: Slept) -> None:
@@ -206,7 +222,7 @@ async def _calls_the_partner_refused(in_flight_counted: bool) -> int:
     answered in 0.2 s and the partner counted it only then (a connection being opened, a busy
     partner); the next five are answered at once. The partner's own bucket says how many it refused."""
     clock = Clock()
-    limiter = RateLimiter({"search": RateSpec(5.0, 5.0).scaled(SAFETY)}, clock=clock, sleep=Slept(clock))
+    limiter = RateLimiter.under({"search": RateSpec(5.0, 5.0)}, clock=clock, sleep=Slept(clock))
     partner = TokenBucket(RateSpec(5.0, 5.0), clock)
     refused = 0
     for flight in (0.2, 0.0, 0.0, 0.0, 0.0, 0.0):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.limits import RateSpec
-from sync.limits import SAFETY, RateLimiter, TokenBucket
+from sync.limits import RateLimiter, TokenBucket
 
 PUBLISHED = RateSpec(rate=5.0, burst=5.0)
 
@@ -51,7 +51,7 @@ class VirtualTime:
 
 async def _refused(callers: list[list[tuple[float, float]]], in_flight_counted: bool) -> int:
     time = VirtualTime()
-    limiter = RateLimiter({"op": PUBLISHED.scaled(SAFETY)}, clock=time, sleep=time.sleep)
+    limiter = RateLimiter.under({"op": PUBLISHED}, clock=time, sleep=time.sleep)
     partner = TokenBucket(PUBLISHED, time)
     refused = 0
 
