@@ -124,7 +124,20 @@ def multinode_cluster(hosts: int = 3, start_timeout: float = 60) -> Iterator[Clu
         netns.remove_bridge()
         if database is not None:
             drop_database(database)
+        keep_gcs_log(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+KEPT_LOGS = Path("/tmp/tcmn-last-logs")   # the last cluster's GCS log, to read after a failure
+
+
+def keep_gcs_log(root: Path) -> None:
+    """The head's GCS log says when it declared each node dead: a slow failover starts there."""
+    shutil.rmtree(KEPT_LOGS, ignore_errors=True)
+    KEPT_LOGS.mkdir(parents=True, exist_ok=True)
+    for found in root.glob("head/session_2*/logs/gcs_server.*"):   # not the session_latest link
+        with contextlib.suppress(OSError):
+            shutil.copy2(found, KEPT_LOGS / f"{found.parent.parent.name}-{found.name}")
 
 
 def remove_leftovers() -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness.cluster import Cluster, multinode_cluster, skip_reason
+from tests.harness.cluster import KEPT_LOGS, Cluster, multinode_cluster, skip_reason
 from tests.harness.procs import REPO_ROOT, ServerProcess, free_ports
 from tests.harness.ray_nodes import NOT_INHERITED
 from tests.integration.order_storm import Fault, OrderStorm, StormRecord
@@ -184,7 +184,7 @@ def test_a_storm_of_duplicated_orders_survives_a_killed_host_and_a_cut_one_with_
     if record.slowest(503) > ANSWER_LIMIT_S + ANSWER_MARGIN_S:
         problems.append(f"the slowest 503 took {record.slowest(503):.1f} s (limit {ANSWER_LIMIT_S} s "
                         f"+ {ANSWER_MARGIN_S} s)")
-    assert problems == [], "\n".join(problems)
+    assert problems == [], "\n".join([*problems, f"(the cluster's GCS log is kept in {KEPT_LOGS})"])
 
 
 def report(record: StormRecord, victims: dict[str, tuple[str, list[int]]], struck: dict[str, float],
