@@ -39,7 +39,7 @@ from connectors.base import PartnerSpec
 from inventory.desk import Channel, StockDesk
 from inventory.event_log import Event
 from inventory.events import CatalogChanged, DomainEvent, PartnerStatusChanged, StockChanged
-from store.engine import make_engine
+from store.engine import ACTOR_IDLE_IN_TRANSACTION_S, make_engine
 from store.kits import record_plan
 from store.secrets import SecretBox
 from sync.assembly import PartnerPlan, assemble
@@ -90,7 +90,8 @@ class PartnerConnector:
         import aiohttp
         import ray
 
-        engine = make_engine(self._url, self._sqlite_sync, pool_size=2)
+        engine = make_engine(self._url, self._sqlite_sync, pool_size=2,
+                             idle_in_transaction_s=ACTOR_IDLE_IN_TRANSACTION_S)
         desk = StockDesk(ShardRouter.for_actors([ray.get_actor(name) for name in self._shard_names],
                                                 call_timeout=self._call_timeout),
                          on_placed=counting(self.figures.orders),

@@ -9,6 +9,11 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# The actors' sessions (make_engine's idle_in_transaction_s): ended by the server after this long
+# silent inside a transaction. A cut node is declared dead 2.5-3 s after it stops answering
+# (service/ray_start.py), so the locks of its actors' sessions are free before those actors start
+# elsewhere; their own transactions never pause that long between statements.
+ACTOR_IDLE_IN_TRANSACTION_S = 2.0
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 
@@ -17,12 +22,23 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> AsyncEngine:
+def make_engine(url: str, sqlite_synchronous: str = "FULL", pool_size: int = 5,
+                idle_in_transaction_s: float | None = None) -> AsyncEngine:
     """An async engine. SQLite runs in WAL mode with a busy timeout, and a transaction starts with
     BEGIN IMMEDIATE (unless made through `reader`) so several writer processes queue on the lock
-    instead of failing when a read turns into a write."""
+    instead of failing when a read turns into a write.
+
+    `idle_in_transaction_s` (PostgreSQL): the server ends a session of this engine that has left
+    its transaction open and silent that long, rolling it back and freeing its row locks. For the
+    actors Ray restarts elsewhere when their node is lost: one cut off the network in the middle of
+    a transaction would otherwise hold its locks until the network came back (the server hears
+    nothing from a cut host, and TCP keepalive takes hours), and its new incarnation would wait on
+    them. Their transactions send statement after statement and never wait on anything else."""
     if not is_sqlite(url):
         url, connect_args = postgres_tls(url)
+        if idle_in_transaction_s is not None:
+            connect_args["server_settings"] = {
+                "idle_in_transaction_session_timeout": str(round(idle_in_transaction_s * 1000))}
         return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                                    connect_args=connect_args)
     engine = create_async_engine(url, connect_args={"timeout": 60})

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from store.checkpoint import WalCheckpointer
-from store.engine import is_sqlite, make_engine, make_sync_engine
+from store.engine import ACTOR_IDLE_IN_TRANSACTION_S, is_sqlite, make_engine, make_sync_engine
 from store.writelock import WriterLock
 
 T = TypeVar("T")
@@ -32,7 +32,8 @@ class ShardDatabase:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-db-write")
             self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-db-read")
         else:
-            self._async_engine = make_engine(url, pool_size=2)
+            self._async_engine = make_engine(url, pool_size=2,
+                                             idle_in_transaction_s=ACTOR_IDLE_IN_TRANSACTION_S)
         self._writer = WriterLock(url)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:

@@ -13,6 +13,10 @@ before the claim is committed before the new incarnation loads, so it is loaded;
 it matches no row. A service starting (`fence_all`) moves every shard's epoch on, so no incarnation
 of an earlier run (of any shard count) can commit once the new run's shards exist.
 
+A stale incarnation cut off in the middle of its commit holds the shard's row (the check comes
+first) until its session ends: on PostgreSQL the server ends a shard's session silent in a
+transaction after ACTOR_IDLE_IN_TRANSACTION_S (store/engine.py), so the claim waits that long at most.
+
 Plain functions over a synchronous Connection, like store/shard_store.py."""
 
 from __future__ import annotations
