@@ -226,14 +226,15 @@ async def _calls_the_partner_refused(in_flight_counted: bool) -> int:
     partner = TokenBucket(RateSpec(5.0, 5.0), clock)
     refused = 0
     for flight in (0.2, 0.0, 0.0, 0.0, 0.0, 0.0):
-        async with limiter.sending("search") if in_flight_counted else _acquired(limiter, "search"):
+        async with limiter.sending("search") if in_flight_counted else acquired(limiter, "search"):
             clock.advance(flight)
             refused += partner.try_take() > 0
     return refused
 
 
 @contextlib.asynccontextmanager
-async def _acquired(limiter: RateLimiter, operation: str) -> AsyncIterator[None]:
+async def acquired(limiter: RateLimiter, operation: str) -> AsyncIterator[None]:
+    """A request paced from its send alone: `acquire`, nothing counted in flight."""
     await limiter.acquire(operation)
     yield
 

@@ -5,16 +5,15 @@ published rate and burst) must never refuse one. Without the in-flight rule it d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.limits import RateSpec
 from sync.limits import RateLimiter, TokenBucket
+from tests.unit.test_limits import acquired
 
 PUBLISHED = RateSpec(rate=5.0, burst=5.0)
 
@@ -58,19 +57,13 @@ async def _refused(callers: list[list[tuple[float, float]]], in_flight_counted: 
     async def caller(plan: list[tuple[float, float]]) -> None:
         nonlocal refused
         for flight, counted_at in plan:
-            async with limiter.sending("op") if in_flight_counted else _acquired(limiter.acquire):
+            async with limiter.sending("op") if in_flight_counted else acquired(limiter, "op"):
                 await time.sleep(flight * counted_at)
                 refused += partner.try_take() > 0
                 await time.sleep(flight * (1 - counted_at))
 
     await time.run([asyncio.ensure_future(caller(plan)) for plan in callers])
     return refused
-
-
-@contextlib.asynccontextmanager
-async def _acquired(acquire: Callable[[str], Awaitable[None]]) -> AsyncIterator[None]:
-    await acquire("op")
-    yield
 
 
 @settings(max_examples=150, deadline=None)
