@@ -1,4 +1,7 @@
 """Closed-loop load: K clients post single-line orders for a fixed time; throughput and latency.
+With a rate, each client sends at fixed times instead (the rate shared out over the clients), so the
+service's CPU per order can be compared below saturation; a client whose answer comes late sends its
+next order at once, and falls behind rather than piling requests up.
 
 Runs in its own process (the machine has 2 cores; the server under test must not share an
 interpreter with its load). ``run_load`` spawns ``python -m tests.benchmark.load`` and reads the one
@@ -39,6 +42,7 @@ class LoadPlan:
     duration: float = 10.0
     token: str | None = None
     channel: str = "direct"
+    rate: float | None = None  # orders a second over all clients; None: each sends on its last answer
 
 
 @dataclass
@@ -188,8 +192,15 @@ async def _client(plan: LoadPlan, name: str, window: tuple[float, float], tally:
     url = urlsplit(plan.url)
     connection = Connection(url.hostname or "127.0.0.1", url.port or 80, url.path, plan.token)
     seq = 0
+    interval = plan.clients / plan.rate if plan.rate else 0.0
+    next_send = time.perf_counter() + rng.random() * interval  # spread over the first interval
     try:
         while time.perf_counter() < window_end:
+            if interval:
+                await asyncio.sleep(next_send - time.perf_counter())  # at once when behind
+                next_send += interval
+                if time.perf_counter() >= window_end:
+                    break
             seq += 1
             body = {
                 "channel": plan.channel,
@@ -262,6 +273,7 @@ def run_load(plan: LoadPlan) -> dict[str, Any]:
         str(plan.duration),
         "--channel",
         plan.channel,
+        *(["--rate", str(plan.rate)] if plan.rate else []),
     ]
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     if plan.token:
@@ -290,13 +302,17 @@ def _parse_args(argv: list[str] | None) -> LoadPlan:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--channel", default="direct")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="orders a second over all clients (default: each client sends on its last answer)")
     parser.add_argument("--token", default=None, help=f"bearer token (default: ${TOKEN_ENV})")
     args = parser.parse_args(argv)
     skus = [s for s in args.skus.split(",") if s]
     if not skus or args.clients < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("need at least one SKU, one client, a positive duration and a non-negative warm-up")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
     token = args.token or os.environ.get(TOKEN_ENV) or None
-    return LoadPlan(args.url, skus, args.clients, args.warmup, args.duration, token, args.channel)
+    return LoadPlan(args.url, skus, args.clients, args.warmup, args.duration, token, args.channel, args.rate)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ the last line of stdout is the same as JSON.
 
     python -m tests.benchmark.side_by_side --pairs 10      # 6 s measured a run after 1 s of warm-up
     python -m tests.benchmark.side_by_side --web-workers 1,1 --shards 2,1   # the shard count instead
+    python -m tests.benchmark.side_by_side --rate 600   # both at 600 orders/s: compare CPU per order
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def _start(stack: contextlib.ExitStack, folder: Path, web_workers: int, shards: 
     server.wait_ready(f"{base}/healthz", READY_TIMEOUT)
     workers_ready(base, web_workers, {})
     skus = asyncio.run(create_catalog(base, token, variants=args.skus, quantity=STOCK_PER_SKU))
-    plan = LoadPlan(f"{base}/api/v1/orders", skus, args.clients, args.warmup, args.duration, token)
+    plan = LoadPlan(f"{base}/api/v1/orders", skus, args.clients, args.warmup, args.duration, token, rate=args.rate)
     side = Side(web_workers, shards, plan, server)
     _say(f"threadcount with {side.label}: ready")
     return side
@@ -109,12 +110,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=6.0, help="measured seconds a run (6)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds a run (1)")
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--rate", type=float, help="orders/s over all clients, both the same (as fast as answered)")
     parser.add_argument("--skus", type=int, default=200)
     args = parser.parse_args(argv)
     args.web_workers = counts(parser, "--web-workers", args.web_workers, exactly=2)
     args.shards = [None, None] if args.shards is None else counts(parser, "--shards", args.shards, exactly=2)
     if args.pairs < 1:
         parser.error("--pairs needs 1 or more")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
     return args
 
 

@@ -59,3 +59,12 @@ async def test_the_load_client_keeps_posting_across_closed_connections_and_count
     assert set(tally.statuses) == {"reserved"} and set(tally.answered_by) == {"0", "1"}
     assert sum(tally.answered_by.values()) == len(tally.latencies)
     assert set(ids.values()) == {1}  # each order its own external id, none sent twice
+
+
+async def test_the_load_client_given_a_rate_sends_that_many_orders_a_second_and_no_more(
+        orders_server: tuple[str, Counter[str], Counter[str]]) -> None:
+    url, seen, _ = orders_server
+    tally = await generate(LoadPlan(url, ["SKU-1"], clients=4, warmup=0.2, duration=1.0, token="s3cret", rate=200))
+    # 1.2 s at 200 a second; the server answers in far less than a client's 20 ms between sends
+    assert 220 <= seen["requests"] <= 245
+    assert 190 <= len(tally.latencies) + tally.errors <= 205

@@ -26,10 +26,12 @@ def test_each_side_has_its_web_process_count_and_its_shard_count_or_the_services
     assert (default.web_workers, default.shards) == ([1, 2], [None, None])
     chosen = _parse_args(["--web-workers", "1,1", "--shards", "2,1", "--pairs", "3"])
     assert (chosen.web_workers, chosen.shards, chosen.pairs) == ([1, 1], [2, 1], 3)
+    assert default.rate is None and _parse_args(["--rate", "900"]).rate == 900
 
 
-@pytest.mark.parametrize("argv", [["--shards", "2"], ["--shards", "0,1"], ["--web-workers", "1,x"], ["--pairs", "0"]])
-def test_a_count_that_is_not_two_counts_of_one_or_more_is_refused(argv: list[str]) -> None:
+@pytest.mark.parametrize("argv", [["--shards", "2"], ["--shards", "0,1"], ["--web-workers", "1,x"], ["--pairs", "0"],
+                                  ["--rate", "0"], ["--rate", "-5"]])
+def test_a_count_that_is_not_two_counts_of_one_or_more_or_a_rate_not_above_0_is_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         _parse_args(argv)
 
