@@ -10,7 +10,9 @@ format requires.
 Other parts of the service count here: orders placed through the web process (`ORDERS`, the
 StockDesk's `on_placed`), HTTP request durations (web/metrics.py), open SSE streams (`SSE_CLIENTS`),
 live events rendered for them (`STREAM_RENDERS`), and notifications sent (`NOTIFICATIONS`, labels
-channel and outcome)."""
+channel and outcome). Each web process also reports its garbage collector's passes by generation
+(`python_gc_collections_total`, prometheus_client's own collector): the collector's passes over what
+start-up built had cost a web worker a quarter of its main thread (actors/collector.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.gc_collector import GCCollector
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -32,6 +35,7 @@ SCRAPE_TIMEOUT = 1.0  # seconds an actor gets to answer a scrape
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 REGISTRY = CollectorRegistry()
+GCCollector(registry=REGISTRY)
 ORDERS = orders_counter(REGISTRY)
 order_placed = counting(ORDERS)
 HTTP_SECONDS = Histogram("threadcount_http_request_duration_seconds",
