@@ -164,6 +164,11 @@ class Accounts:
         self._touch(("session", hashed), lambda at: store.session_seen(self._engine(), hashed, at))
         return self._remember(hashed, _principal(holder, holder.name), None)
 
+    async def sessions_standing(self, hashed: set[str]) -> set[str]:
+        """Of these sessions (their ids' hashes, `digest`), those that stand now: the store's answer,
+        never the short memory's (the open event streams' check, web/dashboard/session_watch.py)."""
+        return await store.sessions_standing(self._engine(), hashed) if hashed else set()
+
     async def end_session(self, token: str) -> None:
         hashed = digest(token)
         await store.delete_session(self._engine(), hashed)

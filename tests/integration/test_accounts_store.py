@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from service.accounts import TTL, Accounts
+from service.accounts import TTL, Accounts, digest
 from service.principals import Principal, Role
+from store.accounts import IN_LIST
 from store.engine import make_engine
-from store.schema import users
+from store.schema import sessions, users
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +95,26 @@ async def test_no_password_is_stored_and_unknown_users_are_not_changed(
         await engine.dispose()
     assert stored is not None and stored.startswith("$argon2") and "bobs long password" not in stored
     assert await book.update_user("nobody", "admin-token", role=Role.ADMIN) is None
+
+
+async def test_one_call_tells_which_of_more_sessions_than_one_query_takes_still_stand(database_url: str) -> None:
+    engine = make_engine(database_url)
+    book = Accounts(lambda: engine)
+    try:
+        for name in ("dana", "eli", "fay", "gus"):
+            await book.create_user(name, "a long password", Role.VIEWER, None, None, "admin-token")
+        standing = [await book.start_session("dana") for _ in range(IN_LIST + 20)]
+        logged_out = await book.start_session("dana")
+        await book.end_session(logged_out)
+        disabled = await book.start_session("eli")
+        await book.update_user("eli", "admin-token", disabled=True)
+        changed = await book.start_session("fay")
+        await book.update_user("fay", "admin-token", password="another long password")
+        expired = await book.start_session("gus")
+        async with engine.begin() as conn:
+            await conn.execute(update(sessions).where(sessions.c.id == digest(expired)).values(expires_at=0))
+        asked = {digest(token) for token in [*standing, logged_out, disabled, changed, expired]}
+        assert await book.sessions_standing(asked | {digest("never issued")}) == {digest(t) for t in standing}
+        assert await book.sessions_standing(set()) == set()
+    finally:
+        await engine.dispose()

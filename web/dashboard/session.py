@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from service.accounts import Accounts
+from service.accounts import Accounts, digest
 from service.principals import Principal, Role
 
 CSRF_FIELD = "csrf_token"
@@ -57,12 +57,10 @@ async def current_principal(request: Request) -> Principal | None:
     return who
 
 
-async def session_stands(request: Request) -> bool:
-    """The request's session is still there (for a long-lived answer, the event stream)."""
+def session_key(request: Request) -> str:
+    """The request's session as the store knows it (its id's hash), "" when it has none."""
     session_id = request.session.get(SESSION_ID) if "session" in request.scope else None
-    if not isinstance(session_id, str) or not session_id:
-        return False
-    return await accounts_of(request).session_principal(session_id) is not None
+    return digest(session_id) if isinstance(session_id, str) and session_id else ""
 
 
 async def current_user(request: Request) -> str | None:

@@ -29,17 +29,20 @@ from service.metrics import SSE_CLIENTS
 from service.runtime import Runtime
 from store.stock_grid import VariantInfo, variant_info, variant_infos
 from web.dashboard.deflate import accepts_deflate
-from web.dashboard.fanout import NUDGE_SECONDS, Fanout, Streams
+from web.dashboard.fanout import Fanout, Streams
 from web.dashboard.frames import RelayedStreams
 from web.dashboard.row_skeletons import Macro, RowSkeletons
-from web.dashboard.session import require_user, session_stands
+from web.dashboard.session import accounts_of, require_user, session_key
+from web.dashboard.session_watch import SessionWatch
 from web.dashboard.stock_rows import row_from_event
 from web.http import runtime
 
 PING_SECONDS = 10  # a quiet stream sends a comment this often
 NO_PINGS = 365 * 24 * 3600  # sse-starlette's own ping interval: never
 SEND_TIMEOUT = 10  # seconds: a browser that stops reading is cut off, not waited for
-RECHECK_SECONDS = 5  # an open stream ends within this long of its session's end
+# an open stream ends within this long of its session's end: a check of every stream's session each
+# CHECK_EVERY seconds, read by each stream when it wakes (at least every 2 x NUDGE_SECONDS)
+RECHECK_SECONDS = 5
 # the template's line breaks and indents between tags: each line would cost the stream a `data: ` line
 BETWEEN_TAGS = re.compile(r">[ \t]*\r?\n\s*<")
 Rendered = list[tuple[str, str]]  # (event name, data)
@@ -175,11 +178,20 @@ def streams_of(app: Starlette) -> Streams:
     return _kept(app, "fanout", lambda: RelayedStreams(relayed))
 
 
+def session_watch(request: Request) -> SessionWatch:
+    """The process's check of its open streams' sessions (web/dashboard/session_watch.py)."""
+    accounts = accounts_of(request)
+    return _kept(request.app, "session_watch", lambda: SessionWatch(accounts.sessions_standing))
+
+
 def end_streams(app: Starlette) -> None:
     """At shutdown: end every open stream (the browsers reconnect to the next server)."""
     found = getattr(app.state, "fanout", None)
     if isinstance(found, Streams):
         found.close()
+    watch = getattr(app.state, "session_watch", None)
+    if isinstance(watch, SessionWatch):
+        watch.close()
 
 
 def _last_id(request: Request) -> int | None:
@@ -195,16 +207,16 @@ async def _live(request: Request, topics: frozenset[str] | None, deflate: bool) 
         return
     streams = streams_of(request.app)
     subscriber = streams.join(topics, _last_id(request), deflate)
-    checked = sent = time.monotonic()
+    watch, session = session_watch(request), session_key(request)
+    watch.hold(session)
+    sent = time.monotonic()
     SSE_CLIENTS.inc()
     try:
         while (chunk := await subscriber.next()) is not None:  # None: dropped, or the server stops
-            # woken at least every 2 x NUDGE_SECONDS, so the check comes within RECHECK_SECONDS
+            # woken at least every 2 x NUDGE_SECONDS: ended within RECHECK_SECONDS of its session
+            if watch.ended(session):  # logged out, expired, disabled, password changed
+                break
             now = time.monotonic()
-            if now - checked >= RECHECK_SECONDS - 2 * NUDGE_SECONDS:
-                checked = now
-                if not await session_stands(request):  # logged out, disabled, password changed
-                    break
             if not chunk and now - sent >= PING_SECONDS:
                 chunk = subscriber.ping()
             if chunk:
@@ -214,6 +226,7 @@ async def _live(request: Request, topics: frozenset[str] | None, deflate: bool) 
             yield last
     finally:
         SSE_CLIENTS.dec()
+        watch.release(session)
         streams.leave(subscriber)
 
 
