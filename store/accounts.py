@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -137,11 +137,15 @@ async def create_session(engine: AsyncEngine, session_hash: str, username: str, 
                                                     last_seen_at=now, expires_at=now + lifetime))
 
 
+def _unexpired(*columns: Any) -> Select[Any]:
+    """`columns` of the sessions that have not expired, each joined to its user."""
+    return (select(*columns).select_from(sessions.join(users, users.c.username == sessions.c.username))
+            .where(sessions.c.expires_at > time.time()))
+
+
 async def session_holder(engine: AsyncEngine, session_hash: str) -> Holder | None:
     """The session's user, when the session exists and has not expired."""
-    query = (select(users.c.username, users.c.role, users.c.disabled)
-             .join(sessions, sessions.c.username == users.c.username)
-             .where(sessions.c.id == session_hash, sessions.c.expires_at > time.time()))
+    query = _unexpired(users.c.username, users.c.role, users.c.disabled).where(sessions.c.id == session_hash)
     async with engine.connect() as conn:
         row = (await conn.execute(query)).first()
     return None if row is None else Holder(row.username, row.role, bool(row.disabled))
@@ -154,10 +158,8 @@ async def sessions_standing(engine: AsyncEngine, session_hashes: Collection[str]
     standing: set[str] = set()
     async with engine.connect() as conn:
         for start in range(0, len(hashes), IN_LIST):
-            query = (select(sessions.c.id)
-                     .join(users, users.c.username == sessions.c.username)
-                     .where(sessions.c.id.in_(hashes[start:start + IN_LIST]),
-                            sessions.c.expires_at > time.time(), users.c.disabled.is_(False)))
+            query = _unexpired(sessions.c.id).where(sessions.c.id.in_(hashes[start:start + IN_LIST]),
+                                                    users.c.disabled.is_(False))
             standing.update(row.id for row in await conn.execute(query))
     return standing
 

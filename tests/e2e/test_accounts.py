@@ -167,5 +167,5 @@ def test_an_open_event_stream_ends_soon_after_its_user_is_disabled(service: Serv
         started = time.monotonic()
         for _ in answer.iter_bytes():  # pings and events, until the server ends the stream
             assert time.monotonic() - started < 15, "the stream outlived its session"
-    # documented: within 5 s (README, Dashboard); measured 3.0 s; 2 s more for a loaded machine
+    # documented: within 5 s (README, How the live stream fans out); measured 3.0 s; 2 s more for a loaded machine
     assert time.monotonic() - started < 7, time.monotonic() - started

@@ -13,7 +13,6 @@ check. A failed check ends nothing; the next one comes CHECK_EVERY later."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -70,6 +69,5 @@ class SessionWatch:
                     continue
                 self._ended = {key for key in watched - standing if key in self._held}
         finally:
-            with contextlib.suppress(RuntimeError):  # the loop may be closing
-                if self._task is asyncio.current_task():
-                    self._task = None
+            if self._task is asyncio.current_task():  # not a later task, started after a close
+                self._task = None
