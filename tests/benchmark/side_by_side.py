@@ -102,24 +102,36 @@ def _start(stack: contextlib.ExitStack, folder: Path, web_workers: int, shards: 
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmark.side_by_side", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=10)
+    parser = pair_parser("tests.benchmark.side_by_side", __doc__, pairs=10)
     parser.add_argument("--web-workers", default="1,2", metavar="A,B", help="the two services' counts (1,2)")
     parser.add_argument("--shards", metavar="A,B", help="the two services' THREADCOUNT_SHARDS (the CPU count)")
+    parser.add_argument("--skus", type=int, default=200)
+    args = parser.parse_args(argv)
+    check_run_options(parser, args)
+    args.web_workers = counts(parser, "--web-workers", args.web_workers, exactly=2)
+    args.shards = [None, None] if args.shards is None else counts(parser, "--shards", args.shards, exactly=2)
+    return args
+
+
+def pair_parser(module: str, description: str | None, pairs: int) -> argparse.ArgumentParser:
+    """A parser with how many pairs of runs and each run's load: shared with tests/benchmark/bare_workers.py."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=pairs)
     parser.add_argument("--duration", type=float, default=6.0, help="measured seconds a run (6)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds a run (1)")
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--rate", type=float, help="orders/s over all clients, both the same (as fast as answered)")
-    parser.add_argument("--skus", type=int, default=200)
-    args = parser.parse_args(argv)
-    args.web_workers = counts(parser, "--web-workers", args.web_workers, exactly=2)
-    args.shards = [None, None] if args.shards is None else counts(parser, "--shards", args.shards, exactly=2)
+    parser.add_argument("--rate", type=float, help="requests/s over all clients, both the same (as fast as answered)")
+    return parser
+
+
+def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.pairs < 1:
         parser.error("--pairs needs 1 or more")
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
-    return args
+    if args.clients < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("need one client or more, a positive --duration and a --warmup of 0 or more")
 
 
 def counts(parser: argparse.ArgumentParser, option: str, text: str, exactly: int | None = None) -> list[int]:

@@ -1,4 +1,4 @@
-"""The side-by-side benchmark compares each pair of runs, second count over first, and skips a pair
+"""The side-by-side benchmark (and its bare-app twin) compares each pair of runs, second count over first, and skips a pair
 whose first run answered nothing; each side may have its own web process and shard counts."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.benchmark.__main__ import _parse_args as benchmark_args
+from tests.benchmark.bare_workers import _parse_args as bare_args
 from tests.benchmark.side_by_side import _parse_args, pair_ratios
 
 pytestmark = pytest.mark.unit
@@ -41,3 +42,10 @@ def test_the_benchmarks_web_process_counts_are_any_number_of_counts_of_one_or_mo
     for wrong in ("0", "1,", "two", "1,-2"):
         with pytest.raises(SystemExit):
             benchmark_args(["--web-workers", wrong])
+
+
+def test_the_bare_app_comparison_takes_two_process_counts_and_a_positive_rate() -> None:
+    assert bare_args([]).processes == [1, 2] and bare_args(["--processes", "2,4"]).processes == [2, 4]
+    for wrong in (["--processes", "2"], ["--processes", "0,1"], ["--pairs", "0"], ["--rate", "0"], ["--clients", "0"]):
+        with pytest.raises(SystemExit):
+            bare_args(wrong)
