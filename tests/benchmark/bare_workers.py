@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import select
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,12 @@ from tests.benchmark.load import LoadPlan, run_load
 from tests.benchmark.side_by_side import check_run_options, counts, pair_parser, pair_ratios
 from tests.harness.procs import REPO_ROOT, free_ports
 
-READY_S = 20.0
+READY_S = 20.0  # seconds a process of the bare app may take to start
 
 
 def app(index: int) -> Any:
+    """The bare app; it says `ready` on stdout from its lifespan's start, which uvicorn runs just before
+    it takes connections."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -44,12 +47,16 @@ def app(index: int) -> Any:
         return JSONResponse({"id": body.get("external_id"), "status": "placed", "lines": body.get("lines")},
                             status_code=201, headers={"X-Threadcount-Worker": str(index)})
 
-    return Starlette(routes=[Route("/api/v1/orders", order, methods=["POST"])])
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        print("ready", flush=True)
+        yield
+
+    return Starlette(routes=[Route("/api/v1/orders", order, methods=["POST"])], lifespan=lifespan)
 
 
 def serve(port: int, index: int) -> None:
-    """One process of the bare app: its own socket in the port's SO_REUSEPORT group; says `ready`
-    on stdout once the socket listens."""
+    """One process of the bare app, on its own socket in the port's SO_REUSEPORT group."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -57,9 +64,8 @@ def serve(port: int, index: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(1024)
-    print("ready", flush=True)
     config = uvicorn.Config(app(index), loop="uvloop", http="httptools", log_level="warning",
-                            access_log=False, lifespan="off")
+                            access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -81,8 +87,11 @@ class BareSide:
             child = subprocess.Popen([sys.executable, "-m", "tests.benchmark.bare_workers", "--serve", str(port),
                                       str(index)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
             self.children.append(child)
-            if child.stdout is None or child.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"the bare app's process {index} did not start (exit {child.poll()})")
+            assert child.stdout is not None
+            said = select.select([child.stdout], [], [], READY_S)[0] and child.stdout.readline().strip()
+            if said != "ready":
+                raise RuntimeError(f"the bare app's process {index} did not start within {READY_S:g} s "
+                                   f"(exit {child.poll()})")
 
     def stop(self) -> None:
         for child in self.children:
@@ -128,7 +137,6 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         for side in sides:
             stack.callback(side.stop)
             side.start()
-        time.sleep(0.5)  # each process past its `ready`, into uvicorn's accept loop
         for pair in range(args.pairs):
             for side in sides if pair % 2 == 0 else sides[::-1]:
                 side.run()
