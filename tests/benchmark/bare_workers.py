@@ -107,7 +107,8 @@ class BareSide:
         self.p99_ms.append(load["p99_ms"])
         self.answered_by.append(load["answered_by"])
         print(f"{self.processes} bare process(es): {load['orders_per_s']:,.0f} requests/s, p99 {load['p99_ms']} ms, "
-              f"CPU {self.cpu_ms[-1]:.3f} ms a request, errors {load['errors']}, answered by "
+              f"CPU {self.cpu_ms[-1]:.3f} ms a request (the load generator {load['generator_cpu_ms_per_order']:.3f}), "
+              f"errors {load['errors']}, answered by "
               f"{load['answered_by']}", file=sys.stderr, flush=True)
 
 
