@@ -24,6 +24,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -82,7 +83,7 @@ class BareSide:
     answered_by: list[dict[str, int]] = field(default_factory=list)
 
     def start(self) -> None:
-        port = int(self.plan.url.split(":")[2].split("/")[0])
+        port = urlsplit(self.plan.url).port
         for index in range(self.processes):
             child = subprocess.Popen([sys.executable, "-m", "tests.benchmark.bare_workers", "--serve", str(port),
                                       str(index)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
@@ -108,16 +109,11 @@ class BareSide:
         self.answered_by.append(load["answered_by"])
         print(f"{self.processes} bare process(es): {load['orders_per_s']:,.0f} requests/s, p99 {load['p99_ms']} ms, "
               f"CPU {self.cpu_ms[-1]:.3f} ms a request (the load generator {load['generator_cpu_ms_per_order']:.3f}), "
-              f"errors {load['errors']}, answered by "
-              f"{load['answered_by']}", file=sys.stderr, flush=True)
+              f"errors {load['errors']}, answered by {load['answered_by']}", file=sys.stderr, flush=True)
 
 
 def _cpu_s(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        times = process.cpu_times()
-        total += times.user + times.system
-    return total
+    return sum(times.user + times.system for times in (process.cpu_times() for process in processes))
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
