@@ -307,12 +307,19 @@ def _parse_args(argv: list[str] | None) -> LoadPlan:
     parser.add_argument("--token", default=None, help=f"bearer token (default: ${TOKEN_ENV})")
     args = parser.parse_args(argv)
     skus = [s for s in args.skus.split(",") if s]
-    if not skus or args.clients < 1 or args.duration <= 0 or args.warmup < 0:
-        parser.error("need at least one SKU, one client, a positive duration and a non-negative warm-up")
-    if args.rate is not None and args.rate <= 0:
-        parser.error("--rate must be positive")
+    if not skus:
+        parser.error("need at least one SKU")
+    check_load_options(parser, args)
     token = args.token or os.environ.get(TOKEN_ENV) or None
     return LoadPlan(args.url, skus, args.clients, args.warmup, args.duration, token, args.channel, args.rate)
+
+
+def check_load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The load's own options (--clients, --duration, --warmup, --rate), also where another tool takes them."""
+    if args.clients < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("need one client or more, a positive --duration and a --warmup of 0 or more")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
 
 
 def main(argv: list[str] | None = None) -> None:

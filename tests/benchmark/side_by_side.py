@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmark.catalog import create_catalog
-from tests.benchmark.load import LoadPlan, run_load
+from tests.benchmark.load import LoadPlan, check_load_options, run_load
 from tests.benchmark.scenarios import (
     READY_TIMEOUT,
     STOCK_PER_SKU,
@@ -128,10 +128,7 @@ def pair_parser(module: str, description: str | None, pairs: int) -> argparse.Ar
 def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.pairs < 1:
         parser.error("--pairs needs 1 or more")
-    if args.rate is not None and args.rate <= 0:
-        parser.error("--rate must be positive")
-    if args.clients < 1 or args.duration <= 0 or args.warmup < 0:
-        parser.error("need one client or more, a positive --duration and a --warmup of 0 or more")
+    check_load_options(parser, args)
 
 
 def counts(parser: argparse.ArgumentParser, option: str, text: str, exactly: int | None = None) -> list[int]:
